@@ -1,0 +1,387 @@
+/**
+ * Work items: the kernel's `work_struct`, an effect to run later on a workqueue.
+ *
+ * A work item carries the PENDING bit: queueing an item that is already pending returns `false` and changes
+ * nothing; the bit is cleared just before the handler runs, so a running item can be queued once more. The same
+ * item never runs on two workers of one workqueue at once (non-reentrance).
+ *
+ * @since 0.1.0
+ */
+import * as Effect from "effect/Effect"
+import { pipeArguments, type Pipeable } from "effect/Pipeable"
+import * as Engine from "./internal/engine.ts"
+import type { WorkState } from "./internal/state.ts"
+import type * as WorkqueueError from "./WorkqueueError.ts"
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export const TypeId = "~effect-workqueue/Work"
+
+/**
+ * A work item (`struct work_struct`): made once with `Work.make`, queued many times.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Work extends Pipeable {
+  readonly [TypeId]: typeof TypeId
+  /** The name used in logs, spans and snapshots (defaults to the handler function's name). */
+  readonly name: string
+}
+
+/**
+ * @category guards
+ * @since 0.1.0
+ */
+export const isWork = (u: unknown): u is Work => typeof u === "object" && u !== null && TypeId in u
+
+/** @internal */
+export const WorkProto = {
+  [TypeId]: TypeId,
+  pipe() {
+    return pipeArguments(this, arguments)
+  },
+  toJSON(this: WorkState) {
+    return {
+      _id: "Work",
+      name: this.name,
+      state: describe(this)
+    }
+  },
+  toString(this: WorkState) {
+    return `Work(${this.name})`
+  }
+}
+
+/** @internal */
+export const describe = (work: WorkState): string => {
+  const pending = (work.data & 1) !== 0
+  const running = work.current !== undefined
+  if (work.disable > 0 && !pending && !running) return "disabled"
+  if (pending && running) return "running+queued"
+  if (running) return "running"
+  if (!pending) return "idle"
+  if (work.pwq === undefined) return "armed"
+  return (work.data & 2) !== 0 ? "queued-inactive" : "queued-active"
+}
+
+/** @internal */
+export const initWork = (
+  self: WorkState,
+  fn: (self: any) => Effect.Effect<void, unknown, unknown>,
+  ctx: WorkState["ctx"],
+  name: string,
+  isDelayed: boolean
+): void => {
+  ;(self as any).next = undefined
+  ;(self as any).prev = undefined
+  ;(self as any).list = undefined
+  ;(self as any).fn = fn
+  ;(self as any).name = name
+  ;(self as any).ctx = ctx
+  ;(self as any).isDelayed = isDelayed
+  self.data = 0
+  self.cpu = 0
+  self.disable = 0
+  self.pwq = undefined
+  self.current = undefined
+  self.system = undefined
+}
+
+function WorkImpl(
+  this: WorkState,
+  fn: (self: any) => Effect.Effect<void, unknown, unknown>,
+  ctx: WorkState["ctx"],
+  name: string
+) {
+  initWork(this, fn, ctx, name, false)
+}
+WorkImpl.prototype = WorkProto
+
+/** @internal */
+export const toState = (work: Work): WorkState => work as unknown as WorkState
+
+/**
+ * Create a work item (`INIT_WORK()`). The handler gets the item itself (the kernel's `container_of` becomes a
+ * closure over your data); the services it needs are captured now, so queueing needs none.
+ *
+ * **When to use**: once per unit of deferred work that may be queued repeatedly (a device's "process pending
+ * data" item, a request's completion).
+ *
+ * **Kernel**: `INIT_WORK()` / `DECLARE_WORK()`, include/linux/workqueue.h.
+ *
+ * **Example** (A work item with its own data)
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Work, WorkqueueSystem } from "@effect-workqueue/core"
+ *
+ * const program = Effect.gen(function*() {
+ *   const data = { value: 42, seen: 0 }
+ *   const work = yield* Work.make(() => Effect.sync(() => { data.seen = data.value }), { name: "my_work" })
+ *   yield* WorkqueueSystem.schedule(work)
+ *   yield* WorkqueueSystem.flushScheduled
+ *   return data.seen
+ * })
+ * await Effect.runPromise(program.pipe(Effect.provide(WorkqueueSystem.layer()))) // => 42
+ * ```
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const make = <E, R>(
+  fn: (self: Work) => Effect.Effect<void, E, R>,
+  options?: { readonly name?: string | undefined }
+): Effect.Effect<Work, never, R> =>
+  Effect.map(Effect.context<R>(), (ctx) => new (WorkImpl as any)(fn, ctx, options?.name ?? (fn.name || "work")) as Work)
+
+/**
+ * `work_pending()`: the PENDING bit — armed or queued (active or inactive); false while only running.
+ *
+ * **Kernel**: `work_pending()`, include/linux/workqueue.h.
+ *
+ * **Example** (Pending until it runs)
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Work, Workqueue, WorkqueueSystem } from "@effect-workqueue/core"
+ *
+ * const program = Effect.gen(function*() {
+ *   const wq = yield* Workqueue.make("w")
+ *   const work = yield* Work.make(() => Effect.void)
+ *   yield* Workqueue.queue(wq, work)
+ *   const before = yield* Work.pending(work)
+ *   yield* Workqueue.flush(wq)
+ *   return [before, yield* Work.pending(work)]
+ * })
+ * await Effect.runPromise(program.pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer()))) // => [true, false]
+ * ```
+ *
+ * @category queueing
+ * @since 0.1.0
+ */
+export const pending = (work: Work): Effect.Effect<boolean> => Effect.sync(() => pendingUnsafe(work))
+
+/**
+ * Synchronous twin of `pending`.
+ *
+ * @category queueing
+ * @since 0.1.0
+ */
+export const pendingUnsafe = (work: Work): boolean => (toState(work).data & 1) !== 0
+
+/**
+ * `work_busy()`-like view: `{ pending, running }` right now (advisory).
+ *
+ * @category queueing
+ * @since 0.1.0
+ */
+export const busyUnsafe = (work: Work): { readonly pending: boolean; readonly running: boolean } => ({
+  pending: pendingUnsafe(work),
+  running: toState(work).current !== undefined
+})
+
+/**
+ * Wait for the last queueing instance to finish (`flush_work()`): the queued instance if pending, else the
+ * running one. Returns `true` if it waited, `false` if the item was idle. An item that re-queues itself during
+ * the flush may be pending again on return.
+ *
+ * **Gotchas**: flushing an item from its own handler fails with `reason: "Deadlock"` (the kernel hangs).
+ *
+ * **Kernel**: `flush_work()`, kernel/workqueue.c. On return, the instance current at the call has finished.
+ *
+ * **Example** (Wait for one item)
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Work, WorkqueueSystem } from "@effect-workqueue/core"
+ *
+ * const program = Effect.gen(function*() {
+ *   const work = yield* Work.make(() => Effect.sleep(10))
+ *   yield* WorkqueueSystem.schedule(work)
+ *   return yield* Work.flush(work)
+ * })
+ * await Effect.runPromise(program.pipe(Effect.provide(WorkqueueSystem.layer()))) // => true
+ * ```
+ *
+ * @category flushing
+ * @since 0.1.0
+ */
+export const flush = (work: Work): Effect.Effect<boolean, WorkqueueError.WorkqueueError> =>
+  Effect.suspend(() => {
+    const self = toState(work)
+    const sys = self.system
+    return sys === undefined ? Effect.succeed(false) : Engine.flushWork(sys, self)
+  })
+
+/**
+ * Remove the pending instance without waiting (`cancel_work()`). Returns `true` if it was pending. A running
+ * instance goes on and may queue the item again.
+ *
+ * **Kernel**: `cancel_work()`, kernel/workqueue.c. On return the item is not pending; it may still be running.
+ *
+ * **Example** (Cancel before it runs)
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Work, Workqueue, WorkqueueSystem } from "@effect-workqueue/core"
+ *
+ * const program = Effect.gen(function*() {
+ *   const wq = yield* Workqueue.make("w")
+ *   const work = yield* Work.make(() => Effect.void)
+ *   yield* Workqueue.queue(wq, work)
+ *   return yield* Work.cancel(work)
+ * })
+ * await Effect.runPromise(program.pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer()))) // => true
+ * ```
+ *
+ * @category cancelling
+ * @since 0.1.0
+ */
+export const cancel = (work: Work): Effect.Effect<boolean> => Effect.sync(() => cancelUnsafe(work))
+
+/**
+ * Synchronous twin of `cancel`.
+ *
+ * @category cancelling
+ * @since 0.1.0
+ */
+export const cancelUnsafe = (work: Work): boolean => {
+  const self = toState(work)
+  return self.system === undefined ? false : Engine.cancelWorkUnsafe(self.system, self, false)
+}
+
+/**
+ * Cancel and wait (`cancel_work_sync()`): while it runs every queue attempt returns `false` (the handler's own
+ * re-queue included); it removes the pending instance and waits for a running one. Returns `true` if it was
+ * pending.
+ *
+ * **Gotchas**: from the item's own handler it fails with `reason: "Deadlock"`.
+ *
+ * **Kernel**: `cancel_work_sync()`, kernel/workqueue.c. On return the item is neither pending nor running,
+ * unless someone queued it after the return.
+ *
+ * **Example** (Release data safely)
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Work, WorkqueueSystem } from "@effect-workqueue/core"
+ *
+ * const program = Effect.gen(function*() {
+ *   const work = yield* Work.make(() => Effect.sleep(50))
+ *   yield* WorkqueueSystem.schedule(work)
+ *   yield* Work.cancelSync(work)
+ *   return yield* Work.pending(work)
+ * })
+ * await Effect.runPromise(program.pipe(Effect.provide(WorkqueueSystem.layer()))) // => false
+ * ```
+ *
+ * @category cancelling
+ * @since 0.1.0
+ */
+export const cancelSync = (work: Work): Effect.Effect<boolean, WorkqueueError.WorkqueueError> =>
+  Effect.suspend(() => {
+    const self = toState(work)
+    return self.system === undefined ? Effect.succeed(false) : Engine.cancelWorkSync(self.system, self, false)
+  })
+
+/**
+ * Disable the item (`disable_work()`): the disable count goes up by one and the pending instance is removed;
+ * while the count is above zero every queue attempt returns `false`. Returns `true` if it was pending.
+ *
+ * **Kernel**: `disable_work()`, kernel/workqueue.c (count capped at 65535 with a warning).
+ *
+ * **Example** (Disabled items are not queued)
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Work, WorkqueueSystem } from "@effect-workqueue/core"
+ *
+ * const program = Effect.gen(function*() {
+ *   const work = yield* Work.make(() => Effect.void)
+ *   yield* Work.disable(work)
+ *   return yield* WorkqueueSystem.schedule(work)
+ * })
+ * await Effect.runPromise(program.pipe(Effect.provide(WorkqueueSystem.layer()))) // => false
+ * ```
+ *
+ * @category cancelling
+ * @since 0.1.0
+ */
+export const disable = (work: Work): Effect.Effect<boolean> =>
+  Effect.sync(() => {
+    const self = toState(work)
+    if (self.system === undefined) {
+      self.disable = Math.min(self.disable + 1, 65535)
+      return false
+    }
+    return Engine.cancelWorkUnsafe(self.system, self, true)
+  })
+
+/**
+ * Disable and wait for a running instance (`disable_work_sync()`).
+ *
+ * **Kernel**: `disable_work_sync()`, kernel/workqueue.c. On return the item is disabled and not running.
+ *
+ * **Example** (Disable for good)
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Work, WorkqueueSystem } from "@effect-workqueue/core"
+ *
+ * const program = Effect.gen(function*() {
+ *   const work = yield* Work.make(() => Effect.void)
+ *   yield* WorkqueueSystem.schedule(work)
+ *   return yield* Work.disableSync(work)
+ * })
+ * await Effect.runPromise(program.pipe(Effect.provide(WorkqueueSystem.layer()))) // => true
+ * ```
+ *
+ * @category cancelling
+ * @since 0.1.0
+ */
+export const disableSync = (work: Work): Effect.Effect<boolean, WorkqueueError.WorkqueueError> =>
+  Effect.suspend(() => {
+    const self = toState(work)
+    if (self.system === undefined) {
+      self.disable = Math.min(self.disable + 1, 65535)
+      return Effect.succeed(false)
+    }
+    return Engine.cancelWorkSync(self.system, self, true)
+  })
+
+/**
+ * Undo one `disable` (`enable_work()`). Returns `true` if the count is now zero (the item can be queued again).
+ * Enabling an item that is not disabled warns and returns `true`.
+ *
+ * **Kernel**: `enable_work()`, kernel/workqueue.c.
+ *
+ * **Example** (Counted disables)
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Work } from "@effect-workqueue/core"
+ *
+ * const program = Effect.gen(function*() {
+ *   const work = yield* Work.make(() => Effect.void)
+ *   yield* Work.disable(work)
+ *   yield* Work.disable(work)
+ *   return [yield* Work.enable(work), yield* Work.enable(work)]
+ * })
+ * await Effect.runPromise(program) // => [false, true]
+ * ```
+ *
+ * @category cancelling
+ * @since 0.1.0
+ */
+export const enable = (work: Work): Effect.Effect<boolean> =>
+  Effect.sync(() => {
+    const self = toState(work)
+    if (self.system === undefined) {
+      if (self.disable === 0) return true
+      return --self.disable === 0
+    }
+    return Engine.enableWorkUnsafe(self.system, self)
+  })

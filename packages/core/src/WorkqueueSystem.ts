@@ -1,0 +1,590 @@
+/**
+ * The "kernel": virtual CPUs, worker pools, the timer structure and the system workqueues, as one service.
+ *
+ * `WorkqueueSystem.layer()` boots it; closing the layer flushes and destroys every workqueue it still owns
+ * (system ones included), then ends every worker fiber and the timer fiber, so a Node process exits by itself.
+ *
+ * @since 0.1.0
+ */
+import * as Context from "effect/Context"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type * as DelayedWork from "./DelayedWork.ts"
+import * as Engine from "./internal/engine.ts"
+import type { Pool, Pwq, WorkqueueState } from "./internal/state.ts"
+import type * as Work from "./Work.ts"
+import * as Workqueue from "./Workqueue.ts"
+import type * as WorkqueueError from "./WorkqueueError.ts"
+
+// ---------------------------------------------------------------------------
+// models
+// ---------------------------------------------------------------------------
+
+/**
+ * The system workqueues (`system_*_wq`, kernel/workqueue.c `workqueue_init_early()`).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface SystemWorkqueues {
+  /** `system_wq` "events": per-CPU, max_active 1024; what `schedule*` uses. */
+  readonly systemWq: Workqueue.Workqueue
+  /** `system_highpri_wq` "events_highpri" */
+  readonly systemHighpriWq: Workqueue.Workqueue
+  /** `system_long_wq` "events_long" */
+  readonly systemLongWq: Workqueue.Workqueue
+  /** `system_unbound_wq` "events_unbound": unbound, max_active 2048 */
+  readonly systemUnboundWq: Workqueue.Workqueue
+  /** `system_freezable_wq` "events_freezable" */
+  readonly systemFreezableWq: Workqueue.Workqueue
+  /** `system_power_efficient_wq` "events_power_efficient" */
+  readonly systemPowerEfficientWq: Workqueue.Workqueue
+  /** `system_freezable_power_efficient_wq` "events_freezable_pwr_efficient" */
+  readonly systemFreezablePowerEfficientWq: Workqueue.Workqueue
+  /** `system_bh_wq` "events_bh" */
+  readonly systemBhWq: Workqueue.Workqueue
+  /** `system_bh_highpri_wq` "events_bh_highpri" */
+  readonly systemBhHighpriWq: Workqueue.Workqueue
+}
+
+/**
+ * The service: the engine state plus the system workqueues.
+ *
+ * @category services
+ * @since 0.1.0
+ */
+export class WorkqueueSystem extends Context.Service<
+  WorkqueueSystem,
+  SystemWorkqueues & {
+    /** @internal */
+    readonly system: Engine.System
+    readonly cpus: number
+  }
+>()("effect-workqueue/WorkqueueSystem") {}
+
+/**
+ * Options of `WorkqueueSystem.layer`.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Options {
+  /** Virtual CPUs (default 4; the Node platform layer uses the machine's count). */
+  readonly cpus?: number | undefined
+  /** Workers a pool may create (default unlimited). A pool at its cap calls the rescuers of its workqueues. */
+  readonly maxWorkersPerPool?: number | undefined
+  /** Idle worker culling timeout in ms (default 300 000, `IDLE_WORKER_TIMEOUT`). */
+  readonly idleTimeout?: number | undefined
+  /** Time slice of `WQ_CPU_INTENSIVE` handlers in ms (default 2). */
+  readonly cpuIntensiveSliceMs?: number | undefined
+  /** Power-efficient mode: `WQ_POWER_EFFICIENT` workqueues become unbound (`workqueue.power_efficient`). */
+  readonly powerEfficient?: boolean | undefined
+}
+
+// ---------------------------------------------------------------------------
+// layers
+// ---------------------------------------------------------------------------
+
+const make = (options?: Options) =>
+  Effect.gen(function* () {
+    const ctx = yield* Effect.context<never>()
+    const cpus = options?.cpus ?? 4
+    if (!Number.isInteger(cpus) || cpus < 1 || cpus > 1024) {
+      return yield* Effect.die(new RangeError(`WorkqueueSystem.layer: cpus must be an integer in 1..1024, got ${cpus}`))
+    }
+    const system = new Engine.System(ctx, {
+      cpus,
+      maxWorkersPerPool: options?.maxWorkersPerPool ?? Infinity,
+      idleTimeout: options?.idleTimeout ?? Engine.IDLE_WORKER_TIMEOUT,
+      cpuIntensiveSliceMs: options?.cpuIntensiveSliceMs ?? 2,
+      powerEfficient: options?.powerEfficient ?? false
+    })
+    system.startTimerFiber()
+    yield* Effect.addFinalizer(() => Engine.closeSystem(system))
+    const alloc = (name: string, flags: number, maxActive = 0): Workqueue.Workqueue => {
+      const wq = Workqueue.allocUnsafe(system, name, flags, maxActive)
+      if (!Workqueue.isWorkqueue(wq)) throw wq
+      Workqueue.toState(wq).isSystem = true
+      return wq
+    }
+    return WorkqueueSystem.of({
+      system,
+      cpus,
+      systemWq: alloc("events", Workqueue.WQ_PERCPU),
+      systemHighpriWq: alloc("events_highpri", Workqueue.WQ_PERCPU | Workqueue.WQ_HIGHPRI),
+      systemLongWq: alloc("events_long", Workqueue.WQ_PERCPU),
+      systemUnboundWq: alloc("events_unbound", Workqueue.WQ_UNBOUND, Workqueue.WQ_MAX_ACTIVE),
+      systemFreezableWq: alloc("events_freezable", Workqueue.WQ_PERCPU | Workqueue.WQ_FREEZABLE),
+      systemPowerEfficientWq: alloc("events_power_efficient", Workqueue.WQ_POWER_EFFICIENT),
+      systemFreezablePowerEfficientWq: alloc(
+        "events_freezable_pwr_efficient",
+        Workqueue.WQ_FREEZABLE | Workqueue.WQ_POWER_EFFICIENT
+      ),
+      systemBhWq: alloc("events_bh", Workqueue.WQ_BH),
+      systemBhHighpriWq: alloc("events_bh_highpri", Workqueue.WQ_BH | Workqueue.WQ_HIGHPRI)
+    })
+  })
+
+/**
+ * Boot the workqueue system: `cpus` virtual CPUs, each with a normal and a highpri bound pool and two BH
+ * pools; unbound pools on demand; one timer structure; the system workqueues.
+ *
+ * **Details**: closing the layer flushes and destroys every workqueue it still owns, system ones included,
+ * then ends its workers and its timer fiber. Build it where the `Clock` and `Scheduler` you want are in force:
+ * under `TestClock` every delayed item fires at exact virtual times.
+ *
+ * **Kernel**: `workqueue_init_early()` + `workqueue_init()`, kernel/workqueue.c.
+ *
+ * **Example** (Boot with 2 CPUs)
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { WorkqueueSystem } from "@effect-workqueue/core"
+ *
+ * const program = Effect.map(WorkqueueSystem.WorkqueueSystem, (s) => s.cpus)
+ * await Effect.runPromise(program.pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 2 })))) // => 2
+ * ```
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layer = (options?: Options): Layer.Layer<WorkqueueSystem> => Layer.effect(WorkqueueSystem, make(options))
+
+// ---------------------------------------------------------------------------
+// system workqueues
+// ---------------------------------------------------------------------------
+
+/**
+ * `system_wq` ("events", per-CPU, max_active 1024).
+ * @category services
+ * @since 0.1.0
+ */
+export const systemWq: Effect.Effect<Workqueue.Workqueue, never, WorkqueueSystem> = Effect.map(
+  WorkqueueSystem,
+  (s) => s.systemWq
+)
+/**
+ * `system_highpri_wq` ("events_highpri").
+ * @category services
+ * @since 0.1.0
+ */
+export const systemHighpriWq = Effect.map(WorkqueueSystem, (s) => s.systemHighpriWq)
+/**
+ * `system_long_wq` ("events_long").
+ * @category services
+ * @since 0.1.0
+ */
+export const systemLongWq = Effect.map(WorkqueueSystem, (s) => s.systemLongWq)
+/**
+ * `system_unbound_wq` ("events_unbound").
+ * @category services
+ * @since 0.1.0
+ */
+export const systemUnboundWq = Effect.map(WorkqueueSystem, (s) => s.systemUnboundWq)
+/**
+ * `system_freezable_wq` ("events_freezable").
+ * @category services
+ * @since 0.1.0
+ */
+export const systemFreezableWq = Effect.map(WorkqueueSystem, (s) => s.systemFreezableWq)
+/**
+ * `system_power_efficient_wq` ("events_power_efficient").
+ * @category services
+ * @since 0.1.0
+ */
+export const systemPowerEfficientWq = Effect.map(WorkqueueSystem, (s) => s.systemPowerEfficientWq)
+/**
+ * `system_freezable_power_efficient_wq`.
+ * @category services
+ * @since 0.1.0
+ */
+export const systemFreezablePowerEfficientWq = Effect.map(WorkqueueSystem, (s) => s.systemFreezablePowerEfficientWq)
+/**
+ * `system_bh_wq` ("events_bh").
+ * @category services
+ * @since 0.1.0
+ */
+export const systemBhWq = Effect.map(WorkqueueSystem, (s) => s.systemBhWq)
+/**
+ * `system_bh_highpri_wq` ("events_bh_highpri").
+ * @category services
+ * @since 0.1.0
+ */
+export const systemBhHighpriWq = Effect.map(WorkqueueSystem, (s) => s.systemBhHighpriWq)
+
+// ---------------------------------------------------------------------------
+// queueing on the system workqueue
+// ---------------------------------------------------------------------------
+
+/**
+ * `schedule_work()`: queue on `system_wq`; `false` if already pending.
+ *
+ * **Kernel**: `schedule_work()`, include/linux/workqueue.h.
+ *
+ * **Example** (Defer to the shared queue)
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Work, WorkqueueSystem } from "@effect-workqueue/core"
+ *
+ * const program = Effect.gen(function*() {
+ *   const work = yield* Work.make(() => Effect.log("work executing"))
+ *   return yield* WorkqueueSystem.schedule(work)
+ * })
+ * await Effect.runPromise(program.pipe(Effect.provide(WorkqueueSystem.layer()))) // => true
+ * ```
+ *
+ * @category queueing
+ * @since 0.1.0
+ */
+export const schedule = (work: Work.Work): Effect.Effect<boolean, WorkqueueError.WorkqueueError, WorkqueueSystem> =>
+  Effect.flatMap(WorkqueueSystem, (s) => Workqueue.queue(s.systemWq, work))
+
+/**
+ * `schedule_work_on()`: queue on `system_wq` on `cpu`.
+ * @category queueing
+ * @since 0.1.0
+ */
+export const scheduleOn = (
+  cpu: number,
+  work: Work.Work
+): Effect.Effect<boolean, WorkqueueError.WorkqueueError, WorkqueueSystem> =>
+  Effect.flatMap(WorkqueueSystem, (s) => Workqueue.queueOn(s.systemWq, cpu, work))
+
+/**
+ * `schedule_delayed_work()`: `Workqueue.queueDelayed` on `system_wq`.
+ * @category queueing
+ * @since 0.1.0
+ */
+export const scheduleDelayed = (
+  dwork: DelayedWork.DelayedWork,
+  delay: Duration.Input
+): Effect.Effect<boolean, WorkqueueError.WorkqueueError, WorkqueueSystem> =>
+  Effect.flatMap(WorkqueueSystem, (s) => Workqueue.queueDelayed(s.systemWq, dwork, delay))
+
+/**
+ * `schedule_delayed_work_on()`.
+ * @category queueing
+ * @since 0.1.0
+ */
+export const scheduleDelayedOn = (
+  cpu: number,
+  dwork: DelayedWork.DelayedWork,
+  delay: Duration.Input
+): Effect.Effect<boolean, WorkqueueError.WorkqueueError, WorkqueueSystem> =>
+  Effect.flatMap(WorkqueueSystem, (s) => Workqueue.queueDelayedOn(s.systemWq, cpu, dwork, delay))
+
+/**
+ * `flush_scheduled_work()`: flush `system_wq`. The kernel deprecates flushing system-wide queues; so do we
+ * (a one-time warning is logged), but it works.
+ *
+ * **Kernel**: `flush_scheduled_work()`, include/linux/workqueue.h.
+ *
+ * **Example** (Wait for scheduled work)
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Work, WorkqueueSystem } from "@effect-workqueue/core"
+ *
+ * const program = Effect.gen(function*() {
+ *   let ran = false
+ *   yield* WorkqueueSystem.schedule(yield* Work.make(() => Effect.sync(() => { ran = true })))
+ *   yield* WorkqueueSystem.flushScheduled
+ *   return ran
+ * })
+ * await Effect.runPromise(program.pipe(Effect.provide(WorkqueueSystem.layer()))) // => true
+ * ```
+ *
+ * @category flushing
+ * @since 0.1.0
+ */
+export const flushScheduled: Effect.Effect<void, WorkqueueError.WorkqueueError, WorkqueueSystem> = Effect.flatMap(
+  WorkqueueSystem,
+  (s) => {
+    s.system.warnOnce(
+      "flush_scheduled_work",
+      "WARNING: Flushing system-wide workqueues will be prohibited in near future (flush_scheduled_work)"
+    )
+    return Workqueue.flush(s.systemWq)
+  }
+)
+
+// ---------------------------------------------------------------------------
+// freeze / thaw
+// ---------------------------------------------------------------------------
+
+/**
+ * `freeze_workqueues_begin()` + waiting on `freeze_workqueues_busy()`: freezable workqueues stop starting new
+ * items (queueing still succeeds, items wait inactive); returns once their active items have finished.
+ *
+ * **Kernel**: `freeze_workqueues_begin()`, kernel/workqueue.c.
+ *
+ * **Example** (Freeze, then thaw)
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { WorkqueueSystem } from "@effect-workqueue/core"
+ *
+ * const program = Effect.gen(function*() {
+ *   yield* WorkqueueSystem.freeze
+ *   yield* WorkqueueSystem.thaw
+ *   return "thawed"
+ * })
+ * await Effect.runPromise(program.pipe(Effect.provide(WorkqueueSystem.layer()))) // => "thawed"
+ * ```
+ *
+ * @category configuration
+ * @since 0.1.0
+ */
+export const freeze: Effect.Effect<void, never, WorkqueueSystem> = Effect.flatMap(WorkqueueSystem, ({ system }) =>
+  Effect.suspend(() => {
+    if (system.freezing) {
+      system.log("Warn", "workqueue: freeze_workqueues_begin() while already freezing")
+    }
+    system.freezing = true
+    for (const wq of system.workqueues) {
+      if ((wq.flags & Workqueue.WQ_FREEZABLE) !== 0) wq.maxActive = 0
+    }
+    if (!Engine.freezeBusy(system)) return Effect.void
+    return Effect.asVoid(
+      Engine.waitOn(
+        (w) => system.freezeWaiters.push(() => w(true)),
+        () => {}
+      )
+    )
+  })
+)
+
+/**
+ * `thaw_workqueues()`: restore the limits and activate the waiting items (round-robin over pwqs, FIFO within
+ * each). A no-op unless frozen.
+ *
+ * **Kernel**: `thaw_workqueues()`, kernel/workqueue.c.
+ *
+ * @category configuration
+ * @since 0.1.0
+ */
+export const thaw: Effect.Effect<void, never, WorkqueueSystem> = Effect.flatMap(WorkqueueSystem, ({ system }) =>
+  Effect.sync(() => {
+    if (!system.freezing) return
+    system.freezing = false
+    for (const wq of system.workqueues) {
+      if ((wq.flags & Workqueue.WQ_FREEZABLE) !== 0) Engine.wqAdjustMaxActive(system, wq)
+    }
+  })
+)
+
+// ---------------------------------------------------------------------------
+// CPUs
+// ---------------------------------------------------------------------------
+
+/**
+ * `raw_smp_processor_id()`: inside a work item, its worker's CPU; elsewhere the CPU set by `onCpu`, or 0.
+ *
+ * **Example** (Outside work items)
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { WorkqueueSystem } from "@effect-workqueue/core"
+ *
+ * await Effect.runPromise(WorkqueueSystem.onCpu(3)(WorkqueueSystem.currentCpu)) // => 3
+ * ```
+ *
+ * @category services
+ * @since 0.1.0
+ */
+export const currentCpu: Effect.Effect<number> = Effect.sync(Engine.currentCpuUnsafe)
+
+/**
+ * Run `effect` as if on `cpu`: per-CPU workqueues queue to that CPU's pools.
+ *
+ * @category services
+ * @since 0.1.0
+ */
+export const onCpu =
+  (cpu: number) =>
+  <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+    Effect.provideService(effect, Engine.CurrentCpu, cpu)
+
+// ---------------------------------------------------------------------------
+// snapshot (debugfs / wq_dump.py)
+// ---------------------------------------------------------------------------
+
+/**
+ * A worker in a snapshot.
+ * @category models
+ * @since 0.1.0
+ */
+export interface WorkerSnapshot {
+  readonly name: string
+  /** `/proc/PID/comm`: `name+desc` while busy, `name-desc` after (desc = the workqueue name). */
+  readonly comm: string
+  readonly state: "idle" | "busy" | "sleeping"
+  readonly work: string | undefined
+  readonly workqueue: string | undefined
+  /** ms the current item has run, on the system Clock */
+  readonly runningFor: number | undefined
+}
+
+/**
+ * A pool in a snapshot.
+ * @category models
+ * @since 0.1.0
+ */
+export interface PoolSnapshot {
+  readonly id: number
+  readonly kind: "bound" | "bh" | "unbound"
+  readonly cpu: number | undefined
+  readonly nice: number
+  /** pwqs using this pool (wq_dump.py "ref") */
+  readonly refs: number
+  readonly worklist: number
+  readonly nrRunning: number
+  readonly workers: ReadonlyArray<WorkerSnapshot>
+  readonly idle: number
+  readonly busy: number
+}
+
+/**
+ * A pool workqueue in a snapshot, with the `wq_monitor.py` counters.
+ * @category models
+ * @since 0.1.0
+ */
+export interface PwqSnapshot {
+  readonly pool: number
+  readonly cpu: number | undefined
+  readonly active: number
+  readonly inactive: number
+  readonly stats: {
+    readonly started: number
+    readonly completed: number
+    readonly failed: number
+    readonly defects: number
+    readonly cpuTimeMs: number
+    readonly cpuIntensive: number
+    readonly cmWakeup: number
+    readonly mayday: number
+    readonly rescued: number
+  }
+}
+
+/**
+ * A workqueue in a snapshot.
+ * @category models
+ * @since 0.1.0
+ */
+export interface WorkqueueSnapshot {
+  readonly name: string
+  readonly flags: number
+  readonly type: "percpu" | "unbound" | "ordered" | "bh"
+  readonly maxActive: number
+  readonly state: string
+  readonly rescuer: string | undefined
+  readonly armed: number
+  readonly pwqs: ReadonlyArray<PwqSnapshot>
+}
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export interface Snapshot {
+  readonly time: number
+  readonly cpus: number
+  readonly freezing: boolean
+  readonly workqueues: ReadonlyArray<WorkqueueSnapshot>
+  readonly pools: ReadonlyArray<PoolSnapshot>
+  readonly timers: number
+}
+
+const workerSnapshot = (sys: Engine.System, worker: Engine.System["allWorkers"] extends Set<infer W> ? W : never) => {
+  const busy = worker.current !== undefined
+  return {
+    name: worker.name,
+    comm: worker.lastDesc === "" ? worker.name : `${worker.name}${busy ? "+" : "-"}${worker.lastDesc}`,
+    state: busy ? (worker.sleeping ? "sleeping" : "busy") : "idle",
+    work: worker.current?.name,
+    workqueue: busy ? worker.currentPwq?.wq.name : undefined,
+    runningFor: busy ? sys.now() - worker.currentStart : undefined
+  } satisfies WorkerSnapshot
+}
+
+const poolSnapshot = (sys: Engine.System, pool: Pool): PoolSnapshot => {
+  const workers = [...pool.workers].sort((a, b) => a.id - b.id).map((w) => workerSnapshot(sys, w))
+  return {
+    id: pool.id,
+    kind: pool.kind,
+    cpu: pool.cpu >= 0 ? pool.cpu : undefined,
+    nice: pool.highpri ? -20 : 0,
+    refs: pool.refs,
+    worklist: pool.worklist.length,
+    nrRunning: pool.nrRunning,
+    workers,
+    idle: pool.idle.length,
+    busy: workers.filter((w) => w.state !== "idle").length
+  }
+}
+
+const pwqSnapshot = (pwq: Pwq): PwqSnapshot => ({
+  pool: pwq.pool.id,
+  cpu: pwq.cpu >= 0 ? pwq.cpu : undefined,
+  active: pwq.nrActive,
+  inactive: pwq.inactive.length,
+  stats: {
+    started: pwq.stats.started,
+    completed: pwq.stats.completed,
+    failed: pwq.stats.failed,
+    defects: pwq.stats.defects,
+    cpuTimeMs: Math.round(pwq.stats.cpuTime * 1000) / 1000,
+    cpuIntensive: pwq.stats.cpuIntensive,
+    cmWakeup: pwq.stats.cmWakeup,
+    mayday: pwq.stats.mayday,
+    rescued: pwq.stats.rescued
+  }
+})
+
+const wqType = (wq: WorkqueueState): WorkqueueSnapshot["type"] =>
+  wq.bh ? "bh" : wq.ordered ? "ordered" : wq.unbound ? "unbound" : "percpu"
+
+/** @internal */
+export const snapshotUnsafe = (sys: Engine.System): Snapshot => ({
+  time: sys.now(),
+  cpus: sys.cpus,
+  freezing: sys.freezing,
+  workqueues: [...sys.workqueues].map((wq) => ({
+    name: wq.name,
+    flags: wq.flags,
+    type: wqType(wq),
+    maxActive: wq.savedMaxActive,
+    state: wq.lifecycle,
+    rescuer: wq.rescuer?.name,
+    armed: wq.timerCount.armed,
+    pwqs: Engine.uniquePwqs(wq).map(pwqSnapshot)
+  })),
+  pools: sys.pools.map((pool) => poolSnapshot(sys, pool)),
+  timers: sys.timers.size
+})
+
+/**
+ * Plain data of every workqueue (flags, max_active, per-pwq active/inactive counts and statistics) and every
+ * pool (CPU or unbound, nice, workers with kworker-style names, idle, busy, what each busy worker runs).
+ *
+ * **Kernel**: `/sys/kernel/debug/workqueue`, `tools/workqueue/wq_dump.py` and `wq_monitor.py`.
+ *
+ * **Example** (What is there)
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { WorkqueueSystem } from "@effect-workqueue/core"
+ *
+ * const program = Effect.map(WorkqueueSystem.snapshot, (s) => s.workqueues.map((wq) => wq.name)[0])
+ * await Effect.runPromise(program.pipe(Effect.provide(WorkqueueSystem.layer()))) // => "events"
+ * ```
+ *
+ * @category services
+ * @since 0.1.0
+ */
+export const snapshot: Effect.Effect<Snapshot, never, WorkqueueSystem> = Effect.map(WorkqueueSystem, (s) =>
+  snapshotUnsafe(s.system)
+)

@@ -1,0 +1,1515 @@
+/**
+ * The engine, arranged like kernel/workqueue.c: policy predicates → activation → queueing → worker loop →
+ * flush/drain → cancel → delayed work → lifecycle. Field rules: see the legend in `state.ts`.
+ *
+ * Every state change is one synchronous step (rule L). Effects appear only where a fiber must wait (a flusher,
+ * a drainer, `cancelSync`) or run (a worker running a handler); waiters are plain callbacks resumed by workers,
+ * never a Semaphore or Deferred per pending item.
+ *
+ * @internal
+ */
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Scheduler from "effect/Scheduler"
+import * as Tracer from "effect/Tracer"
+import * as WorkqueueError from "../WorkqueueError.ts"
+import { List } from "./list.ts"
+import {
+  ClassBh,
+  ClassBhHighpri,
+  ClassCpuIntensive,
+  ClassHighpri,
+  ClassNormal,
+  ClassTimer,
+  entityOf,
+  EntityKey,
+  type SchedEntity,
+  WorkqueueScheduler
+} from "./scheduler.ts"
+import {
+  type DelayedWorkState,
+  type Flusher,
+  makePwq,
+  type Pool,
+  type PoolKind,
+  type Pwq,
+  type SystemState,
+  type Waiter,
+  WORK_COLOR_SHIFT,
+  WORK_FLUSHERS,
+  WORK_INACTIVE,
+  WORK_NR_COLORS,
+  WORK_OFFQ_DISABLE_MAX,
+  WORK_PENDING,
+  type Worker,
+  type WorkqueueState,
+  type WorkState
+} from "./state.ts"
+import { TimerBase, type TimerNode } from "./timer.ts"
+
+// ---------------------------------------------------------------------------
+// constants (wq.h `enum wq_flags`, `enum wq_consts`; wq.c `enum wq_internal_consts`)
+// ---------------------------------------------------------------------------
+
+/** @internal */
+export const WQ_BH = 1 << 0
+/** @internal */
+export const WQ_UNBOUND = 1 << 1
+/** @internal */
+export const WQ_FREEZABLE = 1 << 2
+/** @internal */
+export const WQ_MEM_RECLAIM = 1 << 3
+/** @internal */
+export const WQ_HIGHPRI = 1 << 4
+/** @internal */
+export const WQ_CPU_INTENSIVE = 1 << 5
+/** @internal */
+export const WQ_SYSFS = 1 << 6
+/** @internal */
+export const WQ_POWER_EFFICIENT = 1 << 7
+/** @internal */
+export const WQ_PERCPU = 1 << 8
+/** @internal */
+export const __WQ_DESTROYING = 1 << 15
+/** @internal */
+export const __WQ_DRAINING = 1 << 16
+/** @internal */
+export const __WQ_ORDERED = 1 << 17
+/** @internal */
+export const __WQ_LEGACY = 1 << 18
+/** `__WQ_BH_ALLOWS` */
+const WQ_BH_ALLOWS = WQ_BH | WQ_HIGHPRI | WQ_PERCPU
+/** @internal */
+export const WQ_MAX_ACTIVE = 2048
+/** @internal */
+export const WQ_DFL_ACTIVE = WQ_MAX_ACTIVE / 2
+/** @internal */
+export const WQ_UNBOUND_MAX_ACTIVE = WQ_MAX_ACTIVE
+/** `IDLE_WORKER_TIMEOUT`, 300 s */
+export const IDLE_WORKER_TIMEOUT = 300_000
+/** `MAYDAY_INITIAL_TIMEOUT` */
+export const MAYDAY_INITIAL_TIMEOUT = 10
+/** `MAYDAY_INTERVAL` */
+export const MAYDAY_INTERVAL = 100
+/** `RESCUER_BATCH` */
+export const RESCUER_BATCH = 16
+/** `BH_WORKER_RESTARTS` */
+const BH_WORKER_RESTARTS = 10
+/** `MAX_IDLE_WORKERS_RATIO` */
+const MAX_IDLE_WORKERS_RATIO = 4
+
+/** The CPU the caller runs "on" outside work items (`WorkqueueSystem.onCpu`); -1 = not set. @internal */
+export const CurrentCpu = Context.Reference<number>("effect-workqueue/CurrentCpu", { defaultValue: () => -1 })
+
+/** Options of the system layer. @internal */
+export interface SystemOptions {
+  readonly cpus: number
+  readonly maxWorkersPerPool: number
+  readonly idleTimeout: number
+  readonly cpuIntensiveSliceMs: number
+  readonly powerEfficient: boolean
+}
+
+// ---------------------------------------------------------------------------
+// the system
+// ---------------------------------------------------------------------------
+
+/** @internal */
+export class System implements SystemState {
+  readonly cpus: number
+  readonly options: SystemOptions
+  readonly workqueues = new Set<WorkqueueState>() // L
+  readonly boundPools: Array<Pool> = [] // I
+  readonly bhPools: Array<Pool> = [] // I
+  readonly unboundPools = new Map<string, Pool>() // L
+  readonly pools: Array<Pool> = [] // L
+  freezing = false // WQ
+  closing = false // WQ
+  readonly scheduler: WorkqueueScheduler // I
+  readonly clock: Clock.Clock // I
+  readonly baseCtx: Context.Context<never> // I: context of every worker fiber
+  readonly timers = new TimerBase() // L
+  readonly workFlushers = new Map<WorkState, Array<Waiter>>() // L: flush_work waiters on queued instances
+  readonly freezeWaiters: Array<() => void> = [] // L
+  readonly allWorkers = new Set<Worker>() // L
+  private readonly runCtxCache = new WeakMap<Context.Context<never>, Context.Context<never>>() // L
+  private timerFiber: Fiber.Fiber<unknown, unknown> | undefined = undefined // I
+  timerTarget = Infinity // L: the expiry the timer fiber sleeps until (Infinity: parked)
+  timerWake: (() => void) | undefined = undefined // L: re-sleeps the timer fiber (an earlier expiry came)
+  readonly timerEntity: SchedEntity
+  private readonly warnedOnce = new Set<string>() // L
+
+  constructor(ctx: Context.Context<never>, options: SystemOptions) {
+    this.cpus = options.cpus
+    this.options = options
+    const parent = Context.get(ctx, Scheduler.Scheduler)
+    this.scheduler = new WorkqueueScheduler(parent, options.cpuIntensiveSliceMs)
+    this.clock = Context.get(ctx, Clock.Clock)
+    this.baseCtx = Context.add(Context.omit(Tracer.ParentSpan)(ctx), Scheduler.Scheduler, this.scheduler)
+    this.timerEntity = {
+      schedClass: ClassTimer,
+      nrQueuedTasks: 0,
+      cpuIntensive: false,
+      onRunnable() {}
+    }
+    for (let cpu = 0; cpu < this.cpus; cpu++) {
+      this.boundPools.push(this.makePool("bound", cpu, false), this.makePool("bound", cpu, true))
+    }
+    for (let cpu = 0; cpu < this.cpus; cpu++) {
+      this.bhPools.push(this.makePool("bh", cpu, false), this.makePool("bh", cpu, true))
+    }
+  }
+
+  now(): number {
+    return this.clock.currentTimeMillisUnsafe()
+  }
+
+  makePool(kind: PoolKind, cpu: number, highpri: boolean): Pool {
+    const sys = this
+    const pool: Pool = {
+      id: this.pools.length,
+      kind,
+      cpu,
+      highpri,
+      worklist: new List<WorkState>(),
+      workers: new Set(),
+      idle: [],
+      nrRunning: 0,
+      nrWaking: 0,
+      maxWorkers: kind === "bh" ? 1 : this.options.maxWorkersPerPool,
+      lastProgress: 0,
+      probeRequested: false,
+      usedIds: new Set(),
+      cullTimer: makeTimerNode((now) => poolCullIdle(sys, pool, now)),
+      maydayTimer: makeTimerNode((now) => poolMaydayTimeout(sys, pool, now)),
+      maydays: [],
+      refs: 0
+    }
+    this.pools.push(pool)
+    return pool
+  }
+
+  /** `get_unbound_pool()`: unbound pools are shared by attribute equality (here: nice level). */
+  unboundPool(highpri: boolean): Pool {
+    const key = highpri ? "nice=-20" : "nice=0"
+    let pool = this.unboundPools.get(key)
+    if (pool === undefined) {
+      pool = this.makePool("unbound", -1, highpri)
+      this.unboundPools.set(key, pool)
+    }
+    return pool
+  }
+
+  /** The context a handler runs in: the services `Work.make` captured, our scheduler, no caller span. */
+  runContext(ctx: Context.Context<never>): Context.Context<never> {
+    let run = this.runCtxCache.get(ctx)
+    if (run === undefined) {
+      run = Context.add(Context.omit(Tracer.ParentSpan, CurrentCpu)(ctx), Scheduler.Scheduler, this.scheduler)
+      this.runCtxCache.set(ctx, run)
+    }
+    return run
+  }
+
+  /** Log from a synchronous step (a WARN in the kernel's voice). */
+  log(level: "Warn" | "Error" | "Info", message: string, annotations?: Record<string, unknown>): void {
+    let eff = Effect.logWithLevel(level)(message)
+    if (annotations !== undefined) eff = Effect.annotateLogs(eff, annotations)
+    Effect.runForkWith(this.baseCtx)(eff)
+  }
+
+  /** WARN_ONCE */
+  warnOnce(key: string, message: string, annotations?: Record<string, unknown>): void {
+    if (this.warnedOnce.has(key)) return
+    this.warnedOnce.add(key)
+    this.log("Warn", message, annotations)
+  }
+
+  // -------------------------------------------------------------------------
+  // timers: one structure, one fiber sleeping on the Clock until the earliest expiry
+  // -------------------------------------------------------------------------
+
+  startTimerFiber(): void {
+    const sys = this
+    const loop: Effect.Effect<void> = Effect.suspend(() => {
+      const now = sys.now()
+      sys.timers.expire(now, (node) => node.onTimer(now))
+      const next = sys.timers.nextExpiry()
+      if (next === undefined) {
+        sys.timerTarget = Infinity
+        return Effect.flatMap(
+          Effect.callback<void>((resume) => {
+            sys.timerWake = () => {
+              sys.timerWake = undefined
+              resume(Effect.void)
+            }
+          }),
+          () => loop
+        )
+      }
+      sys.timerTarget = next
+      return Effect.flatMap(
+        Effect.raceFirst(
+          Effect.sleep(next - now),
+          Effect.callback<void>((resume) => {
+            sys.timerWake = () => {
+              sys.timerWake = undefined
+              resume(Effect.void)
+            }
+            return Effect.sync(() => {
+              sys.timerWake = undefined
+            })
+          })
+        ),
+        () => loop
+      )
+    })
+    const entity = this.timerEntity
+    this.timerFiber = Effect.runForkWith(this.baseCtx)(
+      Effect.withFiber((fiber) => {
+        ;(fiber as any)[EntityKey] = entity
+        return Effect.flatMap(Effect.yieldNow, () => loop)
+      })
+    )
+  }
+
+  /** Arm `node` at `expires`; wake the timer fiber if that is earlier than what it sleeps for. */
+  timerArm(node: TimerNode, expires: number): void {
+    this.timers.arm(node, expires)
+    if (expires < this.timerTarget) {
+      this.timerTarget = expires
+      const wake = this.timerWake
+      if (wake !== undefined) this.scheduler.scheduleTask(wake, 0, this.timerEntity)
+    }
+  }
+
+  stopTimerFiber(): Effect.Effect<void> {
+    const fiber = this.timerFiber
+    return fiber === undefined ? Effect.void : Fiber.interrupt(fiber)
+  }
+}
+
+const makeTimerNode = (onTimer: (now: number) => void): TimerNode => ({
+  next: undefined,
+  prev: undefined,
+  list: undefined,
+  expires: 0,
+  onTimer
+})
+
+// ---------------------------------------------------------------------------
+// policy predicates (wq.c: need_more_worker, may_start_working, keep_working, too_many_workers)
+// ---------------------------------------------------------------------------
+
+/** Pools whose running workers are counted (bound, non-BH): concurrency managed. */
+const poolIsManaged = (pool: Pool): boolean => pool.kind === "bound"
+
+/** `need_more_worker()`: called by `kickPool`. Unbound and BH pools start every active item at once. */
+const needMoreWorker = (pool: Pool): boolean =>
+  poolIsManaged(pool)
+    ? pool.worklist.length > 0 && pool.nrRunning === 0 && pool.nrWaking === 0
+    : pool.worklist.length > pool.nrWaking
+
+/** `keep_working()`: called by a worker after an item; it is itself counted in nrRunning. */
+const keepWorking = (pool: Pool): boolean => pool.worklist.length > 0 && (!poolIsManaged(pool) || pool.nrRunning <= 1)
+
+/** `too_many_workers()`: called when a worker goes idle and by the cull timer. */
+const tooManyWorkers = (pool: Pool): boolean => {
+  const nrIdle = pool.idle.length
+  const nrBusy = pool.workers.size - nrIdle
+  return nrIdle > 2 && (nrIdle - 2) * MAX_IDLE_WORKERS_RATIO >= nrBusy
+}
+
+const workColor = (work: WorkState): number => (work.data >>> WORK_COLOR_SHIFT) & (WORK_NR_COLORS - 1)
+const workIsPending = (work: WorkState): boolean => (work.data & WORK_PENDING) !== 0
+
+/** Is the calling fiber a worker currently executing an item of `wq`? (`is_chained_work()`) */
+export const callerWorker = (): Worker | undefined => {
+  const entity = entityOf(Fiber.getCurrent())
+  return entity !== undefined && (entity as Worker).pool !== undefined ? (entity as Worker) : undefined
+}
+
+const isChainedWork = (wq: WorkqueueState): boolean => callerWorker()?.currentPwq?.wq === wq
+
+/** `raw_smp_processor_id()`: onCpu if set, else the calling worker's CPU, else 0. */
+export const currentCpuUnsafe = (): number => {
+  const fiber = Fiber.getCurrent()
+  if (fiber === undefined) return 0
+  const set = fiber.getRef(CurrentCpu)
+  if (set >= 0) return set
+  const worker = entityOf(fiber) as Worker | undefined
+  if (worker !== undefined && worker.current !== undefined) return worker.current.cpu
+  if (worker !== undefined && worker.pool !== undefined && worker.pool.cpu >= 0) return worker.pool.cpu
+  return 0
+}
+
+// ---------------------------------------------------------------------------
+// activation (pwq_tryinc_nr_active, pwq_activate_first_inactive, pwq_dec_nr_active)
+// ---------------------------------------------------------------------------
+
+const pwqTryIncNrActive = (pwq: Pwq): boolean => {
+  if (pwq.nrActive < pwq.wq.maxActive) {
+    pwq.nrActive++
+    return true
+  }
+  return false
+}
+
+/** Put an active item on its pool's worklist (`__pwq_activate_work` / insert_work), then kick the pool. */
+const poolInsertWork = (sys: System, pool: Pool, work: WorkState): void => {
+  if (pool.worklist.length === 0) pool.lastProgress = sys.now()
+  pool.worklist.push(work)
+  kickPool(sys, pool)
+}
+
+/** `pwq_activate_first_inactive()`: FIFO within a pwq. */
+const pwqActivateFirstInactive = (sys: System, pwq: Pwq): boolean => {
+  const work = pwq.inactive.head
+  if (work === undefined || !pwqTryIncNrActive(pwq)) return false
+  pwq.inactive.remove(work)
+  work.data &= ~WORK_INACTIVE
+  poolInsertWork(sys, pwq.pool, work)
+  return true
+}
+
+/** `pwq_dec_nr_active()`: give back a slot; the first inactive item of the same pwq takes it. */
+const pwqDecNrActive = (sys: System, pwq: Pwq): void => {
+  pwq.nrActive--
+  pwqActivateFirstInactive(sys, pwq)
+  if (sys.freezing && pwq.nrActive === 0 && (pwq.wq.flags & WQ_FREEZABLE) !== 0) freezeCheck(sys)
+}
+
+/** `wq_adjust_max_active()`: activate round-robin across pwqs, FIFO within each, while room remains. */
+export const wqAdjustMaxActive = (sys: System, wq: WorkqueueState): void => {
+  wq.maxActive = sys.freezing && (wq.flags & WQ_FREEZABLE) !== 0 ? 0 : wq.savedMaxActive
+  const pwqs = uniquePwqs(wq)
+  let activated = true
+  while (activated) {
+    activated = false
+    for (const pwq of pwqs) if (pwqActivateFirstInactive(sys, pwq)) activated = true
+  }
+}
+
+/** @internal */
+export const uniquePwqs = (wq: WorkqueueState): Array<Pwq> => (wq.unbound ? [wq.pwqs[0]!] : wq.pwqs)
+
+// ---------------------------------------------------------------------------
+// flush colours (pwq_dec_nr_in_flight, flush_workqueue_prep_pwqs)
+// ---------------------------------------------------------------------------
+
+/** An item left flight (finished or cancelled): count down its colour, maybe complete flushers. */
+const wqDecNrInFlight = (sys: System, wq: WorkqueueState, color: number): void => {
+  wq.nrInFlight[color]!--
+  if (color === wq.flushColor && wq.nrInFlight[color] === 0) flushAdvance(wq)
+  if (wq.drainWaiters.length > 0 && wqIsEmpty(wq)) wakeAll(wq.drainWaiters)
+  void sys
+}
+
+/**
+ * Complete every flusher whose colour has no item left in flight, oldest colour first (the kernel's flusher
+ * cascade), then give the overflow flushers the next free colour.
+ */
+const flushAdvance = (wq: WorkqueueState): void => {
+  while (wq.flushColor !== wq.workColor && wq.nrInFlight[wq.flushColor] === 0) {
+    const done = wq.flushColor
+    while (wq.flushers.length > 0 && wq.flushers[0]!.color === done) {
+      const f = wq.flushers.shift()!
+      const resume = f.resume
+      f.resume = undefined
+      resume?.(true)
+    }
+    wq.flushColor = (done + 1) % WORK_NR_COLORS
+    if (wq.overflow.length > 0) {
+      const next = (wq.workColor + 1) % WORK_NR_COLORS
+      if (next !== wq.flushColor) {
+        // every overflowed flusher adopts the then-current work colour (spec §6.3 "Colour exhaustion")
+        const color = wq.workColor
+        wq.workColor = next
+        for (const f of wq.overflow.splice(0, wq.overflow.length)) {
+          f.color = color
+          wq.flushers.push(f)
+        }
+      }
+    }
+  }
+}
+
+/** `__flush_workqueue()` start: returns a flusher to wait on, or undefined when nothing is in flight. */
+export const flushStart = (wq: WorkqueueState): Flusher | undefined => {
+  let inFlight = false
+  for (let c = 0; c < WORK_NR_COLORS; c++) {
+    if (wq.nrInFlight[c]! > 0) {
+      inFlight = true
+      break
+    }
+  }
+  if (!inFlight) return undefined
+  const flusher: Flusher = { color: -1, resume: undefined }
+  const next = (wq.workColor + 1) % WORK_NR_COLORS
+  if (next === wq.flushColor) {
+    wq.overflow.push(flusher)
+    return flusher
+  }
+  flusher.color = wq.workColor
+  wq.workColor = next
+  wq.flushers.push(flusher)
+  flushAdvance(wq)
+  return flusher
+}
+
+const flusherWait = (wq: WorkqueueState, flusher: Flusher): Effect.Effect<void> =>
+  Effect.callback<void>((resume) => {
+    if (!wq.flushers.includes(flusher) && !wq.overflow.includes(flusher)) return resume(Effect.void)
+    flusher.resume = () => resume(Effect.void)
+    return Effect.sync(() => {
+      // interrupted: leave the colour accounting alone, just forget the waiter (structured: nothing corrupts)
+      flusher.resume = undefined
+      removeFrom(wq.flushers, flusher)
+      removeFrom(wq.overflow, flusher)
+    })
+  })
+
+/** @internal */
+export const wqIsEmpty = (wq: WorkqueueState): boolean => {
+  for (const pwq of uniquePwqs(wq)) if (pwq.nrActive > 0 || pwq.inactive.length > 0) return false
+  return true
+}
+
+// ---------------------------------------------------------------------------
+// worker creation, waking, culling (create_worker, kick_pool, idle_cull_fn, maydays)
+// ---------------------------------------------------------------------------
+
+/** `kick_pool()`: wake (or create) a worker if the pool needs one; otherwise make sure sleeping is noticed. */
+const kickPool = (sys: System, pool: Pool): void => {
+  if (needMoreWorker(pool)) {
+    const worker = pool.idle.pop()
+    if (worker !== undefined) {
+      workerLeaveIdle(pool, worker)
+      pool.nrWaking++
+      worker.wake!()
+    } else if (!createWorker(sys, pool)) {
+      poolArmMayday(sys, pool)
+    }
+    return
+  }
+  if (poolIsManaged(pool) && pool.worklist.length > 0 && pool.nrRunning > 0) poolRequestProbe(sys, pool)
+}
+
+const workerLeaveIdle = (pool: Pool, worker: Worker): void => {
+  worker.state = "Busy"
+  void pool
+}
+
+const workerName = (pool: Pool, id: number): string =>
+  pool.kind === "unbound"
+    ? `kworker/u${pool.id}:${id}`
+    : pool.kind === "bh"
+      ? `kworker/${pool.cpu}:bh${pool.highpri ? "H" : ""}`
+      : `kworker/${pool.cpu}:${id}${pool.highpri ? "H" : ""}`
+
+const poolClass = (pool: Pool): number =>
+  pool.kind === "bh" ? (pool.highpri ? ClassBhHighpri : ClassBh) : pool.highpri ? ClassHighpri : ClassNormal
+
+/** `create_worker()`: fork a long-lived worker fiber; false when the pool is at its worker cap. */
+const createWorker = (sys: System, pool: Pool): boolean => {
+  if (sys.closing || pool.workers.size >= pool.maxWorkers) return false
+  let id = 0
+  while (pool.usedIds.has(id)) id++
+  pool.usedIds.add(id)
+  const worker = makeWorker(sys, pool, id, workerName(pool, id), undefined)
+  pool.workers.add(worker)
+  pool.nrWaking++
+  worker.state = "Busy"
+  forkWorker(sys, worker, workerLoop(sys, worker))
+  return true
+}
+
+const makeWorker = (
+  sys: System,
+  pool: Pool,
+  id: number,
+  name: string,
+  rescuerOf: WorkqueueState | undefined
+): Worker => {
+  const worker: Worker = {
+    id,
+    pool,
+    name,
+    rescuerOf,
+    fiber: undefined,
+    state: "Idle",
+    current: undefined,
+    currentPwq: undefined,
+    currentColor: 0,
+    currentStart: 0,
+    currentStartMono: 0,
+    sleeping: false,
+    counted: false,
+    scheduled: new List<WorkState>(),
+    runFlushers: undefined,
+    lastDesc: "",
+    idleSince: 0,
+    wake: undefined,
+    pendingExit: false,
+    schedClass: rescuerOf !== undefined ? ClassHighpri : poolClass(pool),
+    nrQueuedTasks: 0,
+    cpuIntensive: false,
+    onRunnable() {
+      // wq_worker_running(): a sleeping worker scheduled a task, so it woke up
+      if (worker.sleeping) workerWakeFromSleep(worker)
+    }
+  }
+  sys.allWorkers.add(worker)
+  return worker
+}
+
+const forkWorker = (sys: System, worker: Worker, loop: Effect.Effect<void>): void => {
+  worker.fiber = Effect.runForkWith(sys.baseCtx)(
+    Effect.withFiber((fiber) => {
+      ;(fiber as any)[EntityKey] = worker
+      // start through the scheduler, never inline inside the caller that queued the work
+      return Effect.flatMap(Effect.yieldNow, () => loop)
+    })
+  )
+}
+
+/** The worker goes idle (`worker_enter_idle()`) and parks until kicked; culling may end it. */
+const workerEnterIdle = (sys: System, worker: Worker): void => {
+  const pool = worker.pool
+  if (worker.counted) {
+    worker.counted = false
+    pool.nrRunning--
+  }
+  worker.state = "Idle"
+  worker.idleSince = sys.now()
+  pool.idle.push(worker)
+  if (tooManyWorkers(pool) && !sys.timers.isArmed(pool.cullTimer)) {
+    sys.timerArm(pool.cullTimer, pool.idle[0]!.idleSince + sys.options.idleTimeout)
+  }
+}
+
+/** `idle_cull_fn()`: end workers idle for IDLE_WORKER_TIMEOUT, oldest first, while there are too many. */
+const poolCullIdle = (sys: System, pool: Pool, now: number): void => {
+  while (tooManyWorkers(pool)) {
+    const oldest = pool.idle[0]!
+    const expires = oldest.idleSince + sys.options.idleTimeout
+    if (expires > now) {
+      sys.timerArm(pool.cullTimer, expires)
+      return
+    }
+    pool.idle.shift()
+    workerDetach(pool, oldest)
+    oldest.pendingExit = true
+    oldest.wake!()
+  }
+}
+
+const workerDetach = (pool: Pool, worker: Worker): void => {
+  worker.state = "Dying"
+  pool.workers.delete(worker)
+  pool.usedIds.delete(worker.id)
+}
+
+/** The pool needs a worker and cannot create one: in MAYDAY_INITIAL_TIMEOUT, call the rescuers. */
+const poolArmMayday = (sys: System, pool: Pool): void => {
+  if (!sys.timers.isArmed(pool.maydayTimer)) sys.timerArm(pool.maydayTimer, sys.now() + MAYDAY_INITIAL_TIMEOUT)
+}
+
+/** `pool_mayday_timeout()` + `send_mayday()`: every pwq with items on the worklist whose wq has a rescuer. */
+const poolMaydayTimeout = (sys: System, pool: Pool, now: number): void => {
+  if (!(pool.worklist.length > 0 && pool.idle.length === 0 && pool.nrWaking === 0)) return
+  if (createWorker(sys, pool)) return
+  for (const work of pool.worklist) {
+    const pwq = work.pwq!
+    const rescuer = pwq.wq.rescuer
+    if (rescuer === undefined || pwq.mayday) continue
+    pwq.mayday = true
+    pwq.stats.mayday++
+    pool.maydays.push(pwq)
+    rescuer.wake?.()
+  }
+  sys.timerArm(pool.maydayTimer, now + MAYDAY_INTERVAL)
+}
+
+// ---------------------------------------------------------------------------
+// concurrency management: noticing that a worker sleeps (wq_worker_sleeping / wq_worker_running)
+// ---------------------------------------------------------------------------
+
+/**
+ * Effect 4 has no Supervisor, so "the running worker blocked" is detected by a probe: a task on the parent
+ * scheduler that runs after the current batch. By then a worker that is still runnable has a task in our run
+ * queue (`nrQueuedTasks > 0`); a busy worker with none, and not on the JS stack, is suspended on something
+ * (a timer, a Deferred, I/O): it leaves nr_running, and if that was the last one with work pending, another
+ * worker is woken (CM_WAKEUP). A sleeping worker is counted again when it schedules a task or finishes.
+ */
+const poolRequestProbe = (sys: System, pool: Pool): void => {
+  if (pool.probeRequested) return
+  pool.probeRequested = true
+  sys.scheduler.requestProbe(() => poolProbe(sys, pool))
+}
+
+const poolProbe = (sys: System, pool: Pool): void => {
+  pool.probeRequested = false
+  const running = Fiber.getCurrent()
+  let runnable = false
+  for (const worker of pool.workers) {
+    if (worker.state !== "Busy" || worker.current === undefined || worker.sleeping) continue
+    if (worker.nrQueuedTasks > 0 || worker.fiber === running) {
+      runnable = true
+      continue
+    }
+    worker.sleeping = true
+    if (pool.kind === "bh") {
+      const work = worker.current
+      sys.warnOnce(
+        `bh:${work.name}`,
+        `workqueue: BH work item "${work.name}" on "${worker.currentPwq!.wq.name}" suspended; BH handlers must not sleep (WQ_BH runs in softirq context)`,
+        { workqueue: worker.currentPwq!.wq.name, work: work.name }
+      )
+    }
+    if (worker.counted) {
+      worker.counted = false
+      pool.nrRunning--
+      if (pool.nrRunning === 0 && needMoreWorker(pool)) worker.currentPwq!.stats.cmWakeup++
+    }
+  }
+  kickPool(sys, pool)
+  if (runnable && pool.worklist.length > 0) poolRequestProbe(sys, pool)
+}
+
+const workerWakeFromSleep = (worker: Worker): void => {
+  worker.sleeping = false
+  if (!worker.cpuIntensive && poolIsManaged(worker.pool) && !worker.counted && worker.rescuerOf === undefined) {
+    worker.counted = true
+    worker.pool.nrRunning++
+  }
+}
+
+// ---------------------------------------------------------------------------
+// the worker loop (worker_thread, assign_work, process_one_work)
+// ---------------------------------------------------------------------------
+
+/** Pick the next item for `worker`, or undefined to go idle. One L step. */
+const workerNextWork = (sys: System, worker: Worker, afterWake: boolean): WorkState | undefined => {
+  const pool = worker.pool
+  const scheduled = worker.scheduled.shift()
+  if (scheduled !== undefined) return scheduled
+  if (!afterWake && !keepWorking(pool)) return undefined
+  for (let work = pool.worklist.head; work !== undefined; work = pool.worklist.head) {
+    pool.worklist.remove(work)
+    // assign_work(): the same item running on another worker of this pool runs there next (non-reentrance)
+    const collision = work.current
+    if (collision !== undefined && collision !== worker && collision.pool === pool && collision.state === "Busy") {
+      collision.scheduled.push(work)
+      continue
+    }
+    return work
+  }
+  void sys
+  return undefined
+}
+
+/** `process_one_work()` up to the call: one L step. */
+const workerStartWork = (sys: System, worker: Worker, work: WorkState): void => {
+  const pwq = work.pwq!
+  const pool = worker.pool
+  worker.current = work
+  worker.currentPwq = pwq
+  worker.currentColor = workColor(work)
+  worker.currentStart = sys.now()
+  worker.currentStartMono = performance.now()
+  worker.lastDesc = pwq.wq.name
+  work.current = worker
+  // record last pool and clear PENDING immediately before the call (spec §2.2)
+  work.pwq = undefined
+  work.data &= ~(WORK_PENDING | WORK_INACTIVE)
+  if ((work.data & WORK_FLUSHERS) !== 0) {
+    work.data &= ~WORK_FLUSHERS
+    worker.runFlushers = sys.workFlushers.get(work)
+    sys.workFlushers.delete(work)
+  }
+  pwq.stats.started++
+  pool.lastProgress = worker.currentStart
+  if (worker.rescuerOf === undefined) {
+    if (!worker.counted && poolIsManaged(pool)) {
+      worker.counted = true
+      pool.nrRunning++
+    }
+    if ((pwq.wq.flags & WQ_CPU_INTENSIVE) !== 0 && poolIsManaged(pool)) {
+      // a CPU-intensive item leaves concurrency management at its start (spec §9.5)
+      worker.cpuIntensive = true
+      worker.schedClass = ClassCpuIntensive
+      if (worker.counted) {
+        worker.counted = false
+        pool.nrRunning--
+      }
+    }
+    // chain: wake the next worker if the pool still needs one (process_one_work step 3)
+    kickPool(sys, pool)
+    if (pool.kind === "bh" || (poolIsManaged(pool) && pool.worklist.length > 0)) poolRequestProbe(sys, pool)
+  }
+}
+
+/** `process_one_work()` after the call: one L step. Returns the failure to log, if any. */
+const workerFinishWork = (
+  sys: System,
+  worker: Worker,
+  work: WorkState,
+  exit: Exit.Exit<void, unknown>
+): Cause.Cause<unknown> | undefined => {
+  const pwq = worker.currentPwq!
+  const pool = worker.pool
+  pwq.stats.completed++
+  pwq.stats.cpuTime += performance.now() - worker.currentStartMono
+  let failure: Cause.Cause<unknown> | undefined
+  if (Exit.isFailure(exit)) {
+    failure = exit.cause
+    if (Cause.hasFails(exit.cause)) pwq.stats.failed++
+    else pwq.stats.defects++
+  }
+  if (worker.sleeping) workerWakeFromSleep(worker)
+  if (worker.cpuIntensive) {
+    worker.cpuIntensive = false
+    worker.schedClass = poolClass(pool)
+    if (worker.rescuerOf === undefined && poolIsManaged(pool) && !worker.counted) {
+      worker.counted = true
+      pool.nrRunning++
+    }
+  }
+  if (work.current === worker) work.current = undefined
+  worker.current = undefined
+  worker.currentPwq = undefined
+  const flushers = worker.runFlushers
+  worker.runFlushers = undefined
+  // pwq_dec_nr_in_flight(): the slot goes to the next inactive item, then the colour is counted down
+  pwqDecNrActive(sys, pwq)
+  wqDecNrInFlight(sys, pwq.wq, worker.currentColor)
+  if (flushers !== undefined) for (const f of flushers) f(true)
+  return failure
+}
+
+const workerLoop = (sys: System, worker: Worker): Effect.Effect<void> => {
+  let afterWake = true
+  let bhRestarts = 0
+  const park: Effect.Effect<void> = Effect.callback<void>((resume) => {
+    worker.wake = () => sys.scheduler.scheduleTask(() => resume(Effect.void), 0, worker)
+  })
+  const afterPark: Effect.Effect<void> = Effect.suspend(() => {
+    worker.wake = undefined
+    if (worker.pendingExit) {
+      sys.allWorkers.delete(worker)
+      return Effect.void
+    }
+    afterWake = true
+    return step
+  })
+  const parkThenStep = Effect.flatMap(park, () => afterPark)
+  const step: Effect.Effect<void> = Effect.suspend(() => {
+    const work = workerNextWork(sys, worker, afterWake)
+    if (afterWake) {
+      afterWake = false
+      worker.pool.nrWaking--
+    }
+    if (work === undefined) {
+      workerEnterIdle(sys, worker)
+      return parkThenStep
+    }
+    workerStartWork(sys, worker, work)
+    return Effect.flatMap(Effect.exit(runHandler(sys, work)), (exit) => {
+      const failure = workerFinishWork(sys, worker, work, exit)
+      const next =
+        worker.pool.kind === "bh" && ++bhRestarts % BH_WORKER_RESTARTS === 0
+          ? Effect.flatMap(Effect.yieldNow, () => step)
+          : step
+      return failure === undefined ? next : Effect.flatMap(logFailure(worker, work, failure), () => next)
+    })
+  })
+  return step
+}
+
+const runHandler = (sys: System, work: WorkState): Effect.Effect<void, unknown> => {
+  const ctx = sys.runContext(work.ctx)
+  return Effect.updateContext(Effect.suspend(() => work.fn(work)) as Effect.Effect<void, unknown, never>, () => ctx)
+}
+
+const logFailure = (worker: Worker, work: WorkState, cause: Cause.Cause<unknown>): Effect.Effect<void> =>
+  Effect.logError(
+    `workqueue: work item "${work.name}" on "${worker.lastDesc}" ${
+      Cause.hasFails(cause) ? "failed" : "died"
+    }; the worker goes on`,
+    cause
+  ).pipe(Effect.annotateLogs({ workqueue: worker.lastDesc, work: work.name, worker: worker.name }))
+
+// ---------------------------------------------------------------------------
+// rescuer (rescuer_thread)
+// ---------------------------------------------------------------------------
+
+/** `init_rescuer()`: a dedicated worker per WQ_MEM_RECLAIM workqueue, outside every pool's worker cap. */
+export const initRescuer = (sys: System, wq: WorkqueueState): void => {
+  const rescuer = makeWorker(sys, sys.boundPools[0]!, -1, `kworker/R-${wq.name}`, wq)
+  wq.rescuer = rescuer
+  const park: Effect.Effect<void> = Effect.callback<void>((resume) => {
+    rescuer.wake = () => {
+      rescuer.wake = undefined
+      sys.scheduler.scheduleTask(() => resume(Effect.void), 0, rescuer)
+    }
+  })
+  const loop: Effect.Effect<void> = Effect.suspend((): Effect.Effect<void> => {
+    if (rescuer.pendingExit) {
+      sys.allWorkers.delete(rescuer)
+      return Effect.void
+    }
+    const work = rescuerNextWork(sys, rescuer)
+    if (work === undefined) {
+      rescuer.state = "Idle"
+      return Effect.flatMap(park, () => loop)
+    }
+    rescuer.state = "Busy"
+    workerStartWork(sys, rescuer, work)
+    return Effect.flatMap(Effect.exit(runHandler(sys, work)), (exit) => {
+      const pwq = rescuer.currentPwq!
+      pwq.stats.rescued++
+      const failure = workerFinishWork(sys, rescuer, work, exit)
+      return failure === undefined ? loop : Effect.flatMap(logFailure(rescuer, work, failure), () => loop)
+    })
+  })
+  forkWorker(sys, rescuer, loop)
+}
+
+/** The rescuer takes its own wq's active items off a pool in mayday (at most RESCUER_BATCH per turn). */
+const rescuerNextWork = (sys: System, rescuer: Worker): WorkState | undefined => {
+  const wq = rescuer.rescuerOf!
+  const scheduled = rescuer.scheduled.shift()
+  if (scheduled !== undefined) return scheduled
+  for (const pool of sys.pools) {
+    for (let i = 0; i < pool.maydays.length; i++) {
+      const pwq = pool.maydays[i]!
+      if (pwq.wq !== wq) continue
+      pool.maydays.splice(i, 1)
+      pwq.mayday = false
+      rescuer.pool = pool
+      let n = 0
+      for (let work = pool.worklist.head; work !== undefined && n < RESCUER_BATCH; ) {
+        const next = work.next as WorkState | undefined
+        if (work.pwq === pwq) {
+          pool.worklist.remove(work)
+          rescuer.scheduled.push(work)
+          n++
+        }
+        work = next
+      }
+      if (n === RESCUER_BATCH && pool.worklist.length > 0) {
+        pwq.mayday = true
+        pool.maydays.push(pwq)
+      }
+      const first = rescuer.scheduled.shift()
+      if (first !== undefined) return first
+    }
+  }
+  return undefined
+}
+
+// ---------------------------------------------------------------------------
+// queueing (queue_work_on, __queue_work)
+// ---------------------------------------------------------------------------
+
+/** Outcome of a queueing step: the kernel's boolean, or the rule it broke. @internal */
+export type QueueResult = boolean | WorkqueueError.WorkqueueError
+
+/** Reject queueing on a destroyed wq, or from outside on a draining / destroying one (API.md deviation). */
+export const queueRejection = (wq: WorkqueueState): WorkqueueError.WorkqueueError | undefined => {
+  switch (wq.lifecycle) {
+    case "Open":
+      return undefined
+    case "Destroyed":
+      return WorkqueueError.make("Destroyed", wq.name, "cannot queue on a destroyed workqueue")
+    case "Draining":
+    case "Destroying":
+      return isChainedWork(wq)
+        ? undefined
+        : WorkqueueError.make(
+            "Draining",
+            wq.name,
+            `cannot queue while ${wq.lifecycle === "Draining" ? "draining" : "being destroyed"} (only chained work allowed)`
+          )
+  }
+}
+
+/** @internal */
+export const checkCpu = (
+  sys: System,
+  wq: WorkqueueState,
+  cpu: number | undefined
+): WorkqueueError.WorkqueueError | undefined =>
+  cpu === undefined || (Number.isInteger(cpu) && cpu >= 0 && cpu < sys.cpus)
+    ? undefined
+    : WorkqueueError.make("InvalidCpu", wq.name, `CPU ${cpu} is not one of the ${sys.cpus} CPUs (0..${sys.cpus - 1})`)
+
+/** `queue_work_on()`: test-and-set PENDING, the disabled check, then `__queue_work()`. */
+export const queueWorkOn = (sys: System, cpu: number | undefined, wq: WorkqueueState, work: WorkState): QueueResult => {
+  const bad = checkCpu(sys, wq, cpu)
+  if (bad !== undefined) return bad
+  if (workIsPending(work) || work.disable > 0) return false
+  const rejected = queueRejection(wq)
+  if (rejected !== undefined) return rejected
+  work.data |= WORK_PENDING
+  insertQueued(sys, cpu, wq, work)
+  return true
+}
+
+/**
+ * `__queue_work()` with PENDING already owned: pick the pwq (non-reentrance redirect), colour the item, and put
+ * it on the worklist if a slot is free and nothing waits before it, else at the tail of the inactive list.
+ */
+export const insertQueued = (sys: System, reqCpu: number | undefined, wq: WorkqueueState, work: WorkState): void => {
+  let cpu = reqCpu ?? currentCpuUnsafe()
+  let pwq = wq.unbound ? wq.pwqs[0]! : wq.pwqs[cpu]!
+  const running = work.current
+  if (!wq.ordered && running !== undefined && running.currentPwq?.wq === wq && running.currentPwq !== pwq) {
+    // non-reentrance: the new instance goes where the running one is, whatever CPU was asked (spec §4)
+    pwq = running.currentPwq
+    if (pwq.cpu >= 0) cpu = pwq.cpu
+  }
+  work.cpu = cpu
+  work.pwq = pwq
+  work.system = sys
+  const color = wq.workColor
+  work.data = (work.data & ~(15 << WORK_COLOR_SHIFT)) | (color << WORK_COLOR_SHIFT)
+  wq.nrInFlight[color]!++
+  if (pwq.inactive.length === 0 && pwqTryIncNrActive(pwq)) {
+    work.data &= ~WORK_INACTIVE
+    poolInsertWork(sys, pwq.pool, work)
+  } else {
+    work.data |= WORK_INACTIVE
+    pwq.inactive.push(work)
+  }
+}
+
+// ---------------------------------------------------------------------------
+// cancel (try_to_grab_pending, __cancel_work, __cancel_work_sync, disable/enable)
+// ---------------------------------------------------------------------------
+
+/**
+ * `try_to_grab_pending()`: steal a pending instance — delete its timer, or unlink it from whichever list it is
+ * on (giving back its active slot and its colour). Returns true if it was pending. PENDING is left cleared.
+ */
+export const grabPending = (sys: System, work: WorkState): boolean => {
+  if (!workIsPending(work)) return false
+  const dwork = work as DelayedWorkState
+  if (work.isDelayed && dwork.timerWq !== undefined && sys.timers.isArmed(dwork)) {
+    sys.timers.cancel(dwork)
+    dwork.timerWq.timerCount.armed--
+    dwork.timerWq = undefined
+  } else if (work.pwq !== undefined) {
+    const pwq = work.pwq
+    const wasInactive = (work.data & WORK_INACTIVE) !== 0
+    work.list!.remove(work)
+    work.pwq = undefined
+    work.data &= ~(WORK_PENDING | WORK_INACTIVE)
+    if (!wasInactive) pwqDecNrActive(sys, pwq)
+    // the flush barrier glued behind it would have run: complete its flush_work waiters
+    if ((work.data & WORK_FLUSHERS) !== 0) {
+      work.data &= ~WORK_FLUSHERS
+      const flushers = sys.workFlushers.get(work)!
+      sys.workFlushers.delete(work)
+      for (const f of flushers) f(true)
+    }
+    wqDecNrInFlight(sys, pwq.wq, workColor(work))
+  }
+  work.data &= ~WORK_PENDING
+  return true
+}
+
+/** The non-waiting half of `__cancel_work()`: grab, optionally disable. */
+export const cancelWorkUnsafe = (sys: System, work: WorkState, disable: boolean): boolean => {
+  const pending = grabPending(sys, work)
+  if (disable) workDisableInc(sys, work)
+  return pending
+}
+
+/** @internal */
+export const workDisableInc = (sys: System, work: WorkState): void => {
+  if (work.disable >= WORK_OFFQ_DISABLE_MAX) {
+    sys.warnOnce(`disable-overflow:${work.name}`, `workqueue: work disable count overflowed ("${work.name}")`)
+    return
+  }
+  work.disable++
+}
+
+/** `enable_work()`: true iff the disable count is now 0. */
+export const enableWorkUnsafe = (sys: System, work: WorkState): boolean => {
+  if (work.disable === 0) {
+    sys.warnOnce(`disable-underflow:${work.name}`, `workqueue: work disable count underflowed ("${work.name}")`)
+    return true
+  }
+  return --work.disable === 0
+}
+
+/**
+ * `__cancel_work_sync()`: disable (+1) so every queue attempt meanwhile returns false (the handler's
+ * self-requeue included), grab the pending instance, wait for a running one, then give back the +1.
+ * On return the item is neither pending nor running, unless someone queued it after.
+ */
+export const cancelWorkSync = (
+  sys: System,
+  work: WorkState,
+  disable: boolean
+): Effect.Effect<boolean, WorkqueueError.WorkqueueError> =>
+  Effect.suspend(() => {
+    const self = callerWorker()
+    if (self !== undefined && self.current === work) {
+      return Effect.fail(
+        WorkqueueError.make(
+          "Deadlock",
+          self.currentPwq!.wq.name,
+          `work item "${work.name}" cannot cancel_work_sync() itself from its own handler (it would wait for itself)`
+        )
+      )
+    }
+    workDisableInc(sys, work)
+    const pending = grabPending(sys, work)
+    if (disable) workDisableInc(sys, work)
+    return Effect.ensuring(
+      Effect.as(waitRunning(sys, work), pending),
+      Effect.sync(() => {
+        if (work.disable > 0) work.disable--
+      })
+    )
+  })
+
+/** Wait for the instance running now, if any (the barrier at the head of its worker's scheduled list). */
+const waitRunning = (_sys: System, work: WorkState): Effect.Effect<boolean> =>
+  Effect.suspend(() => {
+    const worker = work.current
+    if (worker === undefined) return Effect.succeed(false)
+    return waitOn(
+      (w) => (worker.runFlushers ??= []).push(w),
+      (w) => removeFrom(worker.runFlushers, w)
+    )
+  })
+
+/** A plain wait on a completion; interrupting it only forgets the waiter. */
+const waitOn = (add: (w: Waiter) => void, remove: (w: Waiter) => void): Effect.Effect<boolean> =>
+  Effect.callback<boolean>((resume) => {
+    const waiter: Waiter = (value) => resume(Effect.succeed(value))
+    add(waiter)
+    return Effect.sync(() => remove(waiter))
+  })
+
+// ---------------------------------------------------------------------------
+// flush_work
+// ---------------------------------------------------------------------------
+
+/**
+ * `flush_work()`: wait for the last queueing instance — the queued one if pending on a list, else the running
+ * one. An armed-only delayed item returns false at once. True if it waited.
+ */
+export const flushWork = (sys: System, work: WorkState): Effect.Effect<boolean, WorkqueueError.WorkqueueError> =>
+  Effect.suspend(() => {
+    const self = callerWorker()
+    if (self !== undefined) {
+      if (self.current === work) {
+        return Effect.fail(
+          WorkqueueError.make(
+            "Deadlock",
+            self.currentPwq!.wq.name,
+            `work item "${work.name}" cannot flush_work() itself from its own handler (it would wait for itself)`
+          )
+        )
+      }
+      const ownWq = self.currentPwq!.wq
+      if (work.pwq !== undefined && work.pwq.wq === ownWq && (ownWq.ordered || ownWq.maxActive === 1)) {
+        return Effect.fail(
+          WorkqueueError.make(
+            "Deadlock",
+            ownWq.name,
+            `flush_work("${work.name}") from an item of the same ${
+              ownWq.ordered ? "ordered" : "max_active 1"
+            } workqueue waits on itself`
+          )
+        )
+      }
+    }
+    if (workIsPending(work) && work.pwq !== undefined) {
+      return waitOn(
+        (w) => {
+          let list = sys.workFlushers.get(work)
+          if (list === undefined) {
+            list = []
+            sys.workFlushers.set(work, list)
+            work.data |= WORK_FLUSHERS
+          }
+          list.push(w)
+        },
+        (w) => {
+          const list = sys.workFlushers.get(work)
+          removeFrom(list, w)
+          if (list !== undefined && list.length === 0) {
+            sys.workFlushers.delete(work)
+            work.data &= ~WORK_FLUSHERS
+          }
+        }
+      )
+    }
+    return waitRunning(sys, work)
+  })
+
+// ---------------------------------------------------------------------------
+// flush_workqueue, drain_workqueue
+// ---------------------------------------------------------------------------
+
+const selfDeadlock = (wq: WorkqueueState, what: string): WorkqueueError.WorkqueueError | undefined =>
+  callerWorker()?.currentPwq?.wq === wq
+    ? WorkqueueError.make("Deadlock", wq.name, `${what} from one of its own work items would wait for itself`)
+    : undefined
+
+/** `__flush_workqueue()`: every item queued before the call has finished on return. */
+export const flushWorkqueue = (wq: WorkqueueState): Effect.Effect<void, WorkqueueError.WorkqueueError> =>
+  Effect.suspend(() => {
+    const bad = selfDeadlock(wq, "flush_workqueue()")
+    if (bad !== undefined) return Effect.fail(bad)
+    const flusher = flushStart(wq)
+    return flusher === undefined ? Effect.void : flusherWait(wq, flusher)
+  })
+
+/** `drain_workqueue()`: flush until empty; only chained queueing is accepted meanwhile. */
+export const drainWorkqueue = (
+  sys: System,
+  wq: WorkqueueState,
+  destroying: boolean
+): Effect.Effect<void, WorkqueueError.WorkqueueError> =>
+  Effect.suspend(() => {
+    const bad = selfDeadlock(wq, destroying ? "destroy_workqueue()" : "drain_workqueue()")
+    if (bad !== undefined) return Effect.fail(bad)
+    if (!destroying) {
+      if (wq.lifecycle === "Destroyed") return Effect.void
+      wq.nrDrainers++
+      if (wq.lifecycle === "Open") wq.lifecycle = "Draining"
+    }
+    let tries = 0
+    const loop: Effect.Effect<void> = Effect.suspend(() => {
+      if (wqIsEmpty(wq)) return Effect.void
+      tries++
+      if (tries === 10 || (tries % 100 === 0 && tries <= 1000)) {
+        sys.log("Warn", `workqueue ${wq.name}: drain_workqueue() isn't complete after ${tries} tries`, {
+          workqueue: wq.name
+        })
+      }
+      const flusher = flushStart(wq)
+      const wait = flusher === undefined ? waitEmpty(wq) : flusherWait(wq, flusher)
+      return Effect.flatMap(wait, () => loop)
+    })
+    return destroying
+      ? loop
+      : Effect.ensuring(
+          loop,
+          Effect.sync(() => {
+            if (--wq.nrDrainers === 0 && wq.lifecycle === "Draining") wq.lifecycle = "Open"
+          })
+        )
+  })
+
+const waitEmpty = (wq: WorkqueueState): Effect.Effect<void> =>
+  Effect.asVoid(
+    waitOn(
+      (w) => wq.drainWaiters.push(() => w(true)),
+      () => {
+        wq.drainWaiters.length = 0
+      }
+    )
+  )
+
+// ---------------------------------------------------------------------------
+// delayed work (queue_delayed_work_on, mod_delayed_work_on, flush_delayed_work)
+// ---------------------------------------------------------------------------
+
+/** Validate a delay: NaN and infinite are rejected; a negative delay is clamped to 0 (jiffies can't be < 0). */
+export const delayMillis = (wq: WorkqueueState, millis: number): number | WorkqueueError.WorkqueueError => {
+  if (Number.isNaN(millis) || !Number.isFinite(millis)) {
+    return WorkqueueError.make("InvalidDelay", wq.name, `delay ${millis} ms is not a finite number of milliseconds`)
+  }
+  return millis <= 0 ? 0 : Math.ceil(millis)
+}
+
+/** `__queue_delayed_work()` with PENDING owned: delay 0 queues now, else arm the timer. */
+const armDelayed = (sys: System, cpu: number | undefined, wq: WorkqueueState, dwork: DelayedWorkState, ms: number) => {
+  if (ms === 0) {
+    insertQueued(sys, cpu, wq, dwork)
+    return
+  }
+  dwork.timerWq = wq
+  dwork.system = sys
+  dwork.timerCpu = cpu ?? (wq.unbound ? -1 : currentCpuUnsafe())
+  wq.timerCount.armed++
+  sys.timerArm(dwork, sys.now() + ms)
+}
+
+/** `delayed_work_timer_fn()`: expiry re-enters the ordinary queueing path (drain/destroy: accepted, API.md). */
+export const delayedWorkTimerFn = (sys: System, dwork: DelayedWorkState): void => {
+  const wq = dwork.timerWq!
+  dwork.timerWq = undefined
+  wq.timerCount.armed--
+  insertQueued(sys, dwork.timerCpu < 0 ? undefined : dwork.timerCpu, wq, dwork)
+}
+
+/** `queue_delayed_work_on()` */
+export const queueDelayedWorkOn = (
+  sys: System,
+  cpu: number | undefined,
+  wq: WorkqueueState,
+  dwork: DelayedWorkState,
+  millis: number
+): QueueResult => {
+  const bad = checkCpu(sys, wq, cpu)
+  if (bad !== undefined) return bad
+  const ms = delayMillis(wq, millis)
+  if (typeof ms !== "number") return ms
+  if (workIsPending(dwork) || dwork.disable > 0) return false
+  const rejected = queueRejection(wq)
+  if (rejected !== undefined) return rejected
+  dwork.data |= WORK_PENDING
+  armDelayed(sys, cpu, wq, dwork, ms)
+  return true
+}
+
+/** `mod_delayed_work_on()`: grab whatever state it is in, re-arm at now + delay; true iff it was pending. */
+export const modDelayedWorkOn = (
+  sys: System,
+  cpu: number | undefined,
+  wq: WorkqueueState,
+  dwork: DelayedWorkState,
+  millis: number
+): QueueResult => {
+  const bad = checkCpu(sys, wq, cpu)
+  if (bad !== undefined) return bad
+  const ms = delayMillis(wq, millis)
+  if (typeof ms !== "number") return ms
+  if (dwork.disable > 0) return false
+  const rejected = queueRejection(wq)
+  if (rejected !== undefined) return rejected
+  const pending = grabPending(sys, dwork)
+  dwork.data |= WORK_PENDING
+  armDelayed(sys, cpu, wq, dwork, ms)
+  return pending
+}
+
+/** `flush_delayed_work()`: an armed timer fires now, then `flush_work()`. */
+export const flushDelayedWork = (
+  sys: System,
+  dwork: DelayedWorkState
+): Effect.Effect<boolean, WorkqueueError.WorkqueueError> =>
+  Effect.suspend(() => {
+    if (dwork.timerWq !== undefined && sys.timers.isArmed(dwork)) {
+      sys.timers.cancel(dwork)
+      delayedWorkTimerFn(sys, dwork)
+    }
+    return flushWork(sys, dwork)
+  })
+
+/** Fire every armed timer of `wq` now (destroy; API.md: nothing accepted is dropped). */
+export const fireArmedTimers = (sys: System, wq: WorkqueueState): void => {
+  if (wq.timerCount.armed === 0) return
+  const due: Array<DelayedWorkState> = []
+  for (const node of sys.timers.nodes()) {
+    const dwork = node as DelayedWorkState
+    if (dwork.isDelayed && dwork.timerWq === wq) due.push(dwork)
+  }
+  due.sort((a, b) => a.expires - b.expires)
+  for (const dwork of due) {
+    sys.timers.cancel(dwork)
+    delayedWorkTimerFn(sys, dwork)
+  }
+}
+
+// ---------------------------------------------------------------------------
+// freeze / thaw
+// ---------------------------------------------------------------------------
+
+/** `freeze_workqueues_busy()`: any freezable wq with an active item. */
+export const freezeBusy = (sys: System): boolean => {
+  for (const wq of sys.workqueues) {
+    if ((wq.flags & WQ_FREEZABLE) === 0) continue
+    for (const pwq of uniquePwqs(wq)) if (pwq.nrActive > 0) return true
+  }
+  return false
+}
+
+const freezeCheck = (sys: System): void => {
+  if (sys.freezeWaiters.length > 0 && !freezeBusy(sys)) wakeAll(sys.freezeWaiters)
+}
+
+// ---------------------------------------------------------------------------
+// helpers
+// ---------------------------------------------------------------------------
+
+const wakeAll = (waiters: Array<() => void>): void => {
+  const all = waiters.splice(0, waiters.length)
+  for (const w of all) w()
+}
+
+const removeFrom = <A>(array: Array<A> | undefined, value: A): void => {
+  if (array === undefined) return
+  const i = array.indexOf(value)
+  if (i >= 0) array.splice(i, 1)
+}
+
+/** @internal */
+export { waitOn, wakeAll }
+
+// ---------------------------------------------------------------------------
+// lifecycle (alloc_workqueue, destroy_workqueue, workqueue_set_max_active)
+// ---------------------------------------------------------------------------
+
+/** `WQ_NAME_LEN` */
+export const WQ_NAME_LEN = 32
+
+/** `wq_clamp_max_active()` with the kernel's warning. */
+export const clampMaxActive = (sys: System, name: string, n: number): number => {
+  if (Number.isInteger(n) && n >= 1 && n <= WQ_MAX_ACTIVE) return n
+  const clamped = Number.isNaN(n) ? 1 : Math.min(Math.max(Math.trunc(n), 1), WQ_MAX_ACTIVE)
+  sys.log(
+    "Warn",
+    `workqueue: max_active ${n} requested for ${name} is out of range, clamping between 1 and ${WQ_MAX_ACTIVE}`,
+    {
+      workqueue: name
+    }
+  )
+  return clamped
+}
+
+/** `__alloc_workqueue()`: validate flags (the WQ_BH rules), clamp max_active, build the pwqs. */
+export const allocWorkqueue = (
+  sys: System,
+  rawName: string,
+  rawFlags: number,
+  rawMaxActive: number,
+  makeHandle: (wq: WorkqueueState) => WorkqueueState
+): WorkqueueState | WorkqueueError.WorkqueueError => {
+  let flags = rawFlags
+  let name = rawName
+  if (name.length >= WQ_NAME_LEN) {
+    name = name.slice(0, WQ_NAME_LEN - 1)
+    sys.warnOnce(`name:${rawName}`, `workqueue: name exceeds WQ_NAME_LEN. Truncating to: ${name}`)
+  }
+  const bh = (flags & WQ_BH) !== 0
+  if (bh) {
+    if ((flags & ~WQ_BH_ALLOWS & ~(__WQ_ORDERED | __WQ_LEGACY)) !== 0 || (flags & __WQ_ORDERED) !== 0) {
+      return WorkqueueError.make("InvalidFlags", name, "WQ_BH allows only WQ_HIGHPRI as another flag")
+    }
+    if (rawMaxActive !== 0) {
+      return WorkqueueError.make("InvalidFlags", name, `WQ_BH requires max_active 0, got ${rawMaxActive}`)
+    }
+  }
+  if ((flags & WQ_POWER_EFFICIENT) !== 0 && sys.options.powerEfficient) flags |= WQ_UNBOUND
+  if ((flags & WQ_UNBOUND) !== 0) flags &= ~WQ_PERCPU
+  const unbound = (flags & WQ_UNBOUND) !== 0
+  const ordered = (flags & __WQ_ORDERED) !== 0
+  const highpri = (flags & WQ_HIGHPRI) !== 0
+  const maxActive = bh ? Infinity : clampMaxActive(sys, name, rawMaxActive === 0 ? WQ_DFL_ACTIVE : rawMaxActive)
+  const wq = makeHandle({
+    name,
+    flags,
+    ordered,
+    unbound,
+    bh,
+    system: sys,
+    savedMaxActive: maxActive,
+    maxActive,
+    pwqs: [],
+    lifecycle: "Open",
+    nrDrainers: 0,
+    workColor: 0,
+    flushColor: 0,
+    nrInFlight: new Int32Array(WORK_NR_COLORS),
+    flushers: [],
+    overflow: [],
+    drainWaiters: [],
+    isSystem: false,
+    rescuer: undefined,
+    timerCount: { armed: 0 }
+  })
+  if (unbound) {
+    const pool = sys.unboundPool(highpri)
+    pool.refs++
+    const pwq = makePwq(wq, pool, -1)
+    for (let cpu = 0; cpu < sys.cpus; cpu++) wq.pwqs.push(pwq)
+  } else {
+    const pools = bh ? sys.bhPools : sys.boundPools
+    for (let cpu = 0; cpu < sys.cpus; cpu++) {
+      const pool = pools[cpu * 2 + (highpri ? 1 : 0)]!
+      pool.refs++
+      wq.pwqs.push(makePwq(wq, pool, cpu))
+    }
+  }
+  if (sys.freezing && (flags & WQ_FREEZABLE) !== 0) wq.maxActive = 0
+  sys.workqueues.add(wq)
+  if ((flags & WQ_MEM_RECLAIM) !== 0) initRescuer(sys, wq)
+  return wq
+}
+
+/**
+ * `destroy_workqueue()`: reject outside queueing, fire armed timers now (API.md), drain, stop the rescuer.
+ * Idempotent: a second caller drains too and returns when the queue is gone.
+ */
+export const destroyWorkqueue = (sys: System, wq: WorkqueueState): Effect.Effect<void, WorkqueueError.WorkqueueError> =>
+  Effect.suspend(() => {
+    if (wq.lifecycle === "Destroyed") return Effect.void
+    const bad = selfDeadlock(wq, "destroy_workqueue()")
+    if (bad !== undefined) return Effect.fail(bad)
+    wq.lifecycle = "Destroying"
+    fireArmedTimers(sys, wq)
+    return Effect.andThen(
+      drainWorkqueue(sys, wq, true),
+      Effect.sync(() => {
+        if (wq.lifecycle === "Destroyed") return
+        wq.lifecycle = "Destroyed"
+        sys.workqueues.delete(wq)
+        for (const pwq of uniquePwqs(wq)) pwq.pool.refs--
+        const rescuer = wq.rescuer
+        if (rescuer !== undefined) {
+          rescuer.pendingExit = true
+          rescuer.wake?.()
+        }
+      })
+    )
+  })
+
+/** `workqueue_set_max_active()`: BH and ordered ⇒ WARN, no-op; 0 is out of range here (becomes 1). */
+export const setMaxActive = (sys: System, wq: WorkqueueState, n: number): void => {
+  if (wq.bh || wq.ordered) {
+    sys.log(
+      "Warn",
+      `workqueue: workqueue_set_max_active() on ${wq.bh ? "BH" : "ordered"} workqueue ${wq.name} ignored`,
+      {
+        workqueue: wq.name
+      }
+    )
+    return
+  }
+  wq.savedMaxActive = clampMaxActive(sys, wq.name, n)
+  wqAdjustMaxActive(sys, wq)
+}
+
+/** Close the system: destroy every workqueue (user ones first, after a flush), end workers and the timer fiber. */
+export const closeSystem = (sys: System): Effect.Effect<void> =>
+  Effect.gen(function* () {
+    const all = [...sys.workqueues]
+    const user = all.filter((wq) => !wq.isSystem)
+    const system = all.filter((wq) => wq.isSystem)
+    for (const wq of [...user, ...system]) {
+      yield* Effect.ignore(flushWorkqueue(wq))
+      yield* Effect.ignore(destroyWorkqueue(sys, wq))
+    }
+    sys.closing = true
+    for (const worker of [...sys.allWorkers]) {
+      worker.pendingExit = true
+      if (worker.state === "Idle" || worker.rescuerOf !== undefined) worker.wake?.()
+    }
+    const fibers = [...sys.allWorkers].map((w) => w.fiber).filter((f) => f !== undefined)
+    yield* Fiber.interruptAll(fibers)
+    sys.allWorkers.clear()
+    yield* sys.stopTimerFiber()
+  })

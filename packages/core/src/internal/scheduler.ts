@@ -1,0 +1,193 @@
+/**
+ * The workqueue scheduler: one shared, class-ordered run queue for every fiber of a `WorkqueueSystem`.
+ *
+ * Effect 4 gives each fiber its own dispatcher, so priorities between fibers mean nothing by default
+ * (effect4-notes §9). Worker fibers run with this `Scheduler` instead: every task they schedule (a cooperative
+ * yield, a fork's start, a wake-up of an idle worker) goes into one queue bucketed by
+ * `class + priority`, and the lowest number runs first. This is how `WQ_HIGHPRI` pools (the kernel's nice -20
+ * workers) are served before normal pools, and how `WQ_CPU_INTENSIVE` workers are time-sliced.
+ *
+ * Execution is delegated to the parent scheduler (the one in force when the system was built), one "pump" task
+ * on the parent per queued task: each pump runs whichever of our tasks has the best class at that moment. Under
+ * `TestClock` the parent is its tracking scheduler, so `TestClock.adjust` still waits for work items to settle.
+ *
+ * The queue also answers the question concurrency management needs: is a worker runnable? A worker fiber that
+ * has a task here is runnable; a busy worker with no task here and not on the JS stack is sleeping (suspended on
+ * a timer, a Deferred, I/O...). See `engine.ts` `poolProbe`.
+ *
+ * @internal
+ */
+import * as Fiber from "effect/Fiber"
+import type * as Scheduler from "effect/Scheduler"
+
+/** Scheduler classes, lower runs first. The timer fiber outranks every worker so expiries are never late. */
+export const ClassTimer = -40
+/** @internal */
+export const ClassBhHighpri = -30
+/** @internal */
+export const ClassBh = -20
+/** @internal */
+export const ClassHighpri = -10
+/** @internal */
+export const ClassNormal = 0
+/** @internal */
+export const ClassCpuIntensive = 10
+
+/** What the scheduler needs to know of a fiber that runs work: its class and a runnable counter. @internal */
+export interface SchedEntity {
+  schedClass: number // W: the scheduler class of this fiber's tasks
+  nrQueuedTasks: number // L: tasks of this entity waiting in the run queue (> 0 means runnable)
+  cpuIntensive: boolean // W: time-slice instead of counting operations
+  onRunnable(): void // called when a sleeping entity schedules a task (it woke up)
+}
+
+/** Symbol under which a worker fiber carries its entity. @internal */
+export const EntityKey: unique symbol = Symbol.for("effect-workqueue/SchedEntity")
+
+/** @internal */
+export const entityOf = (fiber: Fiber.Fiber<unknown, unknown> | undefined): SchedEntity | undefined =>
+  fiber === undefined ? undefined : (fiber as any)[EntityKey]
+
+interface Bucket {
+  readonly priority: number
+  tasks: Array<() => void>
+  owners: Array<SchedEntity | undefined>
+  head: number
+}
+
+/** @internal */
+export class WorkqueueScheduler implements Scheduler.Scheduler {
+  readonly executionMode: "sync" | "async"
+  readonly parent: Scheduler.Scheduler
+  readonly parentDispatcher: Scheduler.SchedulerDispatcher
+  /** Time slice of CPU-intensive workers, in ms (`WQ_CPU_INTENSIVE`). */
+  readonly sliceMs: number
+  private buckets: Array<Bucket> = [] // L: sorted by priority
+  private size = 0 // L: tasks in all buckets
+  private readonly dispatcher: Scheduler.SchedulerDispatcher
+  private readonly pump: () => void
+  readonly probes: Array<() => void> = [] // L: run when the parent gets to them (see `requestProbe`)
+  private probeScheduled = false // L
+
+  constructor(parent: Scheduler.Scheduler, sliceMs: number) {
+    this.parent = parent
+    this.executionMode = parent.executionMode
+    this.parentDispatcher = parent.makeDispatcher()
+    this.sliceMs = sliceMs
+    this.pump = () => this.runOne()
+    const self = this
+    this.dispatcher = {
+      scheduleTask(task, priority) {
+        self.scheduleTask(task, priority)
+      },
+      flush() {
+        self.parentDispatcher.flush()
+      }
+    }
+  }
+
+  shouldYield(fiber: Fiber.Fiber<unknown, unknown>): boolean {
+    const entity = entityOf(fiber)
+    if (entity !== undefined && entity.cpuIntensive) {
+      // Time-sliced (effect4-notes §9 "Time-sliced yielding"): a new slice starts when the op count drops
+      // (the run loop restarted); the clock is read about every 256 operations.
+      const ops = fiber.currentOpCount
+      const slice: Slice = ((fiber as any)[SliceKey] ??= { start: performance.now(), lastOps: ops, lastCheck: ops })
+      if (ops < slice.lastOps) {
+        slice.start = performance.now()
+        slice.lastCheck = ops
+      }
+      slice.lastOps = ops
+      if (ops - slice.lastCheck < 256) return false
+      slice.lastCheck = ops
+      return performance.now() - slice.start >= this.sliceMs
+    }
+    return this.parent.shouldYield(fiber)
+  }
+
+  makeDispatcher(): Scheduler.SchedulerDispatcher {
+    return this.dispatcher
+  }
+
+  /** Queue a task; the class comes from the fiber that schedules it (a yield, or a fork from a worker). */
+  scheduleTask(task: () => void, priority: number, owner?: SchedEntity): void {
+    const entity = owner ?? entityOf(Fiber.getCurrent())
+    let effective = priority
+    if (entity !== undefined) {
+      effective += entity.schedClass
+      if (entity.nrQueuedTasks++ === 0) entity.onRunnable()
+    }
+    const bucket = this.bucketFor(effective)
+    bucket.tasks.push(task)
+    bucket.owners.push(entity)
+    this.size++
+    this.parentDispatcher.scheduleTask(this.pump, 0)
+  }
+
+  /** Run `probe` once the run queue has had a chance to drain (after the current parent batch). */
+  requestProbe(probe: () => void): void {
+    this.probes.push(probe)
+    if (!this.probeScheduled) {
+      this.probeScheduled = true
+      this.parentDispatcher.scheduleTask(this.runProbes, 1)
+    }
+  }
+
+  private runProbes = (): void => {
+    this.probeScheduled = false
+    const probes = this.probes.splice(0, this.probes.length)
+    for (let i = 0; i < probes.length; i++) probes[i]!()
+  }
+
+  /** Tasks waiting in the run queue. */
+  get queued(): number {
+    return this.size
+  }
+
+  private bucketFor(priority: number): Bucket {
+    const buckets = this.buckets
+    let i = 0
+    for (; i < buckets.length; i++) {
+      const b = buckets[i]!
+      if (b.priority === priority) return b
+      if (b.priority > priority) break
+    }
+    const bucket: Bucket = { priority, tasks: [], owners: [], head: 0 }
+    buckets.splice(i, 0, bucket)
+    return bucket
+  }
+
+  private runOne(): void {
+    const buckets = this.buckets
+    for (let i = 0; i < buckets.length; i++) {
+      const b = buckets[i]!
+      if (b.head < b.tasks.length) {
+        const task = b.tasks[b.head]!
+        const owner = b.owners[b.head]
+        b.tasks[b.head] = undefined as any
+        b.owners[b.head] = undefined
+        b.head++
+        if (b.head === b.tasks.length) {
+          b.tasks.length = 0
+          b.owners.length = 0
+          b.head = 0
+        } else if (b.head > 1024 && b.head * 2 > b.tasks.length) {
+          b.tasks = b.tasks.slice(b.head)
+          b.owners = b.owners.slice(b.head)
+          b.head = 0
+        }
+        this.size--
+        if (owner !== undefined) owner.nrQueuedTasks--
+        task()
+        return
+      }
+    }
+  }
+}
+
+interface Slice {
+  start: number
+  lastOps: number
+  lastCheck: number
+}
+const SliceKey = Symbol.for("effect-workqueue/Slice")
