@@ -12,7 +12,6 @@ import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Scheduler from "effect/Scheduler"
 import * as Tracer from "effect/Tracer"
@@ -149,12 +148,13 @@ export class System implements SystemState {
     const parent = Context.get(ctx, Scheduler.Scheduler)
     this.scheduler = new WorkqueueScheduler(parent, options.cpuIntensiveSliceMs)
     this.clock = Context.get(ctx, Clock.Clock)
-    this.baseCtx = Context.add(Context.omit(Tracer.ParentSpan)(ctx), Scheduler.Scheduler, this.scheduler)
+    this.baseCtx = Context.add(Context.omit(Tracer.ParentSpan, CurrentCpu)(ctx), Scheduler.Scheduler, this.scheduler)
     this.timerEntity = {
       schedClass: ClassTimer,
       nrQueuedTasks: 0,
       cpuIntensive: false,
-      onRunnable() {}
+      onRunnable() {},
+      onSlice() {}
     }
     for (let cpu = 0; cpu < this.cpus; cpu++) {
       this.boundPools.push(this.makePool("bound", cpu, false), this.makePool("bound", cpu, true))
@@ -181,7 +181,7 @@ export class System implements SystemState {
       nrRunning: 0,
       nrWaking: 0,
       maxWorkers: kind === "bh" ? 1 : this.options.maxWorkersPerPool,
-      lastProgress: 0,
+      progress: 0,
       probeRequested: false,
       usedIds: new Set(),
       cullTimer: makeTimerNode((now) => poolCullIdle(sys, pool, now)),
@@ -360,7 +360,7 @@ const pwqTryIncNrActive = (pwq: Pwq): boolean => {
 
 /** Put an active item on its pool's worklist (`__pwq_activate_work` / insert_work), then kick the pool. */
 const poolInsertWork = (sys: System, pool: Pool, work: WorkState): void => {
-  if (pool.worklist.length === 0) pool.lastProgress = sys.now()
+  if (pool.worklist.length === 0) pool.progress++
   pool.worklist.push(work)
   kickPool(sys, pool)
 }
@@ -545,7 +545,6 @@ const makeWorker = (
     currentPwq: undefined,
     currentColor: 0,
     currentStart: 0,
-    currentStartMono: 0,
     sleeping: false,
     counted: false,
     scheduled: new List<WorkState>(),
@@ -560,6 +559,11 @@ const makeWorker = (
     onRunnable() {
       // wq_worker_running(): a sleeping worker scheduled a task, so it woke up
       if (worker.sleeping) workerWakeFromSleep(worker)
+    },
+    onSlice(ms) {
+      // the kernel samples CPU time per tick to the running item's pwq; we sample per scheduler slice
+      const pwq = worker.currentPwq
+      if (pwq !== undefined) pwq.stats.cpuTime += ms
     }
   }
   sys.allWorkers.add(worker)
@@ -720,7 +724,6 @@ const workerStartWork = (sys: System, worker: Worker, work: WorkState): void => 
   worker.currentPwq = pwq
   worker.currentColor = workColor(work)
   worker.currentStart = sys.now()
-  worker.currentStartMono = performance.now()
   worker.lastDesc = pwq.wq.name
   work.current = worker
   // record last pool and clear PENDING immediately before the call (spec §2.2)
@@ -732,7 +735,7 @@ const workerStartWork = (sys: System, worker: Worker, work: WorkState): void => 
     sys.workFlushers.delete(work)
   }
   pwq.stats.started++
-  pool.lastProgress = worker.currentStart
+  pool.progress++
   if (worker.rescuerOf === undefined) {
     if (!worker.counted && poolIsManaged(pool)) {
       worker.counted = true
@@ -758,16 +761,13 @@ const workerFinishWork = (
   sys: System,
   worker: Worker,
   work: WorkState,
-  exit: Exit.Exit<void, unknown>
-): Cause.Cause<unknown> | undefined => {
+  failure: Cause.Cause<unknown> | undefined
+): void => {
   const pwq = worker.currentPwq!
   const pool = worker.pool
   pwq.stats.completed++
-  pwq.stats.cpuTime += performance.now() - worker.currentStartMono
-  let failure: Cause.Cause<unknown> | undefined
-  if (Exit.isFailure(exit)) {
-    failure = exit.cause
-    if (Cause.hasFails(exit.cause)) pwq.stats.failed++
+  if (failure !== undefined) {
+    if (Cause.hasFails(failure)) pwq.stats.failed++
     else pwq.stats.defects++
   }
   if (worker.sleeping) workerWakeFromSleep(worker)
@@ -788,7 +788,6 @@ const workerFinishWork = (
   pwqDecNrActive(sys, pwq)
   wqDecNrInFlight(sys, pwq.wq, worker.currentColor)
   if (flushers !== undefined) for (const f of flushers) f(true)
-  return failure
 }
 
 const workerLoop = (sys: System, worker: Worker): Effect.Effect<void> => {
@@ -807,7 +806,13 @@ const workerLoop = (sys: System, worker: Worker): Effect.Effect<void> => {
     return step
   })
   const parkThenStep = Effect.flatMap(park, () => afterPark)
-  const step: Effect.Effect<void> = Effect.suspend(() => {
+  const yieldThenStep = Effect.flatMap(Effect.yieldNow, () => step)
+  const run = makeRunner(sys, worker, (work, failure) => {
+    workerFinishWork(sys, worker, work, failure)
+    const next = worker.pool.kind === "bh" && ++bhRestarts % BH_WORKER_RESTARTS === 0 ? yieldThenStep : step
+    return failure === undefined ? next : Effect.flatMap(logFailure(worker, work, failure), () => next)
+  })
+  const step: Effect.Effect<void> = Effect.withFiber((fiber) => {
     const work = workerNextWork(sys, worker, afterWake)
     if (afterWake) {
       afterWake = false
@@ -818,21 +823,34 @@ const workerLoop = (sys: System, worker: Worker): Effect.Effect<void> => {
       return parkThenStep
     }
     workerStartWork(sys, worker, work)
-    return Effect.flatMap(Effect.exit(runHandler(sys, work)), (exit) => {
-      const failure = workerFinishWork(sys, worker, work, exit)
-      const next =
-        worker.pool.kind === "bh" && ++bhRestarts % BH_WORKER_RESTARTS === 0
-          ? Effect.flatMap(Effect.yieldNow, () => step)
-          : step
-      return failure === undefined ? next : Effect.flatMap(logFailure(worker, work, failure), () => next)
-    })
+    return run(fiber, work)
   })
   return step
 }
 
-const runHandler = (sys: System, work: WorkState): Effect.Effect<void, unknown> => {
-  const ctx = sys.runContext(work.ctx)
-  return Effect.updateContext(Effect.suspend(() => work.fn(work)) as Effect.Effect<void, unknown, never>, () => ctx)
+/**
+ * Run an item's handler inline on the worker fiber, then continue with `after` — one primitive per item, with
+ * the continuations allocated once per worker. The fiber takes the handler's context (the services `Work.make`
+ * captured, our scheduler) and keeps it until an item with another context comes: no context is built per item.
+ */
+const makeRunner = (
+  sys: System,
+  worker: Worker,
+  after: (work: WorkState, failure: Cause.Cause<unknown> | undefined) => Effect.Effect<void>
+) => {
+  const onSuccess = (_: unknown) => after(worker.current!, undefined)
+  const onFailure = (cause: Cause.Cause<unknown>) => after(worker.current!, cause)
+  return (fiber: Fiber.Fiber<unknown, unknown>, work: WorkState): Effect.Effect<void> => {
+    const ctx = sys.runContext(work.ctx)
+    if (fiber.context !== ctx) fiber.setContext(ctx)
+    let handler: Effect.Effect<void, unknown, unknown>
+    try {
+      handler = work.fn(work)
+    } catch (defect) {
+      handler = Effect.die(defect)
+    }
+    return Effect.matchCauseEffect(handler as Effect.Effect<void, unknown, never>, { onSuccess, onFailure })
+  }
 }
 
 const logFailure = (worker: Worker, work: WorkState, cause: Cause.Cause<unknown>): Effect.Effect<void> =>
@@ -857,7 +875,12 @@ export const initRescuer = (sys: System, wq: WorkqueueState): void => {
       sys.scheduler.scheduleTask(() => resume(Effect.void), 0, rescuer)
     }
   })
-  const loop: Effect.Effect<void> = Effect.suspend((): Effect.Effect<void> => {
+  const run = makeRunner(sys, rescuer, (work, failure) => {
+    rescuer.currentPwq!.stats.rescued++
+    workerFinishWork(sys, rescuer, work, failure)
+    return failure === undefined ? loop : Effect.flatMap(logFailure(rescuer, work, failure), () => loop)
+  })
+  const loop: Effect.Effect<void> = Effect.withFiber((fiber): Effect.Effect<void> => {
     if (rescuer.pendingExit) {
       sys.allWorkers.delete(rescuer)
       return Effect.void
@@ -869,12 +892,7 @@ export const initRescuer = (sys: System, wq: WorkqueueState): void => {
     }
     rescuer.state = "Busy"
     workerStartWork(sys, rescuer, work)
-    return Effect.flatMap(Effect.exit(runHandler(sys, work)), (exit) => {
-      const pwq = rescuer.currentPwq!
-      pwq.stats.rescued++
-      const failure = workerFinishWork(sys, rescuer, work, exit)
-      return failure === undefined ? loop : Effect.flatMap(logFailure(rescuer, work, failure), () => loop)
-    })
+    return run(fiber, work)
   })
   forkWorker(sys, rescuer, loop)
 }

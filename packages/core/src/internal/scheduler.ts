@@ -39,6 +39,8 @@ export interface SchedEntity {
   nrQueuedTasks: number // L: tasks of this entity waiting in the run queue (> 0 means runnable)
   cpuIntensive: boolean // W: time-slice instead of counting operations
   onRunnable(): void // called when a sleeping entity schedules a task (it woke up)
+  /** A slice of `ms` ran for this entity through the run queue (CPU-time accounting, like the kernel's tick). */
+  onSlice(ms: number): void
 }
 
 /** Symbol under which a worker fiber carries its entity. @internal */
@@ -177,8 +179,14 @@ export class WorkqueueScheduler implements Scheduler.Scheduler {
           b.head = 0
         }
         this.size--
-        if (owner !== undefined) owner.nrQueuedTasks--
+        if (owner === undefined) {
+          task()
+          return
+        }
+        owner.nrQueuedTasks--
+        const start = performance.now()
         task()
+        owner.onSlice(performance.now() - start)
         return
       }
     }

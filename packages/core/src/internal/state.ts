@@ -87,7 +87,7 @@ export interface PwqStats {
   completed: number // L: PWQ_STAT_COMPLETED
   failed: number // L: handler typed failures (ours; the kernel has none)
   defects: number // L: handler defects and interruptions (ours)
-  cpuTime: number // L: PWQ_STAT_CPU_TIME, ms of handler time on the JS thread
+  cpuTime: number // L: PWQ_STAT_CPU_TIME: ms of JS-thread time, sampled per scheduler slice (see scheduler.ts)
   cpuIntensive: number // L: PWQ_STAT_CPU_INTENSIVE (automatic hog detection)
   cmWakeup: number // L: PWQ_STAT_CM_WAKEUP
   mayday: number // L: PWQ_STAT_MAYDAY
@@ -124,7 +124,7 @@ export interface Pool {
   nrRunning: number // L: concurrency-managed workers busy and not sleeping (pool->nr_running)
   nrWaking: number // L: workers woken or created that have not picked an item yet
   readonly maxWorkers: number // I: the per-pool worker cap (a pool that can't create workers → mayday)
-  lastProgress: number // L: watchdog timestamp (ms): last item added to an empty worklist or started
+  progress: number // L: bumped when an item is added to an empty worklist or starts (the watchdog's stamp, as a counter)
   probeRequested: boolean // L: a concurrency-management probe is pending (see engine `poolProbe`)
   readonly usedIds: Set<number> // L: worker ids in use (lowest free id is reused)
   readonly cullTimer: TimerNode // I: the idle-cull timer (idle_worker_timeout)
@@ -148,7 +148,6 @@ export interface Worker extends SchedEntity {
   currentPwq: Pwq | undefined // L: current_pwq
   currentColor: number // L: current_color
   currentStart: number // L: ms on the Clock when the current item started
-  currentStartMono: number // W: performance.now() at start, for CPU time
   sleeping: boolean // L: suspended inside the current item (left nr_running)
   counted: boolean // L: counted in pool.nrRunning
   readonly scheduled: List<WorkState> // L: items assigned to this worker (non-reentrance collisions)

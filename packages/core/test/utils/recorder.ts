@@ -1,0 +1,118 @@
+/**
+ * Test helpers: a recorder of handler `start` / `end` events stamped with virtual time and CPU, latch-gated
+ * handlers, a `settle` that lets every runnable fiber run, and a log capture.
+ */
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Latch from "effect/Latch"
+import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
+import * as Ref from "effect/Ref"
+import * as References from "effect/References"
+import { WorkqueueSystem } from "../../src/index.ts"
+
+/** One observation made by a recorded handler. */
+export interface Event {
+  readonly kind: "start" | "end"
+  readonly name: string
+  /** Virtual time (TestClock) in ms. */
+  readonly at: number
+  /** `WorkqueueSystem.currentCpu` inside the handler. */
+  readonly cpu: number
+}
+
+/** Logs `start` / `end` events of handlers, in the order they happen. */
+export interface Recorder {
+  readonly events: Effect.Effect<ReadonlyArray<Event>>
+  /** `"start a@0/cpu0"`-style lines, handy for order assertions. */
+  readonly trace: Effect.Effect<ReadonlyArray<string>>
+  /** Names of the `start` events, in order. */
+  readonly starts: Effect.Effect<ReadonlyArray<string>>
+  /** Names of the `end` events, in order. */
+  readonly ends: Effect.Effect<ReadonlyArray<string>>
+  /** Record a custom event (e.g. from the test fiber). */
+  readonly mark: (kind: Event["kind"], name: string) => Effect.Effect<void>
+  /** A handler that records `start`, runs `body`, then records `end` (also when `body` fails). */
+  readonly handler: <E = never, R = never>(
+    name: string,
+    body?: Effect.Effect<void, E, R>
+  ) => () => Effect.Effect<void, E, R>
+}
+
+/** @since 0.1.0 */
+export const makeRecorder: Effect.Effect<Recorder> = Effect.gen(function* () {
+  const ref = yield* Ref.make<ReadonlyArray<Event>>([])
+  const mark = (kind: Event["kind"], name: string): Effect.Effect<void> =>
+    Effect.gen(function* () {
+      const at = yield* Clock.currentTimeMillis
+      const cpu = yield* WorkqueueSystem.currentCpu
+      yield* Ref.update(ref, (events) => [...events, { kind, name, at, cpu }])
+    })
+  const events = Ref.get(ref)
+  return {
+    events,
+    trace: Effect.map(events, (es) => es.map((e) => `${e.kind} ${e.name}@${e.at}/cpu${e.cpu}`)),
+    starts: Effect.map(events, (es) => es.filter((e) => e.kind === "start").map((e) => e.name)),
+    ends: Effect.map(events, (es) => es.filter((e) => e.kind === "end").map((e) => e.name)),
+    mark,
+    handler:
+      <E = never, R = never>(name: string, body?: Effect.Effect<void, E, R>) =>
+      () =>
+        Effect.andThen(
+          mark("start", name),
+          Effect.ensuring(body ?? (Effect.void as Effect.Effect<void, E, R>), mark("end", name))
+        )
+  }
+})
+
+/** A closed gate: handlers `await` it, the test `open`s it. */
+export interface Gate {
+  readonly await: Effect.Effect<void>
+  readonly open: Effect.Effect<void>
+}
+
+/** @since 0.1.0 */
+export const makeGate: Effect.Effect<Gate> = Effect.map(Latch.make(false), (latch) => ({
+  await: latch.await,
+  open: Effect.asVoid(latch.open)
+}))
+
+/**
+ * Let every runnable fiber (workers, the timer fiber, probes) run until things are quiet, without moving the
+ * clock: `times` macrotask turns of the test fiber.
+ */
+export const settle = (times = 40): Effect.Effect<void> =>
+  Effect.gen(function* () {
+    for (let i = 0; i < times; i++) yield* Effect.yieldNow
+  })
+
+/** A captured log line. */
+export interface LogLine {
+  readonly level: string
+  readonly message: string
+  readonly annotations: Readonly<Record<string, unknown>>
+}
+
+/** A logger that keeps every line in memory, and the layer that installs it in place of the default ones. */
+export const makeLogCapture = (): {
+  readonly lines: Array<LogLine>
+  readonly layer: Layer.Layer<never>
+  readonly text: () => string
+} => {
+  const lines: Array<LogLine> = []
+  const logger = Logger.make<unknown, void>((options) => {
+    const message = Array.isArray(options.message)
+      ? options.message.map((m) => (typeof m === "string" ? m : String(m))).join(" ")
+      : String(options.message)
+    lines.push({
+      level: options.logLevel,
+      message,
+      annotations: { ...(options.fiber.getRef(References.CurrentLogAnnotations) as Record<string, unknown>) }
+    })
+  })
+  return {
+    lines,
+    layer: Logger.layer([logger]),
+    text: () => lines.map((l) => `${l.level}: ${l.message}`).join("\n")
+  }
+}
