@@ -80,6 +80,14 @@ export interface Options {
   readonly cpuIntensiveSliceMs?: number | undefined
   /** Power-efficient mode: `WQ_POWER_EFFICIENT` workqueues become unbound (`workqueue.power_efficient`). */
   readonly powerEfficient?: boolean | undefined
+  /** Lockup watchdog threshold in ms on the Clock (`workqueue.watchdog_thresh`, default 30 000; 0 disables). */
+  readonly watchdogThresh?: number | undefined
+  /** CPU-hog threshold in ms (`workqueue.cpu_intensive_thresh_us`, default 10; 0 disables). */
+  readonly cpuIntensiveThresh?: number | undefined
+  /** Hog reports start at this count (`workqueue.cpu_intensive_warning_thresh`, default 4). */
+  readonly cpuIntensiveWarningThresh?: number | undefined
+  /** Clock measuring handler CPU time (default `performance.now`); tests inject a fake one. */
+  readonly cpuClock?: (() => number) | undefined
 }
 
 // ---------------------------------------------------------------------------
@@ -98,9 +106,14 @@ const make = (options?: Options) =>
       maxWorkersPerPool: options?.maxWorkersPerPool ?? Infinity,
       idleTimeout: options?.idleTimeout ?? Engine.IDLE_WORKER_TIMEOUT,
       cpuIntensiveSliceMs: options?.cpuIntensiveSliceMs ?? 2,
-      powerEfficient: options?.powerEfficient ?? false
+      powerEfficient: options?.powerEfficient ?? false,
+      watchdogThresh: options?.watchdogThresh ?? 30_000,
+      cpuIntensiveThresh: options?.cpuIntensiveThresh ?? 10,
+      cpuIntensiveWarningThresh: options?.cpuIntensiveWarningThresh ?? 4,
+      cpuClock: options?.cpuClock ?? (() => performance.now())
     })
     system.startTimerFiber()
+    system.startWatchdog()
     yield* Effect.addFinalizer(() => Engine.closeSystem(system))
     const alloc = (name: string, flags: number, maxActive = 0): Workqueue.Workqueue => {
       const wq = Workqueue.allocUnsafe(system, name, flags, maxActive)

@@ -27,4 +27,9 @@ export * as WorkqueueError from "./WorkqueueError.ts"
 /**
  * @since 0.1.0
  */
+export * as WorkqueueMetrics from "./WorkqueueMetrics.ts"
+
+/**
+ * @since 0.1.0
+ */
 export * as WorkqueueSystem from "./WorkqueueSystem.ts"

@@ -111,6 +111,14 @@ export interface SystemOptions {
   readonly idleTimeout: number
   readonly cpuIntensiveSliceMs: number
   readonly powerEfficient: boolean
+  /** `workqueue.watchdog_thresh` in ms (0 disables) */
+  readonly watchdogThresh: number
+  /** `workqueue.cpu_intensive_thresh_us` in ms (0 disables) */
+  readonly cpuIntensiveThresh: number
+  /** `workqueue.cpu_intensive_warning_thresh` */
+  readonly cpuIntensiveWarningThresh: number
+  /** the clock that measures handler CPU time on the JS thread (default `performance.now`) */
+  readonly cpuClock: () => number
 }
 
 // ---------------------------------------------------------------------------
@@ -141,12 +149,14 @@ export class System implements SystemState {
   timerWake: (() => void) | undefined = undefined // L: re-sleeps the timer fiber (an earlier expiry came)
   readonly timerEntity: SchedEntity
   private readonly warnedOnce = new Set<string>() // L
+  readonly hogCounts = new Map<string, number>() // L: wq_cpu_intensive_report() per work name (at most 128)
+  readonly watchdogTimer: TimerNode // I
 
   constructor(ctx: Context.Context<never>, options: SystemOptions) {
     this.cpus = options.cpus
     this.options = options
     const parent = Context.get(ctx, Scheduler.Scheduler)
-    this.scheduler = new WorkqueueScheduler(parent, options.cpuIntensiveSliceMs)
+    this.scheduler = new WorkqueueScheduler(parent, options.cpuIntensiveSliceMs, options.cpuClock)
     this.clock = Context.get(ctx, Clock.Clock)
     this.baseCtx = Context.add(Context.omit(Tracer.ParentSpan, CurrentCpu)(ctx), Scheduler.Scheduler, this.scheduler)
     this.timerEntity = {
@@ -162,6 +172,12 @@ export class System implements SystemState {
     for (let cpu = 0; cpu < this.cpus; cpu++) {
       this.bhPools.push(this.makePool("bh", cpu, false), this.makePool("bh", cpu, true))
     }
+    this.watchdogTimer = makeTimerNode((now) => wqWatchdogTimerFn(this, now))
+  }
+
+  /** Arm the lockup watchdog (`wq_watchdog_set_thresh()`). */
+  startWatchdog(): void {
+    if (this.options.watchdogThresh > 0) this.timerArm(this.watchdogTimer, this.now() + this.options.watchdogThresh)
   }
 
   now(): number {
@@ -187,7 +203,9 @@ export class System implements SystemState {
       cullTimer: makeTimerNode((now) => poolCullIdle(sys, pool, now)),
       maydayTimer: makeTimerNode((now) => poolMaydayTimeout(sys, pool, now)),
       maydays: [],
-      refs: 0
+      refs: 0,
+      wdProgress: -1,
+      wdSince: 0
     }
     this.pools.push(pool)
     return pool
@@ -553,6 +571,7 @@ const makeWorker = (
     idleSince: 0,
     wake: undefined,
     pendingExit: false,
+    runMs: 0,
     schedClass: rescuerOf !== undefined ? ClassHighpri : poolClass(pool),
     nrQueuedTasks: 0,
     cpuIntensive: false,
@@ -563,7 +582,12 @@ const makeWorker = (
     onSlice(ms) {
       // the kernel samples CPU time per tick to the running item's pwq; we sample per scheduler slice
       const pwq = worker.currentPwq
-      if (pwq !== undefined) pwq.stats.cpuTime += ms
+      if (pwq === undefined) return
+      pwq.stats.cpuTime += ms
+      worker.runMs += ms
+      const thresh = sys.options.cpuIntensiveThresh
+      if (thresh > 0 && worker.runMs >= thresh && !worker.cpuIntensive && worker.counted)
+        wqCpuIntensiveDetected(sys, worker)
     }
   }
   sys.allWorkers.add(worker)
@@ -686,10 +710,117 @@ const poolProbe = (sys: System, pool: Pool): void => {
 
 const workerWakeFromSleep = (worker: Worker): void => {
   worker.sleeping = false
+  worker.runMs = 0
   if (!worker.cpuIntensive && poolIsManaged(worker.pool) && !worker.counted && worker.rescuerOf === undefined) {
     worker.counted = true
     worker.pool.nrRunning++
   }
+}
+
+// ---------------------------------------------------------------------------
+// CPU hogs and the lockup watchdog (wq_worker_tick, wq_cpu_intensive_report, wq_watchdog_timer_fn)
+// ---------------------------------------------------------------------------
+
+/**
+ * `wq_worker_tick()`: a concurrency-managed item that ran `cpu_intensive_thresh` without suspending is treated as
+ * CPU-intensive for the rest of its run (it leaves nr_running, the pool is kicked), and reported.
+ */
+const wqCpuIntensiveDetected = (sys: System, worker: Worker): void => {
+  const pwq = worker.currentPwq!
+  const work = worker.current!
+  worker.cpuIntensive = true
+  worker.schedClass = ClassCpuIntensive
+  if (worker.counted) {
+    worker.counted = false
+    worker.pool.nrRunning--
+  }
+  pwq.stats.cpuIntensive++
+  kickPool(sys, worker.pool)
+  wqCpuIntensiveReport(sys, work.name, pwq.wq.name)
+}
+
+/** `wq_cpu_intensive_report()`: warn at the threshold count, then with exponential back-off (4, 5, 7, 11, 19…). */
+const wqCpuIntensiveReport = (sys: System, name: string, wqName: string): void => {
+  let count = sys.hogCounts.get(name)
+  if (count === undefined) {
+    if (sys.hogCounts.size >= 128) return
+    count = 0
+  }
+  count++
+  sys.hogCounts.set(name, count)
+  const thresh = sys.options.cpuIntensiveWarningThresh
+  const over = count + 1 - thresh
+  if (count >= thresh && (over & (over - 1)) === 0) {
+    sys.log(
+      "Warn",
+      `workqueue: ${name} hogged CPU for >${Math.round(sys.options.cpuIntensiveThresh * 1000)}us ${count} times, consider switching to WQ_UNBOUND (or WQ_CPU_INTENSIVE)`,
+      { workqueue: wqName, work: name }
+    )
+  }
+}
+
+/**
+ * `wq_watchdog_timer_fn()`: every threshold, a pool with a non-empty worklist whose progress counter has not moved
+ * for the threshold is reported as a lockup, with the `show_all_workqueues()` view of what is busy.
+ */
+const wqWatchdogTimerFn = (sys: System, now: number): void => {
+  const thresh = sys.options.watchdogThresh
+  for (const pool of sys.pools) {
+    if (pool.worklist.length === 0 || pool.progress !== pool.wdProgress) {
+      pool.wdProgress = pool.progress
+      pool.wdSince = now
+      continue
+    }
+    const stuck = now - pool.wdSince
+    if (stuck >= thresh) {
+      sys.log(
+        "Error",
+        `BUG: workqueue lockup - pool ${poolDesc(pool)} stuck for ${Math.round(stuck / 1000)}s!\n${showWorkqueueState(sys, now)}`,
+        {
+          pool: pool.id
+        }
+      )
+      pool.wdSince = now
+    }
+  }
+  sys.timerArm(sys.watchdogTimer, now + thresh)
+}
+
+const poolDesc = (pool: Pool): string =>
+  pool.kind === "unbound"
+    ? `${pool.id}: unbound nice=${pool.highpri ? -20 : 0}`
+    : `${pool.id}: cpus=${pool.cpu} ${pool.kind === "bh" ? (pool.highpri ? "bh-hi" : "bh") : `nice=${pool.highpri ? -20 : 0}`}`
+
+/** `show_all_workqueues()`: busy workqueues (in-flight and pending per pwq) and busy pools (workers, what runs). */
+export const showWorkqueueState = (sys: System, now: number): string => {
+  const lines: Array<string> = ["Showing busy workqueues and worker pools:"]
+  for (const wq of sys.workqueues) {
+    const pwqs = uniquePwqs(wq).filter((pwq) => pwq.nrActive > 0 || pwq.inactive.length > 0)
+    if (pwqs.length === 0) continue
+    lines.push(`workqueue ${wq.name}: flags=0x${wq.flags.toString(16)}`)
+    for (const pwq of pwqs) {
+      lines.push(
+        `  pwq ${pwq.pool.id}: ${pwq.cpu >= 0 ? `cpus=${pwq.cpu}` : "unbound"} active=${pwq.nrActive} inactive=${pwq.inactive.length}`
+      )
+      const inFlight = [...pwq.pool.workers].filter((w) => w.currentPwq === pwq)
+      if (inFlight.length > 0) {
+        lines.push(
+          `    in-flight: ${inFlight.map((w) => `${w.name}:${w.current!.name} for ${Math.round((now - w.currentStart) / 1000)}s`).join(" ")}`
+        )
+      }
+      const pending = [...pwq.pool.worklist].filter((work) => work.pwq === pwq).map((work) => work.name)
+      if (pending.length > 0) lines.push(`    pending: ${pending.join(" ")}`)
+      const inactive = [...pwq.inactive].map((work) => work.name)
+      if (inactive.length > 0) lines.push(`    inactive: ${inactive.join(" ")}`)
+    }
+  }
+  for (const pool of sys.pools) {
+    if (pool.worklist.length === 0 && [...pool.workers].every((w) => w.current === undefined)) continue
+    lines.push(
+      `pool ${poolDesc(pool)} hung=${Math.round((now - pool.wdSince) / 1000)}s workers=${pool.workers.size} idle: ${pool.idle.map((w) => w.name).join(" ")}`
+    )
+  }
+  return lines.join("\n")
 }
 
 // ---------------------------------------------------------------------------
@@ -724,6 +855,7 @@ const workerStartWork = (sys: System, worker: Worker, work: WorkState): void => 
   worker.currentPwq = pwq
   worker.currentColor = workColor(work)
   worker.currentStart = sys.now()
+  worker.runMs = 0
   worker.lastDesc = pwq.wq.name
   work.current = worker
   // record last pool and clear PENDING immediately before the call (spec §2.2)
@@ -1530,4 +1662,6 @@ export const closeSystem = (sys: System): Effect.Effect<void> =>
     yield* Fiber.interruptAll(fibers)
     sys.allWorkers.clear()
     yield* sys.stopTimerFiber()
+    // pools' cull/mayday timers and the watchdog: nothing stays armed once the system is gone
+    for (const node of [...sys.timers.nodes()]) sys.timers.cancel(node)
   })

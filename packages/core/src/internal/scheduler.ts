@@ -71,7 +71,11 @@ export class WorkqueueScheduler implements Scheduler.Scheduler {
   readonly probes: Array<() => void> = [] // L: run when the parent gets to them (see `requestProbe`)
   private probeScheduled = false // L
 
-  constructor(parent: Scheduler.Scheduler, sliceMs: number) {
+  /** Measures slices (CPU time), `performance.now` unless a test injects a clock. */
+  readonly cpuClock: () => number
+
+  constructor(parent: Scheduler.Scheduler, sliceMs: number, cpuClock: () => number) {
+    this.cpuClock = cpuClock
     this.parent = parent
     this.executionMode = parent.executionMode
     this.parentDispatcher = parent.makeDispatcher()
@@ -184,9 +188,9 @@ export class WorkqueueScheduler implements Scheduler.Scheduler {
           return
         }
         owner.nrQueuedTasks--
-        const start = performance.now()
+        const start = this.cpuClock()
         task()
-        owner.onSlice(performance.now() - start)
+        owner.onSlice(this.cpuClock() - start)
         return
       }
     }

@@ -131,6 +131,8 @@ export interface Pool {
   readonly maydayTimer: TimerNode // I: the mayday timer (pool_mayday_timeout)
   readonly maydays: Array<Pwq> // L: pwqs asking for their rescuer
   refs: number // L: pwqs using this pool (wq_dump.py "ref")
+  wdProgress: number // L: the progress counter the watchdog saw last
+  wdSince: number // L: ms on the Clock since which the watchdog saw no progress
 }
 
 /** Worker lifecycle, as a tagged union rather than booleans. @internal */
@@ -156,6 +158,7 @@ export interface Worker extends SchedEntity {
   idleSince: number // L: ms on the Clock when it went idle
   wake: (() => void) | undefined // L: resumes the parked worker fiber
   pendingExit: boolean // L: told to exit (culled / system closing)
+  runMs: number // L: CPU ms of the current item since it started or last woke (CPU-hog detection)
 }
 
 // ---------------------------------------------------------------------------

@@ -1,0 +1,215 @@
+/**
+ * Workqueue statistics as Effect metrics: the `wq_monitor.py` columns, kept as counters in the pwq structs (as
+ * the kernel does, no cost on the hot path beyond an increment) and published as `workqueue_*` metrics with a
+ * `workqueue` attribute, so OpenTelemetry / Prometheus export (`effect/observability`) works with no glue.
+ *
+ * @since 0.1.0
+ */
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
+import * as Schedule from "effect/Schedule"
+import * as Engine from "./internal/engine.ts"
+import { WorkqueueSystem } from "./WorkqueueSystem.ts"
+
+/**
+ * The statistics of one workqueue, summed over its pwqs (`wq_monitor.py` columns).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface WorkqueueStats {
+  readonly name: string
+  readonly unbound: boolean
+  readonly memReclaim: boolean
+  /** items started (`total`) */
+  readonly started: number
+  readonly completed: number
+  /** `infl`: started − completed */
+  readonly inFlight: number
+  readonly failed: number
+  readonly defects: number
+  /** `CPUtime`, ms */
+  readonly cpuTime: number
+  /** `CPUitsv`: automatic CPU-intensive detections */
+  readonly cpuIntensive: number
+  /** `CMW`: concurrency-management wake-ups */
+  readonly cmWakeup: number
+  readonly mayday: number
+  readonly rescued: number
+}
+
+/** @internal */
+export const statsUnsafe = (sys: Engine.System): Array<WorkqueueStats> =>
+  [...sys.workqueues].map((wq) => {
+    const sum = {
+      started: 0,
+      completed: 0,
+      failed: 0,
+      defects: 0,
+      cpuTime: 0,
+      cpuIntensive: 0,
+      cmWakeup: 0,
+      mayday: 0,
+      rescued: 0
+    }
+    for (const pwq of Engine.uniquePwqs(wq)) {
+      sum.started += pwq.stats.started
+      sum.completed += pwq.stats.completed
+      sum.failed += pwq.stats.failed
+      sum.defects += pwq.stats.defects
+      sum.cpuTime += pwq.stats.cpuTime
+      sum.cpuIntensive += pwq.stats.cpuIntensive
+      sum.cmWakeup += pwq.stats.cmWakeup
+      sum.mayday += pwq.stats.mayday
+      sum.rescued += pwq.stats.rescued
+    }
+    return {
+      name: wq.name,
+      unbound: wq.unbound,
+      memReclaim: (wq.flags & Engine.WQ_MEM_RECLAIM) !== 0,
+      ...sum,
+      inFlight: sum.started - sum.completed
+    }
+  })
+
+/**
+ * The per-workqueue statistics now (`wq_monitor.py -i 0`).
+ *
+ * **Kernel**: `tools/workqueue/wq_monitor.py`, backed by `enum pool_workqueue_stats`.
+ *
+ * **Example** (Count what ran)
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Work, WorkqueueMetrics, WorkqueueSystem } from "@effect-workqueue/core"
+ *
+ * const program = Effect.gen(function*() {
+ *   yield* WorkqueueSystem.schedule(yield* Work.make(() => Effect.void))
+ *   yield* WorkqueueSystem.flushScheduled
+ *   const stats = yield* WorkqueueMetrics.stats
+ *   return stats.find((s) => s.name === "events")?.completed
+ * })
+ * await Effect.runPromise(program.pipe(Effect.provide(WorkqueueSystem.layer()))) // => 1
+ * ```
+ *
+ * @category metrics
+ * @since 0.1.0
+ */
+export const stats: Effect.Effect<ReadonlyArray<WorkqueueStats>, never, WorkqueueSystem> = Effect.map(
+  WorkqueueSystem,
+  (s) => statsUnsafe(s.system)
+)
+
+const counters = {
+  started: Metric.counter("workqueue_started", {
+    description: "work items started (PWQ_STAT_STARTED)",
+    incremental: true
+  }),
+  completed: Metric.counter("workqueue_completed", {
+    description: "work items completed (PWQ_STAT_COMPLETED)",
+    incremental: true
+  }),
+  failed: Metric.counter("workqueue_failed", {
+    description: "handlers that failed with a typed error",
+    incremental: true
+  }),
+  defects: Metric.counter("workqueue_defects", {
+    description: "handlers that died or were interrupted",
+    incremental: true
+  }),
+  cpuTime: Metric.counter("workqueue_cpu_time_ms", {
+    description: "handler CPU time, ms (PWQ_STAT_CPU_TIME)",
+    incremental: true
+  }),
+  cpuIntensive: Metric.counter("workqueue_cpu_intensive", {
+    description: "automatic CPU-intensive detections (PWQ_STAT_CPU_INTENSIVE)",
+    incremental: true
+  }),
+  cmWakeup: Metric.counter("workqueue_cm_wakeup", {
+    description: "concurrency-management wake-ups (PWQ_STAT_CM_WAKEUP)",
+    incremental: true
+  }),
+  mayday: Metric.counter("workqueue_mayday", { description: "maydays sent (PWQ_STAT_MAYDAY)", incremental: true }),
+  rescued: Metric.counter("workqueue_rescued", {
+    description: "items run by the rescuer (PWQ_STAT_RESCUED)",
+    incremental: true
+  })
+} as const
+
+const inFlightGauge = Metric.gauge("workqueue_in_flight", { description: "started - completed" })
+
+type CounterKey = keyof typeof counters
+
+/** What was last published per workqueue, so counters get deltas. */
+const published = new WeakMap<Engine.System, Map<string, Record<CounterKey, number>>>()
+
+/**
+ * Publish the statistics to the `workqueue_*` metrics (counters get the delta since the last publication, the
+ * `workqueue_in_flight` gauge the current value), each with a `workqueue` attribute.
+ *
+ * **Example** (Read a metric)
+ *
+ * ```ts
+ * import { Effect, Metric } from "effect"
+ * import { Work, WorkqueueMetrics, WorkqueueSystem } from "@effect-workqueue/core"
+ *
+ * const program = Effect.gen(function*() {
+ *   yield* WorkqueueSystem.schedule(yield* Work.make(() => Effect.void))
+ *   yield* WorkqueueSystem.flushScheduled
+ *   yield* WorkqueueMetrics.publish
+ *   const snapshot = yield* Metric.snapshot
+ *   return snapshot.some((m) => m.id === "workqueue_completed")
+ * })
+ * await Effect.runPromise(program.pipe(Effect.provide(WorkqueueSystem.layer()))) // => true
+ * ```
+ *
+ * @category metrics
+ * @since 0.1.0
+ */
+export const publish: Effect.Effect<void, never, WorkqueueSystem> = Effect.flatMap(WorkqueueSystem, ({ system }) =>
+  Effect.suspend(() => {
+    let last = published.get(system)
+    if (last === undefined) {
+      last = new Map()
+      published.set(system, last)
+    }
+    const updates: Array<Effect.Effect<void>> = []
+    for (const s of statsUnsafe(system)) {
+      const attributes = { workqueue: s.name }
+      const prev = last.get(s.name)
+      const next = {} as Record<CounterKey, number>
+      for (const key of Object.keys(counters) as Array<CounterKey>) {
+        next[key] = s[key]
+        const delta = s[key] - (prev?.[key] ?? 0)
+        if (delta > 0) updates.push(Metric.update(counters[key].pipe(Metric.withAttributes(attributes)), delta))
+      }
+      last.set(s.name, next)
+      updates.push(Metric.update(inFlightGauge.pipe(Metric.withAttributes(attributes)), s.inFlight))
+    }
+    return Effect.asVoid(Effect.all(updates, { discard: true }))
+  })
+)
+
+/**
+ * Publish the metrics every `intervalMs` (default 1000) on the Clock for as long as the layer lives.
+ *
+ * **Example** (Metrics every second)
+ *
+ * ```ts
+ * import { Effect, Layer } from "effect"
+ * import { WorkqueueMetrics, WorkqueueSystem } from "@effect-workqueue/core"
+ *
+ * const Live = WorkqueueMetrics.layer({ intervalMs: 1000 }).pipe(Layer.provideMerge(WorkqueueSystem.layer()))
+ * await Effect.runPromise(Effect.succeed("ok").pipe(Effect.provide(Live))) // => "ok"
+ * ```
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layer = (options?: {
+  readonly intervalMs?: number | undefined
+}): Layer.Layer<never, never, WorkqueueSystem> =>
+  Layer.effectDiscard(
+    Effect.forkScoped(Effect.repeat(publish, Schedule.spaced(options?.intervalMs ?? 1000))).pipe(Effect.asVoid)
+  )
