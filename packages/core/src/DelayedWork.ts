@@ -38,38 +38,40 @@ export interface DelayedWork extends Work.Work, Pipeable {
  */
 export const isDelayedWork = (u: unknown): u is DelayedWork => typeof u === "object" && u !== null && TypeId in u
 
-const DelayedWorkProto = {
-  ...Work.WorkProto,
-  [TypeId]: TypeId,
-  pipe() {
-    return pipeArguments(this, arguments)
-  },
-  toJSON(this: DelayedWorkState) {
-    return {
-      _id: "DelayedWork",
-      name: this.name,
-      state: Work.describe(this),
-      expires: this.timerWq !== undefined ? this.expires : undefined
+const DelayedWorkProto = Object.create(
+  Work.WorkProto,
+  Object.getOwnPropertyDescriptors({
+    [TypeId]: TypeId,
+    isDelayed: true,
+    pipe() {
+      return pipeArguments(this, arguments)
+    },
+    toJSON(this: DelayedWorkState) {
+      return {
+        _id: "DelayedWork",
+        name: this.name,
+        state: Work.describe(this),
+        expires: this.timerWq !== undefined ? this.expires : undefined
+      }
+    },
+    toString(this: DelayedWorkState) {
+      return `DelayedWork(${this.name})`
+    },
+    onTimer(this: DelayedWorkState) {
+      Engine.delayedWorkTimerFn(this.timerWq!.system, this)
     }
-  },
-  toString(this: DelayedWorkState) {
-    return `DelayedWork(${this.name})`
-  },
-  onTimer(this: DelayedWorkState) {
-    Engine.delayedWorkTimerFn(this.system as Engine.System, this)
-  }
-}
+  })
+)
 
 function DelayedWorkImpl(
   this: DelayedWorkState,
   fn: (self: any) => Effect.Effect<void, unknown, unknown>,
   ctx: DelayedWorkState["ctx"],
-  name: string
+  name: string | undefined
 ) {
-  Work.initWork(this, fn, ctx, name, true)
+  Work.initWork(this, fn, ctx, name)
   this.expires = 0
   this.timerWq = undefined
-  this.timerCpu = -1
 }
 DelayedWorkImpl.prototype = DelayedWorkProto
 
@@ -101,10 +103,7 @@ export const make = <E, R>(
   fn: (self: DelayedWork) => Effect.Effect<void, E, R>,
   options?: { readonly name?: string | undefined }
 ): Effect.Effect<DelayedWork, never, R> =>
-  Effect.map(
-    Effect.context<R>(),
-    (ctx) => new (DelayedWorkImpl as any)(fn, ctx, options?.name ?? (fn.name || "delayed_work")) as DelayedWork
-  )
+  Effect.map(Effect.context<R>(), (ctx) => new (DelayedWorkImpl as any)(fn, ctx, options?.name) as DelayedWork)
 
 /**
  * `delayed_work_pending()`: the timer is armed or the item is queued.
@@ -158,7 +157,8 @@ export const pending = (dwork: DelayedWork): Effect.Effect<boolean> => Work.pend
 export const flush = (dwork: DelayedWork): Effect.Effect<boolean, WorkqueueError.WorkqueueError> =>
   Effect.suspend(() => {
     const self = toState(dwork)
-    return self.system === undefined ? Effect.succeed(false) : Engine.flushDelayedWork(self.system, self)
+    const sys = Engine.workSystem(self)
+    return sys === undefined ? Effect.succeed(false) : Engine.flushDelayedWork(sys, self)
   })
 
 /**

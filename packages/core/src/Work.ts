@@ -37,9 +37,17 @@ export interface Work extends Pipeable {
  */
 export const isWork = (u: unknown): u is Work => typeof u === "object" && u !== null && TypeId in u
 
+/** Explicit names given to `Work.make` (most items have none: the handler's own name is used). */
+const explicitNames = new WeakMap<object, string>()
+
 /** @internal */
 export const WorkProto = {
   [TypeId]: TypeId,
+  isDelayed: false,
+  get name(): string {
+    const self = this as unknown as WorkState
+    return explicitNames.get(self) ?? (self.fn.name || (self.isDelayed ? "delayed_work" : "work"))
+  },
   pipe() {
     return pipeArguments(this, arguments)
   },
@@ -67,36 +75,35 @@ export const describe = (work: WorkState): string => {
   return (work.data & 2) !== 0 ? "queued-inactive" : "queued-active"
 }
 
-/** @internal */
+/**
+ * Initialise the fields every item has, in one order (one hidden class): 8 fields, ~88 bytes on 64-bit V8.
+ * @internal
+ */
 export const initWork = (
   self: WorkState,
   fn: (self: any) => Effect.Effect<void, unknown, unknown>,
   ctx: WorkState["ctx"],
-  name: string,
-  isDelayed: boolean
+  name: string | undefined
 ): void => {
   ;(self as any).next = undefined
   ;(self as any).prev = undefined
   ;(self as any).list = undefined
   ;(self as any).fn = fn
-  ;(self as any).name = name
   ;(self as any).ctx = ctx
-  ;(self as any).isDelayed = isDelayed
   self.data = 0
-  self.cpu = 0
   self.disable = 0
   self.pwq = undefined
   self.current = undefined
-  self.system = undefined
+  if (name !== undefined) explicitNames.set(self, name)
 }
 
 function WorkImpl(
   this: WorkState,
   fn: (self: any) => Effect.Effect<void, unknown, unknown>,
   ctx: WorkState["ctx"],
-  name: string
+  name: string | undefined
 ) {
-  initWork(this, fn, ctx, name, false)
+  initWork(this, fn, ctx, name)
 }
 WorkImpl.prototype = WorkProto
 
@@ -212,7 +219,7 @@ export const busyUnsafe = (work: Work): { readonly pending: boolean; readonly ru
 export const flush = (work: Work): Effect.Effect<boolean, WorkqueueError.WorkqueueError> =>
   Effect.suspend(() => {
     const self = toState(work)
-    const sys = self.system
+    const sys = Engine.workSystem(self)
     return sys === undefined ? Effect.succeed(false) : Engine.flushWork(sys, self)
   })
 
@@ -250,7 +257,8 @@ export const cancel = (work: Work): Effect.Effect<boolean> => Effect.sync(() => 
  */
 export const cancelUnsafe = (work: Work): boolean => {
   const self = toState(work)
-  return self.system === undefined ? false : Engine.cancelWorkUnsafe(self.system, self, false)
+  const sys = Engine.workSystem(self)
+  return sys === undefined ? false : Engine.cancelWorkUnsafe(sys, self, false)
 }
 
 /**
@@ -284,7 +292,8 @@ export const cancelUnsafe = (work: Work): boolean => {
 export const cancelSync = (work: Work): Effect.Effect<boolean, WorkqueueError.WorkqueueError> =>
   Effect.suspend(() => {
     const self = toState(work)
-    return self.system === undefined ? Effect.succeed(false) : Engine.cancelWorkSync(self.system, self, false)
+    const sys = Engine.workSystem(self)
+    return sys === undefined ? Effect.succeed(false) : Engine.cancelWorkSync(sys, self, false)
   })
 
 /**
@@ -313,11 +322,9 @@ export const cancelSync = (work: Work): Effect.Effect<boolean, WorkqueueError.Wo
 export const disable = (work: Work): Effect.Effect<boolean> =>
   Effect.sync(() => {
     const self = toState(work)
-    if (self.system === undefined) {
-      self.disable = Math.min(self.disable + 1, 65535)
-      return false
-    }
-    return Engine.cancelWorkUnsafe(self.system, self, true)
+    const sys = Engine.workSystem(self)
+    if (sys === undefined) return Engine.workDisableIdle(self)
+    return Engine.cancelWorkUnsafe(sys, self, true)
   })
 
 /**
@@ -345,11 +352,9 @@ export const disable = (work: Work): Effect.Effect<boolean> =>
 export const disableSync = (work: Work): Effect.Effect<boolean, WorkqueueError.WorkqueueError> =>
   Effect.suspend(() => {
     const self = toState(work)
-    if (self.system === undefined) {
-      self.disable = Math.min(self.disable + 1, 65535)
-      return Effect.succeed(false)
-    }
-    return Engine.cancelWorkSync(self.system, self, true)
+    const sys = Engine.workSystem(self)
+    if (sys === undefined) return Effect.succeed(Engine.workDisableIdle(self))
+    return Engine.cancelWorkSync(sys, self, true)
   })
 
 /**
@@ -379,9 +384,5 @@ export const disableSync = (work: Work): Effect.Effect<boolean, WorkqueueError.W
 export const enable = (work: Work): Effect.Effect<boolean> =>
   Effect.sync(() => {
     const self = toState(work)
-    if (self.system === undefined) {
-      if (self.disable === 0) return true
-      return --self.disable === 0
-    }
-    return Engine.enableWorkUnsafe(self.system, self)
+    return Engine.enableWorkUnsafe(Engine.workSystem(self), self)
   })

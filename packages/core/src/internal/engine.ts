@@ -39,6 +39,8 @@ import {
   type SystemState,
   type Waiter,
   WORK_COLOR_SHIFT,
+  WORK_CPU_MASK,
+  WORK_CPU_SHIFT,
   WORK_FLUSHERS,
   WORK_INACTIVE,
   WORK_NR_COLORS,
@@ -342,6 +344,15 @@ const tooManyWorkers = (pool: Pool): boolean => {
 }
 
 const workColor = (work: WorkState): number => (work.data >>> WORK_COLOR_SHIFT) & (WORK_NR_COLORS - 1)
+/** The CPU recorded in `work->data` (queued for, or recorded at arming); -1 for none. */
+export const workCpu = (work: WorkState): number => ((work.data >>> WORK_CPU_SHIFT) & WORK_CPU_MASK) - 1
+const workSetCpu = (work: WorkState, cpu: number): void => {
+  work.data = (work.data & ~(WORK_CPU_MASK << WORK_CPU_SHIFT)) | ((cpu + 1) << WORK_CPU_SHIFT)
+}
+
+/** The system an item is queued, armed or running on (undefined when idle: nothing to cancel or wait for). */
+export const workSystem = (work: WorkState): System | undefined =>
+  work.pwq?.wq.system ?? (work as DelayedWorkState).timerWq?.system ?? work.current?.system
 const workIsPending = (work: WorkState): boolean => (work.data & WORK_PENDING) !== 0
 
 /** Is the calling fiber a worker currently executing an item of `wq`? (`is_chained_work()`) */
@@ -359,7 +370,7 @@ export const currentCpuUnsafe = (): number => {
   const set = fiber.getRef(CurrentCpu)
   if (set >= 0) return set
   const worker = entityOf(fiber) as Worker | undefined
-  if (worker !== undefined && worker.current !== undefined) return worker.current.cpu
+  if (worker !== undefined && worker.current !== undefined && worker.currentCpu >= 0) return worker.currentCpu
   if (worker !== undefined && worker.pool !== undefined && worker.pool.cpu >= 0) return worker.pool.cpu
   return 0
 }
@@ -557,11 +568,13 @@ const makeWorker = (
     pool,
     name,
     rescuerOf,
+    system: sys,
     fiber: undefined,
     state: "Idle",
     current: undefined,
     currentPwq: undefined,
     currentColor: 0,
+    currentCpu: -1,
     currentStart: 0,
     sleeping: false,
     counted: false,
@@ -586,8 +599,14 @@ const makeWorker = (
       pwq.stats.cpuTime += ms
       worker.runMs += ms
       const thresh = sys.options.cpuIntensiveThresh
-      if (thresh > 0 && worker.runMs >= thresh && !worker.cpuIntensive && worker.counted)
+      if (thresh > 0 && worker.runMs >= thresh && !worker.cpuIntensive && worker.counted) {
         wqCpuIntensiveDetected(sys, worker)
+      }
+      // wq_worker_sleeping(): the slice ended inside an item with nothing queued, so the handler suspended
+      if (worker.state === "Busy" && worker.current !== undefined && !worker.sleeping && worker.nrQueuedTasks === 0) {
+        workerSleeping(sys, worker)
+        kickPool(sys, worker.pool)
+      }
     }
   }
   sys.allWorkers.add(worker)
@@ -689,23 +708,29 @@ const poolProbe = (sys: System, pool: Pool): void => {
       runnable = true
       continue
     }
-    worker.sleeping = true
-    if (pool.kind === "bh") {
-      const work = worker.current
-      sys.warnOnce(
-        `bh:${work.name}`,
-        `workqueue: BH work item "${work.name}" on "${worker.currentPwq!.wq.name}" suspended; BH handlers must not sleep (WQ_BH runs in softirq context)`,
-        { workqueue: worker.currentPwq!.wq.name, work: work.name }
-      )
-    }
-    if (worker.counted) {
-      worker.counted = false
-      pool.nrRunning--
-      if (pool.nrRunning === 0 && needMoreWorker(pool)) worker.currentPwq!.stats.cmWakeup++
-    }
+    workerSleeping(sys, worker)
   }
   kickPool(sys, pool)
   if (runnable && pool.worklist.length > 0) poolRequestProbe(sys, pool)
+}
+
+/** `wq_worker_sleeping()`: the worker leaves nr_running; the caller kicks the pool. */
+const workerSleeping = (sys: System, worker: Worker): void => {
+  const pool = worker.pool
+  worker.sleeping = true
+  if (pool.kind === "bh") {
+    const work = worker.current!
+    sys.warnOnce(
+      `bh:${work.name}`,
+      `workqueue: BH work item "${work.name}" on "${worker.currentPwq!.wq.name}" suspended; BH handlers must not sleep (WQ_BH runs in softirq context)`,
+      { workqueue: worker.currentPwq!.wq.name, work: work.name }
+    )
+  }
+  if (worker.counted) {
+    worker.counted = false
+    pool.nrRunning--
+    if (pool.nrRunning === 0 && needMoreWorker(pool)) worker.currentPwq!.stats.cmWakeup++
+  }
 }
 
 const workerWakeFromSleep = (worker: Worker): void => {
@@ -854,6 +879,7 @@ const workerStartWork = (sys: System, worker: Worker, work: WorkState): void => 
   worker.current = work
   worker.currentPwq = pwq
   worker.currentColor = workColor(work)
+  worker.currentCpu = pwq.cpu >= 0 ? pwq.cpu : workCpu(work)
   worker.currentStart = sys.now()
   worker.runMs = 0
   worker.lastDesc = pwq.wq.name
@@ -884,7 +910,13 @@ const workerStartWork = (sys: System, worker: Worker, work: WorkState): void => 
     }
     // chain: wake the next worker if the pool still needs one (process_one_work step 3)
     kickPool(sys, pool)
-    if (pool.kind === "bh" || (poolIsManaged(pool) && pool.worklist.length > 0)) poolRequestProbe(sys, pool)
+    // started inline (resumed by a callback, not through the run queue): no slice end will tell if it sleeps
+    if (
+      sys.scheduler.currentOwner !== worker &&
+      (pool.kind === "bh" || (poolIsManaged(pool) && pool.worklist.length > 0))
+    ) {
+      poolRequestProbe(sys, pool)
+    }
   }
 }
 
@@ -1123,9 +1155,8 @@ export const insertQueued = (sys: System, reqCpu: number | undefined, wq: Workqu
     pwq = running.currentPwq
     if (pwq.cpu >= 0) cpu = pwq.cpu
   }
-  work.cpu = cpu
+  workSetCpu(work, cpu)
   work.pwq = pwq
-  work.system = sys
   const color = wq.workColor
   work.data = (work.data & ~(15 << WORK_COLOR_SHIFT)) | (color << WORK_COLOR_SHIFT)
   wq.nrInFlight[color]!++
@@ -1180,19 +1211,34 @@ export const cancelWorkUnsafe = (sys: System, work: WorkState, disable: boolean)
   return pending
 }
 
+/** A WARN with no system at hand (the item was never queued): the default logger. */
+const warnIdle = (message: string): void => {
+  Effect.runFork(Effect.logWarning(message))
+}
+
 /** @internal */
-export const workDisableInc = (sys: System, work: WorkState): void => {
+export const workDisableInc = (sys: System | undefined, work: WorkState): void => {
   if (work.disable >= WORK_OFFQ_DISABLE_MAX) {
-    sys.warnOnce(`disable-overflow:${work.name}`, `workqueue: work disable count overflowed ("${work.name}")`)
+    const message = `workqueue: work disable count overflowed ("${work.name}")`
+    if (sys !== undefined) sys.warnOnce(`disable-overflow:${work.name}`, message)
+    else warnIdle(message)
     return
   }
   work.disable++
 }
 
+/** `disable_work()` on an item that is nowhere: only the count moves; it was not pending. */
+export const workDisableIdle = (work: WorkState): boolean => {
+  workDisableInc(undefined, work)
+  return false
+}
+
 /** `enable_work()`: true iff the disable count is now 0. */
-export const enableWorkUnsafe = (sys: System, work: WorkState): boolean => {
+export const enableWorkUnsafe = (sys: System | undefined, work: WorkState): boolean => {
   if (work.disable === 0) {
-    sys.warnOnce(`disable-underflow:${work.name}`, `workqueue: work disable count underflowed ("${work.name}")`)
+    const message = `workqueue: work disable count underflowed ("${work.name}")`
+    if (sys !== undefined) sys.warnOnce(`disable-underflow:${work.name}`, message)
+    else warnIdle(message)
     return true
   }
   return --work.disable === 0
@@ -1384,6 +1430,20 @@ export const delayMillis = (wq: WorkqueueState, millis: number): number | Workqu
   return millis <= 0 ? 0 : Math.ceil(millis)
 }
 
+/**
+ * Arming a timer on a workqueue being destroyed is refused even from its own items: destroy fires the armed
+ * timers once and drains, so a timer armed after that would fire on a destroyed queue (the kernel's
+ * use-after-free, spec §10/§17). Delay 0 is ordinary chained queueing and stays allowed.
+ */
+const armRejection = (wq: WorkqueueState, ms: number): WorkqueueError.WorkqueueError | undefined =>
+  ms > 0 && wq.lifecycle === "Destroying"
+    ? WorkqueueError.make(
+        "Draining",
+        wq.name,
+        "cannot arm a delayed item while being destroyed (the timer would outlive it)"
+      )
+    : undefined
+
 /** `__queue_delayed_work()` with PENDING owned: delay 0 queues now, else arm the timer. */
 const armDelayed = (sys: System, cpu: number | undefined, wq: WorkqueueState, dwork: DelayedWorkState, ms: number) => {
   if (ms === 0) {
@@ -1391,8 +1451,7 @@ const armDelayed = (sys: System, cpu: number | undefined, wq: WorkqueueState, dw
     return
   }
   dwork.timerWq = wq
-  dwork.system = sys
-  dwork.timerCpu = cpu ?? (wq.unbound ? -1 : currentCpuUnsafe())
+  workSetCpu(dwork, cpu ?? (wq.unbound ? -1 : currentCpuUnsafe()))
   wq.timerCount.armed++
   sys.timerArm(dwork, sys.now() + ms)
 }
@@ -1402,7 +1461,8 @@ export const delayedWorkTimerFn = (sys: System, dwork: DelayedWorkState): void =
   const wq = dwork.timerWq!
   dwork.timerWq = undefined
   wq.timerCount.armed--
-  insertQueued(sys, dwork.timerCpu < 0 ? undefined : dwork.timerCpu, wq, dwork)
+  const cpu = workCpu(dwork)
+  insertQueued(sys, cpu < 0 ? undefined : cpu, wq, dwork)
 }
 
 /** `queue_delayed_work_on()` */
@@ -1420,6 +1480,8 @@ export const queueDelayedWorkOn = (
   if (workIsPending(dwork) || dwork.disable > 0) return false
   const rejected = queueRejection(wq)
   if (rejected !== undefined) return rejected
+  const refused = armRejection(wq, ms)
+  if (refused !== undefined) return refused
   dwork.data |= WORK_PENDING
   armDelayed(sys, cpu, wq, dwork, ms)
   return true
@@ -1440,6 +1502,8 @@ export const modDelayedWorkOn = (
   if (dwork.disable > 0) return false
   const rejected = queueRejection(wq)
   if (rejected !== undefined) return rejected
+  const refused = armRejection(wq, ms)
+  if (refused !== undefined) return refused
   const pending = grabPending(sys, dwork)
   dwork.data |= WORK_PENDING
   armDelayed(sys, cpu, wq, dwork, ms)

@@ -42,6 +42,10 @@ export const WORK_INACTIVE = 2
 export const WORK_FLUSHERS = 4
 /** @internal */
 export const WORK_COLOR_SHIFT = 4
+/** bits 8..18 hold CPU + 1 (0: none): the CPU it was queued for, or recorded at arming (`dwork->cpu`) */
+export const WORK_CPU_SHIFT = 8
+/** @internal */
+export const WORK_CPU_MASK = 0x7ff
 /** @internal */
 export const WORK_NR_COLORS = 16
 /** @internal */
@@ -60,21 +64,18 @@ export type Waiter = (value: boolean) => void
  */
 export interface WorkState extends Node {
   readonly fn: (self: any) => Effect.Effect<void, unknown, unknown> // I: the handler factory (work->func)
-  readonly name: string // I: for logs, spans, snapshots
   readonly ctx: Context.Context<never> // I: the services captured by `Work.make`
-  readonly isDelayed: boolean // I
-  data: number // L: WORK_PENDING | WORK_INACTIVE | WORK_FLUSHERS | colour << WORK_COLOR_SHIFT
-  cpu: number // L: the CPU it was queued for (its pwq's CPU, or the requested CPU on unbound queues)
+  readonly name: string // I, on the prototype: an explicit name (a side table) or the handler's name
+  readonly isDelayed: boolean // I, on the prototype
+  data: number // L: WORK_PENDING | WORK_INACTIVE | WORK_FLUSHERS | colour << 4 | (cpu + 1) << 8
   disable: number // L: the off-queue disable count (`disable_work`)
   pwq: Pwq | undefined // L: the pwq it is queued on, while PENDING and on a list
   current: Worker | undefined // L: the worker executing it now (the busy hash, inverted)
-  system: System | undefined // L: the system it was last queued on (for cancel and flush)
 }
 
 /** The engine's `delayed_work`: a work item that is also a timer node. @internal */
 export interface DelayedWorkState extends WorkState, TimerNode {
-  timerWq: WorkqueueState | undefined // L: dwork->wq, set when a non-zero delay is armed
-  timerCpu: number // L: dwork->cpu (the CPU recorded at arming)
+  timerWq: WorkqueueState | undefined // L: dwork->wq, set when a non-zero delay is armed (dwork->cpu: data bits)
 }
 
 // ---------------------------------------------------------------------------
@@ -144,11 +145,13 @@ export interface Worker extends SchedEntity {
   pool: Pool // I, except for rescuers (L: the pool being rescued)
   readonly name: string // I: kworker-style name
   readonly rescuerOf: WorkqueueState | undefined // I: set for a rescuer (kworker/R-<wq>)
+  readonly system: System // I
   fiber: Fiber.Fiber<unknown, unknown> | undefined // I (set right after fork)
   state: WorkerState // L
   current: WorkState | undefined // L: current_work
   currentPwq: Pwq | undefined // L: current_pwq
   currentColor: number // L: current_color
+  currentCpu: number // L: the CPU of the current item (raw_smp_processor_id() inside it)
   currentStart: number // L: ms on the Clock when the current item started
   sleeping: boolean // L: suspended inside the current item (left nr_running)
   counted: boolean // L: counted in pool.nrRunning
