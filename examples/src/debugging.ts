@@ -1,0 +1,90 @@
+/**
+ * Example 11: debugging — the `/sys/kernel/debug/workqueue`-style dump and kworker names.
+ *
+ * Seed: 003 (Part 6: "Debugging and Monitoring Tools": debugfs, `ps aux | grep kworker`, ftrace) and 002
+ * ("Worker thread lifetime": `[kworker/CPU:ID]`, `[kworker/uN:ID]`).
+ * Kernel calls mirrored: `cat /sys/kernel/debug/workqueue` / `tools/workqueue/wq_dump.py` / `wq_monitor.py`
+ * (`WorkqueueSystem.snapshot`: every workqueue with its pool workqueues' active/inactive counts and statistics,
+ * every pool with its workers), `ps aux | grep "[kworker"` (the workers' `comm`: `kworker/u8:1-my_private_wq`).
+ *
+ * Not shown: the ftrace event trace (`events/workqueue/*`: queue_work, activate_work, execute_start,
+ * execute_end). Core has no `WorkqueueMetrics` module or tracepoint API yet, so there is nothing to subscribe to.
+ *
+ * Run: `npm run example -- debugging`
+ */
+import { Work, Workqueue, WorkqueueSystem } from "@effect-workqueue/core"
+import * as Effect from "effect/Effect"
+import { type Program, printTable, runMain, say } from "./shared.ts"
+
+/** Print the snapshot as debugfs-style tables (only the workqueues in `names`, if given; pools with workers). */
+export const dump = (snapshot: WorkqueueSystem.Snapshot, options: { readonly names?: ReadonlyArray<string> }) =>
+  Effect.gen(function* () {
+    const wqs = snapshot.workqueues.filter((wq) => options.names === undefined || options.names.includes(wq.name))
+    yield* printTable(
+      ["workqueue", "type", "max_active", "active", "inactive", "started", "completed", "rescuer"],
+      wqs.map((wq) => [
+        wq.name,
+        wq.type,
+        wq.maxActive,
+        sum(wq.pwqs.map((p) => p.active)),
+        sum(wq.pwqs.map((p) => p.inactive)),
+        sum(wq.pwqs.map((p) => p.stats.started)),
+        sum(wq.pwqs.map((p) => p.stats.completed)),
+        wq.rescuer ?? "-"
+      ])
+    )
+    yield* say("")
+    const pools = snapshot.pools.filter((p) => p.workers.length > 0)
+    yield* printTable(
+      ["pool", "kind", "cpu", "nice", "workers", "idle", "busy", "worklist"],
+      pools.map((p) => [
+        p.id,
+        p.kind,
+        p.cpu === undefined ? "-" : String(p.cpu),
+        p.nice,
+        p.workers.length,
+        p.idle,
+        p.busy,
+        p.worklist
+      ])
+    )
+    yield* say("")
+    yield* printTable(
+      ["ps: comm", "state", "running"],
+      pools.flatMap((p) =>
+        p.workers.map((w) => [`[${w.comm}]`, w.state, w.work === undefined ? "-" : `${w.work} (${w.workqueue})`])
+      )
+    )
+  })
+
+const sum = (xs: ReadonlyArray<number>): number => xs.reduce((a, b) => a + b, 0)
+
+export const program: Program = Effect.scoped(
+  Effect.gen(function* () {
+    const privateWq = yield* Workqueue.make("my_private_wq", {
+      flags: Workqueue.WQ_MEM_RECLAIM | Workqueue.WQ_UNBOUND,
+      maxActive: 1
+    })
+    const highpri = yield* Workqueue.make("my_highpri_wq", { flags: Workqueue.WQ_HIGHPRI, maxActive: 2 })
+    const sleepy = (name: string) => Work.make(() => Effect.sleep("100 millis"), { name })
+    for (let i = 0; i < 3; i++) yield* Workqueue.queue(privateWq, yield* sleepy(`private_${i}`))
+    yield* WorkqueueSystem.onCpu(1)(
+      Effect.gen(function* () {
+        for (let i = 0; i < 3; i++) yield* Workqueue.queue(highpri, yield* sleepy(`highpri_${i}`))
+      })
+    )
+    yield* Effect.sleep("50 millis")
+    const names = ["my_private_wq", "my_highpri_wq"]
+    yield* say("== cat /sys/kernel/debug/workqueue (t=50ms, items sleeping) ==")
+    yield* dump(yield* WorkqueueSystem.snapshot, { names })
+    yield* Workqueue.flush(privateWq)
+    yield* Workqueue.flush(highpri)
+    yield* say("")
+    yield* say("== after flush_workqueue on both ==")
+    yield* dump(yield* WorkqueueSystem.snapshot, { names })
+    yield* say("")
+    yield* say("ftrace events/workqueue: not available (no WorkqueueMetrics / tracepoint API in core yet)")
+  })
+)
+
+if (import.meta.main) runMain(program)

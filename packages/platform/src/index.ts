@@ -1,0 +1,20 @@
+/**
+ * @since 0.1.0
+ */
+
+// @barrel: the public modules, one namespace each (checked by test/index.test.ts)
+
+/**
+ * @since 0.1.0
+ */
+export * as NodeMonitor from "./NodeMonitor.ts"
+
+/**
+ * @since 0.1.0
+ */
+export * as NodeShutdown from "./NodeShutdown.ts"
+
+/**
+ * @since 0.1.0
+ */
+export * as NodeWorkqueue from "./NodeWorkqueue.ts"

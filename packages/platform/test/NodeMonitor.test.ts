@@ -1,0 +1,138 @@
+import { Work, Workqueue, WorkqueueSystem } from "@effect-workqueue/core"
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import { TestClock } from "effect/testing"
+import { NodeMonitor } from "../src/index.ts"
+
+/** Let every runnable fiber run (workers start on the next scheduler turns). */
+const settle = Effect.gen(function* () {
+  for (let i = 0; i < 50; i++) yield* Effect.yieldNow
+})
+
+/** A known workload: 3 items of 10 ms on "jobs" (per-CPU), 2 on "bg" (unbound), 1 on "reclaim" (WQ_MEM_RECLAIM). */
+const workload = Effect.gen(function* () {
+  const jobs = yield* Workqueue.make("jobs")
+  const bg = yield* Workqueue.make("bg", { flags: Workqueue.WQ_UNBOUND })
+  const reclaim = yield* Workqueue.make("reclaim", { flags: Workqueue.WQ_MEM_RECLAIM })
+  const before = yield* WorkqueueSystem.snapshot
+  for (let i = 0; i < 3; i++)
+    yield* Workqueue.queue(jobs, yield* Work.make(() => Effect.sleep(10), { name: `job${i}` }))
+  for (let i = 0; i < 2; i++) yield* Workqueue.queue(bg, yield* Work.make(() => Effect.sleep(10), { name: `bg${i}` }))
+  yield* Workqueue.queue(reclaim, yield* Work.make(() => Effect.sleep(10), { name: "r0" }))
+  yield* settle
+  const running = yield* WorkqueueSystem.snapshot
+  yield* TestClock.adjust(10)
+  yield* settle
+  const after = yield* WorkqueueSystem.snapshot
+  return { before, running, after }
+})
+
+const layer = WorkqueueSystem.layer({ cpus: 2 })
+
+describe("NodeMonitor", () => {
+  it.effect("formatMonitorTable prints wq_monitor.py's columns, '-' where the kernel does", () =>
+    Effect.gen(function* () {
+      const { after, before, running } = yield* workload
+      const filter = /^(jobs|bg|reclaim)$/
+      assert.strictEqual(
+        NodeMonitor.formatMonitorTable(before, running, { filter }),
+        [
+          "                            total  infl  CPUtime CPUitsv CMW/RPR  mayday rescued",
+          "jobs                            3     3      0.0       0       3       -       -",
+          "bg                              2     2      0.0       -       0       -       -",
+          "reclaim                         1     1      0.0       0       0       0       0"
+        ].join("\n")
+      )
+      // the next interval: nothing new started, everything completed (infl is a level, not a delta)
+      assert.strictEqual(
+        NodeMonitor.formatMonitorTable(running, after, { filter }),
+        [
+          "                            total  infl  CPUtime CPUitsv CMW/RPR  mayday rescued",
+          "jobs                            0     0      0.0       0       0       -       -",
+          "bg                              0     0      0.0       -       0       -       -",
+          "reclaim                         0     0      0.0       0       0       0       0"
+        ].join("\n")
+      )
+      // without prev: cumulative totals, as wq_monitor.py prints them
+      const totals = NodeMonitor.formatMonitorTable(undefined, after, { filter }).split("\n")
+      assert.strictEqual(totals[1], "jobs                            3     0      0.0       0       3       -       -")
+    }).pipe(Effect.provide(layer))
+  )
+
+  it.effect("monitorRows sums the pwqs of a workqueue and keeps names' last 24 characters in the table", () =>
+    Effect.gen(function* () {
+      const wq = yield* Workqueue.make("a_workqueue_with_a_long_name_x")
+      yield* Workqueue.queueOn(wq, 0, yield* Work.make(() => Effect.void))
+      yield* Workqueue.queueOn(wq, 1, yield* Work.make(() => Effect.void))
+      yield* Workqueue.flush(wq)
+      const snap = yield* WorkqueueSystem.snapshot
+      const row = NodeMonitor.monitorRows(undefined, snap).find((r) => r.name === "a_workqueue_with_a_long_name_x")
+      assert.strictEqual(row?.started, 2)
+      assert.strictEqual(row?.completed, 2)
+      const line = NodeMonitor.formatMonitorTable(undefined, snap, { filter: /long_name/ }).split("\n")[1]
+      assert.strictEqual(line?.slice(0, 24), "queue_with_a_long_name_x")
+    }).pipe(Effect.provide(layer))
+  )
+
+  it.effect("formatDump lists pools, the workqueue -> pool map, rescuers and busy workers (wq_dump.py)", () =>
+    Effect.gen(function* () {
+      const { running } = yield* workload
+      // whether a suspended handler already shows as "sleeping" or still "busy" depends on the engine's
+      // suspend detection, which is not deterministic under TestClock: normalise that one word
+      assert.strictEqual(
+        NodeMonitor.formatDump(running).replace(/ (busy|sleeping) work=/g, " busy|sleeping work="),
+        [
+          "Worker Pools",
+          "============",
+          "pool[0] ref=7 nice=  0 idle/workers=  0/  4 cpu=  0",
+          "pool[1] ref=1 nice=-20 idle/workers=  0/  0 cpu=  0",
+          "pool[2] ref=7 nice=  0 idle/workers=  0/  0 cpu=  1",
+          "pool[3] ref=1 nice=-20 idle/workers=  0/  0 cpu=  1",
+          "pool[4] ref=1 nice=  0 idle/workers=  0/  0 cpu=  0 bh",
+          "pool[5] ref=1 nice=-20 idle/workers=  0/  0 cpu=  0 bh",
+          "pool[6] ref=1 nice=  0 idle/workers=  0/  0 cpu=  1 bh",
+          "pool[7] ref=1 nice=-20 idle/workers=  0/  0 cpu=  1 bh",
+          "pool[8] ref=2 nice=  0 idle/workers=  0/  2 cpus=all",
+          "",
+          "Workqueue CPU -> pool",
+          "=====================",
+          "[          workqueue           \\ type   CPU 0 1 dfl]",
+          "events                           percpu     0 2",
+          "events_highpri                   percpu     1 3",
+          "events_long                      percpu     0 2",
+          "events_unbound                   unbound    8 8 8",
+          "events_freezable                 percpu     0 2",
+          "events_power_efficient           percpu     0 2",
+          "events_freezable_pwr_efficient   percpu     0 2",
+          "events_bh                        bh         4 6",
+          "events_bh_highpri                bh         5 7",
+          "jobs                             percpu     0 2",
+          "bg                               unbound    8 8 8",
+          "reclaim                          percpu     0 2",
+          "",
+          "Workqueue -> rescuer",
+          "====================",
+          "reclaim                          kworker/R-reclaim",
+          "",
+          "Busy workqueues",
+          "===============",
+          "workqueue jobs: flags=0x0 state=Open",
+          "  pwq 0: cpu=0 active=3 inactive=0",
+          "workqueue bg: flags=0x2 state=Open",
+          "  pwq 8: cpus=all active=2 inactive=0",
+          "workqueue reclaim: flags=0x8 state=Open",
+          "  pwq 0: cpu=0 active=1 inactive=0",
+          "",
+          "Busy workers",
+          "============",
+          "pool 0: kworker/0:0+jobs busy|sleeping work=job0 for 0 ms",
+          "pool 0: kworker/0:1+jobs busy|sleeping work=job1 for 0 ms",
+          "pool 0: kworker/0:2+jobs busy|sleeping work=job2 for 0 ms",
+          "pool 0: kworker/0:3+reclaim busy|sleeping work=r0 for 0 ms",
+          "pool 8: kworker/u8:0+bg busy|sleeping work=bg0 for 0 ms",
+          "pool 8: kworker/u8:1+bg busy|sleeping work=bg1 for 0 ms"
+        ].join("\n")
+      )
+    }).pipe(Effect.provide(layer))
+  )
+})
