@@ -421,6 +421,48 @@ export const onCpu =
     Effect.provideService(effect, Engine.CurrentCpu, cpu)
 
 // ---------------------------------------------------------------------------
+// enumeration
+// ---------------------------------------------------------------------------
+
+/**
+ * Every live workqueue of the system: the ones made with `Workqueue.make` first (in allocation order), then the
+ * system ones. For shutdown code that must drain everything (the kernel's global `workqueues` list).
+ *
+ * **Example** (List the live queues)
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Workqueue, WorkqueueSystem } from "@effect-workqueue/core"
+ *
+ * const program = Effect.gen(function*() {
+ *   yield* Workqueue.make("mine")
+ *   const all = yield* WorkqueueSystem.workqueues
+ *   return Workqueue.name(all[0]!)
+ * })
+ * await Effect.runPromise(program.pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer()))) // => "mine"
+ * ```
+ *
+ * @category services
+ * @since 0.1.0
+ */
+export const workqueues: Effect.Effect<ReadonlyArray<Workqueue.Workqueue>, never, WorkqueueSystem> = Effect.map(
+  WorkqueueSystem,
+  ({ system }) => {
+    const all = [...system.workqueues] as unknown as Array<Workqueue.Workqueue>
+    const user = all.filter((wq) => !isSystemWorkqueue(wq))
+    return [...user, ...all.filter(isSystemWorkqueue)]
+  }
+)
+
+/**
+ * Is this one of the `system_*_wq`?
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const isSystemWorkqueue = (wq: Workqueue.Workqueue): boolean => Workqueue.toState(wq).isSystem
+
+// ---------------------------------------------------------------------------
 // snapshot (debugfs / wq_dump.py)
 // ---------------------------------------------------------------------------
 

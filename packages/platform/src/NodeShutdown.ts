@@ -190,8 +190,7 @@ const drainIgnoringErrors = (wq: Workqueue.Workqueue) => Effect.ignore(Workqueue
 
 /** freeze → drain non-freezable → thaw → drain freezable; every drain begins at once (closes outside queueing). */
 const drainSequence = Effect.gen(function* () {
-  const service = yield* WorkqueueSystem.WorkqueueSystem
-  const entries = liveWorkqueues(service)
+  const entries = liveWorkqueues(yield* WorkqueueSystem.workqueues)
   const normal = entries.filter((e) => !e.freezable).map((e) => e.wq)
   const freezable = entries.filter((e) => e.freezable).map((e) => e.wq)
   const fork = (wqs: ReadonlyArray<Workqueue.Workqueue>) =>
