@@ -13,6 +13,35 @@ import * as Engine from "./internal/engine.ts"
 import { WorkqueueSystem } from "./WorkqueueSystem.ts"
 
 /**
+ * A tracepoint (include/trace/events/workqueue.h): `workqueue_queue_work` (after the pwq is chosen; not for a
+ * timer being armed, nor when queueing is refused), `workqueue_activate_work` (placed on the pool worklist),
+ * `workqueue_execute_start` and `workqueue_execute_end` (around the handler). Receive them with
+ * `WorkqueueSystem.layer({ tracepoint })`.
+ *
+ * **Kernel**: `trace_workqueue_queue_work()` & co., kernel/workqueue.c.
+ *
+ * **Example** (Trace one item)
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Work, WorkqueueMetrics, WorkqueueSystem } from "@effect-workqueue/core"
+ *
+ * const events: Array<WorkqueueMetrics.Tracepoint> = []
+ * const program = Effect.gen(function*() {
+ *   yield* WorkqueueSystem.schedule(yield* Work.make(() => Effect.void, { name: "traced" }))
+ *   yield* WorkqueueSystem.flushScheduled
+ *   return events.filter((e) => e.work === "traced").map((e) => e._tag)
+ * })
+ * await Effect.runPromise(program.pipe(Effect.provide(WorkqueueSystem.layer({ tracepoint: (e) => events.push(e) }))))
+ * // => ["workqueue_queue_work", "workqueue_activate_work", "workqueue_execute_start", "workqueue_execute_end"]
+ * ```
+ *
+ * @category metrics
+ * @since 0.1.0
+ */
+export type Tracepoint = Engine.Tracepoint
+
+/**
  * The statistics of one workqueue, summed over its pwqs (`wq_monitor.py` columns).
  *
  * @category models

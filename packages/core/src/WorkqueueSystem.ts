@@ -88,6 +88,14 @@ export interface Options {
   readonly cpuIntensiveWarningThresh?: number | undefined
   /** Clock measuring handler CPU time (default `performance.now`); tests inject a fake one. */
   readonly cpuClock?: (() => number) | undefined
+  /**
+   * The tracepoint sink: `workqueue_queue_work`, `workqueue_activate_work`, `workqueue_execute_start`,
+   * `workqueue_execute_end` with the kernel's fields (see `WorkqueueMetrics.Tracepoint`). Unset: one check per
+   * event. Called inside the engine's synchronous steps: record, don't block.
+   */
+  readonly tracepoint?: ((tp: Engine.Tracepoint) => void) | undefined
+  /** Run each handler in a root span named after its work item, with workqueue/worker/cpu/pool attributes. */
+  readonly spans?: boolean | undefined
 }
 
 // ---------------------------------------------------------------------------
@@ -110,7 +118,9 @@ const make = (options?: Options) =>
       watchdogThresh: options?.watchdogThresh ?? 30_000,
       cpuIntensiveThresh: options?.cpuIntensiveThresh ?? 10,
       cpuIntensiveWarningThresh: options?.cpuIntensiveWarningThresh ?? 4,
-      cpuClock: options?.cpuClock ?? (() => performance.now())
+      cpuClock: options?.cpuClock ?? (() => performance.now()),
+      tracepoint: options?.tracepoint,
+      spans: options?.spans ?? false
     })
     system.startTimerFiber()
     system.startWatchdog()

@@ -2,8 +2,10 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
 import { TestClock } from "effect/testing"
-import { Work, Workqueue, WorkqueueMetrics, WorkqueueSystem } from "../src/index.ts"
+import * as Tracer from "effect/Tracer"
+import { DelayedWork, Work, Workqueue, WorkqueueMetrics, WorkqueueSystem } from "../src/index.ts"
 import { makeLogCapture, settle } from "./utils/recorder.ts"
 
 describe("WorkqueueMetrics", () => {
@@ -96,4 +98,123 @@ describe("WorkqueueMetrics", () => {
       }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 1, cpuClock: () => cpuNow })), Effect.provide(logs.layer))
     }
   )
+
+  describe("tracepoints (include/trace/events/workqueue.h)", () => {
+    const traced = (events: Array<WorkqueueMetrics.Tracepoint>) =>
+      WorkqueueSystem.layer({ cpus: 4, tracepoint: (tp) => events.push(tp) })
+    const of = (events: Array<WorkqueueMetrics.Tracepoint>, work: string) =>
+      events
+        .filter((e) => e.work === work)
+        .map((e) => {
+          const { time: _time, ...rest } = e
+          return rest
+        })
+
+    it.effect("queue, activate, execute start and end carry the kernel's fields (trace_workqueue_*)", () => {
+      const events: Array<WorkqueueMetrics.Tracepoint> = []
+      return Effect.gen(function* () {
+        const wq = yield* Workqueue.make("traced")
+        yield* Workqueue.queueOn(wq, 2, yield* Work.make(() => Effect.void, { name: "w" }))
+        yield* Workqueue.flush(wq)
+        assert.deepStrictEqual(of(events, "w"), [
+          { _tag: "workqueue_queue_work", work: "w", workqueue: "traced", reqCpu: 2, cpu: 2, pool: 4 },
+          { _tag: "workqueue_activate_work", work: "w", workqueue: "traced", pool: 4 },
+          { _tag: "workqueue_execute_start", work: "w", workqueue: "traced", worker: "kworker/2:0", cpu: 2, pool: 4 },
+          { _tag: "workqueue_execute_end", work: "w", workqueue: "traced", worker: "kworker/2:0", outcome: "success" }
+        ])
+      }).pipe(Effect.provide(traced(events)))
+    })
+
+    it.effect("a non-reentrance redirect shows req_cpu != cpu (__queue_work)", () => {
+      const events: Array<WorkqueueMetrics.Tracepoint> = []
+      return Effect.gen(function* () {
+        const wq = yield* Workqueue.make("redirect")
+        const gate = yield* Deferred.make<void>()
+        const work = yield* Work.make(() => Deferred.await(gate), { name: "r" })
+        yield* Workqueue.queueOn(wq, 0, work)
+        yield* settle()
+        yield* Workqueue.queueOn(wq, 1, work)
+        const queued = events.filter((e) => e._tag === "workqueue_queue_work" && e.work === "r")
+        assert.deepStrictEqual(
+          queued.map((e) => (e._tag === "workqueue_queue_work" ? [e.reqCpu, e.cpu] : [])),
+          [
+            [0, 0],
+            [1, 0]
+          ]
+        )
+        yield* Deferred.succeed(gate, undefined)
+        yield* Workqueue.flush(wq)
+      }).pipe(Effect.provide(traced(events)))
+    })
+
+    it.effect(
+      "no queue_work when refused or while a timer is armed; it comes at expiry; activate waits for max_active",
+      () => {
+        const events: Array<WorkqueueMetrics.Tracepoint> = []
+        return Effect.gen(function* () {
+          const wq = yield* Workqueue.make("limits", { maxActive: 1 })
+          const disabled = yield* Work.make(() => Effect.void, { name: "disabled" })
+          yield* Work.disable(disabled)
+          assert.isFalse(yield* Workqueue.queue(wq, disabled))
+          const later = yield* DelayedWork.make(() => Effect.void, { name: "later" })
+          yield* Workqueue.queueDelayed(wq, later, 100)
+          assert.deepStrictEqual(of(events, "disabled"), [])
+          assert.deepStrictEqual(of(events, "later"), [])
+          const gate = yield* Deferred.make<void>()
+          yield* Workqueue.queueOn(wq, 0, yield* Work.make(() => Deferred.await(gate), { name: "first" }))
+          yield* Workqueue.queueOn(wq, 0, yield* Work.make(() => Effect.void, { name: "second" }))
+          yield* settle()
+          assert.deepStrictEqual(
+            of(events, "second").map((e) => e._tag),
+            ["workqueue_queue_work"]
+          )
+          yield* Deferred.succeed(gate, undefined)
+          yield* TestClock.adjust(100)
+          yield* Workqueue.flush(wq)
+          assert.deepStrictEqual(
+            of(events, "second").map((e) => e._tag),
+            ["workqueue_queue_work", "workqueue_activate_work", "workqueue_execute_start", "workqueue_execute_end"]
+          )
+          const expiry = events.find((e) => e.work === "later" && e._tag === "workqueue_queue_work")
+          assert.strictEqual(expiry?.time, 100)
+        }).pipe(Effect.provide(traced(events)))
+      }
+    )
+
+    it.effect("a failing handler ends with outcome failure, a dying one with defect", () => {
+      const events: Array<WorkqueueMetrics.Tracepoint> = []
+      return Effect.gen(function* () {
+        const wq = yield* Workqueue.make("outcomes")
+        yield* Workqueue.queue(wq, yield* Work.make(() => Effect.fail("no"), { name: "f" }))
+        yield* Workqueue.queue(wq, yield* Work.make(() => Effect.die("bug"), { name: "d" }))
+        yield* Workqueue.flush(wq)
+        const outcome = (name: string) =>
+          events.flatMap((e) => (e._tag === "workqueue_execute_end" && e.work === name ? [e.outcome] : []))
+        assert.deepStrictEqual([outcome("f"), outcome("d")], [["failure"], ["defect"]])
+      }).pipe(Effect.provide(traced(events)), Effect.provide(makeLogCapture().layer))
+    })
+  })
+
+  it.effect("with spans on, a handler runs in a root span named after its work item, never the caller's child", () => {
+    const spans: Array<Tracer.NativeSpan> = []
+    const tracer = Tracer.make({
+      span: (options) => {
+        const span = new Tracer.NativeSpan(options)
+        spans.push(span)
+        return span
+      }
+    })
+    return Effect.gen(function* () {
+      const wq = yield* Workqueue.make("spanned")
+      const work = yield* Work.make(() => Effect.void, { name: "handler_span" })
+      yield* Workqueue.queueOn(wq, 1, work).pipe(Effect.withSpan("caller"))
+      yield* Workqueue.flush(wq)
+      const span = spans.find((s) => s.name === "handler_span")
+      assert.isDefined(span)
+      assert.isTrue(Option.isNone(span!.parent), "the caller's span is not its parent")
+      assert.strictEqual(span!.attributes.get("workqueue.name"), "spanned")
+      assert.strictEqual(span!.attributes.get("workqueue.worker"), "kworker/1:0")
+      assert.strictEqual(span!.attributes.get("workqueue.cpu"), 1)
+    }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 2, spans: true })), Effect.withTracer(tracer))
+  })
 })

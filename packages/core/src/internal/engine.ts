@@ -121,7 +121,51 @@ export interface SystemOptions {
   readonly cpuIntensiveWarningThresh: number
   /** the clock that measures handler CPU time on the JS thread (default `performance.now`) */
   readonly cpuClock: () => number
+  /** the tracepoint sink (trace.h events), or undefined: one check per event when off */
+  readonly tracepoint: ((tp: Tracepoint) => void) | undefined
+  /** run each handler in a root span named after its work item */
+  readonly spans: boolean
 }
+
+/**
+ * The kernel's tracepoints (include/trace/events/workqueue.h), with their fields. `reqCpu` is -1 when none was
+ * requested (`WORK_CPU_UNBOUND`); `cpu` is -1 for unbound pools. `time` is ms on the system Clock.
+ * @internal
+ */
+export type Tracepoint =
+  | {
+      readonly _tag: "workqueue_queue_work"
+      readonly time: number
+      readonly work: string
+      readonly workqueue: string
+      readonly reqCpu: number
+      readonly cpu: number
+      readonly pool: number
+    }
+  | {
+      readonly _tag: "workqueue_activate_work"
+      readonly time: number
+      readonly work: string
+      readonly workqueue: string
+      readonly pool: number
+    }
+  | {
+      readonly _tag: "workqueue_execute_start"
+      readonly time: number
+      readonly work: string
+      readonly workqueue: string
+      readonly worker: string
+      readonly cpu: number
+      readonly pool: number
+    }
+  | {
+      readonly _tag: "workqueue_execute_end"
+      readonly time: number
+      readonly work: string
+      readonly workqueue: string
+      readonly worker: string
+      readonly outcome: "success" | "failure" | "defect"
+    }
 
 // ---------------------------------------------------------------------------
 // the system
@@ -389,6 +433,16 @@ const pwqTryIncNrActive = (pwq: Pwq): boolean => {
 
 /** Put an active item on its pool's worklist (`__pwq_activate_work` / insert_work), then kick the pool. */
 const poolInsertWork = (sys: System, pool: Pool, work: WorkState): void => {
+  const trace = sys.options.tracepoint
+  if (trace !== undefined) {
+    trace({
+      _tag: "workqueue_activate_work",
+      time: sys.now(),
+      work: work.name,
+      workqueue: work.pwq!.wq.name,
+      pool: pool.id
+    })
+  }
   if (pool.worklist.length === 0) pool.progress++
   pool.worklist.push(work)
   kickPool(sys, pool)
@@ -894,6 +948,18 @@ const workerStartWork = (sys: System, worker: Worker, work: WorkState): void => 
   }
   pwq.stats.started++
   pool.progress++
+  const trace = sys.options.tracepoint
+  if (trace !== undefined) {
+    trace({
+      _tag: "workqueue_execute_start",
+      time: worker.currentStart,
+      work: work.name,
+      workqueue: pwq.wq.name,
+      worker: worker.name,
+      cpu: worker.currentCpu,
+      pool: pool.id
+    })
+  }
   if (worker.rescuerOf === undefined) {
     if (!worker.counted && poolIsManaged(pool)) {
       worker.counted = true
@@ -930,6 +996,17 @@ const workerFinishWork = (
   const pwq = worker.currentPwq!
   const pool = worker.pool
   pwq.stats.completed++
+  const trace = sys.options.tracepoint
+  if (trace !== undefined) {
+    trace({
+      _tag: "workqueue_execute_end",
+      time: sys.now(),
+      work: work.name,
+      workqueue: pwq.wq.name,
+      worker: worker.name,
+      outcome: failure === undefined ? "success" : Cause.hasFails(failure) ? "failure" : "defect"
+    })
+  }
   if (failure !== undefined) {
     if (Cause.hasFails(failure)) pwq.stats.failed++
     else pwq.stats.defects++
@@ -1012,6 +1089,18 @@ const makeRunner = (
       handler = work.fn(work)
     } catch (defect) {
       handler = Effect.die(defect)
+    }
+    if (sys.options.spans) {
+      // a root span: never a child of the worker's or the queueing caller's span
+      handler = Effect.withSpan(handler, work.name, {
+        root: true,
+        attributes: {
+          "workqueue.name": worker.currentPwq!.wq.name,
+          "workqueue.worker": worker.name,
+          "workqueue.cpu": worker.currentCpu,
+          "workqueue.pool": worker.pool.id
+        }
+      })
     }
     return Effect.matchCauseEffect(handler as Effect.Effect<void, unknown, never>, { onSuccess, onFailure })
   }
@@ -1157,6 +1246,18 @@ export const insertQueued = (sys: System, reqCpu: number | undefined, wq: Workqu
   }
   workSetCpu(work, cpu)
   work.pwq = pwq
+  const trace = sys.options.tracepoint
+  if (trace !== undefined) {
+    trace({
+      _tag: "workqueue_queue_work",
+      time: sys.now(),
+      work: work.name,
+      workqueue: wq.name,
+      reqCpu: reqCpu ?? -1,
+      cpu: pwq.pool.cpu,
+      pool: pwq.pool.id
+    })
+  }
   const color = wq.workColor
   work.data = (work.data & ~(15 << WORK_COLOR_SHIFT)) | (color << WORK_COLOR_SHIFT)
   wq.nrInFlight[color]!++
