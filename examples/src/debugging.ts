@@ -7,12 +7,13 @@
  * (`WorkqueueSystem.snapshot`: every workqueue with its pool workqueues' active/inactive counts and statistics,
  * every pool with its workers), `ps aux | grep "[kworker"` (the workers' `comm`: `kworker/u8:1-my_private_wq`).
  *
- * Not shown: the ftrace event trace (`events/workqueue/*`: queue_work, activate_work, execute_start,
- * execute_end). Core has no `WorkqueueMetrics` module or tracepoint API yet, so there is nothing to subscribe to.
+ * `echo 1 > /sys/kernel/debug/tracing/events/workqueue/enable; cat trace_pipe`: the four tracepoints
+ * (queue_work, activate_work, execute_start, execute_end) in the kernel's printed formats, from the
+ * `tracepoint` sink of `WorkqueueSystem.layer` (a second, traced system, so the dump above stays as it is).
  *
  * Run: `npm run example -- debugging`
  */
-import { Work, Workqueue, WorkqueueSystem } from "@effect-workqueue/core"
+import { Work, Workqueue, type WorkqueueMetrics, WorkqueueSystem } from "@effect-workqueue/core"
 import * as Effect from "effect/Effect"
 import { type Program, printTable, runMain, say } from "./shared.ts"
 
@@ -83,8 +84,40 @@ export const program: Program = Effect.scoped(
     yield* say("== after flush_workqueue on both ==")
     yield* dump(yield* WorkqueueSystem.snapshot, { names })
     yield* say("")
-    yield* say("ftrace events/workqueue: not available (no WorkqueueMetrics / tracepoint API in core yet)")
+    yield* say("== cat /sys/kernel/debug/tracing/trace_pipe (events/workqueue enabled) ==")
+    for (const line of yield* traceWorkload) yield* say(line)
   })
 )
+
+/** The kernel's TP_printk formats (include/trace/events/workqueue.h); the work "pointer" is its name. */
+export const formatTracepoint = (tp: WorkqueueMetrics.Tracepoint): string => {
+  const at = `${(tp.time / 1000).toFixed(6)}:`
+  switch (tp._tag) {
+    case "workqueue_queue_work":
+      return `${at} workqueue_queue_work: work struct=${tp.work} function=${tp.work} workqueue=${tp.workqueue} req_cpu=${
+        tp.reqCpu < 0 ? "UNBOUND" : tp.reqCpu
+      } cpu=${tp.cpu}`
+    case "workqueue_activate_work":
+      return `${at} workqueue_activate_work: work struct ${tp.work} function=${tp.work}`
+    case "workqueue_execute_start":
+      return `${at} workqueue_execute_start: work struct ${tp.work}: function ${tp.work} (${tp.worker})`
+    case "workqueue_execute_end":
+      return `${at} workqueue_execute_end: work struct ${tp.work}: function ${tp.work} (${tp.outcome})`
+  }
+}
+
+/** Two items on a max_active 1 queue, the second queued on CPU 3 but run where its queue's slot frees up. */
+const traceWorkload = Effect.gen(function* () {
+  const events: Array<WorkqueueMetrics.Tracepoint> = []
+  yield* Effect.scoped(
+    Effect.gen(function* () {
+      const wq = yield* Workqueue.make("traced_wq", { maxActive: 1 })
+      yield* Workqueue.queueOn(wq, 3, yield* Work.make(() => Effect.sleep("10 millis"), { name: "first_fn" }))
+      yield* Workqueue.queueOn(wq, 3, yield* Work.make(() => Effect.void, { name: "second_fn" }))
+      yield* Workqueue.flush(wq)
+    })
+  ).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4, tracepoint: (tp) => events.push(tp) })))
+  return events.filter((tp) => tp.workqueue === "traced_wq").map(formatTracepoint)
+})
 
 if (import.meta.main) runMain(program)

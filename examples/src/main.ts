@@ -13,7 +13,7 @@
  * `demo` is an `Effect` that prints through `Console.log` and reads time from the `Clock`, so the test runs it
  * under `TestClock` and checks the printed tables; `npm start` runs it on the real clock (about 0.5 s).
  */
-import { DelayedWork, Work, Workqueue, WorkqueueSystem } from "@effect-workqueue/core"
+import { DelayedWork, Work, Workqueue, WorkqueueMetrics, WorkqueueSystem } from "@effect-workqueue/core"
 import * as Effect from "effect/Effect"
 import { type Program, formatMs, printTable, runMain, say, stopwatch } from "./shared.ts"
 
@@ -145,6 +145,15 @@ export const makeDemo = (options?: DemoOptions): Program =>
             p.workers.length,
             p.workers.map((w) => w.comm).join(" ")
           ])
+      )
+      yield* say("")
+      yield* say("== WorkqueueMetrics.stats (wq_monitor.py) ==")
+      const stats = yield* WorkqueueMetrics.stats
+      yield* printTable(
+        ["workqueue", "total", "infl", "failed", "CMW", "mayday", "rescued"],
+        stats
+          .filter((s) => mine.has(s.name))
+          .map((s) => [s.name, s.started, s.inFlight, s.failed + s.defects, s.cmWakeup, s.mayday, s.rescued])
       )
     })
   )

@@ -43,7 +43,16 @@ describe("debugging (seed 003: debugfs and kworker names)", () => {
         "[kworker/u16:0-my_private_wq]  idle   -",
         "[kworker/u16:1]                idle   -",
         "",
-        "ftrace events/workqueue: not available (no WorkqueueMetrics / tracepoint API in core yet)"
+        "== cat /sys/kernel/debug/tracing/trace_pipe (events/workqueue enabled) ==",
+        // second_fn is queued at once but activated only when first_fn gives back the max_active 1 slot
+        "0.300000: workqueue_queue_work: work struct=first_fn function=first_fn workqueue=traced_wq req_cpu=3 cpu=3",
+        "0.300000: workqueue_activate_work: work struct first_fn function=first_fn",
+        "0.300000: workqueue_queue_work: work struct=second_fn function=second_fn workqueue=traced_wq req_cpu=3 cpu=3",
+        "0.300000: workqueue_execute_start: work struct first_fn: function first_fn (kworker/3:0)",
+        "0.310000: workqueue_execute_end: work struct first_fn: function first_fn (success)",
+        "0.310000: workqueue_activate_work: work struct second_fn function=second_fn",
+        "0.310000: workqueue_execute_start: work struct second_fn: function second_fn (kworker/3:0)",
+        "0.310000: workqueue_execute_end: work struct second_fn: function second_fn (success)"
       ])
     })
   )

@@ -62,7 +62,16 @@ describe("main (the README demo)", () => {
         "----  -------  ---  ----  -------  -------------------------------------------------",
         "   0  bound    0       0        2  kworker/0:0-percpu_wq kworker/0:1-percpu_wq",
         "  16  unbound  -       0        2  kworker/u16:0-ordered_wq kworker/u16:1",
-        "  17  unbound  -     -20        2  kworker/u17:0-highpri_wq kworker/u17:1-highpri_wq"
+        "  17  unbound  -     -20        2  kworker/u17:0-highpri_wq kworker/u17:1-highpri_wq",
+        "",
+        "== WorkqueueMetrics.stats (wq_monitor.py) ==",
+        "workqueue   total  infl  failed  CMW  mayday  rescued",
+        "----------  -----  ----  ------  ---  ------  -------",
+        "events          0     0       0    0       0        0",
+        // io_0 slept, so concurrency management woke a second worker for io_1 (a CM wake-up)
+        "percpu_wq       5     0       0    1       0        0",
+        "ordered_wq      6     0       0    0       0        0",
+        "highpri_wq      2     0       0    0       0        0"
       ])
     })
   )
