@@ -34,7 +34,7 @@ describe("debugging (seed 003: debugfs and kworker names)", () => {
         "pool  kind     cpu  nice  workers  idle  busy  worklist",
         "----  -------  ---  ----  -------  ----  ----  --------",
         "   3  bound    1     -20        2     2     0         0",
-        "  16  unbound  -       0        2     1     0         0",
+        "  16  unbound  -       0        2     2     0         0",
         "",
         "ps: comm                       state  running",
         "-----------------------------  -----  -------",

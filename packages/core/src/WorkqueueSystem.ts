@@ -361,22 +361,7 @@ export const flushScheduled: Effect.Effect<void, WorkqueueError.WorkqueueError, 
  * @since 0.1.0
  */
 export const freeze: Effect.Effect<void, never, WorkqueueSystem> = Effect.flatMap(WorkqueueSystem, ({ system }) =>
-  Effect.suspend(() => {
-    if (system.freezing) {
-      system.log("Warn", "workqueue: freeze_workqueues_begin() while already freezing")
-    }
-    system.freezing = true
-    for (const wq of system.workqueues) {
-      if ((wq.flags & Workqueue.WQ_FREEZABLE) !== 0) wq.maxActive = 0
-    }
-    if (!Engine.freezeBusy(system)) return Effect.void
-    return Effect.asVoid(
-      Engine.waitOn(
-        (w) => system.freezeWaiters.push(() => w(true)),
-        () => {}
-      )
-    )
-  })
+  Engine.freezeWorkqueues(system)
 )
 
 /**
@@ -389,13 +374,7 @@ export const freeze: Effect.Effect<void, never, WorkqueueSystem> = Effect.flatMa
  * @since 0.1.0
  */
 export const thaw: Effect.Effect<void, never, WorkqueueSystem> = Effect.flatMap(WorkqueueSystem, ({ system }) =>
-  Effect.sync(() => {
-    if (!system.freezing) return
-    system.freezing = false
-    for (const wq of system.workqueues) {
-      if ((wq.flags & Workqueue.WQ_FREEZABLE) !== 0) Engine.wqAdjustMaxActive(system, wq)
-    }
-  })
+  Effect.sync(() => Engine.thawWorkqueues(system))
 )
 
 // ---------------------------------------------------------------------------

@@ -53,6 +53,11 @@ export interface Scenario {
  * - `handlerBlocking`: whether handlers may make blocking calls (flushes, drain, destroy, cancelSync) on other items
  *   and queues, not only the self-deadlocking ones (default `true`). Turn it off when checking an engine that only
  *   detects the deadlocks `API.md` lists, since a wait cycle between two handlers would hang it.
+ * - `exclude`: op kinds never generated (default none); an excluded op decodes to a clock advance instead, so the
+ *   shape of the generated lists and their shrinking stay the same. Use it to keep a known divergence out of a large
+ *   run while a focused regression test tracks it.
+ * - `oneWorkqueuePerItem`: every call that names a workqueue and an item uses the item's own workqueue
+ *   (`wq(i mod n)` for the i-th item), so an item never runs on two workqueues (default `false`).
  *
  * **Kernel**: —
  *
@@ -71,6 +76,8 @@ export interface ScenarioOptions {
   readonly maxCpus?: number | undefined
   readonly maxWorkqueues?: number | undefined
   readonly handlerBlocking?: boolean | undefined
+  readonly exclude?: ReadonlyArray<WorkqueueModel.Op["_tag"]> | undefined
+  readonly oneWorkqueuePerItem?: boolean | undefined
 }
 
 // ---------------------------------------------------------------------------
@@ -174,7 +181,7 @@ export const scenario = (options: ScenarioOptions = {}): Arbitrary.Arbitrary<Sce
     ]),
     ([cfg, genes, seed]): Scenario => ({
       config: cfg,
-      ops: genes.map((g) => decodeOp(cfg, g, options.handlerBlocking !== false)),
+      ops: genes.map((g) => narrow(cfg, decodeOp(cfg, g, options.handlerBlocking !== false), g, options)),
       seed
     })
   )
@@ -333,6 +340,23 @@ const decodeOp = (
     default:
       return handlerBlockingCall(item, wq, other, c, handlerBlocking)
   }
+}
+
+// Applies the `exclude` and `oneWorkqueuePerItem` options to a decoded op.
+const narrow = (
+  cfg: WorkqueueModel.Config,
+  op: WorkqueueModel.Op,
+  gene: readonly [number, number, number, number, number],
+  options: ScenarioOptions
+): WorkqueueModel.Op => {
+  if (options.exclude !== undefined && options.exclude.includes(op._tag)) {
+    return { _tag: "AdvanceClock", ms: pick(ADVANCES, gene[3]) }
+  }
+  if (options.oneWorkqueuePerItem === true && "wq" in op && "item" in op) {
+    const index = cfg.items.findIndex((x) => x.name === op.item)
+    return { ...op, wq: pick(cfg.workqueues, Math.max(0, index)).name }
+  }
+  return op
 }
 
 // A non-blocking call made from inside a running handler (chained when it targets the handler's own queue).

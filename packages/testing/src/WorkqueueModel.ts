@@ -795,7 +795,12 @@ export const observe = (state: State, event: Event): State | Divergence => {
     case "Start": {
       const instance = startable(s).find((i) => i.item === event.item && i.wq === event.wq)!
       const wq = getWq(s, instance.wq)
-      if (instance.status === "Inactive") wq.floating -= 1 // claims a slot given to "some waiting pwq"
+      if (instance.status === "Inactive") {
+        // claims a slot given to "some waiting pwq"; blocked items ahead of it in its pwq took one each (see startable)
+        const ahead = inactiveOf(s, wq, instance.cpu).filter((x) => x.id < instance.id)
+        for (const x of ahead) x.status = "Active"
+        wq.floating -= 1 + ahead.length
+      }
       instance.status = "Running"
       instance.handler = { _tag: "Busy" }
       instance.startSeq = ++s.seq
@@ -1253,10 +1258,14 @@ const sameEvent = (a: Event, b: Event): boolean => {
 // The pwq slot an item queued for `cpu` lands on: ordered queues have one pwq (slot 0).
 const pwqCpu = (wq: WqState | W, cpu: number) => (wq.kind === "ordered" ? 0 : cpu)
 
-// Pools, for non-reentrance (spec §4): per-CPU normal/highpri pools are shared by every bound workqueue; unbound and
-// ordered queues are given a pool of their own (pool sharing between unbound queues is left open: permissive).
+// Pools, for non-reentrance (spec §4): per-CPU normal/highpri pools are shared by every bound workqueue. Unbound
+// pools are shared by attribute equality (wq.c:get_unbound_pool(), wqattrs_equal(): nice, cpumask, pod, strict;
+// spec §1), and ordered queues are unbound queues too (alloc_ordered_workqueue() = WQ_UNBOUND | __WQ_ORDERED), so
+// every unbound and ordered queue of one nice level with the default cpumask shares one pool (one pod: the model has
+// no affinity scopes). The same item running there serialises a second instance from another such queue
+// (assign_work()'s dispatch collision) instead of overlapping.
 const poolOf = (wq: WqState | W, cpu: number): string =>
-  wq.kind === "bound" ? `cpu${cpu}${wq.highpri ? "H" : ""}` : `${wq.kind}:${wq.name}`
+  wq.kind === "bound" ? `cpu${cpu}${wq.highpri ? "H" : ""}` : `unbound${wq.highpri ? "H" : ""}`
 
 // The max_active domain: a pwq for bound queues (per-CPU limit), the whole queue for unbound (one node) and ordered.
 const inDomain = (wq: WqState | W, i: Instance | I, cpu: number) =>
@@ -1283,16 +1292,22 @@ const startable = <St extends State | S>(s: St): Array<St["instances"][number]> 
     const wq = getWq(s, i.wq)
     let candidate = i.status === "Active"
     if (i.status === "Inactive" && wq.kind === "unbound" && wq.floating > 0) {
-      candidate = inactiveOf(s, wq, i.cpu)[0]?.id === i.id
+      // The head of a waiting pwq may take a floating slot; so may the next one when every item ahead of it is blocked
+      // by its own running instance, since such a head may already have taken a floating slot and be parked behind
+      // that instance (node_activate_pending_pwq() activates it; assign_work() moves it to the running worker).
+      const list = inactiveOf(s, wq, i.cpu)
+      const index = list.findIndex((x) => x.id === i.id)
+      candidate = index >= 0 && index < wq.floating && list.slice(0, index).every((x) => collides(s, x))
     }
-    if (!candidate) continue
-    const pool = poolOf(wq, i.cpu)
-    const collides = s.instances.some(
-      (r) => r.item === i.item && isStarted(r) && poolOf(getWq(s, r.wq), r.cpu) === pool
-    )
-    if (!collides) out.push(i)
+    if (candidate && !collides(s, i)) out.push(i)
   }
   return out
+}
+
+// Is the same item running in the pool this instance would run in? (non-reentrance, spec §4)
+const collides = (s: State | S, i: Instance | I): boolean => {
+  const pool = poolOf(getWq(s, i.wq), i.cpu)
+  return s.instances.some((r) => r.item === i.item && isStarted(r) && poolOf(getWq(s, r.wq), r.cpu) === pool)
 }
 
 // ---------------------------------------------------------------------------
@@ -1406,9 +1421,17 @@ const grabPending = (s: S, x: X): boolean => {
   if (x.pending !== null) {
     const id = x.pending
     const instance = s.instances.find((i) => i.id === id)!
+    const wq = getWq(s, instance.wq)
+    if (instance.status === "Inactive" && wq.kind === "unbound" && wq.floating > 0) {
+      // An inactive item blocked by its running instance, at the front of its pwq, may be holding a floating slot
+      // (see startable): removing it gives that slot back, to be re-granted under the current max_active.
+      const list = inactiveOf(s, wq, instance.cpu)
+      const index = list.findIndex((i) => i.id === id)
+      if (index < wq.floating && list.slice(0, index + 1).every((i) => collides(s, i))) wq.floating -= 1
+    }
     s.instances = s.instances.filter((i) => i.id !== id)
     x.pending = null
-    pwqActivate(s, getWq(s, instance.wq)) // an active one gives its slot back
+    pwqActivate(s, wq) // an active one gives its slot back
     return true
   }
   return false
@@ -1582,8 +1605,11 @@ const step = (s: S, op: Op): Result => {
         wq.lifecycle = "Destroying"
         const armed = Object.values(s.items)
           .filter((x) => x.timer !== null && x.timer.wq === wq.name)
-          .sort((a, b) => a.timer!.armSeq - b.timer!.armSeq)
-        for (const x of armed) fireTimer(s, x) // API.md: destroy fires armed timers at once
+          .sort((a, b) => a.timer!.expiry - b.timer!.expiry || a.timer!.armSeq - b.timer!.armSeq)
+        // API.md: destroy fires armed timers at once. In expiry order (same expiry: arming order), as if the clock had
+        // reached each expiry (delayed_work_timer_fn(), the order AdvanceClock uses); the order decides which of them
+        // get max_active slots first.
+        for (const x of armed) fireTimer(s, x)
       }
       const targets = s.instances.filter((i) => i.wq === wq.name).map((i) => i.id)
       if (wouldDeadlock(s, caller, targets)) return failed("Deadlock")
@@ -1597,7 +1623,10 @@ const step = (s: S, op: Op): Result => {
     case "SetMaxActive": {
       if (resolveCaller(s, op.from) === "skip") return skipped(`${String(op.from)} is not running`)
       const wq = getWq(s, op.wq)
-      if (wq.lifecycle === "Destroyed") return failed("Destroyed")
+      // After destroy the kernel call would be a use-after-free (spec §10); API.md fixes `setMaxActive` as an
+      // `Effect<void>` without a failure channel, so the port's defined behaviour is a no-op (like the WARN-and-ignore
+      // of workqueue_set_max_active() on BH and ordered queues, spec §8.5).
+      if (wq.lifecycle === "Destroyed") return returned(undefined)
       if (wq.kind === "ordered") return returned(undefined) // WARN, no change
       wq.maxActive = clampMaxActive(op.maxActive) // 0 is out of range here: becomes 1
       wq.maxActiveCeiling = Math.max(wq.maxActiveCeiling, wq.maxActive)

@@ -609,4 +609,77 @@ describe("WorkqueueModel", () => {
       )
     })
   })
+  describe("regressions found by the lockstep checker against the engine", () => {
+    it("unbound and ordered queues of one nice level share a pool: a second instance from another such queue waits (get_unbound_pool, assign_work)", () => {
+      const s = make([
+        { name: "wq0", kind: "unbound" },
+        { name: "wq1", kind: "ordered" },
+        { name: "wq2", kind: "unbound", highpri: true }
+      ])
+      s.call({ _tag: "Queue", wq: "wq0", item: "w0" })
+      s.start("w0", "wq0")
+      assert.isTrue(s.call({ _tag: "Queue", wq: "wq2", item: "w0" }))
+      assert.deepStrictEqual(s.startable("w0", "wq2"), [null], "nice -20 unbound pool is another pool: may overlap")
+      s.start("w0", "wq2")
+      assert.isTrue(s.call({ _tag: "Queue", wq: "wq1", item: "w0" }))
+      assert.deepStrictEqual(s.startable("w0", "wq1"), [], "same unbound pool: dispatch collision serialises")
+      s.call({ _tag: "Finish", item: "w0", outcome: "success" })
+      s.observe({ _tag: "End", item: "w0", wq: "wq0" })
+      assert.deepStrictEqual(s.startable("w0", "wq1"), [null])
+    })
+
+    it("a floating unbound slot may be taken by a head blocked by its running instance, then the next item starts (node_activate_pending_pwq, assign_work)", () => {
+      const s = make([{ name: "wq0", kind: "unbound", maxActive: 2 }])
+      s.call({ _tag: "Queue", wq: "wq0", item: "w0", cpu: 0 })
+      s.start("w0")
+      s.call({ _tag: "Queue", wq: "wq0", item: "w1", cpu: 0 })
+      s.start("w1")
+      s.call({ _tag: "Queue", wq: "wq0", item: "w1", cpu: 1 }) // redirected behind the running w1 (cpu0 pwq)
+      s.call({ _tag: "Queue", wq: "wq0", item: "w2", cpu: 0 })
+      s.call({ _tag: "Queue", wq: "wq0", item: "dw0", cpu: 1 })
+      s.finish("w0") // one slot floats: the cpu0 head (w1) is blocked, the cpu1 head is dw0
+      assert.deepStrictEqual(s.startable("dw0"), [null])
+      assert.deepStrictEqual(s.startable("w2"), [], "w2 is behind w1, which may not have taken the slot")
+      s.call({ _tag: "SetMaxActive", wq: "wq0", maxActive: 3 }) // a second slot floats
+      assert.deepStrictEqual(s.startable("w2"), [null], "w1 may hold the first slot, so w2 may take the second")
+      s.start("w2")
+      assert.strictEqual(s.phase("w1"), "running+queued")
+      assert.deepStrictEqual(s.startable("dw0"), [], "both floating slots are taken")
+      assert.deepStrictEqual(WorkqueueModel.invariantViolations(s.state), [])
+    })
+
+    it("cancelling a blocked head that may hold a floating slot gives the slot back under the current max_active (try_to_grab_pending)", () => {
+      const s = make([{ name: "wq0", kind: "unbound", maxActive: 2 }])
+      s.call({ _tag: "Queue", wq: "wq0", item: "w0", cpu: 0 })
+      s.start("w0")
+      s.call({ _tag: "Queue", wq: "wq0", item: "w1", cpu: 1 })
+      s.start("w1")
+      s.call({ _tag: "Queue", wq: "wq0", item: "w0", cpu: 1 }) // redirected behind the running w0 (cpu0 pwq)
+      s.call({ _tag: "Queue", wq: "wq0", item: "w1", cpu: 0 }) // redirected behind the running w1 (cpu1 pwq)
+      s.finish("w1") // the freed slot floats; it may be parked on the blocked w0
+      s.call({ _tag: "SetMaxActive", wq: "wq0", maxActive: 1 })
+      assert.isTrue(s.call({ _tag: "Cancel", item: "w0" }))
+      assert.deepStrictEqual(s.allowed(), [], "w0 still runs and holds the only slot: w1 must wait")
+      s.finish("w0")
+      assert.deepStrictEqual(s.startable("w1"), [null])
+    })
+
+    it("setMaxActive on a destroyed workqueue is a no-op (Effect<void> in API.md; workqueue_set_max_active)", () => {
+      const s = make([bound(1)])
+      s.call({ _tag: "Destroy", wq: "wq0" })
+      assert.deepStrictEqual(s.do({ _tag: "SetMaxActive", wq: "wq0", maxActive: 2 }), {
+        _tag: "Returned",
+        value: undefined
+      })
+    })
+
+    it("destroy fires armed timers in expiry order, so the earliest expiry gets the free slot (delayed_work_timer_fn)", () => {
+      const s = make([bound(1)], 1)
+      s.call({ _tag: "QueueDelayed", wq: "wq0", item: "dw1", delay: 10 })
+      s.call({ _tag: "QueueDelayed", wq: "wq0", item: "dw0", delay: 5 })
+      s.block({ _tag: "Destroy", wq: "wq0" })
+      assert.strictEqual(s.phase("dw0"), "queued-active")
+      assert.strictEqual(s.phase("dw1"), "queued-inactive")
+    })
+  })
 })

@@ -12,6 +12,7 @@ import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Scheduler from "effect/Scheduler"
 import * as Tracer from "effect/Tracer"
@@ -187,7 +188,7 @@ export class System implements SystemState {
   readonly baseCtx: Context.Context<never> // I: context of every worker fiber
   readonly timers = new TimerBase() // L
   readonly workFlushers = new Map<WorkState, Array<Waiter>>() // L: flush_work waiters on queued instances
-  readonly freezeWaiters: Array<() => void> = [] // L
+  readonly freezeWaiters: Array<Waiter> = [] // L
   readonly allWorkers = new Set<Worker>() // L
   private readonly runCtxCache = new WeakMap<Context.Context<never>, Context.Context<never>>() // L
   private timerFiber: Fiber.Fiber<unknown, unknown> | undefined = undefined // I
@@ -300,7 +301,14 @@ export class System implements SystemState {
     const sys = this
     const loop: Effect.Effect<void> = Effect.suspend(() => {
       const now = sys.now()
-      sys.timers.expire(now, (node) => node.onTimer(now))
+      sys.timers.expire(now, (node) => {
+        try {
+          node.onTimer(now)
+        } catch (defect) {
+          // WARN_ON: a broken invariant in one expiry must not stop every other timer
+          sys.log("Error", `workqueue: timer callback failed: ${String(defect)}`)
+        }
+      })
       const next = sys.timers.nextExpiry()
       if (next === undefined) {
         sys.timerTarget = Infinity
@@ -487,7 +495,7 @@ export const uniquePwqs = (wq: WorkqueueState): Array<Pwq> => (wq.unbound ? [wq.
 const wqDecNrInFlight = (sys: System, wq: WorkqueueState, color: number): void => {
   wq.nrInFlight[color]!--
   if (color === wq.flushColor && wq.nrInFlight[color] === 0) flushAdvance(wq)
-  if (wq.drainWaiters.length > 0 && wqIsEmpty(wq)) wakeAll(wq.drainWaiters)
+  if (wq.drainWaiters.length > 0 && wqIsEmpty(wq)) wakeAll(wq.drainWaiters, true)
   void sys
 }
 
@@ -546,7 +554,8 @@ export const flushStart = (wq: WorkqueueState): Flusher | undefined => {
 const flusherWait = (wq: WorkqueueState, flusher: Flusher): Effect.Effect<void> =>
   Effect.callback<void>((resume) => {
     if (!wq.flushers.includes(flusher) && !wq.overflow.includes(flusher)) return resume(Effect.void)
-    flusher.resume = () => resume(Effect.void)
+    // resumed through the run queue, never inline: the flusher must not run inside the step that completed it
+    flusher.resume = () => wq.system.scheduler.scheduleTask(() => resume(Effect.void), 0)
     return Effect.sync(() => {
       // interrupted: leave the colour accounting alone, just forget the waiter (structured: nothing corrupts)
       flusher.resume = undefined
@@ -572,6 +581,7 @@ const kickPool = (sys: System, pool: Pool): void => {
     if (worker !== undefined) {
       workerLeaveIdle(pool, worker)
       pool.nrWaking++
+      worker.waking = true
       worker.wake!()
     } else if (!createWorker(sys, pool)) {
       poolArmMayday(sys, pool)
@@ -605,6 +615,7 @@ const createWorker = (sys: System, pool: Pool): boolean => {
   const worker = makeWorker(sys, pool, id, workerName(pool, id), undefined)
   pool.workers.add(worker)
   pool.nrWaking++
+  worker.waking = true
   worker.state = "Busy"
   forkWorker(sys, worker, workerLoop(sys, worker))
   return true
@@ -638,6 +649,7 @@ const makeWorker = (
     idleSince: 0,
     wake: undefined,
     pendingExit: false,
+    waking: false,
     runMs: 0,
     schedClass: rescuerOf !== undefined ? ClassHighpri : poolClass(pool),
     nrQueuedTasks: 0,
@@ -668,13 +680,61 @@ const makeWorker = (
 }
 
 const forkWorker = (sys: System, worker: Worker, loop: Effect.Effect<void>): void => {
-  worker.fiber = Effect.runForkWith(sys.baseCtx)(
+  const fiber = Effect.runForkWith(sys.baseCtx)(
     Effect.withFiber((fiber) => {
       ;(fiber as any)[EntityKey] = worker
       // start through the scheduler, never inline inside the caller that queued the work
       return Effect.flatMap(Effect.yieldNow, () => loop)
     })
   )
+  worker.fiber = fiber
+  fiber.addObserver((exit) => {
+    if (!worker.pendingExit) workerDied(sys, worker, exit)
+  })
+}
+
+/**
+ * A worker fiber ended without being told to (a handler interrupted its own fiber, which is the worker's): the
+ * item it ran is finished as a defect, items assigned to it go back to the pool, and the pool gets a new worker —
+ * a handler's failure never takes its pool down.
+ */
+const workerDied = (sys: System, worker: Worker, exit: Exit.Exit<unknown, unknown>): void => {
+  sys.allWorkers.delete(worker)
+  const pool = worker.pool
+  removeFrom(pool.idle, worker)
+  if (worker.waking) {
+    worker.waking = false
+    pool.nrWaking--
+  }
+  const work = worker.current
+  if (work !== undefined) {
+    const cause = Exit.isFailure(exit) ? exit.cause : Cause.die(new Error("worker ended while running an item"))
+    sys.log(
+      "Error",
+      `workqueue: worker ${worker.name} ended while running "${work.name}" on "${worker.lastDesc}"; replaced`,
+      {
+        workqueue: worker.lastDesc,
+        work: work.name,
+        worker: worker.name
+      }
+    )
+    workerFinishWork(sys, worker, work, Cause.hasFails(cause) ? cause : Cause.die(Cause.squash(cause)))
+  }
+  if (worker.counted) {
+    worker.counted = false
+    pool.nrRunning--
+  }
+  for (let item = worker.scheduled.shift(); item !== undefined; item = worker.scheduled.shift()) {
+    pool.worklist.push(item)
+  }
+  worker.state = "Dying"
+  if (worker.rescuerOf !== undefined) {
+    const wq = worker.rescuerOf
+    if (wq.rescuer === worker && wq.lifecycle !== "Destroyed" && !sys.closing) initRescuer(sys, wq)
+  } else {
+    workerDetach(pool, worker)
+  }
+  if (!sys.closing) kickPool(sys, pool)
 }
 
 /** The worker goes idle (`worker_enter_idle()`) and parks until kicked; culling may end it. */
@@ -721,7 +781,8 @@ const poolArmMayday = (sys: System, pool: Pool): void => {
 
 /** `pool_mayday_timeout()` + `send_mayday()`: every pwq with items on the worklist whose wq has a rescuer. */
 const poolMaydayTimeout = (sys: System, pool: Pool, now: number): void => {
-  if (!(pool.worklist.length > 0 && pool.idle.length === 0 && pool.nrWaking === 0)) return
+  // need_to_create_worker(): work is waiting, nobody runs it and no idle worker is left
+  if (!(needMoreWorker(pool) && pool.idle.length === 0)) return
   if (createWorker(sys, pool)) return
   for (const work of pool.worklist) {
     const pwq = work.pwq!
@@ -1058,6 +1119,7 @@ const workerLoop = (sys: System, worker: Worker): Effect.Effect<void> => {
     if (afterWake) {
       afterWake = false
       worker.pool.nrWaking--
+      worker.waking = false
     }
     if (work === undefined) {
       workerEnterIdle(sys, worker)
@@ -1167,8 +1229,14 @@ const rescuerNextWork = (sys: System, rescuer: Worker): WorkState | undefined =>
         const next = work.next as WorkState | undefined
         if (work.pwq === pwq) {
           pool.worklist.remove(work)
-          rescuer.scheduled.push(work)
-          n++
+          // assign_work(): an item still running on a worker of this pool runs there next, not here
+          const collision = work.current
+          if (collision !== undefined && collision.pool === pool && collision.state === "Busy") {
+            collision.scheduled.push(work)
+          } else {
+            rescuer.scheduled.push(work)
+            n++
+          }
         }
         work = next
       }
@@ -1221,7 +1289,7 @@ export const checkCpu = (
 
 /** `queue_work_on()`: test-and-set PENDING, the disabled check, then `__queue_work()`. */
 export const queueWorkOn = (sys: System, cpu: number | undefined, wq: WorkqueueState, work: WorkState): QueueResult => {
-  const bad = checkCpu(sys, wq, cpu)
+  const bad = checkCpu(sys, wq, cpu) ?? checkCallerCpu(sys, wq, cpu)
   if (bad !== undefined) return bad
   if (workIsPending(work) || work.disable > 0) return false
   const rejected = queueRejection(wq)
@@ -1229,6 +1297,23 @@ export const queueWorkOn = (sys: System, cpu: number | undefined, wq: WorkqueueS
   work.data |= WORK_PENDING
   insertQueued(sys, cpu, wq, work)
   return true
+}
+
+/** Without an explicit CPU the caller's (`onCpu`) is used: it must be one of this system's CPUs too. */
+const checkCallerCpu = (
+  sys: System,
+  wq: WorkqueueState,
+  cpu: number | undefined
+): WorkqueueError.WorkqueueError | undefined => {
+  if (cpu !== undefined) return undefined
+  const caller = currentCpuUnsafe()
+  return Number.isInteger(caller) && caller < sys.cpus
+    ? undefined
+    : WorkqueueError.make(
+        "InvalidCpu",
+        wq.name,
+        `the caller's CPU ${caller} (onCpu) is not one of the ${sys.cpus} CPUs`
+      )
 }
 
 /**
@@ -1318,14 +1403,15 @@ const warnIdle = (message: string): void => {
 }
 
 /** @internal */
-export const workDisableInc = (sys: System | undefined, work: WorkState): void => {
+export const workDisableInc = (sys: System | undefined, work: WorkState): boolean => {
   if (work.disable >= WORK_OFFQ_DISABLE_MAX) {
     const message = `workqueue: work disable count overflowed ("${work.name}")`
     if (sys !== undefined) sys.warnOnce(`disable-overflow:${work.name}`, message)
     else warnIdle(message)
-    return
+    return false
   }
   work.disable++
+  return true
 }
 
 /** `disable_work()` on an item that is nowhere: only the count moves; it was not pending. */
@@ -1366,13 +1452,15 @@ export const cancelWorkSync = (
         )
       )
     }
-    workDisableInc(sys, work)
+    // the temporary +1 is given back only if it was taken (at the 65535 cap it is refused)
+    const held = workDisableInc(sys, work)
     const pending = grabPending(sys, work)
     if (disable) workDisableInc(sys, work)
     return Effect.ensuring(
       Effect.as(waitRunning(sys, work), pending),
       Effect.sync(() => {
-        if (work.disable > 0) work.disable--
+        // enable_work(): someone may have enabled it meanwhile; never below zero (the kernel WARNs, stays at 0)
+        if (held && work.disable > 0) work.disable--
       })
     )
   })
@@ -1383,15 +1471,20 @@ const waitRunning = (_sys: System, work: WorkState): Effect.Effect<boolean> =>
     const worker = work.current
     if (worker === undefined) return Effect.succeed(false)
     return waitOn(
+      worker.system,
       (w) => (worker.runFlushers ??= []).push(w),
       (w) => removeFrom(worker.runFlushers, w)
     )
   })
 
-/** A plain wait on a completion; interrupting it only forgets the waiter. */
-const waitOn = (add: (w: Waiter) => void, remove: (w: Waiter) => void): Effect.Effect<boolean> =>
+/**
+ * A plain wait on a completion; interrupting it only forgets the waiter. The waiter is called inside an engine
+ * step (a worker finishing an item, a cancel); it resumes the waiting fiber through the run queue, never inline,
+ * so no user code runs in the middle of a step (a resumed flusher that re-queues must find the step complete).
+ */
+const waitOn = (sys: System, add: (w: Waiter) => void, remove: (w: Waiter) => void): Effect.Effect<boolean> =>
   Effect.callback<boolean>((resume) => {
-    const waiter: Waiter = (value) => resume(Effect.succeed(value))
+    const waiter: Waiter = (value) => sys.scheduler.scheduleTask(() => resume(Effect.succeed(value)), 0)
     add(waiter)
     return Effect.sync(() => remove(waiter))
   })
@@ -1418,7 +1511,7 @@ export const flushWork = (sys: System, work: WorkState): Effect.Effect<boolean, 
         )
       }
       const ownWq = self.currentPwq!.wq
-      if (work.pwq !== undefined && work.pwq.wq === ownWq && (ownWq.ordered || ownWq.maxActive === 1)) {
+      if (work.pwq !== undefined && work.pwq === self.currentPwq && (ownWq.ordered || ownWq.maxActive === 1)) {
         return Effect.fail(
           WorkqueueError.make(
             "Deadlock",
@@ -1432,6 +1525,7 @@ export const flushWork = (sys: System, work: WorkState): Effect.Effect<boolean, 
     }
     if (workIsPending(work) && work.pwq !== undefined) {
       return waitOn(
+        sys,
         (w) => {
           let list = sys.workFlushers.get(work)
           if (list === undefined) {
@@ -1448,6 +1542,8 @@ export const flushWork = (sys: System, work: WorkState): Effect.Effect<boolean, 
             sys.workFlushers.delete(work)
             work.data &= ~WORK_FLUSHERS
           }
+          // it may have moved to the running instance's waiters when the item started
+          removeFrom(work.current?.runFlushers, w)
         }
       )
     }
@@ -1466,6 +1562,9 @@ const selfDeadlock = (wq: WorkqueueState, what: string): WorkqueueError.Workqueu
 /** `__flush_workqueue()`: every item queued before the call has finished on return. */
 export const flushWorkqueue = (wq: WorkqueueState): Effect.Effect<void, WorkqueueError.WorkqueueError> =>
   Effect.suspend(() => {
+    if (wq.lifecycle === "Destroyed") {
+      return Effect.fail(WorkqueueError.make("Destroyed", wq.name, "cannot flush a destroyed workqueue"))
+    }
     const bad = selfDeadlock(wq, "flush_workqueue()")
     if (bad !== undefined) return Effect.fail(bad)
     const flusher = flushStart(wq)
@@ -1482,7 +1581,9 @@ export const drainWorkqueue = (
     const bad = selfDeadlock(wq, destroying ? "destroy_workqueue()" : "drain_workqueue()")
     if (bad !== undefined) return Effect.fail(bad)
     if (!destroying) {
-      if (wq.lifecycle === "Destroyed") return Effect.void
+      if (wq.lifecycle === "Destroyed") {
+        return Effect.fail(WorkqueueError.make("Destroyed", wq.name, "cannot drain a destroyed workqueue"))
+      }
       wq.nrDrainers++
       if (wq.lifecycle === "Open") wq.lifecycle = "Draining"
     }
@@ -1512,10 +1613,9 @@ export const drainWorkqueue = (
 const waitEmpty = (wq: WorkqueueState): Effect.Effect<void> =>
   Effect.asVoid(
     waitOn(
-      (w) => wq.drainWaiters.push(() => w(true)),
-      () => {
-        wq.drainWaiters.length = 0
-      }
+      wq.system,
+      (w) => wq.drainWaiters.push(w),
+      (w) => removeFrom(wq.drainWaiters, w)
     )
   )
 
@@ -1574,7 +1674,7 @@ export const queueDelayedWorkOn = (
   dwork: DelayedWorkState,
   millis: number
 ): QueueResult => {
-  const bad = checkCpu(sys, wq, cpu)
+  const bad = checkCpu(sys, wq, cpu) ?? checkCallerCpu(sys, wq, cpu)
   if (bad !== undefined) return bad
   const ms = delayMillis(wq, millis)
   if (typeof ms !== "number") return ms
@@ -1596,7 +1696,7 @@ export const modDelayedWorkOn = (
   dwork: DelayedWorkState,
   millis: number
 ): QueueResult => {
-  const bad = checkCpu(sys, wq, cpu)
+  const bad = checkCpu(sys, wq, cpu) ?? checkCallerCpu(sys, wq, cpu)
   if (bad !== undefined) return bad
   const ms = delayMillis(wq, millis)
   if (typeof ms !== "number") return ms
@@ -1653,16 +1753,40 @@ export const freezeBusy = (sys: System): boolean => {
 }
 
 const freezeCheck = (sys: System): void => {
-  if (sys.freezeWaiters.length > 0 && !freezeBusy(sys)) wakeAll(sys.freezeWaiters)
+  if (sys.freezeWaiters.length > 0 && !freezeBusy(sys)) wakeAll(sys.freezeWaiters, true)
+}
+
+/** `freeze_workqueues_begin()` and the wait on `freeze_workqueues_busy()`. */
+export const freezeWorkqueues = (sys: System): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    if (sys.freezing) sys.log("Warn", "workqueue: freeze_workqueues_begin() while already freezing")
+    sys.freezing = true
+    for (const wq of sys.workqueues) if ((wq.flags & WQ_FREEZABLE) !== 0) wq.maxActive = 0
+    if (!freezeBusy(sys)) return Effect.void
+    return Effect.asVoid(
+      waitOn(
+        sys,
+        (w) => sys.freezeWaiters.push(w),
+        (w) => removeFrom(sys.freezeWaiters, w)
+      )
+    )
+  })
+
+/** `thaw_workqueues()`: restore the limits, activate what waited; a freeze still waiting returns too. */
+export const thawWorkqueues = (sys: System): void => {
+  if (!sys.freezing) return
+  sys.freezing = false
+  wakeAll(sys.freezeWaiters, true)
+  for (const wq of sys.workqueues) if ((wq.flags & WQ_FREEZABLE) !== 0) wqAdjustMaxActive(sys, wq)
 }
 
 // ---------------------------------------------------------------------------
 // helpers
 // ---------------------------------------------------------------------------
 
-const wakeAll = (waiters: Array<() => void>): void => {
+const wakeAll = (waiters: Array<Waiter>, value: boolean): void => {
   const all = waiters.splice(0, waiters.length)
-  for (const w of all) w()
+  for (const w of all) w(value)
 }
 
 const removeFrom = <A>(array: Array<A> | undefined, value: A): void => {
@@ -1782,7 +1906,13 @@ export const destroyWorkqueue = (sys: System, wq: WorkqueueState): Effect.Effect
         if (wq.lifecycle === "Destroyed") return
         wq.lifecycle = "Destroyed"
         sys.workqueues.delete(wq)
-        for (const pwq of uniquePwqs(wq)) pwq.pool.refs--
+        for (const pwq of uniquePwqs(wq)) {
+          pwq.pool.refs--
+          if (pwq.mayday) {
+            pwq.mayday = false
+            removeFrom(pwq.pool.maydays, pwq)
+          }
+        }
         const rescuer = wq.rescuer
         if (rescuer !== undefined) {
           rescuer.pendingExit = true
@@ -1811,13 +1941,18 @@ export const setMaxActive = (sys: System, wq: WorkqueueState, n: number): void =
 /** Close the system: destroy every workqueue (user ones first, after a flush), end workers and the timer fiber. */
 export const closeSystem = (sys: System): Effect.Effect<void> =>
   Effect.gen(function* () {
+    // a frozen system would hold its freezable items forever: thaw first (nothing accepted is dropped)
+    thawWorkqueues(sys)
     const all = [...sys.workqueues]
     const user = all.filter((wq) => !wq.isSystem)
     const system = all.filter((wq) => wq.isSystem)
-    for (const wq of [...user, ...system]) {
-      yield* Effect.ignore(flushWorkqueue(wq))
-      yield* Effect.ignore(destroyWorkqueue(sys, wq))
+    // armed timers fire now, and every queue is flushed until all are quiet, before any is destroyed: an item
+    // handing work to another queue (a pipeline, or schedule_work) finds it still open
+    for (const wq of all) fireArmedTimers(sys, wq)
+    for (let round = 0; round < 100 && all.some((wq) => !wqIsEmpty(wq)); round++) {
+      for (const wq of all) yield* Effect.ignore(flushWorkqueue(wq))
     }
+    for (const wq of [...user, ...system]) yield* Effect.ignore(destroyWorkqueue(sys, wq))
     sys.closing = true
     for (const worker of [...sys.allWorkers]) {
       worker.pendingExit = true

@@ -161,6 +161,7 @@ export interface Worker extends SchedEntity {
   idleSince: number // L: ms on the Clock when it went idle
   wake: (() => void) | undefined // L: resumes the parked worker fiber
   pendingExit: boolean // L: told to exit (culled / system closing)
+  waking: boolean // L: counted in pool.nrWaking (woken or created, not yet at its first step)
   runMs: number // L: CPU ms of the current item since it started or last woke (CPU-hog detection)
 }
 
@@ -196,7 +197,7 @@ export interface WorkqueueState {
   readonly nrInFlight: Int32Array // L: items in flight per colour (queued or running)
   readonly flushers: Array<Flusher> // L: waiting flushers, colour order
   readonly overflow: Array<Flusher> // L: flushers waiting for a free colour
-  readonly drainWaiters: Array<() => void> // L: woken whenever the wq may have become empty
+  readonly drainWaiters: Array<Waiter> // L: woken whenever the wq may have become empty
   rescuer: Worker | undefined // WQ
   readonly timerCount: { armed: number } // L: armed delayed items targeting this wq
 }

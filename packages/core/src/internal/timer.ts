@@ -24,9 +24,12 @@ export interface TimerNode extends Node {
   onTimer(now: number): void
 }
 
+/** A bucket of timers with one expiry; `node.list instanceof TimerBucket` is what "armed" means. @internal */
+export class TimerBucket extends List<TimerNode> {}
+
 /** @internal */
 export class TimerBase {
-  private readonly buckets = new Map<number, List<TimerNode>>() // L
+  private readonly buckets = new Map<number, TimerBucket>() // L
   private readonly heap: Array<number> = [] // L: distinct expiries, min-heap
   size = 0 // L: armed timers
 
@@ -36,7 +39,7 @@ export class TimerBase {
     let bucket = this.buckets.get(expires)
     let earliest = false
     if (bucket === undefined) {
-      bucket = new List<TimerNode>()
+      bucket = new TimerBucket()
       this.buckets.set(expires, bucket)
       earliest = this.heap.length === 0 || expires < this.heap[0]!
       heapPush(this.heap, expires)
@@ -53,8 +56,7 @@ export class TimerBase {
   }
 
   isArmed(node: TimerNode): boolean {
-    const list = node.list
-    return list !== undefined && this.buckets.get(node.expires) === list
+    return node.list instanceof TimerBucket
   }
 
   /** The earliest expiry with a live timer, dropping emptied buckets on the way. */
@@ -74,14 +76,13 @@ export class TimerBase {
   expire(now: number, fire: (node: TimerNode) => void): number {
     let fired = 0
     for (let next = this.nextExpiry(); next !== undefined && next <= now; next = this.nextExpiry()) {
+      // the bucket stays in the map while it fires, one node at a time, so a callback that arms, cancels or
+      // re-arms any timer (even one of this bucket) sees a consistent structure; nextExpiry drops it once empty
       const bucket = this.buckets.get(next)!
-      this.buckets.delete(next)
-      heapPop(this.heap)
-      for (let node = bucket.shift(); node !== undefined; node = bucket.shift()) {
-        this.size--
-        fired++
-        fire(node)
-      }
+      const node = bucket.shift()!
+      this.size--
+      fired++
+      fire(node)
     }
     return fired
   }

@@ -5,10 +5,12 @@
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Latch from "effect/Latch"
+import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as Ref from "effect/Ref"
 import * as References from "effect/References"
+import * as Scope from "effect/Scope"
 import { WorkqueueSystem } from "../../src/index.ts"
 
 /** One observation made by a recorded handler. */
@@ -116,3 +118,25 @@ export const makeLogCapture = (): {
     text: () => lines.map((l) => `${l.level}: ${l.message}`).join("\n")
   }
 }
+
+/**
+ * Like `Effect.provide(WorkqueueSystem.layer(options))`, but the system is closed only when `body` succeeds: a
+ * failing assertion is reported at once instead of hanging in the system's close (which flushes every queue).
+ * Use it for tests that expose engine bugs which may leave the engine's accounting broken.
+ */
+export const withSystemClosedOnSuccess =
+  (options: WorkqueueSystem.Options) =>
+  <A, E, R>(
+    body: Effect.Effect<A, E, R>
+  ): Effect.Effect<A, E, Exclude<R, WorkqueueSystem.WorkqueueSystem | Scope.Scope>> =>
+    Effect.gen(function* () {
+      const scope = yield* Scope.make()
+      const context = yield* Layer.buildWithScope(WorkqueueSystem.layer(options), scope)
+      const a = yield* body.pipe(Effect.provideContext(context), Scope.provide(scope)) as Effect.Effect<
+        A,
+        E,
+        Exclude<R, WorkqueueSystem.WorkqueueSystem | Scope.Scope>
+      >
+      yield* Scope.close(scope, Exit.void)
+      return a
+    })

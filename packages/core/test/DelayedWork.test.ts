@@ -1,0 +1,751 @@
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as Scope from "effect/Scope"
+import { TestClock } from "effect/testing"
+import { DelayedWork, Work, Workqueue, WorkqueueSystem } from "../src/index.ts"
+import { makeGate, makeRecorder, settle, withSystemClosedOnSuccess } from "./utils/recorder.ts"
+
+/** Delayed items armed for the workqueue `name` (its timers in the system's timer structure). */
+const armedOn = (name: string) =>
+  Effect.map(WorkqueueSystem.snapshot, (s) => s.workqueues.find((w) => w.name === name)?.armed ?? 0)
+
+/** Every armed timer of the system (delayed items, plus the system's own: watchdog, culling, maydays). */
+const timers = Effect.map(WorkqueueSystem.snapshot, (s) => s.timers)
+
+describe("DelayedWork", () => {
+  describe("queueDelayed", () => {
+    it.effect("an item armed at t with delay d starts exactly at t+d (queue_delayed_work_on)", () =>
+      Effect.gen(function* () {
+        const rec = yield* makeRecorder
+        const wq = yield* Workqueue.make("delayed")
+        const dwork = yield* DelayedWork.make(rec.handler("d"))
+        yield* TestClock.adjust(5)
+        assert.isTrue(yield* Workqueue.queueDelayed(wq, dwork, "100 millis"))
+        assert.isTrue(yield* DelayedWork.pending(dwork), "pending while armed")
+        assert.strictEqual(yield* armedOn("delayed"), 1)
+        yield* TestClock.adjust(99)
+        yield* settle()
+        assert.deepStrictEqual(yield* rec.starts, [], "never early")
+        yield* TestClock.adjust(1)
+        yield* settle()
+        assert.deepStrictEqual(yield* rec.trace, ["start d@105/cpu0", "end d@105/cpu0"])
+        assert.isFalse(yield* DelayedWork.pending(dwork))
+        assert.strictEqual(yield* armedOn("delayed"), 0)
+      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+    )
+
+    it.effect(
+      "items with the same expiry fire in arming order, distinct expiries earliest first (__queue_delayed_work)",
+      () =>
+        Effect.gen(function* () {
+          const rec = yield* makeRecorder
+          const wq = yield* Workqueue.make("delayed")
+          const names = ["a", "b", "c", "d"]
+          const same = yield* Effect.forEach(names, (n) => DelayedWork.make(rec.handler(n)))
+          for (const d of same) yield* Workqueue.queueDelayed(wq, d, 50)
+          const late = yield* DelayedWork.make(rec.handler("late"))
+          const early = yield* DelayedWork.make(rec.handler("early"))
+          yield* Workqueue.queueDelayed(wq, late, 70)
+          yield* Workqueue.queueDelayed(wq, early, 30)
+          yield* TestClock.adjust(100)
+          yield* settle()
+          assert.deepStrictEqual(yield* rec.starts, ["early", "a", "b", "c", "d", "late"])
+          const at = (yield* rec.events).filter((e) => e.kind === "start").map((e) => e.at)
+          assert.deepStrictEqual(at, [30, 50, 50, 50, 50, 70])
+        }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+    )
+
+    it.effect(
+      "queueDelayed on an armed item returns false and keeps the old expiry, even if the new one is shorter (queue_delayed_work_on)",
+      () =>
+        Effect.gen(function* () {
+          const rec = yield* makeRecorder
+          const wq = yield* Workqueue.make("delayed")
+          const dwork = yield* DelayedWork.make(rec.handler("d"))
+          assert.isTrue(yield* Workqueue.queueDelayed(wq, dwork, 100))
+          assert.isFalse(yield* Workqueue.queueDelayed(wq, dwork, 10))
+          assert.isFalse(yield* Workqueue.queueDelayed(wq, dwork, 500))
+          yield* TestClock.adjust(10)
+          yield* settle()
+          assert.deepStrictEqual(yield* rec.starts, [], "the shorter delay was ignored")
+          yield* TestClock.adjust(90)
+          yield* settle()
+          assert.deepStrictEqual(yield* rec.trace, ["start d@100/cpu0", "end d@100/cpu0"])
+          yield* TestClock.adjust(1000)
+          yield* settle()
+          assert.deepStrictEqual(yield* rec.starts, ["d"], "ran once")
+        }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+    )
+
+    it.effect("queueDelayed on a queued (already expired) item returns false (queue_delayed_work_on)", () =>
+      Effect.gen(function* () {
+        const rec = yield* makeRecorder
+        const gate = yield* makeGate
+        const wq = yield* Workqueue.make("delayed", { maxActive: 1 })
+        const blocker = yield* Work.make(rec.handler("blocker", gate.await))
+        const dwork = yield* DelayedWork.make(rec.handler("d"))
+        yield* Workqueue.queue(wq, blocker)
+        yield* Workqueue.queueDelayed(wq, dwork, 0)
+        assert.isFalse(yield* Workqueue.queueDelayed(wq, dwork, 10))
+        assert.strictEqual(yield* armedOn("delayed"), 0)
+        yield* gate.open
+        yield* settle()
+        assert.deepStrictEqual(yield* rec.starts, ["blocker", "d"])
+      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+    )
+
+    it.effect("delay 0 queues at once with no timer (__queue_delayed_work)", () =>
+      Effect.gen(function* () {
+        const rec = yield* makeRecorder
+        const wq = yield* Workqueue.make("delayed")
+        const dwork = yield* DelayedWork.make(rec.handler("d"))
+        assert.isTrue(yield* Workqueue.queueDelayed(wq, dwork, 0))
+        assert.strictEqual(yield* armedOn("delayed"), 0, "no timer armed")
+        const snap = yield* WorkqueueSystem.snapshot
+        assert.strictEqual(snap.workqueues.find((w) => w.name === "delayed")!.armed, 0)
+        yield* settle()
+        assert.deepStrictEqual(yield* rec.trace, ["start d@0/cpu0", "end d@0/cpu0"])
+      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+    )
+
+    it.effect("the CPU recorded at arming decides the pool the item runs on (queue_delayed_work_on)", () =>
+      Effect.gen(function* () {
+        const rec = yield* makeRecorder
+        const wq = yield* Workqueue.make("delayed")
+        const a = yield* DelayedWork.make(rec.handler("a"))
+        const b = yield* DelayedWork.make(rec.handler("b"))
+        const c = yield* DelayedWork.make(rec.handler("c"))
+        yield* WorkqueueSystem.onCpu(2)(Workqueue.queueDelayed(wq, a, 10))
+        yield* Workqueue.queueDelayedOn(wq, 3, b, 10)
+        yield* Workqueue.queueDelayed(wq, c, 10)
+        yield* WorkqueueSystem.onCpu(1)(TestClock.adjust(10))
+        yield* settle()
+        const cpus = Object.fromEntries((yield* rec.events).map((e) => [e.name, e.cpu]))
+        assert.deepStrictEqual(cpus, { a: 2, b: 3, c: 0 })
+      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+    )
+
+    it.effect(
+      "arming from onCpu(n) with n outside 0..cpus-1 is refused with InvalidCpu and never breaks the timers of other items (queue_delayed_work)",
+      () =>
+        Effect.gen(function* () {
+          const rec = yield* makeRecorder
+          const wq = yield* Workqueue.make("delayed")
+          const bad = yield* DelayedWork.make(rec.handler("bad"))
+          const later = yield* DelayedWork.make(rec.handler("later"))
+          const exit = yield* Effect.exit(WorkqueueSystem.onCpu(4)(Workqueue.queueDelayed(wq, bad, 10)))
+          yield* Workqueue.queueDelayed(wq, later, 20)
+          yield* TestClock.adjust(20)
+          yield* settle()
+          assert.deepStrictEqual(
+            yield* rec.trace,
+            ["start later@20/cpu0", "end later@20/cpu0"],
+            "the timer fiber still works"
+          )
+          assert.isTrue(Exit.isFailure(exit), "refused at arming time")
+          assert.isFalse(yield* DelayedWork.pending(bad))
+        }).pipe(withSystemClosedOnSuccess({ cpus: 4 }))
+    )
+
+    it.effect("a Duration input is accepted as the delay (queue_delayed_work)", () =>
+      Effect.gen(function* () {
+        const rec = yield* makeRecorder
+        const wq = yield* Workqueue.make("delayed")
+        const dwork = yield* DelayedWork.make(rec.handler("d"))
+        yield* Workqueue.queueDelayed(wq, dwork, "2 seconds")
+        yield* TestClock.adjust("2 seconds")
+        yield* settle()
+        assert.deepStrictEqual(yield* rec.trace, ["start d@2000/cpu0", "end d@2000/cpu0"])
+      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+    )
+
+    it.effect(
+      "a fractional delay is rounded up (fires late, never early); a negative delay queues at once (__queue_delayed_work)",
+      () =>
+        Effect.gen(function* () {
+          const rec = yield* makeRecorder
+          const wq = yield* Workqueue.make("delayed")
+          yield* Workqueue.queueDelayed(wq, yield* DelayedWork.make(rec.handler("fraction")), 1.5)
+          yield* Workqueue.queueDelayed(wq, yield* DelayedWork.make(rec.handler("negative")), -5)
+          yield* settle()
+          assert.deepStrictEqual(yield* rec.starts, ["negative"])
+          yield* TestClock.adjust(1)
+          yield* settle()
+          assert.deepStrictEqual(yield* rec.starts, ["negative"], "not at 1 ms: that would be early")
+          yield* TestClock.adjust(1)
+          yield* settle()
+          assert.deepStrictEqual(
+            (yield* rec.events).filter((e) => e.kind === "start").map((e) => `${e.name}@${e.at}`),
+            ["negative@0", "fraction@2"]
+          )
+        }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+    )
+
+    it.effect("a disabled item is not armed and queueDelayed returns false (queue_delayed_work_on)", () =>
+      Effect.gen(function* () {
+        const wq = yield* Workqueue.make("delayed")
+        const dwork = yield* DelayedWork.make(() => Effect.void)
+        yield* DelayedWork.disable(dwork)
+        assert.isFalse(yield* Workqueue.queueDelayed(wq, dwork, 10))
+        assert.isFalse(yield* Workqueue.modDelayed(wq, dwork, 10))
+        assert.strictEqual(yield* armedOn("delayed"), 0)
+        assert.isTrue(yield* DelayedWork.enable(dwork))
+      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+    )
+  })
+
+  describe("modDelayed (spec §3.3 table)", () => {
+    it.effect("idle: arms at now + delay and returns false (mod_delayed_work_on)", () =>
+      Effect.gen(function* () {
+        const rec = yield* makeRecorder
+        const wq = yield* Workqueue.make("mod")
+        const dwork = yield* DelayedWork.make(rec.handler("d"))
+        yield* TestClock.adjust(3)
+        assert.isFalse(yield* Workqueue.modDelayed(wq, dwork, 20))
+        assert.isTrue(yield* DelayedWork.pending(dwork))
+        yield* TestClock.adjust(20)
+        yield* settle()
+        assert.deepStrictEqual(yield* rec.trace, ["start d@23/cpu0", "end d@23/cpu0"])
+      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+    )
+
+    it.effect("armed: re-arms for now + delay (shorter or longer) and returns true (mod_delayed_work_on)", () =>
+      Effect.gen(function* () {
+        const rec = yield* makeRecorder
+        const wq = yield* Workqueue.make("mod")
+        const longer = yield* DelayedWork.make(rec.handler("longer"))
+        const shorter = yield* DelayedWork.make(rec.handler("shorter"))
+        yield* Workqueue.queueDelayed(wq, longer, 100)
+        yield* Workqueue.queueDelayed(wq, shorter, 1000)
+        yield* TestClock.adjust(50)
+        assert.isTrue(yield* Workqueue.modDelayed(wq, longer, 100), "was pending")
+        assert.isTrue(yield* Workqueue.modDelayed(wq, shorter, 10))
+        assert.strictEqual(yield* armedOn("mod"), 2, "the old timers are gone")
+        yield* TestClock.adjust(49)
+        yield* settle()
+        assert.deepStrictEqual(yield* rec.starts, ["shorter"])
+        yield* TestClock.adjust(51)
+        yield* settle()
+        assert.deepStrictEqual(yield* rec.trace, [
+          "start shorter@60/cpu0",
+          "end shorter@60/cpu0",
+          "start longer@150/cpu0",
+          "end longer@150/cpu0"
+        ])
+        yield* TestClock.adjust(2000)
+        yield* settle()
+        assert.deepStrictEqual(yield* rec.starts, ["shorter", "longer"], "the old expiries never fire")
+      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+    )
+
+    it.effect("queued: pulled off the list and re-armed, i.e. postponed; returns true (mod_delayed_work_on)", () =>
+      Effect.gen(function* () {
+        const rec = yield* makeRecorder
+        const gate = yield* makeGate
+        const wq = yield* Workqueue.make("mod", { maxActive: 1 })
+        const blocker = yield* Work.make(rec.handler("blocker", gate.await))
+        const dwork = yield* DelayedWork.make(rec.handler("d"))
+        yield* Workqueue.queue(wq, blocker)
+        yield* Workqueue.queueDelayed(wq, dwork, 0)
+        yield* settle()
+        assert.isTrue(yield* Workqueue.modDelayed(wq, dwork, 40))
+        const pwq = (yield* WorkqueueSystem.snapshot).workqueues.find((w) => w.name === "mod")!.pwqs[0]!
+        assert.strictEqual(pwq.inactive, 0, "no longer on the inactive list")
+        yield* gate.open
+        yield* settle()
+        assert.deepStrictEqual(yield* rec.starts, ["blocker"], "postponed, not run when the slot freed")
+        yield* TestClock.adjust(40)
+        yield* settle()
+        assert.deepStrictEqual(yield* rec.trace, [
+          "start blocker@0/cpu0",
+          "end blocker@0/cpu0",
+          "start d@40/cpu0",
+          "end d@40/cpu0"
+        ])
+      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+    )
+
+    it.effect(
+      "running, not pending: arms a new instance that runs after the running one, returns false (mod_delayed_work_on)",
+      () =>
+        Effect.gen(function* () {
+          const rec = yield* makeRecorder
+          const wq = yield* Workqueue.make("mod")
+          let runs = 0
+          const dwork = yield* DelayedWork.make(() =>
+            Effect.gen(function* () {
+              const n = ++runs
+              yield* rec.mark("start", `d${n}`)
+              yield* Effect.sleep(30)
+              yield* rec.mark("end", `d${n}`)
+            })
+          )
+          yield* Workqueue.queueDelayed(wq, dwork, 0)
+          yield* settle()
+          assert.isFalse(yield* Workqueue.modDelayed(wq, dwork, 10))
+          assert.isTrue(yield* DelayedWork.pending(dwork))
+          yield* TestClock.adjust(10)
+          yield* settle()
+          assert.deepStrictEqual(yield* rec.starts, ["d1"], "the new instance waits for the running one")
+          yield* TestClock.adjust(20)
+          yield* settle()
+          yield* TestClock.adjust(30)
+          yield* settle()
+          const events = (yield* rec.events).map((e) => `${e.kind} ${e.name}@${e.at}`)
+          assert.deepStrictEqual(events, ["start d1@0", "end d1@30", "start d2@30", "end d2@60"])
+        }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+    )
+
+    it.effect(
+      "running + pending: the pending instance is pulled and re-armed; returns true (mod_delayed_work_on)",
+      () =>
+        Effect.gen(function* () {
+          const rec = yield* makeRecorder
+          const gate = yield* makeGate
+          const wq = yield* Workqueue.make("mod")
+          let runs = 0
+          const dwork = yield* DelayedWork.make(() =>
+            Effect.gen(function* () {
+              const n = ++runs
+              yield* rec.mark("start", `d${n}`)
+              if (n === 1) yield* gate.await
+              yield* rec.mark("end", `d${n}`)
+            })
+          )
+          yield* Workqueue.queueDelayed(wq, dwork, 0)
+          yield* settle()
+          assert.isTrue(yield* Workqueue.queueDelayed(wq, dwork, 0), "queued again while running")
+          assert.isTrue(yield* Workqueue.modDelayed(wq, dwork, 50))
+          yield* gate.open
+          yield* settle()
+          assert.deepStrictEqual(yield* rec.starts, ["d1"], "the queued instance was pulled")
+          yield* TestClock.adjust(50)
+          yield* settle()
+          assert.deepStrictEqual(yield* rec.trace, [
+            "start d1@0/cpu0",
+            "end d1@0/cpu0",
+            "start d2@50/cpu0",
+            "end d2@50/cpu0"
+          ])
+        }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+    )
+
+    it.effect("modDelayed(0) on an armed item runs it now (mod_delayed_work_on)", () =>
+      Effect.gen(function* () {
+        const rec = yield* makeRecorder
+        const wq = yield* Workqueue.make("mod")
+        const dwork = yield* DelayedWork.make(rec.handler("d"))
+        yield* Workqueue.queueDelayed(wq, dwork, 1000)
+        yield* TestClock.adjust(7)
+        assert.isTrue(yield* Workqueue.modDelayed(wq, dwork, 0))
+        assert.strictEqual(yield* armedOn("mod"), 0)
+        yield* settle()
+        assert.deepStrictEqual(yield* rec.trace, ["start d@7/cpu0", "end d@7/cpu0"])
+        yield* TestClock.adjust(2000)
+        yield* settle()
+        assert.deepStrictEqual(yield* rec.starts, ["d"])
+      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+    )
+
+    it.effect("repeated modDelayed debounces: the item runs once, delay after the last call (mod_delayed_work)", () =>
+      Effect.gen(function* () {
+        const rec = yield* makeRecorder
+        const wq = yield* Workqueue.make("debounce")
+        const dwork = yield* DelayedWork.make(rec.handler("d"))
+        for (let i = 0; i < 5; i++) {
+          yield* Workqueue.modDelayed(wq, dwork, 100)
+          yield* TestClock.adjust(30)
+          yield* settle()
+        }
+        assert.deepStrictEqual(yield* rec.starts, [])
+        yield* TestClock.adjust(1000)
+        yield* settle()
+        assert.deepStrictEqual(yield* rec.trace, ["start d@220/cpu0", "end d@220/cpu0"])
+      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+    )
+
+    it.effect("modDelayedOn moves an armed item to another workqueue and CPU (mod_delayed_work_on)", () =>
+      Effect.gen(function* () {
+        const rec = yield* makeRecorder
+        const first = yield* Workqueue.make("first")
+        const second = yield* Workqueue.make("second")
+        const dwork = yield* DelayedWork.make(rec.handler("d"))
+        yield* Workqueue.queueDelayedOn(first, 1, dwork, 100)
+        assert.isTrue(yield* Workqueue.modDelayedOn(second, 2, dwork, 20))
+        yield* TestClock.adjust(200)
+        yield* settle()
+        assert.deepStrictEqual(yield* rec.trace, ["start d@20/cpu2", "end d@20/cpu2"])
+        const snap = yield* WorkqueueSystem.snapshot
+        const started = (name: string) =>
+          snap.workqueues.find((w) => w.name === name)!.pwqs.reduce((n, p) => n + p.stats.started, 0)
+        assert.deepStrictEqual([started("first"), started("second")], [0, 1])
+      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+    )
+  })
+
+  describe("flush", () => {
+    it.effect(
+      "DelayedWork.flush fires an armed timer now, waits, and returns true; the old expiry never runs it twice (flush_delayed_work)",
+      () =>
+        Effect.gen(function* () {
+          const rec = yield* makeRecorder
+          const wq = yield* Workqueue.make("flush")
+          const dwork = yield* DelayedWork.make(rec.handler("d"))
+          yield* Workqueue.queueDelayed(wq, dwork, 100)
+          yield* TestClock.adjust(10)
+          assert.isTrue(yield* DelayedWork.flush(dwork))
+          assert.deepStrictEqual(yield* rec.trace, ["start d@10/cpu0", "end d@10/cpu0"])
+          assert.strictEqual(yield* armedOn("flush"), 0)
+          yield* TestClock.adjust(1000)
+          yield* settle()
+          assert.deepStrictEqual(yield* rec.starts, ["d"])
+          assert.isFalse(yield* DelayedWork.flush(dwork), "idle now")
+        }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+    )
+
+    it.effect("DelayedWork.flush of an already queued item waits for it and returns true (flush_delayed_work)", () =>
+      Effect.gen(function* () {
+        const rec = yield* makeRecorder
+        const gate = yield* makeGate
+        const wq = yield* Workqueue.make("flush", { maxActive: 1 })
+        yield* Workqueue.queue(wq, yield* Work.make(rec.handler("blocker", gate.await)))
+        const dwork = yield* DelayedWork.make(rec.handler("d"))
+        yield* Workqueue.queueDelayed(wq, dwork, 0)
+        const flusher = yield* Effect.forkChild(DelayedWork.flush(dwork))
+        yield* settle()
+        assert.isUndefined(flusher.pollUnsafe())
+        yield* gate.open
+        assert.isTrue(yield* Fiber.join(flusher))
+        assert.deepStrictEqual(yield* rec.ends, ["blocker", "d"])
+      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+    )
+
+    it.effect("Work.flush of an armed-only item returns false at once without waiting for the timer (flush_work)", () =>
+      Effect.gen(function* () {
+        const rec = yield* makeRecorder
+        const wq = yield* Workqueue.make("flush")
+        const dwork = yield* DelayedWork.make(rec.handler("d"))
+        yield* Workqueue.queueDelayed(wq, dwork, 100)
+        assert.isFalse(yield* Work.flush(dwork))
+        assert.isTrue(yield* DelayedWork.pending(dwork), "still armed")
+        assert.deepStrictEqual(yield* rec.starts, [])
+        yield* TestClock.adjust(100)
+        yield* settle()
+        assert.deepStrictEqual(yield* rec.starts, ["d"])
+      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+    )
+  })
+
+  describe("cancel", () => {
+    it.effect("cancel while armed returns true, deletes the timer, and it never runs (cancel_delayed_work)", () =>
+      Effect.gen(function* () {
+        const rec = yield* makeRecorder
+        const wq = yield* Workqueue.make("cancel")
+        const dwork = yield* DelayedWork.make(rec.handler("d"))
+        yield* Workqueue.queueDelayed(wq, dwork, 100)
+        assert.isTrue(yield* DelayedWork.cancel(dwork))
+        assert.isFalse(yield* DelayedWork.pending(dwork))
+        assert.strictEqual(yield* armedOn("cancel"), 0)
+        assert.strictEqual((yield* WorkqueueSystem.snapshot).workqueues.find((w) => w.name === "cancel")!.armed, 0)
+        assert.isFalse(yield* DelayedWork.cancel(dwork))
+        yield* TestClock.adjust(200)
+        yield* settle()
+        assert.deepStrictEqual(yield* rec.starts, [])
+        assert.isTrue(yield* Workqueue.queueDelayed(wq, dwork, 10), "can be armed again")
+        yield* TestClock.adjust(10)
+        yield* settle()
+        assert.deepStrictEqual(yield* rec.trace, ["start d@210/cpu0", "end d@210/cpu0"])
+      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+    )
+
+    it.effect(
+      "disable of an armed item deletes its timer and returns true; it stays unarmable until enabled (disable_delayed_work)",
+      () =>
+        Effect.gen(function* () {
+          const rec = yield* makeRecorder
+          const wq = yield* Workqueue.make("disable")
+          const dwork = yield* DelayedWork.make(rec.handler("d"))
+          yield* Workqueue.queueDelayed(wq, dwork, 50)
+          assert.isTrue(yield* DelayedWork.disable(dwork))
+          assert.strictEqual(yield* armedOn("disable"), 0)
+          assert.isFalse(yield* Workqueue.queueDelayed(wq, dwork, 10))
+          yield* TestClock.adjust(100)
+          yield* settle()
+          assert.deepStrictEqual(yield* rec.starts, [])
+          assert.isTrue(yield* DelayedWork.enable(dwork))
+          assert.isTrue(yield* Workqueue.queueDelayed(wq, dwork, 10))
+          yield* TestClock.adjust(10)
+          yield* settle()
+          assert.deepStrictEqual(yield* rec.trace, ["start d@110/cpu0", "end d@110/cpu0"])
+        }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+    )
+
+    it.effect(
+      "a periodic self-re-arming item is stopped for good by cancelSync while armed (cancel_delayed_work_sync)",
+      () =>
+        Effect.gen(function* () {
+          const rec = yield* makeRecorder
+          const wq = yield* Workqueue.make("periodic")
+          const dwork = yield* DelayedWork.make((self) =>
+            Effect.andThen(rec.mark("start", "tick"), Workqueue.queueDelayed(wq, self, 100))
+          )
+          yield* Workqueue.queueDelayed(wq, dwork, 100)
+          yield* TestClock.adjust(350)
+          yield* settle()
+          assert.deepStrictEqual(
+            (yield* rec.events).map((e) => e.at),
+            [100, 200, 300]
+          )
+          assert.isTrue(yield* DelayedWork.cancelSync(dwork), "it was armed")
+          assert.isFalse(yield* DelayedWork.pending(dwork))
+          yield* TestClock.adjust(1000)
+          yield* settle()
+          assert.strictEqual((yield* rec.events).length, 3)
+          assert.strictEqual(yield* armedOn("periodic"), 0)
+        }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+    )
+
+    it.effect(
+      "a periodic item cancel-synced while it runs: its re-arm is refused and it never runs again (cancel_delayed_work_sync)",
+      () =>
+        Effect.gen(function* () {
+          const rec = yield* makeRecorder
+          const gate = yield* makeGate
+          const wq = yield* Workqueue.make("periodic")
+          const rearmed: Array<boolean> = []
+          const dwork = yield* DelayedWork.make((self) =>
+            Effect.gen(function* () {
+              yield* rec.mark("start", "tick")
+              yield* gate.await
+              rearmed.push(yield* Workqueue.queueDelayed(wq, self, 100))
+            })
+          )
+          yield* Workqueue.queueDelayed(wq, dwork, 100)
+          yield* TestClock.adjust(100)
+          yield* settle()
+          assert.strictEqual((yield* rec.events).length, 1, "running")
+          const canceller = yield* Effect.forkChild(DelayedWork.cancelSync(dwork))
+          yield* settle()
+          assert.isUndefined(canceller.pollUnsafe(), "waits for the running instance")
+          yield* gate.open
+          assert.isFalse(yield* Fiber.join(canceller))
+          assert.deepStrictEqual(rearmed, [false])
+          assert.isFalse(yield* DelayedWork.pending(dwork))
+          yield* TestClock.adjust(1000)
+          yield* settle()
+          assert.strictEqual((yield* rec.events).length, 1)
+          assert.strictEqual(yield* armedOn("periodic"), 0)
+        }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+    )
+  })
+
+  describe("drain and destroy", () => {
+    it.effect("a timer that fires during drain is accepted and drained (drain_workqueue, API.md)", () =>
+      Effect.gen(function* () {
+        const rec = yield* makeRecorder
+        const gate = yield* makeGate
+        const wq = yield* Workqueue.make("drain")
+        const blocker = yield* Work.make(rec.handler("blocker", gate.await))
+        const dwork = yield* DelayedWork.make(rec.handler("d"))
+        yield* Workqueue.queue(wq, blocker)
+        yield* Workqueue.queueDelayed(wq, dwork, 50)
+        yield* settle()
+        const drainer = yield* Effect.forkChild(Workqueue.drain(wq))
+        yield* settle()
+        yield* TestClock.adjust(50)
+        yield* settle()
+        assert.isUndefined(drainer.pollUnsafe())
+        yield* gate.open
+        yield* Fiber.join(drainer)
+        assert.deepStrictEqual(yield* rec.trace, [
+          "start blocker@0/cpu0",
+          "start d@50/cpu0",
+          "end d@50/cpu0",
+          "end blocker@50/cpu0"
+        ])
+        assert.isFalse(yield* DelayedWork.pending(dwork))
+      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+    )
+
+    it.effect(
+      "drain does not wait for armed-only timers; one that fires after the drain runs normally (drain_workqueue)",
+      () =>
+        Effect.gen(function* () {
+          const rec = yield* makeRecorder
+          const wq = yield* Workqueue.make("drain")
+          const dwork = yield* DelayedWork.make(rec.handler("d"))
+          yield* Workqueue.queueDelayed(wq, dwork, 100)
+          yield* Workqueue.drain(wq)
+          assert.isTrue(yield* DelayedWork.pending(dwork), "still armed")
+          yield* TestClock.adjust(100)
+          yield* settle()
+          assert.deepStrictEqual(yield* rec.trace, ["start d@100/cpu0", "end d@100/cpu0"])
+        }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+    )
+
+    it.effect("Workqueue.flush does not wait for armed delayed items (flush_workqueue)", () =>
+      Effect.gen(function* () {
+        const rec = yield* makeRecorder
+        const wq = yield* Workqueue.make("flush")
+        yield* Workqueue.queueDelayed(wq, yield* DelayedWork.make(rec.handler("d")), 100)
+        yield* Workqueue.flush(wq)
+        assert.deepStrictEqual(yield* rec.starts, [])
+        yield* TestClock.adjust(100)
+        yield* settle()
+      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+    )
+
+    it.effect("destroy fires armed timers at once and runs them before returning (destroy_workqueue, API.md)", () =>
+      Effect.gen(function* () {
+        const rec = yield* makeRecorder
+        const wq = yield* Workqueue.make("destroy")
+        const baseline = yield* timers
+        const a = yield* DelayedWork.make(rec.handler("a"))
+        const b = yield* DelayedWork.make(rec.handler("b"))
+        yield* Workqueue.queueDelayed(wq, b, 5000)
+        yield* Workqueue.queueDelayed(wq, a, 1000)
+        yield* TestClock.adjust(3)
+        yield* Workqueue.destroy(wq)
+        assert.deepStrictEqual(yield* rec.trace, ["start a@3/cpu0", "end a@3/cpu0", "start b@3/cpu0", "end b@3/cpu0"])
+        assert.isFalse(yield* DelayedWork.pending(a))
+        assert.isFalse(yield* DelayedWork.pending(b))
+        assert.strictEqual(yield* timers, baseline, "both timers are gone")
+        yield* TestClock.adjust(10_000)
+        yield* settle()
+        assert.deepStrictEqual(yield* rec.starts, ["a", "b"])
+      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+    )
+
+    it.effect(
+      "a periodic item re-armed by its own handler during destroy does not outlive the workqueue (destroy_workqueue, spec §17)",
+      () =>
+        Effect.gen(function* () {
+          const rec = yield* makeRecorder
+          const wq = yield* Workqueue.make("destroy")
+          const baseline = yield* timers
+          const dwork = yield* DelayedWork.make((self) =>
+            Effect.andThen(rec.mark("start", "tick"), Effect.ignore(Workqueue.queueDelayed(wq, self, 100)))
+          )
+          yield* Workqueue.queueDelayed(wq, dwork, 100)
+          yield* Workqueue.destroy(wq)
+          assert.isFalse(yield* DelayedWork.pending(dwork), "nothing stays pending on a destroyed workqueue")
+          assert.strictEqual(yield* timers, baseline, "no timer targets the destroyed workqueue")
+          yield* TestClock.adjust(1000)
+          yield* settle()
+          assert.isAtMost((yield* rec.events).length, 2, "the handler never runs on the destroyed workqueue")
+        }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+    )
+
+    it.effect(
+      "once every delayed item has fired no timer is armed (snapshot.timers 0) and the layer closes without hanging (run_timers)",
+      () =>
+        Effect.gen(function* () {
+          const rec = yield* makeRecorder
+          const scope = yield* Scope.make()
+          const context = yield* Layer.buildWithScope(WorkqueueSystem.layer({ cpus: 4, watchdogThresh: 0 }), scope)
+          yield* Effect.gen(function* () {
+            const wq = yield* Workqueue.make("fired")
+            for (const [name, delay] of [
+              ["a", 10],
+              ["b", 20],
+              ["c", 20]
+            ] as const) {
+              yield* Workqueue.queueDelayed(wq, yield* DelayedWork.make(rec.handler(name)), delay)
+            }
+            assert.strictEqual(yield* timers, 3)
+            yield* TestClock.adjust(20)
+            yield* settle()
+            assert.deepStrictEqual(yield* rec.starts, ["a", "b", "c"])
+            assert.strictEqual(yield* timers, 0, "nothing left armed before the close")
+          }).pipe(Effect.provideContext(context), Scope.provide(scope))
+          yield* Scope.close(scope, Exit.void)
+        })
+    )
+
+    it.effect("after the layer closes no timer remains, and the scope closes without hanging (closeSystem)", () =>
+      Effect.gen(function* () {
+        const rec = yield* makeRecorder
+        const scope = yield* Scope.make()
+        const context = yield* Layer.buildWithScope(WorkqueueSystem.layer({ cpus: 4 }), scope)
+        const service = context.mapUnsafe.get(WorkqueueSystem.WorkqueueSystem.key) as
+          | WorkqueueSystem.WorkqueueSystem["Service"]
+          | undefined
+        assert.isDefined(service)
+        const program = Effect.gen(function* () {
+          const wq = yield* Workqueue.make("owned")
+          const a = yield* DelayedWork.make(rec.handler("a"))
+          const b = yield* DelayedWork.make(rec.handler("b"))
+          const c = yield* DelayedWork.make(rec.handler("c"))
+          yield* Workqueue.queueDelayed(wq, a, 10)
+          yield* WorkqueueSystem.scheduleDelayed(b, 60_000)
+          yield* Workqueue.queueDelayed(wq, c, 100)
+          yield* TestClock.adjust(10)
+          yield* settle()
+          assert.deepStrictEqual(yield* rec.starts, ["a"])
+          assert.strictEqual(yield* armedOn("owned"), 1)
+          assert.strictEqual(yield* armedOn("events"), 1)
+        })
+        yield* program.pipe(Effect.provideContext(context), Scope.provide(scope))
+        yield* Scope.close(scope, Exit.void)
+        const snap = WorkqueueSystem.snapshotUnsafe(service!.system)
+        assert.strictEqual(snap.timers, 0)
+        assert.deepStrictEqual(snap.workqueues, [])
+        assert.deepStrictEqual([...(yield* rec.starts)].sort(), ["a", "b", "c"], "armed items were fired, not dropped")
+      })
+    )
+  })
+
+  describe("state", () => {
+    it.effect(
+      "toJSON reports the spec §2.1 state through an item's life: idle, armed, queued, running, running+queued, disabled (work_busy)",
+      () =>
+        Effect.gen(function* () {
+          const gate = yield* makeGate
+          const wq = yield* Workqueue.make("states", { maxActive: 1 })
+          const blocker = yield* Work.make(() => gate.await)
+          const dwork = yield* DelayedWork.make(() => gate.await, { name: "d" })
+          const json = (u: unknown) => JSON.parse(JSON.stringify(u)) as { _id: string; state: string; expires?: number }
+          assert.deepStrictEqual(json(dwork), { _id: "DelayedWork", name: "d", state: "idle" } as never)
+          yield* Workqueue.queueDelayed(wq, dwork, 30)
+          assert.deepStrictEqual([json(dwork).state, json(dwork).expires], ["armed", 30])
+          yield* Workqueue.queue(wq, blocker)
+          yield* TestClock.adjust(30)
+          yield* settle()
+          assert.strictEqual(json(dwork).state, "queued-inactive")
+          yield* gate.open
+          yield* settle()
+          assert.strictEqual(json(dwork).state, "idle")
+          const gate2 = yield* makeGate
+          const running = yield* DelayedWork.make(() => gate2.await, { name: "r" })
+          yield* Workqueue.queueDelayed(wq, running, 0)
+          yield* settle()
+          assert.strictEqual(json(running).state, "running")
+          yield* Workqueue.queueDelayed(wq, running, 0)
+          assert.strictEqual(json(running).state, "running+queued")
+          assert.isTrue(yield* DelayedWork.cancel(running))
+          yield* gate2.open
+          yield* settle()
+          yield* DelayedWork.disable(running)
+          assert.strictEqual(json(running).state, "disabled")
+          assert.isTrue(yield* DelayedWork.enable(running))
+          assert.strictEqual(json(running).state, "idle")
+        }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+    )
+  })
+
+  describe("make", () => {
+    it.effect("DelayedWork.make builds a delayed work item that is also a Work (INIT_DELAYED_WORK)", () =>
+      Effect.gen(function* () {
+        const dwork = yield* DelayedWork.make(() => Effect.void, { name: "dw" })
+        assert.isTrue(DelayedWork.isDelayedWork(dwork))
+        assert.isTrue(Work.isWork(dwork))
+        assert.strictEqual(dwork.name, "dw")
+        const plain = yield* Work.make(() => Effect.void)
+        assert.isFalse(DelayedWork.isDelayedWork(plain))
+      })
+    )
+  })
+})

@@ -1,0 +1,267 @@
+import { assert, describe, it } from "@effect/vitest"
+import * as Cause from "effect/Cause"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import { TestClock } from "effect/testing"
+import { DelayedWork, Work, Workqueue, WorkqueueError, WorkqueueSystem } from "../src/index.ts"
+import { makeGate, settle, withSystemClosedOnSuccess } from "./utils/recorder.ts"
+
+/** Asserts the error is a `WorkqueueError` for `reason` that names workqueue `name` in its field and message. */
+const assertRule = (error: unknown, reason: WorkqueueError.Reason, name: string) => {
+  assert.isTrue(WorkqueueError.isWorkqueueError(error), String(error))
+  const e = error as WorkqueueError.WorkqueueError
+  assert.strictEqual(e._tag, "WorkqueueError")
+  assert.strictEqual(e.reason, reason, e.message)
+  assert.strictEqual(e.workqueue, name)
+  assert.include(e.message, `workqueue "${name}"`)
+}
+
+/** Runs `f` inside a handler of `wq` and returns the error it failed with (or undefined). */
+const failureInHandler = <E, R>(wq: Workqueue.Workqueue, f: (self: Work.Work) => Effect.Effect<unknown, E, R>) =>
+  Effect.gen(function* () {
+    let failure: E | undefined
+    let ran = false
+    const work = yield* Work.make((self) =>
+      Effect.gen(function* () {
+        ran = true
+        const exit = yield* Effect.flip(f(self))
+        failure = exit
+      })
+    )
+    yield* Workqueue.queue(wq, work)
+    yield* settle()
+    assert.isTrue(ran, "the handler ran (and did not hang)")
+    return failure
+  })
+
+describe("WorkqueueError", () => {
+  it.effect(
+    "queueing on a destroyed workqueue fails with Destroyed and leaves the item not pending (destroy_workqueue)",
+    () =>
+      Effect.gen(function* () {
+        const wq = yield* Workqueue.make("gone")
+        yield* Workqueue.destroy(wq)
+        const work = yield* Work.make(() => Effect.void)
+        const dwork = yield* DelayedWork.make(() => Effect.void)
+        assertRule(yield* Effect.flip(Workqueue.queue(wq, work)), "Destroyed", "gone")
+        assertRule(yield* Effect.flip(Workqueue.queueOn(wq, 1, work)), "Destroyed", "gone")
+        assertRule(yield* Effect.flip(Workqueue.queueDelayed(wq, dwork, 10)), "Destroyed", "gone")
+        assertRule(yield* Effect.flip(Workqueue.queueDelayed(wq, dwork, 0)), "Destroyed", "gone")
+        assertRule(yield* Effect.flip(Workqueue.modDelayed(wq, dwork, 10)), "Destroyed", "gone")
+        assert.isFalse(yield* Work.pending(work))
+        assert.isFalse(yield* DelayedWork.pending(dwork))
+      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+  )
+
+  it.effect(
+    "queueing from outside on a draining or being-destroyed workqueue fails with Draining (drain_workqueue)",
+    () =>
+      Effect.gen(function* () {
+        const gate = yield* makeGate
+        const draining = yield* Workqueue.make("draining")
+        const destroying = yield* Workqueue.make("destroying")
+        yield* Workqueue.queue(draining, yield* Work.make(() => gate.await))
+        yield* Workqueue.queue(destroying, yield* Work.make(() => gate.await))
+        yield* settle()
+        const drainer = yield* Effect.forkChild(Workqueue.drain(draining))
+        const destroyer = yield* Effect.forkChild(Workqueue.destroy(destroying))
+        yield* settle()
+        const work = yield* Work.make(() => Effect.void)
+        const dwork = yield* DelayedWork.make(() => Effect.void)
+        assertRule(yield* Effect.flip(Workqueue.queue(draining, work)), "Draining", "draining")
+        assertRule(yield* Effect.flip(Workqueue.queueDelayed(draining, dwork, 5)), "Draining", "draining")
+        assertRule(yield* Effect.flip(Workqueue.modDelayed(draining, dwork, 5)), "Draining", "draining")
+        assertRule(yield* Effect.flip(Workqueue.queue(destroying, work)), "Draining", "destroying")
+        assert.isFalse(yield* Work.pending(work))
+        assert.isFalse(yield* DelayedWork.pending(dwork))
+        yield* gate.open
+        yield* Fiber.join(drainer)
+        yield* Fiber.join(destroyer)
+      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+  )
+
+  it.effect.each([
+    ["WQ_UNBOUND", Workqueue.WQ_UNBOUND],
+    ["WQ_FREEZABLE", Workqueue.WQ_FREEZABLE],
+    ["WQ_MEM_RECLAIM", Workqueue.WQ_MEM_RECLAIM],
+    ["WQ_CPU_INTENSIVE", Workqueue.WQ_CPU_INTENSIVE],
+    ["WQ_SYSFS", Workqueue.WQ_SYSFS],
+    ["WQ_POWER_EFFICIENT", Workqueue.WQ_POWER_EFFICIENT]
+  ] as const)("WQ_BH | %s fails with InvalidFlags (alloc_workqueue)", ([, flag]) =>
+    Effect.gen(function* () {
+      const error = yield* Effect.flip(Workqueue.make("bh_bad", { flags: Workqueue.WQ_BH | flag }))
+      assertRule(error, "InvalidFlags", "bh_bad")
+      const snap = yield* WorkqueueSystem.snapshot
+      assert.isUndefined(
+        snap.workqueues.find((w) => w.name === "bh_bad"),
+        "nothing was allocated"
+      )
+    }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+  )
+
+  it.effect(
+    "WQ_BH with a non-zero max_active, or ordered, fails with InvalidFlags; WQ_BH | WQ_HIGHPRI is fine (alloc_workqueue)",
+    () =>
+      Effect.gen(function* () {
+        assertRule(
+          yield* Effect.flip(Workqueue.make("bh_max", { flags: Workqueue.WQ_BH, maxActive: 1 })),
+          "InvalidFlags",
+          "bh_max"
+        )
+        assertRule(
+          yield* Effect.flip(Workqueue.makeOrdered("bh_ordered", { flags: Workqueue.WQ_BH })),
+          "InvalidFlags",
+          "bh_ordered"
+        )
+        const ok = yield* Workqueue.make("bh_hi", { flags: Workqueue.WQ_BH | Workqueue.WQ_HIGHPRI })
+        assert.strictEqual(Workqueue.name(ok), "bh_hi")
+      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+  )
+
+  it.effect("a CPU outside 0..cpus-1 fails with InvalidCpu and changes nothing (queue_work_on)", () =>
+    Effect.gen(function* () {
+      const wq = yield* Workqueue.make("cpus")
+      const work = yield* Work.make(() => Effect.void)
+      const dwork = yield* DelayedWork.make(() => Effect.void)
+      for (const cpu of [-1, 4, 1.5, Number.NaN]) {
+        assertRule(yield* Effect.flip(Workqueue.queueOn(wq, cpu, work)), "InvalidCpu", "cpus")
+        assertRule(yield* Effect.flip(Workqueue.queueDelayedOn(wq, cpu, dwork, 10)), "InvalidCpu", "cpus")
+        assertRule(yield* Effect.flip(Workqueue.modDelayedOn(wq, cpu, dwork, 10)), "InvalidCpu", "cpus")
+      }
+      assertRule(yield* Effect.flip(WorkqueueSystem.scheduleOn(9, work)), "InvalidCpu", "events")
+      assertRule(yield* Effect.flip(WorkqueueSystem.scheduleDelayedOn(9, dwork, 1)), "InvalidCpu", "events")
+      assert.isFalse(yield* Work.pending(work))
+      assert.isFalse(yield* DelayedWork.pending(dwork))
+    }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+  )
+
+  it.effect(
+    "queueing from a fiber onCpu(n) with n outside 0..cpus-1 fails with InvalidCpu and leaves nothing pending (queue_work)",
+    () =>
+      Effect.gen(function* () {
+        const wq = yield* Workqueue.make("oncpu")
+        const work = yield* Work.make(() => Effect.void)
+        const dwork = yield* DelayedWork.make(() => Effect.void)
+        const exit = yield* Effect.exit(WorkqueueSystem.onCpu(7)(Workqueue.queue(wq, work)))
+        assert.isTrue(Exit.isFailure(exit) && Cause.hasFails(exit.cause), `a typed failure, got ${String(exit)}`)
+        assertRule(yield* Effect.flip(WorkqueueSystem.onCpu(7)(Workqueue.queue(wq, work))), "InvalidCpu", "oncpu")
+        assert.isFalse(yield* Work.pending(work), "nothing left pending")
+        assertRule(
+          yield* Effect.flip(WorkqueueSystem.onCpu(4)(Workqueue.queueDelayed(wq, dwork, 10))),
+          "InvalidCpu",
+          "oncpu"
+        )
+        assert.isFalse(yield* DelayedWork.pending(dwork))
+        yield* Workqueue.flush(wq)
+      }).pipe(withSystemClosedOnSuccess({ cpus: 4 }))
+  )
+
+  it.effect("a NaN or infinite delay fails with InvalidDelay and arms nothing (queue_delayed_work_on)", () =>
+    Effect.gen(function* () {
+      const wq = yield* Workqueue.make("delays")
+      const dwork = yield* DelayedWork.make(() => Effect.void)
+      for (const delay of [Number.NaN, Infinity, -Infinity, Duration.infinity]) {
+        assertRule(yield* Effect.flip(Workqueue.queueDelayed(wq, dwork, delay)), "InvalidDelay", "delays")
+        assertRule(yield* Effect.flip(Workqueue.modDelayed(wq, dwork, delay)), "InvalidDelay", "delays")
+      }
+      assert.isFalse(yield* DelayedWork.pending(dwork))
+      const snap = yield* WorkqueueSystem.snapshot
+      assert.strictEqual(snap.workqueues.find((w) => w.name === "delays")!.armed, 0)
+    }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+  )
+
+  describe("Deadlock", () => {
+    it.effect(
+      "a handler flushing, draining or destroying its own workqueue fails with Deadlock (flush_workqueue, lockdep)",
+      () =>
+        Effect.gen(function* () {
+          const wq = yield* Workqueue.make("self")
+          assertRule(yield* failureInHandler(wq, () => Workqueue.flush(wq)), "Deadlock", "self")
+          assertRule(yield* failureInHandler(wq, () => Workqueue.drain(wq)), "Deadlock", "self")
+          assertRule(yield* failureInHandler(wq, () => Workqueue.destroy(wq)), "Deadlock", "self")
+          const events = yield* WorkqueueSystem.systemWq
+          assertRule(yield* failureInHandler(events, () => WorkqueueSystem.flushScheduled), "Deadlock", "events")
+          assert.isTrue(
+            yield* Workqueue.queue(wq, yield* Work.make(() => Effect.void)),
+            "the workqueue is still usable"
+          )
+          yield* settle()
+        }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+    )
+
+    it.effect(
+      "an item flushing or cancel-syncing itself from its handler fails with Deadlock (flush_work, cancel_work_sync)",
+      () =>
+        Effect.gen(function* () {
+          const wq = yield* Workqueue.make("itself")
+          assertRule(yield* failureInHandler(wq, (self) => Work.flush(self)), "Deadlock", "itself")
+          assertRule(yield* failureInHandler(wq, (self) => Work.cancelSync(self)), "Deadlock", "itself")
+          assertRule(yield* failureInHandler(wq, (self) => Work.disableSync(self)), "Deadlock", "itself")
+        }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+    )
+
+    it.effect("a delayed item flushing itself from its handler fails with Deadlock (flush_delayed_work)", () =>
+      Effect.gen(function* () {
+        const wq = yield* Workqueue.make("delayed_self")
+        let failure: unknown
+        const dwork = yield* DelayedWork.make((self) =>
+          Effect.gen(function* () {
+            failure = yield* Effect.flip(DelayedWork.flush(self))
+          })
+        )
+        yield* Workqueue.queueDelayed(wq, dwork, 5)
+        yield* TestClock.adjust(5)
+        yield* settle()
+        assertRule(failure, "Deadlock", "delayed_self")
+      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+    )
+
+    it.effect(
+      "on an ordered workqueue, a handler flushing an item queued behind it fails with Deadlock (flush_work, lockdep)",
+      () =>
+        Effect.gen(function* () {
+          const wq = yield* Workqueue.makeOrdered("ordered")
+          const behind = yield* Work.make(() => Effect.void)
+          let failure: unknown
+          const front = yield* Work.make(() =>
+            Effect.gen(function* () {
+              yield* Workqueue.queue(wq, behind)
+              failure = yield* Effect.flip(Work.flush(behind))
+            })
+          )
+          yield* Workqueue.queue(wq, front)
+          yield* settle()
+          assertRule(failure, "Deadlock", "ordered")
+        }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+    )
+
+    it.effect("a handler flushing another workqueue or another item is not a deadlock (flush_workqueue)", () =>
+      Effect.gen(function* () {
+        const wq = yield* Workqueue.make("a")
+        const other = yield* Workqueue.make("b")
+        const sibling = yield* Work.make(() => Effect.void)
+        let result: ReadonlyArray<unknown> | undefined
+        const work = yield* Work.make(() =>
+          Effect.gen(function* () {
+            yield* Workqueue.queue(other, sibling)
+            const waited = yield* Work.flush(sibling)
+            yield* Workqueue.flush(other)
+            result = [waited]
+          })
+        )
+        yield* Workqueue.queue(wq, work)
+        yield* settle()
+        assert.deepStrictEqual(result, [true])
+      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+    )
+  })
+
+  it("isWorkqueueError recognises only WorkqueueError values (errors)", () => {
+    const e = new WorkqueueError.WorkqueueError({ reason: "Destroyed", workqueue: "x", message: 'workqueue "x": gone' })
+    assert.isTrue(WorkqueueError.isWorkqueueError(e))
+    assert.isFalse(WorkqueueError.isWorkqueueError(new Error("nope")))
+    assert.isFalse(WorkqueueError.isWorkqueueError({ _tag: "Other" }))
+  })
+})

@@ -1,0 +1,457 @@
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as Scope from "effect/Scope"
+import { TestClock } from "effect/testing"
+import { DelayedWork, Work, Workqueue, WorkqueueSystem } from "../src/index.ts"
+import { makeGate, makeLogCapture, makeRecorder, settle, withSystemClosedOnSuccess } from "./utils/recorder.ts"
+
+const startedOn = (snap: WorkqueueSystem.Snapshot, wq: string) =>
+  snap.workqueues.find((w) => w.name === wq)!.pwqs.reduce((n, p) => n + p.stats.started, 0)
+
+describe("WorkqueueSystem", () => {
+  describe("layer and system workqueues", () => {
+    it.effect(
+      "the layer provides the system workqueues with the kernel's names, flags and limits (workqueue_init_early)",
+      () =>
+        Effect.gen(function* () {
+          const expected: Array<[Effect.Effect<Workqueue.Workqueue, never, WorkqueueSystem.WorkqueueSystem>, string]> =
+            [
+              [WorkqueueSystem.systemWq, "events"],
+              [WorkqueueSystem.systemHighpriWq, "events_highpri"],
+              [WorkqueueSystem.systemLongWq, "events_long"],
+              [WorkqueueSystem.systemUnboundWq, "events_unbound"],
+              [WorkqueueSystem.systemFreezableWq, "events_freezable"],
+              [WorkqueueSystem.systemPowerEfficientWq, "events_power_efficient"],
+              [WorkqueueSystem.systemFreezablePowerEfficientWq, "events_freezable_pwr_efficient"],
+              [WorkqueueSystem.systemBhWq, "events_bh"],
+              [WorkqueueSystem.systemBhHighpriWq, "events_bh_highpri"]
+            ]
+          for (const [get, name] of expected) assert.strictEqual(Workqueue.name(yield* get), name)
+          const has = (wq: Workqueue.Workqueue, flag: number) => (Workqueue.flags(wq) & flag) !== 0
+          assert.isTrue(has(yield* WorkqueueSystem.systemHighpriWq, Workqueue.WQ_HIGHPRI))
+          assert.isTrue(has(yield* WorkqueueSystem.systemUnboundWq, Workqueue.WQ_UNBOUND))
+          assert.isFalse(has(yield* WorkqueueSystem.systemWq, Workqueue.WQ_UNBOUND))
+          assert.isTrue(has(yield* WorkqueueSystem.systemFreezableWq, Workqueue.WQ_FREEZABLE))
+          assert.isTrue(has(yield* WorkqueueSystem.systemFreezablePowerEfficientWq, Workqueue.WQ_FREEZABLE))
+          assert.isTrue(has(yield* WorkqueueSystem.systemFreezablePowerEfficientWq, Workqueue.WQ_POWER_EFFICIENT))
+          assert.isTrue(has(yield* WorkqueueSystem.systemBhWq, Workqueue.WQ_BH))
+          assert.isTrue(has(yield* WorkqueueSystem.systemBhHighpriWq, Workqueue.WQ_BH))
+          assert.isTrue(has(yield* WorkqueueSystem.systemBhHighpriWq, Workqueue.WQ_HIGHPRI))
+          assert.strictEqual(Workqueue.maxActive(yield* WorkqueueSystem.systemWq), Workqueue.WQ_DFL_ACTIVE)
+          assert.strictEqual(Workqueue.maxActive(yield* WorkqueueSystem.systemUnboundWq), Workqueue.WQ_MAX_ACTIVE)
+          const snap = yield* WorkqueueSystem.snapshot
+          const types = Object.fromEntries(snap.workqueues.map((w) => [w.name, w.type]))
+          assert.strictEqual(types["events"], "percpu")
+          assert.strictEqual(types["events_unbound"], "unbound")
+          assert.strictEqual(types["events_bh"], "bh")
+        }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+    )
+
+    it.effect("schedule queues on the system per-CPU workqueue and keeps the pending-bit result (schedule_work)", () =>
+      Effect.gen(function* () {
+        const rec = yield* makeRecorder
+        const work = yield* Work.make(rec.handler("w"))
+        assert.isTrue(yield* WorkqueueSystem.schedule(work))
+        assert.isFalse(yield* WorkqueueSystem.schedule(work))
+        yield* settle()
+        assert.deepStrictEqual(yield* rec.trace, ["start w@0/cpu0", "end w@0/cpu0"])
+        assert.strictEqual(startedOn(yield* WorkqueueSystem.snapshot, "events"), 1)
+      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+    )
+
+    it.effect("scheduleOn runs the item on that CPU of the system workqueue (schedule_work_on)", () =>
+      Effect.gen(function* () {
+        const rec = yield* makeRecorder
+        assert.isTrue(yield* WorkqueueSystem.scheduleOn(3, yield* Work.make(rec.handler("w"))))
+        yield* settle()
+        assert.deepStrictEqual(yield* rec.trace, ["start w@0/cpu3", "end w@0/cpu3"])
+      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+    )
+
+    it.effect(
+      "scheduleDelayed and scheduleDelayedOn start exactly after the delay, on the system workqueue (schedule_delayed_work)",
+      () =>
+        Effect.gen(function* () {
+          const rec = yield* makeRecorder
+          assert.isTrue(yield* WorkqueueSystem.scheduleDelayed(yield* DelayedWork.make(rec.handler("a")), 30))
+          assert.isTrue(yield* WorkqueueSystem.scheduleDelayedOn(2, yield* DelayedWork.make(rec.handler("b")), 20))
+          yield* TestClock.adjust(29)
+          yield* settle()
+          assert.deepStrictEqual(yield* rec.starts, ["b"])
+          yield* TestClock.adjust(1)
+          yield* settle()
+          assert.deepStrictEqual(yield* rec.trace, [
+            "start b@20/cpu2",
+            "end b@20/cpu2",
+            "start a@30/cpu0",
+            "end a@30/cpu0"
+          ])
+          assert.strictEqual(startedOn(yield* WorkqueueSystem.snapshot, "events"), 2)
+        }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+    )
+
+    it.effect(
+      "flushScheduled waits for the system workqueue and warns that it is deprecated (flush_scheduled_work)",
+      () => {
+        const logs = makeLogCapture()
+        return Effect.gen(function* () {
+          const rec = yield* makeRecorder
+          yield* WorkqueueSystem.schedule(yield* Work.make(rec.handler("w", Effect.sleep(10))))
+          const flusher = yield* Effect.forkChild(WorkqueueSystem.flushScheduled)
+          yield* settle()
+          assert.isUndefined(flusher.pollUnsafe())
+          yield* TestClock.adjust(10)
+          yield* Fiber.join(flusher)
+          assert.deepStrictEqual(yield* rec.ends, ["w"])
+          assert.isTrue(
+            logs.lines.some((l) => l.level === "Warn" && l.message.includes("flush")),
+            logs.text()
+          )
+        }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })), Effect.provide(logs.layer))
+      }
+    )
+
+    it.effect("closing the layer flushes and destroys every workqueue it owns, system ones included (layer)", () =>
+      Effect.gen(function* () {
+        const rec = yield* makeRecorder
+        const scope = yield* Scope.make()
+        const context = yield* Layer.buildWithScope(WorkqueueSystem.layer({ cpus: 2 }), scope)
+        const service = context.mapUnsafe.get(WorkqueueSystem.WorkqueueSystem.key) as
+          | WorkqueueSystem.WorkqueueSystem["Service"]
+          | undefined
+        assert.isDefined(service)
+        yield* Effect.gen(function* () {
+          const wq = yield* Workqueue.make("mine")
+          yield* Workqueue.queue(wq, yield* Work.make(rec.handler("mine", Effect.yieldNow)))
+          yield* WorkqueueSystem.schedule(yield* Work.make(rec.handler("system", Effect.yieldNow)))
+        }).pipe(Effect.provideContext(context), Scope.provide(scope))
+        yield* Scope.close(scope, Exit.void)
+        assert.deepStrictEqual([...(yield* rec.ends)].sort(), ["mine", "system"])
+        const snap = WorkqueueSystem.snapshotUnsafe(service!.system)
+        assert.deepStrictEqual(snap.workqueues, [])
+        assert.strictEqual(snap.timers, 0)
+      })
+    )
+
+    it.effect(
+      "in power-efficient mode the WQ_POWER_EFFICIENT system workqueues are unbound (workqueue.power_efficient)",
+      () =>
+        Effect.gen(function* () {
+          const type = (snap: WorkqueueSystem.Snapshot, name: string) =>
+            snap.workqueues.find((w) => w.name === name)!.type
+          const efficient = yield* WorkqueueSystem.snapshot.pipe(
+            Effect.provide(WorkqueueSystem.layer({ cpus: 4, powerEfficient: true }))
+          )
+          assert.strictEqual(type(efficient, "events_power_efficient"), "unbound")
+          assert.strictEqual(type(efficient, "events_freezable_pwr_efficient"), "unbound")
+          assert.strictEqual(type(efficient, "events"), "percpu")
+          const normal = yield* WorkqueueSystem.snapshot.pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+          assert.strictEqual(type(normal, "events_power_efficient"), "percpu")
+        })
+    )
+
+    it.effect(
+      "closing the layer while frozen does not hang and drops nothing: held items run (layer, thaw_workqueues)",
+      () =>
+        Effect.gen(function* () {
+          const rec = yield* makeRecorder
+          const scope = yield* Scope.make()
+          const context = yield* Layer.buildWithScope(WorkqueueSystem.layer({ cpus: 4 }), scope)
+          yield* Effect.gen(function* () {
+            const freezable = yield* WorkqueueSystem.systemFreezableWq
+            yield* WorkqueueSystem.freeze
+            yield* Workqueue.queue(freezable, yield* Work.make(rec.handler("held")))
+          }).pipe(Effect.provideContext(context), Scope.provide(scope))
+          // detached: if the close hangs, the test fails here instead of timing out in its own teardown
+          const closer = yield* Effect.forkDetach(Scope.close(scope, Exit.void))
+          yield* settle(100)
+          assert.isDefined(closer.pollUnsafe(), "the layer closed")
+          assert.deepStrictEqual(yield* rec.starts, ["held"])
+        })
+    )
+
+    it.effect("cpus must be an integer in 1..1024 (layer)", () =>
+      Effect.gen(function* () {
+        const exit = yield* Effect.exit(Effect.scoped(Layer.build(WorkqueueSystem.layer({ cpus: 0 }))))
+        assert.isTrue(Exit.isFailure(exit))
+        const ok = yield* Effect.exit(Effect.scoped(Layer.build(WorkqueueSystem.layer({ cpus: 1 }))))
+        assert.isTrue(Exit.isSuccess(ok))
+      })
+    )
+  })
+
+  describe("freeze / thaw", () => {
+    it.effect(
+      "freeze holds new items of freezable workqueues and returns once running ones finish; thaw runs them in order (freeze_workqueues_begin / thaw_workqueues)",
+      () =>
+        Effect.gen(function* () {
+          const rec = yield* makeRecorder
+          const gate = yield* makeGate
+          const freezable = yield* Workqueue.make("freezable", { flags: Workqueue.WQ_FREEZABLE })
+          const normal = yield* Workqueue.make("normal")
+          yield* Workqueue.queueOn(freezable, 0, yield* Work.make(rec.handler("running", gate.await)))
+          yield* settle()
+          const freezer = yield* Effect.forkChild(WorkqueueSystem.freeze)
+          yield* settle()
+          assert.isUndefined(freezer.pollUnsafe(), "waits for the running item")
+          assert.isTrue((yield* WorkqueueSystem.snapshot).freezing)
+          assert.isTrue(
+            yield* Workqueue.queueOn(freezable, 0, yield* Work.make(rec.handler("x"))),
+            "queueing still succeeds"
+          )
+          assert.isTrue(yield* Workqueue.queueOn(freezable, 1, yield* Work.make(rec.handler("y"))))
+          assert.isTrue(yield* Workqueue.queueOn(freezable, 0, yield* Work.make(rec.handler("z"))))
+          yield* Workqueue.queue(normal, yield* Work.make(rec.handler("unaffected")))
+          yield* settle()
+          assert.deepStrictEqual(yield* rec.starts, ["running", "unaffected"])
+          yield* gate.open
+          yield* Fiber.join(freezer)
+          yield* settle()
+          assert.deepStrictEqual(yield* rec.starts, ["running", "unaffected"], "frozen items stay inactive")
+          const pwqs = (yield* WorkqueueSystem.snapshot).workqueues.find((w) => w.name === "freezable")!.pwqs
+          assert.deepStrictEqual(
+            pwqs.map((p) => p.inactive),
+            [2, 1, 0, 0]
+          )
+          yield* WorkqueueSystem.thaw
+          yield* settle()
+          const starts = (yield* rec.starts).slice(2)
+          assert.deepStrictEqual([...starts].sort(), ["x", "y", "z"])
+          assert.isBelow(starts.indexOf("x"), starts.indexOf("z"), "FIFO within a pwq")
+          assert.isFalse((yield* WorkqueueSystem.snapshot).freezing)
+        }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+    )
+
+    it.effect(
+      "an item already active when freezing begins still runs, and freeze waits for it (freeze_workqueues_busy)",
+      () =>
+        Effect.gen(function* () {
+          const rec = yield* makeRecorder
+          const plain = yield* Workqueue.make("plain")
+          const freezable = yield* Workqueue.make("freezable", { flags: Workqueue.WQ_FREEZABLE })
+          yield* Workqueue.queueOn(plain, 0, yield* Work.make(rec.handler("hog", Effect.yieldNow)))
+          yield* Workqueue.queueOn(freezable, 0, yield* Work.make(rec.handler("active", Effect.sleep(10))))
+          const freezer = yield* Effect.forkChild(WorkqueueSystem.freeze)
+          yield* settle()
+          assert.deepStrictEqual(yield* rec.starts, ["hog", "active"], "active items are drained, not held")
+          assert.isUndefined(freezer.pollUnsafe())
+          yield* TestClock.adjust(10)
+          yield* Fiber.join(freezer)
+          assert.deepStrictEqual(yield* rec.ends, ["hog", "active"])
+          yield* WorkqueueSystem.thaw
+        }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+    )
+
+    it.effect(
+      "a freeze still waiting when thaw comes returns once the running item finishes (freeze_workqueues_busy / thaw_workqueues)",
+      () =>
+        Effect.gen(function* () {
+          const gate = yield* makeGate
+          const freezable = yield* Workqueue.make("freezable", { flags: Workqueue.WQ_FREEZABLE })
+          yield* Workqueue.queue(freezable, yield* Work.make(() => gate.await))
+          yield* settle()
+          const freezer = yield* Effect.forkChild(WorkqueueSystem.freeze)
+          yield* settle()
+          assert.isUndefined(freezer.pollUnsafe())
+          yield* WorkqueueSystem.thaw
+          yield* gate.open
+          yield* settle()
+          assert.isDefined(freezer.pollUnsafe(), "the freeze call is not left hanging forever")
+        }).pipe(withSystemClosedOnSuccess({ cpus: 4 }))
+    )
+
+    it.effect("a delayed item expiring while frozen stays inactive until thaw (freeze_workqueues_begin)", () =>
+      Effect.gen(function* () {
+        const rec = yield* makeRecorder
+        const freezable = yield* WorkqueueSystem.systemFreezableWq
+        yield* Workqueue.queueDelayed(freezable, yield* DelayedWork.make(rec.handler("d")), 10)
+        yield* WorkqueueSystem.freeze
+        yield* TestClock.adjust(10)
+        yield* settle()
+        assert.deepStrictEqual(yield* rec.starts, [])
+        yield* TestClock.adjust(5)
+        yield* WorkqueueSystem.thaw
+        yield* settle()
+        assert.deepStrictEqual(yield* rec.trace, ["start d@15/cpu0", "end d@15/cpu0"])
+      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+    )
+
+    it.effect("a workqueue made while frozen is frozen too; thaw without freeze is a no-op (thaw_workqueues)", () =>
+      Effect.gen(function* () {
+        const rec = yield* makeRecorder
+        yield* WorkqueueSystem.thaw
+        yield* WorkqueueSystem.freeze
+        const late = yield* Workqueue.make("late", { flags: Workqueue.WQ_FREEZABLE })
+        yield* Workqueue.queue(late, yield* Work.make(rec.handler("w")))
+        yield* settle()
+        assert.deepStrictEqual(yield* rec.starts, [])
+        yield* WorkqueueSystem.thaw
+        yield* settle()
+        assert.deepStrictEqual(yield* rec.starts, ["w"])
+      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+    )
+    it.effect("setMaxActive while frozen keeps items held; thaw applies the new limit (wq_adjust_max_active)", () =>
+      Effect.gen(function* () {
+        const rec = yield* makeRecorder
+        const wq = yield* Workqueue.make("frozen", { flags: Workqueue.WQ_FREEZABLE, maxActive: 1 })
+        yield* WorkqueueSystem.freeze
+        for (const n of ["a", "b", "c"])
+          yield* Workqueue.queueOn(wq, 0, yield* Work.make(rec.handler(n, Effect.sleep(10))))
+        yield* Workqueue.setMaxActive(wq, 3)
+        yield* settle()
+        assert.deepStrictEqual(yield* rec.starts, [])
+        yield* WorkqueueSystem.thaw
+        yield* settle()
+        assert.deepStrictEqual(yield* rec.starts, ["a", "b", "c"])
+        yield* TestClock.adjust(10)
+        yield* settle()
+      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+    )
+
+    it.effect("an ordered freezable workqueue thaws in queueing order, one at a time (thaw_workqueues)", () =>
+      Effect.gen(function* () {
+        const rec = yield* makeRecorder
+        const wq = yield* Workqueue.makeOrdered("ordered", { flags: Workqueue.WQ_FREEZABLE })
+        yield* WorkqueueSystem.freeze
+        for (const [i, n] of ["a", "b", "c"].entries()) {
+          yield* WorkqueueSystem.onCpu(i)(Workqueue.queue(wq, yield* Work.make(rec.handler(n, Effect.sleep(5)))))
+        }
+        yield* settle()
+        yield* WorkqueueSystem.thaw
+        for (let i = 0; i < 3; i++) {
+          yield* settle()
+          yield* TestClock.adjust(5)
+        }
+        yield* settle()
+        assert.deepStrictEqual(
+          (yield* rec.events).map((e) => `${e.kind} ${e.name}@${e.at}`),
+          ["start a@0", "end a@5", "start b@5", "end b@10", "start c@10", "end c@15"]
+        )
+      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+    )
+
+    it.effect("freeze with nothing running returns at once; freezing twice warns (freeze_workqueues_begin)", () => {
+      const logs = makeLogCapture()
+      return Effect.gen(function* () {
+        yield* WorkqueueSystem.freeze
+        yield* WorkqueueSystem.freeze
+        yield* settle()
+        assert.isTrue(
+          logs.lines.some((l) => l.level === "Warn" && l.message.includes("freez")),
+          logs.text()
+        )
+        yield* WorkqueueSystem.thaw
+      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })), Effect.provide(logs.layer))
+    })
+  })
+
+  describe("CPUs", () => {
+    it.effect(
+      "currentCpu is 0 outside work items, the worker's CPU inside, and onCpu sets it (raw_smp_processor_id)",
+      () =>
+        Effect.gen(function* () {
+          assert.strictEqual(yield* WorkqueueSystem.currentCpu, 0)
+          assert.strictEqual(yield* WorkqueueSystem.onCpu(2)(WorkqueueSystem.currentCpu), 2)
+          const seen: Array<number> = []
+          const wq = yield* Workqueue.make("cpus")
+          for (const cpu of [0, 1, 2, 3]) {
+            yield* Workqueue.queueOn(
+              wq,
+              cpu,
+              yield* Work.make(() => Effect.flatMap(WorkqueueSystem.currentCpu, (c) => Effect.sync(() => seen.push(c))))
+            )
+          }
+          yield* settle()
+          assert.deepStrictEqual([...seen].sort(), [0, 1, 2, 3])
+        }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+    )
+
+    it.effect(
+      "queue picks the caller's CPU: onCpu outside, the worker's CPU inside a handler, not the CPU captured by Work.make (queue_work)",
+      () =>
+        Effect.gen(function* () {
+          const rec = yield* makeRecorder
+          const wq = yield* Workqueue.make("local")
+          const child = yield* Work.make(rec.handler("child"))
+          const pinned = yield* Work.make(rec.handler("pinned"))
+          // made "on CPU 1": that must not leak into where the handler runs or queues
+          const parent = yield* WorkqueueSystem.onCpu(1)(
+            Work.make(() =>
+              Effect.gen(function* () {
+                yield* rec.mark("start", "parent")
+                yield* Workqueue.queue(wq, child)
+                yield* WorkqueueSystem.onCpu(2)(Workqueue.queue(wq, pinned))
+              })
+            )
+          )
+          yield* WorkqueueSystem.onCpu(3)(Workqueue.queue(wq, parent))
+          yield* settle()
+          const starts = (yield* rec.events).filter((e) => e.kind === "start").map((e) => `${e.name}/cpu${e.cpu}`)
+          assert.deepStrictEqual([...starts].sort(), ["child/cpu3", "parent/cpu3", "pinned/cpu2"])
+        }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+    )
+
+    it.effect("a handler on an unbound workqueue sees a valid CPU (raw_smp_processor_id)", () =>
+      Effect.gen(function* () {
+        const rec = yield* makeRecorder
+        const wq = yield* WorkqueueSystem.systemUnboundWq
+        yield* Workqueue.queueOn(wq, 2, yield* Work.make(rec.handler("u")))
+        yield* settle()
+        const cpu = (yield* rec.events)[0]!.cpu
+        assert.isTrue(cpu >= 0 && cpu < 4)
+      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+    )
+  })
+
+  describe("snapshot", () => {
+    it.effect("snapshot lists every workqueue with per-pwq counts and every pool (debugfs / wq_dump.py)", () =>
+      Effect.gen(function* () {
+        const gate = yield* makeGate
+        yield* TestClock.adjust(42)
+        const wq = yield* Workqueue.make("snap", { maxActive: 1 })
+        yield* Workqueue.queueOn(wq, 1, yield* Work.make(() => gate.await, { name: "first" }))
+        yield* Workqueue.queueOn(wq, 1, yield* Work.make(() => gate.await, { name: "second" }))
+        yield* settle()
+        yield* TestClock.adjust(8)
+        const snap = yield* WorkqueueSystem.snapshot
+        assert.strictEqual(snap.cpus, 4)
+        assert.strictEqual(snap.time, 50)
+        assert.isFalse(snap.freezing)
+        const mine = snap.workqueues.find((w) => w.name === "snap")!
+        assert.strictEqual(mine.type, "percpu")
+        assert.strictEqual(mine.maxActive, 1)
+        assert.strictEqual(mine.pwqs.length, 4)
+        assert.deepStrictEqual(
+          mine.pwqs.map((p) => [p.cpu, p.active, p.inactive]),
+          [
+            [0, 0, 0],
+            [1, 1, 1],
+            [2, 0, 0],
+            [3, 0, 0]
+          ]
+        )
+        const bound = snap.pools.filter((p) => p.kind === "bound")
+        const bh = snap.pools.filter((p) => p.kind === "bh")
+        assert.strictEqual(bound.length, 8, "normal + highpri per CPU")
+        assert.strictEqual(bh.length, 8, "BH normal + highpri per CPU")
+        assert.isAtLeast(snap.pools.filter((p) => p.kind === "unbound").length, 1)
+        const pool = snap.pools.find((p) => p.id === mine.pwqs[1]!.pool)!
+        assert.strictEqual(pool.cpu, 1)
+        const worker = pool.workers.find((w) => w.work === "first")!
+        assert.strictEqual(worker.workqueue, "snap")
+        assert.strictEqual(worker.runningFor, 8)
+        assert.isAtLeast(pool.busy, 1)
+        assert.deepStrictEqual(
+          snap.workqueues.map((w) => w.name).filter((n) => n.startsWith("events")).length,
+          9,
+          "the nine system workqueues"
+        )
+        yield* gate.open
+        yield* settle()
+      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+    )
+  })
+})

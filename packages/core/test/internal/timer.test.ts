@@ -1,0 +1,123 @@
+import { assert, describe, it } from "@effect/vitest"
+import { TimerBase, type TimerNode } from "../../src/internal/timer.ts"
+
+interface Timer extends TimerNode {
+  readonly id: string
+}
+
+const timer = (id: string, fired: Array<string>): Timer => ({
+  id,
+  next: undefined,
+  prev: undefined,
+  list: undefined,
+  expires: 0,
+  onTimer: () => fired.push(id)
+})
+
+const fireDue = (base: TimerBase, now: number): Array<string> => {
+  const order: Array<string> = []
+  base.expire(now, (node) => order.push((node as Timer).id))
+  return order
+}
+
+describe("internal/timer", () => {
+  it("expire fires the due timers earliest first, arming order within one expiry (run_timers)", () => {
+    const base = new TimerBase()
+    const fired: Array<string> = []
+    base.arm(timer("c30", fired), 30)
+    base.arm(timer("a10", fired), 10)
+    base.arm(timer("b20-1", fired), 20)
+    base.arm(timer("b20-2", fired), 20)
+    base.arm(timer("b20-3", fired), 20)
+    base.arm(timer("d40", fired), 40)
+    assert.strictEqual(base.size, 6)
+    assert.deepStrictEqual(fireDue(base, 9), [], "never early")
+    assert.deepStrictEqual(fireDue(base, 30), ["a10", "b20-1", "b20-2", "b20-3", "c30"])
+    assert.strictEqual(base.size, 1)
+    assert.strictEqual(base.nextExpiry(), 40)
+  })
+
+  it("arm reports whether the timer is the new earliest expiry (add_timer)", () => {
+    const base = new TimerBase()
+    const fired: Array<string> = []
+    assert.isTrue(base.arm(timer("a", fired), 50))
+    assert.isFalse(base.arm(timer("b", fired), 60))
+    assert.isTrue(base.arm(timer("c", fired), 10))
+    assert.isFalse(base.arm(timer("d", fired), 10), "same bucket as the earliest")
+    assert.strictEqual(base.nextExpiry(), 10)
+  })
+
+  it("cancel unlinks an armed timer; nextExpiry skips emptied buckets (timer_delete)", () => {
+    const base = new TimerBase()
+    const fired: Array<string> = []
+    const a = timer("a", fired)
+    const b = timer("b", fired)
+    base.arm(a, 10)
+    base.arm(b, 20)
+    assert.isTrue(base.isArmed(a))
+    base.cancel(a)
+    assert.isFalse(base.isArmed(a))
+    assert.strictEqual(base.size, 1)
+    assert.strictEqual(base.nextExpiry(), 20)
+    assert.deepStrictEqual(fireDue(base, 100), ["b"])
+    assert.isUndefined(base.nextExpiry())
+    assert.strictEqual(base.size, 0)
+  })
+
+  it("a cancelled timer can be re-armed, also at its old expiry (mod_timer)", () => {
+    const base = new TimerBase()
+    const fired: Array<string> = []
+    const a = timer("a", fired)
+    const b = timer("b", fired)
+    base.arm(a, 10)
+    base.cancel(a)
+    base.arm(b, 10)
+    base.arm(a, 10)
+    assert.isTrue(base.isArmed(a))
+    assert.strictEqual(a.expires, 10)
+    assert.deepStrictEqual(fireDue(base, 10), ["b", "a"], "arming order within the reused bucket")
+  })
+
+  it("a timer armed from a firing callback at a due time fires in the same pass (run_timers)", () => {
+    const base = new TimerBase()
+    const order: Array<string> = []
+    const late = timer("late", order)
+    const first: Timer = { ...timer("first", order) }
+    base.arm(first, 5)
+    base.expire(10, (node) => {
+      order.push((node as Timer).id)
+      if (node === first) base.arm(late, 8)
+    })
+    assert.deepStrictEqual(order, ["first", "late"])
+    assert.strictEqual(base.size, 0)
+  })
+
+  it("isArmed is false for a timer that already fired, and nodes lists only armed timers", () => {
+    const base = new TimerBase()
+    const fired: Array<string> = []
+    const a = timer("a", fired)
+    const b = timer("b", fired)
+    base.arm(a, 1)
+    base.arm(b, 2)
+    fireDue(base, 1)
+    assert.isFalse(base.isArmed(a))
+    assert.isTrue(base.isArmed(b))
+    assert.deepStrictEqual(
+      [...base.nodes()].map((n) => (n as Timer).id),
+      ["b"]
+    )
+  })
+
+  it("many distinct expiries come out sorted (heap order)", () => {
+    const base = new TimerBase()
+    const fired: Array<string> = []
+    const expiries = [57, 3, 99, 12, 12, 45, 1, 78, 33, 64, 8, 21, 90, 2, 50]
+    for (const [i, e] of expiries.entries()) base.arm(timer(`${e}#${i}`, fired), e)
+    const out: Array<number> = []
+    base.expire(1000, (node) => out.push(node.expires))
+    assert.deepStrictEqual(
+      out,
+      [...expiries].sort((x, y) => x - y)
+    )
+  })
+})
