@@ -748,4 +748,52 @@ describe("Work", () => {
       }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
     )
   })
+
+  describe("an item queued on two workqueues of different pools (non-reentrance condition 2, spec §4)", () => {
+    it.effect(
+      "the two instances may overlap; cancelSync waits for both (find_worker_executing_work, cancel_work_sync)",
+      () =>
+        Effect.gen(function* () {
+          const rec = yield* makeRecorder
+          const gate = yield* makeGate
+          const bound = yield* Workqueue.make("bound_wq")
+          const unbound = yield* Workqueue.make("unbound_wq", { flags: Workqueue.WQ_UNBOUND })
+          const work = yield* Work.make(rec.handler("shared", gate.await))
+          assert.isTrue(yield* Workqueue.queueOn(bound, 0, work))
+          yield* settle()
+          assert.isTrue(yield* Workqueue.queue(unbound, work))
+          yield* settle()
+          assert.deepStrictEqual(yield* rec.starts, ["shared", "shared"], "different pools: both run at once")
+          const canceller = yield* Effect.forkChild(Work.cancelSync(work))
+          yield* settle()
+          assert.isUndefined(canceller.pollUnsafe(), "cancelSync waits while an instance runs")
+          yield* gate.open
+          yield* settle()
+          assert.deepStrictEqual(yield* rec.ends, ["shared", "shared"])
+          assert.isFalse(yield* Fiber.join(canceller))
+        }).pipe(withSystemClosedOnSuccess({ cpus: 2 }))
+    )
+
+    it.effect("in one pool the second instance still waits for the first (assign_work)", () =>
+      Effect.gen(function* () {
+        const rec = yield* makeRecorder
+        const gate = yield* makeGate
+        const a = yield* Workqueue.make("a_wq", { flags: Workqueue.WQ_UNBOUND })
+        const b = yield* Workqueue.make("b_wq", { flags: Workqueue.WQ_UNBOUND })
+        const other = yield* Workqueue.make("other_wq")
+        const work = yield* Work.make(rec.handler("w", gate.await))
+        yield* Workqueue.queueOn(other, 1, work) // an instance on a bound pool
+        yield* settle()
+        assert.isTrue(yield* Workqueue.queue(a, work)) // and one on the unbound pool, started last
+        yield* settle()
+        assert.deepStrictEqual(yield* rec.starts, ["w", "w"])
+        assert.isTrue(yield* Workqueue.queue(b, work)) // same unbound pool as the running a-instance: serialised
+        yield* settle()
+        assert.deepStrictEqual(yield* rec.starts, ["w", "w"], "not a third concurrent instance in one pool")
+        yield* gate.open
+        yield* Workqueue.flush(b)
+        assert.deepStrictEqual(yield* rec.starts, ["w", "w", "w"])
+      }).pipe(withSystemClosedOnSuccess({ cpus: 2 }))
+    )
+  })
 })

@@ -402,6 +402,32 @@ const workSetCpu = (work: WorkState, cpu: number): void => {
   work.data = (work.data & ~(WORK_CPU_MASK << WORK_CPU_SHIFT)) | ((cpu + 1) << WORK_CPU_SHIFT)
 }
 
+/**
+ * How many workers execute the item right now (work->data bits 19..26). Normally 0 or 1; more only when the same
+ * item was queued on workqueues of different pools (non-reentrance condition 2, spec §4). `work.current` is the
+ * last one started (the kernel's "last pool"); the others are found by a scan, only when the count says so.
+ */
+const WORK_EXEC_SHIFT = 19
+const WORK_EXEC_ONE = 1 << WORK_EXEC_SHIFT
+const workNrExec = (work: WorkState): number => (work.data >>> WORK_EXEC_SHIFT) & 0xff
+
+/** `find_worker_executing_work()`: the busy worker of `pool` running `work`, if any. */
+const findWorkerExecuting = (pool: Pool, work: WorkState): Worker | undefined => {
+  const last = work.current
+  if (last !== undefined && last.pool === pool && last.state === "Busy") return last
+  if (workNrExec(work) <= 1) return undefined
+  for (const worker of pool.workers) if (worker.current === work && worker.state === "Busy") return worker
+  return undefined
+}
+
+/** Every worker running `work` now (for cancel_sync, which must not return while any instance runs). */
+const workersExecuting = (sys: System, work: WorkState): Array<Worker> => {
+  const last = work.current
+  if (last === undefined) return []
+  if (workNrExec(work) <= 1) return [last]
+  return [...sys.allWorkers].filter((worker) => worker.current === work)
+}
+
 /** The system an item is queued, armed or running on (undefined when idle: nothing to cancel or wait for). */
 export const workSystem = (work: WorkState): System | undefined =>
   work.pwq?.wq.system ?? (work as DelayedWorkState).timerWq?.system ?? work.current?.system
@@ -976,8 +1002,8 @@ const workerNextWork = (sys: System, worker: Worker, afterWake: boolean): WorkSt
   for (let work = pool.worklist.head; work !== undefined; work = pool.worklist.head) {
     pool.worklist.remove(work)
     // assign_work(): the same item running on another worker of this pool runs there next (non-reentrance)
-    const collision = work.current
-    if (collision !== undefined && collision !== worker && collision.pool === pool && collision.state === "Busy") {
+    const collision = findWorkerExecuting(pool, work)
+    if (collision !== undefined && collision !== worker) {
       collision.scheduled.push(work)
       continue
     }
@@ -999,6 +1025,7 @@ const workerStartWork = (sys: System, worker: Worker, work: WorkState): void => 
   worker.runMs = 0
   worker.lastDesc = pwq.wq.name
   work.current = worker
+  work.data += WORK_EXEC_ONE
   // record last pool and clear PENDING immediately before the call (spec §2.2)
   work.pwq = undefined
   work.data &= ~(WORK_PENDING | WORK_INACTIVE)
@@ -1081,7 +1108,11 @@ const workerFinishWork = (
       pool.nrRunning++
     }
   }
-  if (work.current === worker) work.current = undefined
+  work.data -= WORK_EXEC_ONE
+  if (work.current === worker) {
+    // another instance (another pool) may still run: it becomes the last one
+    work.current = workNrExec(work) > 0 ? workersExecuting(sys, work).find((w) => w !== worker) : undefined
+  }
   worker.current = undefined
   worker.currentPwq = undefined
   const flushers = worker.runFlushers
@@ -1230,8 +1261,8 @@ const rescuerNextWork = (sys: System, rescuer: Worker): WorkState | undefined =>
         if (work.pwq === pwq) {
           pool.worklist.remove(work)
           // assign_work(): an item still running on a worker of this pool runs there next, not here
-          const collision = work.current
-          if (collision !== undefined && collision.pool === pool && collision.state === "Busy") {
+          const collision = findWorkerExecuting(pool, work)
+          if (collision !== undefined) {
             collision.scheduled.push(work)
           } else {
             rescuer.scheduled.push(work)
@@ -1457,7 +1488,7 @@ export const cancelWorkSync = (
     const pending = grabPending(sys, work)
     if (disable) workDisableInc(sys, work)
     return Effect.ensuring(
-      Effect.as(waitRunning(sys, work), pending),
+      Effect.as(waitAllRunning(sys, work), pending),
       Effect.sync(() => {
         // enable_work(): someone may have enabled it meanwhile; never below zero (the kernel WARNs, stays at 0)
         if (held && work.disable > 0) work.disable--
@@ -1465,16 +1496,33 @@ export const cancelWorkSync = (
     )
   })
 
+/** Wait until no worker runs `work` (cancel_sync: every instance, whatever pool). */
+const waitAllRunning = (sys: System, work: WorkState): Effect.Effect<boolean> =>
+  Effect.suspend(() => {
+    const workers = workersExecuting(sys, work)
+    if (workers.length === 0) return Effect.succeed(false)
+    return Effect.flatMap(
+      Effect.forEach(workers, (worker) => waitWorker(worker, work), { discard: true }),
+      () => waitAllRunning(sys, work)
+    )
+  })
+
+/** Wait for `worker` to finish `work`; if it already has (the fiber may have yielded in between), at once. */
+const waitWorker = (worker: Worker, work: WorkState): Effect.Effect<boolean> =>
+  waitOn(
+    worker.system,
+    (w) => {
+      if (worker.current === work) (worker.runFlushers ??= []).push(w)
+      else w(true)
+    },
+    (w) => removeFrom(worker.runFlushers, w)
+  )
+
 /** Wait for the instance running now, if any (the barrier at the head of its worker's scheduled list). */
 const waitRunning = (_sys: System, work: WorkState): Effect.Effect<boolean> =>
   Effect.suspend(() => {
     const worker = work.current
-    if (worker === undefined) return Effect.succeed(false)
-    return waitOn(
-      worker.system,
-      (w) => (worker.runFlushers ??= []).push(w),
-      (w) => removeFrom(worker.runFlushers, w)
-    )
+    return worker === undefined ? Effect.succeed(false) : waitWorker(worker, work)
   })
 
 /**
