@@ -204,6 +204,7 @@ export class System implements SystemState {
     this.options = options
     const parent = Context.get(ctx, Scheduler.Scheduler)
     this.scheduler = new WorkqueueScheduler(parent, options.cpuIntensiveSliceMs, options.cpuClock)
+    this.scheduler.readClock = () => this.clock.currentTimeMillisUnsafe()
     this.clock = Context.get(ctx, Clock.Clock)
     this.baseCtx = Context.add(Context.omit(Tracer.ParentSpan, CurrentCpu)(ctx), Scheduler.Scheduler, this.scheduler)
     this.timerEntity = {
@@ -441,11 +442,20 @@ export const callerWorker = (): Worker | undefined => {
 
 const isChainedWork = (wq: WorkqueueState): boolean => callerWorker()?.currentPwq?.wq === wq
 
+let cpuRefContext: Context.Context<never> | undefined = undefined // the last context asked for CurrentCpu
+let cpuRefValue = -1 // its CurrentCpu
+
 /** `raw_smp_processor_id()`: onCpu if set, else the calling worker's CPU, else 0. */
 export const currentCpuUnsafe = (): number => {
   const fiber = Fiber.getCurrent()
   if (fiber === undefined) return 0
-  const set = fiber.getRef(CurrentCpu)
+  // the onCpu reference, looked up once per context (queueing loops ask for it per item)
+  const context = fiber.context
+  if (context !== cpuRefContext) {
+    cpuRefContext = context
+    cpuRefValue = fiber.getRef(CurrentCpu)
+  }
+  const set = cpuRefValue
   if (set >= 0) return set
   const worker = entityOf(fiber) as Worker | undefined
   if (worker !== undefined && worker.current !== undefined && worker.currentCpu >= 0) return worker.currentCpu
@@ -1021,7 +1031,8 @@ const workerStartWork = (sys: System, worker: Worker, work: WorkState): void => 
   worker.currentPwq = pwq
   worker.currentColor = workColor(work)
   worker.currentCpu = pwq.cpu >= 0 ? pwq.cpu : workCpu(work)
-  worker.currentStart = sys.now()
+  // inside a pump the pump's clock stamp is the time (one clock read per pump, not per item)
+  worker.currentStart = sys.scheduler.currentOwner === worker ? sys.scheduler.stamp : sys.now()
   worker.runMs = 0
   worker.lastDesc = pwq.wq.name
   work.current = worker
@@ -1174,8 +1185,14 @@ const makeRunner = (
 ) => {
   const onSuccess = (_: unknown) => after(worker.current!, undefined)
   const onFailure = (cause: Cause.Cause<unknown>) => after(worker.current!, cause)
+  let lastCtx: Context.Context<never> | undefined
+  let lastRunCtx: Context.Context<never> | undefined
   return (fiber: Fiber.Fiber<unknown, unknown>, work: WorkState): Effect.Effect<void> => {
-    const ctx = sys.runContext(work.ctx)
+    if (work.ctx !== lastCtx) {
+      lastCtx = work.ctx
+      lastRunCtx = sys.runContext(work.ctx)
+    }
+    const ctx = lastRunCtx!
     if (fiber.context !== ctx) fiber.setContext(ctx)
     let handler: Effect.Effect<void, unknown, unknown>
     try {

@@ -170,6 +170,15 @@ export class WorkqueueScheduler implements Scheduler.Scheduler {
   currentOwner: SchedEntity | undefined = undefined
 
   /**
+   * The system Clock read once at the start of each pump: time stamps taken inside a pump (an item's start)
+   * use it instead of reading the clock per item. Exact under TestClock (time does not move within a turn);
+   * with the real clock, late by at most one pump.
+   */
+  stamp = 0
+  /** Reads the system Clock (set by the engine). */
+  readClock: () => number = () => 0
+
+  /**
    * A pump: run our tasks, best class first, until the queue is empty, `PUMP_BUDGET_TASKS` ran, or a
    * time-sliced (CPU-intensive) slice ran. Running everything that is ready in one parent task means a chain of
    * wake-ups (a worker suspends, the next one starts) completes within one turn of the parent scheduler, which
@@ -177,6 +186,7 @@ export class WorkqueueScheduler implements Scheduler.Scheduler {
    * deterministic. Each queued task scheduled its own pump, so tasks left at the budget still have pumps.
    */
   private runOne(): void {
+    if (this.size > 0) this.stamp = this.readClock()
     for (let n = 0; n < PUMP_BUDGET_TASKS && this.size > 0; n++) {
       if (this.runBest()) return
     }
