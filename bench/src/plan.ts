@@ -1,0 +1,316 @@
+/**
+ * What the suite measures: the systems, the scenarios with their sizes and metrics, and this library's targets.
+ * Shared by the parent (`run.ts`) and the child (`case.ts`); system modules are loaded lazily, so a child only
+ * imports the system it measures.
+ */
+import type { ScenarioId, SystemImpl } from "./systems/types.ts"
+
+export type { ScenarioId } from "./systems/types.ts"
+
+// ---------------------------------------------------------------------------
+// Systems
+// ---------------------------------------------------------------------------
+
+export type SystemId =
+  | "workqueue"
+  | "p-queue"
+  | "fastq-callback"
+  | "fastq-promise"
+  | "effect-queue"
+  | "effect-forEach"
+  | "effect-semaphore"
+  | "raw-loop"
+  | "raw-microtask"
+
+export interface SystemDef {
+  readonly id: SystemId
+  readonly kind: "ours" | "peer" | "floor"
+  /** How the system is used, one line for the report. */
+  readonly how: string
+  readonly load: () => Promise<SystemImpl>
+}
+
+/** The system the ratios and targets are about. */
+export const OURS: SystemId = "workqueue"
+
+export const systems: ReadonlyArray<SystemDef> = [
+  {
+    id: "workqueue",
+    kind: "ours",
+    how: "`Workqueue.make` (scoped, `WorkqueueSystem.layer({ cpus: 4 })`), `Work.make` per job before timing, `Workqueue.queueUnsafe` / `queueDelayedUnsafe`, `DelayedWork.cancelUnsafe`",
+    load: () => import("./systems/workqueue.ts").then((m) => m.workqueue)
+  },
+  {
+    id: "p-queue",
+    kind: "peer",
+    how: "`new PQueue({ concurrency })`, `add(fn)` per job; `autoStart: false` for pending; `{ priority: 1 }` for scenario 6",
+    load: () => import("./systems/pQueue.ts").then((m) => m.pQueue)
+  },
+  {
+    id: "fastq-callback",
+    kind: "peer",
+    how: "`fastq(worker, concurrency)`, `push(i)`; `pause()`/`resume()` for pending",
+    load: () => import("./systems/fastq.ts").then((m) => m.fastqCallback)
+  },
+  {
+    id: "fastq-promise",
+    kind: "peer",
+    how: "`fastq.promise(asyncWorker, concurrency)`, `push(i)`; `unshift` for scenario 6",
+    load: () => import("./systems/fastq.ts").then((m) => m.fastqPromise)
+  },
+  {
+    id: "effect-queue",
+    kind: "peer",
+    how: "`Queue.unbounded` of effects + N worker fibers (`take`, run), `Queue.offerUnsafe` per job",
+    load: () => import("./systems/effect.ts").then((m) => m.effectQueue)
+  },
+  {
+    id: "effect-forEach",
+    kind: "peer",
+    how: "`Effect.forEach(indices, f, { concurrency, discard: true })`",
+    load: () => import("./systems/effect.ts").then((m) => m.effectForEach)
+  },
+  {
+    id: "effect-semaphore",
+    kind: "peer",
+    how: "one fiber per job (`Effect.runFork`) gated by `Semaphore.withPermits(1)`; delayed: `Effect.sleep` in the fiber, cancel = interrupt",
+    load: () => import("./systems/effect.ts").then((m) => m.effectSemaphore)
+  },
+  {
+    id: "raw-loop",
+    kind: "floor",
+    how: "a plain loop calling the job (16 async loops when jobs suspend); bare `setTimeout`/`clearTimeout` for timers",
+    load: () => import("./systems/raw.ts").then((m) => m.rawLoop)
+  },
+  {
+    id: "raw-microtask",
+    kind: "floor",
+    how: "an array of thunks drained by `queueMicrotask` (at most 16 in flight when jobs suspend)",
+    load: () => import("./systems/raw.ts").then((m) => m.rawMicrotask)
+  }
+]
+
+export const systemById = (id: string): SystemDef | undefined => systems.find((s) => s.id === id)
+
+// ---------------------------------------------------------------------------
+// Scenarios
+// ---------------------------------------------------------------------------
+
+export interface MetricDef {
+  readonly key: string
+  readonly label: string
+  readonly better: "higher" | "lower" | "none"
+  readonly digits: number
+  /** Divide the raw value by this for display (e.g. bytes to MB). */
+  readonly scale?: number
+}
+
+export interface ScenarioDef {
+  readonly id: ScenarioId
+  readonly number: number
+  readonly title: (n: number) => string
+  /** The metric the "ours vs peer" ratio is computed on. */
+  readonly primary: string
+  readonly metrics: ReadonlyArray<MetricDef>
+  readonly systems: ReadonlyArray<SystemId>
+  readonly size: { readonly full: number; readonly quick: number }
+}
+
+const all: ReadonlyArray<SystemId> = systems.map((s) => s.id)
+
+const itemsPerSec: MetricDef = { key: "itemsPerSec", label: "items/s", better: "higher", digits: 0 }
+const createNs: MetricDef = { key: "createNsPerItem", label: "create ns/item", better: "lower", digits: 0 }
+
+export const scenarios: ReadonlyArray<ScenarioDef> = [
+  {
+    id: "sync",
+    number: 1,
+    title: (n) => `${fmtCount(n)} synchronous jobs submitted at once, concurrency 1`,
+    primary: "itemsPerSec",
+    metrics: [
+      itemsPerSec,
+      { key: "heapDeltaBytes", label: "heap Δ MB", better: "lower", digits: 1, scale: 1024 * 1024 },
+      { key: "peakRssMB", label: "peak RSS MB", better: "lower", digits: 0 },
+      createNs
+    ],
+    systems: all,
+    size: { full: 1_000_000, quick: 100_000 }
+  },
+  {
+    id: "suspend",
+    number: 2,
+    title: (n) => `${fmtCount(n)} jobs that each suspend once, concurrency 16`,
+    primary: "itemsPerSec",
+    metrics: [itemsPerSec, { key: "nsPerItem", label: "ns/item", better: "lower", digits: 0 }, createNs],
+    systems: all,
+    size: { full: 200_000, quick: 20_000 }
+  },
+  {
+    id: "delayed",
+    number: 3,
+    title: (n) => `${fmtCount(n)} delayed jobs, seeded delays 0–100 ms, concurrency 16`,
+    primary: "lateP99Ms",
+    metrics: [
+      { key: "totalMs", label: "all done ms", better: "lower", digits: 0 },
+      { key: "lateP50Ms", label: "late p50 ms", better: "lower", digits: 2 },
+      { key: "lateP99Ms", label: "late p99 ms", better: "lower", digits: 2 },
+      { key: "lateMaxMs", label: "late max ms", better: "lower", digits: 2 },
+      { key: "armNsPerItem", label: "arm ns/item", better: "lower", digits: 0 }
+    ],
+    systems: all.filter((s) => s !== "effect-forEach"),
+    size: { full: 200_000, quick: 20_000 }
+  },
+  {
+    id: "pending",
+    number: 4,
+    title: (n) => `${fmtCount(n)} jobs queued, none started`,
+    primary: "bytesPerItem",
+    metrics: [
+      { key: "bytesPerItem", label: "heap B/pending job", better: "lower", digits: 1 },
+      { key: "enqueueNsPerItem", label: "enqueue ns/job", better: "lower", digits: 0 },
+      createNs
+    ],
+    systems: all.filter((s) => s !== "effect-forEach"),
+    size: { full: 1_000_000, quick: 100_000 }
+  },
+  {
+    id: "priority",
+    number: 6,
+    title: (n) => `${fmtCount(n)} normal jobs pending, then one high-priority job`,
+    primary: "startLatencyMs",
+    metrics: [
+      { key: "startLatencyMs", label: "high start latency ms", better: "lower", digits: 3 },
+      { key: "normalsBefore", label: "normal jobs run first", better: "none", digits: 0 }
+    ],
+    systems: ["workqueue", "p-queue", "fastq-promise"],
+    size: { full: 100_000, quick: 100_000 }
+  },
+  {
+    id: "timers",
+    number: 7,
+    title: (n) => `${fmtCount(n)} armed delayed jobs (delays 60–120 s), then all cancelled`,
+    primary: "armCancelNsPerItem",
+    metrics: [
+      { key: "armNsPerItem", label: "arm ns", better: "lower", digits: 0 },
+      { key: "cancelNsPerItem", label: "cancel ns", better: "lower", digits: 0 },
+      { key: "armCancelNsPerItem", label: "arm+cancel ns", better: "lower", digits: 0 },
+      { key: "bytesPerItem", label: "heap B/armed", better: "lower", digits: 1 },
+      { key: "bytesAfterCancelPerItem", label: "heap B/cancelled", better: "lower", digits: 1 },
+      createNs
+    ],
+    systems: ["workqueue", "raw-loop", "effect-semaphore"],
+    size: { full: 1_000_000, quick: 100_000 }
+  }
+]
+
+export const scenarioById = (id: string): ScenarioDef | undefined => scenarios.find((s) => s.id === id)
+
+/** Scenario 5: scenarios 2 and 4 again at these sizes; cost per item should stay flat. */
+export const scalingSizes = { full: [10_000, 100_000, 1_000_000], quick: [1_000, 10_000, 100_000] } as const
+
+/** Which scenario-5 series are computed: (scenario, metric). */
+export const scalingSeries: ReadonlyArray<{
+  readonly scenario: ScenarioId
+  readonly key: string
+  readonly label: string
+}> = [
+  { scenario: "suspend", key: "nsPerItem", label: "scenario 2 ns/job" },
+  { scenario: "pending", key: "enqueueNsPerItem", label: "scenario 4 enqueue ns/job" },
+  { scenario: "pending", key: "bytesPerItem", label: "scenario 4 heap B/job" }
+]
+
+// ---------------------------------------------------------------------------
+// Targets (for this library, as ratios or values in the same run)
+// ---------------------------------------------------------------------------
+
+export type TargetDef =
+  | {
+      readonly kind: "ratio"
+      readonly label: string
+      readonly scenario: ScenarioId
+      readonly peer: SystemId
+      readonly key: string
+      readonly min: number
+    }
+  | {
+      readonly kind: "value"
+      readonly label: string
+      readonly scenario: ScenarioId
+      readonly key: string
+      readonly max: number
+      readonly unit: string
+    }
+  | {
+      readonly kind: "scaling"
+      readonly label: string
+      readonly scenario: ScenarioId
+      readonly key: string
+      readonly max: number
+    }
+
+export const targets: ReadonlyArray<TargetDef> = [
+  {
+    kind: "ratio",
+    label: "1: throughput vs fastq (callback)",
+    scenario: "sync",
+    peer: "fastq-callback",
+    key: "itemsPerSec",
+    min: 0.5
+  },
+  { kind: "ratio", label: "1: throughput vs p-queue", scenario: "sync", peer: "p-queue", key: "itemsPerSec", min: 25 },
+  {
+    kind: "ratio",
+    label: "2: throughput vs fastq (callback)",
+    scenario: "suspend",
+    peer: "fastq-callback",
+    key: "itemsPerSec",
+    min: 1
+  },
+  {
+    kind: "ratio",
+    label: "2: throughput vs fastq (promise)",
+    scenario: "suspend",
+    peer: "fastq-promise",
+    key: "itemsPerSec",
+    min: 1
+  },
+  { kind: "value", label: "3: p99 lateness", scenario: "delayed", key: "lateP99Ms", max: 5, unit: "ms" },
+  { kind: "value", label: "4: heap per pending job", scenario: "pending", key: "bytesPerItem", max: 100, unit: "B" },
+  {
+    kind: "scaling",
+    label: "5: scenario 2 ns/job, largest/smallest size",
+    scenario: "suspend",
+    key: "nsPerItem",
+    max: 1.5
+  },
+  {
+    kind: "scaling",
+    label: "5: scenario 4 enqueue ns/job, largest/smallest",
+    scenario: "pending",
+    key: "enqueueNsPerItem",
+    max: 1.5
+  },
+  {
+    kind: "scaling",
+    label: "5: scenario 4 heap B/job, largest/smallest",
+    scenario: "pending",
+    key: "bytesPerItem",
+    max: 1.5
+  },
+  {
+    kind: "value",
+    label: "6: high-priority start latency",
+    scenario: "priority",
+    key: "startLatencyMs",
+    max: 1,
+    unit: "ms"
+  },
+  { kind: "value", label: "7: arm + cancel", scenario: "timers", key: "armCancelNsPerItem", max: 300, unit: "ns" }
+]
+
+// ---------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------
+
+/** 1000000 → "1,000,000". */
+export const fmtCount = (n: number): string => n.toLocaleString("en-US")

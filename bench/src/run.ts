@@ -1,0 +1,327 @@
+/**
+ * `npm run bench [-- --quick] [--runs N] [--systems a,b] [--scenarios a,b] [--timeout S] [--no-docs]`
+ *
+ * Runs every (system, scenario, size) several times, each in a fresh child process (`case.ts`, `--expose-gc`),
+ * interleaving the runs so slow drift of the machine spreads over all systems. Prints the medians, the ratios of this
+ * library against each peer and the targets, writes `bench/results/latest-<mode>.json`, and after a complete full
+ * run also `docs/BENCHMARKS.json` and `docs/BENCHMARKS.md`.
+ */
+import { spawn } from "node:child_process"
+import { mkdirSync, writeFileSync } from "node:fs"
+import { dirname, join, relative, resolve } from "node:path"
+import { fileURLToPath } from "node:url"
+import { parseArgs } from "node:util"
+import type { CaseOutput } from "./case.ts"
+import { ARM_CHUNK } from "./measure.ts"
+import { fmtCount, type ScenarioId, scalingSizes, scenarios, type SystemId } from "./plan.ts"
+import {
+  type CaseResult,
+  machineInfo,
+  markdownTable,
+  median,
+  medians,
+  type Report,
+  scalingRows,
+  scalingTable,
+  scenarioTable,
+  systemsList,
+  targetResults,
+  targetTable,
+  textTable,
+  versions
+} from "./report.ts"
+
+const here = dirname(fileURLToPath(import.meta.url))
+const root = resolve(here, "../..")
+const caseFile = join(here, "case.ts")
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: "boolean", default: false },
+    runs: { type: "string" },
+    systems: { type: "string" },
+    scenarios: { type: "string" },
+    timeout: { type: "string" },
+    seed: { type: "string", default: "12345" },
+    "no-docs": { type: "boolean", default: false }
+  }
+})
+
+const mode = values.quick ? "quick" : "full"
+const runs = Number(values.runs ?? (values.quick ? 1 : 5))
+const timeoutMs = Number(values.timeout ?? (values.quick ? 10 : 120)) * 1000
+const onlySystems = values.systems?.split(",")
+const onlyScenarios = values.scenarios?.split(",")
+const partial = onlySystems !== undefined || onlyScenarios !== undefined
+const writeDocs = mode === "full" && !partial && !values["no-docs"]
+const scaleSizes: ReadonlyArray<number> = values.quick ? scalingSizes.quick : scalingSizes.full
+const warmup = values.quick ? 2_000 : 10_000
+
+// ---------------------------------------------------------------------------
+// Plan
+// ---------------------------------------------------------------------------
+
+interface Case {
+  readonly system: SystemId
+  readonly scenario: ScenarioId
+  readonly n: number
+}
+
+const baseSize = (scenario: ScenarioId): number => {
+  const def = scenarios.find((s) => s.id === scenario)
+  return def === undefined ? 0 : values.quick ? def.size.quick : def.size.full
+}
+
+const plan: Array<Case> = []
+for (const scenario of scenarios) {
+  if (onlyScenarios !== undefined && !onlyScenarios.includes(scenario.id)) continue
+  const scaled = scenario.id === "suspend" || scenario.id === "pending"
+  const sizes = [...new Set([...(scaled ? scaleSizes : []), baseSize(scenario.id)])].sort((a, b) => a - b)
+  for (const n of sizes) {
+    for (const system of scenario.systems) {
+      if (onlySystems === undefined || onlySystems.includes(system)) plan.push({ system, scenario: scenario.id, n })
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Child processes
+// ---------------------------------------------------------------------------
+
+const runCase = (c: Case): Promise<CaseOutput & { readonly ms: number }> =>
+  new Promise((done) => {
+    const started = performance.now()
+    const args = [
+      "--expose-gc",
+      caseFile,
+      ...["--system", c.system, "--scenario", c.scenario, "--n", String(c.n)],
+      ...["--seed", values.seed, "--warmup", String(warmup), "--timeout", String(timeoutMs)]
+    ]
+    const child = spawn(process.execPath, args, { cwd: root, stdio: ["ignore", "pipe", "pipe"] })
+    let stdout = ""
+    let stderr = ""
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk))
+    child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk))
+    // the child enforces its own limit; this one catches a child that cannot (a blocked event loop)
+    const kill = setTimeout(() => child.kill("SIGKILL"), timeoutMs + 5_000)
+    child.on("close", (code, signal) => {
+      clearTimeout(kill)
+      const ms = performance.now() - started
+      const line = stdout.trim().split("\n").pop() ?? ""
+      try {
+        done({ ...(JSON.parse(line) as CaseOutput), ms })
+      } catch {
+        const why = signal === "SIGKILL" ? `killed after ${timeoutMs / 1000} s` : `exit ${code ?? signal}`
+        const last =
+          stderr
+            .trim()
+            .split("\n")
+            .filter((l) => l.trim() !== "")
+            .pop() ?? ""
+        done({ ok: false, error: `${why}${last === "" ? "" : `: ${last.trim()}`}`, ms })
+      }
+    })
+  })
+
+const isTimeout = (error: string): boolean => error.startsWith("timed out") || error.startsWith("killed after")
+
+// ---------------------------------------------------------------------------
+// Main
+// ---------------------------------------------------------------------------
+
+const key = (c: Case): string => `${c.system}|${c.scenario}|${c.n}`
+const results = new Map<string, CaseResult>()
+for (const c of plan) {
+  results.set(key(c), { ...c, samples: [], errors: [], skipped: 0, median: {} })
+}
+
+/** Wall time (ms) of each finished child, per case: the basis for skipping hopeless sizes. */
+const wallMs = new Map<string, Array<number>>()
+
+/**
+ * Why a case is not worth running, if it is not: it timed out before, a smaller size of the same series timed out,
+ * or it has never run and the next smaller size took over a quarter of the limit and, scaled linearly, exceeds it.
+ */
+const hopeless = (c: Case): string | undefined => {
+  const series = [...results.values()]
+    .filter((r) => r.system === c.system && r.scenario === c.scenario && r.n <= c.n)
+    .sort((a, b) => b.n - a.n)
+  for (const r of series) {
+    const timedOut = r.errors.find(isTimeout)
+    if (timedOut !== undefined) return r.n === c.n ? timedOut : `skipped: n=${fmtCount(r.n)} ${timedOut}`
+  }
+  const self = series.find((r) => r.n === c.n)
+  const below = series.find((r) => r.n < c.n && (wallMs.get(key(r))?.length ?? 0) > 0)
+  if (self === undefined || self.samples.length > 0 || below === undefined) return undefined
+  // only from a size that is itself slow: a fast one's wall time is mostly process start-up, which does not scale
+  const took = median(wallMs.get(key(below)) ?? [])
+  const predicted = (took * c.n) / below.n
+  if (took < timeoutMs / 4 || predicted <= timeoutMs) return undefined
+  return `skipped: n=${fmtCount(below.n)} took ${(took / 1000).toFixed(1)} s, so n=${fmtCount(
+    c.n
+  )} needs over ${(predicted / 1000).toFixed(0)} s (limit ${timeoutMs / 1000} s)`
+}
+
+const startedAt = new Date()
+const t0 = performance.now()
+const total = plan.length * runs
+let index = 0
+process.stderr.write(
+  `effect-workqueue bench (${mode}): ${plan.length} cases × ${runs} run(s), each in a fresh ${process.version} process\n`
+)
+for (let run = 1; run <= runs; run++) {
+  for (const c of plan) {
+    index++
+    const result = results.get(key(c))!
+    const label = `[${index}/${total}] run ${run} ${c.scenario} n=${fmtCount(c.n)} ${c.system}`
+    const skip = hopeless(c)
+    if (skip !== undefined) {
+      result.skipped++
+      if (result.samples.length === 0 && result.errors.length === 0) result.errors.push(skip)
+      process.stderr.write(`${label}: skipped (${skip})\n`)
+      continue
+    }
+    const output = await runCase(c)
+    wallMs.set(key(c), [...(wallMs.get(key(c)) ?? []), output.ms])
+    if (output.ok) result.samples.push(output.metrics)
+    else result.errors.push(output.error)
+    process.stderr.write(
+      `${label}: ${output.ok ? "ok" : `error: ${output.error}`} (${(output.ms / 1000).toFixed(1)} s)\n`
+    )
+  }
+}
+for (const r of results.values()) r.median = medians(r.samples)
+
+const all = [...results.values()]
+const scaling = scalingRows(all, scaleSizes)
+const report: Report = {
+  mode,
+  startedAt: startedAt.toISOString(),
+  wallSeconds: Math.round((performance.now() - t0) / 100) / 10,
+  runs,
+  machine: machineInfo(),
+  versions: versions(),
+  sizes: { ...Object.fromEntries(scenarios.map((s) => [s.id, [baseSize(s.id)]])), scaling: scaleSizes },
+  results: all,
+  scaling,
+  targets: targetResults(all, scaling, baseSize)
+}
+
+// ---------------------------------------------------------------------------
+// Output
+// ---------------------------------------------------------------------------
+
+const sections = (markdown: boolean): Array<{ readonly title: string; readonly table: string }> => {
+  const render = (t: { readonly header: Array<string>; readonly rows: Array<Array<string>> }) =>
+    markdown ? markdownTable(t.header, t.rows) : textTable(t.header, t.rows)
+  const out: Array<{ readonly title: string; readonly table: string }> = []
+  out.push({ title: "Targets (this library)", table: render(targetTable(report.targets, markdown)) })
+  for (const scenario of scenarios) {
+    const n = baseSize(scenario.id)
+    if (scenario.number === 6 && scaling.some((r) => r.points.some((p) => p.value !== undefined))) {
+      out.push({
+        title: `Scenario 5: scaling, cost per job at ${scaleSizes.map(fmtCount).join(" / ")} jobs`,
+        table: render(scalingTable(scaling, scaleSizes))
+      })
+    }
+    if (!all.some((r) => r.scenario === scenario.id && r.n === n)) continue
+    out.push({
+      title: `Scenario ${scenario.number}: ${scenario.title(n)}`,
+      table: render(scenarioTable(scenario, n, all))
+    })
+  }
+  return out
+}
+
+const v = report.versions
+const m = report.machine
+const summary = [
+  `machine: ${m["cpuModel"]} × ${m["cpuCount"]}, ${m["memoryGiB"]} GiB, ${m["os"]}`,
+  `versions: node ${v["node"]}, effect ${v["effect"]}, @effect-workqueue/core ${v["@effect-workqueue/core"]}, p-queue ${
+    v["p-queue"]
+  }, fastq ${v["fastq"]}, commit ${v["commit"]}`,
+  `${mode} run: ${runs} run(s) per case, medians; wall time ${report.wallSeconds} s`
+]
+process.stdout.write(`\n${summary.join("\n")}\n`)
+for (const s of sections(false)) process.stdout.write(`\n${s.title}\n${s.table}\n`)
+process.stdout.write(
+  "\n'ours vs it': how many times better this library is than that row on the scenario's main metric (>1: ours better).\n"
+)
+
+const resultsDir = join(here, "..", "results")
+mkdirSync(resultsDir, { recursive: true })
+const json = `${JSON.stringify(report, null, 2)}\n`
+const latest = join(resultsDir, `latest-${mode}.json`)
+writeFileSync(latest, json)
+const written = [latest]
+if (writeDocs) {
+  const docs = join(root, "docs")
+  mkdirSync(docs, { recursive: true })
+  writeFileSync(join(docs, "BENCHMARKS.json"), json)
+  writeFileSync(join(docs, "BENCHMARKS.md"), markdown())
+  written.push(join(docs, "BENCHMARKS.json"), join(docs, "BENCHMARKS.md"))
+}
+process.stdout.write(`\nwrote ${written.map((p) => relative(root, p)).join(", ")}\n`)
+
+function markdown(): string {
+  const sizeLine = scenarios.map((s) => `${s.number}: ${fmtCount(baseSize(s.id))}`).join(", ")
+  return `# Benchmarks
+
+The latest full run of \`npm run bench\`, written by \`bench/src/run.ts\` (do not edit by hand; machine-readable
+copy in \`docs/BENCHMARKS.json\`). Run \`npm run bench -- --quick\` for a reduced check (about a minute); it prints
+the same tables and writes only \`bench/results/latest-quick.json\`.
+
+- **Date:** ${report.startedAt} (wall time ${report.wallSeconds} s)
+- **Machine:** ${m["cpuModel"]} × ${m["cpuCount"]} (available parallelism ${m["availableParallelism"]}), ${
+    m["memoryGiB"]
+  } GiB RAM, ${m["os"]}
+- **Versions:** Node ${v["node"]} (V8 ${v["v8"]}), effect ${v["effect"]}, @effect-workqueue/core ${
+    v["@effect-workqueue/core"]
+  }, p-queue ${v["p-queue"]}, fastq ${v["fastq"]}; repository commit ${v["commit"]}
+
+## Method
+
+- Every (system, scenario, size) is measured ${runs} times, each time in a fresh child process
+  (\`node --expose-gc bench/src/case.ts …\`), with the runs of all cases interleaved. Tables show the median of each
+  metric; **±** is half the range (max − min) of the main metric over the runs, relative to its median.
+- Each child first runs one warm-up pass of the same scenario with min(n, ${fmtCount(warmup)}) jobs, collects
+  garbage, then runs the measured pass and prints one JSON line. A case gets ${timeoutMs / 1000} s; a case that
+  times out is not retried, larger sizes of the same series are skipped, and so is a size whose next smaller size
+  took over a quarter of the limit and, scaled linearly, would exceed it.
+- The job body is the same everywhere (\`bench/src/job.ts\`): add the index to a sink, count the completion, resolve
+  when the last one finishes; every pass checks that each job ran exactly once. Jobs that suspend await a resolved
+  promise (Effect: one \`Effect.yieldNow\`).
+- Times come from \`performance.now()\`. Heap: \`process.memoryUsage().heapUsed\` after two \`gc()\` calls, before
+  and after; "heap Δ" in scenario 1 is heapUsed at the last completion (no gc) minus heapUsed just before submitting.
+  Peak RSS is \`process.resourceUsage().maxRSS\` of the whole child (warm-up and module loading included).
+- Sizes: scenario ${sizeLine}; scenario 5 runs scenarios 2 and 4 at ${scaleSizes.map(fmtCount).join(", ")}.
+- Scenario 1: this library's work items are created before the clock starts; their cost is the "create ns/item"
+  column. Scenario 3: delays are integers in [0, 100] ms from a seeded mulberry32 PRNG; jobs are armed in chunks of
+  ${fmtCount(ARM_CHUNK)} with a yield to the event loop between chunks (arming all 200k in one loop blocks the loop
+  for about as long as the longest delay); lateness is a job's start time minus (its arm time + its delay). Peers arm
+  with \`setTimeout\` and then add the job to their queue. Scenario 4: nothing starts because the queue is paused
+  (fastq, p-queue, raw), its only slot is held by a blocker (this library: a blocker work item on a \`maxActive: 1\`
+  workqueue; Effect semaphore: its one permit taken) or no worker exists yet (Effect queue); a pass fails if any job
+  ran before release. Heap per job counts everything allocated per job, this library's work item included.
+  Scenario 6: this library queues the high-priority item on a second, \`WQ_HIGHPRI\` workqueue; p-queue uses
+  \`{ priority: 1 }\`, fastq (promise) \`unshift\`. Scenario 7: delays are seeded integers in [60 s, 120 s]; peers use
+  \`setTimeout\`/\`clearTimeout\` (raw-loop) and a sleeping fiber interrupted to cancel (effect-semaphore).
+- effect-semaphore, scenarios 2 and 4: in effect ${v["effect"]}, \`Semaphore\` keeps its waiters in a \`Set\`;
+  every release snapshots all of them (\`Array.from(this.waiters)\`) and every blocked \`take\` scans them
+  (\`firstAvailableWaiter\`), so n fibers queued on one semaphore cost O(n²), and its rows time out at 100k jobs
+  and more.
+- fastq (callback), scenario 4: its worker calls back on a microtask, because with a synchronous callback
+  \`resume()\` recurses once per queued task and overflows the stack near 10k tasks; the measurement ends before
+  \`resume()\`.
+
+## Systems
+
+${systemsList()}
+
+${sections(true)
+  .map((s) => `## ${s.title}\n\n${s.table}\n`)
+  .join("\n")}
+"ours vs it" is how many times better this library is than that row on the scenario's main metric (> 1: ours is
+better). "error: …" rows failed in every run; the message is the first failure's.
+`
+}

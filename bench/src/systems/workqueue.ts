@@ -1,0 +1,163 @@
+/**
+ * effect-workqueue, through its public API only (`@effect-workqueue/core`).
+ *
+ * Each pass boots its own `WorkqueueSystem.layer({ cpus: 4 })` and allocates scoped workqueues. Work items are
+ * created before the clock starts (their cost is reported as `createNsPerItem`) and queued with the synchronous
+ * `*Unsafe` twins, so the timed loops do what the peers' do: one call per job.
+ */
+import { DelayedWork, Work, Workqueue, WorkqueueSystem } from "@effect-workqueue/core"
+import { Effect, type Scope } from "effect"
+import { highJob, job, jobLate } from "../job.ts"
+import {
+  measureDelayed,
+  measurePending,
+  measurePriority,
+  measureThroughput,
+  measureTimers,
+  type Metrics,
+  slots
+} from "../measure.ts"
+import type { SystemImpl } from "./types.ts"
+
+type Program = Effect.Effect<Metrics, unknown, Scope.Scope | WorkqueueSystem.WorkqueueSystem>
+
+/** Run one pass in a fresh system whose workqueues are destroyed when the pass ends. */
+const run = (program: Program): Promise<Metrics> =>
+  Effect.runPromise(program.pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 4 }))))
+
+/** `n` work items, item i running `body(i)`. */
+const makeWorks = (n: number, body: (i: number) => Effect.Effect<void>) =>
+  Effect.gen(function* () {
+    const works: Array<Work.Work> = []
+    for (let i = 0; i < n; i++) works.push(yield* Work.make(() => body(i)))
+    return works
+  })
+
+/** `n` delayed work items, item i running `body(i)`. */
+const makeDelayedWorks = (n: number, body: (i: number) => Effect.Effect<void>) =>
+  Effect.gen(function* () {
+    const works: Array<DelayedWork.DelayedWork> = []
+    for (let i = 0; i < n; i++) works.push(yield* DelayedWork.make(() => body(i)))
+    return works
+  })
+
+/** Time `create` per item, in ns. */
+const timed = <A, E, R>(n: number, create: Effect.Effect<A, E, R>) =>
+  Effect.gen(function* () {
+    const t0 = performance.now()
+    const value = yield* create
+    return [value, ((performance.now() - t0) * 1e6) / n] as const
+  })
+
+const syncJob = (i: number) => Effect.sync(() => job(i))
+const suspendJob = (i: number) =>
+  Effect.andThen(
+    Effect.yieldNow,
+    Effect.sync(() => job(i))
+  )
+const lateJob = (i: number) => Effect.sync(() => jobLate(i))
+
+/** Throughput of `n` prepared items on an unbound workqueue with `maxActive`. */
+const throughput = (n: number, maxActive: number, body: (i: number) => Effect.Effect<void>): Program =>
+  Effect.gen(function* () {
+    const wq = yield* Workqueue.make("bench", { flags: Workqueue.WQ_UNBOUND, maxActive })
+    const [works, createNsPerItem] = yield* timed(n, makeWorks(n, body))
+    const metrics = yield* Effect.promise(() =>
+      measureThroughput(n, () => {
+        for (let i = 0; i < n; i++) Workqueue.queueUnsafe(wq, works[i]!)
+      })
+    )
+    return { ...metrics, createNsPerItem }
+  })
+
+export const workqueue: SystemImpl = {
+  sync: (n) => run(throughput(n, 1, syncJob)),
+  suspend: (n) => run(throughput(n, 16, suspendJob)),
+  delayed: (n, seed) =>
+    run(
+      Effect.gen(function* () {
+        const wq = yield* Workqueue.make("bench", { flags: Workqueue.WQ_UNBOUND, maxActive: 16 })
+        const [works, createNsPerItem] = yield* timed(n, makeDelayedWorks(n, lateJob))
+        const metrics = yield* Effect.promise(() =>
+          measureDelayed(n, seed, (i, delayMs) => {
+            Workqueue.queueDelayedUnsafe(wq, works[i]!, delayMs)
+          })
+        )
+        return { ...metrics, createNsPerItem }
+      })
+    ),
+  pending: (n) =>
+    run(
+      Effect.gen(function* () {
+        // a blocker holds the only active slot, so every item queued after it waits on the inactive list
+        const wq = yield* Workqueue.make("bench", { flags: Workqueue.WQ_UNBOUND, maxActive: 1 })
+        const gate = Promise.withResolvers<void>()
+        const blockerStarted = Promise.withResolvers<void>()
+        const blocker = yield* Work.make(() =>
+          Effect.andThen(
+            Effect.sync(() => blockerStarted.resolve()),
+            Effect.promise(() => gate.promise)
+          )
+        )
+        Workqueue.queueUnsafe(wq, blocker)
+        yield* Effect.promise(() => blockerStarted.promise)
+        const works = slots<Work.Work>(n)
+        return yield* Effect.promise(() =>
+          measurePending(n, {
+            create: () =>
+              Effect.runPromise(
+                Effect.gen(function* () {
+                  for (let i = 0; i < n; i++) works[i] = yield* Work.make(() => syncJob(i))
+                })
+              ),
+            enqueueAll: () => {
+              for (let i = 0; i < n; i++) Workqueue.queueUnsafe(wq, works[i]!)
+            },
+            release: () => gate.resolve()
+          })
+        )
+      })
+    ),
+  priority: (n) =>
+    run(
+      Effect.gen(function* () {
+        const normal = yield* Workqueue.make("normal", { maxActive: 1 })
+        const high = yield* Workqueue.make("high", { flags: Workqueue.WQ_HIGHPRI })
+        const works = yield* makeWorks(n, syncJob)
+        const highWork = yield* Work.make(() => Effect.sync(highJob))
+        return yield* Effect.promise(() =>
+          measurePriority(n, {
+            enqueueNormals: () => {
+              for (let i = 0; i < n; i++) Workqueue.queueUnsafe(normal, works[i]!)
+            },
+            enqueueHigh: () => {
+              Workqueue.queueUnsafe(high, highWork)
+            }
+          })
+        )
+      })
+    ),
+  timers: (n, seed) =>
+    run(
+      Effect.gen(function* () {
+        const wq = yield* Workqueue.make("bench", { flags: Workqueue.WQ_UNBOUND, maxActive: 16 })
+        const works = slots<DelayedWork.DelayedWork>(n)
+        return yield* Effect.promise(() =>
+          measureTimers(n, seed, {
+            create: () =>
+              Effect.runPromise(
+                Effect.gen(function* () {
+                  for (let i = 0; i < n; i++) works[i] = yield* DelayedWork.make(() => syncJob(i))
+                })
+              ),
+            arm: (i, delayMs) => {
+              Workqueue.queueDelayedUnsafe(wq, works[i]!, delayMs)
+            },
+            cancel: (i) => {
+              DelayedWork.cancelUnsafe(works[i]!)
+            }
+          })
+        )
+      })
+    )
+}
