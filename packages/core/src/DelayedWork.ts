@@ -51,7 +51,7 @@ const DelayedWorkProto = Object.create(
         _id: "DelayedWork",
         name: this.name,
         state: Work.describe(this),
-        expires: this.timerWq !== undefined ? this.expires : undefined
+        expires: this.timerWq !== undefined ? this.timerWq.system.timers.expiresOf(this) : undefined
       }
     },
     toString(this: DelayedWorkState) {

@@ -186,7 +186,7 @@ export class System implements SystemState {
   readonly scheduler: WorkqueueScheduler // I
   readonly clock: Clock.Clock // I
   readonly baseCtx: Context.Context<never> // I: context of every worker fiber
-  readonly timers = new TimerBase() // L
+  readonly timers: TimerBase // L
   readonly workFlushers = new Map<WorkState, Array<Waiter>>() // L: flush_work waiters on queued instances
   readonly freezeWaiters: Array<Waiter> = [] // L
   readonly allWorkers = new Set<Worker>() // L
@@ -206,6 +206,7 @@ export class System implements SystemState {
     this.scheduler = new WorkqueueScheduler(parent, options.cpuIntensiveSliceMs, options.cpuClock)
     this.scheduler.readClock = () => this.clock.currentTimeMillisUnsafe()
     this.clock = Context.get(ctx, Clock.Clock)
+    this.timers = new TimerBase(this.clock.currentTimeMillisUnsafe())
     this.baseCtx = Context.add(Context.omit(Tracer.ParentSpan, CurrentCpu)(ctx), Scheduler.Scheduler, this.scheduler)
     this.timerEntity = {
       schedClass: ClassTimer,

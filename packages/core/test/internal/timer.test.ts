@@ -22,7 +22,7 @@ const fireDue = (base: TimerBase, now: number): Array<string> => {
 
 describe("internal/timer", () => {
   it("expire fires the due timers earliest first, arming order within one expiry (run_timers)", () => {
-    const base = new TimerBase()
+    const base = new TimerBase(0)
     const fired: Array<string> = []
     base.arm(timer("c30", fired), 30)
     base.arm(timer("a10", fired), 10)
@@ -38,7 +38,7 @@ describe("internal/timer", () => {
   })
 
   it("arm reports whether the timer is the new earliest expiry (add_timer)", () => {
-    const base = new TimerBase()
+    const base = new TimerBase(0)
     const fired: Array<string> = []
     assert.isTrue(base.arm(timer("a", fired), 50))
     assert.isFalse(base.arm(timer("b", fired), 60))
@@ -48,7 +48,7 @@ describe("internal/timer", () => {
   })
 
   it("cancel unlinks an armed timer; nextExpiry skips emptied buckets (timer_delete)", () => {
-    const base = new TimerBase()
+    const base = new TimerBase(0)
     const fired: Array<string> = []
     const a = timer("a", fired)
     const b = timer("b", fired)
@@ -65,7 +65,7 @@ describe("internal/timer", () => {
   })
 
   it("a cancelled timer can be re-armed, also at its old expiry (mod_timer)", () => {
-    const base = new TimerBase()
+    const base = new TimerBase(0)
     const fired: Array<string> = []
     const a = timer("a", fired)
     const b = timer("b", fired)
@@ -79,7 +79,7 @@ describe("internal/timer", () => {
   })
 
   it("a timer armed from a firing callback at a due time fires in the same pass (run_timers)", () => {
-    const base = new TimerBase()
+    const base = new TimerBase(0)
     const order: Array<string> = []
     const late = timer("late", order)
     const first: Timer = { ...timer("first", order) }
@@ -93,7 +93,7 @@ describe("internal/timer", () => {
   })
 
   it("isArmed is false for a timer that already fired, and nodes lists only armed timers", () => {
-    const base = new TimerBase()
+    const base = new TimerBase(0)
     const fired: Array<string> = []
     const a = timer("a", fired)
     const b = timer("b", fired)
@@ -109,7 +109,7 @@ describe("internal/timer", () => {
   })
 
   it("many distinct expiries come out sorted (heap order)", () => {
-    const base = new TimerBase()
+    const base = new TimerBase(0)
     const fired: Array<string> = []
     const expiries = [57, 3, 99, 12, 12, 45, 1, 78, 33, 64, 8, 21, 90, 2, 50]
     for (const [i, e] of expiries.entries()) base.arm(timer(`${e}#${i}`, fired), e)
