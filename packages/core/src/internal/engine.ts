@@ -1514,15 +1514,15 @@ export const cancelWorkSync = (
     )
   })
 
-/** Wait until no worker runs `work` (cancel_sync: every instance, whatever pool). */
+/**
+ * Wait for every instance running at the call (cancel_sync: whatever pool) — not for instances started after it
+ * (someone who enabled and re-queued the item meanwhile owns those, as with the kernel's barrier).
+ */
 const waitAllRunning = (sys: System, work: WorkState): Effect.Effect<boolean> =>
   Effect.suspend(() => {
     const workers = workersExecuting(sys, work)
     if (workers.length === 0) return Effect.succeed(false)
-    return Effect.flatMap(
-      Effect.forEach(workers, (worker) => waitWorker(worker, work), { discard: true }),
-      () => waitAllRunning(sys, work)
-    )
+    return Effect.as(Effect.forEach(workers, (worker) => waitWorker(worker, work), { discard: true }), true)
   })
 
 /** Wait for `worker` to finish `work`; if it already has (the fiber may have yielded in between), at once. */
