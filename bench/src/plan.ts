@@ -13,6 +13,8 @@ export type { ScenarioId } from "./systems/types.ts"
 
 export type SystemId =
   | "workqueue"
+  | "workqueue-observed"
+  | "workqueue-spans"
   | "p-queue"
   | "fastq-callback"
   | "fastq-promise"
@@ -39,6 +41,18 @@ export const systems: ReadonlyArray<SystemDef> = [
     kind: "ours",
     how: "`Workqueue.make` (scoped, `WorkqueueSystem.layer({ cpus: 4 })`), `Work.make` per job before timing, `Workqueue.queueUnsafe` / `queueDelayedUnsafe`, `DelayedWork.cancelUnsafe`",
     load: () => import("./systems/workqueue.ts").then((m) => m.workqueue)
+  },
+  {
+    id: "workqueue-observed",
+    kind: "ours",
+    how: "the same, with `WorkqueueSystem.layer({ tracepoint })`: every tracepoint to a sink (statistics, watchdog and hog detection are always on) (issue 7)",
+    load: () => import("./systems/workqueue.ts").then((m) => m.workqueueObserved)
+  },
+  {
+    id: "workqueue-spans",
+    kind: "ours",
+    how: "the same, with `WorkqueueSystem.layer({ tracepoint, spans: true })`: also a root span per handler (opt-in)",
+    load: () => import("./systems/workqueue.ts").then((m) => m.workqueueSpans)
   },
   {
     id: "p-queue",
@@ -116,7 +130,16 @@ export interface ScenarioDef {
   readonly size: { readonly full: number; readonly quick: number }
 }
 
-const all: ReadonlyArray<SystemId> = systems.map((s) => s.id)
+/** Every system but the observed variant of ours, which runs only where its cost is measured (scenarios 1, 2). */
+const all: ReadonlyArray<SystemId> = systems
+  .map((s) => s.id)
+  .filter((id) => id !== "workqueue-observed" && id !== "workqueue-spans")
+const withObserved: ReadonlyArray<SystemId> = [
+  "workqueue",
+  "workqueue-observed",
+  "workqueue-spans",
+  ...all.filter((id) => id !== "workqueue")
+]
 
 const itemsPerSec: MetricDef = { key: "itemsPerSec", label: "items/s", better: "higher", digits: 0 }
 const createNs: MetricDef = { key: "createNsPerItem", label: "create ns/item", better: "lower", digits: 0 }
@@ -133,7 +156,7 @@ export const scenarios: ReadonlyArray<ScenarioDef> = [
       { key: "peakRssMB", label: "peak RSS MB", better: "lower", digits: 0 },
       createNs
     ],
-    systems: all,
+    systems: withObserved,
     size: { full: 1_000_000, quick: 100_000 }
   },
   {
@@ -142,7 +165,7 @@ export const scenarios: ReadonlyArray<ScenarioDef> = [
     title: (n) => `${fmtCount(n)} jobs that each suspend once, concurrency 16`,
     primary: "itemsPerSec",
     metrics: [itemsPerSec, { key: "nsPerItem", label: "ns/item", better: "lower", digits: 0 }, createNs],
-    systems: all,
+    systems: withObserved,
     size: { full: 200_000, quick: 20_000 }
   },
   {
@@ -247,6 +270,15 @@ export type TargetDef =
       readonly key: string
       readonly max: number
     }
+  | {
+      /** 1 − variant/ours on `key` (a throughput): what switching the variant's features on costs */
+      readonly kind: "overhead"
+      readonly label: string
+      readonly scenario: ScenarioId
+      readonly variant: SystemId
+      readonly key: string
+      readonly max: number
+    }
 
 export const targets: ReadonlyArray<TargetDef> = [
   {
@@ -276,6 +308,22 @@ export const targets: ReadonlyArray<TargetDef> = [
   },
   { kind: "value", label: "3: p99 lateness", scenario: "delayed", key: "lateP99Ms", max: 5, unit: "ms" },
   { kind: "value", label: "4: heap per pending job", scenario: "pending", key: "bytesPerItem", max: 100, unit: "B" },
+  {
+    kind: "overhead",
+    label: "obs: scenario 2 cost of observability (tracepoints on)",
+    scenario: "suspend",
+    variant: "workqueue-observed",
+    key: "itemsPerSec",
+    max: 0.1
+  },
+  {
+    kind: "overhead",
+    label: "obs: scenario 2 cost with handler spans too",
+    scenario: "suspend",
+    variant: "workqueue-spans",
+    key: "itemsPerSec",
+    max: 0.1
+  },
   {
     kind: "scaling",
     label: "5: scenario 2 ns/job, largest/smallest size",

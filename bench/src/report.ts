@@ -213,6 +213,21 @@ const evaluate = (
         pass: row.ratio <= target.max
       }
     }
+    case "overhead": {
+      const variant = find(results, target.variant, target.scenario, n)
+      const o = value(ours, target.key)
+      const v = value(variant, target.key)
+      if (o === undefined) return missing(`no result for ${OURS}: ${ours?.errors[0] ?? "not run"}`)
+      if (v === undefined) return missing(`no result for ${target.variant}: ${variant?.errors[0] ?? "not run"}`)
+      const cost = 1 - v / o
+      return {
+        label: target.label,
+        requirement: requirement(target),
+        measured: cost,
+        display: `${(cost * 100).toFixed(1)}% (${fmtMetric(v, 0)} vs ${fmtMetric(o, 0)} items/s)`,
+        pass: cost <= target.max
+      }
+    }
   }
 }
 
@@ -224,6 +239,8 @@ const requirement = (target: TargetDef): string => {
       return `≤ ${target.max} ${target.unit}`
     case "scaling":
       return `≤ ${target.max}`
+    case "overhead":
+      return `≤ ${(target.max * 100).toFixed(0)}%`
   }
 }
 

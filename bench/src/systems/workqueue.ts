@@ -22,8 +22,21 @@ import type { SystemImpl } from "./types.ts"
 type Program = Effect.Effect<Metrics, unknown, Scope.Scope | WorkqueueSystem.WorkqueueSystem>
 
 /** Run one pass in a fresh system whose workqueues are destroyed when the pass ends. */
-const run = (program: Program): Promise<Metrics> =>
-  Effect.runPromise(program.pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 4 }))))
+const run = (program: Program, options: WorkqueueSystem.Options = { cpus: 4 }): Promise<Metrics> =>
+  Effect.runPromise(program.pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer(options))))
+
+/**
+ * Observability on: statistics, watchdog and hog detection are always on; here every tracepoint also goes to a
+ * sink. `spansToo` adds a root span per handler (opt-in in the library because of its cost).
+ */
+let tracepoints = 0
+const observed: WorkqueueSystem.Options = {
+  cpus: 4,
+  tracepoint: () => {
+    tracepoints++
+  }
+}
+const spansToo: WorkqueueSystem.Options = { ...observed, spans: true }
 
 /** `n` work items, item i running `body(i)`. */
 const makeWorks = (n: number, body: (i: number) => Effect.Effect<void>) =>
@@ -69,6 +82,18 @@ const throughput = (n: number, maxActive: number, body: (i: number) => Effect.Ef
     )
     return { ...metrics, createNsPerItem }
   })
+
+/** The same library with the tracepoint sink on (issue 7: the cost of observability). */
+export const workqueueObserved: SystemImpl = {
+  sync: (n) => run(throughput(n, 1, syncJob), observed).then((m) => ({ ...m, tracepoints: tracepoints / n })),
+  suspend: (n) => run(throughput(n, 16, suspendJob), observed).then((m) => ({ ...m, tracepoints: tracepoints / n }))
+}
+
+/** The same library with the tracepoint sink and a root span per handler. */
+export const workqueueSpans: SystemImpl = {
+  sync: (n) => run(throughput(n, 1, syncJob), spansToo),
+  suspend: (n) => run(throughput(n, 16, suspendJob), spansToo)
+}
 
 export const workqueue: SystemImpl = {
   sync: (n) => run(throughput(n, 1, syncJob)),

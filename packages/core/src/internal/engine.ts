@@ -233,6 +233,11 @@ export class System implements SystemState {
     return this.clock.currentTimeMillisUnsafe()
   }
 
+  /** The Clock, or inside a scheduler pump the pump's stamp (the same time, without a clock read). */
+  stampNow(): number {
+    return this.scheduler.currentOwner !== undefined ? this.scheduler.stamp : this.clock.currentTimeMillisUnsafe()
+  }
+
   makePool(kind: PoolKind, cpu: number, highpri: boolean): Pool {
     const sys = this
     const pool: Pool = {
@@ -482,7 +487,7 @@ const poolInsertWork = (sys: System, pool: Pool, work: WorkState): void => {
   if (trace !== undefined) {
     trace({
       _tag: "workqueue_activate_work",
-      time: sys.now(),
+      time: sys.stampNow(),
       work: work.name,
       workqueue: work.pwq!.wq.name,
       pool: pool.id
@@ -1100,7 +1105,7 @@ const workerFinishWork = (
   if (trace !== undefined) {
     trace({
       _tag: "workqueue_execute_end",
-      time: sys.now(),
+      time: sys.stampNow(),
       work: work.name,
       workqueue: pwq.wq.name,
       worker: worker.name,
@@ -1384,7 +1389,7 @@ export const insertQueued = (sys: System, reqCpu: number | undefined, wq: Workqu
   if (trace !== undefined) {
     trace({
       _tag: "workqueue_queue_work",
-      time: sys.now(),
+      time: sys.stampNow(),
       work: work.name,
       workqueue: wq.name,
       reqCpu: reqCpu ?? -1,
@@ -1522,7 +1527,10 @@ const waitAllRunning = (sys: System, work: WorkState): Effect.Effect<boolean> =>
   Effect.suspend(() => {
     const workers = workersExecuting(sys, work)
     if (workers.length === 0) return Effect.succeed(false)
-    return Effect.as(Effect.forEach(workers, (worker) => waitWorker(worker, work), { discard: true }), true)
+    return Effect.as(
+      Effect.forEach(workers, (worker) => waitWorker(worker, work), { discard: true }),
+      true
+    )
   })
 
 /** Wait for `worker` to finish `work`; if it already has (the fiber may have yielded in between), at once. */
