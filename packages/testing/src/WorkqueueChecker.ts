@@ -137,6 +137,11 @@ export type CheckResult =
  * - `maxSettleTurns`: the most scheduler turns one settle may take (default 400).
  * - `quietTurns`: consecutive quiet turns that end a settle (default 2; with a SUT lacking `idle`, every settle takes
  *   `fixedTurns`, default 30).
+ * - `retargetHandlerActions`: a handler action (`Finish`, `Suspend`, `Requeue`, a `from` call) whose item has no
+ *   handler able to act is given to the oldest handler that can, instead of being skipped (default `true`). Generated
+ *   op lists cannot see which items run, so most handler actions would otherwise be skipped. The report prints the
+ *   op as performed, marked `(retargeted from <item>)`. A call on the acting item itself (a self-flush or
+ *   self-cancelSync) stays a call on itself; a queueing call keeps its item and workqueue.
  *
  * **Kernel**: —
  *
@@ -154,6 +159,7 @@ export interface CheckOptions {
   readonly maxSettleTurns?: number | undefined
   readonly quietTurns?: number | undefined
   readonly fixedTurns?: number | undefined
+  readonly retargetHandlerActions?: boolean | undefined
 }
 
 // ---------------------------------------------------------------------------
@@ -596,15 +602,12 @@ const runScenario = <Q, W>(
         return true
       })
 
-    const runOp = (op: WorkqueueModel.Op): Effect.Effect<void, Stop, WorkqueueSystem.WorkqueueSystem> =>
+    const runOp = (generated: WorkqueueModel.Op): Effect.Effect<void, Stop, WorkqueueSystem.WorkqueueSystem> =>
       Effect.gen(function* () {
+        const op = options.retargetHandlerActions === false ? generated : retarget(model, generated)
+        const retargeted = op === generated ? "" : ` (retargeted from ${actorOf(generated)})`
         // which handler acts, for handler actions and `from` calls
-        const actor =
-          op._tag === "Finish" || op._tag === "Suspend" || op._tag === "Requeue"
-            ? op.item
-            : "from" in op && op.from !== undefined
-              ? op.from
-              : undefined
+        const actor = actorOf(op)
         // "The CPU the caller runs on" inside a handler of an unbound or ordered queue is whatever CPU its worker
         // floats on (spec §3.1, §15): the kernel leaves it open, the handler observes it. Tell the model the CPU the
         // handler saw, so the model does not pin a choice the kernel does not make.
@@ -618,7 +621,7 @@ const runScenario = <Q, W>(
             : op
         const applied = WorkqueueModel.apply(model, modelOp)
         const expected = applied.result
-        const line = `  ${step}. ${WorkqueueModel.formatOp(op)}`
+        const line = `  ${step}. ${WorkqueueModel.formatOp(op)}${retargeted}`
         if (expected._tag === "Skipped") {
           model = applied.state
           trace.push(`${line} → skipped`)
@@ -840,6 +843,53 @@ const mustHappen = (state: WorkqueueModel.State, event: WorkqueueModel.Event): b
       state.instances.some((r) => r.item === head.item && (r.status === "Running" || r.status === "Finishing"))
   )
   return !blocked
+}
+
+// The item whose running handler performs `op` (handler actions and `from` calls), if any.
+const actorOf = (op: WorkqueueModel.Op): string | undefined =>
+  op._tag === "Finish" || op._tag === "Suspend" || op._tag === "Requeue"
+    ? op.item
+    : "from" in op && op.from !== undefined
+      ? op.from
+      : undefined
+
+// The oldest started handler that can act now (running its code, not suspended or blocked), as the model sees it.
+const oldestBusy = (state: WorkqueueModel.State, item?: string): WorkqueueModel.Instance | undefined =>
+  state.instances
+    .filter((i) => (item === undefined || i.item === item) && i.status === "Running" && i.handler._tag === "Busy")
+    .sort((a, b) => a.startSeq - b.startSeq)[0]
+
+// Gives a handler action whose item cannot act to the oldest handler that can (see `retargetHandlerActions`). Calls
+// on the actor itself without a workqueue (self-flush, self-cancelSync, …) follow it, so that they stay self-calls and
+// no wait between two handlers appears; queueing calls keep their item and workqueue.
+const retarget = (state: WorkqueueModel.State, op: WorkqueueModel.Op): WorkqueueModel.Op => {
+  const actor = actorOf(op)
+  if (actor === undefined || oldestBusy(state, actor) !== undefined) return op
+  const to = oldestBusy(state)?.item
+  if (to === undefined) return op
+  switch (op._tag) {
+    case "Finish":
+    case "Suspend":
+    case "Requeue":
+      return { ...op, item: to }
+    case "Queue":
+    case "QueueDelayed":
+    case "ModDelayed":
+    case "FlushWorkqueue":
+    case "Drain":
+    case "Destroy":
+    case "SetMaxActive":
+      return { ...op, from: to }
+    case "Cancel":
+    case "CancelSync":
+    case "Disable":
+    case "Enable":
+    case "FlushWork":
+    case "FlushDelayedWork":
+      return op.item === actor ? { ...op, item: to, from: to } : { ...op, from: to }
+    default:
+      return op
+  }
 }
 
 const removeFrom = <A>(array: Array<A>, value: A): void => {

@@ -493,7 +493,8 @@ export interface Timer {
  * The model's state of one work item: the off-queue part of `work->data`.
  *
  * **Kernel**: PENDING (`pending` is the queued instance; an armed `timer` also holds PENDING), the 16-bit disable
- * count (spec §2, §7).
+ * count (spec §2, §7), and the "last pool" that `process_one_work()` records when the handler starts (`lastPool`,
+ * spec §2.2; used by the non-reentrance redirect, §3.1 step 6).
  *
  * **Example** (A fresh item)
  *
@@ -512,6 +513,7 @@ export interface ItemState {
   readonly disableCount: number
   readonly timer: Timer | null
   readonly pending: InstanceId | null
+  readonly lastPool: string | null
 }
 
 /**
@@ -685,7 +687,14 @@ export const initial = (config: Config): State => {
   }
   const items: Record<ItemId, ItemState> = {}
   for (const spec of config.items) {
-    items[spec.name] = { name: spec.name, delayed: spec.delayed, disableCount: 0, timer: null, pending: null }
+    items[spec.name] = {
+      name: spec.name,
+      delayed: spec.delayed,
+      disableCount: 0,
+      timer: null,
+      pending: null,
+      lastPool: null
+    }
   }
   return { config, now: 0, freezing: false, seq: 0, workqueues, items, instances: [], waiters: [] }
 }
@@ -804,7 +813,9 @@ export const observe = (state: State, event: Event): State | Divergence => {
       instance.status = "Running"
       instance.handler = { _tag: "Busy" }
       instance.startSeq = ++s.seq
-      getItem(s, instance.item).pending = null // PENDING is cleared just before the function is called
+      const x = getItem(s, instance.item)
+      x.pending = null // PENDING is cleared just before the function is called
+      x.lastPool = poolOf(wq, instance.cpu) // and the pool recorded as the last pool (spec §2.2)
       break
     }
     case "End": {
@@ -1382,8 +1393,14 @@ const rejection = (wq: W, caller: I | null): ErrorReason | null => {
 // park on the inactive list.
 const insertWork = (s: S, wq: W, x: X, cpu: number): void => {
   let slot = pwqCpu(wq, cpu)
-  const runningHere = s.instances.find((i) => i.item === x.name && i.wq === wq.name && isStarted(i))
-  if (runningHere !== undefined) slot = runningHere.cpu // still running for this wq: queue where it runs
+  // Non-reentrance redirect (spec §3.1 step 6, §4): only the item's *last pool* (where it last started, §2.2) is
+  // looked at; if a worker there still runs it for this same wq, queue where it runs. An instance still running in
+  // another pool (the item was also queued on another workqueue: §4 condition 2) does not redirect, so the two
+  // executions may overlap.
+  const runningHere = s.instances.find(
+    (i) => i.item === x.name && isStarted(i) && poolOf(getWq(s, i.wq), i.cpu) === x.lastPool
+  )
+  if (runningHere !== undefined && runningHere.wq === wq.name) slot = runningHere.cpu
   const active = inactiveOf(s, wq, slot).length === 0 && slotsUsed(s, wq, slot) < effectiveMaxActive(s, wq)
   const id = ++s.seq
   s.instances.push({
@@ -1403,7 +1420,9 @@ const armTimer = (s: S, wq: W, x: X, cpu: number, delay: number): void => {
   x.timer = { wq: wq.name, cpu, expiry: s.now + delay, armSeq: ++s.seq }
 }
 
-// delayed_work_timer_fn(): queue on dwork->wq/cpu at expiry. Timers into a draining queue are accepted (API.md).
+// delayed_work_timer_fn(): queue on dwork->wq/cpu at expiry. Timers into a draining queue are accepted (API.md): they
+// were armed before the drain began or by a chained call. A destroyed queue has no armed timers left (destroy fires
+// them and refuses new ones, see armRejection); the check is defensive.
 const fireTimer = (s: S, x: X): void => {
   const timer = x.timer
   if (timer === null) return
@@ -1525,11 +1544,15 @@ const wouldDeadlock = (s: S, caller: I | null, targets: ReadonlyArray<InstanceId
   return targets.some(visit)
 }
 
-// flush_work(): wait for the pending instance if queued, else the most recently started running one; armed-only or
-// idle ⇒ false at once.
+// flush_work(): wait for the pending instance if queued, else the one running in the item's last pool (spec §6.1
+// "the last queueing instance"; start_flush_work() looks only there); armed-only or idle ⇒ false at once. An older
+// instance still running in another pool (the item was also queued on another workqueue, §4 condition 2) is not
+// waited for.
 const flushTargets = (s: S, x: X): Array<InstanceId> => {
   if (x.pending !== null) return [x.pending]
-  const last = s.instances.filter((i) => i.item === x.name && isStarted(i)).sort((a, b) => b.startSeq - a.startSeq)[0]
+  const last = s.instances.find(
+    (i) => i.item === x.name && isStarted(i) && poolOf(getWq(s, i.wq), i.cpu) === x.lastPool
+  )
   return last === undefined ? [] : [last.id]
 }
 
@@ -1703,24 +1726,29 @@ const queueFamily = (
   const delay = op._tag === "Queue" ? 0 : Math.max(0, Math.trunc(op.delay))
   if (op._tag === "ModDelayed") {
     if (x.disableCount > 0) return returned(false) // disabled: nothing happens (it cannot be pending)
-    const reason = rejection(wq, caller)
-    if (reason !== null && !(delay > 0 && reason === "Draining" && wq.lifecycle === "Open")) return failed(reason)
+    // Checked before the grab: a refused modDelayed leaves the pending item where it was.
+    const reason = rejection(wq, caller) ?? armRejection(wq, delay)
+    if (reason !== null) return failed(reason)
     const wasPending = grabPending(s, x)
-    if (delay === 0 || wq.lifecycle === "Destroying") insertWork(s, wq, x, cpu)
+    if (delay === 0) insertWork(s, wq, x, cpu)
     else armTimer(s, wq, x, cpu, delay)
     return returned(wasPending)
   }
   if (x.timer !== null || x.pending !== null) return returned(false) // PENDING test-and-set lost: change nothing
   if (x.disableCount > 0) return returned(false)
-  const reason = rejection(wq, caller)
-  if (delay > 0) {
-    // Arming a timer is allowed while draining (it is accepted when it fires); a destroying queue fires it at once.
-    if (reason !== null && !(reason === "Draining" && wq.lifecycle === "Open")) return failed(reason)
-    if (wq.lifecycle === "Destroying") insertWork(s, wq, x, cpu)
-    else armTimer(s, wq, x, cpu, delay)
-    return returned(true)
-  }
+  const reason = rejection(wq, caller) ?? armRejection(wq, delay)
   if (reason !== null) return failed(reason)
-  insertWork(s, wq, x, cpu)
+  if (delay === 0) insertWork(s, wq, x, cpu)
+  else armTimer(s, wq, x, cpu, delay)
   return returned(true)
 }
+
+// Arming a timer (delay > 0) follows the queueing rule of `rejection`: during a drain only the workqueue's own
+// handlers may arm one (API.md "Where we deliberately differ": a timer that fires during a drain is accepted *because
+// it was accepted before the drain began*, or by a chained call; arming from outside is queueing from outside). While
+// the workqueue is being destroyed even its own handlers may not arm one: destroy fires the armed timers once and then
+// drains, so a timer armed after that would fire on a destroyed queue (spec §10 "armed delayed works are not
+// cancelled", the use-after-free; spec §17 "the handler never runs on a destroyed queue"). Delay 0 is ordinary
+// (chained) queueing and stays allowed.
+const armRejection = (wq: W, delay: number): ErrorReason | null =>
+  delay > 0 && wq.lifecycle === "Destroying" ? "Draining" : null

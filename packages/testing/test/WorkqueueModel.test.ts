@@ -326,14 +326,87 @@ describe("WorkqueueModel", () => {
       assert.deepStrictEqual(s.allowed().map(WorkqueueModel.formatEvent), ["start(dw0 on wq1/cpu1)"])
     })
 
-    it("arming a timer during a drain is accepted; queueing now from outside is not (queue_delayed_work_on)", () => {
+    it("arming a timer from outside a draining queue fails with Draining and changes nothing (API.md; spec §6.4)", () => {
+      const s = make([bound(), { name: "wq1", kind: "bound" }])
+      s.call({ _tag: "Queue", wq: "wq0", item: "w0" })
+      s.call({ _tag: "QueueDelayed", wq: "wq0", item: "dw1", delay: 5 })
+      s.call({ _tag: "Queue", wq: "wq1", item: "w1" })
+      s.start("w1")
+      s.block({ _tag: "Drain", wq: "wq0" })
+      const before = s.state
+      assert.deepStrictEqual(s.do({ _tag: "QueueDelayed", wq: "wq0", item: "dw0", delay: 10 }), failed("Draining"))
+      assert.deepStrictEqual(s.do({ _tag: "QueueDelayed", wq: "wq0", item: "dw0", delay: 0 }), failed("Draining"))
+      assert.deepStrictEqual(s.do({ _tag: "ModDelayed", wq: "wq0", item: "dw0", delay: 10 }), failed("Draining"))
+      assert.deepStrictEqual(
+        s.do({ _tag: "ModDelayed", wq: "wq0", item: "dw1", delay: 20 }),
+        failed("Draining"),
+        "checked before the grab: the armed timer is kept"
+      )
+      assert.deepStrictEqual(
+        s.do({ _tag: "QueueDelayed", wq: "wq0", item: "dw0", delay: 10, from: "w1" }),
+        failed("Draining"),
+        "a handler of another workqueue is not chained"
+      )
+      assert.deepStrictEqual(s.state.items, before.items, "a refusal changes nothing")
+      assert.strictEqual(s.phase("dw1"), "armed")
+    })
+
+    it("a draining queue's own handlers may arm timers; one firing during the drain is waited for, an armed one is not (API.md; spec §6.4)", () => {
       const s = make([bound()])
       s.call({ _tag: "Queue", wq: "wq0", item: "w0" })
-      s.block({ _tag: "Drain", wq: "wq0" })
-      assert.isTrue(s.call({ _tag: "QueueDelayed", wq: "wq0", item: "dw0", delay: 10 }))
-      assert.deepStrictEqual(s.do({ _tag: "QueueDelayed", wq: "wq0", item: "dw1", delay: 0 }), failed("Draining"))
-      assert.deepStrictEqual(s.do({ _tag: "ModDelayed", wq: "wq0", item: "dw0", delay: 0 }), failed("Draining"))
-      assert.strictEqual(s.phase("dw0"), "armed", "a failed call changes nothing")
+      s.call({ _tag: "QueueDelayed", wq: "wq0", item: "dw1", delay: 5 })
+      const waiter = s.block({ _tag: "Drain", wq: "wq0" })
+      s.start("w0")
+      assert.isTrue(s.call({ _tag: "QueueDelayed", wq: "wq0", item: "dw0", delay: 10, from: "w0" }), "chained")
+      assert.isTrue(s.call({ _tag: "ModDelayed", wq: "wq0", item: "dw1", delay: 20, from: "w0" }), "chained re-arm")
+      s.call({ _tag: "AdvanceClock", ms: 10 })
+      assert.strictEqual(s.phase("dw0"), "queued-active", "a timer firing during the drain is accepted")
+      assert.strictEqual(s.phase("dw1"), "armed", "re-armed at now + 20, not at its old expiry")
+      s.finish("w0")
+      assert.isFalse(s.ready(waiter), "the drain waits for dw0")
+      s.start("dw0")
+      s.finish("dw0")
+      assert.isTrue(s.ready(waiter), "but not for the armed dw1")
+      s.ret(waiter)
+      s.call({ _tag: "AdvanceClock", ms: 10 })
+      assert.strictEqual(s.phase("dw1"), "queued-active", "fires after the drain, on the open queue")
+    })
+
+    it("while destroying, even the queue's own handlers may not arm a timer; delay 0 is chained queueing (spec §10, §17)", () => {
+      const s = make([bound()])
+      s.call({ _tag: "Queue", wq: "wq0", item: "w0" })
+      s.call({ _tag: "QueueDelayed", wq: "wq0", item: "dw1", delay: 50 })
+      const waiter = s.block({ _tag: "Destroy", wq: "wq0" })
+      assert.strictEqual(s.phase("dw1"), "queued-active", "destroy fired the armed timer")
+      s.start("w0")
+      const before = s.state
+      assert.deepStrictEqual(
+        s.do({ _tag: "QueueDelayed", wq: "wq0", item: "dw0", delay: 10, from: "w0" }),
+        failed("Draining")
+      )
+      assert.deepStrictEqual(
+        s.do({ _tag: "ModDelayed", wq: "wq0", item: "dw1", delay: 10, from: "w0" }),
+        failed("Draining"),
+        "checked before the grab: dw1 stays queued"
+      )
+      assert.deepStrictEqual(s.state, before, "a refusal changes nothing")
+      assert.isTrue(s.call({ _tag: "ModDelayed", wq: "wq0", item: "dw1", delay: 0, from: "w0" }), "delay 0: re-queued")
+      assert.isTrue(s.call({ _tag: "QueueDelayed", wq: "wq0", item: "dw0", delay: 0, from: "w0" }), "delay 0: queued")
+      assert.deepStrictEqual(
+        s.do({ _tag: "QueueDelayed", wq: "wq0", item: "dw0", delay: 10 }),
+        {
+          _tag: "Returned",
+          value: false
+        },
+        "already pending: the PENDING test comes first"
+      )
+      s.finish("w0")
+      s.start("dw1")
+      s.finish("dw1")
+      s.start("dw0")
+      s.finish("dw0")
+      s.ret(waiter)
+      assert.deepStrictEqual(s.do({ _tag: "ModDelayed", wq: "wq0", item: "dw0", delay: 10 }), failed("Destroyed"))
     })
   })
 
@@ -662,6 +735,36 @@ describe("WorkqueueModel", () => {
       assert.deepStrictEqual(s.allowed(), [], "w0 still runs and holds the only slot: w1 must wait")
       s.finish("w0")
       assert.deepStrictEqual(s.startable("w1"), [null])
+    })
+
+    it("the non-reentrance redirect looks only at the item's last pool: queued on two workqueues it may overlap (__queue_work, spec §3.1, §4)", () => {
+      const s = make([bound(), { name: "wq1", kind: "unbound" }])
+      s.call({ _tag: "Queue", wq: "wq0", item: "w0", cpu: 1 })
+      assert.strictEqual(s.start("w0"), 1)
+      s.call({ _tag: "Queue", wq: "wq1", item: "w0" })
+      s.start("w0", "wq1")
+      s.call({ _tag: "Queue", wq: "wq0", item: "w0", cpu: 0 })
+      assert.deepStrictEqual(
+        s.startable("w0", "wq0"),
+        [0],
+        "the last pool is the unbound one, whose worker runs it for wq1: no redirect to cpu1"
+      )
+    })
+
+    it("flush_work waits only for the instance in the last pool; cancelSync waits for every running one (spec §6.1; API.md)", () => {
+      const s = make([bound(), { name: "wq1", kind: "unbound" }])
+      s.call({ _tag: "Queue", wq: "wq0", item: "w0", cpu: 1 })
+      s.start("w0")
+      s.call({ _tag: "Suspend", item: "w0", latch: 0 })
+      s.call({ _tag: "Queue", wq: "wq1", item: "w0" })
+      s.start("w0", "wq1")
+      s.finish("w0") // the unbound instance, the last started
+      assert.strictEqual(s.phase("w0"), "running", "still running on cpu1")
+      assert.isFalse(s.call({ _tag: "FlushWork", item: "w0" }), "nothing runs in the last pool")
+      const waiter = s.block({ _tag: "CancelSync", item: "w0" })
+      s.call({ _tag: "Release", latch: 0 })
+      s.finish("w0")
+      assert.isFalse(s.ret(waiter))
     })
 
     it("setMaxActive on a destroyed workqueue is a no-op (Effect<void> in API.md; workqueue_set_max_active)", () => {

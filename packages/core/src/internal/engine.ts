@@ -415,23 +415,35 @@ const workSetCpu = (work: WorkState, cpu: number): void => {
  * last one started (the kernel's "last pool"); the others are found by a scan, only when the count says so.
  */
 const WORK_EXEC_SHIFT = 19
+/**
+ * The instance of the item's last pool has ended while another (another pool) still runs: `work.current` then
+ * points at a remaining instance (so cancel and the system lookup find it), but the redirect and flush_work, which
+ * in the kernel look only at the last pool, see nothing.
+ */
+const WORK_LAST_GONE = 8
+/** The worker of the item's last pool, if it still runs it (redirect, flush_work). */
+const workLastRunning = (work: WorkState): Worker | undefined =>
+  (work.data & WORK_LAST_GONE) !== 0 ? undefined : work.current
 const WORK_EXEC_ONE = 1 << WORK_EXEC_SHIFT
 const workNrExec = (work: WorkState): number => (work.data >>> WORK_EXEC_SHIFT) & 0xff
 
 /** `find_worker_executing_work()`: the busy worker of `pool` running `work`, if any. */
 const findWorkerExecuting = (pool: Pool, work: WorkState): Worker | undefined => {
+  const n = workNrExec(work)
+  if (n === 0) return undefined
   const last = work.current
   if (last !== undefined && last.pool === pool && last.state === "Busy") return last
-  if (workNrExec(work) <= 1) return undefined
+  if (n === 1 && last !== undefined) return undefined // the only instance runs elsewhere
   for (const worker of pool.workers) if (worker.current === work && worker.state === "Busy") return worker
   return undefined
 }
 
 /** Every worker running `work` now (for cancel_sync, which must not return while any instance runs). */
 const workersExecuting = (sys: System, work: WorkState): Array<Worker> => {
+  const n = workNrExec(work)
+  if (n === 0) return []
   const last = work.current
-  if (last === undefined) return []
-  if (workNrExec(work) <= 1) return [last]
+  if (n === 1 && last !== undefined) return [last]
   return [...sys.allWorkers].filter((worker) => worker.current === work)
 }
 
@@ -1042,7 +1054,7 @@ const workerStartWork = (sys: System, worker: Worker, work: WorkState): void => 
   worker.runMs = 0
   worker.lastDesc = pwq.wq.name
   work.current = worker
-  work.data += WORK_EXEC_ONE
+  work.data = (work.data & ~WORK_LAST_GONE) + WORK_EXEC_ONE
   // record last pool and clear PENDING immediately before the call (spec §2.2)
   work.pwq = undefined
   work.data &= ~(WORK_PENDING | WORK_INACTIVE)
@@ -1125,11 +1137,16 @@ const workerFinishWork = (
       pool.nrRunning++
     }
   }
-  work.data -= WORK_EXEC_ONE
   if (work.current === worker) {
-    // another instance (another pool) may still run: it becomes the last one
-    work.current = workNrExec(work) > 0 ? workersExecuting(sys, work).find((w) => w !== worker) : undefined
+    // the last pool's instance ended; one still running in another pool stays reachable (cancel, collisions)
+    // but, as in the kernel, the redirect and flush_work look only at the last pool from now on
+    const other = workNrExec(work) > 1 ? workersExecuting(sys, work).find((w) => w !== worker) : undefined
+    work.current = other
+    if (other !== undefined) work.data |= WORK_LAST_GONE
+    else work.data &= ~WORK_LAST_GONE
   }
+  work.data -= WORK_EXEC_ONE
+  if (workNrExec(work) === 0) work.data &= ~WORK_LAST_GONE
   worker.current = undefined
   worker.currentPwq = undefined
   const flushers = worker.runFlushers
@@ -1377,7 +1394,7 @@ const checkCallerCpu = (
 export const insertQueued = (sys: System, reqCpu: number | undefined, wq: WorkqueueState, work: WorkState): void => {
   let cpu = reqCpu ?? currentCpuUnsafe()
   let pwq = wq.unbound ? wq.pwqs[0]! : wq.pwqs[cpu]!
-  const running = work.current
+  const running = workLastRunning(work)
   if (!wq.ordered && running !== undefined && running.currentPwq?.wq === wq && running.currentPwq !== pwq) {
     // non-reentrance: the new instance goes where the running one is, whatever CPU was asked (spec §4)
     pwq = running.currentPwq
@@ -1547,7 +1564,7 @@ const waitWorker = (worker: Worker, work: WorkState): Effect.Effect<boolean> =>
 /** Wait for the instance running now, if any (the barrier at the head of its worker's scheduled list). */
 const waitRunning = (_sys: System, work: WorkState): Effect.Effect<boolean> =>
   Effect.suspend(() => {
-    const worker = work.current
+    const worker = workLastRunning(work)
     return worker === undefined ? Effect.succeed(false) : waitWorker(worker, work)
   })
 
