@@ -320,7 +320,7 @@ export const cancelSync = (work: Work): Effect.Effect<boolean, WorkqueueError.Wo
  * @since 0.1.0
  */
 export const disable = (work: Work): Effect.Effect<boolean> =>
-  Effect.sync(() => {
+  withIdleWarning(() => {
     const self = toState(work)
     const sys = Engine.workSystem(self)
     if (sys === undefined) return Engine.workDisableIdle(self)
@@ -353,7 +353,7 @@ export const disableSync = (work: Work): Effect.Effect<boolean, WorkqueueError.W
   Effect.suspend(() => {
     const self = toState(work)
     const sys = Engine.workSystem(self)
-    if (sys === undefined) return Effect.succeed(Engine.workDisableIdle(self))
+    if (sys === undefined) return withIdleWarning(() => Engine.workDisableIdle(self))
     return Engine.cancelWorkSync(sys, self, true)
   })
 
@@ -382,7 +382,15 @@ export const disableSync = (work: Work): Effect.Effect<boolean, WorkqueueError.W
  * @since 0.1.0
  */
 export const enable = (work: Work): Effect.Effect<boolean> =>
-  Effect.sync(() => {
+  withIdleWarning(() => {
     const self = toState(work)
     return Engine.enableWorkUnsafe(Engine.workSystem(self), self)
+  })
+
+/** Run a sync step; a WARN it raised for a never-queued item goes to the caller's logger. */
+const withIdleWarning = (step: () => boolean): Effect.Effect<boolean> =>
+  Effect.suspend(() => {
+    const result = step()
+    const warning = Engine.takeIdleWarning()
+    return warning === undefined ? Effect.succeed(result) : Effect.as(Effect.logWarning(warning), result)
   })

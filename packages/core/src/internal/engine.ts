@@ -1468,9 +1468,20 @@ export const cancelWorkUnsafe = (sys: System, work: WorkState, disable: boolean)
   return pending
 }
 
-/** A WARN with no system at hand (the item was never queued): the default logger. */
+/**
+ * A WARN with no system at hand (the item was never queued): kept here and logged by the public wrapper through
+ * the caller's own logger (`takeIdleWarning`), not a detached fiber with the default one.
+ */
+let idleWarning: string | undefined = undefined // L: set and taken within one synchronous step
 const warnIdle = (message: string): void => {
-  Effect.runFork(Effect.logWarning(message))
+  idleWarning = message
+}
+
+/** The warning the last idle-item step raised, if any (taken once). @internal */
+export const takeIdleWarning = (): string | undefined => {
+  const message = idleWarning
+  idleWarning = undefined
+  return message
 }
 
 /** @internal */
