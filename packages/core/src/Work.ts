@@ -39,6 +39,8 @@ export const isWork = (u: unknown): u is Work => typeof u === "object" && u !== 
 
 /** Explicit names given to `Work.make` (most items have none: the handler's own name is used). */
 const explicitNames = new WeakMap<object, string>()
+/** No lookup at all until some item has an explicit name (tracepoints read names on the hot path). */
+let anyExplicitName = false
 
 /** @internal */
 export const WorkProto = {
@@ -46,7 +48,10 @@ export const WorkProto = {
   isDelayed: false,
   get name(): string {
     const self = this as unknown as WorkState
-    return explicitNames.get(self) ?? (self.fn.name || (self.isDelayed ? "delayed_work" : "work"))
+    return (
+      (anyExplicitName ? explicitNames.get(self) : undefined) ??
+      (self.fn.name || (self.isDelayed ? "delayed_work" : "work"))
+    )
   },
   pipe() {
     return pipeArguments(this, arguments)
@@ -94,7 +99,10 @@ export const initWork = (
   self.disable = 0
   self.pwq = undefined
   self.current = undefined
-  if (name !== undefined) explicitNames.set(self, name)
+  if (name !== undefined) {
+    anyExplicitName = true
+    explicitNames.set(self, name)
+  }
 }
 
 function WorkImpl(
