@@ -10,6 +10,7 @@ import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Schedule from "effect/Schedule"
 import * as Engine from "./internal/engine.ts"
+import { makeStats } from "./internal/state.ts"
 import { WorkqueueSystem } from "./WorkqueueSystem.ts"
 
 /**
@@ -71,17 +72,7 @@ export interface WorkqueueStats {
 /** @internal */
 export const statsUnsafe = (sys: Engine.System): Array<WorkqueueStats> =>
   [...sys.workqueues].map((wq) => {
-    const sum = {
-      started: 0,
-      completed: 0,
-      failed: 0,
-      defects: 0,
-      cpuTime: 0,
-      cpuIntensive: 0,
-      cmWakeup: 0,
-      mayday: 0,
-      rescued: 0
-    }
+    const sum = makeStats()
     for (const pwq of Engine.uniquePwqs(wq)) {
       sum.started += pwq.stats.started
       sum.completed += pwq.stats.completed

@@ -8,7 +8,7 @@
  *
  * @since 0.1.0
  */
-import { WorkqueueSystem } from "@effect-workqueue/core"
+import { Workqueue, WorkqueueSystem } from "@effect-workqueue/core"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schedule from "effect/Schedule"
@@ -54,8 +54,7 @@ export interface MonitorRow {
 // formatting (pure)
 // ---------------------------------------------------------------------------
 
-const WQ_UNBOUND = 1 << 1
-const WQ_MEM_RECLAIM = 1 << 3
+const { WQ_MEM_RECLAIM, WQ_UNBOUND } = Workqueue
 
 const sumStats = (wq: WorkqueueSystem.WorkqueueSnapshot) => {
   const sum = { started: 0, completed: 0, cpuTimeMs: 0, cpuIntensive: 0, cmWakeup: 0, mayday: 0, rescued: 0 }
@@ -82,7 +81,7 @@ const sumStats = (wq: WorkqueueSystem.WorkqueueSnapshot) => {
  *
  * ```ts
  * import { Effect } from "effect"
- * import { WorkqueueSystem } from "@effect-workqueue/core"
+ * import { Workqueue, WorkqueueSystem } from "@effect-workqueue/core"
  * import { NodeMonitor } from "@effect-workqueue/platform"
  *
  * const program = Effect.map(WorkqueueSystem.snapshot, (s) => NodeMonitor.monitorRows(undefined, s)[0]?.name)
@@ -153,7 +152,7 @@ const formatRow = (row: MonitorRow): string => {
  *
  * ```ts
  * import { Effect } from "effect"
- * import { WorkqueueSystem } from "@effect-workqueue/core"
+ * import { Workqueue, WorkqueueSystem } from "@effect-workqueue/core"
  * import { NodeMonitor } from "@effect-workqueue/platform"
  *
  * const program = Effect.map(WorkqueueSystem.snapshot, (s) => NodeMonitor.formatMonitorTable(undefined, s))
@@ -190,7 +189,7 @@ const poolWorkerName = (pool: WorkqueueSystem.PoolSnapshot): string =>
  *
  * ```ts
  * import { Effect } from "effect"
- * import { WorkqueueSystem } from "@effect-workqueue/core"
+ * import { Workqueue, WorkqueueSystem } from "@effect-workqueue/core"
  * import { NodeMonitor } from "@effect-workqueue/platform"
  *
  * const program = Effect.map(WorkqueueSystem.snapshot, NodeMonitor.formatDump)
@@ -302,7 +301,7 @@ const defaultOutput = (text: string): Effect.Effect<void> => Effect.log(text)
  *
  * ```ts
  * import { Effect } from "effect"
- * import { WorkqueueSystem } from "@effect-workqueue/core"
+ * import { Workqueue, WorkqueueSystem } from "@effect-workqueue/core"
  * import { NodeMonitor } from "@effect-workqueue/platform"
  *
  * const lines: Array<string> = []
@@ -329,7 +328,7 @@ export const dump = (
  *
  * ```ts
  * import { Effect } from "effect"
- * import { WorkqueueSystem } from "@effect-workqueue/core"
+ * import { Workqueue, WorkqueueSystem } from "@effect-workqueue/core"
  * import { NodeMonitor } from "@effect-workqueue/platform"
  *
  * const tables: Array<string> = []
