@@ -264,4 +264,17 @@ describe("WorkqueueError", () => {
     assert.isFalse(WorkqueueError.isWorkqueueError(new Error("nope")))
     assert.isFalse(WorkqueueError.isWorkqueueError({ _tag: "Other" }))
   })
+
+  it.effect("onCpu with a negative or fractional CPU fails queueing with InvalidCpu (raw_smp_processor_id)", () =>
+    Effect.gen(function* () {
+      const wq = yield* Workqueue.make("bad_cpu")
+      const work = yield* Work.make(() => Effect.void)
+      for (const cpu of [-2, 1.5, Number.NaN]) {
+        const error = yield* Effect.flip(WorkqueueSystem.onCpu(cpu)(Workqueue.queue(wq, work)))
+        assert.strictEqual(error.reason, "InvalidCpu")
+        assert.strictEqual(error.workqueue, "bad_cpu")
+        assert.isFalse(yield* Work.pending(work))
+      }
+    }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 2 })))
+  )
 })

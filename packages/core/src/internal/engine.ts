@@ -474,7 +474,7 @@ export const currentCpuUnsafe = (): number => {
     cpuRefValue = fiber.getRef(CurrentCpu)
   }
   const set = cpuRefValue
-  if (set >= 0) return set
+  if (set !== -1) return set // as set by onCpu, even if invalid: queueing then fails with InvalidCpu
   const worker = entityOf(fiber) as Worker | undefined
   if (worker !== undefined && worker.current !== undefined && worker.currentCpu >= 0) return worker.currentCpu
   if (worker !== undefined && worker.pool !== undefined && worker.pool.cpu >= 0) return worker.pool.cpu
@@ -1378,7 +1378,7 @@ const checkCallerCpu = (
 ): WorkqueueError.WorkqueueError | undefined => {
   if (cpu !== undefined) return undefined
   const caller = currentCpuUnsafe()
-  return Number.isInteger(caller) && caller < sys.cpus
+  return Number.isInteger(caller) && caller >= 0 && caller < sys.cpus
     ? undefined
     : WorkqueueError.make(
         "InvalidCpu",
