@@ -546,11 +546,10 @@ export const uniquePwqs = (wq: WorkqueueState): Array<Pwq> => (wq.unbound ? [wq.
 // ---------------------------------------------------------------------------
 
 /** An item left flight (finished or cancelled): count down its colour, maybe complete flushers. */
-const wqDecNrInFlight = (sys: System, wq: WorkqueueState, color: number): void => {
+const wqDecNrInFlight = (wq: WorkqueueState, color: number): void => {
   wq.nrInFlight[color]!--
   if (color === wq.flushColor && wq.nrInFlight[color] === 0) flushAdvance(wq)
   if (wq.drainWaiters.length > 0 && wqIsEmpty(wq)) wakeAll(wq.drainWaiters, true)
-  void sys
 }
 
 /**
@@ -633,7 +632,7 @@ const kickPool = (sys: System, pool: Pool): void => {
   if (needMoreWorker(pool)) {
     const worker = pool.idle.pop()
     if (worker !== undefined) {
-      workerLeaveIdle(pool, worker)
+      worker.state = "Busy" // worker_leave_idle()
       pool.nrWaking++
       worker.waking = true
       worker.wake!()
@@ -643,11 +642,6 @@ const kickPool = (sys: System, pool: Pool): void => {
     return
   }
   if (poolIsManaged(pool) && pool.worklist.length > 0 && pool.nrRunning > 0) poolRequestProbe(sys, pool)
-}
-
-const workerLeaveIdle = (pool: Pool, worker: Worker): void => {
-  worker.state = "Busy"
-  void pool
 }
 
 const workerName = (pool: Pool, id: number): string =>
@@ -1022,7 +1016,7 @@ export const showWorkqueueState = (sys: System, now: number): string => {
 // ---------------------------------------------------------------------------
 
 /** Pick the next item for `worker`, or undefined to go idle. One L step. */
-const workerNextWork = (sys: System, worker: Worker, afterWake: boolean): WorkState | undefined => {
+const workerNextWork = (worker: Worker, afterWake: boolean): WorkState | undefined => {
   const pool = worker.pool
   const scheduled = worker.scheduled.shift()
   if (scheduled !== undefined) return scheduled
@@ -1037,7 +1031,6 @@ const workerNextWork = (sys: System, worker: Worker, afterWake: boolean): WorkSt
     }
     return work
   }
-  void sys
   return undefined
 }
 
@@ -1153,7 +1146,7 @@ const workerFinishWork = (
   worker.runFlushers = undefined
   // pwq_dec_nr_in_flight(): the slot goes to the next inactive item, then the colour is counted down
   pwqDecNrActive(sys, pwq)
-  wqDecNrInFlight(sys, pwq.wq, worker.currentColor)
+  wqDecNrInFlight(pwq.wq, worker.currentColor)
   if (flushers !== undefined) for (const f of flushers) f(true)
 }
 
@@ -1180,7 +1173,7 @@ const workerLoop = (sys: System, worker: Worker): Effect.Effect<void> => {
     return failure === undefined ? next : Effect.flatMap(logFailure(worker, work, failure), () => next)
   })
   const step: Effect.Effect<void> = Effect.withFiber((fiber) => {
-    const work = workerNextWork(sys, worker, afterWake)
+    const work = workerNextWork(worker, afterWake)
     if (afterWake) {
       afterWake = false
       worker.pool.nrWaking--
@@ -1455,7 +1448,7 @@ export const grabPending = (sys: System, work: WorkState): boolean => {
       sys.workFlushers.delete(work)
       for (const f of flushers) f(true)
     }
-    wqDecNrInFlight(sys, pwq.wq, workColor(work))
+    wqDecNrInFlight(pwq.wq, workColor(work))
   }
   work.data &= ~WORK_PENDING
   return true
@@ -1573,7 +1566,7 @@ const waitWorker = (worker: Worker, work: WorkState): Effect.Effect<boolean> =>
   )
 
 /** Wait for the instance running now, if any (the barrier at the head of its worker's scheduled list). */
-const waitRunning = (_sys: System, work: WorkState): Effect.Effect<boolean> =>
+const waitRunning = (work: WorkState): Effect.Effect<boolean> =>
   Effect.suspend(() => {
     const worker = workLastRunning(work)
     return worker === undefined ? Effect.succeed(false) : waitWorker(worker, work)
@@ -1649,7 +1642,7 @@ export const flushWork = (sys: System, work: WorkState): Effect.Effect<boolean, 
         }
       )
     }
-    return waitRunning(sys, work)
+    return waitRunning(work)
   })
 
 // ---------------------------------------------------------------------------
