@@ -82,7 +82,7 @@ export const examples: ReadonlyArray<readonly [name: string, file: string, descr
   [
     "debugging",
     "debugging.ts",
-    "debugfs-style workqueue/pool tables and kworker names from WorkqueueSystem.snapshot (seed 003)",
+    "debugfs-style tables and kworker names from WorkqueueSystem.snapshot, the events/workqueue trace (seed 003)",
     debugging.program
   ],
   [
