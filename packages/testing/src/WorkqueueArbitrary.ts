@@ -51,8 +51,9 @@ export interface Scenario {
  * - `maxCpus`: CPUs are drawn from `1 .. maxCpus` (default 3).
  * - `maxWorkqueues`: workqueues from `1 .. maxWorkqueues` (default 3).
  * - `handlerBlocking`: whether handlers may make blocking calls (flushes, drain, destroy, cancelSync) on other items
- *   and queues, not only the self-deadlocking ones (default `true`). Turn it off when checking an engine that only
- *   detects the deadlocks `API.md` lists, since a wait cycle between two handlers would hang it.
+ *   and queues, not only the self-deadlocking ones (default `true`). Wait cycles between handlers then occur: they
+ *   block forever, as in the kernel (spec §13; `API.md` fails only self-deadlocks), and the checker abandons such a
+ *   system instead of closing it. Turn it off for implementations that cannot be abandoned that way.
  * - `exclude`: op kinds never generated (default none); an excluded op decodes to a clock advance instead, so the
  *   shape of the generated lists and their shrinking stay the same. Use it to keep a known divergence out of a large
  *   run while a focused regression test tracks it.

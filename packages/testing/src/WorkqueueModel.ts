@@ -322,8 +322,11 @@ export type Op =
 /**
  * The typed failure reasons the model can produce; they match `WorkqueueError.reason`.
  *
- * **Kernel**: `Destroyed`/`Draining` replace "WARN: cannot queue … (dropped)" and use-after-free; `Deadlock` is what
- * lockdep reports (spec §13); `InvalidCpu` is a CPU outside `0 .. cpus-1`.
+ * **Kernel**: `Destroyed`/`Draining` replace "WARN: cannot queue … (dropped)" and use-after-free; `Deadlock` replaces
+ * the hang of a self-deadlock that lockdep would report (spec §13), only those API.md lists (a handler flushing,
+ * draining or destroying its own workqueue, an item flushing or cancel-syncing itself, an ordered queue waiting on
+ * itself): a wait cycle between different handlers blocks forever, as in the kernel (see {@link deadlocked});
+ * `InvalidCpu` is a CPU outside `0 .. cpus-1`.
  *
  * **Example** (A deadlock)
  *
@@ -727,7 +730,11 @@ export const initial = (config: Config): State => {
 export const apply = (state: State, op: Op): { readonly state: State; readonly result: Result } => {
   const s = draft(state)
   const result = step(s, op)
-  if (result._tag === "Failed") return { state, result }
+  // A failure changes nothing, except a flush_delayed_work() that fails with Deadlock: its armed timer has fired
+  // (queued the item) before flush_work() found the deadlock, as in the kernel, which then hangs instead (API.md).
+  if (result._tag === "Failed" && !(op._tag === "FlushDelayedWork" && result.reason === "Deadlock")) {
+    return { state, result }
+  }
   settleWaiters(s)
   return { state: s, result }
 }
@@ -951,6 +958,52 @@ export const itemPhase = (state: State, item: ItemId): ItemPhase => {
  */
 export const nrActive = (state: State, wq: WqId, cpu: number): number =>
   state.instances.filter((i) => inDomain(getWq(state, wq), i, cpu) && i.status !== "Inactive").length
+
+/**
+ * The running instances whose handlers stay blocked forever in a wait cycle, e.g. a handler of `wq0` flushing `wq1`
+ * while one of `wq1` flushes `wq0`, or a handler flushing an item that waits for a `max_active` slot held by the
+ * handler's own next instance: they never return, and neither does anything waiting for them. Found by winding the
+ * system down from `state` as a harness would: thaw, release every latch, let every handler that can act return,
+ * and take every allowed event, until nothing more can happen. Empty when everything winds down. `mustHappen`
+ * (default: every event) keeps out allowed events that an implementation may never produce where the model leaves a
+ * choice open (an unbound queue's floating slot may have gone to a head that then waits, see the checker), so a
+ * state that *may* hang counts as hanging.
+ *
+ * **Kernel**: what lockdep reports (spec §13) while the tasks hang; neither the kernel nor API.md fails such a call
+ * (API.md's "Where we deliberately differ" turns only self-deadlocks into `Deadlock`), so the model blocks it too.
+ *
+ * **Example** (No cycle in a fresh state)
+ *
+ * ```ts
+ * import { WorkqueueModel } from "@effect-workqueue/testing"
+ * WorkqueueModel.deadlocked(WorkqueueModel.initial({ cpus: 1, workqueues: [], items: [] })) // => []
+ * ```
+ *
+ * @category testing
+ * @since 0.1.0
+ */
+export const deadlocked = (
+  state: State,
+  mustHappen: (state: State, event: Event) => boolean = () => true
+): ReadonlyArray<InstanceId> => {
+  let s = apply(state, { _tag: "Thaw" }).state
+  for (let round = 0; round < 100_000; round++) {
+    const latch = s.instances.find((i) => i.handler._tag === "Suspended")
+    const busy = s.instances.find((i) => i.status === "Running" && i.handler._tag === "Busy")
+    if (latch !== undefined && latch.handler._tag === "Suspended") {
+      s = apply(s, { _tag: "Release", latch: latch.handler.latch }).state
+    } else if (busy !== undefined) {
+      s = apply(s, { _tag: "Finish", item: busy.item, outcome: "success" }).state
+    } else {
+      const event = allowedEvents(s).find((e) => mustHappen(s, e))
+      if (event === undefined) break
+      const next = observe(s, event)
+      if (isDivergence(next)) break
+      s = next
+    }
+  }
+  return s.instances.filter((i) => i.status === "Running" && i.handler._tag === "Waiting").map((i) => i.id)
+}
 
 /**
  * Checks the model's own invariants and returns a description of each violation (empty when all hold):
@@ -1501,47 +1554,25 @@ const settleWaiters = (s: S): void => {
   for (const w of s.waiters) if (!w.ready && waiterReady(s, w)) w.ready = true
 }
 
-// The instances that must end before `i` can end: what its handler waits for, the same item running in the same
-// pool (non-reentrance), and, on a max_active == 1 domain, whoever holds the slot and the inactive items ahead.
-const blockers = (s: S, i: I): Array<InstanceId> => {
-  const out: Array<InstanceId> = []
-  if (i.status === "Running" && i.handler._tag === "Waiting") {
-    const waiterId = i.handler.waiter
-    const w = s.waiters.find((x) => x.id === waiterId)
-    if (w !== undefined && !w.ready) {
-      if (w.call === "Drain" || w.call === "Destroy")
-        out.push(...s.instances.filter((x) => x.wq === w.wq).map((x) => x.id))
-      else out.push(...w.targets)
-    }
-  }
-  if (i.status === "Active" || i.status === "Inactive") {
-    const wq = getWq(s, i.wq)
-    const pool = poolOf(wq, i.cpu)
-    for (const r of s.instances) {
-      if (r.item === i.item && isStarted(r) && poolOf(getWq(s, r.wq), r.cpu) === pool) out.push(r.id)
-    }
-    if (i.status === "Inactive" && wq.maxActive === 1) {
-      for (const r of s.instances) {
-        if (r.id === i.id || !inDomain(wq, r, i.cpu)) continue
-        if (r.status !== "Inactive" || r.id < i.id) out.push(r.id)
-      }
-    }
-  }
-  return out
-}
+// Deadlocks. Spec §13: lockdep *reports* a wait-for cycle and the tasks hang. API.md ("Where we deliberately differ")
+// turns only the self-deadlocks into `Deadlock` errors: a handler flushing, draining or destroying its own workqueue,
+// an item flushing or cancel-syncing itself, an ordered queue waiting on itself (the engine: also a max_active 1
+// queue, see selfFlushDeadlock). Those fail here, with the engine's exact conditions; a wait cycle between different
+// handlers is not detected: every call in it blocks forever, nothing else happens for those handlers, as in the
+// kernel and the engine (see `deadlocked`).
 
-// Would waiting for `targets` from the handler `caller` wait for the caller itself? (lockdep's recursion report)
-const wouldDeadlock = (s: S, caller: I | null, targets: ReadonlyArray<InstanceId>): boolean => {
-  if (caller === null) return false
-  const seen = new Set<InstanceId>()
-  const visit = (id: InstanceId): boolean => {
-    if (id === caller.id) return true
-    if (seen.has(id)) return false
-    seen.add(id)
-    const i = s.instances.find((x) => x.id === id)
-    return i !== undefined && blockers(s, i).some(visit)
-  }
-  return targets.some(visit)
+// flush_work() from a handler on an item pending on the caller's own pwq of an ordered or max_active 1 workqueue:
+// the item cannot start before the caller returns, so the caller would wait for itself (API.md: "an ordered queue
+// waiting on itself"). The engine's test (flush_work): the item is queued (not merely armed) on the caller's pwq —
+// one pwq per CPU for bound queues, one for unbound and ordered ones — and the caller's queue is ordered or its
+// current max_active is 1 (a frozen freezable queue's is 0, spec §12).
+const selfFlushDeadlock = (s: S, caller: I | null, x: X): boolean => {
+  if (caller === null || x.pending === null) return false
+  const id = x.pending
+  const pending = s.instances.find((i) => i.id === id)
+  if (pending === undefined) return false
+  const wq = getWq(s, caller.wq)
+  return inDomain(wq, pending, caller.cpu) && (wq.kind === "ordered" || effectiveMaxActive(s, wq) === 1)
 }
 
 // flush_work(): wait for the pending instance if queued, else the one running in the item's last pool (spec §6.1
@@ -1597,7 +1628,6 @@ const step = (s: S, op: Op): Result => {
       const x = getItem(s, op.item)
       if (caller !== null && caller.item === x.name) return failed("Deadlock") // cancel-syncing itself
       const targets = s.instances.filter((i) => i.item === x.name && isStarted(i)).map((i) => i.id)
-      if (wouldDeadlock(s, caller, targets)) return failed("Deadlock")
       const wasPending = grabPending(s, x)
       if (targets.length === 0) return returned(wasPending)
       x.disableCount += 1 // blocks every queueing attempt, the handler's own included, until the Return
@@ -1609,11 +1639,12 @@ const step = (s: S, op: Op): Result => {
       if (caller === "skip") return skipped(`${String(op.from)} is not running`)
       const x = getItem(s, op.item)
       if (op._tag === "FlushDelayedWork" && !x.delayed) return skipped(`${x.name} is not a delayed work`)
+      // flush_delayed_work(): an armed timer fires now, before flush_work() and its self-deadlock checks
+      if (op._tag === "FlushDelayedWork") fireTimer(s, x)
       if (caller !== null && caller.item === x.name) return failed("Deadlock") // flushing itself
-      if (op._tag === "FlushDelayedWork") fireTimer(s, x) // an armed timer fires now
+      if (selfFlushDeadlock(s, caller, x)) return failed("Deadlock") // queued behind the caller on its own pwq
       const targets = flushTargets(s, x)
       if (targets.length === 0) return returned(false)
-      if (wouldDeadlock(s, caller, targets)) return failed("Deadlock")
       return addWaiter(s, caller, { call: op._tag, item: x.name, wq: null, targets, value: true })
     }
     case "FlushWorkqueue":
@@ -1635,7 +1666,6 @@ const step = (s: S, op: Op): Result => {
         for (const x of armed) fireTimer(s, x)
       }
       const targets = s.instances.filter((i) => i.wq === wq.name).map((i) => i.id)
-      if (wouldDeadlock(s, caller, targets)) return failed("Deadlock")
       if (targets.length === 0) {
         if (op._tag === "Destroy") wq.lifecycle = "Destroyed"
         return returned(undefined)

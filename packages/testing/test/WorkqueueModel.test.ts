@@ -587,6 +587,89 @@ describe("WorkqueueModel", () => {
     })
   })
 
+  // Spec §13: lockdep *reports* a wait cycle and the tasks hang; API.md ("Where we deliberately differ") turns only
+  // the self-deadlocks into `Deadlock` errors. A cycle between different handlers blocks forever, as in the kernel.
+  describe("wait cycles between handlers (not self-deadlocks)", () => {
+    it("two handlers flushing each other's workqueue both block forever; nothing else happens for them (spec §13)", () => {
+      const s = make(
+        [
+          { name: "wq0", kind: "bound", maxActive: 1 },
+          { name: "wq1", kind: "bound", maxActive: 1 }
+        ],
+        1
+      )
+      s.call({ _tag: "Queue", wq: "wq0", item: "w0" })
+      s.call({ _tag: "Queue", wq: "wq1", item: "w1" })
+      s.start("w0")
+      s.start("w1")
+      assert.deepStrictEqual(WorkqueueModel.deadlocked(s.state), [])
+      s.block({ _tag: "FlushWorkqueue", wq: "wq0", from: "w1" })
+      s.block({ _tag: "FlushWorkqueue", wq: "wq1", from: "w0" })
+      assert.deepStrictEqual(s.allowed(), [], "no Start, End or Return: both hang")
+      assert.strictEqual(WorkqueueModel.deadlocked(s.state).length, 2)
+      const outside = s.block({ _tag: "FlushWork", item: "w0" })
+      assert.isFalse(s.ready(outside), "whoever waits for them hangs too")
+      assert.strictEqual(s.do({ _tag: "Finish", item: "w0", outcome: "success" })._tag, "Skipped", "w0 is blocked")
+    })
+
+    it("a cancelSync and a flush_work between two handlers block too (no Deadlock)", () => {
+      const s = make(
+        [
+          { name: "wq0", kind: "bound" },
+          { name: "wq1", kind: "unbound" }
+        ],
+        1
+      )
+      s.call({ _tag: "Queue", wq: "wq0", item: "w0" })
+      s.call({ _tag: "Queue", wq: "wq1", item: "w1" })
+      s.start("w0")
+      s.start("w1")
+      s.block({ _tag: "CancelSync", item: "w1", from: "w0" })
+      s.block({ _tag: "FlushWork", item: "w0", from: "w1" })
+      assert.deepStrictEqual(s.allowed(), [])
+      assert.strictEqual(WorkqueueModel.deadlocked(s.state).length, 2)
+    })
+
+    it("a handler flushing an item that waits for a slot held by the handler's own next instance blocks forever (max_active 2)", () => {
+      const s = make([bound(1)], 1)
+      s.call({ _tag: "Queue", wq: "wq0", item: "w0" })
+      s.start("w0")
+      assert.isTrue(s.call({ _tag: "Requeue", item: "w0" }))
+      s.call({ _tag: "Queue", wq: "wq0", item: "w1" })
+      s.call({ _tag: "SetMaxActive", wq: "wq0", maxActive: 2 })
+      assert.deepStrictEqual(s.startable("w0"), [], "the next w0 holds the second slot but waits for the running w0")
+      s.block({ _tag: "FlushWork", item: "w1", from: "w0" }) // not max_active 1 any more: no Deadlock
+      assert.deepStrictEqual(s.allowed(), [])
+      assert.strictEqual(WorkqueueModel.deadlocked(s.state).length, 1)
+    })
+
+    it("flush_work of an item queued behind the caller on its own max_active 1 pwq fails with Deadlock; on another pwq it waits (flush_work)", () => {
+      const s = make([bound(1)])
+      s.call({ _tag: "Queue", wq: "wq0", item: "w0", cpu: 0 })
+      s.call({ _tag: "Queue", wq: "wq0", item: "w1", cpu: 0 })
+      s.call({ _tag: "Queue", wq: "wq0", item: "w2", cpu: 1 })
+      s.start("w0")
+      const before = s.state
+      assert.deepStrictEqual(s.do({ _tag: "FlushWork", item: "w1", from: "w0" }), failed("Deadlock"))
+      assert.strictEqual(s.state, before, "failures change nothing")
+      const waiter = s.block({ _tag: "FlushWork", item: "w2", from: "w0" })
+      s.start("w2")
+      s.finish("w2")
+      assert.isTrue(s.ret(waiter))
+    })
+
+    it("flush_delayed_work fires the timer before its self-deadlock fails, and the item stays queued (flush_delayed_work)", () => {
+      const s = make([{ name: "wq0", kind: "ordered" }])
+      s.call({ _tag: "Queue", wq: "wq0", item: "w0" })
+      s.call({ _tag: "QueueDelayed", wq: "wq0", item: "dw0", delay: 50 })
+      s.start("w0")
+      assert.deepStrictEqual(s.do({ _tag: "FlushDelayedWork", item: "dw0", from: "w0" }), failed("Deadlock"))
+      assert.strictEqual(s.phase("dw0"), "queued-inactive", "the timer fired: queued behind w0")
+      s.finish("w0")
+      s.start("dw0")
+    })
+  })
+
   describe("freeze and thaw", () => {
     it("frozen freezable queues run active items but activate nothing; thaw resumes in order (freeze_workqueues_begin)", () => {
       const s = make([
