@@ -89,20 +89,20 @@ export const program: Program = Effect.scoped(
   })
 )
 
-/** The kernel's TP_printk formats (include/trace/events/workqueue.h); the work "pointer" is its name. */
+/** The kernel's TP_printk formats (include/trace/events/workqueue.h); the work "pointer" printed as its name. */
 export const formatTracepoint = (tp: WorkqueueMetrics.Tracepoint): string => {
   const at = `${(tp.time / 1000).toFixed(6)}:`
   switch (tp._tag) {
     case "workqueue_queue_work":
-      return `${at} workqueue_queue_work: work struct=${tp.work} function=${tp.work} workqueue=${tp.workqueue} req_cpu=${
+      return `${at} workqueue_queue_work: work struct=${tp.work.name} function=${tp.work.name} workqueue=${tp.workqueue} req_cpu=${
         tp.reqCpu < 0 ? "UNBOUND" : tp.reqCpu
       } cpu=${tp.cpu}`
     case "workqueue_activate_work":
-      return `${at} workqueue_activate_work: work struct ${tp.work} function=${tp.work}`
+      return `${at} workqueue_activate_work: work struct ${tp.work.name} function=${tp.work.name}`
     case "workqueue_execute_start":
-      return `${at} workqueue_execute_start: work struct ${tp.work}: function ${tp.work} (${tp.worker})`
+      return `${at} workqueue_execute_start: work struct ${tp.work.name}: function ${tp.work.name} (${tp.worker})`
     case "workqueue_execute_end":
-      return `${at} workqueue_execute_end: work struct ${tp.work}: function ${tp.work} (${tp.outcome})`
+      return `${at} workqueue_execute_end: work struct ${tp.work.name}: function ${tp.work.name} (${tp.outcome})`
   }
 }
 

@@ -10,6 +10,7 @@ import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Schedule from "effect/Schedule"
 import * as Engine from "./internal/engine.ts"
+import type * as Work from "./Work.ts"
 import { makeStats } from "./internal/state.ts"
 import { WorkqueueSystem } from "./WorkqueueSystem.ts"
 
@@ -17,7 +18,8 @@ import { WorkqueueSystem } from "./WorkqueueSystem.ts"
  * A tracepoint (include/trace/events/workqueue.h): `workqueue_queue_work` (after the pwq is chosen; not for a
  * timer being armed, nor when queueing is refused), `workqueue_activate_work` (placed on the pool worklist),
  * `workqueue_execute_start` and `workqueue_execute_end` (around the handler). Receive them with
- * `WorkqueueSystem.layer({ tracepoint })`.
+ * `WorkqueueSystem.layer({ tracepoint })`. `work` is the item itself (the kernel's work pointer; its `name` is the
+ * function), so an event costs no name lookup.
  *
  * **Kernel**: `trace_workqueue_queue_work()` & co., kernel/workqueue.c.
  *
@@ -31,7 +33,7 @@ import { WorkqueueSystem } from "./WorkqueueSystem.ts"
  * const program = Effect.gen(function*() {
  *   yield* WorkqueueSystem.schedule(yield* Work.make(() => Effect.void, { name: "traced" }))
  *   yield* WorkqueueSystem.flushScheduled
- *   return events.filter((e) => e.work === "traced").map((e) => e._tag)
+ *   return events.filter((e) => e.work.name === "traced").map((e) => e._tag)
  * })
  * await Effect.runPromise(program.pipe(Effect.provide(WorkqueueSystem.layer({ tracepoint: (e) => events.push(e) }))))
  * // => ["workqueue_queue_work", "workqueue_activate_work", "workqueue_execute_start", "workqueue_execute_end"]
@@ -40,7 +42,7 @@ import { WorkqueueSystem } from "./WorkqueueSystem.ts"
  * @category metrics
  * @since 0.1.0
  */
-export type Tracepoint = Engine.Tracepoint
+export type Tracepoint = Engine.Tracepoint<Work.Work>
 
 /**
  * The statistics of one workqueue, summed over its pwqs (`wq_monitor.py` columns).

@@ -93,7 +93,7 @@ export interface Options {
    * `workqueue_execute_end` with the kernel's fields (see `WorkqueueMetrics.Tracepoint`). Unset: one check per
    * event. Called inside the engine's synchronous steps: record, don't block.
    */
-  readonly tracepoint?: ((tp: Engine.Tracepoint) => void) | undefined
+  readonly tracepoint?: ((tp: Engine.Tracepoint<Work.Work>) => void) | undefined
   /** Run each handler in a root span named after its work item, with workqueue/worker/cpu/pool attributes. */
   readonly spans?: boolean | undefined
 }
@@ -119,7 +119,7 @@ const make = (options?: Options) =>
       cpuIntensiveThresh: options?.cpuIntensiveThresh ?? 10,
       cpuIntensiveWarningThresh: options?.cpuIntensiveWarningThresh ?? 4,
       cpuClock: options?.cpuClock ?? (() => performance.now()),
-      tracepoint: options?.tracepoint,
+      tracepoint: options?.tracepoint as ((tp: Engine.Tracepoint) => void) | undefined, // the items are the public Work values
       spans: options?.spans ?? false
     })
     system.startTimerFiber()

@@ -102,12 +102,13 @@ describe("WorkqueueMetrics", () => {
   describe("tracepoints (include/trace/events/workqueue.h)", () => {
     const traced = (events: Array<WorkqueueMetrics.Tracepoint>) =>
       WorkqueueSystem.layer({ cpus: 4, tracepoint: (tp) => events.push(tp) })
+    // the events carry the item itself (the kernel's work pointer); compare by its name
     const of = (events: Array<WorkqueueMetrics.Tracepoint>, work: string) =>
       events
-        .filter((e) => e.work === work)
+        .filter((e) => e.work.name === work)
         .map((e) => {
-          const { time: _time, ...rest } = e
-          return rest
+          const { time: _time, work: item, ...rest } = e
+          return { ...rest, work: item.name }
         })
 
     it.effect("queue, activate, execute start and end carry the kernel's fields (trace_workqueue_*)", () => {
@@ -134,7 +135,7 @@ describe("WorkqueueMetrics", () => {
         yield* Workqueue.queueOn(wq, 0, work)
         yield* settle()
         yield* Workqueue.queueOn(wq, 1, work)
-        const queued = events.filter((e) => e._tag === "workqueue_queue_work" && e.work === "r")
+        const queued = events.filter((e) => e._tag === "workqueue_queue_work" && e.work === work)
         assert.deepStrictEqual(
           queued.map((e) => (e._tag === "workqueue_queue_work" ? [e.reqCpu, e.cpu] : [])),
           [
@@ -175,7 +176,7 @@ describe("WorkqueueMetrics", () => {
             of(events, "second").map((e) => e._tag),
             ["workqueue_queue_work", "workqueue_activate_work", "workqueue_execute_start", "workqueue_execute_end"]
           )
-          const expiry = events.find((e) => e.work === "later" && e._tag === "workqueue_queue_work")
+          const expiry = events.find((e) => e.work === later && e._tag === "workqueue_queue_work")
           assert.strictEqual(expiry?.time, 100)
         }).pipe(Effect.provide(traced(events)))
       }
@@ -189,7 +190,7 @@ describe("WorkqueueMetrics", () => {
         yield* Workqueue.queue(wq, yield* Work.make(() => Effect.die("bug"), { name: "d" }))
         yield* Workqueue.flush(wq)
         const outcome = (name: string) =>
-          events.flatMap((e) => (e._tag === "workqueue_execute_end" && e.work === name ? [e.outcome] : []))
+          events.flatMap((e) => (e._tag === "workqueue_execute_end" && e.work.name === name ? [e.outcome] : []))
         assert.deepStrictEqual([outcome("f"), outcome("d")], [["failure"], ["defect"]])
       }).pipe(Effect.provide(traced(events)), Effect.provide(makeLogCapture().layer))
     })

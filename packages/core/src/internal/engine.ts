@@ -133,11 +133,11 @@ export interface SystemOptions {
  * requested (`WORK_CPU_UNBOUND`); `cpu` is -1 for unbound pools. `time` is ms on the system Clock.
  * @internal
  */
-export type Tracepoint =
+export type Tracepoint<W = WorkState> =
   | {
       readonly _tag: "workqueue_queue_work"
       readonly time: number
-      readonly work: string
+      readonly work: W
       readonly workqueue: string
       readonly reqCpu: number
       readonly cpu: number
@@ -146,14 +146,14 @@ export type Tracepoint =
   | {
       readonly _tag: "workqueue_activate_work"
       readonly time: number
-      readonly work: string
+      readonly work: W
       readonly workqueue: string
       readonly pool: number
     }
   | {
       readonly _tag: "workqueue_execute_start"
       readonly time: number
-      readonly work: string
+      readonly work: W
       readonly workqueue: string
       readonly worker: string
       readonly cpu: number
@@ -162,7 +162,7 @@ export type Tracepoint =
   | {
       readonly _tag: "workqueue_execute_end"
       readonly time: number
-      readonly work: string
+      readonly work: W
       readonly workqueue: string
       readonly worker: string
       readonly outcome: "success" | "failure" | "defect"
@@ -500,7 +500,7 @@ const poolInsertWork = (sys: System, pool: Pool, work: WorkState): void => {
     trace({
       _tag: "workqueue_activate_work",
       time: sys.stampNow(),
-      work: work.name,
+      work,
       workqueue: work.pwq!.wq.name,
       pool: pool.id
     })
@@ -1063,7 +1063,7 @@ const workerStartWork = (sys: System, worker: Worker, work: WorkState): void => 
     trace({
       _tag: "workqueue_execute_start",
       time: worker.currentStart,
-      work: work.name,
+      work,
       workqueue: pwq.wq.name,
       worker: worker.name,
       cpu: worker.currentCpu,
@@ -1111,7 +1111,7 @@ const workerFinishWork = (
     trace({
       _tag: "workqueue_execute_end",
       time: sys.stampNow(),
-      work: work.name,
+      work,
       workqueue: pwq.wq.name,
       worker: worker.name,
       outcome: failure === undefined ? "success" : Cause.hasFails(failure) ? "failure" : "defect"
@@ -1400,7 +1400,7 @@ export const insertQueued = (sys: System, reqCpu: number | undefined, wq: Workqu
     trace({
       _tag: "workqueue_queue_work",
       time: sys.stampNow(),
-      work: work.name,
+      work,
       workqueue: wq.name,
       reqCpu: reqCpu ?? -1,
       cpu: pwq.pool.cpu,
