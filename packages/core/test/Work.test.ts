@@ -796,4 +796,27 @@ describe("Work", () => {
       }).pipe(withSystemClosedOnSuccess({ cpus: 2 }))
     )
   })
+
+  it.effect(
+    "flush of an item already holding a slot on the caller's max_active 1 pwq waits, no Deadlock (flush_work)",
+    () =>
+      Effect.gen(function* () {
+        const wq = yield* Workqueue.make("lowered", { maxActive: 2 })
+        const rec = yield* makeRecorder
+        const b = yield* Work.make(rec.handler("b"))
+        let flushed: boolean | string = "not yet"
+        const a = yield* Work.make(() =>
+          Effect.gen(function* () {
+            // b is active (it took the second slot) but not started: lowering max_active does not take it back
+            yield* Workqueue.setMaxActive(wq, 1)
+            flushed = yield* Effect.orElseSucceed(Work.flush(b), () => "Deadlock")
+          })
+        )
+        yield* Workqueue.queueOn(wq, 0, a)
+        yield* Workqueue.queueOn(wq, 0, b)
+        yield* Workqueue.flush(wq)
+        assert.strictEqual(flushed, true)
+        assert.deepStrictEqual(yield* rec.ends, ["b"])
+      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 1 })))
+  )
 })

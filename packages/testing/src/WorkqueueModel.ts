@@ -1563,7 +1563,8 @@ const settleWaiters = (s: S): void => {
 
 // flush_work() from a handler on an item pending on the caller's own pwq of an ordered or max_active 1 workqueue:
 // the item cannot start before the caller returns, so the caller would wait for itself (API.md: "an ordered queue
-// waiting on itself"). The engine's test (flush_work): the item is queued (not merely armed) on the caller's pwq —
+// waiting on itself"). The engine's test (flush_work): the item is queued inactive (not merely armed, not already
+// holding a slot) on the caller's pwq —
 // one pwq per CPU for bound queues, one for unbound and ordered ones — and the caller's queue is ordered or its
 // current max_active is 1 (a frozen freezable queue's is 0, spec §12).
 const selfFlushDeadlock = (s: S, caller: I | null, x: X): boolean => {
@@ -1572,7 +1573,12 @@ const selfFlushDeadlock = (s: S, caller: I | null, x: X): boolean => {
   const pending = s.instances.find((i) => i.id === id)
   if (pending === undefined) return false
   const wq = getWq(s, caller.wq)
-  return inDomain(wq, pending, caller.cpu) && (wq.kind === "ordered" || effectiveMaxActive(s, wq) === 1)
+  // only an item still waiting for a slot (inactive) waits for the caller; one already active runs on another worker
+  return (
+    pending.status === "Inactive" &&
+    inDomain(wq, pending, caller.cpu) &&
+    (wq.kind === "ordered" || effectiveMaxActive(s, wq) === 1)
+  )
 }
 
 // flush_work(): wait for the pending instance if queued, else the one running in the item's last pool (spec §6.1

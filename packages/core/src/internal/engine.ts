@@ -1606,7 +1606,13 @@ export const flushWork = (sys: System, work: WorkState): Effect.Effect<boolean, 
         )
       }
       const ownWq = self.currentPwq!.wq
-      if (work.pwq !== undefined && work.pwq === self.currentPwq && (ownWq.ordered || ownWq.maxActive === 1)) {
+      // only an item still waiting for a slot behind the caller waits for it; an active one runs on another worker
+      if (
+        work.pwq !== undefined &&
+        work.pwq === self.currentPwq &&
+        (work.data & WORK_INACTIVE) !== 0 &&
+        (ownWq.ordered || ownWq.maxActive === 1)
+      ) {
         return Effect.fail(
           WorkqueueError.make(
             "Deadlock",
