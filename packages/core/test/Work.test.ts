@@ -815,7 +815,7 @@ describe("Work", () => {
         yield* Workqueue.queueOn(wq, 0, a)
         yield* Workqueue.queueOn(wq, 0, b)
         yield* Workqueue.flush(wq)
-        assert.strictEqual(flushed, true)
+        assert.strictEqual(flushed as boolean | string, true)
         assert.deepStrictEqual(yield* rec.ends, ["b"])
       }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 1 })))
   )
