@@ -10,7 +10,7 @@
 import * as Effect from "effect/Effect"
 import { pipeArguments, type Pipeable } from "effect/Pipeable"
 import * as Engine from "./internal/engine.ts"
-import type { WorkState } from "./internal/state.ts"
+import { WORK_INACTIVE, WORK_PENDING, type WorkState } from "./internal/state.ts"
 import type * as WorkqueueError from "./WorkqueueError.ts"
 
 /**
@@ -70,14 +70,14 @@ export const WorkProto = {
 
 /** @internal */
 export const describe = (work: WorkState): string => {
-  const pending = (work.data & 1) !== 0
+  const pending = (work.data & WORK_PENDING) !== 0
   const running = work.current !== undefined
   if (work.disable > 0 && !pending && !running) return "disabled"
   if (pending && running) return "running+queued"
   if (running) return "running"
   if (!pending) return "idle"
   if (work.pwq === undefined) return "armed"
-  return (work.data & 2) !== 0 ? "queued-inactive" : "queued-active"
+  return (work.data & WORK_INACTIVE) !== 0 ? "queued-inactive" : "queued-active"
 }
 
 /**
@@ -185,7 +185,7 @@ export const pending = (work: Work): Effect.Effect<boolean> => Effect.sync(() =>
  * @category queueing
  * @since 0.1.0
  */
-export const pendingUnsafe = (work: Work): boolean => (toState(work).data & 1) !== 0
+export const pendingUnsafe = (work: Work): boolean => (toState(work).data & WORK_PENDING) !== 0
 
 /**
  * `work_busy()`-like view: `{ pending, running }` right now (advisory).

@@ -1896,8 +1896,6 @@ const removeFrom = <A>(array: Array<A> | undefined, value: A): void => {
   if (i >= 0) array.splice(i, 1)
 }
 
-/** @internal */
-export { waitOn, wakeAll }
 
 // ---------------------------------------------------------------------------
 // lifecycle (alloc_workqueue, destroy_workqueue, workqueue_set_max_active)
