@@ -1896,7 +1896,6 @@ const removeFrom = <A>(array: Array<A> | undefined, value: A): void => {
   if (i >= 0) array.splice(i, 1)
 }
 
-
 // ---------------------------------------------------------------------------
 // lifecycle (alloc_workqueue, destroy_workqueue, workqueue_set_max_active)
 // ---------------------------------------------------------------------------
