@@ -1341,19 +1341,36 @@ export const queueRejection = (wq: WorkqueueState): WorkqueueError.WorkqueueErro
   }
 }
 
-/** @internal */
+const isCpu = (sys: System, cpu: number): boolean => Number.isInteger(cpu) && cpu >= 0 && cpu < sys.cpus
+
+/**
+ * The CPU a queueing call targets must be one of the system's: the explicit one, or without it the caller's
+ * (`onCpu`), validated before any state changes.
+ * @internal
+ */
 export const checkCpu = (
   sys: System,
   wq: WorkqueueState,
   cpu: number | undefined
-): WorkqueueError.WorkqueueError | undefined =>
-  cpu === undefined || (Number.isInteger(cpu) && cpu >= 0 && cpu < sys.cpus)
+): WorkqueueError.WorkqueueError | undefined => {
+  if (cpu !== undefined) {
+    return isCpu(sys, cpu)
+      ? undefined
+      : WorkqueueError.make("InvalidCpu", wq.name, `CPU ${cpu} is not one of the ${sys.cpus} CPUs (0..${sys.cpus - 1})`)
+  }
+  const caller = currentCpuUnsafe()
+  return isCpu(sys, caller)
     ? undefined
-    : WorkqueueError.make("InvalidCpu", wq.name, `CPU ${cpu} is not one of the ${sys.cpus} CPUs (0..${sys.cpus - 1})`)
+    : WorkqueueError.make(
+        "InvalidCpu",
+        wq.name,
+        `the caller's CPU ${caller} (onCpu) is not one of the ${sys.cpus} CPUs`
+      )
+}
 
 /** `queue_work_on()`: test-and-set PENDING, the disabled check, then `__queue_work()`. */
 export const queueWorkOn = (sys: System, cpu: number | undefined, wq: WorkqueueState, work: WorkState): QueueResult => {
-  const bad = checkCpu(sys, wq, cpu) ?? checkCallerCpu(sys, wq, cpu)
+  const bad = checkCpu(sys, wq, cpu)
   if (bad !== undefined) return bad
   if (workIsPending(work) || work.disable > 0) return false
   const rejected = queueRejection(wq)
@@ -1361,23 +1378,6 @@ export const queueWorkOn = (sys: System, cpu: number | undefined, wq: WorkqueueS
   work.data |= WORK_PENDING
   insertQueued(sys, cpu, wq, work)
   return true
-}
-
-/** Without an explicit CPU the caller's (`onCpu`) is used: it must be one of this system's CPUs too. */
-const checkCallerCpu = (
-  sys: System,
-  wq: WorkqueueState,
-  cpu: number | undefined
-): WorkqueueError.WorkqueueError | undefined => {
-  if (cpu !== undefined) return undefined
-  const caller = currentCpuUnsafe()
-  return Number.isInteger(caller) && caller >= 0 && caller < sys.cpus
-    ? undefined
-    : WorkqueueError.make(
-        "InvalidCpu",
-        wq.name,
-        `the caller's CPU ${caller} (onCpu) is not one of the ${sys.cpus} CPUs`
-      )
 }
 
 /**
@@ -1775,7 +1775,7 @@ export const queueDelayedWorkOn = (
   dwork: DelayedWorkState,
   millis: number
 ): QueueResult => {
-  const bad = checkCpu(sys, wq, cpu) ?? checkCallerCpu(sys, wq, cpu)
+  const bad = checkCpu(sys, wq, cpu)
   if (bad !== undefined) return bad
   const ms = delayMillis(wq, millis)
   if (typeof ms !== "number") return ms
@@ -1797,7 +1797,7 @@ export const modDelayedWorkOn = (
   dwork: DelayedWorkState,
   millis: number
 ): QueueResult => {
-  const bad = checkCpu(sys, wq, cpu) ?? checkCallerCpu(sys, wq, cpu)
+  const bad = checkCpu(sys, wq, cpu)
   if (bad !== undefined) return bad
   const ms = delayMillis(wq, millis)
   if (typeof ms !== "number") return ms
