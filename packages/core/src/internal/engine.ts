@@ -192,8 +192,9 @@ export class System implements SystemState {
   readonly allWorkers = new Set<Worker>() // L
   private readonly runCtxCache = new WeakMap<Context.Context<never>, Context.Context<never>>() // L
   private timerFiber: Fiber.Fiber<unknown, unknown> | undefined = undefined // I
-  timerTarget = Infinity // L: the expiry the timer fiber sleeps until (Infinity: parked)
-  timerWake: (() => void) | undefined = undefined // L: re-sleeps the timer fiber (an earlier expiry came)
+  timerTarget = Infinity // L: the timer fiber looks at the structure again by this time (<= every armed expiry)
+  private timerParked: (() => void) | undefined = undefined // L: resumes the timer fiber's current wait (see below)
+  private timerKickQueued = false // L: a timer kick task is in the run queue and has not started
   readonly timerEntity: SchedEntity
   private readonly warnedOnce = new Set<string>() // L
   readonly hogCounts = new Map<string, number>() // L: wq_cpu_intensive_report() per work name (at most 128)
@@ -304,6 +305,30 @@ export class System implements SystemState {
   // timers: one structure, one fiber sleeping on the Clock until the earliest expiry
   // -------------------------------------------------------------------------
 
+  /**
+   * The timer fiber: fire what is due, then wait until the earliest expiry or a kick, whichever comes first.
+   *
+   * Why no wake-up can be lost, whatever arms, cancels and re-arms happen in however many synchronous steps
+   * (every line below is one L step; `timerTarget` is T, the earliest armed expiry is M):
+   *
+   * - (I1) T <= M at every step boundary: `timerArm` lowers T to the new expiry when it is earlier; cancel and
+   *   expiry only raise M; the fiber sets T = M when it computes (`next` below).
+   * - (I2) the fiber looks at the structure again by time T: it is (a) not parked (running, runnable, or between
+   *   computing `next` and registering its wait), or (b) parked with a Clock sleep until exactly T, or (c)
+   *   parked with a kick task queued that has not started.
+   *   - An arm that lowers T queues a kick, or finds one queued and not started, which therefore runs after the
+   *     arm: (b) becomes (c). A kick reads `timerParked` when it runs, not when it was queued: it resumes
+   *     whatever wait is registered then, or finds the fiber in (a), where nothing is needed.
+   *   - Between computing `next` and registering (the fiber may yield there), an arm can lower T below `next`
+   *     while nothing is registered; the registration compares T with `next` and does not park: (a).
+   *   - Only the wait's own registration writes `timerParked`; only a kick (that resumes it) or the wait's own
+   *     interruption (identity-checked) clears it. No stale closure can erase a newer registration — the defect
+   *     of the old design, where a wake closure scheduled twice in one step cleared the fiber's next registration.
+   *
+   * So every armed timer is seen by a computation at a time <= its expiry, which fires it (due) or sleeps until
+   * an expiry <= it. Under `TestClock` the sleep wakes at exactly that expiry; a kick runs in the next pump, at
+   * the timer class, ahead of every worker. A spurious kick (its arm was cancelled) costs one re-computation.
+   */
   startTimerFiber(): void {
     const sys = this
     const loop: Effect.Effect<void> = Effect.suspend(() => {
@@ -316,35 +341,19 @@ export class System implements SystemState {
           sys.log("Error", `workqueue: timer callback failed: ${String(defect)}`)
         }
       })
-      const next = sys.timers.nextExpiry()
-      if (next === undefined) {
-        sys.timerTarget = Infinity
-        return Effect.flatMap(
-          Effect.callback<void>((resume) => {
-            sys.timerWake = () => {
-              sys.timerWake = undefined
-              resume(Effect.void)
-            }
-          }),
-          () => loop
-        )
-      }
+      const next = sys.timers.nextExpiry() ?? Infinity
       sys.timerTarget = next
-      return Effect.flatMap(
-        Effect.raceFirst(
-          Effect.sleep(next - now),
-          Effect.callback<void>((resume) => {
-            sys.timerWake = () => {
-              sys.timerWake = undefined
-              resume(Effect.void)
-            }
-            return Effect.sync(() => {
-              sys.timerWake = undefined
-            })
-          })
-        ),
-        () => loop
-      )
+      const park = Effect.callback<void>((resume) => {
+        // an arm lowered the target after `next` was computed (I2, case a): look again instead of parking
+        if (sys.timerTarget < next) return resume(Effect.void)
+        const wake = () => resume(Effect.void)
+        sys.timerParked = wake
+        return Effect.sync(() => {
+          if (sys.timerParked === wake) sys.timerParked = undefined
+        })
+      })
+      const wait = next === Infinity ? park : Effect.raceFirst(Effect.sleep(next - now), park)
+      return Effect.flatMap(wait, () => loop)
     })
     const entity = this.timerEntity
     this.timerFiber = Effect.runForkWith(this.baseCtx)(
@@ -355,14 +364,25 @@ export class System implements SystemState {
     )
   }
 
-  /** Arm `node` at `expires`; wake the timer fiber if that is earlier than what it sleeps for. */
+  /** `add_timer()`: arm `node` at `expires`; kick the timer fiber if that is earlier than it will look (I1). */
   timerArm(node: TimerNode, expires: number): void {
     this.timers.arm(node, expires)
     if (expires < this.timerTarget) {
       this.timerTarget = expires
-      const wake = this.timerWake
-      if (wake !== undefined) this.scheduler.scheduleTask(wake, 0, this.timerEntity)
+      if (!this.timerKickQueued) {
+        this.timerKickQueued = true
+        this.scheduler.scheduleTask(this.timerKick, 0, this.timerEntity)
+      }
     }
+  }
+
+  /** The kick task: resume the wait registered now, if any (I2). */
+  private readonly timerKick = (): void => {
+    this.timerKickQueued = false
+    const wake = this.timerParked
+    if (wake === undefined) return
+    this.timerParked = undefined
+    wake()
   }
 
   stopTimerFiber(): Effect.Effect<void> {

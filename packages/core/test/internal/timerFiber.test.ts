@@ -1,0 +1,203 @@
+import { assert, describe, it } from "@effect/vitest"
+import * as Clock from "effect/Clock"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import { TestClock } from "effect/testing"
+import { DelayedWork, Work, Workqueue, WorkqueueSystem } from "../../src/index.ts"
+import { settle } from "../utils/recorder.ts"
+
+/** A delayed item that records the virtual time it ran at into `at`. */
+const stamped = (at: Array<number>) =>
+  DelayedWork.make(() => Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.sync(() => void at.push(now))))
+
+describe("the timer fiber's wake-ups (internal/engine.ts timerArm)", () => {
+  for (const watchdogThresh of [30_000, 0]) {
+    it.effect(
+      `two earlier arms in one step, both cancelled, then an earlier one: it fires at its expiry (watchdog ${watchdogThresh})`,
+      () =>
+        Effect.gen(function* () {
+          const wq = yield* Workqueue.make("wake")
+          // the timer fiber is up and parked: the wake-up path, not its first start, is under test
+          yield* settle()
+          const at: Array<number> = []
+          const a = yield* stamped(at)
+          const b = yield* stamped(at)
+          const c = yield* stamped(at)
+          yield* Effect.sync(() => {
+            Workqueue.modDelayedUnsafe(wq, a, 100)
+            Workqueue.modDelayedUnsafe(wq, b, 50)
+          })
+          yield* Effect.yieldNow
+          yield* Effect.sync(() => {
+            DelayedWork.cancelUnsafe(a)
+            DelayedWork.cancelUnsafe(b)
+          })
+          yield* Effect.yieldNow
+          yield* Workqueue.queueDelayed(wq, c, 10)
+          yield* TestClock.adjust(10)
+          assert.deepStrictEqual(at, [10])
+        }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 1, watchdogThresh })))
+    )
+  }
+
+  it.effect("the Effect API alone: modDelayed 100, modDelayed 50, cancel both, queueDelayed 10 fires at 10", () =>
+    Effect.gen(function* () {
+      const wq = yield* Workqueue.make("wake")
+      // the timer fiber is up and parked: the wake-up path, not its first start, is under test
+      yield* settle()
+      const at: Array<number> = []
+      const a = yield* stamped(at)
+      const b = yield* stamped(at)
+      const c = yield* stamped(at)
+      yield* Workqueue.modDelayed(wq, a, 100)
+      yield* Workqueue.modDelayed(wq, b, 50)
+      yield* DelayedWork.cancel(a)
+      yield* DelayedWork.cancel(b)
+      yield* Effect.yieldNow
+      yield* Workqueue.queueDelayed(wq, c, 10)
+      yield* TestClock.adjust(10)
+      assert.deepStrictEqual(at, [10])
+    }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 1, watchdogThresh: 0 })))
+  )
+
+  it.live(
+    "live clock: a 5 ms item runs after two earlier arms in one step were cancelled",
+    () =>
+      Effect.gen(function* () {
+        const wq = yield* Workqueue.make("wake")
+        // the timer fiber is up and parked: the wake-up path, not its first start, is under test
+        yield* settle()
+        const done = yield* Deferred.make<void>()
+        const a = yield* DelayedWork.make(() => Effect.void)
+        const b = yield* DelayedWork.make(() => Effect.void)
+        const c = yield* DelayedWork.make(() => Deferred.succeed(done, undefined))
+        yield* Effect.sync(() => {
+          Workqueue.modDelayedUnsafe(wq, a, 60_000)
+          Workqueue.modDelayedUnsafe(wq, b, 50_000)
+        })
+        yield* Effect.yieldNow
+        yield* Effect.sync(() => {
+          DelayedWork.cancelUnsafe(a)
+          DelayedWork.cancelUnsafe(b)
+        })
+        yield* Effect.yieldNow
+        yield* Workqueue.queueDelayed(wq, c, 5)
+        // generous hang guard: the item is due in 5 ms
+        const ran = yield* Deferred.await(done).pipe(Effect.timeout("10 seconds"), Effect.option)
+        assert.isTrue(ran._tag === "Some", "the 5 ms item ran")
+      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 1, watchdogThresh: 0 }))),
+    { timeout: 60_000 }
+  )
+
+  it.effect("a BH queue's mayday timer armed in the same step as a queueDelayed loses no wake-up", () =>
+    Effect.gen(function* () {
+      const bh = yield* Workqueue.make("bh", { flags: Workqueue.WQ_BH })
+      const wq = yield* Workqueue.make("delayed")
+      yield* settle()
+      for (let i = 0; i < 3; i++) {
+        const t0 = 100 * i
+        const at: Array<number> = []
+        const d = yield* stamped(at)
+        const e = yield* stamped(at)
+        const w1 = yield* Work.make(() => Effect.void)
+        const w2 = yield* Work.make(() => Effect.void)
+        yield* Effect.sync(() => {
+          Workqueue.queueDelayedUnsafe(wq, d, 50)
+          // the BH pool's one worker is waking: the second item arms the pool's mayday timer (+10 ms)
+          Workqueue.queueUnsafe(bh, w1)
+          Workqueue.queueUnsafe(bh, w2)
+        })
+        yield* TestClock.adjust(5)
+        // earlier than anything the timer fiber sleeps for: it must be woken
+        yield* Workqueue.queueDelayed(wq, e, 2)
+        yield* TestClock.adjust(95)
+        assert.deepStrictEqual(at, [t0 + 7, t0 + 50], `iteration ${i}`)
+      }
+    }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 1 })))
+  )
+})
+
+/** mulberry32: a fixed-seed PRNG, so the schedule below is the same on every run and machine. */
+const prng = (seed: number) => () => {
+  seed = (seed + 0x6d2b79f5) | 0
+  let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
+  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+}
+
+describe("the timer fiber under random arms, cancels and mods (fixed seed)", () => {
+  for (const seed of [1, 2, 3]) {
+    it.effect(`every armed item fires exactly at its expiry, seed ${seed}`, () =>
+      Effect.gen(function* () {
+        const random = prng(seed)
+        const int = (n: number) => Math.floor(random() * n)
+        const wq = yield* Workqueue.make("random")
+        yield* settle()
+        const N = 64
+        const ran: Array<Array<number>> = []
+        const expected: Array<Array<number>> = []
+        const armedAt: Array<number | undefined> = []
+        const items: Array<DelayedWork.DelayedWork> = []
+        for (let i = 0; i < N; i++) {
+          const times: Array<number> = []
+          ran.push(times)
+          expected.push([])
+          armedAt.push(undefined)
+          items.push(
+            yield* DelayedWork.make(() =>
+              Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.sync(() => void times.push(now)))
+            )
+          )
+        }
+        let now = 0
+        let ops = 0
+        for (let round = 0; round < 300; round++) {
+          // several synchronous steps at one virtual time, each with many operations (the *Unsafe twins)
+          const steps = 1 + int(3)
+          for (let step = 0; step < steps; step++) {
+            yield* Effect.sync(() => {
+              const k = 1 + int(12)
+              for (let op = 0; op < k; op++, ops++) {
+                const i = int(N)
+                const item = items[i]!
+                const delay = 1 + int(int(4) === 0 ? 2000 : 60)
+                switch (int(3)) {
+                  case 0:
+                    if (Workqueue.queueDelayedUnsafe(wq, item, delay)) armedAt[i] = now + delay
+                    else assert.isDefined(armedAt[i], "queueDelayed refused an idle item")
+                    break
+                  case 1:
+                    Workqueue.modDelayedUnsafe(wq, item, delay)
+                    armedAt[i] = now + delay
+                    break
+                  default:
+                    assert.strictEqual(DelayedWork.cancelUnsafe(item), armedAt[i] !== undefined)
+                    armedAt[i] = undefined
+                }
+              }
+            })
+            if (int(2) === 0) yield* Effect.yieldNow
+          }
+          const advance = int(4) === 0 ? 0 : 1 + int(40)
+          now += advance
+          yield* TestClock.adjust(advance)
+          for (let i = 0; i < N; i++) {
+            const at = armedAt[i]
+            if (at !== undefined && at <= now) {
+              expected[i]!.push(at)
+              armedAt[i] = undefined
+            }
+          }
+          for (let i = 0; i < N; i++) assert.deepStrictEqual(ran[i], expected[i], `item ${i} at ${now}, round ${round}`)
+        }
+        yield* TestClock.adjust(3000)
+        for (let i = 0; i < N; i++) {
+          const at = armedAt[i]
+          if (at !== undefined) expected[i]!.push(at)
+          assert.deepStrictEqual(ran[i], expected[i], `item ${i} at the end`)
+        }
+        assert.isAbove(ops, 1000)
+      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 2 })))
+    )
+  }
+})
