@@ -71,6 +71,12 @@ export class WorkqueueScheduler implements Scheduler.Scheduler {
   private size = 0 // L: tasks in all buckets
   private readonly dispatcher: Scheduler.SchedulerDispatcher
   private readonly pump: () => void
+  /**
+   * A pump is on the parent's queue and has not started (L). At most one pump is ever pending, so a loop
+   * that queues and flushes forever costs the parent one task per pump, never one per task (issue 12 defect 2:
+   * a pump per task piled up 1.47M pending pumps and starved the event loop).
+   */
+  private pumpScheduled = false
   readonly probes: Array<() => void> = [] // L: run when the parent gets to them (see `requestProbe`)
   private probeScheduled = false // L
 
@@ -130,7 +136,10 @@ export class WorkqueueScheduler implements Scheduler.Scheduler {
     bucket.tasks.push(task)
     bucket.owners.push(entity)
     this.size++
-    this.parentDispatcher.scheduleTask(this.pump, 0)
+    if (!this.pumpScheduled) {
+      this.pumpScheduled = true
+      this.parentDispatcher.scheduleTask(this.pump, 0)
+    }
   }
 
   /** Run `probe` once the run queue has had a chance to drain (after the current parent batch). */
@@ -186,9 +195,16 @@ export class WorkqueueScheduler implements Scheduler.Scheduler {
    * deterministic. Each queued task scheduled its own pump, so tasks left at the budget still have pumps.
    */
   private runOne(): void {
+    // from here on a task scheduled by what this pump runs schedules the next pump
+    this.pumpScheduled = false
     if (this.size > 0) this.stamp = this.readClock()
     for (let n = 0; n < PUMP_BUDGET_TASKS && this.size > 0; n++) {
-      if (this.runBest()) return
+      if (this.runBest()) break
+    }
+    // tasks left at the budget (or after a time slice) get one more pump, behind what the parent has queued
+    if (this.size > 0 && !this.pumpScheduled) {
+      this.pumpScheduled = true
+      this.parentDispatcher.scheduleTask(this.pump, 0)
     }
   }
 

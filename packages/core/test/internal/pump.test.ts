@@ -1,0 +1,111 @@
+import { assert, describe, it } from "@effect/vitest"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Scheduler from "effect/Scheduler"
+import { Work, Workqueue, WorkqueueSystem } from "../../src/index.ts"
+
+/**
+ * A parent scheduler that counts the tasks its dispatchers hold: scheduled and not yet run. The workqueue
+ * scheduler's pumps are such tasks; `maxPending` is the most that were ever waiting at once.
+ */
+const countingScheduler = () => {
+  const inner = new Scheduler.MixedScheduler()
+  const stats = { pending: 0, maxPending: 0, scheduled: 0 }
+  const scheduler: Scheduler.Scheduler = {
+    executionMode: inner.executionMode,
+    shouldYield: (fiber) => inner.shouldYield(fiber),
+    makeDispatcher() {
+      const dispatcher = inner.makeDispatcher()
+      return {
+        scheduleTask(task, priority) {
+          stats.scheduled++
+          if (++stats.pending > stats.maxPending) stats.maxPending = stats.pending
+          dispatcher.scheduleTask(() => {
+            stats.pending--
+            task()
+          }, priority)
+        },
+        flush: () => dispatcher.flush()
+      }
+    }
+  }
+  return { stats, layer: Layer.succeed(Scheduler.Scheduler, scheduler) }
+}
+
+const CYCLES = 20_000
+
+/** `queue` + `flush` in a loop, the way a request handler would hand one job off and wait for it. */
+const flushLoop = (flavour: "Workqueue.flush" | "Work.flush") =>
+  Effect.gen(function* () {
+    const wq = yield* Workqueue.make("loop")
+    const work = yield* Work.make(() => Effect.void)
+    for (let i = 0; i < CYCLES; i++) {
+      yield* Workqueue.queue(wq, work)
+      if (flavour === "Workqueue.flush") yield* Workqueue.flush(wq)
+      else yield* Work.flush(work)
+    }
+  })
+
+describe("WorkqueueScheduler pumps (internal/scheduler.ts)", () => {
+  for (const flavour of ["Workqueue.flush", "Work.flush"] as const) {
+    it.live(
+      `pending pumps stay bounded over ${CYCLES} queue + ${flavour} cycles`,
+      () => {
+        const counting = countingScheduler()
+        return Effect.gen(function* () {
+          yield* flushLoop(flavour)
+          // one pump at a time per scheduler, plus the probe task and the timer fiber's own turns
+          assert.isAtMost(counting.stats.maxPending, 4, `max pending parent tasks over ${CYCLES} cycles`)
+          assert.isAbove(counting.stats.scheduled, 100, "the loop did go through the parent scheduler")
+        }).pipe(
+          Effect.provide(WorkqueueSystem.layer({ cpus: 1, watchdogThresh: 0 }).pipe(Layer.provide(counting.layer)))
+        )
+      },
+      { timeout: 120_000 }
+    )
+  }
+
+  it.live(
+    "timers and other fibers get turns during a long queue + flush loop, like a Deferred ping-pong",
+    () =>
+      Effect.gen(function* () {
+        // the event loop's own turns (a setTimeout chain) and another fiber's turns, counted per cycle of the loop
+        let ticks = 0
+        let stop = false
+        const tick = () => {
+          ticks++
+          if (!stop) setImmediate(tick)
+        }
+        setImmediate(tick)
+        let fiberTurns = 0
+        const other = yield* Effect.forkChild(
+          Effect.forever(
+            Effect.andThen(
+              Effect.sleep(0),
+              Effect.sync(() => void fiberTurns++)
+            )
+          )
+        )
+        // control: the same number of hand-offs written with plain Deferreds
+        const controlTicks0 = ticks
+        for (let i = 0; i < CYCLES; i++) {
+          const d = yield* Deferred.make<void>()
+          yield* Effect.forkChild(Deferred.succeed(d, undefined))
+          yield* Deferred.await(d)
+        }
+        const controlTicks = ticks - controlTicks0
+        const ticks0 = ticks
+        const turns0 = fiberTurns
+        yield* flushLoop("Workqueue.flush")
+        const loopTicks = ticks - ticks0
+        const loopTurns = fiberTurns - turns0
+        stop = true
+        yield* Effect.sync(() => other.interruptUnsafe())
+      // generous: a timer turn every 200 cycles (the control gets about one per cycle or two)
+        assert.isAtLeast(loopTicks, CYCLES / 200, `event-loop turns during ${CYCLES} cycles (control: ${controlTicks})`)
+        assert.isAtLeast(loopTurns, CYCLES / 200, `other fiber's turns during ${CYCLES} cycles`)
+      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 1, watchdogThresh: 0 }))),
+    { timeout: 120_000 }
+  )
+})
