@@ -72,6 +72,8 @@ function DelayedWorkImpl(
   Work.initWork(this, fn, ctx, name)
   this.expires = 0
   this.timerWq = undefined
+  this.armedPrev = undefined
+  this.armedNext = undefined
 }
 DelayedWorkImpl.prototype = DelayedWorkProto
 

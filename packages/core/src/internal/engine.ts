@@ -1452,8 +1452,7 @@ export const grabPending = (sys: System, work: WorkState): boolean => {
   const dwork = work as DelayedWorkState
   if (work.isDelayed && dwork.timerWq !== undefined && sys.timers.isArmed(dwork)) {
     sys.timers.cancel(dwork)
-    dwork.timerWq.timerCount.armed--
-    dwork.timerWq = undefined
+    wqTimerUnlink(dwork)
   } else if (work.pwq !== undefined) {
     const pwq = work.pwq
     const wasInactive = (work.data & WORK_INACTIVE) !== 0
@@ -1772,17 +1771,40 @@ const armDelayed = (sys: System, cpu: number | undefined, wq: WorkqueueState, dw
     insertQueued(sys, cpu, wq, dwork)
     return
   }
-  dwork.timerWq = wq
   workSetCpu(dwork, cpu ?? (wq.unbound ? -1 : currentCpuUnsafe()))
-  wq.timerCount.armed++
+  wqTimerLink(wq, dwork)
   sys.timerArm(dwork, sys.now() + ms)
+}
+
+/** Put an item being armed on `wq`'s armed list (newest first); sets `timerWq`. */
+const wqTimerLink = (wq: WorkqueueState, dwork: DelayedWorkState): void => {
+  const armed = wq.timerCount
+  dwork.timerWq = wq
+  dwork.armedPrev = undefined
+  dwork.armedNext = armed.head
+  if (armed.head !== undefined) armed.head.armedPrev = dwork
+  armed.head = dwork
+  armed.armed++
+}
+
+/** Take an item whose timer was deleted or fired off its wq's armed list; clears `timerWq`. */
+const wqTimerUnlink = (dwork: DelayedWorkState): void => {
+  const armed = dwork.timerWq!.timerCount
+  const prev = dwork.armedPrev
+  const next = dwork.armedNext
+  if (prev === undefined) armed.head = next
+  else prev.armedNext = next
+  if (next !== undefined) next.armedPrev = prev
+  dwork.armedPrev = undefined
+  dwork.armedNext = undefined
+  dwork.timerWq = undefined
+  armed.armed--
 }
 
 /** `delayed_work_timer_fn()`: expiry re-enters the ordinary queueing path (drain/destroy: accepted, API.md). */
 export const delayedWorkTimerFn = (sys: System, dwork: DelayedWorkState): void => {
   const wq = dwork.timerWq!
-  dwork.timerWq = undefined
-  wq.timerCount.armed--
+  wqTimerUnlink(dwork)
   const cpu = workCpu(dwork)
   insertQueued(sys, cpu < 0 ? undefined : cpu, wq, dwork)
 }
@@ -1845,14 +1867,15 @@ export const flushDelayedWork = (
     return flushWork(sys, dwork)
   })
 
-/** Fire every armed timer of `wq` now (destroy; API.md: nothing accepted is dropped). */
+/**
+ * Fire every armed timer of `wq` now, earliest expiry first, arming order within one expiry (destroy; API.md:
+ * nothing accepted is dropped). Visits only `wq`'s own armed list: O(its timers), whatever else is armed.
+ */
 export const fireArmedTimers = (sys: System, wq: WorkqueueState): void => {
   if (wq.timerCount.armed === 0) return
   const due: Array<DelayedWorkState> = []
-  for (const node of sys.timers.nodes()) {
-    const dwork = node as DelayedWorkState
-    if (dwork.isDelayed && dwork.timerWq === wq) due.push(dwork)
-  }
+  for (let dwork = wq.timerCount.head; dwork !== undefined; dwork = dwork.armedNext) due.push(dwork)
+  due.reverse() // the list is newest first; a stable sort then keeps arming order within one expiry
   due.sort((a, b) => a.expires - b.expires)
   for (const dwork of due) {
     sys.timers.cancel(dwork)
@@ -1986,7 +2009,7 @@ export const allocWorkqueue = (
     drainWaiters: [],
     isSystem: false,
     rescuer: undefined,
-    timerCount: { armed: 0 }
+    timerCount: { armed: 0, head: undefined }
   })
   if (unbound) {
     const pool = sys.unboundPool(highpri)

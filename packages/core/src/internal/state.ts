@@ -76,6 +76,8 @@ export interface WorkState extends Node {
 /** The engine's `delayed_work`: a work item that is also a timer node. @internal */
 export interface DelayedWorkState extends WorkState, TimerNode {
   timerWq: WorkqueueState | undefined // L: dwork->wq, set when a non-zero delay is armed (dwork->cpu: data bits)
+  armedPrev: DelayedWorkState | undefined // L: links in timerWq's armed list (`timerCount.head`), while armed
+  armedNext: DelayedWorkState | undefined // L
 }
 
 // ---------------------------------------------------------------------------
@@ -199,7 +201,11 @@ export interface WorkqueueState {
   readonly overflow: Array<Flusher> // L: flushers waiting for a free colour
   readonly drainWaiters: Array<Waiter> // L: woken whenever the wq may have become empty
   rescuer: Worker | undefined // WQ
-  readonly timerCount: { armed: number } // L: armed delayed items targeting this wq
+  /**
+   * L: the delayed items armed for this wq, a count and an intrusive list (`armedPrev`/`armedNext`, newest
+   * first), so destroy fires exactly its own timers without walking the system's timer structure.
+   */
+  readonly timerCount: { armed: number; head: DelayedWorkState | undefined }
 }
 
 /** The system: CPUs, pools, system workqueues, timers. See `engine.ts`. @internal */

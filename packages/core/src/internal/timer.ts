@@ -5,8 +5,17 @@
  * Expiries are whole milliseconds (our "jiffy" is 1 ms; a delay is rounded up, so a timer may fire late, never
  * early). Timers with the same expiry share one bucket, an intrusive FIFO list, so they fire in arming order.
  * Distinct expiries live in a binary min-heap of numbers. Arming into an existing bucket is one `Map` lookup and a
- * list append, O(1); a new expiry adds one heap push, O(log buckets); cancel is an O(1) unlink (an emptied bucket
- * is dropped lazily when its expiry comes up). Nothing is allocated per armed item: the node is the item itself.
+ * list append, O(1); a new expiry adds one heap push, O(log buckets); cancel is an O(1) unlink. Nothing is
+ * allocated per armed item: the node is the item itself.
+ *
+ * Reclaiming cancelled timers (lazy deletion with compaction): a cancel that empties its bucket deletes the bucket
+ * from the map at once; its expiry stays in the heap as a dead entry (an expiry with no bucket), skipped and popped
+ * when it reaches the top. When dead entries outnumber live buckets (plus a small slack), the heap is rebuilt
+ * from the map's keys in O(buckets). Each rebuild removes at least as many dead entries as it keeps live ones, and
+ * every dead entry was pushed once, so the rebuilds cost O(1) amortised per arm; memory is O(live buckets) at
+ * every step: 1M arm+cancel cycles with distinct expiries leave no bucket and a heap of at most `HEAP_SLACK`.
+ * A re-armed expiry whose bucket was deleted gets a fresh bucket and a second heap entry; the older one is dead
+ * (counted by `heap.length - buckets.size`), so duplicates are harmless.
  *
  * Measured choice (bench scenario 7): in a burst, delays share few distinct milliseconds, so almost every arm is
  * the O(1) path; a hierarchical wheel would make the lazy scan for "the next expiry" the cost instead.
@@ -39,7 +48,8 @@ export class TimerBase {
     this.base = base
   }
   private readonly buckets = new Map<number, TimerBucket>() // L
-  private readonly heap: Array<number> = [] // L: distinct expiries, min-heap
+  private readonly heap: Array<number> = [] // L: min-heap of expiries: every live bucket's, plus dead entries
+  private firing: TimerBucket | undefined = undefined // L: the bucket `expire` is taking nodes from (kept until empty)
   size = 0 // L: armed timers
 
   /** `add_timer()`: arm `node` to fire at `expires` (whole ms). Returns true if it is the new earliest expiry. */
@@ -49,9 +59,10 @@ export class TimerBase {
     let bucket = this.buckets.get(expires)
     let earliest = false
     if (bucket === undefined) {
+      const next = this.nextRelative()
+      earliest = next === undefined || expires < next
       bucket = new TimerBucket()
       this.buckets.set(expires, bucket)
-      earliest = this.heap.length === 0 || expires < this.heap[0]!
       heapPush(this.heap, expires)
     }
     bucket.push(node)
@@ -59,10 +70,33 @@ export class TimerBase {
     return earliest
   }
 
-  /** `timer_delete()`: the node must be armed here. */
+  /** `timer_delete()`: the node must be armed here. An emptied bucket is dropped at once (see the module doc). */
   cancel(node: TimerNode): void {
-    node.list!.remove(node)
+    const bucket = node.list as TimerBucket
+    bucket.remove(node)
     this.size--
+    if (bucket.length === 0 && bucket !== this.firing) {
+      this.buckets.delete(node.expires)
+      if (this.heap.length > 2 * this.buckets.size + HEAP_SLACK) this.compact()
+    }
+  }
+
+  /** Distinct expiries with a live bucket (for tests and snapshots). */
+  get bucketCount(): number {
+    return this.buckets.size
+  }
+
+  /** Heap entries, live and dead (for tests: reclaimed memory is visible here). */
+  get heapLength(): number {
+    return this.heap.length
+  }
+
+  /** Rebuild the heap from the live buckets' expiries (Floyd's heapify, O(buckets)). */
+  private compact(): void {
+    const heap = this.heap
+    heap.length = 0
+    for (const expires of this.buckets.keys()) heap.push(expires)
+    for (let i = (heap.length >> 1) - 1; i >= 0; i--) siftDown(heap, i, heap[i]!)
   }
 
   isArmed(node: TimerNode): boolean {
@@ -87,7 +121,8 @@ export class TimerBase {
       const top = heap[0]!
       const bucket = this.buckets.get(top)
       if (bucket !== undefined && bucket.length > 0) return top
-      this.buckets.delete(top)
+      // a dead entry (its bucket was cancelled empty), a duplicate, or the bucket `expire` just emptied
+      if (bucket !== undefined) this.buckets.delete(top)
       heapPop(heap)
     }
     return undefined
@@ -104,7 +139,12 @@ export class TimerBase {
       const node = bucket.shift()!
       this.size--
       fired++
-      fire(node)
+      this.firing = bucket
+      try {
+        fire(node)
+      } finally {
+        this.firing = undefined
+      }
     }
     return fired
   }
@@ -128,11 +168,18 @@ const heapPush = (heap: Array<number>, value: number): void => {
   heap[i] = value
 }
 
+/** Heap entries beyond twice the live buckets that trigger a rebuild: keeps tiny heaps from rebuilding often. */
+const HEAP_SLACK = 64
+
 const heapPop = (heap: Array<number>): void => {
   const last = heap.pop()!
+  if (heap.length === 0) return
+  siftDown(heap, 0, last)
+}
+
+/** Place `value` at `i` or below, moving smaller children up. */
+const siftDown = (heap: Array<number>, i: number, last: number): void => {
   const n = heap.length
-  if (n === 0) return
-  let i = 0
   while (true) {
     const l = 2 * i + 1
     if (l >= n) break

@@ -102,7 +102,7 @@ describe("WorkqueueScheduler pumps (internal/scheduler.ts)", () => {
         const loopTurns = fiberTurns - turns0
         stop = true
         yield* Effect.sync(() => other.interruptUnsafe())
-      // generous: a timer turn every 200 cycles (the control gets about one per cycle or two)
+        // generous: a timer turn every 200 cycles (the control gets about one per cycle or two)
         assert.isAtLeast(loopTicks, CYCLES / 200, `event-loop turns during ${CYCLES} cycles (control: ${controlTicks})`)
         assert.isAtLeast(loopTurns, CYCLES / 200, `other fiber's turns during ${CYCLES} cycles`)
       }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 1, watchdogThresh: 0 }))),

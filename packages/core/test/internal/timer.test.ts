@@ -120,4 +120,68 @@ describe("internal/timer", () => {
       [...expiries].sort((x, y) => x - y)
     )
   })
+
+  it("a cancel that empties its bucket reclaims it at once; the heap is compacted (timer_delete)", () => {
+    const base = new TimerBase(0)
+    const fired: Array<string> = []
+    const keep = timer("keep", fired)
+    base.arm(keep, 3_600_000)
+    const node = timer("jitter", fired)
+    // 100k arm+cancel cycles, each at a distinct expiry within the hour
+    for (let i = 0; i < 100_000; i++) {
+      base.arm(node, 60_000 + ((i * 7919) % 3_000_000))
+      base.cancel(node)
+    }
+    assert.strictEqual(base.size, 1)
+    assert.strictEqual(base.bucketCount, 1, "no empty bucket left behind")
+    assert.isAtMost(base.heapLength, 2 * base.bucketCount + 64, "dead heap entries compacted")
+    assert.strictEqual(base.nextExpiry(), 3_600_000)
+    assert.deepStrictEqual(fireDue(base, 3_600_000), ["keep"])
+    assert.strictEqual(base.bucketCount, 0)
+    assert.strictEqual(base.heapLength, 0)
+  })
+
+  it("an expiry re-armed after its bucket was reclaimed fires once, in order, despite its dead heap entry", () => {
+    const base = new TimerBase(0)
+    const fired: Array<string> = []
+    const a = timer("a", fired)
+    const b = timer("b", fired)
+    const c = timer("c", fired)
+    base.arm(a, 10)
+    base.cancel(a) // bucket 10 reclaimed, its heap entry is dead
+    base.arm(b, 20)
+    base.arm(a, 10) // a fresh bucket 10 and a second heap entry for 10
+    base.arm(c, 10)
+    assert.strictEqual(base.bucketCount, 2)
+    assert.strictEqual(base.nextExpiry(), 10)
+    assert.deepStrictEqual(fireDue(base, 100), ["a", "c", "b"])
+    assert.strictEqual(base.heapLength, 0)
+  })
+
+  it("a callback that cancels the rest of the firing bucket stops it; the bucket goes once empty", () => {
+    const base = new TimerBase(0)
+    const order: Array<string> = []
+    const a = timer("a", order)
+    const b = timer("b", order)
+    base.arm(a, 5)
+    base.arm(b, 5)
+    base.expire(10, (node) => {
+      order.push((node as Timer).id)
+      if (node === a) base.cancel(b)
+    })
+    assert.deepStrictEqual(order, ["a"])
+    assert.strictEqual(base.bucketCount, 0)
+    assert.isUndefined(base.nextExpiry())
+  })
+
+  it("arm reports the earliest expiry correctly when the heap top is a dead entry", () => {
+    const base = new TimerBase(0)
+    const fired: Array<string> = []
+    const a = timer("a", fired)
+    base.arm(a, 5)
+    base.arm(timer("b", fired), 50)
+    base.cancel(a)
+    assert.isFalse(base.arm(timer("c", fired), 60), "60 is not earlier than 50")
+    assert.isTrue(base.arm(timer("d", fired), 20))
+  })
 })

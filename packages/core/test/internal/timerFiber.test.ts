@@ -2,6 +2,8 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Scope from "effect/Scope"
 import { TestClock } from "effect/testing"
 import { DelayedWork, Work, Workqueue, WorkqueueSystem } from "../../src/index.ts"
 import { settle } from "../utils/recorder.ts"
@@ -200,4 +202,85 @@ describe("the timer fiber under random arms, cancels and mods (fixed seed)", () 
       }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 2 })))
     )
   }
+})
+
+/** The system's timer structure, reached through a workqueue (internal: buckets and heap sizes). */
+const timerBaseOf = (wq: Workqueue.Workqueue) => Workqueue.toState(wq).system.timers
+
+/** Count how often the engine looks at `dwork`'s `timerWq` (every timer walk reads it), from now on. */
+const countVisits = (dwork: DelayedWork.DelayedWork, counter: { visits: number }) => {
+  let value: unknown = (dwork as any).timerWq
+  Object.defineProperty(dwork, "timerWq", {
+    configurable: true,
+    get() {
+      counter.visits++
+      return value
+    },
+    set(v) {
+      value = v
+    }
+  })
+}
+
+describe("reclaiming and destroying timers (internal/timer.ts, engine.ts fireArmedTimers)", () => {
+  it.effect("100k arm+cancel cycles with jittered one-hour delays leave the timer structure at its baseline", () =>
+    Effect.gen(function* () {
+      const wq = yield* Workqueue.make("jitter")
+      const timers = timerBaseOf(wq)
+      const buckets0 = timers.bucketCount
+      const item = yield* DelayedWork.make(() => Effect.void)
+      yield* Effect.sync(() => {
+        for (let i = 0; i < 100_000; i++) {
+          Workqueue.queueDelayedUnsafe(wq, item, 3_600_000 + ((i * 7919) % 600_000))
+          DelayedWork.cancelUnsafe(item)
+        }
+      })
+      assert.strictEqual(timers.bucketCount, buckets0, "no bucket per cancelled timer")
+      assert.isAtMost(timers.heapLength, 2 * buckets0 + 64, "the heap's dead entries are compacted")
+      assert.strictEqual((yield* WorkqueueSystem.snapshot).workqueues.find((w) => w.name === "jitter")?.armed, 0)
+    }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 1 })))
+  )
+
+  it.effect("destroying a workqueue visits only its own armed timers (destroy_workqueue)", () =>
+    Effect.gen(function* () {
+      const busy = yield* Workqueue.make("busy")
+      const others = { visits: 0 }
+      for (let i = 0; i < 2000; i++) {
+        const d = yield* DelayedWork.make(() => Effect.void)
+        countVisits(d, others)
+        yield* Workqueue.queueDelayed(busy, d, 3_600_000 + i)
+      }
+      others.visits = 0
+      const ran: Array<number> = []
+      yield* Effect.scoped(
+        Effect.gen(function* () {
+          const small = yield* Workqueue.make("small")
+          yield* Workqueue.queueDelayed(small, yield* stamped(ran), 1000)
+        })
+      )
+      assert.strictEqual(ran.length, 1, "destroy fired the small queue's own timer")
+      assert.strictEqual(others.visits, 0, "no other queue's armed item was looked at")
+    }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 1 })))
+  )
+
+  it.effect("creating and destroying n queues, each with an armed timer, visits O(n) timers in all", () =>
+    Effect.gen(function* () {
+      const n = 400
+      const counter = { visits: 0 }
+      const closers: Array<Effect.Effect<void>> = []
+      for (let i = 0; i < n; i++) {
+        const scope = yield* Scope.make()
+        const wq = yield* Workqueue.make(`q${i}`).pipe(Scope.provide(scope))
+        const d = yield* DelayedWork.make(() => Effect.void)
+        countVisits(d, counter)
+        yield* Workqueue.queueDelayed(wq, d, 3_600_000 + i)
+        closers.push(Scope.close(scope, Exit.void))
+      }
+      counter.visits = 0
+      for (const close of closers) yield* close
+      // each destroy reads its own item's timerWq a few times; walking every armed timer would be ~n²/2
+      assert.isAtMost(counter.visits, 10 * n)
+      assert.isAtLeast(counter.visits, n, "each queue's own timer was fired")
+    }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 1 })))
+  )
 })
