@@ -727,15 +727,9 @@ const makeWorker = (
       if (worker.sleeping) workerWakeFromSleep(worker)
     },
     onSlice(ms) {
-      // the kernel samples CPU time per tick to the running item's pwq; we sample per scheduler slice
-      const pwq = worker.currentPwq
-      if (pwq === undefined) return
-      pwq.stats.cpuTime += ms
-      worker.runMs += ms
-      const thresh = sys.options.cpuIntensiveThresh
-      if (thresh > 0 && worker.runMs >= thresh && !worker.cpuIntensive && worker.counted) {
-        wqCpuIntensiveDetected(sys, worker)
-      }
+      // the slice's time after its last item boundary belongs to the item running now, if any (wq_worker_tick)
+      if (worker.currentPwq === undefined) return
+      wqWorkerTick(sys, worker, ms, false)
       // wq_worker_sleeping(): the slice ended inside an item with nothing queued, so the handler suspended
       if (worker.state === "Busy" && worker.current !== undefined && !worker.sleeping && worker.nrQueuedTasks === 0) {
         workerSleeping(sys, worker)
@@ -930,21 +924,30 @@ const workerWakeFromSleep = (worker: Worker): void => {
 // ---------------------------------------------------------------------------
 
 /**
- * `wq_worker_tick()`: a concurrency-managed item that ran `cpu_intensive_thresh` without suspending is treated as
- * CPU-intensive for the rest of its run (it leaves nr_running, the pool is kicked), and reported.
+ * `wq_worker_tick()`: charge `ms` of CPU time to the item `worker` is running (its pwq's `cpuTime`, and its run
+ * since it started or last woke). Called with the part of a scheduler slice that item ran: at the slice's end
+ * (`onSlice`, the item still running) and at the item's end inside a slice (`ended`, see `cutSlice`).
+ *
+ * A concurrency-managed item whose run reaches `cpu_intensive_thresh` is a CPU hog: counted (`cpuIntensive`)
+ * and reported with back-off. Still running, it is also treated as CPU-intensive for the rest of its run (it
+ * leaves nr_running and the pool is kicked), as the kernel does at the tick. One JS thread cannot preempt a
+ * handler, so a synchronous one is detected after the fact, at its end: counted and reported, nothing to kick.
  */
-const wqCpuIntensiveDetected = (sys: System, worker: Worker): void => {
+const wqWorkerTick = (sys: System, worker: Worker, ms: number, ended: boolean): void => {
   const pwq = worker.currentPwq!
-  const work = worker.current!
-  worker.cpuIntensive = true
-  worker.schedClass = ClassCpuIntensive
-  if (worker.counted) {
+  pwq.stats.cpuTime += ms
+  worker.runMs += ms
+  const thresh = sys.options.cpuIntensiveThresh
+  if (thresh <= 0 || worker.runMs < thresh || worker.cpuIntensive || !worker.counted) return
+  pwq.stats.cpuIntensive++
+  if (!ended) {
+    worker.cpuIntensive = true
+    worker.schedClass = ClassCpuIntensive
     worker.counted = false
     worker.pool.nrRunning--
+    kickPool(sys, worker.pool)
   }
-  pwq.stats.cpuIntensive++
-  kickPool(sys, worker.pool)
-  wqCpuIntensiveReport(sys, work.name, pwq.wq.name)
+  wqCpuIntensiveReport(sys, worker.current!.name, pwq.wq.name)
 }
 
 /** `wq_cpu_intensive_report()`: warn at the threshold count, then with exponential back-off (4, 5, 7, 11, 19…). */
@@ -1125,6 +1128,8 @@ const workerFinishWork = (
 ): void => {
   const pwq = worker.currentPwq!
   const pool = worker.pool
+  // the item ended inside a slice: the slice's time so far is its own, not the next item's (wq_worker_tick)
+  if (sys.scheduler.currentOwner === worker) wqWorkerTick(sys, worker, sys.scheduler.cutSlice(), true)
   pwq.stats.completed++
   const trace = sys.options.tracepoint
   if (trace !== undefined) {

@@ -40,8 +40,9 @@ export interface SchedEntity {
   cpuIntensive: boolean // W: time-slice instead of counting operations
   onRunnable(): void // called when a sleeping entity schedules a task (it woke up)
   /**
-   * A slice of `ms` ran for this entity through the run queue and ended: CPU-time accounting (the kernel's
-   * tick), and the moment a worker that is busy with no task queued is known to have suspended.
+   * A slice ran for this entity through the run queue and ended; `ms` is its CPU time after the last item
+   * boundary inside it (see `cutSlice`): CPU-time accounting (the kernel's tick), and the moment a worker that is
+   * busy with no task queued is known to have suspended.
    */
   onSlice(ms: number): void
 }
@@ -107,15 +108,15 @@ export class WorkqueueScheduler implements Scheduler.Scheduler {
       // Time-sliced (effect4-notes §9 "Time-sliced yielding"): a new slice starts when the op count drops
       // (the run loop restarted); the clock is read about every 256 operations.
       const ops = fiber.currentOpCount
-      const slice: Slice = ((fiber as any)[SliceKey] ??= { start: performance.now(), lastOps: ops, lastCheck: ops })
+      const slice: Slice = ((fiber as any)[SliceKey] ??= { start: this.cpuClock(), lastOps: ops, lastCheck: ops })
       if (ops < slice.lastOps) {
-        slice.start = performance.now()
+        slice.start = this.cpuClock()
         slice.lastCheck = ops
       }
       slice.lastOps = ops
       if (ops - slice.lastCheck < 256) return false
       slice.lastCheck = ops
-      return performance.now() - slice.start >= this.sliceMs
+      return this.cpuClock() - slice.start >= this.sliceMs
     }
     return this.parent.shouldYield(fiber)
   }
@@ -179,6 +180,22 @@ export class WorkqueueScheduler implements Scheduler.Scheduler {
   currentOwner: SchedEntity | undefined = undefined
 
   /**
+   * L: `cpuClock` at the start of the running slice, or at its last item boundary (`cutSlice`). A slice can run
+   * several items (synchronous handlers finish inside it): each boundary charges the time since the mark to the
+   * item that ended, so a slice's CPU time goes to the items that ran in it (`wq_worker_tick()` charges each
+   * tick to the item running in it), and `onSlice` gets only what ran after the last boundary.
+   */
+  private sliceMark = 0
+
+  /** Inside a slice (`currentOwner` set): the CPU time since the slice started or the last cut, and cut here. */
+  cutSlice(): number {
+    const now = this.cpuClock()
+    const ms = now - this.sliceMark
+    this.sliceMark = now
+    return ms
+  }
+
+  /**
    * The system Clock read once at the start of each pump: time stamps taken inside a pump (an item's start)
    * use it instead of reading the clock per item. Exact under TestClock (time does not move within a turn);
    * with the real clock, late by at most one pump.
@@ -236,14 +253,18 @@ export class WorkqueueScheduler implements Scheduler.Scheduler {
         owner.nrQueuedTasks--
         const previous = this.currentOwner
         this.currentOwner = owner
-        const start = this.cpuClock()
+        this.sliceMark = this.cpuClock()
         try {
           task()
         } finally {
           this.currentOwner = previous
         }
         const intensive = owner.cpuIntensive
-        owner.onSlice(this.cpuClock() - start)
+        const end = this.cpuClock()
+        const ms = end - this.sliceMark
+        // a slice nested in this one (a task that flushed the parent) resumes charging from here
+        this.sliceMark = end
+        owner.onSlice(ms)
         return intensive
       }
     }
