@@ -7,9 +7,11 @@
  * `class + priority`, and the lowest number runs first. This is how `WQ_HIGHPRI` pools (the kernel's nice -20
  * workers) are served before normal pools, and how `WQ_CPU_INTENSIVE` workers are time-sliced.
  *
- * Execution is delegated to the parent scheduler (the one in force when the system was built), one "pump" task
- * on the parent per queued task: each pump runs whichever of our tasks has the best class at that moment. Under
- * `TestClock` the parent is its tracking scheduler, so `TestClock.adjust` still waits for work items to settle.
+ * Execution is delegated to the parent scheduler (the one in force when the system was built) through "pump"
+ * tasks, at most one pending at a time: a pump runs our tasks best class first, up to a budget, and schedules the
+ * next pump if tasks are left. Pending parent tasks are O(1) per scheduler however many tasks are queued, and
+ * the parent (the event loop: timers, I/O, other fibers) gets a turn between pumps. Under `TestClock` the parent
+ * is its tracking scheduler, so `TestClock.adjust` still waits for work items to settle.
  *
  * The queue also answers the question concurrency management needs: is a worker runnable? A worker fiber that
  * has a task here is runnable; a busy worker with no task here and not on the JS stack is sleeping (suspended on
@@ -74,8 +76,8 @@ export class WorkqueueScheduler implements Scheduler.Scheduler {
   private readonly pump: () => void
   /**
    * A pump is on the parent's queue and has not started (L). At most one pump is ever pending, so a loop
-   * that queues and flushes forever costs the parent one task per pump, never one per task (issue 12 defect 2:
-   * a pump per task piled up 1.47M pending pumps and starved the event loop).
+   * that queues and flushes forever costs the parent one task per pump, never one per task (a pump per task
+   * once piled up 1.47M pending no-op pumps in one parent batch and starved the event loop).
    */
   private pumpScheduled = false
   readonly probes: Array<() => void> = [] // L: run when the parent gets to them (see `requestProbe`)
@@ -209,7 +211,7 @@ export class WorkqueueScheduler implements Scheduler.Scheduler {
    * time-sliced (CPU-intensive) slice ran. Running everything that is ready in one parent task means a chain of
    * wake-ups (a worker suspends, the next one starts) completes within one turn of the parent scheduler, which
    * is also what lets `TestClock.adjust` see it settle; the budget is a count, not a time, so the schedule is
-   * deterministic. Each queued task scheduled its own pump, so tasks left at the budget still have pumps.
+   * deterministic. Tasks left at the budget get the next pump, queued behind what the parent already holds.
    */
   private runOne(): void {
     // from here on a task scheduled by what this pump runs schedules the next pump
