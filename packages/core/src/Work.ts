@@ -99,6 +99,7 @@ export const initWork = (
   self.disable = 0
   self.pwq = undefined
   self.current = undefined
+  self.system = undefined
   if (name !== undefined) {
     anyExplicitName = true
     explicitNames.set(self, name)

@@ -178,10 +178,13 @@ export const allocUnsafe = (
   return WorkqueueError.isWorkqueueError(wq) ? wq : (wq as unknown as Workqueue)
 }
 
-const alloc = (name: string, flags: number, maxActive: number) =>
+/** The public constructors: the caller's name, flags and max_active are checked, then `internal` bits added. */
+const alloc = (name: string, flags: unknown, internal: number, maxActive: unknown) =>
   Effect.acquireRelease(
     Effect.flatMap(WorkqueueSystem, (service) => {
-      const wq = allocUnsafe(service.system, name, flags, maxActive)
+      const bad = Engine.checkAllocArgs(name, flags, maxActive)
+      if (bad !== undefined) return Effect.fail(bad)
+      const wq = allocUnsafe(service.system, name, (flags as number) | internal, maxActive as number)
       return WorkqueueError.isWorkqueueError(wq) ? Effect.fail(wq) : Effect.succeed(wq)
     }),
     (wq) => Effect.ignore(destroy(wq))
@@ -193,8 +196,13 @@ const alloc = (name: string, flags: number, maxActive: number) =>
  * **When to use**: for `WQ_MEM_RECLAIM`, group flushing, a bounded `maxActive`, or special flags; otherwise the
  * system workqueues serve as well.
  *
- * **Details**: `maxActive` 0 or absent means 1024; out of range is clamped to [1, 2048] with a logged warning.
- * `WQ_BH` with any flag but `WQ_HIGHPRI`, or with a non-zero `maxActive`, fails with `reason: "InvalidFlags"`.
+ * **Details**: `maxActive` 0 or absent means 1024; an integer out of range is clamped to [1, 2048] with a logged
+ * warning (`wq_clamp_max_active()`), anything else (NaN, 1.5, a string) fails with `reason: "InvalidMaxActive"`.
+ * `flags` must be a non-negative integer made of the `WQ_*` constants above: any other bit (the kernel's
+ * internal `__WQ_*` bits included) or a non-integer fails with `reason: "InvalidFlags"`, as does `WQ_BH` with any
+ * flag but `WQ_HIGHPRI`, or with a non-zero `maxActive`. A name that is not a non-empty string fails with
+ * `reason: "InvalidName"`; once the system layer has begun to close, every call fails with
+ * `reason: "SystemClosed"`.
  *
  * **Kernel**: `alloc_workqueue()`, kernel/workqueue.c; the scope's close is `destroy_workqueue()`.
  *
@@ -218,7 +226,7 @@ export const make = (
   name: string,
   options?: Options
 ): Effect.Effect<Workqueue, WorkqueueError.WorkqueueError, Scope.Scope | WorkqueueSystem> =>
-  alloc(name, options?.flags ?? 0, options?.maxActive ?? 0)
+  alloc(name, options?.flags ?? 0, 0, options?.maxActive ?? 0)
 
 /**
  * Allocate an ordered workqueue (`alloc_ordered_workqueue()`): at most one item executes at any time, in
@@ -246,7 +254,7 @@ export const makeOrdered = (
   name: string,
   options?: { readonly flags?: number | undefined }
 ): Effect.Effect<Workqueue, WorkqueueError.WorkqueueError, Scope.Scope | WorkqueueSystem> =>
-  alloc(name, WQ_UNBOUND | Engine.__WQ_ORDERED | (options?.flags ?? 0), 1)
+  alloc(name, options?.flags ?? 0, WQ_UNBOUND | Engine.__WQ_ORDERED, 1)
 
 /**
  * The legacy `create_workqueue()`: per-CPU, `WQ_MEM_RECLAIM`, max_active 1 — one at a time *per CPU*.
@@ -269,7 +277,7 @@ export const makeOrdered = (
 export const create = (
   name: string
 ): Effect.Effect<Workqueue, WorkqueueError.WorkqueueError, Scope.Scope | WorkqueueSystem> =>
-  alloc(name, Engine.WQ_PERCPU | WQ_MEM_RECLAIM | Engine.__WQ_LEGACY, 1)
+  alloc(name, 0, Engine.WQ_PERCPU | WQ_MEM_RECLAIM | Engine.__WQ_LEGACY, 1)
 
 /**
  * The legacy `create_singlethread_workqueue()`: an ordered workqueue with a rescuer.
@@ -292,7 +300,7 @@ export const create = (
 export const createSinglethread = (
   name: string
 ): Effect.Effect<Workqueue, WorkqueueError.WorkqueueError, Scope.Scope | WorkqueueSystem> =>
-  alloc(name, WQ_UNBOUND | Engine.__WQ_ORDERED | Engine.__WQ_LEGACY | WQ_MEM_RECLAIM, 1)
+  alloc(name, 0, WQ_UNBOUND | Engine.__WQ_ORDERED | Engine.__WQ_LEGACY | WQ_MEM_RECLAIM, 1)
 
 /**
  * The legacy `create_freezable_workqueue()`: unbound, freezable, with a rescuer, max_active 1 (not ordered).
@@ -303,7 +311,7 @@ export const createSinglethread = (
 export const createFreezable = (
   name: string
 ): Effect.Effect<Workqueue, WorkqueueError.WorkqueueError, Scope.Scope | WorkqueueSystem> =>
-  alloc(name, WQ_FREEZABLE | WQ_UNBOUND | WQ_MEM_RECLAIM | Engine.__WQ_LEGACY, 1)
+  alloc(name, 0, WQ_FREEZABLE | WQ_UNBOUND | WQ_MEM_RECLAIM | Engine.__WQ_LEGACY, 1)
 
 // ---------------------------------------------------------------------------
 // accessors
@@ -750,7 +758,8 @@ export const destroy = (wq: Workqueue): Effect.Effect<void, WorkqueueError.Workq
 /**
  * Change `max_active` (`workqueue_set_max_active()`): clamped to [1, 2048] with a warning (0 is out of range
  * here and becomes 1); raising it activates inactive items at once (round-robin over pwqs, FIFO within each);
- * lowering it never stops running items. On ordered and BH workqueues it warns and does nothing.
+ * lowering it never stops running items. On ordered and BH workqueues it warns and does nothing. A value that is
+ * not an integer (NaN, 1.5, a string) fails with `reason: "InvalidMaxActive"` and changes nothing.
  *
  * **Kernel**: `workqueue_set_max_active()`, kernel/workqueue.c.
  *
@@ -772,13 +781,19 @@ export const destroy = (wq: Workqueue): Effect.Effect<void, WorkqueueError.Workq
  * @since 0.1.0
  */
 export const setMaxActive: {
-  (n: number): (wq: Workqueue) => Effect.Effect<void>
-  (wq: Workqueue, n: number): Effect.Effect<void>
+  (n: number): (wq: Workqueue) => Effect.Effect<void, WorkqueueError.WorkqueueError>
+  (wq: Workqueue, n: number): Effect.Effect<void, WorkqueueError.WorkqueueError>
 } = dual(
   2,
-  (wq: Workqueue, n: number): Effect.Effect<void> =>
-    Effect.sync(() => {
+  (wq: Workqueue, n: number): Effect.Effect<void, WorkqueueError.WorkqueueError> =>
+    Effect.suspend(() => {
       const state = toState(wq)
+      if (typeof n !== "number" || !Number.isInteger(n)) {
+        return Effect.fail(
+          WorkqueueError.make("InvalidMaxActive", state.name, `max_active must be an integer, got ${Engine.show(n)}`)
+        )
+      }
       Engine.setMaxActive(state.system, state, n)
+      return Effect.void
     })
 )
