@@ -673,3 +673,62 @@ describe("Workqueue", () => {
     })
   })
 })
+
+describe("Workqueue: an interrupted destroy", () => {
+  it.effect("leaves the workqueue open and usable; a later destroy completes (destroy_workqueue)", () =>
+    Effect.gen(function* () {
+      const gate = yield* makeGate
+      yield* Effect.gen(function* () {
+        const wq = yield* Workqueue.make("interrupted")
+        let runs = 0
+        yield* Workqueue.queue(
+          wq,
+          yield* Work.make(() =>
+            Effect.andThen(
+              gate.await,
+              Effect.sync(() => void runs++)
+            )
+          )
+        )
+        yield* settle()
+        const timedOut = yield* Effect.forkChild(Effect.timeout(Workqueue.destroy(wq), "10 millis"))
+        yield* settle()
+        yield* TestClock.adjust(20)
+        const exit = yield* Fiber.await(timedOut)
+        assert.isTrue(Exit.isFailure(exit))
+        // the destroy did not happen: outside queueing works again
+        assert.strictEqual(Workqueue.toState(wq).lifecycle, "Open")
+        const queued = yield* Effect.exit(Workqueue.queue(wq, yield* Work.make(() => Effect.sync(() => void runs++))))
+        assert.isTrue(Exit.isSuccess(queued), String(queued))
+        yield* gate.open
+        yield* Workqueue.flush(wq)
+        assert.strictEqual(runs, 2)
+        yield* Workqueue.destroy(wq)
+        assert.strictEqual(
+          (yield* Effect.flip(Workqueue.queue(wq, yield* Work.make(() => Effect.void)))).reason,
+          "Destroyed"
+        )
+      }).pipe(Effect.ensuring(gate.open), Effect.scoped) // a failed assertion must not hang in the scope's destroy
+    }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 2 })))
+  )
+
+  it.effect("while another destroy is still under way, it stays Destroying (destroy_workqueue)", () =>
+    Effect.gen(function* () {
+      const wq = yield* Workqueue.make("two_destroyers")
+      const gate = yield* makeGate
+      yield* Workqueue.queue(wq, yield* Work.make(() => gate.await))
+      yield* settle()
+      const patient = yield* Effect.forkChild(Workqueue.destroy(wq))
+      const impatient = yield* Effect.forkChild(Workqueue.destroy(wq))
+      yield* settle()
+      yield* Fiber.interrupt(impatient)
+      assert.strictEqual(
+        (yield* Effect.flip(Workqueue.queue(wq, yield* Work.make(() => Effect.void)))).reason,
+        "Draining"
+      )
+      yield* gate.open
+      yield* Fiber.join(patient)
+      assert.strictEqual(Workqueue.toState(wq).lifecycle, "Destroyed")
+    }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 2 })))
+  )
+})
