@@ -90,6 +90,11 @@ export const initWork = (
   ctx: WorkState["ctx"],
   name: string | undefined
 ): void => {
+  // the types promise these; a JavaScript caller gets a clear defect here rather than a handler dying later
+  if (typeof fn !== "function") throw new TypeError(`Work.make: the handler must be a function, got ${Engine.show(fn)}`)
+  if (name !== undefined && typeof name !== "string") {
+    throw new TypeError(`Work.make: the name must be a string, got ${Engine.show(name)}`)
+  }
   ;(self as any).next = undefined
   ;(self as any).prev = undefined
   ;(self as any).list = undefined
@@ -151,7 +156,15 @@ export const make = <E, R>(
   fn: (self: Work) => Effect.Effect<void, E, R>,
   options?: { readonly name?: string | undefined }
 ): Effect.Effect<Work, never, R> =>
-  Effect.map(Effect.context<R>(), (ctx) => new (WorkImpl as any)(fn, ctx, options?.name ?? (fn.name || "work")) as Work)
+  Effect.map(
+    Effect.context<R>(),
+    (ctx) =>
+      new (WorkImpl as any)(
+        fn,
+        ctx,
+        options?.name ?? ((fn as { readonly name?: string } | undefined)?.name || "work")
+      ) as Work
+  )
 
 /**
  * `work_pending()`: the PENDING bit — armed or queued (active or inactive); false while only running.

@@ -360,8 +360,52 @@ const orThrow = (result: Engine.QueueResult): boolean => {
   throw result
 }
 
+/**
+ * The arguments of a public call that the types promise but JavaScript callers may break: a workqueue, an item
+ * (a delayed one for the delayed calls), a CPU for the `*On` calls. One `in` test each on the hot path.
+ * @internal
+ */
+export const badArguments = (
+  wq: unknown,
+  work: unknown,
+  delayed: boolean,
+  on: boolean,
+  cpu: unknown
+): WorkqueueError.WorkqueueError | undefined => {
+  if (!isWorkqueue(wq)) return badWorkqueue(wq)
+  if (
+    typeof work !== "object" ||
+    work === null ||
+    !(WorkTypeId in work) ||
+    (delayed && (work as { isDelayed?: unknown }).isDelayed !== true)
+  ) {
+    return WorkqueueError.make(
+      "InvalidArgument",
+      toState(wq).name,
+      `not a ${delayed ? "DelayedWork" : "Work"}: ${Engine.show(work)}`
+    )
+  }
+  if (on && cpu === undefined) {
+    return WorkqueueError.make("InvalidArgument", toState(wq).name, "a CPU is required (the call without On has none)")
+  }
+  return undefined
+}
+
+const badWorkqueue = (wq: unknown): WorkqueueError.WorkqueueError =>
+  WorkqueueError.make("InvalidArgument", Engine.show(wq), `not a Workqueue: ${Engine.show(wq)}`)
+
+/** `Work.TypeId`, spelled here: Work.ts imports this module's types. */
+const WorkTypeId = "~effect-workqueue/Work"
+
 /** @internal */
-export const queueOnResult = (wq: Workqueue, cpu: number | undefined, work: Work.Work): Engine.QueueResult => {
+export const queueOnResult = (
+  wq: Workqueue,
+  cpu: number | undefined,
+  work: Work.Work,
+  on = false
+): Engine.QueueResult => {
+  const bad = badArguments(wq, work, false, on, cpu)
+  if (bad !== undefined) return bad
   const state = toState(wq)
   return Engine.queueWorkOn(state.system, cpu, state, work as any)
 }
@@ -442,7 +486,7 @@ export const queueOn: {
 } = dual(
   3,
   (wq: Workqueue, cpu: number, work: Work.Work): Effect.Effect<boolean, WorkqueueError.WorkqueueError> =>
-    Effect.suspend(() => unwrap(queueOnResult(wq, cpu, work)))
+    Effect.suspend(() => unwrap(queueOnResult(wq, cpu, work, true)))
 )
 
 /**
@@ -451,7 +495,7 @@ export const queueOn: {
  * @since 0.1.0
  */
 export const queueOnUnsafe = (wq: Workqueue, cpu: number, work: Work.Work): boolean =>
-  orThrow(queueOnResult(wq, cpu, work))
+  orThrow(queueOnResult(wq, cpu, work, true))
 
 /** @internal */
 export const toMillis = (delay: Duration.Input): number => {
@@ -469,8 +513,11 @@ export const queueDelayedResult = (
   cpu: number | undefined,
   dwork: DelayedWork.DelayedWork,
   delay: Duration.Input,
-  mod: boolean
+  mod: boolean,
+  on = false
 ): Engine.QueueResult => {
+  const bad = badArguments(wq, dwork, true, on, cpu)
+  if (bad !== undefined) return bad
   const state = toState(wq)
   const f = mod ? Engine.modDelayedWorkOn : Engine.queueDelayedWorkOn
   return f(state.system, cpu, state, dwork as unknown as DelayedWorkState, toMillis(delay))
@@ -559,7 +606,7 @@ export const queueDelayedOn: {
     delay: Duration.Input
   ): Effect.Effect<boolean, WorkqueueError.WorkqueueError>
 } = dual(4, (wq: Workqueue, cpu: number, dwork: DelayedWork.DelayedWork, delay: Duration.Input) =>
-  Effect.suspend(() => unwrap(queueDelayedResult(wq, cpu, dwork, delay, false)))
+  Effect.suspend(() => unwrap(queueDelayedResult(wq, cpu, dwork, delay, false, true)))
 )
 
 /**
@@ -647,7 +694,7 @@ export const modDelayedOn: {
     delay: Duration.Input
   ): Effect.Effect<boolean, WorkqueueError.WorkqueueError>
 } = dual(4, (wq: Workqueue, cpu: number, dwork: DelayedWork.DelayedWork, delay: Duration.Input) =>
-  Effect.suspend(() => unwrap(queueDelayedResult(wq, cpu, dwork, delay, true)))
+  Effect.suspend(() => unwrap(queueDelayedResult(wq, cpu, dwork, delay, true, true)))
 )
 
 // ---------------------------------------------------------------------------
@@ -685,7 +732,7 @@ export const modDelayedOn: {
  * @since 0.1.0
  */
 export const flush = (wq: Workqueue): Effect.Effect<void, WorkqueueError.WorkqueueError> =>
-  Engine.flushWorkqueue(toState(wq))
+  isWorkqueue(wq) ? Engine.flushWorkqueue(toState(wq)) : Effect.fail(badWorkqueue(wq))
 
 /**
  * Wait until the workqueue is empty (`drain_workqueue()`), through chains of items re-queueing themselves or
@@ -717,6 +764,7 @@ export const flush = (wq: Workqueue): Effect.Effect<void, WorkqueueError.Workque
  * @since 0.1.0
  */
 export const drain = (wq: Workqueue): Effect.Effect<void, WorkqueueError.WorkqueueError> => {
+  if (!isWorkqueue(wq)) return Effect.fail(badWorkqueue(wq))
   const state = toState(wq)
   return Engine.drainWorkqueue(state.system, state, false)
 }
@@ -747,6 +795,7 @@ export const drain = (wq: Workqueue): Effect.Effect<void, WorkqueueError.Workque
  * @since 0.1.0
  */
 export const destroy = (wq: Workqueue): Effect.Effect<void, WorkqueueError.WorkqueueError> => {
+  if (!isWorkqueue(wq)) return Effect.fail(badWorkqueue(wq))
   const state = toState(wq)
   return Engine.destroyWorkqueue(state.system, state)
 }
@@ -787,6 +836,7 @@ export const setMaxActive: {
   2,
   (wq: Workqueue, n: number): Effect.Effect<void, WorkqueueError.WorkqueueError> =>
     Effect.suspend(() => {
+      if (!isWorkqueue(wq)) return Effect.fail(badWorkqueue(wq))
       const state = toState(wq)
       if (typeof n !== "number" || !Number.isInteger(n)) {
         return Effect.fail(

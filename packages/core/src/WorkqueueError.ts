@@ -20,7 +20,8 @@ const reasons = [
   "InvalidDelay",
   "Deadlock",
   "SystemClosed",
-  "ForeignSystem"
+  "ForeignSystem",
+  "InvalidArgument"
 ] as const
 
 /**
@@ -40,6 +41,8 @@ const reasons = [
  * - `SystemClosed`: a workqueue made, or queued on, after its `WorkqueueSystem` layer has begun to close.
  * - `ForeignSystem`: a work item queued on a workqueue of another `WorkqueueSystem` than the one it belongs to
  *   (a work item belongs to the first system it is queued on, until that system closes; see docs/DESIGN.md).
+ * - `InvalidArgument`: a value that is not a `Workqueue`, `Work` or `DelayedWork` where one is required
+ *   (`queueDelayed` needs a `DelayedWork`), or a missing CPU for a `*On` call.
  *
  * A `WQ_BH` handler that suspends is not an error: it is warned once (BH work must not sleep) and completes.
  *

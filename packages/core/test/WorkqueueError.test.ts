@@ -387,3 +387,65 @@ describe("WorkqueueError: input validation (alloc_workqueue, workqueue_set_max_a
     }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 2 })))
   )
 })
+
+describe("WorkqueueError: arguments a JavaScript caller may get wrong (InvalidArgument)", () => {
+  const notItems: ReadonlyArray<unknown> = [undefined, null, 0, Number.NaN, "w", Symbol("w"), {}, [], () => 1, 1n]
+  it.effect("a value that is not a Work, DelayedWork or Workqueue fails with InvalidArgument, never a defect", () =>
+    Effect.gen(function* () {
+      const wq = yield* Workqueue.make("args")
+      const work = yield* Work.make(() => Effect.void)
+      for (const v of notItems) {
+        assertRule(yield* Effect.flip(Workqueue.queue(wq, v as Work.Work)), "InvalidArgument", "args")
+        assertRule(yield* Effect.flip(Workqueue.queueOn(wq, 0, v as Work.Work)), "InvalidArgument", "args")
+        assertRule(
+          yield* Effect.flip(Workqueue.queueDelayed(wq, v as DelayedWork.DelayedWork, 1)),
+          "InvalidArgument",
+          "args"
+        )
+        assertRule(
+          yield* Effect.flip(Workqueue.modDelayed(wq, v as DelayedWork.DelayedWork, 1)),
+          "InvalidArgument",
+          "args"
+        )
+        for (const call of [
+          Effect.suspend(() => Workqueue.queue(v as Workqueue.Workqueue, work)),
+          Effect.suspend(() => Workqueue.flush(v as Workqueue.Workqueue)),
+          Effect.suspend(() => Workqueue.drain(v as Workqueue.Workqueue)),
+          Effect.suspend(() => Workqueue.destroy(v as Workqueue.Workqueue)),
+          Effect.suspend(() => Workqueue.setMaxActive(v as Workqueue.Workqueue, 2))
+        ]) {
+          const exit = yield* Effect.exit(call)
+          assert.isTrue(Exit.isFailure(exit) && Cause.hasFails(exit.cause), String(exit))
+          assert.strictEqual((yield* Effect.flip(call)).reason, "InvalidArgument")
+        }
+      }
+      // a plain Work is not a DelayedWork
+      assertRule(
+        yield* Effect.flip(Workqueue.queueDelayed(wq, work as unknown as DelayedWork.DelayedWork, 1)),
+        "InvalidArgument",
+        "args"
+      )
+      // an *On call needs a CPU
+      assertRule(
+        yield* Effect.flip(Workqueue.queueOn(wq, undefined as unknown as number, work)),
+        "InvalidArgument",
+        "args"
+      )
+      assert.isFalse(yield* Work.pending(work))
+    }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 2 })))
+  )
+
+  it.effect("Work.make and DelayedWork.make refuse a handler that is not a function, with a clear defect", () =>
+    Effect.gen(function* () {
+      for (const fn of [undefined, null, 1, "f", {}] as Array<unknown>) {
+        for (const make of [Work.make, DelayedWork.make] as Array<(f: any) => Effect.Effect<unknown>>) {
+          const exit = yield* Effect.exit(make(fn))
+          assert.isTrue(Exit.isFailure(exit))
+          if (Exit.isFailure(exit)) assert.include(String(Cause.squash(exit.cause)), "the handler must be a function")
+        }
+      }
+      const named = yield* Effect.exit(Work.make(() => Effect.void, { name: 42 as unknown as string }))
+      assert.isTrue(Exit.isFailure(named))
+    })
+  )
+})

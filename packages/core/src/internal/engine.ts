@@ -2050,6 +2050,7 @@ export const WQ_NAME_LEN = 32
 /** A caller's value in a message: never throws (a symbol, an object with a throwing `toString`). @internal */
 export const show = (u: unknown): string => {
   if (typeof u === "string") return JSON.stringify(u)
+  if (typeof u === "bigint") return `${u}n`
   try {
     return typeof u === "symbol"
       ? u.toString()
