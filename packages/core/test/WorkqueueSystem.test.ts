@@ -610,7 +610,7 @@ describe("WorkqueueSystem: a run's identity follows the fibers its handler forks
     }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 2, maxWorkersPerPool: 1 })))
   )
 
-  it.effect("a handler that forks nothing keeps one context per worker: no context is built per item", () =>
+  it.effect("a handler that forks nothing, or whose forks end within the run, builds no context per item", () =>
     Effect.gen(function* () {
       const wq = yield* Workqueue.make("no_fork", { maxActive: 1 })
       const contexts = new Set<unknown>()
@@ -629,6 +629,18 @@ describe("WorkqueueSystem: a run's identity follows the fibers its handler forks
       yield* Workqueue.queueOn(wq, 0, forking)
       yield* Workqueue.flush(wq)
       yield* Workqueue.queueOn(wq, 0, items[0]!)
+      yield* Workqueue.flush(wq)
+      assert.strictEqual(contexts.size, 2)
+      // forks that end within the run (a timeout, a race) leave the token valid: still no context per item
+      const timed = yield* Effect.forEach([1, 2, 3], () =>
+        Work.make(() =>
+          Effect.timeout(
+            Effect.withFiber((fiber) => Effect.sync(() => void contexts.add(fiber.context))),
+            "1 second"
+          ).pipe(Effect.andThen(Effect.withFiber((fiber) => Effect.sync(() => void contexts.add(fiber.context)))))
+        )
+      )
+      for (const item of timed) yield* Workqueue.queueOn(wq, 0, item)
       yield* Workqueue.flush(wq)
       assert.strictEqual(contexts.size, 2)
     }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 1, maxWorkersPerPool: 1 })))

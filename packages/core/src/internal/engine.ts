@@ -495,12 +495,13 @@ const workIsPending = (work: WorkState): boolean => (work.data & WORK_PENDING) !
  * - The token names its worker (`token.worker`) while it is valid; a fiber that is not the worker fiber finds
  *   the worker through it, and is that worker's caller only while `worker.token` is this token and the worker
  *   runs an item (`callerWorkerOf`).
- * - Every fiber created with the token's context announces itself through the context's
+ * - Every fiber created with the token's context announces its start and its end through the context's
  *   `FiberRuntimeMetrics` service, which is the token (it forwards to the user's service, if any). Created
- *   during the run: the token is marked `forked`. Created at any other time (a context kept and run later):
- *   the token is invalidated at once.
- * - When a run ends, a forked token is invalidated for good and the worker takes a new token (and a new
- *   context) for its next run; a token nothing forked from stays, so a handler that forks nothing costs no
+ *   during the run: it is counted in `live` until it ends. Created at any other time (a context kept and run
+ *   later): the token is invalidated at once.
+ * - When a run ends with a forked fiber still alive, the token is invalidated for good and the worker takes a
+ *   new token (and a new context) for its next run. Otherwise the token stays: a handler that forks nothing, or
+ *   whose forks end within the run (`Effect.timeout`, `Effect.race`, `forEach` with concurrency), costs no
  *   allocation per item (the context is built once per worker and captured context).
  *
  * Limit: a handler that replaces `FiberRuntimeMetrics` in its own context hides its forks from the token; those
@@ -509,7 +510,7 @@ const workIsPending = (work: WorkState): boolean => (work.data & WORK_PENDING) !
  */
 export class RunToken implements Metric.FiberRuntimeMetricsService {
   worker: Worker | undefined // L: its worker while valid; undefined once invalidated (never valid again)
-  forked = false // L: a fiber was created with this token's context during a run
+  live = 0 // L: fibers created with this token's context during a run that have not ended
   readonly inner: Metric.FiberRuntimeMetricsService | undefined // I: the user's service, to forward to
   runCtx: Context.Context<never> | undefined = undefined // I (set once, right after construction)
   constructor(worker: Worker, inner: Metric.FiberRuntimeMetricsService | undefined) {
@@ -519,12 +520,13 @@ export class RunToken implements Metric.FiberRuntimeMetricsService {
   recordFiberStart(context: Context.Context<never>): void {
     const worker = this.worker
     if (worker !== undefined) {
-      if (worker.token === this && worker.current !== undefined) this.forked = true
+      if (worker.token === this && worker.current !== undefined) this.live++
       else this.worker = undefined
     }
     this.inner?.recordFiberStart(context)
   }
   recordFiberEnd(context: Context.Context<never>, exit: Exit.Exit<unknown, unknown>): void {
+    if (this.live > 0) this.live--
     this.inner?.recordFiberEnd(context, exit)
   }
 }
@@ -1247,9 +1249,9 @@ const workerFinishWork = (
   if (workNrExec(work) === 0) work.data &= ~WORK_LAST_GONE
   worker.current = undefined
   worker.currentPwq = undefined
-  // fibers forked by this run outlive it as strangers: its token is spent (the next run takes a new one)
+  // fibers forked by this run that outlive it are strangers: its token is spent (the next run takes a new one)
   const token = worker.token
-  if (token !== undefined && token.forked) token.worker = undefined
+  if (token !== undefined && token.live > 0) token.worker = undefined
   const flushers = worker.runFlushers
   worker.runFlushers = undefined
   // pwq_dec_nr_in_flight(): the slot goes to the next inactive item, then the colour is counted down
