@@ -3,7 +3,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import { TestClock } from "effect/testing"
-import { Work, Workqueue, WorkqueueSystem } from "../src/index.ts"
+import { DelayedWork, Work, Workqueue, WorkqueueSystem } from "../src/index.ts"
 import { type Event, makeGate, makeLogCapture, makeRecorder, settle } from "./utils/recorder.ts"
 
 /** The per-pwq counts of workqueue `name`, as `[active, inactive]` pairs. */
@@ -710,6 +710,28 @@ describe("Workqueue: an interrupted destroy", () => {
         )
       }).pipe(Effect.ensuring(gate.open), Effect.scoped) // a failed assertion must not hang in the scope's destroy
     }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 2 })))
+  )
+
+  it.effect("the armed items an interrupted destroy fired stay queued and run; the queue stays usable", () =>
+    Effect.gen(function* () {
+      const wq = yield* Workqueue.make("fired")
+      const gate = yield* makeGate
+      let ran = 0
+      yield* Workqueue.queue(wq, yield* Work.make(() => gate.await))
+      const dwork = yield* DelayedWork.make(() => Effect.sync(() => void ran++))
+      yield* Workqueue.queueDelayed(wq, dwork, "1 hour")
+      yield* settle()
+      const destroyer = yield* Effect.forkChild(Workqueue.destroy(wq))
+      yield* settle()
+      yield* Fiber.interrupt(destroyer)
+      yield* gate.open
+      yield* Workqueue.flush(wq)
+      assert.strictEqual(ran, 1)
+      assert.isTrue(yield* Workqueue.queueDelayed(wq, dwork, 10))
+      yield* TestClock.adjust(10)
+      yield* Workqueue.flush(wq)
+      assert.strictEqual(ran, 2)
+    }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 2 })))
   )
 
   it.effect("while another destroy is still under way, it stays Destroying (destroy_workqueue)", () =>

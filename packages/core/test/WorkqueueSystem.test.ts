@@ -1,4 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
+import * as Cause from "effect/Cause"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -528,6 +529,34 @@ describe("WorkqueueSystem: a run's identity follows the fibers its handler forks
       assert.isTrue(WorkqueueError.isWorkqueueError(failure), String(failure))
       assert.strictEqual((failure as WorkqueueError.WorkqueueError).reason, "Deadlock")
     }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 2 })))
+  )
+
+  it.effect(
+    "destroy, drain or cancelSync of itself from a forked fiber of the run fail with Deadlock (lockdep)",
+    () =>
+      Effect.gen(function* () {
+        const wq = yield* Workqueue.make("self_forked")
+        const reasons: Array<unknown> = []
+        const reasonOf = (exit: Exit.Exit<unknown, unknown>) =>
+          Exit.isFailure(exit) ? (Cause.squash(exit.cause) as WorkqueueError.WorkqueueError).reason : "succeeded"
+        const work: Work.Work = yield* Work.make((self) =>
+          Effect.gen(function* () {
+            const child = yield* Effect.forkChild(Effect.exit(Effect.timeout(Workqueue.destroy(wq), "1 second")))
+            reasons.push(reasonOf(yield* Fiber.join(child)))
+            reasons.push(reasonOf(yield* Effect.exit(Effect.raceFirst(Workqueue.drain(wq), Effect.never))))
+            reasons.push(reasonOf(yield* Effect.exit(Effect.timeout(Work.cancelSync(self), "1 second"))))
+            reasons.push(reasonOf(yield* Effect.exit(Effect.timeout(Work.flush(self), "1 second"))))
+          })
+        )
+        yield* Workqueue.queue(wq, work)
+        yield* settle()
+        for (let i = 0; i < 5; i++) {
+          yield* TestClock.adjust("1 second") // waits on itself would time out here, one after the other
+          yield* settle()
+        }
+        assert.deepStrictEqual(reasons, ["Deadlock", "Deadlock", "Deadlock", "Deadlock"])
+        assert.strictEqual(Workqueue.toState(wq).lifecycle, "Open")
+      }).pipe(withSystemClosedOnSuccess({ cpus: 2 })) // on the old engine a failure would hang in the close
   )
 
   it.effect("currentCpu in Effect.race, forEach with concurrency and forkChild fibers is the worker's CPU", () =>
