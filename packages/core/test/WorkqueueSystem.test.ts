@@ -175,6 +175,39 @@ describe("WorkqueueSystem", () => {
         })
     )
 
+    it.effect("every numeric option outside its range is a defect naming the option and the rule (layer)", () =>
+      Effect.gen(function* () {
+        const bad: ReadonlyArray<WorkqueueSystem.Options> = [
+          { maxWorkersPerPool: 0 },
+          { maxWorkersPerPool: 1.5 },
+          { idleTimeout: Number.NaN },
+          { idleTimeout: -1 },
+          { cpuIntensiveSliceMs: 0 },
+          { watchdogThresh: Number.POSITIVE_INFINITY },
+          { cpuIntensiveThresh: -5 },
+          { cpuIntensiveWarningThresh: 0 },
+          { cpus: "2" as unknown as number },
+          { cpuClock: 5 as unknown as () => number }
+        ]
+        for (const options of bad) {
+          const exit = yield* Effect.exit(Effect.scoped(Layer.build(WorkqueueSystem.layer(options))))
+          assert.isTrue(Exit.isFailure(exit), JSON.stringify(options))
+          if (Exit.isFailure(exit)) {
+            const defect = String(Cause.squash(exit.cause))
+            assert.include(defect, `WorkqueueSystem.layer: ${Object.keys(options)[0]} must be`)
+          }
+        }
+        const ok = yield* Effect.exit(
+          Effect.scoped(
+            Layer.build(
+              WorkqueueSystem.layer({ maxWorkersPerPool: Number.POSITIVE_INFINITY, idleTimeout: 0, watchdogThresh: 0 })
+            )
+          )
+        )
+        assert.isTrue(Exit.isSuccess(ok))
+      })
+    )
+
     it.effect("cpus must be an integer in 1..1024 (layer)", () =>
       Effect.gen(function* () {
         const exit = yield* Effect.exit(Effect.scoped(Layer.build(WorkqueueSystem.layer({ cpus: 0 }))))
