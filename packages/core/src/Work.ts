@@ -122,7 +122,13 @@ function WorkImpl(
 WorkImpl.prototype = WorkProto
 
 /** @internal */
-export const toState = (work: Work): WorkState => work as unknown as WorkState
+export const toState = (work: Work): WorkState => {
+  // the types promise a Work; a JavaScript caller gets a defect that says so, not a TypeError deep inside
+  if (typeof work !== "object" || work === null || !(TypeId in work)) {
+    throw new TypeError(`not a Work: ${Engine.show(work)}`)
+  }
+  return work as unknown as WorkState
+}
 
 /**
  * Create a work item (`INIT_WORK()`). The handler gets the item itself (the kernel's `container_of` becomes a

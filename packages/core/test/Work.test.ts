@@ -1,4 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
+import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -903,5 +904,32 @@ describe("Work: a work item belongs to one system", () => {
         yield* Scope.close(scopeA, Exit.void)
         yield* Scope.close(scopeB, Exit.void)
       })
+  )
+})
+
+describe("Work: arguments a JavaScript caller may get wrong", () => {
+  it.effect("every Work and DelayedWork operation given a non-item dies with a TypeError that says so", () =>
+    Effect.gen(function* () {
+      for (const v of [undefined, null, 1, "w", {}, Symbol("w")] as Array<unknown>) {
+        const w = v as Work.Work
+        const d = v as DelayedWork.DelayedWork
+        for (const op of [
+          Work.pending(w),
+          Work.cancel(w),
+          Work.cancelSync(w),
+          Work.flush(w),
+          Work.disable(w),
+          Work.disableSync(w),
+          Work.enable(w),
+          DelayedWork.cancel(d),
+          DelayedWork.cancelSync(d),
+          DelayedWork.flush(d)
+        ] as Array<Effect.Effect<unknown, unknown>>) {
+          const exit = yield* Effect.exit(op)
+          assert.isTrue(Exit.isFailure(exit))
+          if (Exit.isFailure(exit)) assert.match(String(Cause.squash(exit.cause)), /TypeError: not a (Delayed)?Work/)
+        }
+      }
+    })
   )
 })

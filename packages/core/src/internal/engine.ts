@@ -1497,13 +1497,15 @@ export const checkCpu = (
 
 /**
  * A work item belongs to one system: the first it is queued or armed on (`work.system`, set when that succeeds),
- * until that system closes. Its pending bit, running instances and waiters all live in that system, so queueing
+ * until that system has closed and the item is neither pending nor running there. Its pending bit, running instances and waiters all live in that system, so queueing
  * it on another is refused (one system's cancel_sync could not wait for an instance on another). The kernel has
  * one system; see docs/DESIGN.md "A work item belongs to one system".
  */
 const foreignSystem = (sys: System, wq: WorkqueueState, work: WorkState): WorkqueueError.WorkqueueError | undefined => {
   const owner = work.system
-  if (owner === sys || owner === undefined || owner.closed) return undefined
+  if (owner === sys || owner === undefined) return undefined
+  // a closed system lets go of an item once it is done there (its close may still be running it)
+  if (owner.closed && work.current === undefined && (work.data & WORK_PENDING) === 0) return undefined
   return WorkqueueError.make(
     "ForeignSystem",
     wq.name,
