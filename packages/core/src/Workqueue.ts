@@ -415,7 +415,9 @@ export const queueOnResult = (
  * no reorder) or disabled. On a per-CPU workqueue it goes to the caller's CPU (`WorkqueueSystem.currentCpu`).
  *
  * **Gotchas**: fails with `reason: "Destroyed"` on a destroyed workqueue, and `"Draining"` while it drains
- * unless the caller is one of its own work items — the item is then not pending (the kernel drops it).
+ * unless the caller is one of its own work items (or a fiber one of them forked, while that run lasts) — the item
+ * is then not pending (the kernel drops it). An item already queued on another `WorkqueueSystem` fails with
+ * `"ForeignSystem"`; a value that is not a `Work` with `"InvalidArgument"`.
  *
  * **Kernel**: `queue_work()` → `queue_work_on(WORK_CPU_UNBOUND)`, kernel/workqueue.c. If `true`, everything
  * done before the call is visible to the execution that results.

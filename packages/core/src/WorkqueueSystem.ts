@@ -418,7 +418,8 @@ export const thaw: Effect.Effect<void, never, WorkqueueSystem> = Effect.flatMap(
 // ---------------------------------------------------------------------------
 
 /**
- * `raw_smp_processor_id()`: inside a work item, its worker's CPU; elsewhere the CPU set by `onCpu`, or 0.
+ * `raw_smp_processor_id()`: inside a work item, and in every fiber its handler forks while the run lasts, its
+ * worker's CPU; elsewhere the CPU set by `onCpu` (whatever it was given: queueing validates it), or 0.
  *
  * **Example** (Outside work items)
  *
@@ -435,7 +436,8 @@ export const thaw: Effect.Effect<void, never, WorkqueueSystem> = Effect.flatMap(
 export const currentCpu: Effect.Effect<number> = Effect.sync(Engine.currentCpuUnsafe)
 
 /**
- * Run `effect` as if on `cpu`: per-CPU workqueues queue to that CPU's pools.
+ * Run `effect` as if on `cpu`: per-CPU workqueues queue to that CPU's pools. Any value is recorded, -1 included;
+ * a queueing call under an `onCpu` outside `0..cpus-1` fails with `reason: "InvalidCpu"`.
  *
  * @category services
  * @since 0.1.0
