@@ -199,7 +199,7 @@ export class System implements SystemState {
   readonly pools: Array<Pool> = [] // L
   freezing = false // WQ
   closing = false // WQ: workers and the timer fiber are being stopped (the last phase of closeSystem)
-  closed = false // WQ: closeSystem has begun: no new workqueue, no queueing (SystemClosed)
+  closed = false // WQ: closeSystem has begun: no new workqueue (SystemClosed); its own are flushed, destroyed
   readonly scheduler: WorkqueueScheduler // I
   readonly clock: Clock.Clock // I
   readonly baseCtx: Context.Context<never> // I: context of every worker fiber
@@ -1497,9 +1497,9 @@ export const checkCpu = (
 
 /**
  * A work item belongs to one system: the first it is queued or armed on (`work.system`, set when that succeeds),
- * until that system has closed and the item is neither pending nor running there. Its pending bit, running instances and waiters all live in that system, so queueing
- * it on another is refused (one system's cancel_sync could not wait for an instance on another). The kernel has
- * one system; see docs/DESIGN.md "A work item belongs to one system".
+ * until that system has closed and the item is neither pending nor running there. Its pending bit, running
+ * instances and waiters all live in that system, so queueing it on another is refused (one system's cancel_sync
+ * could not wait for an instance on another). The kernel has one system; see docs/DESIGN.md §7a.
  */
 const foreignSystem = (sys: System, wq: WorkqueueState, work: WorkState): WorkqueueError.WorkqueueError | undefined => {
   const owner = work.system

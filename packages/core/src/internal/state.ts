@@ -216,7 +216,7 @@ export interface SystemState {
   readonly pools: Array<Pool> // L: every pool by id
   freezing: boolean // WQ
   closing: boolean // WQ: workers and the timer fiber are being stopped (the last phase of closing)
-  closed: boolean // WQ: the system layer has begun to close: no new workqueue, no queueing
+  closed: boolean // WQ: the system layer has begun to close: no new workqueue (engine `allocWorkqueue`)
 }
 
 /** @internal */
