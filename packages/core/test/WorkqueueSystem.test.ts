@@ -5,6 +5,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
 import * as Scope from "effect/Scope"
 import { TestClock } from "effect/testing"
 import { DelayedWork, Work, Workqueue, WorkqueueError, WorkqueueSystem } from "../src/index.ts"
@@ -670,6 +671,38 @@ describe("WorkqueueSystem: a run's identity follows the fibers its handler forks
       assert.strictEqual((after[1] as WorkqueueError.WorkqueueError).reason, "Draining")
       assert.isTrue(Exit.isSuccess(after[2] as Exit.Exit<void, unknown>), String(after[2]))
     }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 2, maxWorkersPerPool: 1 })))
+  )
+
+  it.effect(
+    "the user's FiberRuntimeMetrics still sees the handler's fibers; forks under their own are not the worker",
+    () =>
+      Effect.gen(function* () {
+        const wq = yield* Workqueue.make("metrics_forward")
+        let started = 0
+        let ended = 0
+        const service: Metric.FiberRuntimeMetricsService = {
+          recordFiberStart: () => void started++,
+          recordFiberEnd: () => void ended++
+        }
+        const seen: Array<number> = []
+        const record = Effect.flatMap(WorkqueueSystem.currentCpu, (cpu) => Effect.sync(() => void seen.push(cpu)))
+        const work = yield* Work.make(() =>
+          Effect.gen(function* () {
+            yield* Effect.forEach([1, 2], () => record, { concurrency: 2, discard: true })
+            // forked under a service of the handler's own: not the run's (and so never after it either)
+            yield* Fiber.join(
+              yield* Effect.forkChild(record).pipe(
+                Effect.provideService(Metric.FiberRuntimeMetrics, Metric.FiberRuntimeMetricsImpl)
+              )
+            )
+          })
+        ).pipe(Effect.provideService(Metric.FiberRuntimeMetrics, service))
+        yield* Workqueue.queueOn(wq, 1, work)
+        yield* Workqueue.flush(wq)
+        assert.deepStrictEqual(seen, [1, 1, 0])
+        assert.isAtLeast(started, 2)
+        assert.strictEqual(started, ended)
+      }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 2 })))
   )
 
   it.effect("a handler that forks nothing, or whose forks end within the run, builds no context per item", () =>

@@ -299,11 +299,7 @@ export class System implements SystemState {
   runContext(ctx: Context.Context<never>): Context.Context<never> {
     let run = this.runCtxCache.get(ctx)
     if (run === undefined) {
-      run = Context.add(
-        Context.omit(Tracer.ParentSpan, CurrentCpu, CurrentRunToken)(ctx),
-        Scheduler.Scheduler,
-        this.scheduler
-      )
+      run = Context.add(Context.omit(Tracer.ParentSpan, CurrentCpu)(ctx), Scheduler.Scheduler, this.scheduler)
       this.runCtxCache.set(ctx, run)
     }
     return run
@@ -313,7 +309,7 @@ export class System implements SystemState {
   runToken(worker: Worker, ctx: Context.Context<never>): RunToken {
     const base = this.runContext(ctx)
     const token = new RunToken(worker, Context.get(base, Metric.FiberRuntimeMetrics))
-    token.runCtx = Context.add(Context.add(base, CurrentRunToken, token), Metric.FiberRuntimeMetrics, token)
+    token.runCtx = Context.add(base, Metric.FiberRuntimeMetrics, token)
     return token
   }
 
@@ -493,7 +489,7 @@ const workIsPending = (work: WorkState): boolean => (work.data & WORK_PENDING) !
  * fibers inherit their parent's context at creation, so the run's identity is a token in the handler's context:
  *
  * - The token names its worker (`token.worker`) while it is valid; a fiber that is not the worker fiber finds
- *   the worker through it, and is that worker's caller only while `worker.token` is this token and the worker
+ *   the worker through it (its context's `FiberRuntimeMetrics` is the token), and is that worker's caller only while `worker.token` is this token and the worker
  *   runs an item (`callerWorkerOf`).
  * - Every fiber created with the token's context announces its start and its end through the context's
  *   `FiberRuntimeMetrics` service, which is the token (it forwards to the user's service, if any). Created
@@ -504,8 +500,9 @@ const workIsPending = (work: WorkState): boolean => (work.data & WORK_PENDING) !
  *   whose forks end within the run (`Effect.timeout`, `Effect.race`, `forEach` with concurrency), costs no
  *   allocation per item (the context is built once per worker and captured context).
  *
- * Limit: a handler that replaces `FiberRuntimeMetrics` in its own context hides its forks from the token; those
- * fibers are still seen as the run's while it lasts, and may be taken for a later run of the same worker.
+ * The token is the context's `FiberRuntimeMetrics` value itself (one overlay per token): a handler that provides
+ * its own `FiberRuntimeMetrics` takes the fibers it forks under it out of the run (they are not the worker, as
+ * before this token existed), and never lets them keep the run's identity afterwards.
  * @internal
  */
 export class RunToken implements Metric.FiberRuntimeMetricsService {
@@ -531,11 +528,6 @@ export class RunToken implements Metric.FiberRuntimeMetricsService {
   }
 }
 
-/** Where the handler's context keeps its run token. @internal */
-export const CurrentRunToken = Context.Reference<RunToken | undefined>("effect-workqueue/RunToken", {
-  defaultValue: () => undefined
-})
-
 let tokenRefContext: Context.Context<never> | undefined = undefined // the last context asked for a run token
 let tokenRefValue: RunToken | undefined = undefined // its token
 
@@ -546,7 +538,8 @@ const callerWorkerOf = (fiber: Fiber.Fiber<unknown, unknown>): Worker | undefine
   const context = fiber.context
   if (context !== tokenRefContext) {
     tokenRefContext = context
-    tokenRefValue = fiber.getRef(CurrentRunToken)
+    const metrics = fiber.getRef(Metric.FiberRuntimeMetrics)
+    tokenRefValue = metrics instanceof RunToken ? metrics : undefined
   }
   const token = tokenRefValue
   if (token === undefined) return undefined
