@@ -78,7 +78,10 @@ function DelayedWorkImpl(
 DelayedWorkImpl.prototype = DelayedWorkProto
 
 /** @internal */
-export const toState = (dwork: DelayedWork): DelayedWorkState => dwork as unknown as DelayedWorkState
+export const toState = (dwork: DelayedWork): DelayedWorkState => {
+  if (!isDelayedWork(dwork)) throw new TypeError(`not a DelayedWork: ${Engine.show(dwork)}`)
+  return dwork as unknown as DelayedWorkState
+}
 
 /**
  * Create a delayed work item (`INIT_DELAYED_WORK()`); the services the handler needs are captured now.

@@ -90,6 +90,11 @@ export const initWork = (
   ctx: WorkState["ctx"],
   name: string | undefined
 ): void => {
+  // the types promise these; a JavaScript caller gets a clear defect here rather than a handler dying later
+  if (typeof fn !== "function") throw new TypeError(`Work.make: the handler must be a function, got ${Engine.show(fn)}`)
+  if (name !== undefined && typeof name !== "string") {
+    throw new TypeError(`Work.make: the name must be a string, got ${Engine.show(name)}`)
+  }
   ;(self as any).next = undefined
   ;(self as any).prev = undefined
   ;(self as any).list = undefined
@@ -99,6 +104,7 @@ export const initWork = (
   self.disable = 0
   self.pwq = undefined
   self.current = undefined
+  self.system = undefined
   if (name !== undefined) {
     anyExplicitName = true
     explicitNames.set(self, name)
@@ -116,7 +122,13 @@ function WorkImpl(
 WorkImpl.prototype = WorkProto
 
 /** @internal */
-export const toState = (work: Work): WorkState => work as unknown as WorkState
+export const toState = (work: Work): WorkState => {
+  // the types promise a Work; a JavaScript caller gets a defect that says so, not a TypeError deep inside
+  if (typeof work !== "object" || work === null || !(TypeId in work)) {
+    throw new TypeError(`not a Work: ${Engine.show(work)}`)
+  }
+  return work as unknown as WorkState
+}
 
 /**
  * Create a work item (`INIT_WORK()`). The handler gets the item itself (the kernel's `container_of` becomes a
@@ -150,7 +162,15 @@ export const make = <E, R>(
   fn: (self: Work) => Effect.Effect<void, E, R>,
   options?: { readonly name?: string | undefined }
 ): Effect.Effect<Work, never, R> =>
-  Effect.map(Effect.context<R>(), (ctx) => new (WorkImpl as any)(fn, ctx, options?.name ?? (fn.name || "work")) as Work)
+  Effect.map(
+    Effect.context<R>(),
+    (ctx) =>
+      new (WorkImpl as any)(
+        fn,
+        ctx,
+        options?.name ?? ((fn as { readonly name?: string } | undefined)?.name || "work")
+      ) as Work
+  )
 
 /**
  * `work_pending()`: the PENDING bit — armed or queued (active or inactive); false while only running.

@@ -178,10 +178,13 @@ export const allocUnsafe = (
   return WorkqueueError.isWorkqueueError(wq) ? wq : (wq as unknown as Workqueue)
 }
 
-const alloc = (name: string, flags: number, maxActive: number) =>
+/** The public constructors: the caller's name, flags and max_active are checked, then `internal` bits added. */
+const alloc = (name: string, flags: unknown, internal: number, maxActive: unknown) =>
   Effect.acquireRelease(
     Effect.flatMap(WorkqueueSystem, (service) => {
-      const wq = allocUnsafe(service.system, name, flags, maxActive)
+      const bad = Engine.checkAllocArgs(name, flags, maxActive)
+      if (bad !== undefined) return Effect.fail(bad)
+      const wq = allocUnsafe(service.system, name, (flags as number) | internal, maxActive as number)
       return WorkqueueError.isWorkqueueError(wq) ? Effect.fail(wq) : Effect.succeed(wq)
     }),
     (wq) => Effect.ignore(destroy(wq))
@@ -193,8 +196,13 @@ const alloc = (name: string, flags: number, maxActive: number) =>
  * **When to use**: for `WQ_MEM_RECLAIM`, group flushing, a bounded `maxActive`, or special flags; otherwise the
  * system workqueues serve as well.
  *
- * **Details**: `maxActive` 0 or absent means 1024; out of range is clamped to [1, 2048] with a logged warning.
- * `WQ_BH` with any flag but `WQ_HIGHPRI`, or with a non-zero `maxActive`, fails with `reason: "InvalidFlags"`.
+ * **Details**: `maxActive` 0 or absent means 1024; an integer out of range is clamped to [1, 2048] with a logged
+ * warning (`wq_clamp_max_active()`), anything else (NaN, 1.5, a string) fails with `reason: "InvalidMaxActive"`.
+ * `flags` must be a non-negative integer made of the `WQ_*` constants above: any other bit (the kernel's
+ * internal `__WQ_*` bits included) or a non-integer fails with `reason: "InvalidFlags"`, as does `WQ_BH` with any
+ * flag but `WQ_HIGHPRI`, or with a non-zero `maxActive`. A name that is not a non-empty string fails with
+ * `reason: "InvalidName"`; once the system layer has begun to close, every call fails with
+ * `reason: "SystemClosed"`.
  *
  * **Kernel**: `alloc_workqueue()`, kernel/workqueue.c; the scope's close is `destroy_workqueue()`.
  *
@@ -218,7 +226,7 @@ export const make = (
   name: string,
   options?: Options
 ): Effect.Effect<Workqueue, WorkqueueError.WorkqueueError, Scope.Scope | WorkqueueSystem> =>
-  alloc(name, options?.flags ?? 0, options?.maxActive ?? 0)
+  alloc(name, options?.flags ?? 0, 0, options?.maxActive ?? 0)
 
 /**
  * Allocate an ordered workqueue (`alloc_ordered_workqueue()`): at most one item executes at any time, in
@@ -246,7 +254,7 @@ export const makeOrdered = (
   name: string,
   options?: { readonly flags?: number | undefined }
 ): Effect.Effect<Workqueue, WorkqueueError.WorkqueueError, Scope.Scope | WorkqueueSystem> =>
-  alloc(name, WQ_UNBOUND | Engine.__WQ_ORDERED | (options?.flags ?? 0), 1)
+  alloc(name, options?.flags ?? 0, WQ_UNBOUND | Engine.__WQ_ORDERED, 1)
 
 /**
  * The legacy `create_workqueue()`: per-CPU, `WQ_MEM_RECLAIM`, max_active 1 — one at a time *per CPU*.
@@ -269,7 +277,7 @@ export const makeOrdered = (
 export const create = (
   name: string
 ): Effect.Effect<Workqueue, WorkqueueError.WorkqueueError, Scope.Scope | WorkqueueSystem> =>
-  alloc(name, Engine.WQ_PERCPU | WQ_MEM_RECLAIM | Engine.__WQ_LEGACY, 1)
+  alloc(name, 0, Engine.WQ_PERCPU | WQ_MEM_RECLAIM | Engine.__WQ_LEGACY, 1)
 
 /**
  * The legacy `create_singlethread_workqueue()`: an ordered workqueue with a rescuer.
@@ -292,7 +300,7 @@ export const create = (
 export const createSinglethread = (
   name: string
 ): Effect.Effect<Workqueue, WorkqueueError.WorkqueueError, Scope.Scope | WorkqueueSystem> =>
-  alloc(name, WQ_UNBOUND | Engine.__WQ_ORDERED | Engine.__WQ_LEGACY | WQ_MEM_RECLAIM, 1)
+  alloc(name, 0, WQ_UNBOUND | Engine.__WQ_ORDERED | Engine.__WQ_LEGACY | WQ_MEM_RECLAIM, 1)
 
 /**
  * The legacy `create_freezable_workqueue()`: unbound, freezable, with a rescuer, max_active 1 (not ordered).
@@ -303,7 +311,7 @@ export const createSinglethread = (
 export const createFreezable = (
   name: string
 ): Effect.Effect<Workqueue, WorkqueueError.WorkqueueError, Scope.Scope | WorkqueueSystem> =>
-  alloc(name, WQ_FREEZABLE | WQ_UNBOUND | WQ_MEM_RECLAIM | Engine.__WQ_LEGACY, 1)
+  alloc(name, 0, WQ_FREEZABLE | WQ_UNBOUND | WQ_MEM_RECLAIM | Engine.__WQ_LEGACY, 1)
 
 // ---------------------------------------------------------------------------
 // accessors
@@ -352,8 +360,52 @@ const orThrow = (result: Engine.QueueResult): boolean => {
   throw result
 }
 
+/**
+ * The arguments of a public call that the types promise but JavaScript callers may break: a workqueue, an item
+ * (a delayed one for the delayed calls), a CPU for the `*On` calls. One `in` test each on the hot path.
+ * @internal
+ */
+export const badArguments = (
+  wq: unknown,
+  work: unknown,
+  delayed: boolean,
+  on: boolean,
+  cpu: unknown
+): WorkqueueError.WorkqueueError | undefined => {
+  if (!isWorkqueue(wq)) return badWorkqueue(wq)
+  if (
+    typeof work !== "object" ||
+    work === null ||
+    !(WorkTypeId in work) ||
+    (delayed && (work as { isDelayed?: unknown }).isDelayed !== true)
+  ) {
+    return WorkqueueError.make(
+      "InvalidArgument",
+      toState(wq).name,
+      `not a ${delayed ? "DelayedWork" : "Work"}: ${Engine.show(work)}`
+    )
+  }
+  if (on && cpu === undefined) {
+    return WorkqueueError.make("InvalidArgument", toState(wq).name, "a CPU is required (the call without On has none)")
+  }
+  return undefined
+}
+
+const badWorkqueue = (wq: unknown): WorkqueueError.WorkqueueError =>
+  WorkqueueError.make("InvalidArgument", Engine.show(wq), `not a Workqueue: ${Engine.show(wq)}`)
+
+/** `Work.TypeId`, spelled here: Work.ts imports this module's types. */
+const WorkTypeId = "~effect-workqueue/Work"
+
 /** @internal */
-export const queueOnResult = (wq: Workqueue, cpu: number | undefined, work: Work.Work): Engine.QueueResult => {
+export const queueOnResult = (
+  wq: Workqueue,
+  cpu: number | undefined,
+  work: Work.Work,
+  on = false
+): Engine.QueueResult => {
+  const bad = badArguments(wq, work, false, on, cpu)
+  if (bad !== undefined) return bad
   const state = toState(wq)
   return Engine.queueWorkOn(state.system, cpu, state, work as any)
 }
@@ -363,7 +415,9 @@ export const queueOnResult = (wq: Workqueue, cpu: number | undefined, work: Work
  * no reorder) or disabled. On a per-CPU workqueue it goes to the caller's CPU (`WorkqueueSystem.currentCpu`).
  *
  * **Gotchas**: fails with `reason: "Destroyed"` on a destroyed workqueue, and `"Draining"` while it drains
- * unless the caller is one of its own work items — the item is then not pending (the kernel drops it).
+ * unless the caller is one of its own work items (or a fiber one of them forked, while that run lasts) — the item
+ * is then not pending (the kernel drops it). An item already queued on another `WorkqueueSystem` fails with
+ * `"ForeignSystem"`; a value that is not a `Work` with `"InvalidArgument"`.
  *
  * **Kernel**: `queue_work()` → `queue_work_on(WORK_CPU_UNBOUND)`, kernel/workqueue.c. If `true`, everything
  * done before the call is visible to the execution that results.
@@ -434,7 +488,7 @@ export const queueOn: {
 } = dual(
   3,
   (wq: Workqueue, cpu: number, work: Work.Work): Effect.Effect<boolean, WorkqueueError.WorkqueueError> =>
-    Effect.suspend(() => unwrap(queueOnResult(wq, cpu, work)))
+    Effect.suspend(() => unwrap(queueOnResult(wq, cpu, work, true)))
 )
 
 /**
@@ -443,7 +497,7 @@ export const queueOn: {
  * @since 0.1.0
  */
 export const queueOnUnsafe = (wq: Workqueue, cpu: number, work: Work.Work): boolean =>
-  orThrow(queueOnResult(wq, cpu, work))
+  orThrow(queueOnResult(wq, cpu, work, true))
 
 /** @internal */
 export const toMillis = (delay: Duration.Input): number => {
@@ -461,8 +515,11 @@ export const queueDelayedResult = (
   cpu: number | undefined,
   dwork: DelayedWork.DelayedWork,
   delay: Duration.Input,
-  mod: boolean
+  mod: boolean,
+  on = false
 ): Engine.QueueResult => {
+  const bad = badArguments(wq, dwork, true, on, cpu)
+  if (bad !== undefined) return bad
   const state = toState(wq)
   const f = mod ? Engine.modDelayedWorkOn : Engine.queueDelayedWorkOn
   return f(state.system, cpu, state, dwork as unknown as DelayedWorkState, toMillis(delay))
@@ -551,7 +608,7 @@ export const queueDelayedOn: {
     delay: Duration.Input
   ): Effect.Effect<boolean, WorkqueueError.WorkqueueError>
 } = dual(4, (wq: Workqueue, cpu: number, dwork: DelayedWork.DelayedWork, delay: Duration.Input) =>
-  Effect.suspend(() => unwrap(queueDelayedResult(wq, cpu, dwork, delay, false)))
+  Effect.suspend(() => unwrap(queueDelayedResult(wq, cpu, dwork, delay, false, true)))
 )
 
 /**
@@ -639,7 +696,7 @@ export const modDelayedOn: {
     delay: Duration.Input
   ): Effect.Effect<boolean, WorkqueueError.WorkqueueError>
 } = dual(4, (wq: Workqueue, cpu: number, dwork: DelayedWork.DelayedWork, delay: Duration.Input) =>
-  Effect.suspend(() => unwrap(queueDelayedResult(wq, cpu, dwork, delay, true)))
+  Effect.suspend(() => unwrap(queueDelayedResult(wq, cpu, dwork, delay, true, true)))
 )
 
 // ---------------------------------------------------------------------------
@@ -677,7 +734,7 @@ export const modDelayedOn: {
  * @since 0.1.0
  */
 export const flush = (wq: Workqueue): Effect.Effect<void, WorkqueueError.WorkqueueError> =>
-  Engine.flushWorkqueue(toState(wq))
+  isWorkqueue(wq) ? Engine.flushWorkqueue(toState(wq)) : Effect.fail(badWorkqueue(wq))
 
 /**
  * Wait until the workqueue is empty (`drain_workqueue()`), through chains of items re-queueing themselves or
@@ -709,6 +766,7 @@ export const flush = (wq: Workqueue): Effect.Effect<void, WorkqueueError.Workque
  * @since 0.1.0
  */
 export const drain = (wq: Workqueue): Effect.Effect<void, WorkqueueError.WorkqueueError> => {
+  if (!isWorkqueue(wq)) return Effect.fail(badWorkqueue(wq))
   const state = toState(wq)
   return Engine.drainWorkqueue(state.system, state, false)
 }
@@ -739,6 +797,7 @@ export const drain = (wq: Workqueue): Effect.Effect<void, WorkqueueError.Workque
  * @since 0.1.0
  */
 export const destroy = (wq: Workqueue): Effect.Effect<void, WorkqueueError.WorkqueueError> => {
+  if (!isWorkqueue(wq)) return Effect.fail(badWorkqueue(wq))
   const state = toState(wq)
   return Engine.destroyWorkqueue(state.system, state)
 }
@@ -750,7 +809,8 @@ export const destroy = (wq: Workqueue): Effect.Effect<void, WorkqueueError.Workq
 /**
  * Change `max_active` (`workqueue_set_max_active()`): clamped to [1, 2048] with a warning (0 is out of range
  * here and becomes 1); raising it activates inactive items at once (round-robin over pwqs, FIFO within each);
- * lowering it never stops running items. On ordered and BH workqueues it warns and does nothing.
+ * lowering it never stops running items. On ordered and BH workqueues it warns and does nothing. A value that is
+ * not an integer (NaN, 1.5, a string) fails with `reason: "InvalidMaxActive"` and changes nothing.
  *
  * **Kernel**: `workqueue_set_max_active()`, kernel/workqueue.c.
  *
@@ -772,13 +832,20 @@ export const destroy = (wq: Workqueue): Effect.Effect<void, WorkqueueError.Workq
  * @since 0.1.0
  */
 export const setMaxActive: {
-  (n: number): (wq: Workqueue) => Effect.Effect<void>
-  (wq: Workqueue, n: number): Effect.Effect<void>
+  (n: number): (wq: Workqueue) => Effect.Effect<void, WorkqueueError.WorkqueueError>
+  (wq: Workqueue, n: number): Effect.Effect<void, WorkqueueError.WorkqueueError>
 } = dual(
   2,
-  (wq: Workqueue, n: number): Effect.Effect<void> =>
-    Effect.sync(() => {
+  (wq: Workqueue, n: number): Effect.Effect<void, WorkqueueError.WorkqueueError> =>
+    Effect.suspend(() => {
+      if (!isWorkqueue(wq)) return Effect.fail(badWorkqueue(wq))
       const state = toState(wq)
+      if (typeof n !== "number" || !Number.isInteger(n)) {
+        return Effect.fail(
+          WorkqueueError.make("InvalidMaxActive", state.name, `max_active must be an integer, got ${Engine.show(n)}`)
+        )
+      }
       Engine.setMaxActive(state.system, state, n)
+      return Effect.void
     })
 )

@@ -10,23 +10,46 @@
 import * as Predicate from "effect/Predicate"
 import * as Schema from "effect/Schema"
 
+const reasons = [
+  "Destroyed",
+  "Draining",
+  "InvalidFlags",
+  "InvalidMaxActive",
+  "InvalidName",
+  "InvalidCpu",
+  "InvalidDelay",
+  "Deadlock",
+  "SystemClosed",
+  "ForeignSystem",
+  "InvalidArgument"
+] as const
+
 /**
  * The rule that was broken.
  *
  * - `Destroyed`: queueing on a destroyed workqueue (kernel: use-after-free).
  * - `Draining`: queueing from outside on a draining or destroying workqueue (kernel: WARN "cannot queue", dropped).
- * - `InvalidFlags`: a `WQ_BH` workqueue with other flags or a non-zero `max_active` (kernel: `alloc_workqueue`
- *   returns NULL).
- * - `InvalidCpu`: a CPU outside `0 .. cpus-1`.
+ * - `InvalidFlags`: flags that are not a non-negative integer made of the public `WQ_*` bits, or a `WQ_BH`
+ *   workqueue with other flags or a non-zero `max_active` (kernel: `alloc_workqueue` returns NULL).
+ * - `InvalidMaxActive`: a `max_active` that is not an integer (an integer out of range is clamped with a warning,
+ *   as `wq_clamp_max_active()` does).
+ * - `InvalidName`: a workqueue name that is not a non-empty string.
+ * - `InvalidCpu`: a CPU outside `0 .. cpus-1`, explicit or set by `WorkqueueSystem.onCpu`.
  * - `InvalidDelay`: a delay that is NaN or infinite.
  * - `Deadlock`: what lockdep would report: a handler flushing, draining or destroying its own workqueue, an item
  *   flushing or cancel-syncing itself, an ordered workqueue waiting on itself.
- * - `BhSuspended`: a `WQ_BH` handler suspended (BH work must not sleep).
+ * - `SystemClosed`: a workqueue made, or queued on, after its `WorkqueueSystem` layer has begun to close.
+ * - `ForeignSystem`: a work item queued on a workqueue of another `WorkqueueSystem` than the one it belongs to
+ *   (a work item belongs to the first system it is queued on, until that system closes; see docs/DESIGN.md).
+ * - `InvalidArgument`: a value that is not a `Workqueue`, `Work` or `DelayedWork` where one is required
+ *   (`queueDelayed` needs a `DelayedWork`), or a missing CPU for a `*On` call.
+ *
+ * A `WQ_BH` handler that suspends is not an error: it is warned once (BH work must not sleep) and completes.
  *
  * @category errors
  * @since 0.1.0
  */
-export type Reason = "Destroyed" | "Draining" | "InvalidFlags" | "InvalidCpu" | "InvalidDelay" | "Deadlock"
+export type Reason = (typeof reasons)[number]
 
 /**
  * A broken workqueue rule: `reason`, the `workqueue` name and a message that says which rule.
@@ -52,7 +75,7 @@ export type Reason = "Destroyed" | "Draining" | "InvalidFlags" | "InvalidCpu" | 
  * @since 0.1.0
  */
 export class WorkqueueError extends Schema.TaggedError<WorkqueueError>()("WorkqueueError", {
-  reason: Schema.Literals(["Destroyed", "Draining", "InvalidFlags", "InvalidCpu", "InvalidDelay", "Deadlock"]),
+  reason: Schema.Literals(reasons),
   workqueue: Schema.String,
   message: Schema.String
 }) {}

@@ -11,7 +11,7 @@ import * as Metric from "effect/Metric"
 import * as Schedule from "effect/Schedule"
 import * as Engine from "./internal/engine.ts"
 import type * as Work from "./Work.ts"
-import { makeStats } from "./internal/state.ts"
+import { makeStats, type WorkqueueState } from "./internal/state.ts"
 import { WorkqueueSystem } from "./WorkqueueSystem.ts"
 
 /**
@@ -72,28 +72,29 @@ export interface WorkqueueStats {
 }
 
 /** @internal */
-export const statsUnsafe = (sys: Engine.System): Array<WorkqueueStats> =>
-  [...sys.workqueues].map((wq) => {
-    const sum = makeStats()
-    for (const pwq of Engine.uniquePwqs(wq)) {
-      sum.started += pwq.stats.started
-      sum.completed += pwq.stats.completed
-      sum.failed += pwq.stats.failed
-      sum.defects += pwq.stats.defects
-      sum.cpuTime += pwq.stats.cpuTime
-      sum.cpuIntensive += pwq.stats.cpuIntensive
-      sum.cmWakeup += pwq.stats.cmWakeup
-      sum.mayday += pwq.stats.mayday
-      sum.rescued += pwq.stats.rescued
-    }
-    return {
-      name: wq.name,
-      unbound: wq.unbound,
-      memReclaim: (wq.flags & Engine.WQ_MEM_RECLAIM) !== 0,
-      ...sum,
-      inFlight: sum.started - sum.completed
-    }
-  })
+export const statsUnsafe = (sys: Engine.System): Array<WorkqueueStats> => [...sys.workqueues].map(wqStats)
+
+const wqStats = (wq: WorkqueueState): WorkqueueStats => {
+  const sum = makeStats()
+  for (const pwq of Engine.uniquePwqs(wq)) {
+    sum.started += pwq.stats.started
+    sum.completed += pwq.stats.completed
+    sum.failed += pwq.stats.failed
+    sum.defects += pwq.stats.defects
+    sum.cpuTime += pwq.stats.cpuTime
+    sum.cpuIntensive += pwq.stats.cpuIntensive
+    sum.cmWakeup += pwq.stats.cmWakeup
+    sum.mayday += pwq.stats.mayday
+    sum.rescued += pwq.stats.rescued
+  }
+  return {
+    name: wq.name,
+    unbound: wq.unbound,
+    memReclaim: (wq.flags & Engine.WQ_MEM_RECLAIM) !== 0,
+    ...sum,
+    inFlight: sum.started - sum.completed
+  }
+}
 
 /**
  * The per-workqueue statistics now (`wq_monitor.py -i 0`).
@@ -163,8 +164,12 @@ const inFlightGauge = Metric.gauge("workqueue_in_flight", { description: "starte
 
 type CounterKey = keyof typeof counters
 
-/** What was last published per workqueue, so counters get deltas. */
-const published = new WeakMap<Engine.System, Map<string, Record<CounterKey, number>>>()
+/**
+ * What was last published per workqueue, so counters get deltas: keyed by the workqueue itself, never by its
+ * (truncated, maybe shared) name, so each workqueue's deltas are its own. A destroyed workqueue drops out with
+ * its entry (weak keys).
+ */
+const published = new WeakMap<WorkqueueState, Record<CounterKey, number>>()
 
 /**
  * Publish the statistics to the `workqueue_*` metrics (counters get the delta since the last publication, the
@@ -191,23 +196,28 @@ const published = new WeakMap<Engine.System, Map<string, Record<CounterKey, numb
  */
 export const publish: Effect.Effect<void, never, WorkqueueSystem> = Effect.flatMap(WorkqueueSystem, ({ system }) =>
   Effect.suspend(() => {
-    let last = published.get(system)
-    if (last === undefined) {
-      last = new Map()
-      published.set(system, last)
-    }
+    // workqueues destroyed since the last publication: their final counts go out once (from now on the system
+    // keeps each destroyed workqueue until the next publication; before the first one it keeps none)
+    const retired = system.retired ?? []
+    system.retired = []
     const updates: Array<Effect.Effect<void>> = []
-    for (const s of statsUnsafe(system)) {
+    // the gauge is per attribute: workqueues sharing a (truncated) name add up
+    const inFlight = new Map<string, number>()
+    for (const wq of [...system.workqueues, ...retired]) {
+      const s = wqStats(wq)
       const attributes = { workqueue: s.name }
-      const prev = last.get(s.name)
+      const prev = published.get(wq)
       const next = {} as Record<CounterKey, number>
       for (const key of Object.keys(counters) as Array<CounterKey>) {
         next[key] = s[key]
         const delta = s[key] - (prev?.[key] ?? 0)
         if (delta > 0) updates.push(Metric.update(counters[key].pipe(Metric.withAttributes(attributes)), delta))
       }
-      last.set(s.name, next)
-      updates.push(Metric.update(inFlightGauge.pipe(Metric.withAttributes(attributes)), s.inFlight))
+      published.set(wq, next)
+      inFlight.set(s.name, (inFlight.get(s.name) ?? 0) + (wq.lifecycle === "Destroyed" ? 0 : s.inFlight))
+    }
+    for (const [name, value] of inFlight) {
+      updates.push(Metric.update(inFlightGauge.pipe(Metric.withAttributes({ workqueue: name })), value))
     }
     return Effect.asVoid(Effect.all(updates, { discard: true }))
   })
@@ -233,5 +243,15 @@ export const layer = (options?: {
   readonly intervalMs?: number | undefined
 }): Layer.Layer<never, never, WorkqueueSystem> =>
   Layer.effectDiscard(
-    Effect.forkScoped(Effect.repeat(publish, Schedule.spaced(options?.intervalMs ?? 1000))).pipe(Effect.asVoid)
+    Effect.suspend(() => {
+      const intervalMs = options?.intervalMs ?? 1000
+      if (typeof intervalMs !== "number" || !(intervalMs > 0) || intervalMs === Infinity) {
+        return Effect.die(
+          new RangeError(
+            `WorkqueueMetrics.layer: intervalMs must be a finite number > 0, got ${Engine.show(intervalMs)}`
+          )
+        )
+      }
+      return Effect.forkScoped(Effect.repeat(publish, Schedule.spaced(intervalMs))).pipe(Effect.asVoid)
+    })
   )

@@ -107,8 +107,12 @@ const make = (options?: Options) =>
     const ctx = yield* Effect.context<never>()
     const cpus = options?.cpus ?? 4
     if (!Number.isInteger(cpus) || cpus < 1 || cpus > 1024) {
-      return yield* Effect.die(new RangeError(`WorkqueueSystem.layer: cpus must be an integer in 1..1024, got ${cpus}`))
+      return yield* Effect.die(
+        new RangeError(`WorkqueueSystem.layer: cpus must be an integer in 1..1024, got ${Engine.show(cpus)}`)
+      )
     }
+    const bad = badOption(options)
+    if (bad !== undefined) return yield* Effect.die(new RangeError(`WorkqueueSystem.layer: ${bad}`))
     const system = new Engine.System(ctx, {
       cpus,
       maxWorkersPerPool: options?.maxWorkersPerPool ?? Infinity,
@@ -149,12 +153,44 @@ const make = (options?: Options) =>
     })
   })
 
+/** The rule each option breaks, if any (a layer has no error channel here: a bad option is a defect). */
+const badOption = (options: Options | undefined): string | undefined => {
+  if (options === undefined || options === null) return undefined
+  const o = options as Record<keyof Options, unknown>
+  const number = (key: keyof Options, ok: (n: number) => boolean, rule: string): string | undefined => {
+    const v = o[key]
+    return v === undefined || (typeof v === "number" && ok(v))
+      ? undefined
+      : `${key} must be ${rule}, got ${Engine.show(v)}`
+  }
+  const kind = (key: keyof Options, type: string): string | undefined =>
+    o[key] === undefined || typeof o[key] === type ? undefined : `${key} must be a ${type}, got ${Engine.show(o[key])}`
+  return (
+    number(
+      "maxWorkersPerPool",
+      (n) => n === Infinity || (Number.isInteger(n) && n >= 1),
+      "an integer >= 1 or Infinity"
+    ) ??
+    number("idleTimeout", (n) => Number.isFinite(n) && n >= 0, "a finite number of ms >= 0") ??
+    number("cpuIntensiveSliceMs", (n) => Number.isFinite(n) && n > 0, "a finite number of ms > 0") ??
+    number("watchdogThresh", (n) => Number.isFinite(n) && n >= 0, "a finite number of ms >= 0 (0 disables)") ??
+    number("cpuIntensiveThresh", (n) => Number.isFinite(n) && n >= 0, "a finite number of ms >= 0 (0 disables)") ??
+    number("cpuIntensiveWarningThresh", (n) => Number.isInteger(n) && n >= 1, "an integer >= 1") ??
+    kind("powerEfficient", "boolean") ??
+    kind("spans", "boolean") ??
+    kind("cpuClock", "function") ??
+    kind("tracepoint", "function")
+  )
+}
+
 /**
  * Boot the workqueue system: `cpus` virtual CPUs, each with a normal and a highpri bound pool and two BH
  * pools; unbound pools on demand; one timer structure; the system workqueues.
  *
  * **Details**: closing the layer flushes and destroys every workqueue it still owns, system ones included,
- * then ends its workers and its timer fiber. Build it where the `Clock` and `Scheduler` you want are in force:
+ * then ends its workers and its timer fiber; from the moment it begins to close, `Workqueue.make` fails with
+ * `reason: "SystemClosed"`. An option outside its range (`cpus` an integer in 1..1024, times finite and >= 0,
+ * counts integers >= 1) is a defect (`RangeError`) naming the option and the rule. Build it where the `Clock` and `Scheduler` you want are in force:
  * under `TestClock` every delayed item fires at exact virtual times.
  *
  * **Kernel**: `workqueue_init_early()` + `workqueue_init()`, kernel/workqueue.c.
@@ -382,7 +418,8 @@ export const thaw: Effect.Effect<void, never, WorkqueueSystem> = Effect.flatMap(
 // ---------------------------------------------------------------------------
 
 /**
- * `raw_smp_processor_id()`: inside a work item, its worker's CPU; elsewhere the CPU set by `onCpu`, or 0.
+ * `raw_smp_processor_id()`: inside a work item, and in every fiber its handler forks while the run lasts, its
+ * worker's CPU; elsewhere the CPU set by `onCpu` (whatever it was given: queueing validates it), or 0.
  *
  * **Example** (Outside work items)
  *
@@ -399,7 +436,8 @@ export const thaw: Effect.Effect<void, never, WorkqueueSystem> = Effect.flatMap(
 export const currentCpu: Effect.Effect<number> = Effect.sync(Engine.currentCpuUnsafe)
 
 /**
- * Run `effect` as if on `cpu`: per-CPU workqueues queue to that CPU's pools.
+ * Run `effect` as if on `cpu`: per-CPU workqueues queue to that CPU's pools. Any value is recorded, -1 included;
+ * a queueing call under an `onCpu` outside `0..cpus-1` fails with `reason: "InvalidCpu"`.
  *
  * @category services
  * @since 0.1.0

@@ -1,9 +1,13 @@
 import { assert, describe, it } from "@effect/vitest"
+import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Scope from "effect/Scope"
 import * as Fiber from "effect/Fiber"
 import { TestClock } from "effect/testing"
-import { Work, Workqueue, WorkqueueSystem } from "../src/index.ts"
+import { DelayedWork, Work, Workqueue, WorkqueueSystem } from "../src/index.ts"
 import { makeGate, makeRecorder, settle, withSystemClosedOnSuccess } from "./utils/recorder.ts"
 
 class Greeting extends Context.Service<Greeting, { readonly text: string }>()("test/Greeting") {}
@@ -818,5 +822,114 @@ describe("Work", () => {
         assert.strictEqual(flushed as boolean | string, true)
         assert.deepStrictEqual(yield* rec.ends, ["b"])
       }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 1 })))
+  )
+})
+
+describe("Work: a work item belongs to one system", () => {
+  /** Two independent systems, each in its own scope. */
+  const twoSystems = (cpusA: number, cpusB: number) =>
+    Effect.gen(function* () {
+      const scopeA = yield* Scope.make()
+      const scopeB = yield* Scope.make()
+      const a = yield* Layer.buildWithScope(WorkqueueSystem.layer({ cpus: cpusA }), scopeA)
+      const b = yield* Layer.buildWithScope(WorkqueueSystem.layer({ cpus: cpusB }), scopeB)
+      return { a, b, scopeA, scopeB }
+    })
+
+  it.effect("queueing an item on a second system fails with ForeignSystem while it belongs to the first", () =>
+    Effect.gen(function* () {
+      const { a, b, scopeA, scopeB } = yield* twoSystems(2, 2)
+      const wqA = yield* Workqueue.make("on_a").pipe(Scope.provide(scopeA), Effect.provideContext(a))
+      const wqB = yield* Workqueue.make("on_b").pipe(Scope.provide(scopeB), Effect.provideContext(b))
+      const gate = yield* makeGate
+      let runs = 0
+      const work = yield* Work.make(() =>
+        Effect.andThen(
+          gate.await,
+          Effect.sync(() => void runs++)
+        )
+      )
+      assert.isTrue(yield* Workqueue.queue(wqA, work))
+      yield* settle()
+      // running on A: an instance on B could not be waited for by A's cancelSync
+      const error = yield* Effect.flip(Workqueue.queue(wqB, work))
+      assert.strictEqual(error.reason, "ForeignSystem")
+      assert.strictEqual(error.workqueue, "on_b")
+      assert.include(error.message, "belongs to another WorkqueueSystem")
+      const dwork = yield* DelayedWork.make(() => Effect.void)
+      yield* Workqueue.queueDelayed(wqA, dwork, 10)
+      assert.strictEqual((yield* Effect.flip(Workqueue.modDelayed(wqB, dwork, 0))).reason, "ForeignSystem")
+      assert.strictEqual((yield* Effect.flip(Workqueue.queueDelayed(wqB, dwork, 5))).reason, "ForeignSystem")
+      // cancelSync therefore means what it says: neither pending nor running anywhere
+      const canceller = yield* Effect.forkChild(Work.cancelSync(work))
+      yield* settle()
+      assert.isUndefined(canceller.pollUnsafe())
+      yield* gate.open
+      yield* Fiber.join(canceller)
+      assert.strictEqual(runs, 1)
+      assert.deepStrictEqual(Work.busyUnsafe(work), { pending: false, running: false })
+      // still refused when idle: it belongs to A until A closes
+      assert.strictEqual((yield* Effect.flip(Workqueue.queue(wqB, work))).reason, "ForeignSystem")
+      yield* Effect.ignore(DelayedWork.cancelSync(dwork))
+      yield* Scope.close(scopeA, Exit.void)
+      // A has closed: B may take it
+      assert.isTrue(yield* Workqueue.queue(wqB, work))
+      yield* Workqueue.flush(wqB)
+      assert.strictEqual(runs, 2)
+      yield* Scope.close(scopeB, Exit.void)
+    })
+  )
+
+  it.effect(
+    "a handler of an 8-CPU system queueing a fresh item on a 2-CPU system's per-CPU queue uses that system's CPUs",
+    () =>
+      Effect.gen(function* () {
+        const { a, b, scopeA, scopeB } = yield* twoSystems(8, 2)
+        const wqA = yield* Workqueue.make("big").pipe(Scope.provide(scopeA), Effect.provideContext(a))
+        const wqB = yield* Workqueue.make("small", { flags: Workqueue.WQ_PERCPU }).pipe(
+          Scope.provide(scopeB),
+          Effect.provideContext(b)
+        )
+        let cpuOnB = -1
+        const onB = yield* Work.make(() => Effect.map(WorkqueueSystem.currentCpu, (cpu) => void (cpuOnB = cpu)))
+        let result: unknown
+        const handler = yield* Work.make(() =>
+          Effect.map(Effect.exit(Workqueue.queue(wqB, onB)), (exit) => void (result = exit))
+        )
+        yield* Workqueue.queueOn(wqA, 5, handler)
+        yield* Workqueue.flush(wqA)
+        yield* Workqueue.flush(wqB)
+        assert.isTrue(Exit.isSuccess(result as Exit.Exit<boolean, unknown>), String(result))
+        assert.strictEqual(cpuOnB, 0)
+        yield* Scope.close(scopeA, Exit.void)
+        yield* Scope.close(scopeB, Exit.void)
+      })
+  )
+})
+
+describe("Work: arguments a JavaScript caller may get wrong", () => {
+  it.effect("every Work and DelayedWork operation given a non-item dies with a TypeError that says so", () =>
+    Effect.gen(function* () {
+      for (const v of [undefined, null, 1, "w", {}, Symbol("w")] as Array<unknown>) {
+        const w = v as Work.Work
+        const d = v as DelayedWork.DelayedWork
+        for (const op of [
+          Work.pending(w),
+          Work.cancel(w),
+          Work.cancelSync(w),
+          Work.flush(w),
+          Work.disable(w),
+          Work.disableSync(w),
+          Work.enable(w),
+          DelayedWork.cancel(d),
+          DelayedWork.cancelSync(d),
+          DelayedWork.flush(d)
+        ] as Array<Effect.Effect<unknown, unknown>>) {
+          const exit = yield* Effect.exit(op)
+          assert.isTrue(Exit.isFailure(exit))
+          if (Exit.isFailure(exit)) assert.match(String(Cause.squash(exit.cause)), /TypeError: not a (Delayed)?Work/)
+        }
+      }
+    })
   )
 })

@@ -3,7 +3,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import { TestClock } from "effect/testing"
-import { Work, Workqueue, WorkqueueSystem } from "../src/index.ts"
+import { DelayedWork, Work, Workqueue, WorkqueueSystem } from "../src/index.ts"
 import { type Event, makeGate, makeLogCapture, makeRecorder, settle } from "./utils/recorder.ts"
 
 /** The per-pwq counts of workqueue `name`, as `[active, inactive]` pairs. */
@@ -672,4 +672,85 @@ describe("Workqueue", () => {
       }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })), Effect.provide(logs.layer))
     })
   })
+})
+
+describe("Workqueue: an interrupted destroy", () => {
+  it.effect("leaves the workqueue open and usable; a later destroy completes (destroy_workqueue)", () =>
+    Effect.gen(function* () {
+      const gate = yield* makeGate
+      yield* Effect.gen(function* () {
+        const wq = yield* Workqueue.make("interrupted")
+        let runs = 0
+        yield* Workqueue.queue(
+          wq,
+          yield* Work.make(() =>
+            Effect.andThen(
+              gate.await,
+              Effect.sync(() => void runs++)
+            )
+          )
+        )
+        yield* settle()
+        const timedOut = yield* Effect.forkChild(Effect.timeout(Workqueue.destroy(wq), "10 millis"))
+        yield* settle()
+        yield* TestClock.adjust(20)
+        const exit = yield* Fiber.await(timedOut)
+        assert.isTrue(Exit.isFailure(exit))
+        // the destroy did not happen: outside queueing works again
+        assert.strictEqual(Workqueue.toState(wq).lifecycle, "Open")
+        const queued = yield* Effect.exit(Workqueue.queue(wq, yield* Work.make(() => Effect.sync(() => void runs++))))
+        assert.isTrue(Exit.isSuccess(queued), String(queued))
+        yield* gate.open
+        yield* Workqueue.flush(wq)
+        assert.strictEqual(runs, 2)
+        yield* Workqueue.destroy(wq)
+        assert.strictEqual(
+          (yield* Effect.flip(Workqueue.queue(wq, yield* Work.make(() => Effect.void)))).reason,
+          "Destroyed"
+        )
+      }).pipe(Effect.ensuring(gate.open), Effect.scoped) // a failed assertion must not hang in the scope's destroy
+    }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 2 })))
+  )
+
+  it.effect("the armed items an interrupted destroy fired stay queued and run; the queue stays usable", () =>
+    Effect.gen(function* () {
+      const wq = yield* Workqueue.make("fired")
+      const gate = yield* makeGate
+      let ran = 0
+      yield* Workqueue.queue(wq, yield* Work.make(() => gate.await))
+      const dwork = yield* DelayedWork.make(() => Effect.sync(() => void ran++))
+      yield* Workqueue.queueDelayed(wq, dwork, "1 hour")
+      yield* settle()
+      const destroyer = yield* Effect.forkChild(Workqueue.destroy(wq))
+      yield* settle()
+      yield* Fiber.interrupt(destroyer)
+      yield* gate.open
+      yield* Workqueue.flush(wq)
+      assert.strictEqual(ran, 1)
+      assert.isTrue(yield* Workqueue.queueDelayed(wq, dwork, 10))
+      yield* TestClock.adjust(10)
+      yield* Workqueue.flush(wq)
+      assert.strictEqual(ran, 2)
+    }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 2 })))
+  )
+
+  it.effect("while another destroy is still under way, it stays Destroying (destroy_workqueue)", () =>
+    Effect.gen(function* () {
+      const wq = yield* Workqueue.make("two_destroyers")
+      const gate = yield* makeGate
+      yield* Workqueue.queue(wq, yield* Work.make(() => gate.await))
+      yield* settle()
+      const patient = yield* Effect.forkChild(Workqueue.destroy(wq))
+      const impatient = yield* Effect.forkChild(Workqueue.destroy(wq))
+      yield* settle()
+      yield* Fiber.interrupt(impatient)
+      assert.strictEqual(
+        (yield* Effect.flip(Workqueue.queue(wq, yield* Work.make(() => Effect.void)))).reason,
+        "Draining"
+      )
+      yield* gate.open
+      yield* Fiber.join(patient)
+      assert.strictEqual(Workqueue.toState(wq).lifecycle, "Destroyed")
+    }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 2 })))
+  )
 })

@@ -278,3 +278,174 @@ describe("WorkqueueError", () => {
     }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 2 })))
   )
 })
+
+describe("WorkqueueError: input validation (alloc_workqueue, workqueue_set_max_active)", () => {
+  const cases: ReadonlyArray<readonly [string, unknown]> = [
+    ["the internal __WQ_ORDERED bit", 1 << 17],
+    ["the internal __WQ_DESTROYING bit", 1 << 15],
+    ["the internal __WQ_LEGACY bit", 1 << 18],
+    ["an undefined high bit", 1 << 30],
+    ["a bit above 32 bits", 2 ** 40],
+    ["NaN", Number.NaN],
+    ["1.5 (which would act as WQ_BH)", 1.5],
+    ["a negative number", -1],
+    ["Infinity", Number.POSITIVE_INFINITY],
+    ["a numeric string", "1"],
+    ["an object", {}]
+  ]
+  for (const [what, flags] of cases) {
+    it.effect(`flags with ${what} fail with InvalidFlags and allocate nothing (alloc_workqueue)`, () =>
+      Effect.gen(function* () {
+        const before = (yield* WorkqueueSystem.workqueues).length
+        assertRule(
+          yield* Effect.flip(Effect.scoped(Workqueue.make("flagged", { flags: flags as number }))),
+          "InvalidFlags",
+          "flagged"
+        )
+        assertRule(
+          yield* Effect.flip(Effect.scoped(Workqueue.makeOrdered("ordered_flagged", { flags: flags as number }))),
+          "InvalidFlags",
+          "ordered_flagged"
+        )
+        assert.strictEqual((yield* WorkqueueSystem.workqueues).length, before)
+      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 2 })))
+    )
+  }
+
+  it.effect("every public WQ_* flag is still accepted (alloc_workqueue)", () =>
+    Effect.gen(function* () {
+      for (const flags of [
+        Workqueue.WQ_UNBOUND | Workqueue.WQ_FREEZABLE | Workqueue.WQ_MEM_RECLAIM | Workqueue.WQ_HIGHPRI,
+        Workqueue.WQ_CPU_INTENSIVE | Workqueue.WQ_SYSFS | Workqueue.WQ_POWER_EFFICIENT | Workqueue.WQ_PERCPU,
+        Workqueue.WQ_BH | Workqueue.WQ_HIGHPRI
+      ]) {
+        const wq = yield* Effect.scoped(Workqueue.make("ok_flags", { flags }))
+        assert.isTrue(Workqueue.isWorkqueue(wq))
+      }
+    }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 2 })))
+  )
+
+  it.effect("a per-CPU queue cannot be made 'ordered' by the internal bit: setMaxActive still applies", () =>
+    Effect.gen(function* () {
+      const exit = yield* Effect.exit(Workqueue.make("sneaky", { flags: Workqueue.WQ_PERCPU | (1 << 17) }))
+      assert.isTrue(Exit.isFailure(exit))
+      const wq = yield* Workqueue.make("honest", { flags: Workqueue.WQ_PERCPU })
+      yield* Workqueue.setMaxActive(wq, 3)
+      assert.strictEqual(Workqueue.maxActive(wq), 3)
+    }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 2 })))
+  )
+
+  it.effect("a maxActive that is not an integer fails with InvalidMaxActive (wq_clamp_max_active)", () =>
+    Effect.gen(function* () {
+      for (const maxActive of [Number.NaN, 1.5, Number.POSITIVE_INFINITY, "4", {}] as Array<unknown>) {
+        assertRule(
+          yield* Effect.flip(Effect.scoped(Workqueue.make("limited", { maxActive: maxActive as number }))),
+          "InvalidMaxActive",
+          "limited"
+        )
+      }
+      const wq = yield* Workqueue.make("limited", { maxActive: 4 })
+      for (const n of [Number.NaN, 2.5, Number.NEGATIVE_INFINITY, "8", undefined] as Array<unknown>) {
+        assertRule(yield* Effect.flip(Workqueue.setMaxActive(wq, n as number)), "InvalidMaxActive", "limited")
+        assert.strictEqual(Workqueue.maxActive(wq), 4)
+      }
+    }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 2 })))
+  )
+
+  it.effect("a name that is not a non-empty string fails with InvalidName, never a defect (alloc_workqueue)", () =>
+    Effect.gen(function* () {
+      for (const name of [undefined, null, 42, "", Symbol("s"), {}, () => "f"] as Array<unknown>) {
+        const exit = yield* Effect.exit(Effect.scoped(Workqueue.make(name as string)))
+        assert.isTrue(Exit.isFailure(exit), String(typeof name))
+        const error = yield* Effect.flip(Effect.scoped(Workqueue.make(name as string)))
+        assert.strictEqual(error.reason, "InvalidName")
+        assert.include(error.message, "name must be a non-empty string")
+        assert.strictEqual(typeof error.workqueue, "string")
+      }
+      for (const name of [undefined, 7] as Array<unknown>) {
+        assert.strictEqual(
+          (yield* Effect.flip(Effect.scoped(Workqueue.makeOrdered(name as string)))).reason,
+          "InvalidName"
+        )
+      }
+    }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 2 })))
+  )
+
+  it.effect("onCpu(-1) is a CPU like any other, not 'unset': queueing fails with InvalidCpu", () =>
+    Effect.gen(function* () {
+      const wq = yield* Workqueue.make("minus_one")
+      const work = yield* Work.make(() => Effect.void)
+      assertRule(yield* Effect.flip(WorkqueueSystem.onCpu(-1)(Workqueue.queue(wq, work))), "InvalidCpu", "minus_one")
+      const dwork = yield* DelayedWork.make(() => Effect.void)
+      assertRule(
+        yield* Effect.flip(WorkqueueSystem.onCpu(-1)(Workqueue.queueDelayed(wq, dwork, 10))),
+        "InvalidCpu",
+        "minus_one"
+      )
+      assert.isFalse(yield* Work.pending(work))
+      assert.isFalse(yield* DelayedWork.pending(dwork))
+    }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 2 })))
+  )
+})
+
+describe("WorkqueueError: arguments a JavaScript caller may get wrong (InvalidArgument)", () => {
+  const notItems: ReadonlyArray<unknown> = [undefined, null, 0, Number.NaN, "w", Symbol("w"), {}, [], () => 1, 1n]
+  it.effect("a value that is not a Work, DelayedWork or Workqueue fails with InvalidArgument, never a defect", () =>
+    Effect.gen(function* () {
+      const wq = yield* Workqueue.make("args")
+      const work = yield* Work.make(() => Effect.void)
+      for (const v of notItems) {
+        assertRule(yield* Effect.flip(Workqueue.queue(wq, v as Work.Work)), "InvalidArgument", "args")
+        assertRule(yield* Effect.flip(Workqueue.queueOn(wq, 0, v as Work.Work)), "InvalidArgument", "args")
+        assertRule(
+          yield* Effect.flip(Workqueue.queueDelayed(wq, v as DelayedWork.DelayedWork, 1)),
+          "InvalidArgument",
+          "args"
+        )
+        assertRule(
+          yield* Effect.flip(Workqueue.modDelayed(wq, v as DelayedWork.DelayedWork, 1)),
+          "InvalidArgument",
+          "args"
+        )
+        for (const call of [
+          Effect.suspend(() => Workqueue.queue(v as Workqueue.Workqueue, work)),
+          Effect.suspend(() => Workqueue.flush(v as Workqueue.Workqueue)),
+          Effect.suspend(() => Workqueue.drain(v as Workqueue.Workqueue)),
+          Effect.suspend(() => Workqueue.destroy(v as Workqueue.Workqueue)),
+          Effect.suspend(() => Workqueue.setMaxActive(v as Workqueue.Workqueue, 2))
+        ]) {
+          const exit = yield* Effect.exit(call)
+          assert.isTrue(Exit.isFailure(exit) && Cause.hasFails(exit.cause), String(exit))
+          assert.strictEqual((yield* Effect.flip(call)).reason, "InvalidArgument")
+        }
+      }
+      // a plain Work is not a DelayedWork
+      assertRule(
+        yield* Effect.flip(Workqueue.queueDelayed(wq, work as unknown as DelayedWork.DelayedWork, 1)),
+        "InvalidArgument",
+        "args"
+      )
+      // an *On call needs a CPU
+      assertRule(
+        yield* Effect.flip(Workqueue.queueOn(wq, undefined as unknown as number, work)),
+        "InvalidArgument",
+        "args"
+      )
+      assert.isFalse(yield* Work.pending(work))
+    }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 2 })))
+  )
+
+  it.effect("Work.make and DelayedWork.make refuse a handler that is not a function, with a clear defect", () =>
+    Effect.gen(function* () {
+      for (const fn of [undefined, null, 1, "f", {}] as Array<unknown>) {
+        for (const make of [Work.make, DelayedWork.make] as Array<(f: any) => Effect.Effect<unknown>>) {
+          const exit = yield* Effect.exit(make(fn))
+          assert.isTrue(Exit.isFailure(exit))
+          if (Exit.isFailure(exit)) assert.include(String(Cause.squash(exit.cause)), "the handler must be a function")
+        }
+      }
+      const named = yield* Effect.exit(Work.make(() => Effect.void, { name: 42 as unknown as string }))
+      assert.isTrue(Exit.isFailure(named))
+    })
+  )
+})

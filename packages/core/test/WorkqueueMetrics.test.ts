@@ -1,6 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import { TestClock } from "effect/testing"
@@ -218,4 +220,56 @@ describe("WorkqueueMetrics", () => {
       assert.strictEqual(span!.attributes.get("workqueue.cpu"), 1)
     }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 2, spans: true })), Effect.withTracer(tracer))
   })
+})
+
+describe("WorkqueueMetrics: each workqueue's deltas are its own", () => {
+  const count = (snapshot: ReadonlyArray<Metric.Metric.Snapshot>, id: string, name: string): number | undefined =>
+    (
+      snapshot.find((m) => m.id === id && (m.attributes as any)?.workqueue === name)?.state as
+        | { count: number }
+        | undefined
+    )?.count
+
+  it.effect("two workqueues whose names agree in their first 31 characters do not corrupt each other", () =>
+    Effect.gen(function* () {
+      const prefix = "x".repeat(31)
+      const a = yield* Workqueue.make(`${prefix}a`)
+      yield* Workqueue.make(`${prefix}b`)
+      for (let i = 0; i < 10; i++) yield* Workqueue.queue(a, yield* Work.make(() => Effect.void))
+      yield* Workqueue.flush(a)
+      for (let i = 0; i < 3; i++) {
+        yield* WorkqueueMetrics.publish
+        assert.strictEqual(count(yield* Metric.snapshot, "workqueue_completed", prefix), 10, `publish ${i + 1}`)
+      }
+    }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 1 })), Effect.provide(makeLogCapture().layer))
+  )
+
+  it.effect("a workqueue made, used and destroyed between two publications has its final counts published once", () =>
+    Effect.gen(function* () {
+      yield* WorkqueueMetrics.publish
+      yield* Effect.scoped(
+        Effect.gen(function* () {
+          const wq = yield* Workqueue.make("ephemeral")
+          for (let i = 0; i < 3; i++) yield* Workqueue.queue(wq, yield* Work.make(() => Effect.void))
+        })
+      )
+      yield* WorkqueueMetrics.publish
+      assert.strictEqual(count(yield* Metric.snapshot, "workqueue_completed", "ephemeral"), 3)
+      yield* WorkqueueMetrics.publish
+      assert.strictEqual(count(yield* Metric.snapshot, "workqueue_completed", "ephemeral"), 3)
+      const { system } = yield* WorkqueueSystem.WorkqueueSystem
+      assert.strictEqual(system.retired?.length, 0)
+    }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 1 })))
+  )
+
+  it.effect("layer refuses an intervalMs that is not a finite number > 0", () =>
+    Effect.gen(function* () {
+      for (const intervalMs of [0, -5, Number.NaN, Number.POSITIVE_INFINITY, "10"] as Array<unknown>) {
+        const exit = yield* Effect.exit(
+          Effect.scoped(Layer.build(WorkqueueMetrics.layer({ intervalMs: intervalMs as number })))
+        )
+        assert.isTrue(Exit.isFailure(exit))
+      }
+    }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 1 })))
+  )
 })

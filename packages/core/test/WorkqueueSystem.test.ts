@@ -1,11 +1,14 @@
 import { assert, describe, it } from "@effect/vitest"
+import * as Cause from "effect/Cause"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
 import * as Scope from "effect/Scope"
 import { TestClock } from "effect/testing"
-import { DelayedWork, Work, Workqueue, WorkqueueSystem } from "../src/index.ts"
+import { DelayedWork, Work, Workqueue, WorkqueueError, WorkqueueSystem } from "../src/index.ts"
 import { makeGate, makeLogCapture, makeRecorder, settle, withSystemClosedOnSuccess } from "./utils/recorder.ts"
 
 const startedOn = (snap: WorkqueueSystem.Snapshot, wq: string) =>
@@ -171,6 +174,39 @@ describe("WorkqueueSystem", () => {
           assert.isDefined(closer.pollUnsafe(), "the layer closed")
           assert.deepStrictEqual(yield* rec.starts, ["held"])
         })
+    )
+
+    it.effect("every numeric option outside its range is a defect naming the option and the rule (layer)", () =>
+      Effect.gen(function* () {
+        const bad: ReadonlyArray<WorkqueueSystem.Options> = [
+          { maxWorkersPerPool: 0 },
+          { maxWorkersPerPool: 1.5 },
+          { idleTimeout: Number.NaN },
+          { idleTimeout: -1 },
+          { cpuIntensiveSliceMs: 0 },
+          { watchdogThresh: Number.POSITIVE_INFINITY },
+          { cpuIntensiveThresh: -5 },
+          { cpuIntensiveWarningThresh: 0 },
+          { cpus: "2" as unknown as number },
+          { cpuClock: 5 as unknown as () => number }
+        ]
+        for (const options of bad) {
+          const exit = yield* Effect.exit(Effect.scoped(Layer.build(WorkqueueSystem.layer(options))))
+          assert.isTrue(Exit.isFailure(exit), JSON.stringify(options))
+          if (Exit.isFailure(exit)) {
+            const defect = String(Cause.squash(exit.cause))
+            assert.include(defect, `WorkqueueSystem.layer: ${Object.keys(options)[0]} must be`)
+          }
+        }
+        const ok = yield* Effect.exit(
+          Effect.scoped(
+            Layer.build(
+              WorkqueueSystem.layer({ maxWorkersPerPool: Number.POSITIVE_INFINITY, idleTimeout: 0, watchdogThresh: 0 })
+            )
+          )
+        )
+        assert.isTrue(Exit.isSuccess(ok))
+      })
     )
 
     it.effect("cpus must be an integer in 1..1024 (layer)", () =>
@@ -454,4 +490,254 @@ describe("WorkqueueSystem", () => {
       }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
     )
   })
+})
+
+describe("WorkqueueSystem: a closed system", () => {
+  it.effect("a workqueue cannot be made once its system has closed: SystemClosed at make, never a hang", () =>
+    Effect.gen(function* () {
+      const scope = yield* Scope.make()
+      const context = yield* Layer.buildWithScope(WorkqueueSystem.layer({ cpus: 2 }), scope)
+      const open = yield* Workqueue.make("open_at_close").pipe(Scope.provide(scope), Effect.provideContext(context))
+      yield* Scope.close(scope, Exit.void)
+      const error = yield* Effect.flip(Effect.scoped(Workqueue.make("late")).pipe(Effect.provideContext(context)))
+      assert.strictEqual(error.reason, "SystemClosed")
+      assert.strictEqual(error.workqueue, "late")
+      const legacy = yield* Effect.flip(Effect.scoped(Workqueue.createSinglethread("late_st"))).pipe(
+        Effect.provideContext(context)
+      )
+      assert.strictEqual(legacy.reason, "SystemClosed")
+      // every queueing call on what the system owned fails too (the workqueues were destroyed with it)
+      const work = yield* Work.make(() => Effect.void)
+      const dwork = yield* DelayedWork.make(() => Effect.void)
+      for (const attempt of [
+        Workqueue.queue(open, work),
+        Workqueue.queueOn(open, 0, work),
+        Workqueue.queueDelayed(open, dwork, 10),
+        Workqueue.modDelayed(open, dwork, 0),
+        WorkqueueSystem.schedule(work).pipe(Effect.provideContext(context)),
+        WorkqueueSystem.scheduleDelayed(dwork, 5).pipe(Effect.provideContext(context))
+      ]) {
+        const e = yield* Effect.flip(attempt)
+        assert.strictEqual(e.reason, "Destroyed")
+        assert.include(e.message, "its WorkqueueSystem has closed")
+      }
+      assert.isFalse(yield* Work.pending(work))
+      // and waiting on them returns at once
+      yield* Workqueue.destroy(open)
+      assert.strictEqual((yield* Effect.flip(Workqueue.flush(open))).reason, "Destroyed")
+    })
+  )
+
+  it.effect("every distinct long name is warned about once per system and not remembered (pr_warn_once)", () => {
+    const logs = makeLogCapture()
+    return Effect.gen(function* () {
+      for (let i = 0; i < 300; i++) {
+        const wq = yield* Effect.scoped(Workqueue.make(`a_workqueue_name_longer_than_31_characters_${i}`))
+        assert.strictEqual(Workqueue.name(wq).length, 31)
+      }
+      yield* settle()
+      assert.strictEqual(logs.lines.filter((l) => l.message.includes("exceeds WQ_NAME_LEN")).length, 1)
+      const { system } = yield* WorkqueueSystem.WorkqueueSystem
+      assert.isAtMost((system as unknown as { warnedOnce: Set<string> }).warnedOnce.size, 1)
+    }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 1 })), Effect.provide(logs.layer))
+  })
+})
+
+describe("WorkqueueSystem: a run's identity follows the fibers its handler forks, for as long as the run lasts", () => {
+  it.effect("flushing its own workqueue inside Effect.timeout fails with Deadlock, not a timeout (lockdep)", () =>
+    Effect.gen(function* () {
+      const wq = yield* Workqueue.make("self_flush")
+      let failure: unknown = "not run"
+      const work = yield* Work.make(() =>
+        Effect.timeout(Workqueue.flush(wq), "1 second").pipe(
+          Effect.flip,
+          Effect.map((e) => {
+            failure = e
+          })
+        )
+      )
+      yield* Workqueue.queue(wq, work)
+      yield* settle()
+      yield* TestClock.adjust("2 seconds") // a handler waiting on itself would time out here
+      yield* settle()
+      assert.isTrue(WorkqueueError.isWorkqueueError(failure), String(failure))
+      assert.strictEqual((failure as WorkqueueError.WorkqueueError).reason, "Deadlock")
+    }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 2 })))
+  )
+
+  it.effect(
+    "destroy, drain or cancelSync of itself from a forked fiber of the run fail with Deadlock (lockdep)",
+    () =>
+      Effect.gen(function* () {
+        const wq = yield* Workqueue.make("self_forked")
+        const reasons: Array<unknown> = []
+        const reasonOf = (exit: Exit.Exit<unknown, unknown>) =>
+          Exit.isFailure(exit) ? (Cause.squash(exit.cause) as WorkqueueError.WorkqueueError).reason : "succeeded"
+        const work: Work.Work = yield* Work.make((self) =>
+          Effect.gen(function* () {
+            const child = yield* Effect.forkChild(Effect.exit(Effect.timeout(Workqueue.destroy(wq), "1 second")))
+            reasons.push(reasonOf(yield* Fiber.join(child)))
+            reasons.push(reasonOf(yield* Effect.exit(Effect.raceFirst(Workqueue.drain(wq), Effect.never))))
+            reasons.push(reasonOf(yield* Effect.exit(Effect.timeout(Work.cancelSync(self), "1 second"))))
+            reasons.push(reasonOf(yield* Effect.exit(Effect.timeout(Work.flush(self), "1 second"))))
+          })
+        )
+        yield* Workqueue.queue(wq, work)
+        yield* settle()
+        for (let i = 0; i < 5; i++) {
+          yield* TestClock.adjust("1 second") // waits on itself would time out here, one after the other
+          yield* settle()
+        }
+        assert.deepStrictEqual(reasons, ["Deadlock", "Deadlock", "Deadlock", "Deadlock"])
+        assert.strictEqual(Workqueue.toState(wq).lifecycle, "Open")
+      }).pipe(withSystemClosedOnSuccess({ cpus: 2 })) // on the old engine a failure would hang in the close
+  )
+
+  it.effect("currentCpu in Effect.race, forEach with concurrency and forkChild fibers is the worker's CPU", () =>
+    Effect.gen(function* () {
+      const wq = yield* Workqueue.make("percpu")
+      const seen: Array<number> = []
+      const record = Effect.flatMap(WorkqueueSystem.currentCpu, (cpu) => Effect.sync(() => seen.push(cpu)))
+      const work = yield* Work.make(() =>
+        Effect.gen(function* () {
+          yield* Effect.race(record, Effect.never)
+          yield* Effect.forEach([1, 2, 3], () => record, { concurrency: 3, discard: true })
+          const child = yield* Effect.forkChild(Effect.andThen(Effect.yieldNow, record))
+          yield* Fiber.join(child)
+          yield* Effect.timeout(record, "1 second")
+        })
+      )
+      yield* Workqueue.queueOn(wq, 3, work)
+      yield* Workqueue.flush(wq)
+      assert.deepStrictEqual(seen, [3, 3, 3, 3, 3, 3])
+    }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+  )
+
+  it.effect("chained queueing during drain from the handler's forked fibers is accepted (is_chained_work)", () =>
+    Effect.gen(function* () {
+      const wq = yield* Workqueue.make("chain_forked")
+      let runs = 0
+      const leaves = yield* Effect.forEach([1, 2, 3], () => Work.make(() => Effect.sync(() => void runs++)))
+      const gate = yield* makeGate
+      const head = yield* Work.make(() =>
+        Effect.andThen(
+          gate.await,
+          Effect.forEach(leaves, (leaf) => Workqueue.queue(wq, leaf), { concurrency: "unbounded", discard: true })
+        ).pipe(Effect.orDie)
+      )
+      yield* Workqueue.queue(wq, head)
+      yield* settle()
+      const drainer = yield* Effect.forkChild(Workqueue.drain(wq))
+      yield* settle()
+      yield* gate.open
+      yield* Fiber.join(drainer)
+      assert.strictEqual(runs, 3)
+    }).pipe(Effect.scoped, Effect.provide(makeLogCapture().layer), Effect.provide(WorkqueueSystem.layer({ cpus: 2 })))
+  )
+
+  it.effect("a fiber that outlives its run is not the worker: no Deadlock, no chained queueing, no worker CPU", () =>
+    Effect.gen(function* () {
+      const wq = yield* Workqueue.make("outlived")
+      const release = yield* Deferred.make<void>()
+      const after: Array<unknown> = []
+      const stray = yield* Work.make(() => Effect.void)
+      const forker = yield* Work.make(() =>
+        Effect.asVoid(
+          Effect.forkDetach(
+            Effect.gen(function* () {
+              yield* Deferred.await(release)
+              after.push(yield* WorkqueueSystem.currentCpu)
+              after.push(yield* Effect.flip(Workqueue.queue(wq, stray)))
+              after.push(yield* Effect.exit(Workqueue.flush(wq)))
+            })
+          )
+        )
+      )
+      // the same worker (CPU 1's only one) runs a second item of the same context while the stray fiber acts
+      const gate = yield* makeGate
+      const second = yield* Work.make(() => gate.await)
+      yield* Workqueue.queueOn(wq, 1, forker)
+      yield* settle()
+      yield* Workqueue.queueOn(wq, 1, second)
+      yield* settle()
+      const drainer = yield* Effect.forkChild(Workqueue.drain(wq))
+      yield* settle()
+      yield* Deferred.succeed(release, undefined)
+      yield* settle()
+      yield* gate.open
+      yield* Fiber.join(drainer)
+      yield* settle()
+      assert.strictEqual(after[0], 0)
+      assert.strictEqual((after[1] as WorkqueueError.WorkqueueError).reason, "Draining")
+      assert.isTrue(Exit.isSuccess(after[2] as Exit.Exit<void, unknown>), String(after[2]))
+    }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 2, maxWorkersPerPool: 1 })))
+  )
+
+  it.effect(
+    "the user's FiberRuntimeMetrics still sees the handler's fibers; forks under their own are not the worker",
+    () =>
+      Effect.gen(function* () {
+        const wq = yield* Workqueue.make("metrics_forward")
+        let started = 0
+        let ended = 0
+        const service: Metric.FiberRuntimeMetricsService = {
+          recordFiberStart: () => void started++,
+          recordFiberEnd: () => void ended++
+        }
+        const seen: Array<number> = []
+        const record = Effect.flatMap(WorkqueueSystem.currentCpu, (cpu) => Effect.sync(() => void seen.push(cpu)))
+        const work = yield* Work.make(() =>
+          Effect.gen(function* () {
+            yield* Effect.forEach([1, 2], () => record, { concurrency: 2, discard: true })
+            // forked under a service of the handler's own: not the run's (and so never after it either)
+            yield* Fiber.join(
+              yield* Effect.forkChild(record).pipe(
+                Effect.provideService(Metric.FiberRuntimeMetrics, Metric.FiberRuntimeMetricsImpl)
+              )
+            )
+          })
+        ).pipe(Effect.provideService(Metric.FiberRuntimeMetrics, service))
+        yield* Workqueue.queueOn(wq, 1, work)
+        yield* Workqueue.flush(wq)
+        assert.deepStrictEqual(seen, [1, 1, 0])
+        assert.isAtLeast(started, 2)
+        assert.strictEqual(started, ended)
+      }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 2 })))
+  )
+
+  it.effect("a handler that forks nothing, or whose forks end within the run, builds no context per item", () =>
+    Effect.gen(function* () {
+      const wq = yield* Workqueue.make("no_fork", { maxActive: 1 })
+      const contexts = new Set<unknown>()
+      const items = yield* Effect.forEach([1, 2, 3, 4, 5, 6], () =>
+        Work.make(() => Effect.withFiber((fiber) => Effect.sync(() => void contexts.add(fiber.context))))
+      )
+      for (const item of items) yield* Workqueue.queueOn(wq, 0, item)
+      yield* Workqueue.flush(wq)
+      assert.strictEqual(contexts.size, 1)
+      // a forking handler spends its token: the next run gets a new context
+      const forking = yield* Work.make(() =>
+        Effect.withFiber((fiber) => Effect.sync(() => void contexts.add(fiber.context))).pipe(
+          Effect.andThen(Effect.forkChild(Effect.void))
+        )
+      )
+      yield* Workqueue.queueOn(wq, 0, forking)
+      yield* Workqueue.flush(wq)
+      yield* Workqueue.queueOn(wq, 0, items[0]!)
+      yield* Workqueue.flush(wq)
+      assert.strictEqual(contexts.size, 2)
+      // forks that end within the run (a timeout, a race) leave the token valid: still no context per item
+      const timed = yield* Effect.forEach([1, 2, 3], () =>
+        Work.make(() =>
+          Effect.timeout(
+            Effect.withFiber((fiber) => Effect.sync(() => void contexts.add(fiber.context))),
+            "1 second"
+          ).pipe(Effect.andThen(Effect.withFiber((fiber) => Effect.sync(() => void contexts.add(fiber.context)))))
+        )
+      )
+      for (const item of timed) yield* Workqueue.queueOn(wq, 0, item)
+      yield* Workqueue.flush(wq)
+      assert.strictEqual(contexts.size, 2)
+    }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 1, maxWorkersPerPool: 1 })))
+  )
 })

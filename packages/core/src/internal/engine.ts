@@ -14,6 +14,7 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as Metric from "effect/Metric"
 import * as Scheduler from "effect/Scheduler"
 import * as Tracer from "effect/Tracer"
 import * as WorkqueueError from "../WorkqueueError.ts"
@@ -83,6 +84,17 @@ export const __WQ_DRAINING = 1 << 16
 export const __WQ_ORDERED = 1 << 17
 /** @internal */
 export const __WQ_LEGACY = 1 << 18
+/** The public `WQ_*` bits: any other bit in a caller's flags is refused (the `__WQ_*` bits are the engine's). */
+export const WQ_PUBLIC_FLAGS =
+  WQ_BH |
+  WQ_UNBOUND |
+  WQ_FREEZABLE |
+  WQ_MEM_RECLAIM |
+  WQ_HIGHPRI |
+  WQ_CPU_INTENSIVE |
+  WQ_SYSFS |
+  WQ_POWER_EFFICIENT |
+  WQ_PERCPU
 /** `__WQ_BH_ALLOWS` */
 const WQ_BH_ALLOWS = WQ_BH | WQ_HIGHPRI | WQ_PERCPU
 /** @internal */
@@ -104,8 +116,12 @@ const BH_WORKER_RESTARTS = 10
 /** `MAX_IDLE_WORKERS_RATIO` */
 const MAX_IDLE_WORKERS_RATIO = 4
 
-/** The CPU the caller runs "on" outside work items (`WorkqueueSystem.onCpu`); -1 = not set. @internal */
-export const CurrentCpu = Context.Reference<number>("effect-workqueue/CurrentCpu", { defaultValue: () => -1 })
+/**
+ * The CPU the caller runs "on" outside work items (`WorkqueueSystem.onCpu`); `undefined` = not set. Any other
+ * value, -1 included, is what the caller asked for: queueing then validates it (`InvalidCpu`).
+ * @internal
+ */
+export const CurrentCpu = Context.Reference<unknown>("effect-workqueue/CurrentCpu", { defaultValue: () => undefined })
 
 /** Options of the system layer. @internal */
 export interface SystemOptions {
@@ -182,7 +198,8 @@ export class System implements SystemState {
   readonly unboundPools = new Map<string, Pool>() // L
   readonly pools: Array<Pool> = [] // L
   freezing = false // WQ
-  closing = false // WQ
+  closing = false // WQ: workers and the timer fiber are being stopped (the last phase of closeSystem)
+  closed = false // WQ: closeSystem has begun: no new workqueue (SystemClosed); its own are flushed, destroyed
   readonly scheduler: WorkqueueScheduler // I
   readonly clock: Clock.Clock // I
   readonly baseCtx: Context.Context<never> // I: context of every worker fiber
@@ -197,6 +214,8 @@ export class System implements SystemState {
   private timerKickQueued = false // L: a timer kick task is in the run queue and has not started
   readonly timerEntity: SchedEntity
   private readonly warnedOnce = new Set<string>() // L
+  retired: Array<WorkqueueState> | undefined = undefined // L: destroyed since the last metrics publication (kept
+  //   only once something publishes: WorkqueueMetrics.publish sets it, drains it each time)
   readonly hogCounts = new Map<string, number>() // L: wq_cpu_intensive_report() per work name (at most 128)
   readonly watchdogTimer: TimerNode // I
 
@@ -287,6 +306,14 @@ export class System implements SystemState {
     return run
   }
 
+  /** A worker's run token for items that captured `ctx`, with the context that carries it (see `RunToken`). */
+  runToken(worker: Worker, ctx: Context.Context<never>): RunToken {
+    const base = this.runContext(ctx)
+    const token = new RunToken(worker, Context.get(base, Metric.FiberRuntimeMetrics))
+    token.runCtx = Context.add(base, Metric.FiberRuntimeMetrics, token)
+    return token
+  }
+
   /** Log from a synchronous step (a WARN in the kernel's voice). */
   log(level: "Warn" | "Error" | "Info", message: string, annotations?: Record<string, unknown>): void {
     let eff = Effect.logWithLevel(level)(message)
@@ -294,10 +321,10 @@ export class System implements SystemState {
     Effect.runForkWith(this.baseCtx)(eff)
   }
 
-  /** WARN_ONCE */
+  /** WARN_ONCE, per key; at most 128 keys are remembered (a key per distinct name must not grow without bound). */
   warnOnce(key: string, message: string, annotations?: Record<string, unknown>): void {
     if (this.warnedOnce.has(key)) return
-    this.warnedOnce.add(key)
+    if (this.warnedOnce.size < 128) this.warnedOnce.add(key)
     this.log("Warn", message, annotations)
   }
 
@@ -472,19 +499,90 @@ export const workSystem = (work: WorkState): System | undefined =>
   work.pwq?.wq.system ?? (work as DelayedWorkState).timerWq?.system ?? work.current?.system
 const workIsPending = (work: WorkState): boolean => (work.data & WORK_PENDING) !== 0
 
-/** Is the calling fiber a worker currently executing an item of `wq`? (`is_chained_work()`) */
+// ---------------------------------------------------------------------------
+// the identity of a run (`current_work()` for the fibers a handler forks)
+// ---------------------------------------------------------------------------
+
+/**
+ * A handler is an Effect program and forks freely (`Effect.timeout`, `Effect.race`, `Effect.forEach` with
+ * concurrency): each fiber it forks is part of the run for as long as the run lasts, and never after. Effect 4
+ * fibers inherit their parent's context at creation, so the run's identity is a token in the handler's context:
+ *
+ * - The token names its worker (`token.worker`) while it is valid; a fiber that is not the worker fiber finds
+ *   the worker through it (its context's `FiberRuntimeMetrics` is the token), and is that worker's caller only while `worker.token` is this token and the worker
+ *   runs an item (`callerWorkerOf`).
+ * - Every fiber created with the token's context announces its start and its end through the context's
+ *   `FiberRuntimeMetrics` service, which is the token (it forwards to the user's service, if any). Created
+ *   during the run: it is counted in `live` until it ends. Created at any other time (a context kept and run
+ *   later): the token is invalidated at once.
+ * - When a run ends with a forked fiber still alive, the token is invalidated for good and the worker takes a
+ *   new token (and a new context) for its next run. Otherwise the token stays: a handler that forks nothing, or
+ *   whose forks end within the run (`Effect.timeout`, `Effect.race`, `forEach` with concurrency), costs no
+ *   allocation per item (the context is built once per worker and captured context).
+ *
+ * The token is the context's `FiberRuntimeMetrics` value itself (one overlay per token): a handler that provides
+ * its own `FiberRuntimeMetrics` takes the fibers it forks under it out of the run (they are not the worker, as
+ * before this token existed), and never lets them keep the run's identity afterwards.
+ * @internal
+ */
+export class RunToken implements Metric.FiberRuntimeMetricsService {
+  worker: Worker | undefined // L: its worker while valid; undefined once invalidated (never valid again)
+  live = 0 // L: fibers created with this token's context during a run that have not ended
+  readonly inner: Metric.FiberRuntimeMetricsService | undefined // I: the user's service, to forward to
+  runCtx: Context.Context<never> | undefined = undefined // I (set once, right after construction)
+  constructor(worker: Worker, inner: Metric.FiberRuntimeMetricsService | undefined) {
+    this.worker = worker
+    this.inner = inner instanceof RunToken ? inner.inner : inner
+  }
+  recordFiberStart(context: Context.Context<never>): void {
+    const worker = this.worker
+    if (worker !== undefined) {
+      if (worker.token === this && worker.current !== undefined) this.live++
+      else this.worker = undefined
+    }
+    this.inner?.recordFiberStart(context)
+  }
+  recordFiberEnd(context: Context.Context<never>, exit: Exit.Exit<unknown, unknown>): void {
+    if (this.live > 0) this.live--
+    this.inner?.recordFiberEnd(context, exit)
+  }
+}
+
+let tokenRefContext: Context.Context<never> | undefined = undefined // the last context asked for a run token
+let tokenRefValue: RunToken | undefined = undefined // its token
+
+/** The worker `fiber` is, or whose running item forked it (while that run lasts). */
+const callerWorkerOf = (fiber: Fiber.Fiber<unknown, unknown>): Worker | undefined => {
+  const entity = entityOf(fiber)
+  if (entity !== undefined && (entity as Worker).pool !== undefined) return entity as Worker
+  const context = fiber.context
+  if (context !== tokenRefContext) {
+    tokenRefContext = context
+    const metrics = fiber.getRef(Metric.FiberRuntimeMetrics)
+    tokenRefValue = metrics instanceof RunToken ? metrics : undefined
+  }
+  const token = tokenRefValue
+  if (token === undefined) return undefined
+  const worker = token.worker
+  return worker !== undefined && worker.token === token && worker.current !== undefined ? worker : undefined
+}
+
+/** The worker whose item the calling fiber runs, forked fibers of the run included (`current_wq_worker()`). */
 export const callerWorker = (): Worker | undefined => {
-  const entity = entityOf(Fiber.getCurrent())
-  return entity !== undefined && (entity as Worker).pool !== undefined ? (entity as Worker) : undefined
+  const fiber = Fiber.getCurrent()
+  return fiber === undefined ? undefined : callerWorkerOf(fiber)
 }
 
 const isChainedWork = (wq: WorkqueueState): boolean => callerWorker()?.currentPwq?.wq === wq
 
 let cpuRefContext: Context.Context<never> | undefined = undefined // the last context asked for CurrentCpu
-let cpuRefValue = -1 // its CurrentCpu
+let cpuRefValue: unknown = undefined // its CurrentCpu
 
-/** `raw_smp_processor_id()`: onCpu if set, else the calling worker's CPU, else 0. */
-export const currentCpuUnsafe = (): number => {
+/**
+ * `raw_smp_processor_id()`: onCpu if set, else the calling worker's CPU, else 0. With `sys`, a worker of another
+ * system does not count (its CPU numbers mean nothing here): the caller is then on CPU 0 unless onCpu says.
+ */
+export const currentCpuUnsafe = (sys?: System): number => {
   const fiber = Fiber.getCurrent()
   if (fiber === undefined) return 0
   // the onCpu reference, looked up once per context (queueing loops ask for it per item)
@@ -494,10 +592,11 @@ export const currentCpuUnsafe = (): number => {
     cpuRefValue = fiber.getRef(CurrentCpu)
   }
   const set = cpuRefValue
-  if (set !== -1) return set // as set by onCpu, even if invalid: queueing then fails with InvalidCpu
-  const worker = entityOf(fiber) as Worker | undefined
-  if (worker !== undefined && worker.current !== undefined && worker.currentCpu >= 0) return worker.currentCpu
-  if (worker !== undefined && worker.pool !== undefined && worker.pool.cpu >= 0) return worker.pool.cpu
+  if (set !== undefined) return set as number // as set by onCpu, even if invalid: queueing then fails with InvalidCpu
+  const worker = callerWorkerOf(fiber)
+  if (worker === undefined || (sys !== undefined && worker.system !== sys)) return 0
+  if (worker.current !== undefined && worker.currentCpu >= 0) return worker.currentCpu
+  if (worker.pool.cpu >= 0) return worker.pool.cpu
   return 0
 }
 
@@ -719,6 +818,7 @@ const makeWorker = (
     pendingExit: false,
     waking: false,
     runMs: 0,
+    token: undefined,
     schedClass: rescuerOf !== undefined ? ClassHighpri : poolClass(pool),
     nrQueuedTasks: 0,
     cpuIntensive: false,
@@ -1167,6 +1267,9 @@ const workerFinishWork = (
   if (workNrExec(work) === 0) work.data &= ~WORK_LAST_GONE
   worker.current = undefined
   worker.currentPwq = undefined
+  // fibers forked by this run that outlive it are strangers: its token is spent (the next run takes a new one)
+  const token = worker.token
+  if (token !== undefined && token.live > 0) token.worker = undefined
   const flushers = worker.runFlushers
   worker.runFlushers = undefined
   // pwq_dec_nr_in_flight(): the slot goes to the next inactive item, then the colour is counted down
@@ -1227,13 +1330,20 @@ const makeRunner = (
   const onSuccess = (_: unknown) => after(worker.current!, undefined)
   const onFailure = (cause: Cause.Cause<unknown>) => after(worker.current!, cause)
   let lastCtx: Context.Context<never> | undefined
-  let lastRunCtx: Context.Context<never> | undefined
+  // the worker's valid tokens by captured context (one per context it ran items of, until one is forked from)
+  const tokens = new WeakMap<Context.Context<never>, RunToken>()
   return (fiber: Fiber.Fiber<unknown, unknown>, work: WorkState): Effect.Effect<void> => {
-    if (work.ctx !== lastCtx) {
+    let token = worker.token
+    if (work.ctx !== lastCtx || token === undefined || token.worker === undefined) {
       lastCtx = work.ctx
-      lastRunCtx = sys.runContext(work.ctx)
+      token = tokens.get(work.ctx)
+      if (token === undefined || token.worker === undefined) {
+        token = sys.runToken(worker, work.ctx)
+        tokens.set(work.ctx, token)
+      }
+      worker.token = token
     }
-    const ctx = lastRunCtx!
+    const ctx = token.runCtx!
     if (fiber.context !== ctx) fiber.setContext(ctx)
     let handler: Effect.Effect<void, unknown, unknown>
     try {
@@ -1353,7 +1463,13 @@ export const queueRejection = (wq: WorkqueueState): WorkqueueError.WorkqueueErro
     case "Open":
       return undefined
     case "Destroyed":
-      return WorkqueueError.make("Destroyed", wq.name, "cannot queue on a destroyed workqueue")
+      return WorkqueueError.make(
+        "Destroyed",
+        wq.name,
+        wq.system.closed
+          ? "cannot queue on a destroyed workqueue (its WorkqueueSystem has closed)"
+          : "cannot queue on a destroyed workqueue"
+      )
     case "Draining":
     case "Destroying":
       return isChainedWork(wq)
@@ -1381,25 +1497,48 @@ export const checkCpu = (
   if (cpu !== undefined) {
     return isCpu(sys, cpu)
       ? undefined
-      : WorkqueueError.make("InvalidCpu", wq.name, `CPU ${cpu} is not one of the ${sys.cpus} CPUs (0..${sys.cpus - 1})`)
+      : WorkqueueError.make(
+          "InvalidCpu",
+          wq.name,
+          `CPU ${show(cpu)} is not one of the ${sys.cpus} CPUs (0..${sys.cpus - 1})`
+        )
   }
-  const caller = currentCpuUnsafe()
+  const caller = currentCpuUnsafe(sys)
   return isCpu(sys, caller)
     ? undefined
     : WorkqueueError.make(
         "InvalidCpu",
         wq.name,
-        `the caller's CPU ${caller} (onCpu) is not one of the ${sys.cpus} CPUs`
+        `the caller's CPU ${show(caller)} (onCpu) is not one of the ${sys.cpus} CPUs (0..${sys.cpus - 1})`
       )
+}
+
+/**
+ * A work item belongs to one system: the first it is queued or armed on (`work.system`, set when that succeeds),
+ * until that system has closed and the item is neither pending nor running there. Its pending bit, running
+ * instances and waiters all live in that system, so queueing it on another is refused (one system's cancel_sync
+ * could not wait for an instance on another). The kernel has one system; see docs/DESIGN.md §7a.
+ */
+const foreignSystem = (sys: System, wq: WorkqueueState, work: WorkState): WorkqueueError.WorkqueueError | undefined => {
+  const owner = work.system
+  if (owner === sys || owner === undefined) return undefined
+  // a closed system lets go of an item once it is done there (its close may still be running it)
+  if (owner.closed && work.current === undefined && (work.data & WORK_PENDING) === 0) return undefined
+  return WorkqueueError.make(
+    "ForeignSystem",
+    wq.name,
+    `work item "${work.name}" belongs to another WorkqueueSystem (the first it was queued on); a work item serves one system`
+  )
 }
 
 /** `queue_work_on()`: test-and-set PENDING, the disabled check, then `__queue_work()`. */
 export const queueWorkOn = (sys: System, cpu: number | undefined, wq: WorkqueueState, work: WorkState): QueueResult => {
-  const bad = checkCpu(sys, wq, cpu)
+  const bad = checkCpu(sys, wq, cpu) ?? foreignSystem(sys, wq, work)
   if (bad !== undefined) return bad
   if (workIsPending(work) || work.disable > 0) return false
   const rejected = queueRejection(wq)
   if (rejected !== undefined) return rejected
+  work.system = sys
   work.data |= WORK_PENDING
   insertQueued(sys, cpu, wq, work)
   return true
@@ -1410,7 +1549,7 @@ export const queueWorkOn = (sys: System, cpu: number | undefined, wq: WorkqueueS
  * it on the worklist if a slot is free and nothing waits before it, else at the tail of the inactive list.
  */
 export const insertQueued = (sys: System, reqCpu: number | undefined, wq: WorkqueueState, work: WorkState): void => {
-  let cpu = reqCpu ?? currentCpuUnsafe()
+  let cpu = reqCpu ?? currentCpuUnsafe(sys)
   let pwq = wq.unbound ? wq.pwqs[0]! : wq.pwqs[cpu]!
   const running = workLastRunning(work)
   if (!wq.ordered && running !== undefined && running.currentPwq?.wq === wq && running.currentPwq !== pwq) {
@@ -1822,7 +1961,7 @@ export const queueDelayedWorkOn = (
   dwork: DelayedWorkState,
   millis: number
 ): QueueResult => {
-  const bad = checkCpu(sys, wq, cpu)
+  const bad = checkCpu(sys, wq, cpu) ?? foreignSystem(sys, wq, dwork)
   if (bad !== undefined) return bad
   const ms = delayMillis(wq, millis)
   if (typeof ms !== "number") return ms
@@ -1831,6 +1970,7 @@ export const queueDelayedWorkOn = (
   if (rejected !== undefined) return rejected
   const refused = armRejection(wq, ms)
   if (refused !== undefined) return refused
+  dwork.system = sys
   dwork.data |= WORK_PENDING
   armDelayed(sys, cpu, wq, dwork, ms)
   return true
@@ -1844,7 +1984,7 @@ export const modDelayedWorkOn = (
   dwork: DelayedWorkState,
   millis: number
 ): QueueResult => {
-  const bad = checkCpu(sys, wq, cpu)
+  const bad = checkCpu(sys, wq, cpu) ?? foreignSystem(sys, wq, dwork)
   if (bad !== undefined) return bad
   const ms = delayMillis(wq, millis)
   if (typeof ms !== "number") return ms
@@ -1853,6 +1993,7 @@ export const modDelayedWorkOn = (
   if (rejected !== undefined) return rejected
   const refused = armRejection(wq, ms)
   if (refused !== undefined) return refused
+  dwork.system = sys
   const pending = grabPending(sys, dwork)
   dwork.data |= WORK_PENDING
   armDelayed(sys, cpu, wq, dwork, ms)
@@ -1951,6 +2092,64 @@ const removeFrom = <A>(array: Array<A> | undefined, value: A): void => {
 /** `WQ_NAME_LEN` */
 export const WQ_NAME_LEN = 32
 
+/** A caller's value in a message: never throws (a symbol, an object with a throwing `toString`). @internal */
+export const show = (u: unknown): string => {
+  if (typeof u === "string") return JSON.stringify(u)
+  if (typeof u === "bigint") return `${u}n`
+  try {
+    return typeof u === "symbol"
+      ? u.toString()
+      : typeof u === "object" && u !== null
+        ? Object.prototype.toString.call(u)
+        : String(u)
+  } catch {
+    return typeof u
+  }
+}
+
+/**
+ * What a caller passes to `alloc_workqueue()`, checked before anything is built: a non-empty string name, flags
+ * made of the public `WQ_*` bits only (a non-negative integer), an integer max_active (out of range is clamped
+ * later, with the kernel's warning). The `__WQ_*` bits are the engine's: `makeOrdered` and the legacy creators
+ * add them after this check.
+ * @internal
+ */
+export const checkAllocArgs = (
+  name: unknown,
+  flags: unknown,
+  maxActive: unknown
+): WorkqueueError.WorkqueueError | undefined => {
+  if (typeof name !== "string" || name.length === 0) {
+    return WorkqueueError.make(
+      "InvalidName",
+      show(name),
+      `a workqueue name must be a non-empty string, got ${show(name)}`
+    )
+  }
+  const wqName = name.length >= WQ_NAME_LEN ? name.slice(0, WQ_NAME_LEN - 1) : name
+  if (
+    typeof flags !== "number" ||
+    !Number.isInteger(flags) ||
+    flags < 0 ||
+    flags > WQ_PUBLIC_FLAGS ||
+    (flags & ~WQ_PUBLIC_FLAGS) !== 0
+  ) {
+    return WorkqueueError.make(
+      "InvalidFlags",
+      wqName,
+      `flags must be a combination of the WQ_* flags (0x${WQ_PUBLIC_FLAGS.toString(16)}), got ${show(flags)}`
+    )
+  }
+  if (typeof maxActive !== "number" || !Number.isInteger(maxActive)) {
+    return WorkqueueError.make(
+      "InvalidMaxActive",
+      wqName,
+      `max_active must be an integer (0 for the default ${WQ_DFL_ACTIVE}), got ${show(maxActive)}`
+    )
+  }
+  return undefined
+}
+
 /** `wq_clamp_max_active()` with the kernel's warning. */
 export const clampMaxActive = (sys: System, name: string, n: number): number => {
   if (Number.isInteger(n) && n >= 1 && n <= WQ_MAX_ACTIVE) return n
@@ -1977,7 +2176,11 @@ export const allocWorkqueue = (
   let name = rawName
   if (name.length >= WQ_NAME_LEN) {
     name = name.slice(0, WQ_NAME_LEN - 1)
-    sys.warnOnce(`name:${rawName}`, `workqueue: name exceeds WQ_NAME_LEN. Truncating to: ${name}`)
+    // pr_warn_once(): once per system, not per name (a set of every long name ever seen would only grow)
+    sys.warnOnce("name-too-long", `workqueue: name exceeds WQ_NAME_LEN. Truncating to: ${name}`)
+  }
+  if (sys.closed) {
+    return WorkqueueError.make("SystemClosed", name, "cannot allocate a workqueue: its WorkqueueSystem has closed")
   }
   const bh = (flags & WQ_BH) !== 0
   if (bh) {
@@ -2006,6 +2209,7 @@ export const allocWorkqueue = (
     pwqs: [],
     lifecycle: "Open",
     nrDrainers: 0,
+    nrDestroyers: 0,
     workColor: 0,
     flushColor: 0,
     nrInFlight: new Int32Array(WORK_NR_COLORS),
@@ -2045,13 +2249,15 @@ export const destroyWorkqueue = (sys: System, wq: WorkqueueState): Effect.Effect
     const bad = selfDeadlock(wq, "destroy_workqueue()")
     if (bad !== undefined) return Effect.fail(bad)
     wq.lifecycle = "Destroying"
+    wq.nrDestroyers++
     fireArmedTimers(sys, wq)
-    return Effect.andThen(
+    const destroy = Effect.andThen(
       drainWorkqueue(sys, wq, true),
       Effect.sync(() => {
         if (wq.lifecycle === "Destroyed") return
         wq.lifecycle = "Destroyed"
         sys.workqueues.delete(wq)
+        sys.retired?.push(wq) // its final counts are published once
         for (const pwq of uniquePwqs(wq)) {
           pwq.pool.refs--
           if (pwq.mayday) {
@@ -2063,6 +2269,16 @@ export const destroyWorkqueue = (sys: System, wq: WorkqueueState): Effect.Effect
         if (rescuer !== undefined) {
           rescuer.pendingExit = true
           rescuer.wake?.()
+        }
+      })
+    )
+    // interrupted (a timeout, say) while draining: the workqueue is left open and usable, as an interrupted
+    // drain leaves it, unless another destroy is still under way; the armed items it fired stay queued
+    return Effect.ensuring(
+      destroy,
+      Effect.sync(() => {
+        if (--wq.nrDestroyers === 0 && wq.lifecycle === "Destroying") {
+          wq.lifecycle = wq.nrDrainers > 0 ? "Draining" : "Open"
         }
       })
     )
@@ -2087,6 +2303,8 @@ export const setMaxActive = (sys: System, wq: WorkqueueState, n: number): void =
 /** Close the system: destroy every workqueue (user ones first, after a flush), end workers and the timer fiber. */
 export const closeSystem = (sys: System): Effect.Effect<void> =>
   Effect.gen(function* () {
+    // from now on no workqueue is made (SystemClosed): one made later would have no workers, and hang
+    sys.closed = true
     // a frozen system would hold its freezable items forever: thaw first (nothing accepted is dropped)
     thawWorkqueues(sys)
     const all = [...sys.workqueues]

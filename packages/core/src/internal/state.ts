@@ -27,7 +27,7 @@ import type * as Effect from "effect/Effect"
 import type * as Fiber from "effect/Fiber"
 import { List, type Node } from "./list.ts"
 import type { SchedEntity } from "./scheduler.ts"
-import type { System } from "./engine.ts"
+import type { RunToken, System } from "./engine.ts"
 import type { TimerNode } from "./timer.ts"
 
 // ---------------------------------------------------------------------------
@@ -71,6 +71,8 @@ export interface WorkState extends Node {
   disable: number // L: the off-queue disable count (`disable_work`)
   pwq: Pwq | undefined // L: the pwq it is queued on, while PENDING and on a list
   current: Worker | undefined // L: the worker executing it now (the busy hash, inverted)
+  system: System | undefined // L: the system it belongs to: set by its first successful queueing or arming; another
+  //                               system may take it only once that one has closed (engine `foreignSystem`)
 }
 
 /** The engine's `delayed_work`: a work item that is also a timer node. @internal */
@@ -165,6 +167,7 @@ export interface Worker extends SchedEntity {
   pendingExit: boolean // L: told to exit (culled / system closing)
   waking: boolean // L: counted in pool.nrWaking (woken or created, not yet at its first step)
   runMs: number // L: CPU ms of the current item since it started or last woke (CPU-hog detection)
+  token: RunToken | undefined // W: the run identity in the handler's context (engine `RunToken`); set at a start
 }
 
 // ---------------------------------------------------------------------------
@@ -194,6 +197,7 @@ export interface WorkqueueState {
   readonly pwqs: Array<Pwq> // I: per-CPU slots (all the same dfl_pwq for unbound/ordered)
   lifecycle: WqLifecycle // WQ
   nrDrainers: number // WQ
+  nrDestroyers: number // WQ: destroy calls under way (an interrupted one reopens the wq only if it was the last)
   workColor: number // L: colour stamped on newly queued items
   flushColor: number // L: the oldest colour still being flushed (== workColor when none)
   readonly nrInFlight: Int32Array // L: items in flight per colour (queued or running)
@@ -217,7 +221,8 @@ export interface SystemState {
   readonly unboundPools: Map<string, Pool> // L: by attributes
   readonly pools: Array<Pool> // L: every pool by id
   freezing: boolean // WQ
-  closing: boolean // WQ: the system layer is closing
+  closing: boolean // WQ: workers and the timer fiber are being stopped (the last phase of closing)
+  closed: boolean // WQ: the system layer has begun to close: no new workqueue (engine `allocWorkqueue`)
 }
 
 /** @internal */
