@@ -528,24 +528,22 @@ describe("WorkqueueChecker", () => {
     ]
 
     for (const mutant of mutants) {
-      it.effect(
-        `catches: ${mutant.name}`,
-        () =>
-          Effect.gen(function* () {
-            const result = yield* Arbitrary.checkEffect(
-              WorkqueueArbitrary.scenario(MUTATION_RUN),
-              WorkqueueChecker.property(mutant),
-              { runs: 3000, seed: SEED, size: 30 }
+      it.effect(`catches: ${mutant.name}`, () =>
+        Effect.gen(function* () {
+          const result = yield* Arbitrary.checkEffect(
+            WorkqueueArbitrary.scenario(MUTATION_RUN),
+            WorkqueueChecker.property(mutant),
+            { runs: 3000, seed: SEED, size: 30 }
+          )
+          assert.strictEqual(result._tag, "Falsified", `mutant "${mutant.name}" survived`)
+          if (result._tag === "Falsified") {
+            const error = result.failure._tag === "PropertyError" ? result.failure.error : undefined
+            console.log(
+              `mutant "${mutant.name}" caught after ${result.runs} run(s), ${result.shrinks} shrink(s); shrunk counterexample:` +
+                `${error instanceof WorkqueueChecker.DivergenceError ? error.message : String(error)}`
             )
-            assert.strictEqual(result._tag, "Falsified", `mutant "${mutant.name}" survived`)
-            if (result._tag === "Falsified") {
-              const error = result.failure._tag === "PropertyError" ? result.failure.error : undefined
-              console.log(
-                `mutant "${mutant.name}" caught after ${result.runs} run(s), ${result.shrinks} shrink(s); shrunk counterexample:` +
-                  `${error instanceof WorkqueueChecker.DivergenceError ? error.message : String(error)}`
-              )
-            }
-          })
+          }
+        })
       )
     }
   })
