@@ -578,6 +578,19 @@ export interface Snapshot {
   readonly workqueues: ReadonlyArray<WorkqueueSnapshot>
   readonly pools: ReadonlyArray<PoolSnapshot>
   readonly timers: number
+  readonly runQueue: RunQueue
+}
+
+/**
+ * What the system's run queue holds: worker tasks waiting for a turn (yields, wake-ups, forks of handlers) and
+ * concurrency probes waiting for the parent scheduler. Both 0 means nothing of the system is runnable: every worker
+ * is idle or suspended on something outside the run queue (a timer, a Deferred, I/O).
+ * @category models
+ * @since 0.1.0
+ */
+export interface RunQueue {
+  readonly tasks: number
+  readonly probes: number
 }
 
 const workerSnapshot = (sys: Engine.System, worker: Engine.System["allWorkers"] extends Set<infer W> ? W : never) => {
@@ -645,7 +658,13 @@ export const snapshotUnsafe = (sys: Engine.System): Snapshot => ({
     pwqs: Engine.uniquePwqs(wq).map(pwqSnapshot)
   })),
   pools: sys.pools.map((pool) => poolSnapshot(sys, pool)),
-  timers: sys.timers.size
+  timers: sys.timers.size,
+  runQueue: runQueueUnsafe(sys)
+})
+
+const runQueueUnsafe = (sys: Engine.System): RunQueue => ({
+  tasks: sys.scheduler.queued,
+  probes: sys.scheduler.probes.length
 })
 
 /**
@@ -669,4 +688,27 @@ export const snapshotUnsafe = (sys: Engine.System): Snapshot => ({
  */
 export const snapshot: Effect.Effect<Snapshot, never, WorkqueueSystem> = Effect.map(WorkqueueSystem, (s) =>
   snapshotUnsafe(s.system)
+)
+
+/**
+ * The system's run queue, cheaply (no full {@link snapshot}): `{ tasks: 0, probes: 0 }` when nothing of the system is
+ * runnable. Test kits poll it every scheduler turn to tell when a system has settled.
+ *
+ * **Kernel**: the runqueues of the CPUs' kworkers (`nr_running` of every pool, and pending wake-ups).
+ *
+ * **Example** (Idle after boot)
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { WorkqueueSystem } from "@effect-workqueue/core"
+ *
+ * const program = Effect.andThen(Effect.yieldNow, WorkqueueSystem.runQueue)
+ * await Effect.runPromise(program.pipe(Effect.provide(WorkqueueSystem.layer()))) // => { tasks: 0, probes: 0 }
+ * ```
+ *
+ * @category services
+ * @since 0.1.0
+ */
+export const runQueue: Effect.Effect<RunQueue, never, WorkqueueSystem> = Effect.map(WorkqueueSystem, (s) =>
+  runQueueUnsafe(s.system)
 )

@@ -2,16 +2,32 @@
  * Test-side helpers around a `WorkqueueSystem`: a layer for tests, `settle` (run everything runnable without moving
  * the clock), `advance` (move the `TestClock` and settle) and `idle`.
  *
+ * A failing test fails with its own message. The layer's finaliser winds the system down: it closes the test's
+ * workqueues and the system while moving the `TestClock` (bounded) so that sleeping handlers finish; a system that
+ * still cannot close is abandoned with a report of what was still running (a `WindDownError` for a test that had
+ * passed, a logged warning beside the test's own failure otherwise). Without it, an assertion failing while a handler
+ * slept on `TestClock` left the scope close waiting forever, and the test showed only timeouts.
+ *
  * @since 0.1.0
  */
 import { WorkqueueSystem } from "@effect-workqueue/core"
+import type * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
-import type * as Layer from "effect/Layer"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as Scope from "effect/Scope"
 import { TestClock } from "effect/testing"
 
 /**
  * Options of {@link layer}: the `WorkqueueSystem.layer` options, with `cpus` defaulting to 2 (small, so tests see
- * per-CPU behaviour without long dumps).
+ * per-CPU behaviour without long dumps), plus the bounds of the wind-down at scope close:
+ *
+ * - `windDownAdvanceMs`: under `TestClock`, how far (in virtual ms) the finaliser may move the clock so that sleeping
+ *   handlers finish (default one day).
+ * - `windDownLiveMs`: under the live clock, how long (real ms) the finaliser waits for the system to close before it
+ *   gives up and reports (default 10 000; a hang guard, not a budget).
  *
  * **Kernel**: boot parameters (`nr_cpu_ids`, `workqueue.power_efficient`).
  *
@@ -25,11 +41,52 @@ import { TestClock } from "effect/testing"
  * @category models
  * @since 0.1.0
  */
-export type Options = WorkqueueSystem.Options
+export interface Options extends WorkqueueSystem.Options {
+  readonly windDownAdvanceMs?: number | undefined
+  readonly windDownLiveMs?: number | undefined
+}
+
+/**
+ * The defect a test fails with when its `TestWorkqueue.layer` cannot wind the system down at scope close: the
+ * message lists what was still running (handler, workqueue, worker state) and what was still pending or armed.
+ *
+ * **Kernel**: the watchdog's `show_all_workqueues()` dump of busy workers and pending work.
+ *
+ * **Example** (Recognising it)
+ *
+ * ```ts
+ * import { TestWorkqueue } from "@effect-workqueue/testing"
+ * const stuck = (u: unknown) => u instanceof TestWorkqueue.WindDownError
+ * ```
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class WindDownError extends Error {
+  readonly report: string
+  constructor(report: string) {
+    super(`TestWorkqueue.layer: the workqueue system did not wind down at scope close:\n${report}`)
+    this.name = "WindDownError"
+    this.report = report
+  }
+}
 
 /**
  * `WorkqueueSystem.layer` for tests: 2 CPUs unless `cpus` says otherwise. Provide it inside `it.effect`, after the
- * test services, so the system's timers and workers run on `TestClock`.
+ * test services, so the system's timers and workers run on `TestClock`. It also provides the `Scope` the test's
+ * workqueues are made in, so that its finaliser closes them.
+ *
+ * **Details**: closing the layer winds the system down instead of hanging. Workqueues made in the provided scope are
+ * destroyed, then the system is closed; while that waits for handlers, the finaliser runs everything runnable and,
+ * under `TestClock`, moves the clock forward in doubling steps (at most `windDownAdvanceMs` in all) so that handlers
+ * sleeping on it finish. If the system still has not closed (a handler waits on a Deferred nobody completes, or a
+ * sleep beyond the bound), it is abandoned and the finaliser reports what was still running: a test that had failed
+ * keeps its own failure (its assertion message first) and the report is logged; a test that had succeeded fails
+ * with a {@link WindDownError} naming the stuck handlers. Either way the test ends instead of timing out.
+ *
+ * **Gotchas**: a workqueue made in another scope (your own `Effect.scoped` inside the test) is destroyed when that
+ * scope closes, before this finaliser can help: let the layer provide the scope. Handlers keep running while the
+ * clock moves at teardown, after the test's own assertions.
  *
  * **Kernel**: boot: the per-CPU pools and the `system_*_wq` workqueues (`workqueue_init_early()`).
  *
@@ -54,12 +111,90 @@ export type Options = WorkqueueSystem.Options
  * @category layers
  * @since 0.1.0
  */
-export const layer = (options?: Options): Layer.Layer<WorkqueueSystem.WorkqueueSystem> =>
-  WorkqueueSystem.layer({ ...options, cpus: options?.cpus ?? 2 })
+export const layer = (options?: Options): Layer.Layer<WorkqueueSystem.WorkqueueSystem | Scope.Scope> =>
+  Layer.effectContext(
+    Effect.gen(function* () {
+      const layerScope = yield* Effect.scope
+      const systemScope = yield* Scope.make()
+      const { windDownAdvanceMs, windDownLiveMs, ...systemOptions } = options ?? {}
+      const system = yield* Layer.buildWithScope(
+        WorkqueueSystem.layer({ ...systemOptions, cpus: systemOptions.cpus ?? 2 }),
+        systemScope
+      )
+      const userScope = yield* Scope.make()
+      yield* Scope.addFinalizerExit(layerScope, (exit) =>
+        windDown(Context.get(system, WorkqueueSystem.WorkqueueSystem), userScope, systemScope, exit, {
+          advanceMs: windDownAdvanceMs ?? 24 * 60 * 60 * 1000,
+          liveMs: windDownLiveMs ?? 10_000
+        })
+      )
+      return Context.add(system, Scope.Scope, userScope)
+    })
+  )
+
+// Closes the test's workqueues then the system, driving the clock while that waits (see `layer`).
+const windDown = (
+  service: WorkqueueSystem.WorkqueueSystem["Service"],
+  userScope: Scope.Closeable,
+  systemScope: Scope.Closeable,
+  exit: Exit.Exit<unknown, unknown>,
+  bounds: { readonly advanceMs: number; readonly liveMs: number }
+): Effect.Effect<void> =>
+  Effect.gen(function* () {
+    const close = yield* Effect.forkDetach(
+      Effect.andThen(Scope.close(userScope, exit), Scope.close(systemScope, exit)),
+      { startImmediately: true }
+    )
+    const clock = yield* Effect.clockWith(Effect.succeed)
+    if (isTestClock(clock)) {
+      let advanced = 0
+      let step = 1
+      for (;;) {
+        for (let i = 0; i < 400 && close.pollUnsafe() === undefined; i++) yield* Effect.yieldNow
+        if (close.pollUnsafe() !== undefined || advanced >= bounds.advanceMs) break
+        const by = Math.min(step, bounds.advanceMs - advanced)
+        yield* clock.adjust(by)
+        advanced += by
+        step *= 2
+      }
+    } else {
+      yield* Effect.raceFirst(Effect.asVoid(Fiber.await(close)), Effect.sleep(bounds.liveMs))
+    }
+    if (close.pollUnsafe() !== undefined) return
+    // abandoned: the close fiber stays suspended on the stuck handlers and is collected with them
+    const report = stuckReport(yield* WorkqueueSystem.snapshot)
+    if (Exit.isFailure(exit)) return yield* Effect.logWarning(new WindDownError(report).message)
+    return yield* Effect.die(new WindDownError(report))
+  }).pipe(Effect.provideService(WorkqueueSystem.WorkqueueSystem, service))
+
+const isTestClock = (clock: Clock.Clock): clock is TestClock.TestClock =>
+  typeof (clock as Partial<TestClock.TestClock>).adjust === "function"
+
+const stuckReport = (snap: WorkqueueSystem.Snapshot): string => {
+  const lines: Array<string> = []
+  for (const pool of snap.pools) {
+    for (const w of pool.workers) {
+      if (w.state === "idle" || w.work === undefined) continue
+      lines.push(
+        `  running: ${w.work} on workqueue "${w.workqueue}" (${w.name}, ${w.state}, for ${w.runningFor ?? 0} ms)`
+      )
+    }
+  }
+  for (const wq of snap.workqueues) {
+    const active = wq.pwqs.reduce((n, p) => n + p.active, 0)
+    const inactive = wq.pwqs.reduce((n, p) => n + p.inactive, 0)
+    if (active + inactive + wq.armed > 0) {
+      lines.push(
+        `  workqueue "${wq.name}" (${wq.state}): ${active} active, ${inactive} inactive, ${wq.armed} timer(s) armed`
+      )
+    }
+  }
+  return lines.length === 0 ? "  (no busy worker: a finaliser of the test itself waits)" : lines.join("\n")
+}
 
 /**
- * Whether the system has nothing runnable: its shared run queue is empty and no concurrency probe is pending. Best
- * effort (it reads the engine's scheduler); `true` when that is not available.
+ * Whether the system has nothing runnable: its run queue is empty and no concurrency probe is pending
+ * (`WorkqueueSystem.runQueue`).
  *
  * **Kernel**: every pool idle or sleeping (`nr_running == 0` with an empty worklist, or only sleeping workers).
  *
@@ -76,12 +211,8 @@ export const layer = (options?: Options): Layer.Layer<WorkqueueSystem.WorkqueueS
  * @since 0.1.0
  */
 export const idle: Effect.Effect<boolean, never, WorkqueueSystem.WorkqueueSystem> = Effect.map(
-  WorkqueueSystem.WorkqueueSystem,
-  (service) => {
-    const scheduler = (service as unknown as { system?: { scheduler?: { queued?: number; probes?: Array<unknown> } } })
-      .system?.scheduler
-    return scheduler === undefined || ((scheduler.queued ?? 0) === 0 && (scheduler.probes?.length ?? 0) === 0)
-  }
+  WorkqueueSystem.runQueue,
+  (rq) => rq.tasks === 0 && rq.probes === 0
 )
 
 /**

@@ -35,11 +35,6 @@ const MUTATION_RUN: WorkqueueArbitrary.ScenarioOptions = { ...BIG_RUN, maxOps: 3
 const BATCH = 10
 const RUNS = 1000 // × BATCH = 10 000 sequences
 
-let sequences = 0
-let ops = 0
-let events = 0
-let started = 0
-
 const scenario = (
   workqueues: ReadonlyArray<WorkqueueModel.WorkqueueSpec>,
   ops: ReadonlyArray<WorkqueueModel.Op>,
@@ -61,33 +56,34 @@ const expectPass = (s: WorkqueueArbitrary.Scenario) =>
 
 describe("WorkqueueChecker", () => {
   describe("model check of the real engine", () => {
-    it.effect.prop(
+    // One test, counters local to it: it runs alone and its count is fixed by the seed, never by a time budget
+    // (throughput belongs in `npm run bench`). The timeout is only a hang guard.
+    it.effect(
       `${RUNS * BATCH} generated sequences follow the model (seed ${SEED})`,
-      [Arbitrary.array(WorkqueueArbitrary.scenario(BIG_RUN), { minLength: BATCH, maxLength: BATCH })],
-      ([batch]) =>
+      () =>
         Effect.gen(function* () {
-          if (started === 0) started = Date.now()
-          for (const s of batch) {
-            const result = yield* WorkqueueChecker.check(s)
-            if (result._tag === "Diverged") return yield* Effect.fail(new WorkqueueChecker.DivergenceError(s, result))
-            sequences++
-            ops += result.ops
-            events += result.events
-          }
-          return true
+          let sequences = 0
+          const result = yield* Arbitrary.checkEffect(
+            Arbitrary.array(WorkqueueArbitrary.scenario(BIG_RUN), { minLength: BATCH, maxLength: BATCH }),
+            (batch) =>
+              Effect.gen(function* () {
+                for (const s of batch) {
+                  const checked = yield* WorkqueueChecker.check(s)
+                  if (checked._tag === "Diverged") {
+                    return yield* Effect.fail(new WorkqueueChecker.DivergenceError(s, checked))
+                  }
+                  sequences++
+                }
+                return true
+              }),
+            // size 100: Arbitrary's default size (10) keeps op lists short; 100 lets them grow to maxOps (~25 ops on average)
+            { runs: RUNS, seed: SEED, size: 100 }
+          )
+          assert.strictEqual(result._tag, "Passed", Arbitrary.formatCheckFailure(result))
+          assert.strictEqual(sequences, RUNS * BATCH, "every generated sequence was checked")
         }),
-      // size 100: Arbitrary's default size (10) keeps op lists short; 100 lets them grow to maxOps (~25 ops on average)
-      { timeout: 120_000, arbitrary: { runs: RUNS, seed: SEED, size: 100 } }
+      600_000
     )
-
-    it("checked at least 10 000 sequences in under two minutes", () => {
-      const ms = Date.now() - started
-      console.log(
-        `model check: ${sequences} sequences (${ops} ops, ${events} observed events) in ${ms} ms (seed ${SEED})`
-      )
-      assert.isAtLeast(sequences, 10_000)
-      assert.isBelow(ms, 120_000)
-    })
 
     it.effect("handler calls, flushes, cancelSync, latches, failures and timers pass on hand-written scenarios", () =>
       Effect.gen(function* () {
@@ -532,25 +528,22 @@ describe("WorkqueueChecker", () => {
     ]
 
     for (const mutant of mutants) {
-      it.effect(
-        `catches: ${mutant.name}`,
-        () =>
-          Effect.gen(function* () {
-            const result = yield* Arbitrary.checkEffect(
-              WorkqueueArbitrary.scenario(MUTATION_RUN),
-              WorkqueueChecker.property(mutant),
-              { runs: 3000, seed: SEED, size: 30 }
+      it.effect(`catches: ${mutant.name}`, () =>
+        Effect.gen(function* () {
+          const result = yield* Arbitrary.checkEffect(
+            WorkqueueArbitrary.scenario(MUTATION_RUN),
+            WorkqueueChecker.property(mutant),
+            { runs: 3000, seed: SEED, size: 30 }
+          )
+          assert.strictEqual(result._tag, "Falsified", `mutant "${mutant.name}" survived`)
+          if (result._tag === "Falsified") {
+            const error = result.failure._tag === "PropertyError" ? result.failure.error : undefined
+            console.log(
+              `mutant "${mutant.name}" caught after ${result.runs} run(s), ${result.shrinks} shrink(s); shrunk counterexample:` +
+                `${error instanceof WorkqueueChecker.DivergenceError ? error.message : String(error)}`
             )
-            assert.strictEqual(result._tag, "Falsified", `mutant "${mutant.name}" survived`)
-            if (result._tag === "Falsified") {
-              const error = result.failure._tag === "PropertyError" ? result.failure.error : undefined
-              console.log(
-                `mutant "${mutant.name}" caught after ${result.runs} run(s), ${result.shrinks} shrink(s); shrunk counterexample:` +
-                  `${error instanceof WorkqueueChecker.DivergenceError ? error.message : String(error)}`
-              )
-            }
-          }),
-        120_000
+          }
+        })
       )
     }
   })

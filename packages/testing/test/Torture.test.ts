@@ -1,0 +1,37 @@
+/**
+ * The CI slice of the torture test (torture/harness.ts; the long run is `npm run torture`): fixed seeds, a fixed
+ * number of rounds and steps, under TestClock (exact: every timer fires at its expiry, 0 ms late) and under the live
+ * clock (lateness bounded generously: a hang guard, not a speed budget). Each case runs alone; counts come from the
+ * seed, never from time.
+ *
+ * Invariants checked: each successful queue runs exactly once, no item runs concurrently with itself, every armed
+ * timer fires within its bound and none stays armed, tasks pending on the parent scheduler stay bounded (the
+ * ping-pong bursts of queue + flush), outside queueing is refused with Draining only while a drain runs, and every
+ * round quiesces and closes. A failure prints the seed, the round, the step and the calls on the item concerned.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Torture from "../torture/harness.ts"
+
+const expectClean = (report: Torture.Report) => {
+  assert.deepStrictEqual(report.violations, [], Torture.formatReport(report))
+  assert.isAbove(report.queued, 0)
+  assert.isAbove(report.fired, 0, "timers fired")
+}
+
+describe("torture (CI slice)", () => {
+  for (const seed of [1, 3, 6, 9]) {
+    it.effect(`seed ${seed}, TestClock: 2 rounds of 200 random steps keep every invariant (timers exact)`, () =>
+      Effect.map(Torture.run({ seed, rounds: 2, steps: 200, clock: "test", pingPong: 1_500 }), expectClean)
+    )
+  }
+
+  for (const seed of [2, 4]) {
+    it.live(`seed ${seed}, live clock: 1 round of 150 random steps keeps every invariant (timers within 2 s)`, () =>
+      Effect.map(
+        Torture.run({ seed, rounds: 1, steps: 150, clock: "live", pingPong: 1_500, latenessMs: 2_000 }),
+        expectClean
+      )
+    )
+  }
+})
