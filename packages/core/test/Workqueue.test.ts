@@ -3,7 +3,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import { TestClock } from "effect/testing"
-import { Work, Workqueue, WorkqueueSystem } from "../src/index.ts"
+import { DelayedWork, Work, Workqueue, WorkqueueSystem } from "../src/index.ts"
 import { type Event, makeGate, makeLogCapture, makeRecorder, settle } from "./utils/recorder.ts"
 
 /** The per-pwq counts of workqueue `name`, as `[active, inactive]` pairs. */
@@ -620,6 +620,23 @@ describe("Workqueue", () => {
         const snap = yield* WorkqueueSystem.snapshot
         assert.isUndefined(snap.workqueues.find((w) => w.name === "scoped"))
       }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+    )
+  })
+
+  describe("fireArmed", () => {
+    it.effect("fires every armed item now, earliest first, and drain then waits for them (flush_delayed_work)", () =>
+      Effect.gen(function* () {
+        const rec = yield* makeRecorder
+        const wq = yield* Workqueue.make("armed", { maxActive: 1 })
+        yield* Workqueue.queueDelayed(wq, yield* DelayedWork.make(rec.handler("late")), "60 seconds")
+        yield* Workqueue.queueDelayed(wq, yield* DelayedWork.make(rec.handler("early")), "1 second")
+        assert.strictEqual(yield* Workqueue.fireArmed(wq), 2)
+        assert.strictEqual(yield* Workqueue.fireArmed(wq), 0, "nothing is armed any more")
+        yield* Workqueue.drain(wq)
+        assert.deepStrictEqual(yield* rec.ends, ["early", "late"])
+        const snap = yield* WorkqueueSystem.snapshot
+        assert.strictEqual(snap.workqueues.find((w) => w.name === "armed")?.armed, 0)
+      }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 2 })))
     )
   })
 
