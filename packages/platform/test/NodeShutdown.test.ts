@@ -156,7 +156,15 @@ describe("NodeShutdown", () => {
       const fiber = yield* Effect.forkChild(NodeShutdown.drainAll({ deadlineMs: 50 }))
       yield* TestClock.adjust(10)
       const report = yield* Fiber.join(fiber)
-      assert.deepStrictEqual(report, { drained: true, deadlineMs: 50, elapsedMs: 10, workqueues: [], running: [] })
+      assert.deepStrictEqual(report, {
+        outcome: "drained",
+        drained: true,
+        deadlineMs: 50,
+        elapsedMs: 10,
+        fired: 0,
+        workqueues: [],
+        running: []
+      })
       assert.strictEqual(NodeShutdown.formatReport(report), "workqueue shutdown: every workqueue drained in 10 ms")
     }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 1 })))
   )
