@@ -415,6 +415,10 @@ export const layer = (options: Options = {}): Layer.Layer<WorkqueueSystem.Workqu
         Layer.provide(WorkqueueSystem.layer(toSystemOptions(resolved)), Layer.succeed(Clock.Clock, clock.clock)),
         inner
       )
+      // the listeners first, so that they are removed last: a second signal during this layer's own close counts
+      if (options.handleSignals !== false) {
+        yield* Effect.provideContext(onSignals(deadlineMs, options.forceExitOnSecondSignal !== false), context)
+      }
       yield* Effect.addFinalizer(() =>
         Effect.gen(function* () {
           const run = yield* Shutdown.begin(deadlineMs)
@@ -431,9 +435,6 @@ export const layer = (options: Options = {}): Layer.Layer<WorkqueueSystem.Workqu
           if (run.guard !== undefined) yield* Fiber.interrupt(run.guard)
         }).pipe(Effect.provideContext(context))
       )
-      if (options.handleSignals !== false) {
-        yield* Effect.provideContext(onSignals(deadlineMs, options.forceExitOnSecondSignal !== false), context)
-      }
       const monitor = NodeMonitor.layer({
         intervalMs: resolved.monitorIntervalMs,
         dumpOnSignal: options.dumpOnSignal !== false
