@@ -11,8 +11,7 @@ import { type Child, killAll, start } from "./utils/child.ts"
 
 const service = path.join(import.meta.dirname, "fixtures", "service.ts")
 
-const run = (env: Record<string, string>): Child =>
-  start(service, { env: { EFFECT_WORKQUEUE_CPUS: "2", ...env } })
+const run = (env: Record<string, string>): Child => start(service, { env: { EFFECT_WORKQUEUE_CPUS: "2", ...env } })
 
 afterEach(killAll)
 
@@ -23,7 +22,12 @@ describe("NodeShutdown (integration: real processes, real signals)", () => {
   it.each(["alone", "above", "below"])(
     "layering %s: SIGTERM with minute-long jobs exits 130 at the deadline and reports every unfinished job",
     async (layering) => {
-      const child = run({ LAYERING: layering, JOBS: "10", JOB_MS: "60000", EFFECT_WORKQUEUE_SHUTDOWN_DEADLINE_MS: "300" })
+      const child = run({
+        LAYERING: layering,
+        JOBS: "10",
+        JOB_MS: "60000",
+        EFFECT_WORKQUEUE_SHUTDOWN_DEADLINE_MS: "300"
+      })
       await child.waitForEvent("ready")
       child.process.kill("SIGTERM")
       const { code } = await child.waitForExit()
@@ -31,7 +35,10 @@ describe("NodeShutdown (integration: real processes, real signals)", () => {
       const reports = deadlineReport(child, 300)
       assert.strictEqual(reports.length, 1, child.output())
       assert.match(reports[0]!, /with 10 accepted item\(s\) not finished in 1 workqueue\(s\)/)
-      assert.isFalse(child.events.some((e) => e.event === "done"), "no job finished: the exit did not wait for them")
+      assert.isFalse(
+        child.events.some((e) => e.event === "done"),
+        "no job finished: the exit did not wait for them"
+      )
       assert.notInclude(child.output(), "every workqueue drained")
     }
   )
@@ -39,7 +46,12 @@ describe("NodeShutdown (integration: real processes, real signals)", () => {
   it.each(["alone", "above", "below"])(
     "layering %s: a job that never ends cannot hold the exit past the deadline",
     async (layering) => {
-      const child = run({ LAYERING: layering, JOBS: "1", JOB_MS: "never", EFFECT_WORKQUEUE_SHUTDOWN_DEADLINE_MS: "200" })
+      const child = run({
+        LAYERING: layering,
+        JOBS: "1",
+        JOB_MS: "never",
+        EFFECT_WORKQUEUE_SHUTDOWN_DEADLINE_MS: "200"
+      })
       await child.waitForEvent("start")
       child.process.kill("SIGTERM")
       const { code } = await child.waitForExit()
@@ -63,7 +75,10 @@ describe("NodeShutdown (integration: real processes, real signals)", () => {
       child.process.kill("SIGTERM")
       const { code } = await child.waitForExit()
       assert.strictEqual(code, 130, child.output())
-      assert.isTrue(child.events.some((e) => e.event === "done" && e.id === "armed"), child.output())
+      assert.isTrue(
+        child.events.some((e) => e.event === "done" && e.id === "armed"),
+        child.output()
+      )
       const drained = child.lines.filter((line) => line.includes("every workqueue drained"))
       assert.strictEqual(drained.length, 1, `one "drained" line: ${child.output()}`)
       assert.include(drained[0], "1 armed delayed item(s) were fired early and ran")
