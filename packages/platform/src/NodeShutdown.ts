@@ -184,7 +184,8 @@ export const formatReport = (report: Report): string => Shutdown.formatReport(re
  * the deadline they go on in the background (the queues stay closed to outside work), and the effect returns the
  * report.
  *
- * **Gotchas**: a system shuts down once. The first call starts the drain and fixes the deadline; a later call
+ * **Gotchas**: a `deadlineMs` that is not an integer >= 0 dies with a `RangeError` (a defect: it is a programming
+ * error, as in `WorkqueueSystem.layer`). A system shuts down once. The first call starts the drain and fixes the deadline; a later call
  * (another layer's finaliser, a repeated signal) joins it and returns the same report without logging it again,
  * freezing again or draining again. A workqueue destroyed meanwhile (its scope closed) is simply skipped. This
  * cannot interrupt a running work item: the kernel never kills a work function either.
@@ -211,7 +212,15 @@ export const formatReport = (report: Report): string => Shutdown.formatReport(re
  * @since 0.1.0
  */
 export const drainAll = (options?: Options): Effect.Effect<Report, never, WorkqueueSystem.WorkqueueSystem> =>
-  Effect.flatMap(Shutdown.begin(options?.deadlineMs ?? DEFAULT_DEADLINE_MS), (run) => Deferred.await(run.outcome))
+  Effect.suspend(() => {
+    const deadlineMs = options?.deadlineMs ?? DEFAULT_DEADLINE_MS
+    if (!(Number.isSafeInteger(deadlineMs) && deadlineMs >= 0)) {
+      return Effect.die(
+        new RangeError(`NodeShutdown: deadlineMs must be an integer >= 0 (ms of Clock time), got ${String(deadlineMs)}`)
+      )
+    }
+    return Effect.flatMap(Shutdown.begin(deadlineMs), (run) => Deferred.await(run.outcome))
+  })
 
 /**
  * A layer whose only job is its finaliser: `drainAll(options)` when the layer closes.
@@ -241,4 +250,19 @@ export const drainAll = (options?: Options): Effect.Effect<Report, never, Workqu
  * @since 0.1.0
  */
 export const layer = (options?: Options): Layer.Layer<never, never, WorkqueueSystem.WorkqueueSystem> =>
-  Layer.effectDiscard(Effect.addFinalizer(() => drainAll(options)))
+  Layer.effectDiscard(
+    Effect.andThen(
+      validDeadline(options),
+      Effect.addFinalizer(() => drainAll(options))
+    )
+  )
+
+/** A bad deadline dies when the layer is built, not when it closes. */
+const validDeadline = (options: Options | undefined): Effect.Effect<void> => {
+  const deadlineMs = options?.deadlineMs ?? DEFAULT_DEADLINE_MS
+  return Number.isSafeInteger(deadlineMs) && deadlineMs >= 0
+    ? Effect.void
+    : Effect.die(
+        new RangeError(`NodeShutdown: deadlineMs must be an integer >= 0 (ms of Clock time), got ${String(deadlineMs)}`)
+      )
+}

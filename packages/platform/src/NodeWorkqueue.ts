@@ -451,8 +451,9 @@ const exitNow = (code: number): void => {
 
 /**
  * SIGINT/SIGTERM while the layer lives: the first starts (or joins) the shutdown and arms the exit at its
- * deadline; the second logs the report and exits with 130; later ones do nothing. When no other listener handles
- * the signal (no `runMain`), Node's default action is restored and the signal re-raised.
+ * deadline; the second logs the report and exits with 130; later ones do nothing. When nothing but platform layers
+ * listens for the signal (no `runMain`, no listener of the app's), Node's default action is restored and the
+ * signal re-raised.
  */
 const onSignals = (deadlineMs: number, forceExit: boolean) =>
   Effect.gen(function* () {
@@ -460,7 +461,7 @@ const onSignals = (deadlineMs: number, forceExit: boolean) =>
     let signals = 0 // the listener only, one synchronous step per signal
     const run = Effect.runForkWith(context)
     const listener = (signal: NodeJS.Signals) => {
-      if (process.listenerCount(signal) <= 1) {
+      if (process.listeners(signal).every((l) => platformListeners.has(l))) {
         process.removeListener("SIGINT", listener)
         process.removeListener("SIGTERM", listener)
         process.kill(process.pid, signal)
@@ -490,16 +491,21 @@ const onSignals = (deadlineMs: number, forceExit: boolean) =>
     }
     yield* Effect.acquireRelease(
       Effect.sync(() => {
+        platformListeners.add(listener)
         process.on("SIGINT", listener)
         process.on("SIGTERM", listener)
       }),
       () =>
         Effect.sync(() => {
+          platformListeners.delete(listener)
           process.removeListener("SIGINT", listener)
           process.removeListener("SIGTERM", listener)
         })
     )
   })
+
+/** The signal listeners of every live `NodeWorkqueue.layer`: none of them counts as "someone handles it". */
+const platformListeners = new Set<(...args: Array<any>) => void>()
 
 /** After a signal: at the deadline, if the shutdown is not complete, log what is left (once) and exit with 130. */
 const exitAtDeadline = (run: Shutdown.Run) =>

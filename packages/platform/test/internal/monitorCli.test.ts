@@ -168,6 +168,7 @@ describe("monitorCli", () => {
         const code = await run(args([server.url, ...mode]), c.io, new AbortController().signal)
         assert.strictEqual(code, 0)
         const text = c.out.join("\n")
+        // oxlint-disable-next-line no-control-regex -- looking for control characters is the point
         assert.notMatch(text, /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/, `${mode.join(" ")}: no control character`)
         const shown = mode.includes("--json") ? c.out.map((l) => (JSON.parse(l) as { name: string }).name).join() : text
         assert.include(shown, "\\x1b[2J\\x9b31m", mode.join(" "))
