@@ -802,6 +802,45 @@ export const destroy = (wq: Workqueue): Effect.Effect<void, WorkqueueError.Workq
   return Engine.destroyWorkqueue(state.system, state)
 }
 
+/**
+ * Fire every armed delayed item of the workqueue now, earliest expiry first, as `destroy` does before it drains;
+ * returns how many fired. Each fired item is queued at once (accepted even while the queue drains) and then
+ * runs as any queued item does.
+ *
+ * **When to use**: a shutdown that must finish within a deadline: fire the armed items at its start, so the
+ * drain waits for them, instead of leaving them to the destroy that follows (which has no deadline).
+ *
+ * **Kernel**: no single kernel function; `flush_delayed_work()`'s first step (`timer_delete_sync()` then
+ * `__queue_work()`) applied to each armed item, kernel/workqueue.c.
+ *
+ * **Example** (Fire a debounced item early)
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { DelayedWork, Workqueue, WorkqueueSystem } from "@effect-workqueue/core"
+ *
+ * const program = Effect.gen(function*() {
+ *   const wq = yield* Workqueue.make("w")
+ *   let runs = 0
+ *   yield* Workqueue.queueDelayed(wq, yield* DelayedWork.make(() => Effect.sync(() => runs++)), "1 hour")
+ *   const fired = yield* Workqueue.fireArmed(wq)
+ *   yield* Workqueue.flush(wq)
+ *   return [fired, runs]
+ * })
+ * await Effect.runPromise(program.pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer()))) // => [1, 1]
+ * ```
+ *
+ * @category flushing
+ * @since 0.1.0
+ */
+export const fireArmed = (wq: Workqueue): Effect.Effect<number> =>
+  Effect.sync(() => {
+    const state = toState(wq)
+    const before = state.timerCount.armed
+    Engine.fireArmedTimers(state.system, state)
+    return before - state.timerCount.armed
+  })
+
 // ---------------------------------------------------------------------------
 // configuration
 // ---------------------------------------------------------------------------

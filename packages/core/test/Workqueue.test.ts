@@ -623,6 +623,23 @@ describe("Workqueue", () => {
     )
   })
 
+  describe("fireArmed", () => {
+    it.effect("fires every armed item now, earliest first, and drain then waits for them (flush_delayed_work)", () =>
+      Effect.gen(function* () {
+        const rec = yield* makeRecorder
+        const wq = yield* Workqueue.make("armed", { maxActive: 1 })
+        yield* Workqueue.queueDelayed(wq, yield* DelayedWork.make(rec.handler("late")), "60 seconds")
+        yield* Workqueue.queueDelayed(wq, yield* DelayedWork.make(rec.handler("early")), "1 second")
+        assert.strictEqual(yield* Workqueue.fireArmed(wq), 2)
+        assert.strictEqual(yield* Workqueue.fireArmed(wq), 0, "nothing is armed any more")
+        yield* Workqueue.drain(wq)
+        assert.deepStrictEqual(yield* rec.ends, ["early", "late"])
+        const snap = yield* WorkqueueSystem.snapshot
+        assert.strictEqual(snap.workqueues.find((w) => w.name === "armed")?.armed, 0)
+      }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 2 })))
+    )
+  })
+
   describe("accessors", () => {
     it.effect("name, flags and maxActive are readable synchronously (alloc_workqueue)", () =>
       Effect.gen(function* () {

@@ -54,6 +54,34 @@ export interface MonitorRow {
 // formatting (pure)
 // ---------------------------------------------------------------------------
 
+/**
+ * A workqueue, worker or work name made safe for a terminal: control characters (C0, DEL, C1 — the bytes that
+ * start escape sequences), bidirectional overrides and backslashes are written as `\xNN` / `\uNNNN` / `\\`
+ * escapes, so a hostile name cannot move the cursor, recolour or rewrite what the monitor prints. Every name
+ * the formatters print goes through it.
+ *
+ * **Example** (An escape sequence in a name)
+ *
+ * ```ts
+ * import { NodeMonitor } from "@effect-workqueue/platform"
+ *
+ * NodeMonitor.escapeName("jobs\u001b[2J") // => "jobs\\x1b[2J"
+ * ```
+ *
+ * @category metrics
+ * @since 0.1.0
+ */
+export const escapeName = (name: string): string =>
+  String(name).replace(UNSAFE, (c) => {
+    if (c === "\\") return "\\\\"
+    const code = c.charCodeAt(0)
+    return code <= 0xff ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16).padStart(4, "0")}`
+  })
+
+/** What `escapeName` rewrites: C0, DEL, C1, bidi marks and overrides, and the escape character itself. */
+// oxlint-disable-next-line no-control-regex -- matching control characters is the point
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\\]/g
+
 const { WQ_MEM_RECLAIM, WQ_UNBOUND } = Workqueue
 
 const sumStats = (wq: WorkqueueSystem.WorkqueueSnapshot) => {
@@ -99,7 +127,7 @@ export const monitorRows = (prev: Snapshot | undefined, next: Snapshot): Array<M
     const base = before.get(wq.name)
     const d = (key: keyof typeof now) => (base === undefined ? now[key] : Math.max(now[key] - base[key], 0))
     return {
-      name: wq.name,
+      name: escapeName(wq.name),
       unbound: (wq.flags & WQ_UNBOUND) !== 0,
       memReclaim: (wq.flags & WQ_MEM_RECLAIM) !== 0,
       started: d("started"),
@@ -138,7 +166,7 @@ const formatRow = (row: MonitorRow): string => {
 
 /**
  * The `wq_monitor.py` table of `next`: one header line, then one row per workqueue (name = its last 24
- * characters). With `prev`, every counter is the change since `prev` (one monitor interval); without it, the
+ * characters, escaped by `escapeName`). With `prev`, every counter is the change since `prev` (one monitor interval); without it, the
  * cumulative totals, exactly as `wq_monitor.py` prints them. `infl` is always `started - completed` now.
  *
  * **Details**: `CPUtime` is in seconds with one decimal (ms of JS-thread time sampled by the engine's scheduler).
@@ -174,7 +202,7 @@ export const formatMonitorTable = (
 }
 
 const poolWorkerName = (pool: WorkqueueSystem.PoolSnapshot): string =>
-  pool.kind === "unbound" ? `cpus=all` : `cpu=${String(pool.cpu ?? -1).padStart(3)}${pool.kind === "bh" ? " bh" : ""}`
+  pool.kind === "unbound" ? "cpus=all" : `cpu=${String(pool.cpu ?? -1).padStart(3)}${pool.kind === "bh" ? " bh" : ""}`
 
 /**
  * A `wq_dump.py`-style dump of `snapshot`: the worker pools (`ref`, `nice`, `idle/workers`, CPU), the
@@ -226,7 +254,7 @@ export const formatDump = (snapshot: Snapshot): string => {
     const unbound = wq.type === "unbound" || wq.type === "ordered"
     const poolOf = (cpu: number) => (unbound ? wq.pwqs[0]?.pool : wq.pwqs.find((p) => p.cpu === cpu)?.pool)
     out.push(
-      `${wq.name.padEnd(nameLen)} ${wq.type.padEnd(10)}` +
+      `${escapeName(wq.name).padEnd(nameLen)} ${escapeName(wq.type).padEnd(10)}` +
         cpus.map((cpu) => ` ${String(poolOf(cpu) ?? "-").padStart(Math.max(String(cpu).length, idLen))}`).join("") +
         (unbound ? ` ${String(wq.pwqs[0]?.pool ?? "-").padStart(idLen)}` : "")
     )
@@ -235,7 +263,7 @@ export const formatDump = (snapshot: Snapshot): string => {
   const rescued = snapshot.workqueues.filter((wq) => wq.rescuer !== undefined)
   if (rescued.length > 0) {
     out.push("", "Workqueue -> rescuer", "====================")
-    for (const wq of rescued) out.push(`${wq.name.padEnd(nameLen)} ${wq.rescuer}`)
+    for (const wq of rescued) out.push(`${escapeName(wq.name).padEnd(nameLen)} ${escapeName(String(wq.rescuer))}`)
   }
 
   out.push("", "Busy workqueues", "===============")
@@ -244,7 +272,7 @@ export const formatDump = (snapshot: Snapshot): string => {
   )
   if (busyWqs.length === 0) out.push("(none)")
   for (const wq of busyWqs) {
-    out.push(`workqueue ${wq.name}: flags=0x${wq.flags.toString(16)} state=${wq.state}`)
+    out.push(`workqueue ${escapeName(wq.name)}: flags=0x${wq.flags.toString(16)} state=${escapeName(wq.state)}`)
     for (const pwq of wq.pwqs) {
       if (pwq.active === 0 && pwq.inactive === 0) continue
       out.push(
@@ -261,7 +289,8 @@ export const formatDump = (snapshot: Snapshot): string => {
   if (busy.length === 0) out.push("(none)")
   for (const { pool, worker } of busy) {
     out.push(
-      `pool ${pool}: ${worker.comm} ${worker.state} work=${worker.work ?? "?"} for ${Math.round(worker.runningFor ?? 0)} ms`
+      `pool ${pool}: ${escapeName(worker.comm)} ${escapeName(worker.state)} work=${escapeName(worker.work ?? "?")} ` +
+        `for ${Math.round(worker.runningFor ?? 0)} ms`
     )
   }
   return out.join("\n")
@@ -363,7 +392,9 @@ export const run = (options: Options & { readonly intervalMs: number }) =>
  * `NodeWorkqueue.layer`.
  *
  * **Gotchas**: the `SIGUSR2` listener replaces Node's default action for that signal (terminate) while the layer
- * lives. Node's `--inspect` uses `SIGUSR1`, not `SIGUSR2`.
+ * lives. Node's `--inspect` uses `SIGUSR1`, not `SIGUSR2`. One `SIGUSR2` gives one dump per system: a second
+ * monitor layer on the same system (for instance this one above `NodeWorkqueue.layer`, which has its own) shares
+ * the first one's listener and its `output`.
  *
  * **Kernel**: `wq_monitor.py -i SECS` and `wq_dump.py`.
  *
@@ -388,13 +419,33 @@ export const layer = (options: Options = {}): Layer.Layer<never, never, Workqueu
       if (intervalMs > 0) yield* Effect.forkScoped(run({ ...options, intervalMs }))
       if (options.dumpOnSignal !== false) {
         const context = yield* Effect.context<WorkqueueSystem.WorkqueueSystem>()
+        const service = yield* WorkqueueSystem.WorkqueueSystem
         const onSignal = () => {
           Effect.runForkWith(context)(dump(options.output))
         }
         yield* Effect.acquireRelease(
-          Effect.sync(() => process.on("SIGUSR2", onSignal)),
-          () => Effect.sync(() => process.removeListener("SIGUSR2", onSignal))
+          Effect.sync(() => {
+            // one dump per signal and system: a second layer on the same system (NodeWorkqueue.layer's own
+            // plus yours) shares the first one's listener
+            const entry = dumpListeners.get(service)
+            if (entry !== undefined) {
+              entry.refs++
+              return
+            }
+            dumpListeners.set(service, { refs: 1, listener: onSignal })
+            process.on("SIGUSR2", onSignal)
+          }),
+          () =>
+            Effect.sync(() => {
+              const entry = dumpListeners.get(service)
+              if (entry === undefined || --entry.refs > 0) return
+              dumpListeners.delete(service)
+              process.removeListener("SIGUSR2", entry.listener)
+            })
         )
       }
     })
   )
+
+/** The SIGUSR2 listener of each system; `refs` counts the layers sharing it (one synchronous step each). */
+const dumpListeners = new WeakMap<object, { refs: number; readonly listener: () => void }>()

@@ -1,30 +1,33 @@
 /**
  * Graceful shutdown: when `NodeRuntime.runMain` interrupts the main fiber (SIGTERM / SIGINT), freeze the
- * freezable workqueues, stop accepting outside work, drain every workqueue within a deadline, and — past the
- * deadline — log what was still running or pending. Nothing accepted is dropped silently.
+ * freezable workqueues, stop accepting outside work, fire the armed delayed items, drain every workqueue within a
+ * deadline, and — past the deadline — log what was still running, pending or armed. Nothing accepted is dropped
+ * silently.
  *
  * The sequence (`NodeShutdown.drainAll`):
  *
  * ```
  *   drain every workqueue (each rejects outside queueing from now on: WorkqueueError "Draining")
- *   freeze            freezable queues start nothing new; their running items finish
- *   await drains      of the non-freezable queues (the service's real work)
- *   thaw              the deferred freezable items run now
- *   await drains      of the freezable queues
+ *   fire armed timers  their items are queued now and waited for (Workqueue.fireArmed)
+ *   freeze             freezable queues start nothing new; their running items finish
+ *   await drains       of the non-freezable queues (the service's real work)
+ *   thaw               the deferred freezable items run now
+ *   await drains       of the freezable queues
+ *   again              while a handler re-armed or re-queued something
  * ```
  *
- * all under one deadline on the `Clock` (`Effect.timeoutOption`). The drains run in a detached fiber: past the
- * deadline they go on (queues stay closed to outside work) while the report is logged.
+ * all under one deadline on the `Clock`. A system shuts down once: the first `drainAll` starts the drain and
+ * fixes the deadline; later ones (another layer's finaliser, a repeated signal) join it, get the same report,
+ * and log nothing more. The drains run in a detached fiber: past the deadline they go on (queues stay closed to
+ * outside work) while the report is logged.
  *
  * @since 0.1.0
  */
-import { Workqueue, WorkqueueSystem } from "@effect-workqueue/core"
-import * as Clock from "effect/Clock"
+import type { WorkqueueSystem } from "@effect-workqueue/core"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
-import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
-import { liveWorkqueues } from "./internal/system.ts"
+import * as Shutdown from "./internal/shutdown.ts"
 
 // ---------------------------------------------------------------------------
 // models
@@ -71,16 +74,28 @@ export interface RunningWork {
 }
 
 /**
+ * How a shutdown ended: `"drained"` (every workqueue empty, nothing armed, before the deadline), `"deadline"`
+ * (the deadline passed first), `"signal"` (a second SIGINT/SIGTERM forced the exit first).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type Outcome = Shutdown.Outcome
+
+/**
  * The outcome of a shutdown drain.
  *
  * @category models
  * @since 0.1.0
  */
 export interface Report {
-  /** `true` if every workqueue was empty before the deadline. */
+  readonly outcome: Outcome
+  /** `outcome === "drained"`. */
   readonly drained: boolean
   readonly deadlineMs: number
   readonly elapsedMs: number
+  /** Armed delayed items the drain fired early (they ran, or are counted in `workqueues`). */
+  readonly fired: number
   /** Workqueues with work left (empty when `drained`). */
   readonly workqueues: ReadonlyArray<PendingWorkqueue>
   /** Busy workers and what they run (empty when `drained`). */
@@ -121,38 +136,19 @@ export const DEFAULT_DEADLINE_MS = 10_000
  */
 export const reportOf = (
   snapshot: WorkqueueSystem.Snapshot,
-  facts: { readonly drained: boolean; readonly deadlineMs: number; readonly elapsedMs: number }
-): Report => {
-  const running: Array<RunningWork> = []
-  for (const pool of snapshot.pools) {
-    for (const w of pool.workers) {
-      if (w.state === "idle" || w.workqueue === undefined) continue
-      running.push({
-        worker: w.name,
-        work: w.work ?? "?",
-        workqueue: w.workqueue,
-        runningForMs: Math.round(w.runningFor ?? 0)
-      })
-    }
+  facts: {
+    readonly drained: boolean
+    readonly deadlineMs: number
+    readonly elapsedMs: number
+    readonly outcome?: Outcome | undefined
+    readonly fired?: number | undefined
   }
-  const workqueues: Array<PendingWorkqueue> = []
-  for (const wq of snapshot.workqueues) {
-    let active = 0
-    let inactive = 0
-    for (const pwq of wq.pwqs) {
-      active += pwq.active
-      inactive += pwq.inactive
-    }
-    const nRunning = running.filter((r) => r.workqueue === wq.name).length
-    const pending = Math.max(active - nRunning, 0) + inactive
-    if (nRunning + pending + wq.armed === 0) continue
-    workqueues.push({ name: wq.name, running: nRunning, pending, armed: wq.armed })
-  }
-  return { ...facts, workqueues, running }
-}
+): Report => Shutdown.reportOf(snapshot, facts)
 
 /**
  * The report as log text: one summary line, then one line per workqueue with work left and one per busy worker.
+ * The summary says which outcome it was: drained (and how many armed items were fired early), the deadline
+ * passed, or a second signal forced the exit.
  *
  * **Example** (A deadline report)
  *
@@ -160,7 +156,7 @@ export const reportOf = (
  * import { NodeShutdown } from "@effect-workqueue/platform"
  *
  * NodeShutdown.formatReport({
- *   drained: false, deadlineMs: 100, elapsedMs: 100,
+ *   outcome: "deadline", drained: false, deadlineMs: 100, elapsedMs: 100, fired: 0,
  *   workqueues: [{ name: "jobs", running: 1, pending: 2, armed: 0 }],
  *   running: [{ worker: "kworker/0:1", work: "job", workqueue: "jobs", runningForMs: 100 }]
  * }).split("\n")[1] // => "  workqueue jobs: 1 running, 2 pending, 0 armed"
@@ -169,54 +165,30 @@ export const reportOf = (
  * @category metrics
  * @since 0.1.0
  */
-export const formatReport = (report: Report): string => {
-  if (report.drained) return `workqueue shutdown: every workqueue drained in ${report.elapsedMs} ms`
-  const total = report.workqueues.reduce((n, wq) => n + wq.running + wq.pending + wq.armed, 0)
-  return [
-    `workqueue shutdown: deadline of ${report.deadlineMs} ms passed with ${total} accepted item(s) not finished ` +
-      `in ${report.workqueues.length} workqueue(s); they are listed here, not dropped`,
-    ...report.workqueues.map(
-      (wq) => `  workqueue ${wq.name}: ${wq.running} running, ${wq.pending} pending, ${wq.armed} armed`
-    ),
-    ...report.running.map((r) => `  ${r.worker}+${r.workqueue} runs ${r.work} for ${r.runningForMs} ms`)
-  ].join("\n")
-}
+export const formatReport = (report: Report): string => Shutdown.formatReport(report)
 
 // ---------------------------------------------------------------------------
 // shutdown
 // ---------------------------------------------------------------------------
 
-const drainIgnoringErrors = (wq: Workqueue.Workqueue) => Effect.ignore(Workqueue.drain(wq))
-
-/** freeze → drain non-freezable → thaw → drain freezable; every drain begins at once (closes outside queueing). */
-const drainSequence = Effect.gen(function* () {
-  const entries = liveWorkqueues(yield* WorkqueueSystem.workqueues)
-  const normal = entries.filter((e) => !e.freezable).map((e) => e.wq)
-  const freezable = entries.filter((e) => e.freezable).map((e) => e.wq)
-  const fork = (wqs: ReadonlyArray<Workqueue.Workqueue>) =>
-    Effect.forkChild(Effect.forEach(wqs, drainIgnoringErrors, { concurrency: "unbounded", discard: true }), {
-      startImmediately: true
-    })
-  const normalDrains = yield* fork(normal)
-  const freezableDrains = yield* fork(freezable)
-  yield* WorkqueueSystem.freeze
-  yield* Fiber.join(normalDrains)
-  yield* WorkqueueSystem.thaw
-  yield* Fiber.join(freezableDrains)
-})
-
 /**
  * Drain every workqueue of the system within `deadlineMs` of Clock time, and log the outcome: one info line when
- * everything drained, or a warning with the `formatReport` of what was still running or pending at the deadline.
+ * everything drained, or a warning with the `formatReport` of what was still running, pending or armed at the
+ * deadline.
  *
  * **Details**: every drain starts at once, so from the first step outside queueing fails with `WorkqueueError`
- * `"Draining"` (work items of a draining queue may still requeue themselves, as in the kernel). Freezable queues
- * are frozen while the others drain, then thawed and drained: their deferred work runs last. The drains run in a
- * detached fiber; past the deadline they go on in the background (the queues stay closed to outside work), and
- * the effect returns the report.
+ * `"Draining"` (work items of a draining queue may still requeue themselves, as in the kernel). Armed delayed
+ * items are fired at once (`Workqueue.fireArmed`) and waited for like any queued item, so a debounced item runs
+ * within the deadline or is reported; the report counts them in `fired`. Freezable queues are frozen while the
+ * others drain, then thawed and drained: their deferred work runs last. The drains run in a detached fiber; past
+ * the deadline they go on in the background (the queues stay closed to outside work), and the effect returns the
+ * report.
  *
- * **Gotchas**: a workqueue destroyed meanwhile (its scope closed) is simply skipped. This cannot interrupt a
- * running work item: the kernel never kills a work function either.
+ * **Gotchas**: a `deadlineMs` that is not an integer >= 0 dies with a `RangeError` (a defect: it is a programming
+ * error, as in `WorkqueueSystem.layer`). A system shuts down once. The first call starts the drain and fixes the deadline; a later call
+ * (another layer's finaliser, a repeated signal) joins it and returns the same report without logging it again,
+ * freezing again or draining again. A workqueue destroyed meanwhile (its scope closed) is simply skipped. This
+ * cannot interrupt a running work item: the kernel never kills a work function either.
  *
  * **Kernel**: `drain_workqueue()` of each workqueue plus `freeze_workqueues_begin()` / `thaw_workqueues()`, as a
  * `kernel_power_off()` would want them; the report is `show_all_workqueues()`.
@@ -240,22 +212,14 @@ const drainSequence = Effect.gen(function* () {
  * @since 0.1.0
  */
 export const drainAll = (options?: Options): Effect.Effect<Report, never, WorkqueueSystem.WorkqueueSystem> =>
-  Effect.gen(function* () {
+  Effect.suspend(() => {
     const deadlineMs = options?.deadlineMs ?? DEFAULT_DEADLINE_MS
-    const start = yield* Clock.currentTimeMillis
-    const fiber = yield* Effect.forkDetach(drainSequence, { startImmediately: true })
-    const done = yield* Effect.timeoutOption(Fiber.await(fiber), deadlineMs)
-    const elapsedMs = (yield* Clock.currentTimeMillis) - start
-    const snapshot = yield* WorkqueueSystem.snapshot
-    const report = reportOf(snapshot, { drained: Option.isSome(done), deadlineMs, elapsedMs })
-    if (report.drained) {
-      yield* Effect.logInfo(formatReport(report))
-    } else {
-      yield* Effect.logWarning(formatReport(report)).pipe(
-        Effect.annotateLogs({ deadlineMs, workqueues: report.workqueues.map((wq) => wq.name).join(",") })
+    if (!(Number.isSafeInteger(deadlineMs) && deadlineMs >= 0)) {
+      return Effect.die(
+        new RangeError(`NodeShutdown: deadlineMs must be an integer >= 0 (ms of Clock time), got ${String(deadlineMs)}`)
       )
     }
-    return report
+    return Effect.flatMap(Shutdown.begin(deadlineMs), (run) => Deferred.await(run.outcome))
   })
 
 /**
@@ -286,4 +250,19 @@ export const drainAll = (options?: Options): Effect.Effect<Report, never, Workqu
  * @since 0.1.0
  */
 export const layer = (options?: Options): Layer.Layer<never, never, WorkqueueSystem.WorkqueueSystem> =>
-  Layer.effectDiscard(Effect.addFinalizer(() => drainAll(options)))
+  Layer.effectDiscard(
+    Effect.andThen(
+      validDeadline(options),
+      Effect.addFinalizer(() => drainAll(options))
+    )
+  )
+
+/** A bad deadline dies when the layer is built, not when it closes. */
+const validDeadline = (options: Options | undefined): Effect.Effect<void> => {
+  const deadlineMs = options?.deadlineMs ?? DEFAULT_DEADLINE_MS
+  return Number.isSafeInteger(deadlineMs) && deadlineMs >= 0
+    ? Effect.void
+    : Effect.die(
+        new RangeError(`NodeShutdown: deadlineMs must be an integer >= 0 (ms of Clock time), got ${String(deadlineMs)}`)
+      )
+}

@@ -135,4 +135,23 @@ describe("NodeMonitor", () => {
       )
     }).pipe(Effect.provide(layer))
   )
+
+  it("escapeName writes control characters, bidi overrides and backslashes as escapes; printable text is kept", () => {
+    assert.strictEqual(NodeMonitor.escapeName("jobs-1 é ✓"), "jobs-1 é ✓")
+    assert.strictEqual(NodeMonitor.escapeName("a\u001b[2Jb"), "a\\x1b[2Jb")
+    assert.strictEqual(NodeMonitor.escapeName("\u009b31m\u007f\n"), "\\x9b31m\\x7f\\x0a")
+    assert.strictEqual(NodeMonitor.escapeName("x\u202ey"), "x\\u202ey")
+    assert.strictEqual(NodeMonitor.escapeName("a\\x1b"), "a\\\\x1b", "an escape in the name cannot pass for ours")
+  })
+
+  it.effect("the table and the dump print a hostile workqueue name escaped", () =>
+    Effect.gen(function* () {
+      yield* Workqueue.make("q\u001b]0;x\u0007")
+      const snap = yield* WorkqueueSystem.snapshot
+      for (const text of [NodeMonitor.formatMonitorTable(undefined, snap), NodeMonitor.formatDump(snap)]) {
+        assert.notInclude(text, "\u001b")
+        assert.include(text, "q\\x1b]0;x\\x07")
+      }
+    }).pipe(Effect.scoped, Effect.provide(layer))
+  )
 })

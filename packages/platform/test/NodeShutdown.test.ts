@@ -1,4 +1,4 @@
-import { Work, Workqueue, WorkqueueSystem } from "@effect-workqueue/core"
+import { DelayedWork, Work, Workqueue, WorkqueueSystem } from "@effect-workqueue/core"
 import { assert, describe, it } from "@effect/vitest"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
@@ -27,7 +27,8 @@ const nodeLayer = (deadlineMs: number) =>
     shutdownDeadlineMs: deadlineMs,
     env: {},
     dumpOnSignal: false,
-    forceExitOnSecondSignal: false
+    forceExitOnSecondSignal: false,
+    handleSignals: false
   })
 
 /**
@@ -156,8 +157,158 @@ describe("NodeShutdown", () => {
       const fiber = yield* Effect.forkChild(NodeShutdown.drainAll({ deadlineMs: 50 }))
       yield* TestClock.adjust(10)
       const report = yield* Fiber.join(fiber)
-      assert.deepStrictEqual(report, { drained: true, deadlineMs: 50, elapsedMs: 10, workqueues: [], running: [] })
+      assert.deepStrictEqual(report, {
+        outcome: "drained",
+        drained: true,
+        deadlineMs: 50,
+        elapsedMs: 10,
+        fired: 0,
+        workqueues: [],
+        running: []
+      })
       assert.strictEqual(NodeShutdown.formatReport(report), "workqueue shutdown: every workqueue drained in 10 ms")
     }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 1 })))
+  )
+
+  it.effect("an armed delayed item is fired by the drain and waited for, within the deadline (issue 12.10)", () =>
+    Effect.gen(function* () {
+      const logs = captureLogs()
+      const done: Array<string> = []
+      const wq = yield* Workqueue.make("debounce")
+      const dwork = yield* DelayedWork.make(() =>
+        Effect.andThen(
+          Effect.sleep(100),
+          Effect.sync(() => done.push("armed"))
+        )
+      )
+      yield* Workqueue.queueDelayed(wq, dwork, "60 seconds")
+      const fiber = yield* Effect.forkChild(NodeShutdown.drainAll({ deadlineMs: 500 }).pipe(Effect.provide(logs.layer)))
+      yield* settle
+      yield* TestClock.adjust(100)
+      const report = yield* Fiber.join(fiber)
+      assert.deepStrictEqual(done, ["armed"], "it ran within the drain, not later in destroy")
+      assert.strictEqual(report.outcome, "drained")
+      assert.strictEqual(report.fired, 1)
+      assert.deepStrictEqual(logs.lines, [
+        "Info workqueue shutdown: every workqueue drained in 100 ms; 1 armed delayed item(s) were fired early and ran"
+      ])
+    }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 1 })))
+  )
+
+  it.effect("an item re-armed by a handler during the drain is fired again: nothing armed is left behind", () =>
+    Effect.gen(function* () {
+      const wq = yield* Workqueue.make("rearm")
+      let runs = 0
+      const dwork: DelayedWork.DelayedWork = yield* DelayedWork.make(() =>
+        Effect.suspend(() =>
+          ++runs < 3 ? Effect.asVoid(Workqueue.queueDelayed(wq, dwork, "1 hour")) : Effect.void
+        ).pipe(Effect.orDie)
+      )
+      yield* Workqueue.queueDelayed(wq, dwork, "1 hour")
+      const report = yield* NodeShutdown.drainAll({ deadlineMs: 500 })
+      assert.strictEqual(runs, 3)
+      assert.strictEqual(report.fired, 3)
+      assert.isFalse(yield* DelayedWork.pending(dwork))
+    }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 1 })))
+  )
+
+  it.effect("past the deadline an item armed after the drain's firing is reported as armed, not dropped", () =>
+    Effect.gen(function* () {
+      const logs = captureLogs()
+      const armNow = yield* Deferred.make<void>()
+      const gate = yield* Deferred.make<void>()
+      const wq = yield* Workqueue.make("blocked")
+      const late = yield* DelayedWork.make(() => Effect.void, { name: "late" })
+      yield* Workqueue.queue(
+        wq,
+        yield* Work.make(
+          () =>
+            Effect.gen(function* () {
+              yield* Deferred.await(armNow)
+              yield* Effect.orDie(Workqueue.queueDelayed(wq, late, "1 hour"))
+              yield* Deferred.await(gate)
+            }),
+          { name: "slow" }
+        )
+      )
+      yield* settle
+      const fiber = yield* Effect.forkChild(NodeShutdown.drainAll({ deadlineMs: 200 }).pipe(Effect.provide(logs.layer)))
+      yield* settle
+      yield* Deferred.succeed(armNow, undefined)
+      yield* settle
+      yield* TestClock.adjust(200)
+      const report = yield* Fiber.join(fiber)
+      assert.strictEqual(report.outcome, "deadline")
+      assert.deepStrictEqual(report.workqueues, [{ name: "blocked", running: 1, pending: 0, armed: 1 }])
+      assert.strictEqual(logs.lines[0]?.split("\n")[1], "  workqueue blocked: 1 running, 0 pending, 1 armed")
+      yield* Deferred.succeed(gate, undefined)
+    }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 1 })))
+  )
+
+  it.effect("a system shuts down once: a second drainAll joins the first (one report, one log, one freeze)", () =>
+    Effect.gen(function* () {
+      const logs = captureLogs()
+      yield* WorkqueueSystem.schedule(yield* Work.make(() => Effect.sleep(10)))
+      const first = yield* Effect.forkChild(NodeShutdown.drainAll({ deadlineMs: 50 }).pipe(Effect.provide(logs.layer)))
+      const second = yield* Effect.forkChild(
+        NodeShutdown.drainAll({ deadlineMs: 999 }).pipe(Effect.provide(logs.layer))
+      )
+      yield* TestClock.adjust(10)
+      const a = yield* Fiber.join(first)
+      const b = yield* Fiber.join(second)
+      assert.strictEqual(a, b)
+      assert.strictEqual(b.deadlineMs, 50, "the first call fixes the deadline")
+      const third = yield* NodeShutdown.drainAll({ deadlineMs: 1 }).pipe(Effect.provide(logs.layer))
+      assert.strictEqual(third, a)
+      assert.deepStrictEqual(logs.lines, ["Info workqueue shutdown: every workqueue drained in 10 ms"])
+    }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 1 })))
+  )
+
+  it.effect(
+    "shutdownLayer above an app's queue and NodeWorkqueue.layer below: one drain, logged once, no refreeze",
+    () =>
+      Effect.gen(function* () {
+        const logs = captureLogs()
+        const done: Array<string> = []
+        const ready = yield* Deferred.make<Workqueue.Workqueue>()
+        const App = Layer.effectDiscard(Effect.forkScoped(service(2, 100, done, ready)))
+        const Live = NodeWorkqueue.shutdownLayer({ shutdownDeadlineMs: 1000, env: {} }).pipe(
+          Layer.provideMerge(App),
+          Layer.provideMerge(nodeLayer(1000)),
+          Layer.provideMerge(logs.layer)
+        )
+        const main = yield* Effect.forkChild(Layer.launch(Live))
+        yield* Deferred.await(ready)
+        yield* settle
+        const interrupter = yield* Effect.forkChild(Fiber.interrupt(main))
+        yield* settle
+        yield* TestClock.adjust(200)
+        yield* Fiber.join(interrupter)
+        assert.deepStrictEqual(done, ["background", "job0", "job1"])
+        assert.deepStrictEqual(
+          logs.lines.filter((line) => line.includes("workqueue")),
+          ["Info workqueue shutdown: every workqueue drained in 200 ms"]
+        )
+      })
+  )
+
+  it.effect("formatReport: a forced exit says 'second signal', not 'deadline passed'", () =>
+    Effect.sync(() => {
+      const text = NodeShutdown.formatReport({
+        outcome: "signal",
+        drained: false,
+        deadlineMs: 10_000,
+        elapsedMs: 1500,
+        fired: 0,
+        workqueues: [{ name: "jobs", running: 1, pending: 0, armed: 0 }],
+        running: []
+      })
+      assert.strictEqual(
+        text.split("\n")[0],
+        "workqueue shutdown: second signal after 1500 ms, exiting now with 1 accepted item(s) not finished in 1 " +
+          "workqueue(s); they are listed here, not dropped"
+      )
+      assert.notInclude(text, "deadline")
+    })
   )
 })

@@ -1,5 +1,6 @@
 import { WorkqueueSystem } from "@effect-workqueue/core"
 import { assert, describe, it } from "@effect/vitest"
+import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as os from "node:os"
 import { NodeWorkqueue } from "../src/index.ts"
@@ -26,7 +27,7 @@ describe("NodeWorkqueue", () => {
       const resolved = yield* resolve({
         env: {
           EFFECT_WORKQUEUE_CPUS: "3",
-          EFFECT_WORKQUEUE_MAX_WORKERS_PER_POOL: " 16 ",
+          EFFECT_WORKQUEUE_MAX_WORKERS_PER_POOL: "16",
           EFFECT_WORKQUEUE_IDLE_TIMEOUT_MS: "1000",
           EFFECT_WORKQUEUE_POWER_EFFICIENT: "true",
           EFFECT_WORKQUEUE_SHUTDOWN_DEADLINE_MS: "2500",
@@ -44,6 +45,36 @@ describe("NodeWorkqueue", () => {
     })
   )
 
+  it.effect.each(["true", "yes", "on", "1", "y"])("the one boolean parser (Config.Boolean) reads %s as true", (value) =>
+    Effect.gen(function* () {
+      const resolved = yield* resolve({ env: { EFFECT_WORKQUEUE_POWER_EFFICIENT: value } })
+      assert.isTrue(resolved.powerEfficient)
+    })
+  )
+
+  it.effect("without `env`, options come from the ConfigProvider in context (any provider, not only process.env)", () =>
+    Effect.gen(function* () {
+      const resolved = yield* Effect.provideService(
+        resolve({}),
+        ConfigProvider.ConfigProvider,
+        ConfigProvider.fromUnknown({ EFFECT_WORKQUEUE_CPUS: "5", EFFECT_WORKQUEUE_POWER_EFFICIENT: "no" })
+      )
+      assert.strictEqual(resolved.cpus, 5)
+      assert.isFalse(resolved.powerEfficient)
+    })
+  )
+
+  it.effect("configInteger refuses what Config.Int accepts loosely (1e3, 1.0), for PORT-like values", () =>
+    Effect.gen(function* () {
+      const port = NodeWorkqueue.configInteger("PORT", { min: 0, max: 65535 })
+      const parse = (value: string) => Effect.result(port.parse(ConfigProvider.fromEnv({ env: { PORT: value } })))
+      assert.strictEqual((yield* parse("8080"))._tag, "Success")
+      for (const bad of ["1e3", "1.0", "-1", "65536", "80 80", "0x50"]) {
+        assert.strictEqual((yield* parse(bad))._tag, "Failure", bad)
+      }
+    })
+  )
+
   it.effect("code options win over the environment", () =>
     Effect.gen(function* () {
       const resolved = yield* resolve({
@@ -57,15 +88,19 @@ describe("NodeWorkqueue", () => {
   )
 
   it.effect.each([
-    ["EFFECT_WORKQUEUE_CPUS", "0", "an integer in 1..1024"],
-    ["EFFECT_WORKQUEUE_CPUS", "2000", "an integer in 1..1024"],
-    ["EFFECT_WORKQUEUE_CPUS", "two", "an integer in 1..1024"],
-    ["EFFECT_WORKQUEUE_CPUS", "1.5", "an integer in 1..1024"],
-    ["EFFECT_WORKQUEUE_MAX_WORKERS_PER_POOL", "0", "an integer >= 1"],
-    ["EFFECT_WORKQUEUE_SHUTDOWN_DEADLINE_MS", "-1", "an integer >= 0"],
-    ["EFFECT_WORKQUEUE_SHUTDOWN_DEADLINE_MS", "10s", "an integer >= 0"],
-    ["EFFECT_WORKQUEUE_MONITOR_INTERVAL_MS", "1e3", "an integer >= 0"],
-    ["EFFECT_WORKQUEUE_POWER_EFFICIENT", "maybe", "true, false, 1 or 0"]
+    ["EFFECT_WORKQUEUE_CPUS", "0", "a decimal integer in 1..1024"],
+    ["EFFECT_WORKQUEUE_CPUS", "2000", "a decimal integer in 1..1024"],
+    ["EFFECT_WORKQUEUE_CPUS", "two", "a decimal integer in 1..1024"],
+    ["EFFECT_WORKQUEUE_CPUS", "1.5", "a decimal integer in 1..1024"],
+    ["EFFECT_WORKQUEUE_MAX_WORKERS_PER_POOL", "0", "a decimal integer >= 1"],
+    ["EFFECT_WORKQUEUE_SHUTDOWN_DEADLINE_MS", "-1", "a decimal integer >= 0"],
+    ["EFFECT_WORKQUEUE_SHUTDOWN_DEADLINE_MS", "10s", "a decimal integer >= 0"],
+    ["EFFECT_WORKQUEUE_MONITOR_INTERVAL_MS", "1e3", "a decimal integer >= 0"],
+    ["EFFECT_WORKQUEUE_CPUS", "0x10", "a decimal integer in 1..1024"],
+    ["EFFECT_WORKQUEUE_CPUS", " 2", "a decimal integer in 1..1024"],
+    ["EFFECT_WORKQUEUE_IDLE_TIMEOUT_MS", "99999999999999999999", "a decimal integer >= 0"],
+    ["EFFECT_WORKQUEUE_POWER_EFFICIENT", "maybe", "a boolean: true, false, yes, no, on, off, 1, 0, y or n"],
+    ["EFFECT_WORKQUEUE_POWER_EFFICIENT", "TRUE", "a boolean: true, false, yes, no, on, off, 1, 0, y or n"]
   ] as const)("a bad %s=%s fails naming the variable", ([variable, value, expected]) =>
     Effect.gen(function* () {
       const error = yield* Effect.flip(resolve({ env: { [variable]: value } }))
