@@ -24,6 +24,7 @@ export type SystemId =
   | "effect-semaphore"
   | "raw-loop"
   | "raw-microtask"
+  | "effect-gen"
 
 export interface SystemDef {
   readonly id: SystemId
@@ -98,6 +99,12 @@ export const systems: ReadonlyArray<SystemDef> = [
     load: () => import("./systems/effect.ts").then((m) => m.effectSemaphore)
   },
   {
+    id: "effect-gen",
+    kind: "floor",
+    how: "one `Effect.gen` loop with two `yield*` of `Effect.sync` per job, the second running the job: what submitting one job at a time through any Effect API costs before a queue does anything (scenario 1 only)",
+    load: () => import("./systems/effect.ts").then((m) => m.effectGen)
+  },
+  {
     id: "raw-loop",
     kind: "floor",
     how: "a plain loop calling the job (16 async loops when jobs suspend); bare `setTimeout`/`clearTimeout` for timers",
@@ -137,10 +144,13 @@ export interface ScenarioDef {
   readonly size: { readonly full: number; readonly quick: number }
 }
 
-/** Every system but the observed variants of ours, which run only where their cost is measured (scenarios 1, 2). */
+/**
+ * Every system but the observed variants of ours, which run only where their cost is measured (scenarios 1, 2), and
+ * the effect-gen floor (scenario 1 only).
+ */
 const all: ReadonlyArray<SystemId> = systems
   .map((s) => s.id)
-  .filter((id) => id !== "workqueue-observed" && id !== "workqueue-spans")
+  .filter((id) => id !== "workqueue-observed" && id !== "workqueue-spans" && id !== "effect-gen")
 const withObserved: ReadonlyArray<SystemId> = [
   "workqueue",
   "workqueue-unsafe",
@@ -164,7 +174,7 @@ export const scenarios: ReadonlyArray<ScenarioDef> = [
       { key: "peakRssMB", label: "peak RSS MB", better: "lower", digits: 0 },
       createNs
     ],
-    systems: withObserved,
+    systems: [...withObserved, "effect-gen"],
     size: { full: 1_000_000, quick: 100_000 }
   },
   {
