@@ -166,13 +166,36 @@ const evaluate = (
       const p = value(peer, target.key)
       if (o === undefined) return missing(`no result for ${OURS}: ${ours?.errors[0] ?? "not run"}`)
       if (p === undefined) return missing(`no result for ${target.peer}: ${peer?.errors[0] ?? "not run"}`)
+      // a lower-is-better metric (ns, bytes) is shown as ours / peer, and passes at or below 1 / min
+      const lower = target.better === "lower"
       const ratio = o / p
       return {
         label: target.label,
         requirement: requirement(target),
         measured: ratio,
-        display: `${fmtRatio(ratio)} (${fmtMetric(o, 0)} vs ${fmtMetric(p, 0)} items/s)`,
-        pass: ratio >= target.min
+        display: `${fmtRatio(ratio)} (${fmtMetric(o, 0)} vs ${fmtMetric(p, 0)} ${target.unit ?? "items/s"})`,
+        pass: lower ? ratio <= 1 / target.min : ratio >= target.min
+      }
+    }
+    case "best": {
+      const o = value(ours, target.key)
+      if (o === undefined) return missing(`no result for ${OURS}: ${ours?.errors[0] ?? "not run"}`)
+      const ourIds = new Set(systems.filter((s) => s.kind === "ours").map((s) => s.id))
+      const others = results
+        .filter((r) => !ourIds.has(r.system) && r.scenario === target.scenario && r.n === n)
+        .flatMap((r) => {
+          const x = value(r, target.key)
+          return x === undefined ? [] : [{ system: r.system, x }]
+        })
+        .sort((a, b) => a.x - b.x)
+      const best = others[0]
+      if (best === undefined) return missing("no other system has a result")
+      return {
+        label: target.label,
+        requirement: requirement(target),
+        measured: o,
+        display: `${fmtMetric(o, 2)} ${target.unit} (lowest other: ${best.system} ${fmtMetric(best.x, 2)} ${target.unit})`,
+        pass: o <= best.x
       }
     }
     case "value": {
@@ -180,8 +203,9 @@ const evaluate = (
       if (o === undefined) return missing(`no result for ${OURS}: ${ours?.errors[0] ?? "not run"}`)
       const digits = (x: number) => (x < 10 ? 3 : 1)
       // the best other system in the same run, for scale: a target below every peer and the floor says so
+      const ourIds = new Set(systems.filter((s) => s.kind === "ours").map((s) => s.id))
       const others = results
-        .filter((r) => r.system !== OURS && r.scenario === target.scenario && r.n === n)
+        .filter((r) => !ourIds.has(r.system) && r.scenario === target.scenario && r.n === n)
         .flatMap((r) => {
           const x = value(r, target.key)
           return x === undefined ? [] : [{ system: r.system, x }]
@@ -234,7 +258,9 @@ const evaluate = (
 const requirement = (target: TargetDef): string => {
   switch (target.kind) {
     case "ratio":
-      return `≥ ${target.min}×`
+      return target.better === "lower" ? `≤ ${1 / target.min}× its ${target.unit ?? ""}` : `≥ ${target.min}×`
+    case "best":
+      return "lowest of all systems"
     case "value":
       return `≤ ${target.max} ${target.unit}`
     case "scaling":

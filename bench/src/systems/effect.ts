@@ -7,6 +7,9 @@
  * - effect-forEach: `Effect.forEach(indices, f, { concurrency, discard: true })`.
  * - effect-semaphore: one fiber per job (`Effect.runFork`), gated by `Semaphore.withPermits(1)`. Delayed jobs: the
  *   fiber sleeps (`Effect.sleep`), then takes a permit; scenario 7 interrupts the sleeping fibers.
+ * - effect-gen (a floor, not a queue): one `Effect.gen` loop doing per job what the headline row's submission loop
+ *   does at the least, two `yield*` of a one-step effect, the second running the job: the cost of submitting one
+ *   job at a time through any Effect API, before any queue does anything.
  *
  * The per-job effect is built at submission (`Effect.sync(() => job(i))`), as user code would.
  */
@@ -164,4 +167,20 @@ export const effectSemaphore: SystemImpl = {
       cancel: (i) => fibers[i]!.interruptUnsafe()
     })
   }
+}
+
+const noop = (): void => {}
+
+export const effectGen: SystemImpl = {
+  sync: (n) =>
+    measureThroughput(n, () =>
+      Effect.runPromise(
+        Effect.gen(function* () {
+          for (let i = 0; i < n; i++) {
+            yield* Effect.sync(noop)
+            yield* Effect.sync(() => job(i))
+          }
+        })
+      )
+    )
 }

@@ -1,13 +1,18 @@
 /**
  * effect-workqueue, through its public API only (`@effect-workqueue/core`).
  *
- * Each pass boots its own `WorkqueueSystem.layer({ cpus: 4 })` and allocates scoped workqueues. Work items are
- * created before the clock starts (their cost is reported as `createNsPerItem`) and queued with the synchronous
- * `*Unsafe` twins, so the timed loops do what the peers' do: one call per job.
+ * Each pass boots its own `WorkqueueSystem.layer({ cpus: 4 })` and allocates scoped workqueues (unbound).
+ *
+ * - `workqueue` (the headline, what a user submitting one-shot jobs pays): one fresh work item per job, made inside
+ *   the timed region and queued through the Effect API, `yield* Workqueue.queue(wq, yield* Work.make(handler))`
+ *   (`queueDelayed` / `DelayedWork.make` for delayed jobs), in one `Effect.gen` loop run as a fiber (per chunk of
+ *   1,000 in scenario 3, whose driver yields to the event loop between chunks).
+ * - `workqueue-unsafe`: the same items created before the clock starts (their cost is the "create ns/item" column)
+ *   and queued with the synchronous `*Unsafe` twins, one call per job as the peers do.
  */
 import { DelayedWork, Work, Workqueue, WorkqueueSystem } from "@effect-workqueue/core"
 import { Effect, type Scope } from "effect"
-import { highJob, job, jobLate } from "../job.ts"
+import { highJob, job, jobLate, setDue } from "../job.ts"
 import {
   measureDelayed,
   measurePending,
@@ -15,6 +20,7 @@ import {
   measureThroughput,
   measureTimers,
   type Metrics,
+  now,
   slots
 } from "../measure.ts"
 import type { SystemImpl } from "./types.ts"
@@ -83,19 +89,136 @@ const throughput = (n: number, maxActive: number, body: (i: number) => Effect.Ef
     return { ...metrics, createNsPerItem }
   })
 
-/** The same library with the tracepoint sink on (issue 7: the cost of observability). */
+/** Queue `n` fresh items through the Effect API, item i running `body(i)`: the loop a user writes. */
+const queueFresh = (wq: Workqueue.Workqueue, n: number, body: (i: number) => Effect.Effect<void>) =>
+  Effect.gen(function* () {
+    for (let i = 0; i < n; i++) yield* Workqueue.queue(wq, yield* Work.make(() => body(i)))
+  })
+
+/**
+ * Throughput of `n` jobs, each a fresh item made and queued inside the timed region through the Effect API, by a
+ * fiber running in the program's context (as a user's fiber would).
+ */
+const throughputFresh = (n: number, maxActive: number, body: (i: number) => Effect.Effect<void>): Program =>
+  Effect.gen(function* () {
+    const wq = yield* Workqueue.make("bench", { flags: Workqueue.WQ_UNBOUND, maxActive })
+    const ctx = yield* Effect.context<never>()
+    return yield* Effect.promise(() => measureThroughput(n, () => Effect.runPromiseWith(ctx)(queueFresh(wq, n, body))))
+  })
+
+/** A workqueue whose only active slot is held by a blocker item until `release`. */
+const blocked = Effect.gen(function* () {
+  const wq = yield* Workqueue.make("bench", { flags: Workqueue.WQ_UNBOUND, maxActive: 1 })
+  const gate = Promise.withResolvers<void>()
+  const blockerStarted = Promise.withResolvers<void>()
+  const blocker = yield* Work.make(() =>
+    Effect.andThen(
+      Effect.sync(() => blockerStarted.resolve()),
+      Effect.promise(() => gate.promise)
+    )
+  )
+  Workqueue.queueUnsafe(wq, blocker)
+  yield* Effect.promise(() => blockerStarted.promise)
+  return { wq, release: () => gate.resolve() }
+})
+
+/** The headline form with the tracepoint sink on (issue 7: the cost of observability). */
 export const workqueueObserved: SystemImpl = {
-  sync: (n) => run(throughput(n, 1, syncJob), observed).then((m) => ({ ...m, tracepoints: tracepoints / n })),
-  suspend: (n) => run(throughput(n, 16, suspendJob), observed).then((m) => ({ ...m, tracepoints: tracepoints / n }))
+  sync: (n) => run(throughputFresh(n, 1, syncJob), observed).then((m) => ({ ...m, tracepoints: tracepoints / n })),
+  suspend: (n) =>
+    run(throughputFresh(n, 16, suspendJob), observed).then((m) => ({ ...m, tracepoints: tracepoints / n }))
 }
 
-/** The same library with the tracepoint sink and a root span per handler. */
+/** The headline form with the tracepoint sink and a root span per handler. */
 export const workqueueSpans: SystemImpl = {
-  sync: (n) => run(throughput(n, 1, syncJob), spansToo),
-  suspend: (n) => run(throughput(n, 16, suspendJob), spansToo)
+  sync: (n) => run(throughputFresh(n, 1, syncJob), spansToo),
+  suspend: (n) => run(throughputFresh(n, 16, suspendJob), spansToo)
 }
 
+/** The headline: a fresh item per job, made and queued through the Effect API inside the timed region. */
 export const workqueue: SystemImpl = {
+  sync: (n) => run(throughputFresh(n, 1, syncJob)),
+  suspend: (n) => run(throughputFresh(n, 16, suspendJob)),
+  delayed: (n, seed) =>
+    run(
+      Effect.gen(function* () {
+        const wq = yield* Workqueue.make("bench", { flags: Workqueue.WQ_UNBOUND, maxActive: 16 })
+        const runSync = Effect.runSyncWith(yield* Effect.context<never>())
+        return yield* Effect.promise(() =>
+          measureDelayed(n, seed, {
+            chunk: (start, end, delays) =>
+              runSync(
+                Effect.gen(function* () {
+                  for (let i = start; i < end; i++) {
+                    const d = delays[i]!
+                    setDue(i, now() + d)
+                    yield* Workqueue.queueDelayed(wq, yield* DelayedWork.make(() => lateJob(i)), d)
+                  }
+                })
+              )
+          })
+        )
+      })
+    ),
+  pending: (n) =>
+    run(
+      Effect.gen(function* () {
+        // a blocker holds the only active slot, so every item queued after it waits on the inactive list
+        const { wq, release } = yield* blocked
+        const runSync = Effect.runSyncWith(yield* Effect.context<never>())
+        return yield* Effect.promise(() =>
+          measurePending(n, { enqueueAll: () => runSync(queueFresh(wq, n, syncJob)), release })
+        )
+      })
+    ),
+  priority: (n) =>
+    run(
+      Effect.gen(function* () {
+        const normal = yield* Workqueue.make("normal", { maxActive: 1 })
+        const high = yield* Workqueue.make("high", { flags: Workqueue.WQ_HIGHPRI })
+        const runSync = Effect.runSyncWith(yield* Effect.context<never>())
+        return yield* Effect.promise(() =>
+          measurePriority(n, {
+            enqueueNormals: () => runSync(queueFresh(normal, n, syncJob)),
+            enqueueHigh: () =>
+              runSync(
+                Effect.gen(function* () {
+                  yield* Workqueue.queue(high, yield* Work.make(() => Effect.sync(highJob)))
+                })
+              )
+          })
+        )
+      })
+    ),
+  timers: (n, seed) =>
+    run(
+      Effect.gen(function* () {
+        const wq = yield* Workqueue.make("bench", { flags: Workqueue.WQ_UNBOUND, maxActive: 16 })
+        const works = slots<DelayedWork.DelayedWork>(n)
+        const runSync = Effect.runSyncWith(yield* Effect.context<never>())
+        return yield* Effect.promise(() =>
+          measureTimers(n, seed, {
+            armAll: (delays) =>
+              runSync(
+                Effect.gen(function* () {
+                  for (let i = 0; i < n; i++) {
+                    const dwork = yield* DelayedWork.make(() => syncJob(i))
+                    works[i] = dwork
+                    yield* Workqueue.queueDelayed(wq, dwork, delays[i]!)
+                  }
+                })
+              ),
+            cancel: (i) => {
+              DelayedWork.cancelUnsafe(works[i]!)
+            }
+          })
+        )
+      })
+    )
+}
+
+/** The second row: items created before the clock starts, queued with the synchronous `*Unsafe` twins. */
+export const workqueueUnsafe: SystemImpl = {
   sync: (n) => run(throughput(n, 1, syncJob)),
   suspend: (n) => run(throughput(n, 16, suspendJob)),
   delayed: (n, seed) =>

@@ -108,7 +108,7 @@ export const make = <E, R>(
   fn: (self: DelayedWork) => Effect.Effect<void, E, R>,
   options?: { readonly name?: string | undefined }
 ): Effect.Effect<DelayedWork, never, R> =>
-  Effect.map(Effect.context<R>(), (ctx) => new (DelayedWorkImpl as any)(fn, ctx, options?.name) as DelayedWork)
+  Effect.withFiberSucceed((fiber) => new (DelayedWorkImpl as any)(fn, fiber.context, options?.name) as DelayedWork)
 
 /**
  * `delayed_work_pending()`: the timer is armed or the item is queued.

@@ -352,8 +352,12 @@ export const congestedUnsafe = (wq: Workqueue, cpu: number): boolean => {
 // queueing
 // ---------------------------------------------------------------------------
 
+/** The two successful outcomes, allocated once (queueing is on every job's path). */
+const succeedTrue: Effect.Effect<boolean> = Effect.succeed(true)
+const succeedFalse: Effect.Effect<boolean> = Effect.succeed(false)
+
 const unwrap = (result: Engine.QueueResult): Effect.Effect<boolean, WorkqueueError.WorkqueueError> =>
-  typeof result === "boolean" ? Effect.succeed(result) : Effect.fail(result)
+  result === true ? succeedTrue : result === false ? succeedFalse : Effect.fail(result)
 
 const orThrow = (result: Engine.QueueResult): boolean => {
   if (typeof result === "boolean") return result

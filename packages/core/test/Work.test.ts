@@ -8,7 +8,7 @@ import * as Scope from "effect/Scope"
 import * as Fiber from "effect/Fiber"
 import { TestClock } from "effect/testing"
 import { DelayedWork, Work, Workqueue, WorkqueueSystem } from "../src/index.ts"
-import { makeGate, makeRecorder, settle, withSystemClosedOnSuccess } from "./utils/recorder.ts"
+import { makeGate, makeLogCapture, makeRecorder, settle, withSystemClosedOnSuccess } from "./utils/recorder.ts"
 
 class Greeting extends Context.Service<Greeting, { readonly text: string }>()("test/Greeting") {}
 
@@ -310,6 +310,65 @@ describe("Work", () => {
         assert.isFalse(Work.isWork({}))
         assert.deepStrictEqual(JSON.parse(JSON.stringify(b)), { _id: "Work", name: "custom", state: "idle" })
       })
+    )
+    it.effect(
+      "one Work.make effect run twice makes two items, each with the services of the fiber that ran it (INIT_WORK)",
+      () =>
+        Effect.gen(function* () {
+          const wq = yield* Workqueue.make("services")
+          const seen: Array<string> = []
+          const makeItem = Work.make(() =>
+            Effect.gen(function* () {
+              seen.push((yield* Greeting).text)
+            })
+          )
+          const a = yield* makeItem.pipe(Effect.provideService(Greeting, { text: "first" }))
+          const b = yield* makeItem.pipe(Effect.provideService(Greeting, { text: "second" }))
+          assert.notStrictEqual(a, b)
+          yield* Workqueue.queue(wq, b)
+          yield* Workqueue.queue(wq, a)
+          yield* settle()
+          assert.deepStrictEqual(seen, ["second", "first"])
+        }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+    )
+
+    it.effect(
+      'an unnamed item is named by its handler, else "work" / "delayed_work", in failure logs and tracepoints (INIT_WORK)',
+      () => {
+        const logs = makeLogCapture()
+        const traced: Array<string> = []
+        return Effect.gen(function* () {
+          const wq = yield* Workqueue.make("names")
+          function namedFailure() {
+            return Effect.fail("boom")
+          }
+          const items = [
+            yield* Work.make(namedFailure),
+            yield* Work.make(() => Effect.fail("boom")),
+            yield* DelayedWork.make(() => Effect.fail("boom")),
+            yield* Work.make(namedFailure, { name: "given" })
+          ]
+          assert.deepStrictEqual(
+            items.map((w) => w.name),
+            ["namedFailure", "work", "delayed_work", "given"]
+          )
+          for (const item of items) yield* Workqueue.queue(wq, item)
+          yield* settle()
+          const logged = logs.lines.filter((l) => l.level === "Error").map((l) => l.annotations["work"])
+          assert.deepStrictEqual(logged, ["namedFailure", "work", "delayed_work", "given"], logs.text())
+          assert.deepStrictEqual(traced, ["namedFailure", "work", "delayed_work", "given"])
+        }).pipe(
+          Effect.provide(
+            WorkqueueSystem.layer({
+              cpus: 4,
+              tracepoint: (event) => {
+                if (event._tag === "workqueue_queue_work") traced.push(event.work.name)
+              }
+            })
+          ),
+          Effect.provide(logs.layer)
+        )
+      }
     )
   })
 

@@ -1297,10 +1297,18 @@ const workerLoop = (sys: System, worker: Worker): Effect.Effect<void> => {
   const yieldThenStep = Effect.flatMap(Effect.yieldNow, () => step)
   const run = makeRunner(sys, worker, (work, failure) => {
     workerFinishWork(sys, worker, work, failure)
-    const next = worker.pool.kind === "bh" && ++bhRestarts % BH_WORKER_RESTARTS === 0 ? yieldThenStep : step
-    return failure === undefined ? next : Effect.flatMap(logFailure(worker, work, failure), () => next)
+    if (worker.pool.kind === "bh" && ++bhRestarts % BH_WORKER_RESTARTS === 0) {
+      return failure === undefined
+        ? yieldThenStep
+        : Effect.flatMap(logFailure(worker, work, failure), () => yieldThenStep)
+    }
+    // the next item starts in this same continuation, one run-loop turn per item fewer (the fiber is the worker's)
+    return failure === undefined
+      ? nextStep(worker.fiber!)
+      : Effect.flatMap(logFailure(worker, work, failure), () => step)
   })
-  const step: Effect.Effect<void> = Effect.withFiber((fiber) => {
+  const step: Effect.Effect<void> = Effect.withFiber((fiber) => nextStep(fiber))
+  const nextStep = (fiber: Fiber.Fiber<unknown, unknown>): Effect.Effect<void> => {
     const work = workerNextWork(worker, afterWake)
     if (afterWake) {
       afterWake = false
@@ -1313,7 +1321,7 @@ const workerLoop = (sys: System, worker: Worker): Effect.Effect<void> => {
     }
     workerStartWork(sys, worker, work)
     return run(fiber, work)
-  })
+  }
   return step
 }
 
@@ -1329,6 +1337,7 @@ const makeRunner = (
 ) => {
   const onSuccess = (_: unknown) => after(worker.current!, undefined)
   const onFailure = (cause: Cause.Cause<unknown>) => after(worker.current!, cause)
+  const onExit = { onSuccess, onFailure }
   let lastCtx: Context.Context<never> | undefined
   // the worker's valid tokens by captured context (one per context it ran items of, until one is forked from)
   const tokens = new WeakMap<Context.Context<never>, RunToken>()
@@ -1363,7 +1372,7 @@ const makeRunner = (
         }
       })
     }
-    return Effect.matchCauseEffect(handler as Effect.Effect<void, unknown, never>, { onSuccess, onFailure })
+    return Effect.matchCauseEffect(handler as Effect.Effect<void, unknown, never>, onExit)
   }
 }
 

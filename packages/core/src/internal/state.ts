@@ -65,7 +65,8 @@ export type Waiter = (value: boolean) => void
 export interface WorkState extends Node {
   readonly fn: (self: any) => Effect.Effect<void, unknown, unknown> // I: the handler factory (work->func)
   readonly ctx: Context.Context<never> // I: the services captured by `Work.make`
-  readonly name: string // I, on the prototype: an explicit name (a side table) or the handler's name
+  readonly ownName: string | undefined // I: the name given to `make`, if any
+  readonly name: string // I, on the prototype: `ownName`, else the handler's name, else "work" / "delayed_work"
   readonly isDelayed: boolean // I, on the prototype
   data: number // L: WORK_PENDING | WORK_INACTIVE | WORK_FLUSHERS | colour << 4 | (cpu + 1) << 8
   disable: number // L: the off-queue disable count (`disable_work`)
