@@ -22,11 +22,23 @@ import * as Schema from "effect/Schema"
  * - `Deadlock`: what lockdep would report: a handler flushing, draining or destroying its own workqueue, an item
  *   flushing or cancel-syncing itself, an ordered workqueue waiting on itself.
  * - `BhSuspended`: a `WQ_BH` handler suspended (BH work must not sleep).
+ * - `QueueFull`: the workqueue's `maxPending` items are pending (armed or queued, not started); ours, the
+ *   kernel has no bound. `Workqueue.queueWait` waits for room instead.
+ * - `InvalidOptions`: named options of `Workqueue.make` that contradict each other or the `flags` bitmask, or a
+ *   `maxPending` that is not a positive integer.
  *
  * @category errors
  * @since 0.1.0
  */
-export type Reason = "Destroyed" | "Draining" | "InvalidFlags" | "InvalidCpu" | "InvalidDelay" | "Deadlock"
+export type Reason =
+  | "Destroyed"
+  | "Draining"
+  | "InvalidFlags"
+  | "InvalidCpu"
+  | "InvalidDelay"
+  | "Deadlock"
+  | "QueueFull"
+  | "InvalidOptions"
 
 /**
  * A broken workqueue rule: `reason`, the `workqueue` name and a message that says which rule.
@@ -52,7 +64,16 @@ export type Reason = "Destroyed" | "Draining" | "InvalidFlags" | "InvalidCpu" | 
  * @since 0.1.0
  */
 export class WorkqueueError extends Schema.TaggedError<WorkqueueError>()("WorkqueueError", {
-  reason: Schema.Literals(["Destroyed", "Draining", "InvalidFlags", "InvalidCpu", "InvalidDelay", "Deadlock"]),
+  reason: Schema.Literals([
+    "Destroyed",
+    "Draining",
+    "InvalidFlags",
+    "InvalidCpu",
+    "InvalidDelay",
+    "Deadlock",
+    "QueueFull",
+    "InvalidOptions"
+  ]),
   workqueue: Schema.String,
   message: Schema.String
 }) {}

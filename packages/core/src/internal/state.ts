@@ -200,6 +200,14 @@ export interface WorkqueueState {
   readonly drainWaiters: Array<Waiter> // L: woken whenever the wq may have become empty
   rescuer: Worker | undefined // WQ
   readonly timerCount: { armed: number } // L: armed delayed items targeting this wq
+  nrQueued: number // L: items queued on its pwqs (worklist, scheduled or inactive) and not started: work.pwq.wq === this
+  maxPending: number // I (set right after alloc): bound on nrQueued + timerCount.armed for new queueing; Infinity: none
+  readonly pendingWaiters: List<PendingWaiter> // L: `Workqueue.queueWait` callers waiting for nrQueued + armed < maxPending
+}
+
+/** A `Workqueue.queueWait` caller parked until the workqueue has room (a node: O(1) removal on interrupt). @internal */
+export interface PendingWaiter extends Node {
+  readonly wake: () => void // resumes the waiting fiber through the run queue, never inline
 }
 
 /** The system: CPUs, pools, system workqueues, timers. See `engine.ts`. @internal */
