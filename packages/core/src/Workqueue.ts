@@ -887,14 +887,22 @@ const waitRoom = (state: WorkqueueState, front: boolean): Effect.Effect<void> =>
     () => Effect.sync(() => Engine.wqWakePendingWaiter(state.system, state))
   )
 
-const queueWaitLoop = (
+/**
+ * Run the queueing step `attempt` (one L step returning the kernel's boolean or the rule broken); while it fails
+ * with `QueueFull`, wait for room and try again. Shared by `queueWait` and `Job.submit`'s `whenFull: "wait"`.
+ * @internal
+ */
+export const queueWaitWith = (
   wq: Workqueue,
-  cpu: number | undefined,
-  work: Work.Work,
+  attempt: () => Engine.QueueResult
+): Effect.Effect<boolean, WorkqueueError.WorkqueueError> => queueWaitLoop(toState(wq), attempt, false)
+
+const queueWaitLoop = (
+  state: WorkqueueState,
+  attempt: () => Engine.QueueResult,
   woken: boolean
 ): Effect.Effect<boolean, WorkqueueError.WorkqueueError> =>
   Effect.suspend(() => {
-    const state = toState(wq)
     if (!woken && state.pendingWaiters.length > 0) {
       // callers already waiting go first: a newcomer does not overtake them; it joins the tail, and if there is
       // room (the head was woken and is on its way) nothing is lost — the wake chain reaches it in turn
@@ -903,12 +911,12 @@ const queueWaitLoop = (
           Effect.sync(() => Engine.wqWakePendingWaiter(state.system, state)),
           waitRoom(state, false)
         ),
-        () => queueWaitLoop(wq, cpu, work, true)
+        () => queueWaitLoop(state, attempt, true)
       )
     }
-    const result = queueOnResult(wq, cpu, work)
+    const result = attempt()
     if (isQueueFull(result)) {
-      return Effect.flatMap(waitRoom(state, woken), () => queueWaitLoop(wq, cpu, work, true))
+      return Effect.flatMap(waitRoom(state, woken), () => queueWaitLoop(state, attempt, true))
     }
     // room left after ours: the next waiter may take it (each freed slot wakes one waiter only)
     if (woken) Engine.wqWakePendingWaiter(state.system, state)
@@ -953,7 +961,7 @@ export const queueWait: {
 } = dual(
   2,
   (wq: Workqueue, work: Work.Work): Effect.Effect<boolean, WorkqueueError.WorkqueueError> =>
-    queueWaitLoop(wq, undefined, work, false)
+    queueWaitWith(wq, () => queueOnResult(wq, undefined, work))
 )
 
 // ---------------------------------------------------------------------------
