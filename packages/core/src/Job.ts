@@ -109,8 +109,11 @@ export interface Options<E> {
   readonly retrySchedule?: Schedule.Schedule<unknown, E | Cause.TimeoutError> | undefined
   /** At most this many attempts (from 1). Default: 1 without `retrySchedule`; with it, until the schedule ends. */
   readonly maxAttempts?: number | undefined
-  /** Called once with a job that failed for good; its own failure is logged, never lost silently. */
-  readonly deadLetter?: ((letter: DeadLetter<E | Cause.TimeoutError>) => Effect.Effect<void>) | undefined
+  /**
+   * Called once with a job that failed for good, before its result completes (so when `Job.await` returns the
+   * failure, the letter has been handled); the handler's own failure is logged, never lost silently.
+   */
+  readonly deadLetter?: ((letter: DeadLetter<E | Cause.TimeoutError>) => Effect.Effect<void, unknown>) | undefined
   /** At the workqueue's `maxPending`: fail with `QueueFull` (`"fail"`, the default) or wait for room. */
   readonly whenFull?: "fail" | "wait" | undefined
 }
@@ -255,7 +258,7 @@ export const submit: {
     effect: Effect.Effect<A, E, R> | ((attempt: Attempt) => Effect.Effect<A, E, R>),
     options?: Options<E>
   ): Effect.Effect<Job<A, E | Cause.TimeoutError>, WorkqueueError.WorkqueueError, R> =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const workqueue = Workqueue.name(wq)
       const timeoutMs = options?.timeout === undefined ? Infinity : Workqueue.toMillis(options.timeout)
       const maxAttempts = options?.maxAttempts ?? (options?.retrySchedule === undefined ? 1 : Infinity)
@@ -318,7 +321,9 @@ const runAttempt = <A, E, R>(
           Effect.andThen(
             count(timeouts, state.workqueue),
             Effect.fail(
-              new Cause.TimeoutError(`job "${state.id}" on "${state.workqueue}": attempt ${state.attempts} timed out after ${state.timeoutMs} ms`)
+              new Cause.TimeoutError(
+                `job "${state.id}" on "${state.workqueue}": attempt ${state.attempts} timed out after ${state.timeoutMs} ms`
+              )
             )
           )
       })
@@ -369,15 +374,13 @@ const complete = <A, E>(state: JobState<A, E>, exit: Exit.Exit<A, E>): Effect.Ef
 
 const finalFailure = <A, E>(state: JobState<A, E>, exit: Exit.Exit<A, E>): Effect.Effect<void> => {
   const cause = (exit as Exit.Failure<A, E>).cause
-  const handler = state.options.deadLetter as ((letter: DeadLetter<E>) => Effect.Effect<void>) | undefined
+  const handler = state.options.deadLetter as ((letter: DeadLetter<E>) => Effect.Effect<void, unknown>) | undefined
   const letter = Effect.andThen(
     count(deadLetters, state.workqueue),
     handler === undefined
       ? Effect.void
       : Effect.catchCause(
-          Effect.suspend(() =>
-            handler({ id: state.id, workqueue: state.workqueue, attempts: state.attempts, cause })
-          ),
+          Effect.suspend(() => handler({ id: state.id, workqueue: state.workqueue, attempts: state.attempts, cause })),
           (failure) =>
             Effect.logError(
               `job "${state.id}" on "${state.workqueue}": the dead-letter handler failed: ${Engine.describeFailure(failure)}`,
@@ -385,8 +388,9 @@ const finalFailure = <A, E>(state: JobState<A, E>, exit: Exit.Exit<A, E>): Effec
             )
         )
   )
-  // the result is complete before the dead letter is handed over: a waiter never waits on the handler
-  return Effect.andThen(complete(state, exit), letter)
+  // the dead letter is handed over before the result completes: when `Job.await` returns a final failure, the
+  // dead-letter handler has run (a slow handler delays the waiters, never a worker of another item)
+  return Effect.andThen(letter, complete(state, exit))
 }
 
 // ---------------------------------------------------------------------------
@@ -494,9 +498,7 @@ export const run: {
   ): Effect.Effect<A, E | Cause.TimeoutError | WorkqueueError.WorkqueueError, R> =>
     Effect.uninterruptibleMask((restore) =>
       Effect.flatMap(restore(submit(wq, effect, options)), (job) =>
-        options?.interruptJob === false
-          ? restore(join(job))
-          : Effect.onInterrupt(restore(join(job)), () => cancel(job))
+        options?.interruptJob === false ? restore(join(job)) : Effect.onInterrupt(restore(join(job)), () => cancel(job))
       )
     )
 )

@@ -938,16 +938,14 @@ const queueWaitLoop = (
  * **Example** (A producer held back)
  *
  * ```ts
- * import { Effect, Fiber } from "effect"
+ * import { Effect } from "effect"
  * import { Work, Workqueue, WorkqueueSystem } from "@effect-workqueue/core"
  *
  * const program = Effect.gen(function*() {
  *   const wq = yield* Workqueue.make("w", { concurrency: 1, maxPending: 1 })
- *   const gate = yield* Work.make(() => Effect.sleep(10))
- *   yield* Workqueue.queue(wq, gate) // starts at once: not pending
- *   yield* Workqueue.queue(wq, yield* Work.make(() => Effect.void)) // pending: the bound is reached
- *   const waiting = yield* Effect.forkChild(Workqueue.queueWait(wq, yield* Work.make(() => Effect.void)))
- *   return yield* Fiber.join(waiting) // queued once the second item starts
+ *   yield* Workqueue.queue(wq, yield* Work.make(() => Effect.sleep(10))) // pending until a worker takes it
+ *   // waits until the first item starts, then queues
+ *   return yield* Workqueue.queueWait(wq, yield* Work.make(() => Effect.void))
  * })
  * await Effect.runPromise(program.pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer()))) // => true
  * ```

@@ -119,7 +119,10 @@ describe("Workqueue backpressure (maxPending)", () => {
         waiters.push(yield* Effect.forkChild(Workqueue.queueWait(wq, item), { startImmediately: true }))
       }
       yield* settle()
-      assert.isTrue(waiters.every((f) => f.pollUnsafe() === undefined), "all three wait at the bound")
+      assert.isTrue(
+        waiters.every((f) => f.pollUnsafe() === undefined),
+        "all three wait at the bound"
+      )
       yield* Fiber.interrupt(waiters[1]!)
       yield* gate.open
       assert.isTrue(yield* Fiber.join(waiters[0]!))
@@ -143,7 +146,10 @@ describe("Workqueue backpressure (maxPending)", () => {
       for (const f of fibers) assert.isTrue(yield* Fiber.join(f))
       yield* Workqueue.flush(wq)
       assert.strictEqual(order.length, 1000)
-      assert.deepStrictEqual(order, Array.from({ length: 1000 }, (_, i) => i))
+      assert.deepStrictEqual(
+        order,
+        Array.from({ length: 1000 }, (_, i) => i)
+      )
     }).pipe(Effect.scoped, Effect.provide(layer))
   )
 })
@@ -204,7 +210,10 @@ describe("Workqueue failure logs", () => {
       yield* Workqueue.flush(wq)
       const line = logs.lines.find((l) => l.message.includes("charge:o-1"))
       assert.isDefined(line, logs.text())
-      assert.include(line!.message, 'work item "charge:o-1" on "payments" failed: PaymentDeclined {"orderId":"o-1","amount":12}')
+      assert.include(
+        line!.message,
+        'work item "charge:o-1" on "payments" failed: PaymentDeclined {"orderId":"o-1","amount":12}'
+      )
       assert.strictEqual(line!.annotations.workqueue, "payments")
       assert.strictEqual(line!.annotations.work, "charge:o-1")
       assert.include(String(line!.annotations.failure), '"orderId":"o-1"')

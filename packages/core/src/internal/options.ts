@@ -73,7 +73,10 @@ export interface Resolved {
 const invalid = (name: string, rule: string) => WorkqueueError.make("InvalidOptions", name, rule)
 
 /** Resolve named options and the bitmask into one set, or the rule they break. @internal */
-export const resolveOptions = (name: string, options: RawOptions | undefined): Resolved | WorkqueueError.WorkqueueError => {
+export const resolveOptions = (
+  name: string,
+  options: RawOptions | undefined
+): Resolved | WorkqueueError.WorkqueueError => {
   const bitmask = options?.flags ?? 0
   if (!Number.isInteger(bitmask) || bitmask < 0) return invalid(name, `flags ${bitmask} is not a WQ_* bitmask`)
   let flags = bitmask
@@ -108,7 +111,10 @@ export const resolveOptions = (name: string, options: RawOptions | undefined): R
   if (options.ordered === true) {
     if (options.unbound === false) return invalid(name, "ordered: true is unbound; it conflicts with unbound: false")
     if ((concurrency ?? 1) !== 1 || (options.maxActive ?? 1) !== 1) {
-      return invalid(name, `ordered: true runs one at a time; it conflicts with concurrency/maxActive ${concurrency ?? options.maxActive}`)
+      return invalid(
+        name,
+        `ordered: true runs one at a time; it conflicts with concurrency/maxActive ${concurrency ?? options.maxActive}`
+      )
     }
     flags |= WQ_UNBOUND | __WQ_ORDERED
     maxActive = 1
