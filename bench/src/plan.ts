@@ -15,6 +15,7 @@ export type SystemId =
   | "workqueue"
   | "workqueue-observed"
   | "workqueue-spans"
+  | "workqueue-job"
   | "p-queue"
   | "fastq-callback"
   | "fastq-promise"
@@ -53,6 +54,12 @@ export const systems: ReadonlyArray<SystemDef> = [
     kind: "ours",
     how: "the same, with `WorkqueueSystem.layer({ tracepoint, spans: true })`: also a root span per handler (opt-in)",
     load: () => import("./systems/workqueue.ts").then((m) => m.workqueueSpans)
+  },
+  {
+    id: "workqueue-job",
+    kind: "ours",
+    how: "the same workqueue, each job through `Job.submit` with a result (a fresh `DelayedWork`, a `Deferred` and a child fiber per attempt, made inside the timed loop: no separate create cost), all submitted in one `Effect.runSync`; vs `workqueue` = the cost of a job with a result over a plain queued item (issue 14)",
+    load: () => import("./systems/workqueue.ts").then((m) => m.workqueueJob)
   },
   {
     id: "p-queue",
@@ -133,11 +140,12 @@ export interface ScenarioDef {
 /** Every system but the observed variant of ours, which runs only where its cost is measured (scenarios 1, 2). */
 const all: ReadonlyArray<SystemId> = systems
   .map((s) => s.id)
-  .filter((id) => id !== "workqueue-observed" && id !== "workqueue-spans")
+  .filter((id) => id !== "workqueue-observed" && id !== "workqueue-spans" && id !== "workqueue-job")
 const withObserved: ReadonlyArray<SystemId> = [
   "workqueue",
   "workqueue-observed",
   "workqueue-spans",
+  "workqueue-job",
   ...all.filter((id) => id !== "workqueue")
 ]
 
