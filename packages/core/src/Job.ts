@@ -28,9 +28,10 @@ import type * as Schedule from "effect/Schedule"
 import * as ScheduleM from "effect/Schedule"
 import * as DelayedWork from "./DelayedWork.ts"
 import * as Engine from "./internal/engine.ts"
+import { EntityKey, entityOf } from "./internal/scheduler.ts"
 import type { DelayedWorkState } from "./internal/state.ts"
 import * as Workqueue from "./Workqueue.ts"
-import type * as WorkqueueError from "./WorkqueueError.ts"
+import * as WorkqueueError from "./WorkqueueError.ts"
 
 /**
  * @category models
@@ -262,10 +263,21 @@ export const submit: {
       const workqueue = Workqueue.name(wq)
       const timeoutMs = options?.timeout === undefined ? Infinity : Workqueue.toMillis(options.timeout)
       const maxAttempts = options?.maxAttempts ?? (options?.retrySchedule === undefined ? 1 : Infinity)
-      if (!(timeoutMs > 0) || !(maxAttempts >= 1) || (maxAttempts !== Infinity && !Number.isInteger(maxAttempts))) {
-        return yield* Effect.die(
-          new Cause.IllegalArgumentError(
-            `Job.submit on "${workqueue}": timeout must be > 0 and maxAttempts an integer >= 1 (got ${options?.timeout}, ${options?.maxAttempts})`
+      if (!(timeoutMs > 0)) {
+        return yield* Effect.fail(
+          WorkqueueError.make(
+            "InvalidOptions",
+            workqueue,
+            `job timeout ${String(options?.timeout)} is not a duration > 0`
+          )
+        )
+      }
+      if (!(maxAttempts >= 1) || (maxAttempts !== Infinity && !Number.isInteger(maxAttempts))) {
+        return yield* Effect.fail(
+          WorkqueueError.make(
+            "InvalidOptions",
+            workqueue,
+            `job maxAttempts ${String(options?.maxAttempts)} is not an integer >= 1`
           )
         )
       }
@@ -326,6 +338,17 @@ const runAttempt = <A, E, R>(
               )
             )
           )
+      })
+    }
+    // The attempt's fiber schedules as the worker it runs for: its class (WQ_HIGHPRI first, WQ_CPU_INTENSIVE
+    // time-sliced) and its runnable count (concurrency management sees a runnable job, not a sleeping worker).
+    // Tagged in its first synchronous step, before it can schedule anything.
+    const entity = entityOf(Fiber.getCurrent())
+    if (entity !== undefined) {
+      const body = attempt
+      attempt = Effect.withFiber((child) => {
+        ;(child as any)[EntityKey] = entity
+        return body
       })
     }
     return Effect.flatMap(Effect.forkChild(attempt, { startImmediately: true }), (fiber) => {
@@ -510,7 +533,8 @@ export const run: {
 /**
  * Stop the job and wait until it has stopped, in the order that cannot go wrong: remove the pending instance
  * (queued, armed, or waiting for a retry) first, then interrupt the running attempt, then wait for it. Returns
- * `true` if this call stopped it (its `Exit` is then an interruption), `false` if it had already finished.
+ * `true` if the job was stopped (its `Exit` is then an interruption), `false` if it had already finished or
+ * finished on its own meanwhile. On return the job has its final `Exit` and nothing of it runs or is pending.
  *
  * **Details**: removing the pending instance before signalling is what the cancel recipe in docs/JOBS.md is
  * about: signal first and a queued instance can start and take the signal meant for the running one. An attempt
@@ -546,8 +570,9 @@ export const cancel = <A, E>(job: Job<A, E>): Effect.Effect<boolean> =>
     if (DelayedWork.cancelUnsafe(state.dwork)) {
       return Effect.as(complete(state, Exit.interrupt()), true)
     }
-    // 2. signal the running attempt, 3. wait for it to settle the result
+    // 2. signal the running attempt, 3. wait for it to settle the result; it stopped if its Exit is an interruption
+    // (an attempt that had already ended, its dead letter being handed over, keeps its own Exit: false)
     const fiber = state.fiber
-    const waitDone = Effect.as(Effect.exit(Deferred.await(state.deferred)), true)
+    const waitDone = Effect.map(Effect.exit(Deferred.await(state.deferred)), Exit.hasInterrupts)
     return fiber === undefined ? waitDone : Effect.andThen(Fiber.interrupt(fiber), waitDone)
   })

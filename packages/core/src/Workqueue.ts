@@ -933,6 +933,9 @@ const queueWaitLoop = (
  * **Details**: returns as `queue` does once there is room: `true` if queued, `false` if already pending or disabled.
  * Without a `maxPending` it is `queue`.
  *
+ * **Gotchas**: from one of the workqueue's own handlers it can wait forever — the pending items may need the
+ * very active slot that handler holds (`concurrency: 1`). Use `queue` there and handle `QueueFull`.
+ *
  * **Kernel**: none — `queue_work()` never blocks; this is the bounded-queue offer of Effect's `Queue`.
  *
  * **Example** (A producer held back)

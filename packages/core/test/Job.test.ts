@@ -58,6 +58,48 @@ describe("Job", () => {
       }).pipe(Effect.scoped, Effect.provide(layer))
     )
 
+    it.effect(
+      "a job on a WQ_HIGHPRI workqueue keeps its priority when its attempt yields (the attempt's fiber is the worker's)",
+      () =>
+        Effect.gen(function* () {
+          const started: Array<string> = []
+          const ends: Array<string> = []
+          const spin = (name: string) =>
+            Effect.gen(function* () {
+              started.push(name)
+              for (let i = 0; i < 400; i++) yield* Effect.yieldNow
+              ends.push(name)
+            })
+          const normal = yield* Workqueue.make("normal")
+          const high = yield* Workqueue.make("high", { highpri: true })
+          const n = yield* Job.submit(normal, spin("n"))
+          while (started.length === 0) yield* Effect.yieldNow // the normal job is under way
+          const h = yield* Job.submit(high, spin("h"))
+          yield* Job.join(n)
+          yield* Job.join(h)
+          assert.deepStrictEqual(
+            ends,
+            ["h", "n"],
+            "the highpri job, submitted once the other was under way, finishes first"
+          )
+        }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 2, cpuIntensiveThresh: 0 })))
+    )
+
+    it.effect("invalid job options fail with InvalidOptions naming the workqueue", () =>
+      Effect.gen(function* () {
+        const wq = yield* Workqueue.make("opts")
+        for (const options of [{ timeout: 0 }, { timeout: Number.NaN }, { maxAttempts: 0 }, { maxAttempts: 1.5 }]) {
+          const error = yield* Effect.flip(Job.submit(wq, Effect.void, options))
+          assert.strictEqual(error.reason, "InvalidOptions", JSON.stringify(options))
+          assert.strictEqual(error.workqueue, "opts")
+        }
+        assert.strictEqual(
+          (yield* Effect.flip(Job.submit(wq, Effect.void, { delay: Number.NaN }))).reason,
+          "InvalidDelay"
+        )
+      }).pipe(Effect.scoped, Effect.provide(layer))
+    )
+
     it.effect("delay postpones the first attempt to exactly now + delay", () =>
       Effect.gen(function* () {
         const wq = yield* Workqueue.make("later")
