@@ -134,6 +134,30 @@ describe("Workqueue backpressure (maxPending)", () => {
     }).pipe(Effect.scoped, Effect.provide(layer))
   )
 
+  it.effect("a waiter interrupted right after its wake-up passes the room on to the next waiter", () =>
+    Effect.gen(function* () {
+      const gate = yield* makeGate
+      const wq = yield* Workqueue.make("handoff", { concurrency: 1, maxPending: 1 })
+      yield* Workqueue.queue(wq, yield* Work.make(() => gate.await))
+      yield* settle()
+      const p0 = yield* Work.make(() => Effect.void)
+      yield* Workqueue.queue(wq, p0)
+      const w1 = yield* Effect.forkChild(Workqueue.queueWait(wq, yield* Work.make(() => Effect.void)), {
+        startImmediately: true
+      })
+      const w2item = yield* Work.make(() => Effect.void)
+      const w2 = yield* Effect.forkChild(Workqueue.queueWait(wq, w2item), { startImmediately: true })
+      yield* settle()
+      // one synchronous step: the cancel wakes w1, and w1 is interrupted before it can use the room
+      Work.cancelUnsafe(p0)
+      w1.interruptUnsafe()
+      yield* settle()
+      assert.isTrue(yield* Fiber.join(w2), "w2 got the room nobody else will free (the gate is still closed)")
+      assert.isTrue(Work.pendingUnsafe(w2item))
+      yield* gate.open
+    }).pipe(Effect.scoped, Effect.provide(layer))
+  )
+
   it.effect("1000 waiters on maxPending 1 all get queued, in order (callback list, no Semaphore)", () =>
     Effect.gen(function* () {
       const order: Array<number> = []
@@ -220,4 +244,51 @@ describe("Workqueue failure logs", () => {
       assert.isTrue(WorkqueueError.isWorkqueueError(WorkqueueError.make("QueueFull", "x", "y")))
     }).pipe(Effect.scoped, Effect.provide(layer), Effect.provide(logs.layer))
   })
+})
+
+describe("Workqueue pending count (seeded random operations)", () => {
+  it.effect("pendingCount always equals the items whose PENDING bit is set, and never exceeds maxPending", () =>
+    Effect.gen(function* () {
+      let seed = 12345
+      const random = (n: number) => {
+        seed = (seed * 1103515245 + 12345) & 0x7fffffff
+        return seed % n
+      }
+      const wq = yield* Workqueue.make("random", { maxActive: 2, maxPending: 5 })
+      const items: Array<DelayedWork.DelayedWork> = []
+      for (let i = 0; i < 12; i++) items.push(yield* DelayedWork.make(() => Effect.sleep(random(3) * 5)))
+      for (let step = 0; step < 3000; step++) {
+        const item = items[random(items.length)]!
+        const op = random(8)
+        const result = yield* Effect.result(
+          op === 0
+            ? Workqueue.queue(wq, item)
+            : op === 1
+              ? Workqueue.queueDelayed(wq, item, random(20))
+              : op === 2
+                ? Workqueue.modDelayed(wq, item, random(20))
+                : op === 3
+                  ? Effect.as(DelayedWork.cancel(item), true)
+                  : op === 4
+                    ? Effect.as(Work.disable(item), true)
+                    : op === 5
+                      ? Effect.as(Work.enable(item), true)
+                      : op === 6
+                        ? Effect.as(TestClock.adjust(random(10)), true)
+                        : Effect.as(settle(random(4)), true)
+        )
+        if (result._tag === "Failure") assert.strictEqual(result.failure.reason, "QueueFull")
+        const pending = items.filter((w) => Work.pendingUnsafe(w)).length
+        assert.strictEqual(Workqueue.pendingCountUnsafe(wq), pending, `step ${step}`)
+        assert.isAtMost(pending, 5, `step ${step}`)
+      }
+      for (const item of items) {
+        yield* Work.enable(item)
+        yield* Work.enable(item)
+      }
+      yield* TestClock.adjust(100)
+      yield* Workqueue.flush(wq)
+      assert.strictEqual(Workqueue.pendingCountUnsafe(wq), 0)
+    }).pipe(Effect.scoped, Effect.provide(layer))
+  )
 })
