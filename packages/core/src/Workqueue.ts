@@ -837,7 +837,7 @@ export const maxPending = (wq: Workqueue): number => toState(wq).maxPending
  * Items pending on the workqueue right now: armed delayed items plus queued items not yet started (active or
  * inactive), never running ones — what `maxPending` bounds. O(1).
  *
- * **Example** (Two queued behind one running)
+ * **Example** (Two pending, the third refused)
  *
  * ```ts
  * import { Effect } from "effect"

@@ -329,6 +329,31 @@ describe("Job", () => {
       }).pipe(Effect.scoped, Effect.provide(layer))
     )
 
+    it.effect("interrupting a caller that waits for room (whenFull: wait) queues nothing", () =>
+      Effect.gen(function* () {
+        const gate = yield* makeGate
+        const wq = yield* Workqueue.make("bp3", { concurrency: 1, maxPending: 1 })
+        yield* Job.submit(wq, gate.await)
+        yield* settle()
+        yield* Job.submit(wq, Effect.void)
+        let ran = false
+        const waiting = yield* Effect.forkChild(
+          Job.run(
+            wq,
+            Effect.sync(() => (ran = true)),
+            { whenFull: "wait" }
+          ),
+          { startImmediately: true }
+        )
+        yield* settle()
+        yield* Fiber.interrupt(waiting)
+        assert.strictEqual(Workqueue.pendingCountUnsafe(wq), 1)
+        yield* gate.open
+        yield* Workqueue.flush(wq)
+        assert.isFalse(ran)
+      }).pipe(Effect.scoped, Effect.provide(layer))
+    )
+
     it.effect("a retry is never refused by maxPending (the job was admitted once)", () =>
       Effect.gen(function* () {
         const wq = yield* Workqueue.make("bp2", { concurrency: 2, maxPending: 1 })
