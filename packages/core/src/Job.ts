@@ -373,8 +373,9 @@ const settle = <A, E>(state: JobState<A, E>, exit: Exit.Exit<A, E>): Effect.Effe
       (next) => {
         if (next === undefined || state.cancelled) return finalFailure(state, exit)
         // a retry is delayed work on the same workqueue: a timer, not a sleep holding this worker
+        // (refused only on a workqueue being destroyed, where no timer may outlive it: the job then fails for good)
         const requeued = Engine.queueDelayedWorkOn(
-          (state.dwork as unknown as DelayedWorkState).timerWq?.system ?? Workqueue.toState(state.wq).system,
+          Workqueue.toState(state.wq).system,
           undefined,
           Workqueue.toState(state.wq),
           state.dwork as unknown as DelayedWorkState,

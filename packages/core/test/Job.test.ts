@@ -221,6 +221,29 @@ describe("Job", () => {
         }).pipe(Effect.scoped, Effect.provide(layer))
     )
 
+    it.effect(
+      "destroying the workqueue runs an armed retry at once; a further retry cannot be armed: dead letter",
+      () =>
+        Effect.gen(function* () {
+          let attempts = 0
+          const letters: Array<number> = []
+          const job = yield* Effect.scoped(
+            Effect.gen(function* () {
+              const wq = yield* Workqueue.make("doomed")
+              const job = yield* Job.submit(wq, () => Effect.suspend(() => (++attempts, Effect.fail("down"))), {
+                retrySchedule: Schedule.spaced("1 hour"),
+                deadLetter: (l) => Effect.sync(() => letters.push(l.attempts))
+              })
+              yield* settle()
+              return job
+            })
+          )
+          assert.deepStrictEqual(yield* Job.await(job), Exit.fail("down"))
+          assert.strictEqual(attempts, 2, "destroy fired the armed retry instead of dropping it")
+          assert.deepStrictEqual(letters, [2])
+        }).pipe(Effect.provide(layer))
+    )
+
     it.effect("a failing dead-letter handler is logged with the job and the failure", () => {
       const logs = makeLogCapture()
       return Effect.gen(function* () {
