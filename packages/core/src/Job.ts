@@ -300,7 +300,9 @@ export const submit: {
         exit: undefined
       })
       const body = typeof effect === "function" ? effect : () => effect
-      state.dwork = yield* DelayedWork.make(() => runAttempt(state, body), { name: state.id })
+      // named after an explicit id only: a name is a side-table entry, too dear for every anonymous job
+      const job = () => runAttempt(state, body)
+      state.dwork = yield* DelayedWork.make(job, options?.id === undefined ? undefined : { name: options.id })
       const delay = options?.delay ?? 0
       const attempt = () => Workqueue.queueDelayedResult(wq, undefined, state.dwork, delay, false)
       if (options?.whenFull === "wait") yield* Workqueue.queueWaitWith(wq, attempt)
@@ -450,6 +452,10 @@ export { await_ as await }
 /**
  * Wait for the job and return its value, or fail as it failed. Interrupting the wait leaves the job alone; use
  * `Job.run` (or `Job.cancel`) to tie the job to the caller.
+ *
+ * **Gotchas**: joining, from a job or work item, a job queued behind it on an ordered (or `concurrency: 1`)
+ * workqueue waits forever — the joined job needs the slot the caller holds. Give the caller a `timeout`, or queue
+ * the inner job on another workqueue.
  *
  * @category constructors
  * @since 0.1.0
