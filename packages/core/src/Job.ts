@@ -15,6 +15,7 @@
  */
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
+import type * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -163,6 +164,42 @@ const JobProto = {
   }
 }
 
+/** One hidden class for every job: the fields in one order, the prototype holding the methods. */
+class JobImpl<A, E> implements JobState<A, E> {
+  readonly id: string
+  readonly workqueue: string
+  readonly wq: Workqueue.Workqueue
+  readonly options: Options<any>
+  readonly timeoutMs: number
+  readonly maxAttempts: number
+  readonly step: JobState<A, E>["step"]
+  readonly deferred: Deferred.Deferred<A, E> = Deferred.makeUnsafe<A, E>()
+  dwork: DelayedWork.DelayedWork = undefined as unknown as DelayedWork.DelayedWork
+  attempts = 0
+  fiber: Fiber.Fiber<A, E> | undefined = undefined
+  cancelled = false
+  done = false
+  exit: Exit.Exit<A, E> | undefined = undefined
+  constructor(
+    id: string,
+    workqueue: string,
+    wq: Workqueue.Workqueue,
+    options: Options<any>,
+    timeoutMs: number,
+    maxAttempts: number,
+    step: JobState<A, E>["step"]
+  ) {
+    this.id = id
+    this.workqueue = workqueue
+    this.wq = wq
+    this.options = options
+    this.timeoutMs = timeoutMs
+    this.maxAttempts = maxAttempts
+    this.step = step
+  }
+}
+Object.setPrototypeOf(JobImpl.prototype, JobProto)
+
 const toState = <A, E>(job: Job<A, E>): JobState<A, E> => job as unknown as JobState<A, E>
 
 let nextId = 0 // L: the default id's counter
@@ -259,12 +296,12 @@ export const submit: {
     effect: Effect.Effect<A, E, R> | ((attempt: Attempt) => Effect.Effect<A, E, R>),
     options?: Options<E>
   ): Effect.Effect<Job<A, E | Cause.TimeoutError>, WorkqueueError.WorkqueueError, R> =>
-    Effect.gen(function* () {
+    Effect.suspend(() => {
       const workqueue = Workqueue.name(wq)
       const timeoutMs = options?.timeout === undefined ? Infinity : Workqueue.toMillis(options.timeout)
       const maxAttempts = options?.maxAttempts ?? (options?.retrySchedule === undefined ? 1 : Infinity)
       if (!(timeoutMs > 0)) {
-        return yield* Effect.fail(
+        return Effect.fail(
           WorkqueueError.make(
             "InvalidOptions",
             workqueue,
@@ -273,7 +310,7 @@ export const submit: {
         )
       }
       if (!(maxAttempts >= 1) || (maxAttempts !== Infinity && !Number.isInteger(maxAttempts))) {
-        return yield* Effect.fail(
+        return Effect.fail(
           WorkqueueError.make(
             "InvalidOptions",
             workqueue,
@@ -281,37 +318,33 @@ export const submit: {
           )
         )
       }
-      const step =
-        options?.retrySchedule === undefined ? undefined : yield* ScheduleM.toStep(options.retrySchedule as any)
-      const state: JobState<A, E | Cause.TimeoutError> = Object.assign(Object.create(JobProto), {
-        id: options?.id ?? `${workqueue}-${++nextId}`,
-        workqueue,
-        wq,
-        deferred: Deferred.makeUnsafe<A, E | Cause.TimeoutError>(),
-        options: options ?? {},
-        timeoutMs,
-        maxAttempts,
-        step,
-        dwork: undefined as unknown as DelayedWork.DelayedWork,
-        attempts: 0,
-        fiber: undefined,
-        cancelled: false,
-        done: false,
-        exit: undefined
-      })
       const body = typeof effect === "function" ? effect : () => effect
-      // named after an explicit id only: a name is a side-table entry, too dear for every anonymous job
-      const job = () => runAttempt(state, body)
-      state.dwork = yield* DelayedWork.make(job, options?.id === undefined ? undefined : { name: options.id })
-      const delay = options?.delay ?? 0
-      const attempt = () => Workqueue.queueDelayedResult(wq, undefined, state.dwork, delay, false)
-      if (options?.whenFull === "wait") yield* Workqueue.queueWaitWith(wq, attempt)
-      else {
-        const result = attempt()
-        if (typeof result !== "boolean") return yield* Effect.fail(result)
-      }
-      return state as unknown as Job<A, E | Cause.TimeoutError>
-    }) as Effect.Effect<Job<A, E | Cause.TimeoutError>, WorkqueueError.WorkqueueError, R>
+      const start = (step: JobState<A, E>["step"]) =>
+        Effect.contextWith((ctx: Context.Context<R>) => {
+          const state = new JobImpl<A, E | Cause.TimeoutError>(
+            options?.id ?? `${workqueue}-${++nextId}`,
+            workqueue,
+            wq,
+            options ?? {},
+            timeoutMs,
+            maxAttempts,
+            step
+          )
+          // the item captures the caller's services as `DelayedWork.make` would; named after an explicit id only
+          // (a name is a side-table entry, too dear for every anonymous job)
+          state.dwork = DelayedWork.makeWithContext(() => runAttempt(state, body), ctx, options?.id)
+          const delay = options?.delay ?? 0
+          const attempt = () => Workqueue.queueDelayedResult(wq, undefined, state.dwork, delay, false)
+          if (options?.whenFull === "wait") return Effect.as(Workqueue.queueWaitWith(wq, attempt), state)
+          const result = attempt()
+          return typeof result === "boolean" ? Effect.succeed(state) : Effect.fail(result)
+        })
+      const job =
+        options?.retrySchedule === undefined
+          ? start(undefined)
+          : Effect.flatMap(ScheduleM.toStep(options.retrySchedule as any), (step) => start(step as any))
+      return job as unknown as Effect.Effect<Job<A, E | Cause.TimeoutError>, WorkqueueError.WorkqueueError, R>
+    })
 )
 
 // ---------------------------------------------------------------------------
