@@ -41,7 +41,9 @@ describe("Workqueue friendly options", () => {
         [{ highpri: "yes" as unknown as boolean }, "must be a boolean"],
         [{ maxPending: 0 }, "maxPending 0"],
         [{ maxPending: Number.NaN }, "maxPending NaN"],
-        [{ flags: -1 }, "flags -1"]
+        [{ maxPending: "5" as unknown as number }, "maxPending 5"],
+        [{ ordered: 1 as unknown as boolean }, "must be a boolean"],
+        [{ concurrency: Number.POSITIVE_INFINITY }, "concurrency Infinity"]
       ]
       for (const [options, rule] of cases) {
         const error = yield* Effect.flip(Workqueue.make("bad", options))

@@ -77,8 +77,8 @@ export const resolveOptions = (
   name: string,
   options: RawOptions | undefined
 ): Resolved | WorkqueueError.WorkqueueError => {
+  // the bitmask itself is validated with max_active by `allocWorkqueue` (the kernel's rules), not here
   const bitmask = options?.flags ?? 0
-  if (!Number.isInteger(bitmask) || bitmask < 0) return invalid(name, `flags ${bitmask} is not a WQ_* bitmask`)
   let flags = bitmask
   let maxActive = options?.maxActive ?? 0
   if (options === undefined) return { flags, maxActive, maxPending: Infinity }
