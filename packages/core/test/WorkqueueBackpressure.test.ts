@@ -1,7 +1,9 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Schema from "effect/Schema"
+import * as Scope from "effect/Scope"
 import { TestClock } from "effect/testing"
 import { DelayedWork, Work, Workqueue, WorkqueueError, WorkqueueSystem } from "../src/index.ts"
 import { makeGate, makeLogCapture, makeRecorder, settle } from "./utils/recorder.ts"
@@ -158,6 +160,29 @@ describe("Workqueue backpressure (maxPending)", () => {
       assert.isTrue(Work.pendingUnsafe(w2item))
       yield* gate.open
     }).pipe(Effect.scoped, Effect.provide(layer))
+  )
+
+  it.effect("callers waiting for room when the workqueue is destroyed fail with a typed error, none hangs", () =>
+    Effect.gen(function* () {
+      const gate = yield* makeGate
+      const scope = yield* Scope.make()
+      const wq = yield* Workqueue.make("doomed", { concurrency: 1, maxPending: 1 }).pipe(Scope.provide(scope))
+      yield* Workqueue.queue(wq, yield* Work.make(() => gate.await))
+      yield* settle()
+      yield* Workqueue.queue(wq, yield* Work.make(() => Effect.void))
+      const waiters = []
+      for (let i = 0; i < 3; i++) {
+        const item = yield* Work.make(() => Effect.void)
+        waiters.push(yield* Effect.forkChild(Effect.flip(Workqueue.queueWait(wq, item)), { startImmediately: true }))
+      }
+      const closing = yield* Effect.forkChild(Scope.close(scope, Exit.void), { startImmediately: true })
+      yield* gate.open
+      yield* Fiber.join(closing)
+      for (const waiter of waiters) {
+        const error = yield* Fiber.join(waiter)
+        assert.include(["Draining", "Destroyed"], error.reason)
+      }
+    }).pipe(Effect.provide(layer))
   )
 
   it.effect("1000 waiters on maxPending 1 all get queued, in order (callback list, no Semaphore)", () =>
