@@ -16,6 +16,7 @@ export type SystemId =
   | "workqueue-unsafe"
   | "workqueue-observed"
   | "workqueue-spans"
+  | "workqueue-job"
   | "p-queue"
   | "fastq-callback"
   | "fastq-promise"
@@ -61,6 +62,12 @@ export const systems: ReadonlyArray<SystemDef> = [
     kind: "ours",
     how: "the headline, with `WorkqueueSystem.layer({ tracepoint, spans: true })`: also a root span per handler (opt-in)",
     load: () => import("./systems/workqueue.ts").then((m) => m.workqueueSpans)
+  },
+  {
+    id: "workqueue-job",
+    kind: "ours",
+    how: "the same workqueue, each job through `Job.submit` with a result (a fresh `DelayedWork`, a `Deferred` and a child fiber per attempt, made inside the timed loop: no separate create cost), all submitted in one `Effect.runSync`; vs `workqueue` = the cost of a job with a result over a plain queued item (issue 14)",
+    load: () => import("./systems/workqueue.ts").then((m) => m.workqueueJob)
   },
   {
     id: "p-queue",
@@ -150,12 +157,15 @@ export interface ScenarioDef {
  */
 const all: ReadonlyArray<SystemId> = systems
   .map((s) => s.id)
-  .filter((id) => id !== "workqueue-observed" && id !== "workqueue-spans" && id !== "effect-gen")
+  .filter(
+    (id) => id !== "workqueue-observed" && id !== "workqueue-spans" && id !== "workqueue-job" && id !== "effect-gen"
+  )
 const withObserved: ReadonlyArray<SystemId> = [
   "workqueue",
   "workqueue-unsafe",
   "workqueue-observed",
   "workqueue-spans",
+  "workqueue-job",
   ...all.filter((id) => id !== "workqueue" && id !== "workqueue-unsafe")
 ]
 

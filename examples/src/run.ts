@@ -10,6 +10,7 @@ import * as delayedWork from "./delayedWork.ts"
 import * as dont from "./dont.ts"
 import * as interrupt from "./interrupt.ts"
 import * as jiq from "./jiq.ts"
+import * as jobService from "./jobService.ts"
 import * as main from "./main.ts"
 import * as module from "./module.ts"
 import * as perCpu from "./perCpu.ts"
@@ -102,6 +103,12 @@ export const examples: ReadonlyArray<readonly [name: string, file: string, descr
     "dont.ts",
     'the "Don\'t" list: unmade work is a type error; cancel_work_sync before kfree in a finaliser (seed 001)',
     dont.program
+  ],
+  [
+    "job-service",
+    "jobService.ts",
+    "an HTTP job service on Job.run: results, retries with backoff, dead letters, 429 at maxPending",
+    jobService.program
   ],
   [
     "main",

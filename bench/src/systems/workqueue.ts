@@ -10,7 +10,7 @@
  * - `workqueue-unsafe`: the same items created before the clock starts (their cost is the "create ns/item" column)
  *   and queued with the synchronous `*Unsafe` twins, one call per job as the peers do.
  */
-import { DelayedWork, Work, Workqueue, WorkqueueSystem } from "@effect-workqueue/core"
+import { DelayedWork, Job, Work, Workqueue, WorkqueueSystem } from "@effect-workqueue/core"
 import { Effect, type Scope } from "effect"
 import { highJob, job, jobLate, setDue } from "../job.ts"
 import {
@@ -121,6 +121,31 @@ const blocked = Effect.gen(function* () {
   yield* Effect.promise(() => blockerStarted.promise)
   return { wq, release: () => gate.resolve() }
 })
+
+/**
+ * The same throughput, each job submitted with `Job.submit` (a result per job) instead of a plain fresh `Work`:
+ * the difference to `workqueue` is the jobs layer's cost per job (issue 14). The submit loop runs in one
+ * `Effect.runSync`; completion is the job body running, its `Deferred` completed right after.
+ */
+const jobThroughput = (n: number, maxActive: number, body: (i: number) => Effect.Effect<void>): Program =>
+  Effect.gen(function* () {
+    const wq = yield* Workqueue.make("bench", { concurrency: maxActive })
+    return yield* Effect.promise(() =>
+      measureThroughput(n, () => {
+        Effect.runSync(
+          Effect.gen(function* () {
+            for (let i = 0; i < n; i++) yield* Job.submit(wq, body(i))
+          })
+        )
+      })
+    )
+  })
+
+/** Jobs with a result (`Job.submit`) on the same workqueue shape as `workqueue`. */
+export const workqueueJob: SystemImpl = {
+  sync: (n) => run(jobThroughput(n, 1, syncJob)),
+  suspend: (n) => run(jobThroughput(n, 16, suspendJob))
+}
 
 /** The headline form with the tracepoint sink on (issue 7: the cost of observability). */
 export const workqueueObserved: SystemImpl = {

@@ -7,6 +7,7 @@
  *
  * @since 0.1.0
  */
+import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import { pipeArguments, type Pipeable } from "effect/Pipeable"
 import * as Engine from "./internal/engine.ts"
@@ -109,6 +110,13 @@ export const make = <E, R>(
   options?: { readonly name?: string | undefined }
 ): Effect.Effect<DelayedWork, never, R> =>
   Effect.withFiberSucceed((fiber) => new (DelayedWorkImpl as any)(fn, fiber.context, options?.name) as DelayedWork)
+
+/** `DelayedWork.make` with the services already at hand (the jobs layer: no extra effect per job). @internal */
+export const makeWithContext = (
+  fn: (self: DelayedWork) => Effect.Effect<void, any, any>,
+  ctx: Context.Context<any>,
+  name: string | undefined
+): DelayedWork => new (DelayedWorkImpl as any)(fn, ctx, name) as DelayedWork
 
 /**
  * `delayed_work_pending()`: the timer is armed or the item is queued.

@@ -15,7 +15,8 @@ import { pipeArguments, type Pipeable } from "effect/Pipeable"
 import type * as Scope from "effect/Scope"
 import type * as DelayedWork from "./DelayedWork.ts"
 import * as Engine from "./internal/engine.ts"
-import type { DelayedWorkState, WorkqueueState } from "./internal/state.ts"
+import { resolveOptions } from "./internal/options.ts"
+import type { DelayedWorkState, PendingWaiter, WorkqueueState } from "./internal/state.ts"
 import type * as Work from "./Work.ts"
 import * as WorkqueueError from "./WorkqueueError.ts"
 import { WorkqueueSystem } from "./WorkqueueSystem.ts"
@@ -161,10 +162,36 @@ export const makeHandle = (state: WorkqueueState): WorkqueueState => Object.assi
  * @since 0.1.0
  */
 export interface Options {
-  /** `WQ_*` flags combined with `|`. */
+  /** `WQ_*` flags combined with `|` (the kernel form; the named options below add to it). */
   readonly flags?: number | undefined
   /** Items active at once per pwq (per CPU; for unbound, for the whole system). 0 or absent: 1024. */
   readonly maxActive?: number | undefined
+  /** Items running at once in total (p-queue's `concurrency`): `WQ_UNBOUND` with `maxActive` n, 1..2048. */
+  readonly concurrency?: number | undefined
+  /** One at a time in queueing order: `alloc_ordered_workqueue()` (`WQ_UNBOUND | __WQ_ORDERED`, max_active 1). */
+  readonly ordered?: boolean | undefined
+  /** `WQ_UNBOUND` (`true`) or `WQ_PERCPU` (`false`): served by unbound pools, or by the queueing CPU's pool. */
+  readonly unbound?: boolean | undefined
+  /** `WQ_HIGHPRI`: the high-priority pools. */
+  readonly highpri?: boolean | undefined
+  /** `WQ_CPU_INTENSIVE`: outside concurrency management, time-sliced. */
+  readonly cpuIntensive?: boolean | undefined
+  /** `WQ_FREEZABLE`: takes part in `WorkqueueSystem.freeze`. */
+  readonly freezable?: boolean | undefined
+  /** `WQ_MEM_RECLAIM`: a rescuer guarantees forward progress. */
+  readonly memReclaim?: boolean | undefined
+  /** `WQ_BH`: runs in the queueing CPU's BH context (only `highpri` may be added). */
+  readonly bh?: boolean | undefined
+  /** `WQ_SYSFS`: visible to monitoring. */
+  readonly sysfs?: boolean | undefined
+  /** `WQ_POWER_EFFICIENT`: unbound when the system runs power-efficient. */
+  readonly powerEfficient?: boolean | undefined
+  /**
+   * Backpressure (ours; the kernel has none): at most this many items pending on the workqueue — armed delayed
+   * items plus queued items not yet started (active on a worklist or inactive), never running ones. Queueing a
+   * new item past it fails with `reason: "QueueFull"`; `queueWait` waits for room instead. Absent: no bound.
+   */
+  readonly maxPending?: number | undefined
 }
 
 /** @internal */
@@ -202,7 +229,10 @@ const alloc = (name: string, flags: unknown, internal: number, maxActive: unknow
  * internal `__WQ_*` bits included) or a non-integer fails with `reason: "InvalidFlags"`, as does `WQ_BH` with any
  * flag but `WQ_HIGHPRI`, or with a non-zero `maxActive`. A name that is not a non-empty string fails with
  * `reason: "InvalidName"`; once the system layer has begun to close, every call fails with
- * `reason: "SystemClosed"`.
+ * `reason: "SystemClosed"`. The named options (`concurrency`, `ordered`, `unbound`, `highpri`, ...) map to exactly
+ * one set of `WQ_*` flags (`{ concurrency: 4 }` is `{ flags: WQ_UNBOUND, maxActive: 4 }`); named options that
+ * contradict each other or the `flags` bitmask, and a `maxPending` that is not a positive integer, fail with
+ * `reason: "InvalidOptions"`.
  *
  * **Kernel**: `alloc_workqueue()`, kernel/workqueue.c; the scope's close is `destroy_workqueue()`.
  *
@@ -226,7 +256,18 @@ export const make = (
   name: string,
   options?: Options
 ): Effect.Effect<Workqueue, WorkqueueError.WorkqueueError, Scope.Scope | WorkqueueSystem> =>
-  alloc(name, options?.flags ?? 0, 0, options?.maxActive ?? 0)
+  Effect.suspend(() => {
+    const bad = Engine.checkAllocArgs(name, options?.flags ?? 0, options?.maxActive ?? 0)
+    if (bad !== undefined) return Effect.fail(bad)
+    const resolved = resolveOptions(name, options)
+    if (WorkqueueError.isWorkqueueError(resolved)) return Effect.fail(resolved)
+    const wq = alloc(name, resolved.flags, resolved.internal, resolved.maxActive)
+    if (resolved.maxPending === Infinity) return wq
+    return Effect.map(wq, (wq) => {
+      toState(wq).maxPending = resolved.maxPending // before anyone can queue on it
+      return wq
+    })
+  })
 
 /**
  * Allocate an ordered workqueue (`alloc_ordered_workqueue()`): at most one item executes at any time, in
@@ -891,4 +932,268 @@ export const setMaxActive: {
       Engine.setMaxActive(state.system, state, n)
       return Effect.void
     })
+)
+
+// ---------------------------------------------------------------------------
+// backpressure (ours; the kernel has none)
+// ---------------------------------------------------------------------------
+
+/**
+ * The bound given as `maxPending` to `Workqueue.make` (`Infinity`: none).
+ * @category configuration
+ * @since 0.1.0
+ */
+export const maxPending = (wq: Workqueue): number => toState(wq).maxPending
+
+/**
+ * Items pending on the workqueue right now: armed delayed items plus queued items not yet started (active or
+ * inactive), never running ones — what `maxPending` bounds. O(1).
+ *
+ * **Example** (Two pending, the third refused)
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Work, Workqueue, WorkqueueSystem } from "@effect-workqueue/core"
+ *
+ * const program = Effect.gen(function*() {
+ *   const wq = yield* Workqueue.make("w", { concurrency: 1, maxPending: 2 })
+ *   for (let i = 0; i < 2; i++) yield* Workqueue.queue(wq, yield* Work.make(() => Effect.void))
+ *   const full = yield* Effect.flip(Workqueue.queue(wq, yield* Work.make(() => Effect.void)))
+ *   return [Workqueue.pendingCountUnsafe(wq), full.reason]
+ * })
+ * await Effect.runPromise(program.pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer()))) // => [2, "QueueFull"]
+ * ```
+ *
+ * @category queueing
+ * @since 0.1.0
+ */
+export const pendingCountUnsafe = (wq: Workqueue): number => {
+  const state = toState(wq)
+  return state.nrQueued + state.timerCount.armed
+}
+
+const isQueueFull = (result: Engine.QueueResult): boolean =>
+  typeof result !== "boolean" && result.reason === "QueueFull"
+
+/**
+ * Park the caller until `wq` has room for one more pending item: a node on the workqueue's waiter list (FIFO, O(1)
+ * to add, wake and remove; no Semaphore and no fiber per waiter). `front` puts a caller that was woken but lost
+ * the room to a faster queuer back at the head. Interrupted, it leaves the list and passes a wake-up it may have
+ * received on to the next waiter.
+ */
+const waitRoom = (state: WorkqueueState, front: boolean): Effect.Effect<void> =>
+  Effect.onInterrupt(
+    Effect.callback<void>((resume) => {
+      const waiter: PendingWaiter = {
+        next: undefined,
+        prev: undefined,
+        list: undefined,
+        wake: () => state.system.scheduler.scheduleTask(() => resume(Effect.void), 0)
+      }
+      if (front) state.pendingWaiters.unshift(waiter)
+      else state.pendingWaiters.push(waiter)
+      return Effect.sync(() => {
+        if (waiter.list !== undefined) state.pendingWaiters.remove(waiter)
+      })
+    }),
+    () => Effect.sync(() => Engine.wqWakePendingWaiter(state.system, state))
+  )
+
+/**
+ * Run the queueing step `attempt` (one L step returning the kernel's boolean or the rule broken); while it fails
+ * with `QueueFull`, wait for room and try again. Shared by `queueWait` and `Job.submit`'s `whenFull: "wait"`.
+ * @internal
+ */
+export const queueWaitWith = (
+  wq: Workqueue,
+  attempt: () => Engine.QueueResult
+): Effect.Effect<boolean, WorkqueueError.WorkqueueError> => queueWaitLoop(toState(wq), attempt, false)
+
+const queueWaitLoop = (
+  state: WorkqueueState,
+  attempt: () => Engine.QueueResult,
+  woken: boolean
+): Effect.Effect<boolean, WorkqueueError.WorkqueueError> =>
+  Effect.suspend(() => {
+    if (!woken && state.pendingWaiters.length > 0) {
+      // callers already waiting go first: a newcomer does not overtake them; it joins the tail, and if there is
+      // room (the head was woken and is on its way) nothing is lost — the wake chain reaches it in turn
+      return Effect.flatMap(
+        Effect.andThen(
+          Effect.sync(() => Engine.wqWakePendingWaiter(state.system, state)),
+          waitRoom(state, false)
+        ),
+        () => queueWaitLoop(state, attempt, true)
+      )
+    }
+    const result = attempt()
+    if (isQueueFull(result)) {
+      return Effect.flatMap(waitRoom(state, woken), () => queueWaitLoop(state, attempt, true))
+    }
+    // room left after ours: the next waiter may take it (each freed slot wakes one waiter only)
+    if (woken) Engine.wqWakePendingWaiter(state.system, state)
+    return unwrap(result)
+  })
+
+/**
+ * Queue `work`, waiting for room while the workqueue's `maxPending` items are pending, instead of failing with
+ * `reason: "QueueFull"` as `queue` does. Waiters are served first come, first served; each item that starts (or
+ * is cancelled) wakes one. Interrupting the wait queues nothing.
+ *
+ * **When to use**: a producer that should slow down to the workqueue's pace (a request handler, a stream).
+ *
+ * **Details**: returns as `queue` does once there is room: `true` if queued, `false` if already pending or disabled.
+ * Without a `maxPending` it is `queue`.
+ *
+ * **Gotchas**: from one of the workqueue's own handlers it can wait forever — the pending items may need the
+ * very active slot that handler holds (`concurrency: 1`). Use `queue` there and handle `QueueFull`.
+ *
+ * **Kernel**: none — `queue_work()` never blocks; this is the bounded-queue offer of Effect's `Queue`.
+ *
+ * **Example** (A producer held back)
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Work, Workqueue, WorkqueueSystem } from "@effect-workqueue/core"
+ *
+ * const program = Effect.gen(function*() {
+ *   const wq = yield* Workqueue.make("w", { concurrency: 1, maxPending: 1 })
+ *   yield* Workqueue.queue(wq, yield* Work.make(() => Effect.sleep(10))) // pending until a worker takes it
+ *   // waits until the first item starts, then queues
+ *   return yield* Workqueue.queueWait(wq, yield* Work.make(() => Effect.void))
+ * })
+ * await Effect.runPromise(program.pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer()))) // => true
+ * ```
+ *
+ * @category queueing
+ * @since 0.1.0
+ */
+export const queueWait: {
+  (work: Work.Work): (wq: Workqueue) => Effect.Effect<boolean, WorkqueueError.WorkqueueError>
+  (wq: Workqueue, work: Work.Work): Effect.Effect<boolean, WorkqueueError.WorkqueueError>
+} = dual(
+  2,
+  (wq: Workqueue, work: Work.Work): Effect.Effect<boolean, WorkqueueError.WorkqueueError> =>
+    queueWaitWith(wq, () => queueOnResult(wq, undefined, work))
+)
+
+// ---------------------------------------------------------------------------
+// outcomes: what a kernel boolean means
+// ---------------------------------------------------------------------------
+
+/**
+ * What a queueing call did, where the kernel's boolean says only "queued or not".
+ *
+ * - `Queued` (`true`): the item was idle (or only running) and is now pending — queued, or armed if delayed.
+ * - `AlreadyPending` (`false`): it was pending already; nothing changed (no move, no reorder, old expiry kept).
+ * - `Rearmed` (`modDelayed`'s `true`): it was pending and is now due at now + delay.
+ * - `Armed` (`modDelayed`'s `false` on an idle item): it was not pending and is now armed (or queued if delay 0).
+ * - `Refused` (`false`): the item is disabled — `"Disabled"` by `Work.disable`, or `"Cancelling"` while a
+ *   `cancelSync` runs on it (every queue attempt then returns `false`, the handler's own re-queue included).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type Outcome =
+  | { readonly _tag: "Queued" }
+  | { readonly _tag: "AlreadyPending" }
+  | { readonly _tag: "Armed" }
+  | { readonly _tag: "Rearmed" }
+  | { readonly _tag: "Refused"; readonly reason: "Disabled" | "Cancelling" }
+
+const Queued: Outcome = { _tag: "Queued" }
+const AlreadyPending: Outcome = { _tag: "AlreadyPending" }
+const Armed: Outcome = { _tag: "Armed" }
+const Rearmed: Outcome = { _tag: "Rearmed" }
+const RefusedDisabled: Outcome = { _tag: "Refused", reason: "Disabled" }
+const RefusedCancelling: Outcome = { _tag: "Refused", reason: "Cancelling" }
+
+const refused = (work: Work.Work): Outcome =>
+  Engine.refusalReason(work as any) === "Cancelling" ? RefusedCancelling : RefusedDisabled
+
+/**
+ * `queue` with an `Outcome` instead of a boolean: `Queued`, `AlreadyPending`, or `Refused` (disabled, or a
+ * `cancelSync` in progress).
+ *
+ * **Kernel**: `queue_work()`; the outcome separates the two meanings of its `false`.
+ *
+ * **Example** (Why it was not queued)
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Work, Workqueue, WorkqueueSystem } from "@effect-workqueue/core"
+ *
+ * const program = Effect.gen(function*() {
+ *   const wq = yield* Workqueue.make("w")
+ *   const work = yield* Work.make(() => Effect.void)
+ *   const first = yield* Workqueue.queueOutcome(wq, work)
+ *   const second = yield* Workqueue.queueOutcome(wq, work)
+ *   yield* Work.disable(work)
+ *   const third = yield* Workqueue.queueOutcome(wq, work)
+ *   return [first._tag, second._tag, third._tag]
+ * })
+ * await Effect.runPromise(program.pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer())))
+ * // => ["Queued", "AlreadyPending", "Refused"]
+ * ```
+ *
+ * @category queueing
+ * @since 0.1.0
+ */
+export const queueOutcome: {
+  (work: Work.Work): (wq: Workqueue) => Effect.Effect<Outcome, WorkqueueError.WorkqueueError>
+  (wq: Workqueue, work: Work.Work): Effect.Effect<Outcome, WorkqueueError.WorkqueueError>
+} = dual(
+  2,
+  (wq: Workqueue, work: Work.Work): Effect.Effect<Outcome, WorkqueueError.WorkqueueError> =>
+    Effect.suspend(() => {
+      const disabled = (work as any).disable > 0
+      const result = queueOnResult(wq, undefined, work)
+      if (typeof result !== "boolean") return Effect.fail(result)
+      return Effect.succeed(result ? Queued : disabled ? refused(work) : AlreadyPending)
+    })
+)
+
+/**
+ * `modDelayed` with an `Outcome` instead of a boolean: `Armed` (it was idle), `Rearmed` (it was pending and is
+ * moved to now + delay), or `Refused` (disabled, or a `cancelSync` in progress) — the kernel returns `false` for
+ * both `Armed` and `Refused`.
+ *
+ * **Kernel**: `mod_delayed_work()`; the outcome separates the two meanings of its `false`.
+ *
+ * **Example** (Debounce that knows)
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { DelayedWork, Workqueue, WorkqueueSystem } from "@effect-workqueue/core"
+ *
+ * const program = Effect.gen(function*() {
+ *   const wq = yield* Workqueue.make("debounce")
+ *   const save = yield* DelayedWork.make(() => Effect.void)
+ *   const first = yield* Workqueue.modDelayedOutcome(wq, save, "500 millis")
+ *   const second = yield* Workqueue.modDelayedOutcome(wq, save, "500 millis")
+ *   return [first._tag, second._tag]
+ * })
+ * await Effect.runPromise(program.pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer()))) // => ["Armed", "Rearmed"]
+ * ```
+ *
+ * @category queueing
+ * @since 0.1.0
+ */
+export const modDelayedOutcome: {
+  (
+    dwork: DelayedWork.DelayedWork,
+    delay: Duration.Input
+  ): (wq: Workqueue) => Effect.Effect<Outcome, WorkqueueError.WorkqueueError>
+  (
+    wq: Workqueue,
+    dwork: DelayedWork.DelayedWork,
+    delay: Duration.Input
+  ): Effect.Effect<Outcome, WorkqueueError.WorkqueueError>
+} = dual(3, (wq: Workqueue, dwork: DelayedWork.DelayedWork, delay: Duration.Input) =>
+  Effect.suspend(() => {
+    const disabled = (dwork as any).disable > 0
+    const result = queueDelayedResult(wq, undefined, dwork, delay, true)
+    if (typeof result !== "boolean") return Effect.fail(result)
+    return Effect.succeed(result ? Rearmed : disabled ? refused(dwork) : Armed)
+  })
 )

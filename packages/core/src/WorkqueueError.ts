@@ -21,7 +21,9 @@ const reasons = [
   "Deadlock",
   "SystemClosed",
   "ForeignSystem",
-  "InvalidArgument"
+  "InvalidArgument",
+  "QueueFull",
+  "InvalidOptions"
 ] as const
 
 /**
@@ -43,6 +45,10 @@ const reasons = [
  *   (a work item belongs to the first system it is queued on, until that system closes; see docs/DESIGN.md).
  * - `InvalidArgument`: a value that is not a `Workqueue`, `Work` or `DelayedWork` where one is required
  *   (`queueDelayed` needs a `DelayedWork`), or a missing CPU for a `*On` call.
+ * - `QueueFull`: the workqueue's `maxPending` items are pending (armed or queued, not started); ours, the
+ *   kernel has no bound. `Workqueue.queueWait` waits for room instead.
+ * - `InvalidOptions`: named options of `Workqueue.make` that contradict each other or the `flags` bitmask, or a
+ *   `maxPending` that is not a positive integer.
  *
  * A `WQ_BH` handler that suspends is not an error: it is warned once (BH work must not sleep) and completes.
  *

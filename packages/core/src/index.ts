@@ -12,6 +12,11 @@ export * as DelayedWork from "./DelayedWork.ts"
 /**
  * @since 0.1.0
  */
+export * as Job from "./Job.ts"
+
+/**
+ * @since 0.1.0
+ */
 export * as Work from "./Work.ts"
 
 /**

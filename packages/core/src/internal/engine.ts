@@ -35,6 +35,7 @@ import {
   type DelayedWorkState,
   type Flusher,
   makePwq,
+  type PendingWaiter,
   type Pool,
   type PoolKind,
   type Pwq,
@@ -1174,6 +1175,7 @@ const workerStartWork = (sys: System, worker: Worker, work: WorkState): void => 
   // record last pool and clear PENDING immediately before the call (spec §2.2)
   work.pwq = undefined
   work.data &= ~(WORK_PENDING | WORK_INACTIVE)
+  wqPendingDec(sys, pwq.wq)
   if ((work.data & WORK_FLUSHERS) !== 0) {
     work.data &= ~WORK_FLUSHERS
     worker.runFlushers = sys.workFlushers.get(work)
@@ -1376,13 +1378,51 @@ const makeRunner = (
   }
 }
 
-const logFailure = (worker: Worker, work: WorkState, cause: Cause.Cause<unknown>): Effect.Effect<void> =>
-  Effect.logError(
+const logFailure = (worker: Worker, work: WorkState, cause: Cause.Cause<unknown>): Effect.Effect<void> => {
+  const failure = describeFailure(cause)
+  return Effect.logError(
     `workqueue: work item "${work.name}" on "${worker.lastDesc}" ${
       Cause.hasFails(cause) ? "failed" : "died"
-    }; the worker goes on`,
+    }: ${failure}; the worker goes on`,
     cause
-  ).pipe(Effect.annotateLogs({ workqueue: worker.lastDesc, work: work.name, worker: worker.name }))
+  ).pipe(Effect.annotateLogs({ workqueue: worker.lastDesc, work: work.name, worker: worker.name, failure }))
+}
+
+/**
+ * The failure itself in one line: the typed error (or the defect) with its tag, message and fields — a
+ * `Schema.TaggedError` with an empty message would otherwise print as its bare tag — or "interrupted".
+ * @internal
+ */
+export const describeFailure = (cause: Cause.Cause<unknown>): string => {
+  for (const reason of cause.reasons) {
+    if (reason._tag === "Fail") return describeValue(reason.error)
+    if (reason._tag === "Die") return describeValue(reason.defect)
+  }
+  return "interrupted"
+}
+
+const describeValue = (value: unknown): string => {
+  if (typeof value !== "object" || value === null) return typeof value === "string" ? value : String(value)
+  const record = value as Record<string, unknown>
+  const tag = typeof record._tag === "string" ? record._tag : value instanceof Error ? value.name : undefined
+  const message = value instanceof Error || typeof record.message === "string" ? String(record.message ?? "") : ""
+  const fields: Record<string, unknown> = {}
+  let any = false
+  for (const key of Object.keys(value)) {
+    if (key === "_tag" || key === "message" || key === "stack" || key === "name") continue
+    fields[key] = record[key]
+    any = true
+  }
+  let json = ""
+  if (any) {
+    try {
+      json = JSON.stringify(fields, (_, v) => (typeof v === "bigint" ? `${v}n` : v))
+    } catch {
+      json = "{<unserialisable fields>}"
+    }
+  }
+  return [tag, message, json].filter((part) => part !== undefined && part !== "").join(" ") || String(value)
+}
 
 // ---------------------------------------------------------------------------
 // rescuer (rescuer_thread)
@@ -1491,6 +1531,40 @@ export const queueRejection = (wq: WorkqueueState): WorkqueueError.WorkqueueErro
   }
 }
 
+/**
+ * Backpressure (ours; the kernel has none): the items holding PENDING on `wq` — armed timers plus queued items
+ * not yet started (worklist, scheduled or inactive; never running ones) — are at `maxPending`. Called by every
+ * public queueing entry; a timer's expiry moves an item from armed to queued and is never refused.
+ */
+const wqPendingFull = (wq: WorkqueueState): boolean => wq.nrQueued + wq.timerCount.armed >= wq.maxPending
+
+/** The `QueueFull` rejection, naming the workqueue and its bound. @internal */
+export const queueFull = (wq: WorkqueueState): WorkqueueError.WorkqueueError =>
+  WorkqueueError.make(
+    "QueueFull",
+    wq.name,
+    `cannot queue: ${wq.nrQueued + wq.timerCount.armed} items pending reach maxPending ${wq.maxPending}`
+  )
+
+/** A queued item left `wq`'s lists (started or grabbed): one less pending, maybe room for a waiter. */
+const wqPendingDec = (sys: System, wq: WorkqueueState): void => {
+  wq.nrQueued--
+  if (wq.pendingWaiters.length !== 0) wqWakePendingWaiter(sys, wq)
+}
+
+/**
+ * Room was made on `wq`: wake the first `queueWait` caller (FIFO). One wake per freed slot, O(1); the woken caller
+ * retries its queueing and, if it finds room left, wakes the next one itself (see `Workqueue.queueWait`).
+ * @internal
+ */
+export const wqWakePendingWaiter = (_sys: System, wq: WorkqueueState): void => {
+  if (wq.pendingWaiters.length === 0 || wqPendingFull(wq)) return
+  wq.pendingWaiters.shift()!.wake()
+}
+
+/** Room for one more pending item on `wq` right now. @internal */
+export const wqHasRoom = (wq: WorkqueueState): boolean => !wqPendingFull(wq)
+
 const isCpu = (sys: System, cpu: number): boolean => Number.isInteger(cpu) && cpu >= 0 && cpu < sys.cpus
 
 /**
@@ -1540,13 +1614,23 @@ const foreignSystem = (sys: System, wq: WorkqueueState, work: WorkState): Workqu
   )
 }
 
-/** `queue_work_on()`: test-and-set PENDING, the disabled check, then `__queue_work()`. */
-export const queueWorkOn = (sys: System, cpu: number | undefined, wq: WorkqueueState, work: WorkState): QueueResult => {
+/**
+ * `queue_work_on()`: test-and-set PENDING, the disabled check, then `__queue_work()`. `bounded` false skips the
+ * `maxPending` check (a job's retry: it was admitted once, refusing it would lose it).
+ */
+export const queueWorkOn = (
+  sys: System,
+  cpu: number | undefined,
+  wq: WorkqueueState,
+  work: WorkState,
+  bounded = true
+): QueueResult => {
   const bad = checkCpu(sys, wq, cpu) ?? foreignSystem(sys, wq, work)
   if (bad !== undefined) return bad
   if (workIsPending(work) || work.disable > 0) return false
   const rejected = queueRejection(wq)
   if (rejected !== undefined) return rejected
+  if (bounded && wqPendingFull(wq)) return queueFull(wq)
   work.system = sys
   work.data |= WORK_PENDING
   insertQueued(sys, cpu, wq, work)
@@ -1568,6 +1652,7 @@ export const insertQueued = (sys: System, reqCpu: number | undefined, wq: Workqu
   }
   workSetCpu(work, cpu)
   work.pwq = pwq
+  wq.nrQueued++
   const trace = sys.options.tracepoint
   if (trace !== undefined) {
     trace({
@@ -1604,14 +1689,17 @@ export const grabPending = (sys: System, work: WorkState): boolean => {
   if (!workIsPending(work)) return false
   const dwork = work as DelayedWorkState
   if (work.isDelayed && dwork.timerWq !== undefined && sys.timers.isArmed(dwork)) {
+    const wq = dwork.timerWq
     sys.timers.cancel(dwork)
     wqTimerUnlink(dwork)
+    wqWakePendingWaiter(sys, wq)
   } else if (work.pwq !== undefined) {
     const pwq = work.pwq
     const wasInactive = (work.data & WORK_INACTIVE) !== 0
     work.list!.remove(work)
     work.pwq = undefined
     work.data &= ~(WORK_PENDING | WORK_INACTIVE)
+    wqPendingDec(sys, pwq.wq)
     if (!wasInactive) pwqDecNrActive(sys, pwq)
     // the flush barrier glued behind it would have run: complete its flush_work waiters
     if ((work.data & WORK_FLUSHERS) !== 0) {
@@ -1701,6 +1789,7 @@ export const cancelWorkSync = (
     }
     // the temporary +1 is given back only if it was taken (at the 65535 cap it is refused)
     const held = workDisableInc(sys, work)
+    if (held) cancellingSyncs.set(work, (cancellingSyncs.get(work) ?? 0) + 1)
     const pending = grabPending(sys, work)
     if (disable) workDisableInc(sys, work)
     return Effect.ensuring(
@@ -1708,9 +1797,27 @@ export const cancelWorkSync = (
       Effect.sync(() => {
         // enable_work(): someone may have enabled it meanwhile; never below zero (the kernel WARNs, stays at 0)
         if (held && work.disable > 0) work.disable--
+        if (held) {
+          const n = cancellingSyncs.get(work)! - 1
+          if (n === 0) cancellingSyncs.delete(work)
+          else cancellingSyncs.set(work, n)
+        }
       })
     )
   })
+
+/**
+ * Items inside a `cancelSync`/`disableSync` right now, with how many of their disable count those calls hold
+ * (not on the hot path: one entry per waiting cancel, removed when it returns). L.
+ */
+const cancellingSyncs = new Map<WorkState, number>()
+
+/**
+ * Why a queue attempt on a disabled item is refused: `"Cancelling"` when every unit of its disable count is held
+ * by a `cancelSync` in progress, else `"Disabled"`. @internal
+ */
+export const refusalReason = (work: WorkState): "Disabled" | "Cancelling" =>
+  work.disable > 0 && work.disable === (cancellingSyncs.get(work) ?? 0) ? "Cancelling" : "Disabled"
 
 /**
  * Wait for every instance running at the call (cancel_sync: whatever pool) — not for instances started after it
@@ -1968,7 +2075,8 @@ export const queueDelayedWorkOn = (
   cpu: number | undefined,
   wq: WorkqueueState,
   dwork: DelayedWorkState,
-  millis: number
+  millis: number,
+  bounded = true
 ): QueueResult => {
   const bad = checkCpu(sys, wq, cpu) ?? foreignSystem(sys, wq, dwork)
   if (bad !== undefined) return bad
@@ -1979,6 +2087,7 @@ export const queueDelayedWorkOn = (
   if (rejected !== undefined) return rejected
   const refused = armRejection(wq, ms)
   if (refused !== undefined) return refused
+  if (bounded && wqPendingFull(wq)) return queueFull(wq)
   dwork.system = sys
   dwork.data |= WORK_PENDING
   armDelayed(sys, cpu, wq, dwork, ms)
@@ -2002,6 +2111,8 @@ export const modDelayedWorkOn = (
   if (rejected !== undefined) return rejected
   const refused = armRejection(wq, ms)
   if (refused !== undefined) return refused
+  // re-arming an item already pending here moves it and adds nothing: only a new pending item meets the bound
+  if (!workIsPending(dwork) && wqPendingFull(wq)) return queueFull(wq)
   dwork.system = sys
   const pending = grabPending(sys, dwork)
   dwork.data |= WORK_PENDING
@@ -2227,7 +2338,10 @@ export const allocWorkqueue = (
     drainWaiters: [],
     isSystem: false,
     rescuer: undefined,
-    timerCount: { armed: 0, head: undefined }
+    timerCount: { armed: 0, head: undefined },
+    nrQueued: 0,
+    maxPending: Infinity,
+    pendingWaiters: new List<PendingWaiter>()
   })
   if (unbound) {
     const pool = sys.unboundPool(highpri)

@@ -211,6 +211,14 @@ export interface WorkqueueState {
    * first), so destroy fires exactly its own timers without walking the system's timer structure.
    */
   readonly timerCount: { armed: number; head: DelayedWorkState | undefined }
+  nrQueued: number // L: items queued on its pwqs (worklist, scheduled or inactive) and not started: work.pwq.wq === this
+  maxPending: number // I (set right after alloc): bound on nrQueued + timerCount.armed for new queueing; Infinity: none
+  readonly pendingWaiters: List<PendingWaiter> // L: `Workqueue.queueWait` callers waiting for nrQueued + armed < maxPending
+}
+
+/** A `Workqueue.queueWait` caller parked until the workqueue has room (a node: O(1) removal on interrupt). @internal */
+export interface PendingWaiter extends Node {
+  readonly wake: () => void // resumes the waiting fiber through the run queue, never inline
 }
 
 /** The system: CPUs, pools, system workqueues, timers. See `engine.ts`. @internal */

@@ -1,0 +1,618 @@
+/**
+ * Jobs: one-shot effects with a typed result, run on any workqueue — with a per-attempt timeout, retries on a
+ * `Schedule`, dead letters and backpressure — composed from Effect's own primitives above the kernel API.
+ *
+ * A job is a `DelayedWork` item made for it alone, queued on the workqueue you choose, so that workqueue's
+ * `maxActive`, ordering, `WQ_HIGHPRI` and freezing apply to every attempt. Each attempt runs in a child fiber of
+ * the worker (so it can be interrupted: a timeout, a cancel) and its `Exit` completes a `Deferred`. A retry is the
+ * same item queued again after the schedule's delay — a timer, never a sleep that holds a worker or an active slot.
+ *
+ * The names follow Effect's `PersistedQueue` where the semantics agree (`retrySchedule`, `maxAttempts`, `delay`,
+ * `id`, attempts counted from 1); docs/JOBS.md says where and why ours differ (in-process, the kernel's PENDING
+ * semantics, at-most-once).
+ *
+ * @since 0.1.0
+ */
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import type * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import { dual } from "effect/Function"
+import * as Metric from "effect/Metric"
+import { pipeArguments, type Pipeable } from "effect/Pipeable"
+import * as Pull from "effect/Pull"
+import type * as Schedule from "effect/Schedule"
+import * as ScheduleM from "effect/Schedule"
+import * as DelayedWork from "./DelayedWork.ts"
+import * as Engine from "./internal/engine.ts"
+import { EntityKey, entityOf } from "./internal/scheduler.ts"
+import type { DelayedWorkState } from "./internal/state.ts"
+import * as Workqueue from "./Workqueue.ts"
+import * as WorkqueueError from "./WorkqueueError.ts"
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export const TypeId = "~effect-workqueue/Job"
+
+/**
+ * A submitted job: its id, the workqueue it runs on, and (through `Job.await`) its `Exit`.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Job<out A, out E> extends Pipeable {
+  readonly [TypeId]: {
+    readonly _A: (_: never) => A
+    readonly _E: (_: never) => E
+  }
+  /** The id given to `submit`, or `"<workqueue>-<n>"`. */
+  readonly id: string
+  /** The workqueue's name. */
+  readonly workqueue: string
+}
+
+/**
+ * @category guards
+ * @since 0.1.0
+ */
+export const isJob = (u: unknown): u is Job<unknown, unknown> => typeof u === "object" && u !== null && TypeId in u
+
+/**
+ * What an attempt is told (as `PersistedQueue.take`'s metadata): the job's id and the attempt number, from 1.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Attempt {
+  readonly id: string
+  readonly attempts: number
+}
+
+/**
+ * A job that failed for good — a typed failure or timeout after its last attempt, or a defect — handed to the
+ * `deadLetter` handler. Interrupted (cancelled) jobs are not dead letters.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface DeadLetter<out E> {
+  readonly id: string
+  readonly workqueue: string
+  readonly attempts: number
+  readonly cause: Cause.Cause<E>
+}
+
+/**
+ * Options of `Job.submit` and `Job.run`.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Options<E> {
+  /** The job's id (logs, dead letters). Default `"<workqueue>-<n>"`. Not de-duplicated: see docs/JOBS.md. */
+  readonly id?: string | undefined
+  /** Postpone the first attempt (as `PersistedQueue.offer`'s `delay`): an armed timer, counted as pending. */
+  readonly delay?: Duration.Input | undefined
+  /**
+   * Interrupt an attempt that runs longer than this; it then fails with `Cause.TimeoutError` (retried like any
+   * typed failure) and is counted in `workqueue_job_timeouts`. Only an attempt that yields can be interrupted.
+   */
+  readonly timeout?: Duration.Input | undefined
+  /**
+   * When a failed attempt is tried again and after what delay. Its input is the attempt's typed failure (a
+   * `Cause.TimeoutError` for a timeout), so `Schedule.while` can pick retryable errors. Absent: no retries.
+   */
+  readonly retrySchedule?: Schedule.Schedule<unknown, E | Cause.TimeoutError> | undefined
+  /** At most this many attempts (from 1). Default: 1 without `retrySchedule`; with it, until the schedule ends. */
+  readonly maxAttempts?: number | undefined
+  /**
+   * Called once with a job that failed for good, before its result completes (so when `Job.await` returns the
+   * failure, the letter has been handled); the handler's own failure is logged, never lost silently.
+   */
+  readonly deadLetter?: ((letter: DeadLetter<E | Cause.TimeoutError>) => Effect.Effect<void, unknown>) | undefined
+  /** At the workqueue's `maxPending`: fail with `QueueFull` (`"fail"`, the default) or wait for room. */
+  readonly whenFull?: "fail" | "wait" | undefined
+}
+
+// ---------------------------------------------------------------------------
+// state
+// ---------------------------------------------------------------------------
+
+/**
+ * A job's state. Field rules (see internal/state.ts): every field below is written in one synchronous step, by
+ * the job's handler (on its worker) or by `cancel`, never across a `yield*`.
+ */
+interface JobState<A, E> {
+  readonly id: string // I
+  readonly workqueue: string // I
+  readonly wq: Workqueue.Workqueue // I
+  readonly deferred: Deferred.Deferred<A, E> // I: completed once, with the final Exit
+  readonly options: Options<any> // I
+  readonly timeoutMs: number // I: Infinity when absent
+  readonly maxAttempts: number // I
+  readonly step: ((now: number, input: unknown) => Pull.Pull<[unknown, Duration.Duration], never, unknown>) | undefined // I
+  dwork: DelayedWork.DelayedWork // I (set right after make)
+  attempts: number // handler: attempts started so far
+  fiber: Fiber.Fiber<A, E> | undefined // handler: the running attempt's fiber
+  cancelled: boolean // cancel: no further attempt may start or be scheduled
+  done: boolean // handler / cancel: the deferred is completed
+  exit: Exit.Exit<A, E> | undefined // handler / cancel: the final Exit, set with `done`
+}
+
+const JobProto = {
+  [TypeId]: { _A: (_: never) => _, _E: (_: never) => _ },
+  pipe() {
+    return pipeArguments(this, arguments)
+  },
+  toJSON(this: JobState<unknown, unknown>) {
+    return {
+      _id: "Job",
+      id: this.id,
+      workqueue: this.workqueue,
+      state: this.done ? "done" : this.fiber !== undefined ? "running" : this.cancelled ? "cancelling" : "pending",
+      attempts: this.attempts
+    }
+  },
+  toString(this: JobState<unknown, unknown>) {
+    return `Job(${this.id})`
+  }
+}
+
+/** One hidden class for every job: the fields in one order, the prototype holding the methods. */
+class JobImpl<A, E> implements JobState<A, E> {
+  readonly id: string
+  readonly workqueue: string
+  readonly wq: Workqueue.Workqueue
+  readonly options: Options<any>
+  readonly timeoutMs: number
+  readonly maxAttempts: number
+  readonly step: JobState<A, E>["step"]
+  readonly deferred: Deferred.Deferred<A, E> = Deferred.makeUnsafe<A, E>()
+  dwork: DelayedWork.DelayedWork = undefined as unknown as DelayedWork.DelayedWork
+  attempts = 0
+  fiber: Fiber.Fiber<A, E> | undefined = undefined
+  cancelled = false
+  done = false
+  exit: Exit.Exit<A, E> | undefined = undefined
+  constructor(
+    id: string,
+    workqueue: string,
+    wq: Workqueue.Workqueue,
+    options: Options<any>,
+    timeoutMs: number,
+    maxAttempts: number,
+    step: JobState<A, E>["step"]
+  ) {
+    this.id = id
+    this.workqueue = workqueue
+    this.wq = wq
+    this.options = options
+    this.timeoutMs = timeoutMs
+    this.maxAttempts = maxAttempts
+    this.step = step
+  }
+}
+Object.setPrototypeOf(JobImpl.prototype, JobProto)
+
+const toState = <A, E>(job: Job<A, E>): JobState<A, E> => job as unknown as JobState<A, E>
+
+let nextId = 0 // L: the default id's counter
+
+// ---------------------------------------------------------------------------
+// metrics
+// ---------------------------------------------------------------------------
+
+/**
+ * `workqueue_job_timeouts`: attempts interrupted by their `timeout`, with a `workqueue` attribute.
+ * @category metrics
+ * @since 0.1.0
+ */
+export const timeouts = Metric.counter("workqueue_job_timeouts", {
+  description: "job attempts interrupted by their timeout",
+  incremental: true
+})
+
+/**
+ * `workqueue_job_retries`: failed attempts queued again after their schedule's delay.
+ * @category metrics
+ * @since 0.1.0
+ */
+export const retries = Metric.counter("workqueue_job_retries", {
+  description: "failed job attempts queued again",
+  incremental: true
+})
+
+/**
+ * `workqueue_job_dead_letters`: jobs that failed for good.
+ * @category metrics
+ * @since 0.1.0
+ */
+export const deadLetters = Metric.counter("workqueue_job_dead_letters", {
+  description: "jobs that failed after their last attempt",
+  incremental: true
+})
+
+const count = (metric: Metric.Metric<number, unknown>, workqueue: string) =>
+  Metric.update(Metric.withAttributes(metric, { workqueue }), 1)
+
+// ---------------------------------------------------------------------------
+// constructors
+// ---------------------------------------------------------------------------
+
+/**
+ * Queue a one-shot job on `wq` and return its handle at once; `Job.await` gives its `Exit`, `Job.join` its value.
+ *
+ * **When to use**: work whose result someone wants, on a workqueue whose limits should apply (a payment call on
+ * a `concurrency: 4` workqueue, a render on an ordered one).
+ *
+ * **Details**: the job is a fresh item, so it is never "already pending". It is queued as `queue` (or
+ * `queueDelayed` with `delay`) does: the workqueue's `maxActive`, ordering, `WQ_HIGHPRI` and freezing apply to
+ * each attempt, and the `maxPending` bound to the first one — past it `submit` fails with `reason: "QueueFull"`
+ * unless `whenFull: "wait"`. Retries are never refused for backpressure (the job was admitted once). The job's
+ * failures go to its result and its dead letter, not to the worker's failure log.
+ *
+ * **Gotchas**: an attempt runs in a child fiber of the worker, so the engine's concurrency management sees a
+ * worker waiting on it (sleeping), as for any handler that awaits: it does not count toward `nr_running`.
+ *
+ * **Kernel**: none — `work_struct` handlers return void; the job is a `delayed_work` plus a completion.
+ *
+ * **Example** (A result from a workqueue)
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Job, Workqueue, WorkqueueSystem } from "@effect-workqueue/core"
+ *
+ * const program = Effect.gen(function*() {
+ *   const wq = yield* Workqueue.make("render", { concurrency: 2 })
+ *   const job = yield* Job.submit(wq, Effect.succeed(21 * 2))
+ *   return yield* Job.join(job)
+ * })
+ * await Effect.runPromise(program.pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer()))) // => 42
+ * ```
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const submit: {
+  <A, E, R>(
+    effect: Effect.Effect<A, E, R> | ((attempt: Attempt) => Effect.Effect<A, E, R>),
+    options?: Options<E>
+  ): (wq: Workqueue.Workqueue) => Effect.Effect<Job<A, E | Cause.TimeoutError>, WorkqueueError.WorkqueueError, R>
+  <A, E, R>(
+    wq: Workqueue.Workqueue,
+    effect: Effect.Effect<A, E, R> | ((attempt: Attempt) => Effect.Effect<A, E, R>),
+    options?: Options<E>
+  ): Effect.Effect<Job<A, E | Cause.TimeoutError>, WorkqueueError.WorkqueueError, R>
+} = dual(
+  (args) => Workqueue.isWorkqueue(args[0]),
+  <A, E, R>(
+    wq: Workqueue.Workqueue,
+    effect: Effect.Effect<A, E, R> | ((attempt: Attempt) => Effect.Effect<A, E, R>),
+    options?: Options<E>
+  ): Effect.Effect<Job<A, E | Cause.TimeoutError>, WorkqueueError.WorkqueueError, R> =>
+    Effect.suspend(() => {
+      const workqueue = Workqueue.name(wq)
+      const timeoutMs = options?.timeout === undefined ? Infinity : Workqueue.toMillis(options.timeout)
+      const maxAttempts = options?.maxAttempts ?? (options?.retrySchedule === undefined ? 1 : Infinity)
+      if (!(timeoutMs > 0)) {
+        return Effect.fail(
+          WorkqueueError.make(
+            "InvalidOptions",
+            workqueue,
+            `job timeout ${String(options?.timeout)} is not a duration > 0`
+          )
+        )
+      }
+      if (!(maxAttempts >= 1) || (maxAttempts !== Infinity && !Number.isInteger(maxAttempts))) {
+        return Effect.fail(
+          WorkqueueError.make(
+            "InvalidOptions",
+            workqueue,
+            `job maxAttempts ${String(options?.maxAttempts)} is not an integer >= 1`
+          )
+        )
+      }
+      const body = typeof effect === "function" ? effect : () => effect
+      const start = (step: JobState<A, E>["step"]) =>
+        Effect.contextWith((ctx: Context.Context<R>) => {
+          const state = new JobImpl<A, E | Cause.TimeoutError>(
+            options?.id ?? `${workqueue}-${++nextId}`,
+            workqueue,
+            wq,
+            options ?? {},
+            timeoutMs,
+            maxAttempts,
+            step
+          )
+          // the item captures the caller's services as `DelayedWork.make` would; named after an explicit id only
+          // (a name is a side-table entry, too dear for every anonymous job)
+          state.dwork = DelayedWork.makeWithContext(() => runAttempt(state, body), ctx, options?.id)
+          const delay = options?.delay ?? 0
+          const attempt = () => Workqueue.queueDelayedResult(wq, undefined, state.dwork, delay, false)
+          if (options?.whenFull === "wait") return Effect.as(Workqueue.queueWaitWith(wq, attempt), state)
+          const result = attempt()
+          return typeof result === "boolean" ? Effect.succeed(state) : Effect.fail(result)
+        })
+      const job =
+        options?.retrySchedule === undefined
+          ? start(undefined)
+          : Effect.flatMap(ScheduleM.toStep(options.retrySchedule as any), (step) => start(step as any))
+      return job as unknown as Effect.Effect<Job<A, E | Cause.TimeoutError>, WorkqueueError.WorkqueueError, R>
+    })
+)
+
+// ---------------------------------------------------------------------------
+// the handler: one attempt, then settle
+// ---------------------------------------------------------------------------
+
+const runAttempt = <A, E, R>(
+  state: JobState<A, E | Cause.TimeoutError>,
+  body: (attempt: Attempt) => Effect.Effect<A, E, R>
+): Effect.Effect<void, never, R> =>
+  Effect.suspend(() => {
+    if (state.done || state.cancelled) return Effect.void
+    state.attempts++
+    let attempt: Effect.Effect<A, E | Cause.TimeoutError, R> = Effect.suspend(() =>
+      body({ id: state.id, attempts: state.attempts })
+    )
+    if (state.timeoutMs !== Infinity) {
+      attempt = Effect.timeoutOrElse(attempt, {
+        duration: state.timeoutMs,
+        orElse: () =>
+          Effect.andThen(
+            count(timeouts, state.workqueue),
+            Effect.fail(
+              new Cause.TimeoutError(
+                `job "${state.id}" on "${state.workqueue}": attempt ${state.attempts} timed out after ${state.timeoutMs} ms`
+              )
+            )
+          )
+      })
+    }
+    // The attempt's fiber schedules as the worker it runs for: its class (WQ_HIGHPRI first, WQ_CPU_INTENSIVE
+    // time-sliced) and its runnable count (concurrency management sees a runnable job, not a sleeping worker).
+    // Tagged in its first synchronous step, before it can schedule anything.
+    const entity = entityOf(Fiber.getCurrent())
+    if (entity !== undefined) {
+      const body = attempt
+      attempt = Effect.withFiber((child) => {
+        ;(child as any)[EntityKey] = entity
+        return body
+      })
+    }
+    return Effect.flatMap(Effect.forkChild(attempt, { startImmediately: true }), (fiber) => {
+      state.fiber = fiber
+      return Effect.flatMap(Fiber.await(fiber), (exit) => {
+        state.fiber = undefined
+        return settle(state, exit)
+      })
+    })
+  })
+
+const settle = <A, E>(state: JobState<A, E>, exit: Exit.Exit<A, E>): Effect.Effect<void> => {
+  if (Exit.isSuccess(exit) || state.cancelled) return complete(state, exit)
+  const cause = exit.cause
+  const failure = cause.reasons.find(Cause.isFailReason)
+  if (failure === undefined || state.step === undefined || state.attempts >= state.maxAttempts) {
+    return finalFailure(state, exit)
+  }
+  return Clock.clockWith((clock) =>
+    Effect.flatMap(
+      Pull.catchDone(state.step!(clock.currentTimeMillisUnsafe(), failure.error), () => Effect.undefined),
+      (next) => {
+        if (next === undefined || state.cancelled) return finalFailure(state, exit)
+        // a retry is delayed work on the same workqueue: a timer, not a sleep holding this worker
+        // (refused only on a workqueue being destroyed, where no timer may outlive it: the job then fails for good)
+        const requeued = Engine.queueDelayedWorkOn(
+          Workqueue.toState(state.wq).system,
+          undefined,
+          Workqueue.toState(state.wq),
+          state.dwork as unknown as DelayedWorkState,
+          Duration.toMillis(next[1]),
+          false
+        )
+        return requeued === true ? count(retries, state.workqueue) : finalFailure(state, exit)
+      }
+    )
+  )
+}
+
+const complete = <A, E>(state: JobState<A, E>, exit: Exit.Exit<A, E>): Effect.Effect<void> =>
+  Effect.sync(() => {
+    if (state.done) return
+    state.done = true
+    state.exit = exit
+    Deferred.doneUnsafe(state.deferred, exit)
+  })
+
+const finalFailure = <A, E>(state: JobState<A, E>, exit: Exit.Exit<A, E>): Effect.Effect<void> => {
+  const cause = (exit as Exit.Failure<A, E>).cause
+  const handler = state.options.deadLetter as ((letter: DeadLetter<E>) => Effect.Effect<void, unknown>) | undefined
+  const letter = Effect.andThen(
+    count(deadLetters, state.workqueue),
+    handler === undefined
+      ? Effect.void
+      : Effect.catchCause(
+          Effect.suspend(() => handler({ id: state.id, workqueue: state.workqueue, attempts: state.attempts, cause })),
+          (failure) =>
+            Effect.logError(
+              `job "${state.id}" on "${state.workqueue}": the dead-letter handler failed: ${Engine.describeFailure(failure)}`,
+              failure
+            )
+        )
+  )
+  // the dead letter is handed over before the result completes: when `Job.await` returns a final failure, the
+  // dead-letter handler has run (a slow handler delays the waiters, never a worker of another item)
+  return Effect.andThen(letter, complete(state, exit))
+}
+
+// ---------------------------------------------------------------------------
+// results
+// ---------------------------------------------------------------------------
+
+/**
+ * Wait for the job's final `Exit`: its value, its last typed failure (or `Cause.TimeoutError`), a defect, or an
+ * interruption if it was cancelled. Never fails; interrupting the wait leaves the job alone (as `Fiber.await`).
+ *
+ * **Example** (The Exit of a failed job)
+ *
+ * ```ts
+ * import { Effect, Exit } from "effect"
+ * import { Job, Workqueue, WorkqueueSystem } from "@effect-workqueue/core"
+ *
+ * const program = Effect.gen(function*() {
+ *   const wq = yield* Workqueue.make("w")
+ *   const job = yield* Job.submit(wq, Effect.fail("declined"))
+ *   const exit = yield* Job.await(job)
+ *   return Exit.isFailure(exit)
+ * })
+ * await Effect.runPromise(program.pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer()))) // => true
+ * ```
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+const await_ = <A, E>(job: Job<A, E>): Effect.Effect<Exit.Exit<A, E>> =>
+  Effect.exit(Deferred.await(toState(job).deferred))
+export { await_ as await }
+
+/**
+ * Wait for the job and return its value, or fail as it failed. Interrupting the wait leaves the job alone; use
+ * `Job.run` (or `Job.cancel`) to tie the job to the caller.
+ *
+ * **Gotchas**: joining, from a job or work item, a job queued behind it on an ordered (or `concurrency: 1`)
+ * workqueue waits forever — the joined job needs the slot the caller holds. Give the caller a `timeout`, or queue
+ * the inner job on another workqueue.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const join = <A, E>(job: Job<A, E>): Effect.Effect<A, E> => Deferred.await(toState(job).deferred)
+
+/**
+ * The job's `Exit` if it has one, else `undefined` (synchronous).
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const pollUnsafe = <A, E>(job: Job<A, E>): Exit.Exit<A, E> | undefined => {
+  const state = toState(job)
+  return state.done ? state.exit : undefined
+}
+
+/**
+ * Attempts started so far (1 while the first runs).
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const attemptsUnsafe = (job: Job<unknown, unknown>): number => toState(job).attempts
+
+/**
+ * Submit and wait: the job's value, or its failure. Interrupting the caller cancels the job (`Job.cancel`:
+ * removed if pending, interrupted if running, and the interrupt waits until it has stopped) unless
+ * `interruptJob: false`, which leaves it running detached.
+ *
+ * **When to use**: a request handler that needs the result on a bounded workqueue (`whenFull: "wait"` to slow
+ * the caller down instead of failing with `QueueFull`).
+ *
+ * **Example** (Retry a flaky call, then give up)
+ *
+ * ```ts
+ * import { Effect, Schedule } from "effect"
+ * import { Job, Workqueue, WorkqueueSystem } from "@effect-workqueue/core"
+ *
+ * const program = Effect.gen(function*() {
+ *   const wq = yield* Workqueue.make("calls", { concurrency: 4 })
+ *   return yield* Job.run(
+ *     wq,
+ *     ({ attempts }) => (attempts < 3 ? Effect.fail("flaky") : Effect.succeed(`ok after ${attempts}`)),
+ *     { retrySchedule: Schedule.spaced("1 millis"), maxAttempts: 5 }
+ *   )
+ * })
+ * await Effect.runPromise(program.pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer()))) // => "ok after 3"
+ * ```
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const run: {
+  <A, E, R>(
+    effect: Effect.Effect<A, E, R> | ((attempt: Attempt) => Effect.Effect<A, E, R>),
+    options?: Options<E> & { readonly interruptJob?: boolean | undefined }
+  ): (wq: Workqueue.Workqueue) => Effect.Effect<A, E | Cause.TimeoutError | WorkqueueError.WorkqueueError, R>
+  <A, E, R>(
+    wq: Workqueue.Workqueue,
+    effect: Effect.Effect<A, E, R> | ((attempt: Attempt) => Effect.Effect<A, E, R>),
+    options?: Options<E> & { readonly interruptJob?: boolean | undefined }
+  ): Effect.Effect<A, E | Cause.TimeoutError | WorkqueueError.WorkqueueError, R>
+} = dual(
+  (args) => Workqueue.isWorkqueue(args[0]),
+  <A, E, R>(
+    wq: Workqueue.Workqueue,
+    effect: Effect.Effect<A, E, R> | ((attempt: Attempt) => Effect.Effect<A, E, R>),
+    options?: Options<E> & { readonly interruptJob?: boolean | undefined }
+  ): Effect.Effect<A, E | Cause.TimeoutError | WorkqueueError.WorkqueueError, R> =>
+    Effect.uninterruptibleMask((restore) =>
+      Effect.flatMap(restore(submit(wq, effect, options)), (job) =>
+        options?.interruptJob === false ? restore(join(job)) : Effect.onInterrupt(restore(join(job)), () => cancel(job))
+      )
+    )
+)
+
+// ---------------------------------------------------------------------------
+// cancelling
+// ---------------------------------------------------------------------------
+
+/**
+ * Stop the job and wait until it has stopped, in the order that cannot go wrong: remove the pending instance
+ * (queued, armed, or waiting for a retry) first, then interrupt the running attempt, then wait for it. Returns
+ * `true` if the job was stopped (its `Exit` is then an interruption), `false` if it had already finished or
+ * finished on its own meanwhile. On return the job has its final `Exit` and nothing of it runs or is pending.
+ *
+ * **Details**: removing the pending instance before signalling is what the cancel recipe in docs/JOBS.md is
+ * about: signal first and a queued instance can start and take the signal meant for the running one. An attempt
+ * that never yields cannot be interrupted on one JS thread; it is stopped when it yields or returns.
+ *
+ * **Kernel**: the `cancel_work_sync()` order — grab PENDING, then wait for the running instance.
+ *
+ * **Example** (Cancel a job that waits)
+ *
+ * ```ts
+ * import { Effect, Exit } from "effect"
+ * import { Job, Workqueue, WorkqueueSystem } from "@effect-workqueue/core"
+ *
+ * const program = Effect.gen(function*() {
+ *   const wq = yield* Workqueue.make("w")
+ *   const job = yield* Job.submit(wq, Effect.never)
+ *   yield* Effect.sleep(1)
+ *   const stopped = yield* Job.cancel(job)
+ *   return [stopped, Exit.hasInterrupts(yield* Job.await(job))]
+ * })
+ * await Effect.runPromise(program.pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer()))) // => [true, true]
+ * ```
+ *
+ * @category cancelling
+ * @since 0.1.0
+ */
+export const cancel = <A, E>(job: Job<A, E>): Effect.Effect<boolean> =>
+  Effect.suspend(() => {
+    const state = toState(job)
+    if (state.done) return Effect.succeed(false)
+    state.cancelled = true
+    // 1. cancel pending: the queued / armed / retry instance can no longer start
+    if (DelayedWork.cancelUnsafe(state.dwork)) {
+      return Effect.as(complete(state, Exit.interrupt()), true)
+    }
+    // 2. signal the running attempt, 3. wait for it to settle the result; it stopped if its Exit is an interruption
+    // (an attempt that had already ended, its dead letter being handed over, keeps its own Exit: false)
+    const fiber = state.fiber
+    const waitDone = Effect.map(Effect.exit(Deferred.await(state.deferred)), Exit.hasInterrupts)
+    return fiber === undefined ? waitDone : Effect.andThen(Fiber.interrupt(fiber), waitDone)
+  })

@@ -1,0 +1,460 @@
+import { assert, describe, it } from "@effect/vitest"
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Metric from "effect/Metric"
+import * as Schedule from "effect/Schedule"
+import { TestClock } from "effect/testing"
+import { Job, Work, Workqueue, WorkqueueSystem } from "../src/index.ts"
+import { makeGate, makeLogCapture, settle } from "./utils/recorder.ts"
+
+const layer = WorkqueueSystem.layer({ cpus: 2 })
+
+/** The counter's value for one workqueue. */
+const counted = (metric: typeof Job.timeouts, workqueue: string) =>
+  Effect.map(Metric.value(Metric.withAttributes(metric, { workqueue })), (s) => Number(s.count))
+
+describe("Job", () => {
+  describe("results", () => {
+    it.effect("submit gives the typed Exit: a value, a typed failure, a defect", () =>
+      Effect.gen(function* () {
+        const wq = yield* Workqueue.make("results", { concurrency: 2 })
+        const ok = yield* Job.submit(wq, Effect.succeed(42))
+        const failed = yield* Job.submit(wq, Effect.fail("declined" as const))
+        const died = yield* Job.submit(wq, Effect.die("boom"))
+        assert.deepStrictEqual(yield* Job.await(ok), Exit.succeed(42))
+        assert.deepStrictEqual(yield* Job.await(failed), Exit.fail("declined" as const))
+        const defect = yield* Job.await(died)
+        assert.isTrue(Exit.isFailure(defect) && Cause.hasDies(defect.cause))
+        assert.strictEqual(yield* Job.join(ok), 42)
+        assert.strictEqual(yield* Effect.flip(Job.join(failed)), "declined")
+        assert.strictEqual(Job.attemptsUnsafe(failed), 1, "no retrySchedule: one attempt")
+      }).pipe(Effect.scoped, Effect.provide(layer))
+    )
+
+    it.effect("the workqueue's max_active and ordering apply to jobs", () =>
+      Effect.gen(function* () {
+        const wq = yield* Workqueue.make("ordered", { ordered: true })
+        const log: Array<string> = []
+        let running = 0
+        let peak = 0
+        const step = (name: string) =>
+          Effect.gen(function* () {
+            running++
+            peak = Math.max(peak, running)
+            log.push(`start ${name}`)
+            yield* Effect.sleep(10)
+            log.push(`end ${name}`)
+            running--
+            return name
+          })
+        const jobs = yield* Effect.forEach(["a", "b", "c"], (n) => Job.submit(wq, step(n)))
+        yield* TestClock.adjust(30)
+        assert.deepStrictEqual(yield* Effect.forEach(jobs, Job.join), ["a", "b", "c"])
+        assert.strictEqual(peak, 1)
+        assert.deepStrictEqual(log, ["start a", "end a", "start b", "end b", "start c", "end c"])
+      }).pipe(Effect.scoped, Effect.provide(layer))
+    )
+
+    it.effect(
+      "a job on a WQ_HIGHPRI workqueue keeps its priority when its attempt yields (the attempt's fiber is the worker's)",
+      () =>
+        Effect.gen(function* () {
+          const started: Array<string> = []
+          const ends: Array<string> = []
+          const spin = (name: string) =>
+            Effect.gen(function* () {
+              started.push(name)
+              for (let i = 0; i < 400; i++) yield* Effect.yieldNow
+              ends.push(name)
+            })
+          const normal = yield* Workqueue.make("normal")
+          const high = yield* Workqueue.make("high", { highpri: true })
+          const n = yield* Job.submit(normal, spin("n"))
+          while (started.length === 0) yield* Effect.yieldNow // the normal job is under way
+          const h = yield* Job.submit(high, spin("h"))
+          yield* Job.join(n)
+          yield* Job.join(h)
+          assert.deepStrictEqual(
+            ends,
+            ["h", "n"],
+            "the highpri job, submitted once the other was under way, finishes first"
+          )
+        }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 2, cpuIntensiveThresh: 0 })))
+    )
+
+    it.effect("invalid job options fail with InvalidOptions naming the workqueue", () =>
+      Effect.gen(function* () {
+        const wq = yield* Workqueue.make("opts")
+        for (const options of [{ timeout: 0 }, { timeout: Number.NaN }, { maxAttempts: 0 }, { maxAttempts: 1.5 }]) {
+          const error = yield* Effect.flip(Job.submit(wq, Effect.void, options))
+          assert.strictEqual(error.reason, "InvalidOptions", JSON.stringify(options))
+          assert.strictEqual(error.workqueue, "opts")
+        }
+        assert.strictEqual(
+          (yield* Effect.flip(Job.submit(wq, Effect.void, { delay: Number.NaN }))).reason,
+          "InvalidDelay"
+        )
+      }).pipe(Effect.scoped, Effect.provide(layer))
+    )
+
+    it.effect("delay postpones the first attempt to exactly now + delay", () =>
+      Effect.gen(function* () {
+        const wq = yield* Workqueue.make("later")
+        const job = yield* Job.submit(wq, Clock.currentTimeMillis, { delay: "50 millis" })
+        yield* TestClock.adjust(49)
+        yield* settle()
+        assert.isUndefined(Job.pollUnsafe(job))
+        yield* TestClock.adjust(1)
+        assert.strictEqual(yield* Job.join(job), 50)
+      }).pipe(Effect.scoped, Effect.provide(layer))
+    )
+  })
+
+  describe("timeouts", () => {
+    it.effect("an attempt past its timeout is interrupted at exactly the timeout, fails TimeoutError, is counted", () =>
+      Effect.gen(function* () {
+        const wq = yield* Workqueue.make("slow")
+        let finalized = -1
+        const job = yield* Job.submit(
+          wq,
+          Effect.sleep(100).pipe(
+            Effect.onInterrupt(() => Effect.flatMap(Clock.currentTimeMillis, (t) => Effect.sync(() => (finalized = t))))
+          ),
+          { timeout: "30 millis" }
+        )
+        const before = yield* counted(Job.timeouts, "slow")
+        yield* TestClock.adjust(29)
+        yield* settle()
+        assert.isUndefined(Job.pollUnsafe(job), "still running at 29")
+        yield* TestClock.adjust(1)
+        const exit = yield* Job.await(job)
+        assert.isTrue(Exit.isFailure(exit) && Cause.isTimeoutError(Cause.squash(exit.cause)))
+        assert.strictEqual(finalized, 30, "the attempt was interrupted at 30")
+        assert.strictEqual((yield* counted(Job.timeouts, "slow")) - before, 1)
+      }).pipe(Effect.scoped, Effect.provide(layer))
+    )
+  })
+
+  describe("retries", () => {
+    it.effect("retries follow the Schedule at exact virtual times, then the dead letter gets the last failure", () =>
+      Effect.gen(function* () {
+        const wq = yield* Workqueue.make("flaky", { concurrency: 1 })
+        const starts: Array<number> = []
+        const letters: Array<Job.DeadLetter<unknown>> = []
+        const job = yield* Job.submit(
+          wq,
+          ({ attempts }) =>
+            Effect.flatMap(Clock.currentTimeMillis, (t) => {
+              starts.push(t)
+              return Effect.fail(`declined #${attempts}`)
+            }),
+          {
+            id: "charge:o-1",
+            retrySchedule: Schedule.exponential("10 millis"),
+            maxAttempts: 4,
+            deadLetter: (letter) => Effect.sync(() => letters.push(letter))
+          }
+        )
+        yield* TestClock.adjust(10 + 20 + 40)
+        const exit = yield* Job.await(job)
+        assert.deepStrictEqual(starts, [0, 10, 30, 70], "attempt n+1 starts exactly 10·2^(n-1) ms after attempt n")
+        assert.deepStrictEqual(exit, Exit.fail("declined #4"))
+        assert.strictEqual(letters.length, 1)
+        assert.strictEqual(letters[0]!.id, "charge:o-1")
+        assert.strictEqual(letters[0]!.workqueue, "flaky")
+        assert.strictEqual(letters[0]!.attempts, 4)
+        assert.deepStrictEqual(Cause.squash(letters[0]!.cause), "declined #4")
+      }).pipe(Effect.scoped, Effect.provide(layer))
+    )
+
+    it.effect("a retry waits as delayed work: the worker and the active slot are free meanwhile", () =>
+      Effect.gen(function* () {
+        const wq = yield* Workqueue.make("one", { concurrency: 1 })
+        let attempts = 0
+        const job = yield* Job.submit(
+          wq,
+          () => Effect.suspend(() => (++attempts < 2 ? Effect.fail("again") : Effect.succeed("done"))),
+          { retrySchedule: Schedule.spaced("1 second") }
+        )
+        yield* settle()
+        assert.strictEqual(attempts, 1)
+        assert.strictEqual(Workqueue.pendingCountUnsafe(wq), 1, "the retry is armed: pending, not running")
+        // with concurrency 1, another item runs during the retry's delay
+        let other = false
+        yield* Workqueue.queue(wq, yield* Work.make(() => Effect.sync(() => (other = true))))
+        yield* settle()
+        assert.isTrue(other)
+        yield* TestClock.adjust("1 second")
+        assert.strictEqual(yield* Job.join(job), "done")
+      }).pipe(Effect.scoped, Effect.provide(layer))
+    )
+
+    it.effect(
+      "timeouts are retried like typed failures; a schedule that ends stops retrying; defects are not retried",
+      () =>
+        Effect.gen(function* () {
+          const wq = yield* Workqueue.make("mixed")
+          let attempts = 0
+          const letters: Array<number> = []
+          const timedOut = yield* Job.submit(wq, () => Effect.suspend(() => (++attempts, Effect.never)), {
+            timeout: 5,
+            retrySchedule: Schedule.recurs(2),
+            deadLetter: (l) => Effect.sync(() => letters.push(l.attempts))
+          })
+          yield* TestClock.adjust(5)
+          yield* TestClock.adjust(5)
+          yield* TestClock.adjust(5)
+          const exit = yield* Job.await(timedOut)
+          assert.strictEqual(attempts, 3, "recurs(2): one attempt and two retries")
+          assert.isTrue(Exit.isFailure(exit) && Cause.isTimeoutError(Cause.squash(exit.cause)))
+          let dies = 0
+          const died = yield* Job.submit(wq, () => Effect.suspend(() => (++dies, Effect.die("bug"))), {
+            retrySchedule: Schedule.forever,
+            deadLetter: (l) => Effect.sync(() => letters.push(l.attempts))
+          })
+          yield* Job.await(died)
+          assert.strictEqual(dies, 1)
+          assert.deepStrictEqual(letters, [3, 1], "both failed for good: dead letters")
+        }).pipe(Effect.scoped, Effect.provide(layer))
+    )
+
+    it.effect(
+      "destroying the workqueue runs an armed retry at once; a further retry cannot be armed: dead letter",
+      () =>
+        Effect.gen(function* () {
+          let attempts = 0
+          const letters: Array<number> = []
+          const job = yield* Effect.scoped(
+            Effect.gen(function* () {
+              const wq = yield* Workqueue.make("doomed")
+              const job = yield* Job.submit(wq, () => Effect.suspend(() => (++attempts, Effect.fail("down"))), {
+                retrySchedule: Schedule.spaced("1 hour"),
+                deadLetter: (l) => Effect.sync(() => letters.push(l.attempts))
+              })
+              yield* settle()
+              return job
+            })
+          )
+          assert.deepStrictEqual(yield* Job.await(job), Exit.fail("down"))
+          assert.strictEqual(attempts, 2, "destroy fired the armed retry instead of dropping it")
+          assert.deepStrictEqual(letters, [2])
+        }).pipe(Effect.provide(layer))
+    )
+
+    it.effect("a failing dead-letter handler is logged with the job and the failure", () => {
+      const logs = makeLogCapture()
+      return Effect.gen(function* () {
+        const wq = yield* Workqueue.make("dl")
+        const job = yield* Job.submit(wq, Effect.fail("x"), { id: "j1", deadLetter: () => Effect.fail("disk full") })
+        assert.deepStrictEqual(yield* Job.await(job), Exit.fail("x"))
+        yield* settle()
+        assert.isTrue(
+          logs.lines.some((l) => l.message.includes('job "j1" on "dl"') && l.message.includes("disk full")),
+          logs.text()
+        )
+      }).pipe(Effect.scoped, Effect.provide(layer), Effect.provide(logs.layer))
+    })
+  })
+
+  describe("cancelling", () => {
+    it.effect(
+      "cancel removes a pending job (it never runs) and interrupts a running one; Exit is an interruption",
+      () =>
+        Effect.gen(function* () {
+          const wq = yield* Workqueue.make("c", { concurrency: 1 })
+          let ranSecond = false
+          let stopped = false
+          const first = yield* Job.submit(
+            wq,
+            Effect.never.pipe(Effect.onInterrupt(() => Effect.sync(() => (stopped = true))))
+          )
+          const second = yield* Job.submit(
+            wq,
+            Effect.sync(() => (ranSecond = true))
+          )
+          yield* settle()
+          assert.isTrue(yield* Job.cancel(second))
+          assert.isTrue(yield* Job.cancel(first))
+          assert.isTrue(stopped, "on return the running attempt has stopped")
+          assert.isTrue(Exit.hasInterrupts(yield* Job.await(first)))
+          assert.isTrue(Exit.hasInterrupts(yield* Job.await(second)))
+          yield* Workqueue.flush(wq)
+          assert.isFalse(ranSecond)
+          assert.isFalse(yield* Job.cancel(first), "already finished")
+        }).pipe(Effect.scoped, Effect.provide(layer))
+    )
+
+    it.effect("cancel during a retry's delay removes the armed retry: no further attempt", () =>
+      Effect.gen(function* () {
+        const wq = yield* Workqueue.make("r")
+        let attempts = 0
+        const job = yield* Job.submit(wq, () => Effect.suspend(() => (++attempts, Effect.fail("no"))), {
+          retrySchedule: Schedule.spaced(100)
+        })
+        yield* settle()
+        assert.isTrue(yield* Job.cancel(job))
+        yield* TestClock.adjust(1000)
+        assert.strictEqual(attempts, 1)
+        assert.isTrue(Exit.hasInterrupts(yield* Job.await(job)))
+        assert.strictEqual(Workqueue.pendingCountUnsafe(wq), 0)
+      }).pipe(Effect.scoped, Effect.provide(layer))
+    )
+
+    it.effect("run: interrupting the caller cancels the job by default; interruptJob: false leaves it running", () =>
+      Effect.gen(function* () {
+        const wq = yield* Workqueue.make("run")
+        let stopped = false
+        let finished = false
+        const tied = yield* Effect.forkChild(
+          Job.run(wq, Effect.sleep(100).pipe(Effect.onInterrupt(() => Effect.sync(() => (stopped = true))))),
+          { startImmediately: true }
+        )
+        const detached = yield* Effect.forkChild(
+          Job.run(wq, Effect.sleep(100).pipe(Effect.andThen(Effect.sync(() => (finished = true)))), {
+            interruptJob: false
+          }),
+          { startImmediately: true }
+        )
+        yield* settle()
+        yield* Fiber.interrupt(tied)
+        assert.isTrue(stopped, "the job stopped before the caller's interrupt returned")
+        yield* Fiber.interrupt(detached)
+        yield* TestClock.adjust(100)
+        yield* Workqueue.flush(wq)
+        yield* settle()
+        assert.isTrue(finished, "the detached job ran to the end")
+      }).pipe(Effect.scoped, Effect.provide(layer))
+    )
+  })
+
+  describe("backpressure", () => {
+    it.effect("submit at maxPending fails with QueueFull, or waits with whenFull: wait", () =>
+      Effect.gen(function* () {
+        const gate = yield* makeGate
+        const wq = yield* Workqueue.make("bp", { concurrency: 1, maxPending: 1 })
+        const head = yield* Job.submit(wq, gate.await)
+        yield* settle()
+        const queued = yield* Job.submit(wq, Effect.succeed(1))
+        const full = yield* Effect.flip(Job.submit(wq, Effect.succeed(2)))
+        assert.strictEqual(full.reason, "QueueFull")
+        const waiting = yield* Effect.forkChild(Job.run(wq, Effect.succeed(3), { whenFull: "wait" }), {
+          startImmediately: true
+        })
+        yield* settle()
+        assert.isUndefined(waiting.pollUnsafe())
+        yield* gate.open
+        yield* Job.join(head)
+        assert.strictEqual(yield* Job.join(queued), 1)
+        assert.strictEqual(yield* Fiber.join(waiting), 3)
+      }).pipe(Effect.scoped, Effect.provide(layer))
+    )
+
+    it.effect("interrupting a caller that waits for room (whenFull: wait) queues nothing", () =>
+      Effect.gen(function* () {
+        const gate = yield* makeGate
+        const wq = yield* Workqueue.make("bp3", { concurrency: 1, maxPending: 1 })
+        yield* Job.submit(wq, gate.await)
+        yield* settle()
+        yield* Job.submit(wq, Effect.void)
+        let ran = false
+        const waiting = yield* Effect.forkChild(
+          Job.run(
+            wq,
+            Effect.sync(() => (ran = true)),
+            { whenFull: "wait" }
+          ),
+          { startImmediately: true }
+        )
+        yield* settle()
+        yield* Fiber.interrupt(waiting)
+        assert.strictEqual(Workqueue.pendingCountUnsafe(wq), 1)
+        yield* gate.open
+        yield* Workqueue.flush(wq)
+        assert.isFalse(ran)
+      }).pipe(Effect.scoped, Effect.provide(layer))
+    )
+
+    it.effect("a retry is never refused by maxPending (the job was admitted once)", () =>
+      Effect.gen(function* () {
+        const wq = yield* Workqueue.make("bp2", { concurrency: 2, maxPending: 1 })
+        let attempts = 0
+        const job = yield* Job.submit(
+          wq,
+          () => Effect.suspend(() => (++attempts < 3 ? Effect.fail("e") : Effect.succeed("ok"))),
+          {
+            retrySchedule: Schedule.spaced(10)
+          }
+        )
+        yield* settle()
+        // fill the bound while the retry is armed... the armed retry already holds it
+        const blocked = yield* Effect.flip(Job.submit(wq, Effect.void))
+        assert.strictEqual(blocked.reason, "QueueFull")
+        yield* TestClock.adjust(10)
+        yield* TestClock.adjust(10)
+        assert.strictEqual(yield* Job.join(job), "ok")
+        assert.strictEqual(attempts, 3)
+      }).pipe(Effect.scoped, Effect.provide(layer))
+    )
+  })
+})
+
+describe("cancel recipe (docs/JOBS.md)", () => {
+  /** A handler that polls a shared abort flag and consumes it when it stops, as a typical loop does. */
+  const makeLooper = Effect.gen(function* () {
+    const state = { abort: false, starts: 0, stoppedByAbort: 0 }
+    const work = yield* Work.make(
+      () =>
+        Effect.gen(function* () {
+          state.starts++
+          while (!state.abort) yield* Effect.sleep(10)
+          state.abort = false // consumed
+          state.stoppedByAbort++
+        }),
+      { name: "looper" }
+    )
+    return { state, work }
+  })
+
+  it.effect(
+    "cancel pending, then signal, then cancelSync: the running instance stops and the queued one never starts",
+    () =>
+      Effect.gen(function* () {
+        const wq = yield* Workqueue.make("recipe", { concurrency: 1 })
+        const { state, work } = yield* makeLooper
+        yield* Workqueue.queue(wq, work)
+        yield* settle()
+        assert.isTrue(yield* Workqueue.queue(wq, work), "a second instance is queued behind the running one")
+        assert.isTrue(yield* Work.cancel(work), "1. the pending instance is removed")
+        state.abort = true // 2. signal the running one
+        yield* settle() // the caller does something asynchronous in between: harmless now
+        const canceller = yield* Effect.forkChild(Work.cancelSync(work), { startImmediately: true })
+        yield* TestClock.adjust(10)
+        yield* Fiber.join(canceller) // 3. wait for it
+        assert.deepStrictEqual(state, { abort: false, starts: 1, stoppedByAbort: 1 })
+        assert.deepStrictEqual(Work.busyUnsafe(work), { pending: false, running: false })
+      }).pipe(Effect.scoped, Effect.provide(layer))
+  )
+
+  it.effect("signal first and the queued instance starts and runs on after the abort was consumed (the hazard)", () =>
+    Effect.gen(function* () {
+      const wq = yield* Workqueue.make("hazard", { concurrency: 1 })
+      const { state, work } = yield* makeLooper
+      yield* Workqueue.queue(wq, work)
+      yield* settle()
+      yield* Workqueue.queue(wq, work)
+      state.abort = true // signal before cancelling the pending instance
+      yield* TestClock.adjust(10) // the caller yields once (a log line, an await) before its cancelSync
+      assert.strictEqual(state.starts, 2, "the queued instance started")
+      assert.isFalse(state.abort, "the abort was consumed by the first instance")
+      const canceller = yield* Effect.forkChild(Work.cancelSync(work), { startImmediately: true })
+      yield* TestClock.adjust(100)
+      assert.isUndefined(canceller.pollUnsafe(), "cancelSync now waits for an instance nobody will stop")
+      state.abort = true
+      yield* TestClock.adjust(10)
+      yield* Fiber.join(canceller)
+    }).pipe(Effect.scoped, Effect.provide(layer))
+  )
+})
