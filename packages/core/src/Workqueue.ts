@@ -982,22 +982,45 @@ const isQueueFull = (result: Engine.QueueResult): boolean =>
  * received on to the next waiter.
  */
 const waitRoom = (state: WorkqueueState, front: boolean): Effect.Effect<void> =>
-  Effect.onInterrupt(
-    Effect.callback<void>((resume) => {
-      const waiter: PendingWaiter = {
-        next: undefined,
-        prev: undefined,
-        list: undefined,
-        wake: () => state.system.scheduler.scheduleTask(() => resume(Effect.void), 0)
-      }
-      if (front) state.pendingWaiters.unshift(waiter)
-      else state.pendingWaiters.push(waiter)
-      return Effect.sync(() => {
-        if (waiter.list !== undefined) state.pendingWaiters.remove(waiter)
-      })
-    }),
-    () => Effect.sync(() => Engine.wqWakePendingWaiter(state.system, state))
-  )
+  Effect.suspend(() => {
+    const waiter: PendingWaiter = {
+      next: undefined,
+      prev: undefined,
+      list: undefined,
+      woken: false,
+      wake: () => {}
+    }
+    return Effect.onInterrupt(
+      Effect.callback<void>((resume) => {
+        ;(waiter as { wake: () => void }).wake = () =>
+          state.system.scheduler.scheduleTask(() => resume(Effect.void), 0)
+        if (front) state.pendingWaiters.unshift(waiter)
+        else state.pendingWaiters.push(waiter)
+        return Effect.sync(() => {
+          if (waiter.list !== undefined) state.pendingWaiters.remove(waiter)
+        })
+      }),
+      () =>
+        Effect.sync(() => {
+          // a wake-up received and not used: give back the room reserved for it and pass it on
+          if (waiter.woken) {
+            waiter.woken = false
+            state.nrWoken--
+          }
+          Engine.wqWakePendingWaiter(state.system, state)
+        })
+    ).pipe(
+      Effect.andThen(
+        Effect.sync(() => {
+          // back to retry: the reserved room is ours to take in this same step (`queueWaitLoop`)
+          if (waiter.woken) {
+            waiter.woken = false
+            state.nrWoken--
+          }
+        })
+      )
+    )
+  })
 
 /**
  * Run the queueing step `attempt` (one L step returning the kernel's boolean or the rule broken); while it fails
@@ -1015,7 +1038,7 @@ const queueWaitLoop = (
   woken: boolean
 ): Effect.Effect<boolean, WorkqueueError.WorkqueueError> =>
   Effect.suspend(() => {
-    if (!woken && state.pendingWaiters.length > 0) {
+    if (!woken && (state.pendingWaiters.length > 0 || state.nrWoken > 0)) {
       // callers already waiting go first: a newcomer does not overtake them; it joins the tail, and if there is
       // room (the head was woken and is on its way) nothing is lost — the wake chain reaches it in turn
       return Effect.flatMap(

@@ -1558,8 +1558,11 @@ const wqPendingDec = (sys: System, wq: WorkqueueState): void => {
  * @internal
  */
 export const wqWakePendingWaiter = (_sys: System, wq: WorkqueueState): void => {
-  if (wq.pendingWaiters.length === 0 || wqPendingFull(wq)) return
-  wq.pendingWaiters.shift()!.wake()
+  if (wq.pendingWaiters.length === 0 || wq.nrQueued + wq.timerCount.armed + wq.nrWoken >= wq.maxPending) return
+  const waiter = wq.pendingWaiters.shift()!
+  waiter.woken = true
+  wq.nrWoken++
+  waiter.wake()
 }
 
 /** Room for one more pending item on `wq` right now. @internal */
@@ -2341,7 +2344,8 @@ export const allocWorkqueue = (
     timerCount: { armed: 0, head: undefined },
     nrQueued: 0,
     maxPending: Infinity,
-    pendingWaiters: new List<PendingWaiter>()
+    pendingWaiters: new List<PendingWaiter>(),
+    nrWoken: 0
   })
   if (unbound) {
     const pool = sys.unboundPool(highpri)

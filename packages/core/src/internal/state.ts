@@ -214,10 +214,17 @@ export interface WorkqueueState {
   nrQueued: number // L: items queued on its pwqs (worklist, scheduled or inactive) and not started: work.pwq.wq === this
   maxPending: number // I (set right after alloc): bound on nrQueued + timerCount.armed for new queueing; Infinity: none
   readonly pendingWaiters: List<PendingWaiter> // L: `Workqueue.queueWait` callers waiting for nrQueued + armed < maxPending
+  /**
+   * L: waiters woken and not yet back to retry: the room each was woken for stays reserved for it, so one freed
+   * slot wakes one waiter, a burst of freed slots in one step wakes as many, and none loses its turn to another
+   * waiter or a newcomer (without it, waiters woken together raced and the losers went back in reverse order).
+   */
+  nrWoken: number
 }
 
 /** A `Workqueue.queueWait` caller parked until the workqueue has room (a node: O(1) removal on interrupt). @internal */
 export interface PendingWaiter extends Node {
+  woken: boolean // L: set by `wqWakePendingWaiter` when it takes the waiter off the list and reserves its room
   readonly wake: () => void // resumes the waiting fiber through the run queue, never inline
 }
 
