@@ -226,7 +226,7 @@ export const make = (
   name: string,
   options?: Options
 ): Effect.Effect<Workqueue, WorkqueueError.WorkqueueError, Scope.Scope | WorkqueueSystem> =>
-  alloc(name, options?.flags ?? 0, 0, options?.maxActive ?? 0)
+  Effect.suspend(() => alloc(name, options?.flags ?? 0, 0, options?.maxActive ?? 0))
 
 /**
  * Allocate an ordered workqueue (`alloc_ordered_workqueue()`): at most one item executes at any time, in
@@ -254,7 +254,7 @@ export const makeOrdered = (
   name: string,
   options?: { readonly flags?: number | undefined }
 ): Effect.Effect<Workqueue, WorkqueueError.WorkqueueError, Scope.Scope | WorkqueueSystem> =>
-  alloc(name, options?.flags ?? 0, WQ_UNBOUND | Engine.__WQ_ORDERED, 1)
+  Effect.suspend(() => alloc(name, options?.flags ?? 0, WQ_UNBOUND | Engine.__WQ_ORDERED, 1))
 
 /**
  * The legacy `create_workqueue()`: per-CPU, `WQ_MEM_RECLAIM`, max_active 1 — one at a time *per CPU*.
