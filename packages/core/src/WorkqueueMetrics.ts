@@ -175,6 +175,11 @@ const published = new WeakMap<WorkqueueState, Record<CounterKey, number>>()
  * Publish the statistics to the `workqueue_*` metrics (counters get the delta since the last publication, the
  * `workqueue_in_flight` gauge the current value), each with a `workqueue` attribute.
  *
+ * **Details**: deltas are kept per workqueue, not per name: two workqueues with the same (truncated) name add up
+ * under one attribute without corrupting each other's counts. A workqueue destroyed since the last publication
+ * has its final counts published once; the system keeps destroyed workqueues for this only from the first
+ * `publish` on (`WorkqueueMetrics.layer` publishes at once), so one nobody publishes keeps nothing.
+ *
  * **Example** (Read a metric)
  *
  * ```ts

@@ -543,6 +543,26 @@ describe("WorkqueueSystem: a closed system", () => {
   })
 })
 
+describe("WorkqueueSystem: warnings remember nothing per distinct name", () => {
+  it.effect("per-item WARN_ONCE keys are capped: 300 distinct BH items that suspend warn at most 129 times", () => {
+    const logs = makeLogCapture()
+    return Effect.gen(function* () {
+      const bh = yield* WorkqueueSystem.systemBhWq
+      for (let i = 0; i < 300; i++) {
+        yield* Workqueue.queue(bh, yield* Work.make(() => Effect.sleep(1), { name: `bh_item_${i}` }))
+        yield* settle(5)
+        yield* TestClock.adjust(1)
+        yield* settle(5)
+      }
+      const warnings = logs.lines.filter((l) => l.message.includes("BH handlers must not sleep")).length
+      assert.isAtLeast(warnings, 100)
+      assert.isAtMost(warnings, 129)
+      const { system } = yield* WorkqueueSystem.WorkqueueSystem
+      assert.isAtMost((system as unknown as { warnedOnce: Set<string> }).warnedOnce.size, 130)
+    }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 1 })), Effect.provide(logs.layer))
+  })
+})
+
 describe("WorkqueueSystem: a run's identity follows the fibers its handler forks, for as long as the run lasts", () => {
   it.effect("flushing its own workqueue inside Effect.timeout fails with Deadlock, not a timeout (lockdep)", () =>
     Effect.gen(function* () {

@@ -322,10 +322,17 @@ export class System implements SystemState {
     Effect.runForkWith(this.baseCtx)(eff)
   }
 
-  /** WARN_ONCE, per key; at most 128 keys are remembered (a key per distinct name must not grow without bound). */
+  /**
+   * WARN_ONCE, per key (`site` or `site:name`). At most 128 keys are remembered: past that, a `site:name` key
+   * falls back to its site, so a key per distinct name never grows the set without bound (nor floods the log).
+   */
   warnOnce(key: string, message: string, annotations?: Record<string, unknown>): void {
     if (this.warnedOnce.has(key)) return
-    if (this.warnedOnce.size < 128) this.warnedOnce.add(key)
+    if (this.warnedOnce.size >= 128) {
+      key = key.split(":", 1)[0]!
+      if (this.warnedOnce.has(key)) return
+    }
+    this.warnedOnce.add(key)
     this.log("Warn", message, annotations)
   }
 
