@@ -283,4 +283,39 @@ describe("reclaiming and destroying timers (internal/timer.ts, engine.ts fireArm
       assert.isAtLeast(counter.visits, n, "each queue's own timer was fired")
     }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 1 })))
   )
+
+  it.effect(
+    "an item moved to another queue by modDelayed, or cancelled, is not fired by the first queue's destroy",
+    () =>
+      Effect.gen(function* () {
+        const at: Array<string> = []
+        const item = (name: string) =>
+          DelayedWork.make(() =>
+            Effect.flatMap(Clock.currentTimeMillis, (t) => Effect.sync(() => void at.push(`${name}@${t}`)))
+          )
+        const b = yield* Workqueue.make("b")
+        const moved = yield* item("moved")
+        const kept = yield* Effect.forEach(["k1", "k2", "k3", "k4"], item)
+        const cancelled = yield* item("cancelled")
+        yield* Effect.scoped(
+          Effect.gen(function* () {
+            const a = yield* Workqueue.make("a")
+            yield* Workqueue.queueDelayed(a, moved, 500)
+            yield* Workqueue.queueDelayed(a, kept[0]!, 300)
+            yield* Workqueue.queueDelayed(a, cancelled, 100)
+            yield* Workqueue.queueDelayed(a, kept[1]!, 300)
+            yield* Workqueue.queueDelayed(a, kept[2]!, 200)
+            yield* Workqueue.queueDelayed(a, kept[3]!, 300)
+            // unlinks from the head, the middle and the tail of a's armed list
+            yield* Workqueue.modDelayed(b, moved, 50)
+            yield* DelayedWork.cancel(cancelled)
+          })
+        )
+        // destroy fired a's own timers at once: earliest expiry first, arming order within one expiry
+        assert.deepStrictEqual(at, ["k3@0", "k1@0", "k2@0", "k4@0"])
+        assert.strictEqual((yield* WorkqueueSystem.snapshot).workqueues.find((w) => w.name === "b")?.armed, 1)
+        yield* TestClock.adjust(50)
+        assert.deepStrictEqual(at.slice(4), ["moved@50"])
+      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 1 })))
+  )
 })
