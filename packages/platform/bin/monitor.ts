@@ -71,7 +71,12 @@ const fetchSnapshot = async (url: string): Promise<Snapshot> => {
 }
 
 const main = async (): Promise<number> => {
-  const args = parseArgs(process.argv.slice(2))
+  const argv = process.argv.slice(2)
+  if (argv.includes("-h") || argv.includes("--help")) {
+    console.log(usage) // asked for: stdout and exit 0; usage after bad arguments goes to stderr with exit 2
+    return 0
+  }
+  const args = parseArgs(argv)
   if (typeof args === "string") {
     console.error(args)
     return 2
