@@ -20,7 +20,9 @@ cd "$root"
 started=$SECONDS
 
 node24_dir="$root/node_modules/node/bin"
-system_node="$(command -v node)"
+# the machine's own Node: under `npm run`, PATH starts with node_modules/.bin (the Node 24 devDependency), and
+# npm_node_execpath is the Node that runs npm itself
+system_node="${npm_node_execpath:-$(command -v node)}"
 [ -x "$node24_dir/node" ] || { echo "consumer-check: $node24_dir/node missing (npm ci first)"; exit 1; }
 ts_version="$(node -p 'require("./package.json").devDependencies.typescript')"
 types_node_version="$(node -p 'require("./package.json").devDependencies["@types/node"]')"

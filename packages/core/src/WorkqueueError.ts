@@ -21,7 +21,6 @@ import * as Schema from "effect/Schema"
  * - `InvalidDelay`: a delay that is NaN or infinite.
  * - `Deadlock`: what lockdep would report: a handler flushing, draining or destroying its own workqueue, an item
  *   flushing or cancel-syncing itself, an ordered workqueue waiting on itself.
- * - `BhSuspended`: a `WQ_BH` handler suspended (BH work must not sleep).
  *
  * @category errors
  * @since 0.1.0
