@@ -4,7 +4,8 @@
 # Builds the packages, packs them with `npm pack`, installs the tarballs into a throwaway project in a temporary
 # directory outside the workspace (effect 4.1.5, @effect/platform-node 4.1.5, TypeScript, esbuild from the npm
 # registry, no `overrides`), then checks:
-#   1. the tarballs hold dist/, src/, README, CHANGELOG, LICENSE and no test/, tsconfig or build info;
+#   1. the tarballs hold dist/, src/, README, CHANGELOG, LICENSE and no test/, tsconfig or build info, and
+#      `npm publish --dry-run` finds nothing in package.json to correct;
 #   2. the install prints no warning (Node 24, the workspace's devDependency, on PATH: every engines field holds);
 #   3. exactly one copy of effect and of each of our packages (`npm query`, as `npm ls effect` shows);
 #   4. `tsc --noEmit` is clean on the user's program under moduleResolution nodenext and bundler, with an ordinary
@@ -41,7 +42,13 @@ core_tgz="$(ls "$work"/effect-workqueue-core-*.tgz)"
 testing_tgz="$(ls "$work"/effect-workqueue-testing-*.tgz)"
 platform_tgz="$(ls "$work"/effect-workqueue-platform-*.tgz)"
 
-step "1. tarball contents"
+step "1. tarball contents, and package.json as npm publish reads it"
+for dir in packages/core packages/testing packages/platform; do
+  # npm publish silently "corrects" (rewrites or drops) package.json fields it finds invalid, e.g. a bin path
+  if npm publish --dry-run -w "$dir" 2>&1 | grep -E 'npm warn publish' | grep -v 'logged in'; then
+    fail "npm publish would change $dir/package.json (above)"
+  fi
+done
 for tgz in "$core_tgz" "$testing_tgz" "$platform_tgz"; do
   listing="$(tar -tzf "$tgz")"
   for must in package/package.json package/README.md package/CHANGELOG.md package/LICENSE package/src/index.ts; do
