@@ -9,7 +9,7 @@
  * TypeScript 7 (the native `tsc`, which has no such API yet); the declaration files it emits are regular enough
  * (one top-level statement per line at column 0, JSDoc directly above) to be read without a compiler.
  *
- *   node scripts/api-docs.ts           write docs/api/ (after `npm run build`)
+ *   npm run docs                       build, then write docs/api/
  *   node scripts/api-docs.ts --check   exit 1 when docs/api/ differs from what the JSDoc gives (run by `npm test`)
  */
 import * as fs from "node:fs"
