@@ -8,7 +8,7 @@
  * - Every completed job prints `{"event":"done","id":N}` on stdout; the bound port is printed first as
  *   `{"event":"listening","port":P}`.
  * - `GET /debug/workqueues` serves `WorkqueueSystem.snapshot` as JSON, only when `EFFECT_WORKQUEUE_DEBUG=1`
- *   (the server binds 127.0.0.1 only). `npx effect-workqueue-monitor P` prints the wq_monitor table from it.
+ *   (the server binds 127.0.0.1 only). `npm run monitor -- P` (installed: `npx effect-workqueue-monitor P`) prints the wq_monitor table from it.
  * - On SIGTERM/SIGINT, `NodeRuntime.runMain` interrupts the main fiber: `NodeWorkqueue.shutdownLayer` drains every
  *   workqueue within `EFFECT_WORKQUEUE_SHUTDOWN_DEADLINE_MS` (new jobs get 503 meanwhile), then the server closes,
  *   then "jobs" is destroyed (which still runs anything left), and the process exits with 130.
