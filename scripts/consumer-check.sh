@@ -9,7 +9,8 @@
 #   2. the install prints no warning (Node 24, the workspace's devDependency, on PATH: every engines field holds);
 #   3. exactly one copy of effect and of each of our packages (`npm query`, as `npm ls effect` shows);
 #   4. `tsc --noEmit` is clean on the user's program under moduleResolution nodenext and bundler, with an ordinary
-#      strict config (no allowImportingTsExtensions, no custom conditions, skipLibCheck off);
+#      strict config (no allowImportingTsExtensions, no custom conditions, skipLibCheck off), with the workspace's
+#      TypeScript and with TypeScript 5;
 #   5. plain `node` (no type stripping: the program is compiled by tsc) runs a program importing all three packages
 #      on Node 24, and a program on @effect-workqueue/core alone on the machine's PATH Node (core claims Node >= 20);
 #   6. esbuild bundles the program and the bundle runs;
@@ -29,6 +30,7 @@ ts_version="$(node -p 'require("./package.json").devDependencies.typescript')"
 types_node_version="$(node -p 'require("./package.json").devDependencies["@types/node"]')"
 effect_version="4.1.5"
 esbuild_version="0.28.2"
+ts5_version="5.9.3" # many users still compile with TypeScript 5: the declarations must read the same there
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/effect-workqueue-consumer.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
@@ -78,7 +80,8 @@ cat >"$work/app/package.json" <<JSON
   "devDependencies": {
     "@types/node": "$types_node_version",
     "esbuild": "$esbuild_version",
-    "typescript": "$ts_version"
+    "typescript": "$ts_version",
+    "typescript5": "npm:typescript@$ts5_version"
   },
   "allowScripts": { "esbuild": true }
 }
@@ -96,9 +99,11 @@ for pkg in effect @effect-workqueue/core @effect-workqueue/testing @effect-workq
   [ "$copies" = 1 ] || fail "$copies copies of $pkg"
 done
 
-step "4. tsc --noEmit, moduleResolution nodenext and bundler"
+step "4. tsc --noEmit, moduleResolution nodenext and bundler, TypeScript $ts_version and $ts5_version"
 npx tsc -p tsconfig.nodenext.json --noEmit
 npx tsc -p tsconfig.bundler.json
+node node_modules/typescript5/bin/tsc -p tsconfig.nodenext.json --noEmit
+node node_modules/typescript5/bin/tsc -p tsconfig.bundler.json
 
 step "5. plain node runs the compiled program"
 npx tsc -p tsconfig.nodenext.json
