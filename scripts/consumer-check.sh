@@ -12,7 +12,7 @@
 #      strict config (no allowImportingTsExtensions, no custom conditions, skipLibCheck off), with the workspace's
 #      TypeScript and with TypeScript 5;
 #   5. plain `node` (no type stripping: the program is compiled by tsc) runs a program importing all three packages
-#      on Node 24, and a program on @effect-workqueue/core alone on the machine's PATH Node (core claims Node >= 20);
+#      on Node 24, and a program on core and testing alone on the machine's own Node (both claim Node >= 20);
 #   6. esbuild bundles the program and the bundle runs;
 #   7. the installed `effect-workqueue-monitor` bin runs: `--help` exits 0.
 # Needs the npm registry. Run by .ci/run; by hand: `npm run consumer-check` (about a minute).
@@ -119,4 +119,4 @@ step "7. the installed effect-workqueue-monitor bin"
 ./node_modules/.bin/effect-workqueue-monitor --help >"$work/help.txt" || fail "effect-workqueue-monitor --help exited $?"
 grep -q "effect-workqueue-monitor" "$work/help.txt" || { cat "$work/help.txt"; fail "--help printed no usage"; }
 
-step "passed in $((SECONDS - started)) s (Node $(node --version) for the user, $("$system_node" --version) for core alone)"
+step "passed in $((SECONDS - started)) s (Node $(node --version) for the user, $("$system_node" --version) for core and testing)"
