@@ -92,6 +92,7 @@ const runCase = (c: Case): Promise<CaseOutput & { readonly ms: number }> =>
   new Promise((done) => {
     const started = performance.now()
     const args = [
+      ...process.execArgv, // the source condition that `npm run bench` starts this process with
       "--expose-gc",
       caseFile,
       ...["--system", c.system, "--scenario", c.scenario, "--n", String(c.n)],

@@ -60,7 +60,8 @@ export const formatMs = (ms: number): string => `t=${String(ms).padStart(5)}ms`
 /**
  * Run an example as a Node program: boot `WorkqueueSystem.layer({ cpus: 4 })` around it, exit 0 when it is done
  * (closing the layer destroys every workqueue and ends the worker fibers), 1 on failure.
- * `NodeRuntime.runMain` keeps the process alive while fibers wait (effect4-notes §16.13).
+ * `NodeRuntime.runMain` keeps the process alive while fibers wait (`makeRunMain` in `effect/src/Runtime.ts`
+ * holds a `setInterval`).
  */
 export const runMain = (program: Program, options?: { readonly cpus?: number }): void =>
   NodeRuntime.runMain(program.pipe(Effect.provide(WorkqueueSystem.layer({ cpus: options?.cpus ?? 4 }))))

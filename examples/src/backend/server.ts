@@ -11,7 +11,7 @@
  * - `GET /debug/workqueues` serves `WorkqueueSystem.snapshot` as JSON, only when `EFFECT_WORKQUEUE_DEBUG` is a
  *   true boolean (`true`/`yes`/`on`/`1`/`y`, the platform's one boolean parser). If `EFFECT_WORKQUEUE_DEBUG_TOKEN`
  *   is set, the route also wants `Authorization: Bearer <token>` (`401` otherwise).
- *   `npx effect-workqueue-monitor P` prints the wq_monitor table from it (`--token` or the same variable).
+ *   `npm run monitor -- P` (installed: `npx effect-workqueue-monitor P`) prints the wq_monitor table from it (`--token` or the same variable).
  * - The server binds 127.0.0.1 only, and every route refuses (`403`) a request whose `Host` is not `localhost`,
  *   `127.0.0.1` or `[::1]` (with any port) — a web page that rebinds its own DNS name to 127.0.0.1 sends its own
  *   name — or whose `Origin` is not one of those: a page cannot reach the service from a browser.

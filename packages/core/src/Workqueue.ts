@@ -784,7 +784,8 @@ export const flush = (wq: Workqueue): Effect.Effect<void, WorkqueueError.Workque
 /**
  * Wait until the workqueue is empty (`drain_workqueue()`), through chains of items re-queueing themselves or
  * each other. Meanwhile only its own items may queue to it; outside queueing fails with `reason: "Draining"`.
- * An armed delayed item whose timer fires during the drain is accepted and waited for (API.md deviation).
+ * An armed delayed item whose timer fires during the drain is accepted and waited for (a deliberate difference:
+ * docs/KERNEL-MAPPING.md).
  *
  * **Kernel**: `drain_workqueue()`, kernel/workqueue.c. On return the workqueue is empty and open again.
  *
@@ -992,8 +993,7 @@ const waitRoom = (state: WorkqueueState, front: boolean): Effect.Effect<void> =>
     }
     return Effect.onInterrupt(
       Effect.callback<void>((resume) => {
-        ;(waiter as { wake: () => void }).wake = () =>
-          state.system.scheduler.scheduleTask(() => resume(Effect.void), 0)
+        ;(waiter as { wake: () => void }).wake = () => state.system.scheduler.scheduleTask(() => resume(Effect.void), 0)
         if (front) state.pendingWaiters.unshift(waiter)
         else state.pendingWaiters.push(waiter)
         return Effect.sync(() => {

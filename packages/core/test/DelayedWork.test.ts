@@ -197,7 +197,7 @@ describe("DelayedWork", () => {
     )
   })
 
-  describe("modDelayed (spec §3.3 table)", () => {
+  describe("modDelayed (mod_delayed_work_on in each state)", () => {
     it.effect("idle: arms at now + delay and returns false (mod_delayed_work_on)", () =>
       Effect.gen(function* () {
         const rec = yield* makeRecorder
@@ -543,7 +543,7 @@ describe("DelayedWork", () => {
   })
 
   describe("drain and destroy", () => {
-    it.effect("a timer that fires during drain is accepted and drained (drain_workqueue, API.md)", () =>
+    it.effect("a timer that fires during drain is accepted and drained (drain_workqueue; by design)", () =>
       Effect.gen(function* () {
         const rec = yield* makeRecorder
         const gate = yield* makeGate
@@ -598,7 +598,7 @@ describe("DelayedWork", () => {
       }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
     )
 
-    it.effect("destroy fires armed timers at once and runs them before returning (destroy_workqueue, API.md)", () =>
+    it.effect("destroy fires armed timers at once and runs them before returning (destroy_workqueue; by design)", () =>
       Effect.gen(function* () {
         const rec = yield* makeRecorder
         const wq = yield* Workqueue.make("destroy")
@@ -620,7 +620,7 @@ describe("DelayedWork", () => {
     )
 
     it.effect(
-      "a periodic item re-armed by its own handler during destroy does not outlive the workqueue (destroy_workqueue, spec §17)",
+      "a periodic item re-armed by its own handler during destroy does not outlive the workqueue (destroy_workqueue; no use-after-free)",
       () =>
         Effect.gen(function* () {
           const rec = yield* makeRecorder
@@ -700,7 +700,7 @@ describe("DelayedWork", () => {
 
   describe("state", () => {
     it.effect(
-      "toJSON reports the spec §2.1 state through an item's life: idle, armed, queued, running, running+queued, disabled (work_busy)",
+      "toJSON reports the WORK_STRUCT_* state through an item's life: idle, armed, queued, running, running+queued, disabled (work_busy)",
       () =>
         Effect.gen(function* () {
           const gate = yield* makeGate

@@ -524,7 +524,7 @@ describe("Work", () => {
     )
 
     it.effect(
-      "cancelSync returns true if the running handler had already requeued it, and that instance never runs (cancel_work_sync, spec §7)",
+      "cancelSync returns true if the running handler had already requeued it, and that instance never runs (__cancel_work_sync)",
       () =>
         Effect.gen(function* () {
           const rec = yield* makeRecorder
@@ -812,7 +812,7 @@ describe("Work", () => {
     )
   })
 
-  describe("an item queued on two workqueues of different pools (non-reentrance condition 2, spec §4)", () => {
+  describe("an item queued on two workqueues of different pools (find_worker_executing_work looks per pool)", () => {
     it.effect(
       "the two instances may overlap; cancelSync waits for both (find_worker_executing_work, cancel_work_sync)",
       () =>

@@ -555,7 +555,8 @@ describe("Workqueue", () => {
           snap.workqueues.find((w) => w.name === "destroy"),
           "released"
         )
-        // flush/drain of a destroyed queue is the kernel's use-after-free: a typed error (spec §17); destroy stays idempotent
+        // flush/drain of a destroyed queue is the kernel's use-after-free: a typed error (docs/KERNEL-MAPPING.md);
+        // destroy stays idempotent
         assert.strictEqual((yield* Effect.flip(Workqueue.flush(wq))).reason, "Destroyed")
         assert.strictEqual((yield* Effect.flip(Workqueue.drain(wq))).reason, "Destroyed")
         yield* Workqueue.destroy(wq)

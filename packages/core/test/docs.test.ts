@@ -1,6 +1,6 @@
 /**
  * The JSDoc examples are specifications too: every ```ts block in `src/*.ts` that ends with a `// => value` line
- * is extracted, run, and its value compared with what the comment says (STYLE.md item 7: "the examples must run").
+ * is extracted, run, and its value compared with what the comment says (every example must run).
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"

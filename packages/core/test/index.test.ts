@@ -13,7 +13,7 @@ const publicModules = Fs.readdirSync(srcDir)
   .sort()
 
 describe("index", () => {
-  it("the barrel exports exactly the src/*.ts public modules, one namespace each (STYLE.md 1)", () => {
+  it("the barrel exports exactly the src/*.ts public modules, one namespace each", () => {
     assert.deepStrictEqual(Object.keys(Barrel).sort(), publicModules)
   })
 

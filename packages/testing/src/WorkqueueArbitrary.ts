@@ -52,7 +52,8 @@ export interface Scenario {
  * - `maxWorkqueues`: workqueues from `1 .. maxWorkqueues` (default 3).
  * - `handlerBlocking`: whether handlers may make blocking calls (flushes, drain, destroy, cancelSync) on other items
  *   and queues, not only the self-deadlocking ones (default `true`). Wait cycles between handlers then occur: they
- *   block forever, as in the kernel (spec §13; `API.md` fails only self-deadlocks), and the checker abandons such a
+ *   block forever, as in the kernel (lockdep only reports them; this library fails only
+ *   self-deadlocks, docs/KERNEL-MAPPING.md), and the checker abandons such a
  *   system instead of closing it. Turn it off for implementations that cannot be abandoned that way.
  * - `exclude`: op kinds never generated (default none); an excluded op decodes to a clock advance instead, so the
  *   shape of the generated lists and their shrinking stay the same. Use it to keep a known divergence out of a large
@@ -383,8 +384,8 @@ const handlerCall = (
   }
 }
 
-// A blocking call made from inside a running handler: on itself or its own queue these are the self-deadlocks of
-// spec §13; on others they block the handler until they return.
+// A blocking call made from inside a running handler: on itself or its own queue these are the self-deadlocks that
+// lockdep reports (check_flush_dependency(), __flush_work()); on others they block the handler until they return.
 const handlerBlockingCall = (
   from: WorkqueueModel.ItemId,
   wq: WorkqueueModel.WqId,

@@ -41,7 +41,7 @@ import * as WorkqueueModel from "./WorkqueueModel.ts"
  * `WorkqueueSystem` in context; failures must carry a `reason` (`WorkqueueError`'s reasons) to be compared with the
  * model's `Failed` results.
  *
- * **Kernel**: the entry points of spec §18 that the model covers.
+ * **Kernel**: the `kernel/workqueue.c` entry points that the model covers (docs/KERNEL-MAPPING.md).
  *
  * **Example** (A wrapper that logs every queueing call)
  *
@@ -172,8 +172,8 @@ export interface CheckOptions {
  * `ordered` → `Workqueue.makeOrdered`, `freezable` → `WQ_FREEZABLE`, `highpri` → `WQ_HIGHPRI`; delayed items use
  * `DelayedWork`.
  *
- * **Kernel**: `alloc_workqueue()`, `alloc_ordered_workqueue()`, `INIT_WORK()`, `INIT_DELAYED_WORK()` and the calls of
- * spec §18.
+ * **Kernel**: `alloc_workqueue()`, `alloc_ordered_workqueue()`, `INIT_WORK()`, `INIT_DELAYED_WORK()` and the calls
+ * listed in docs/KERNEL-MAPPING.md.
  *
  * **Example** (Checking a scenario on the engine)
  *
@@ -286,7 +286,7 @@ const silent = Logger.layer([])
  * first divergence. It builds its own `TestClock` and system layer, so it runs in `it.effect`, `it.live` or
  * `Effect.runPromise` alike; the engine's logs are silenced.
  *
- * **Kernel**: the contracts of spec §2–§13 as encoded by {@link WorkqueueModel}.
+ * **Kernel**: the contracts of `kernel/workqueue.c` as encoded by {@link WorkqueueModel}.
  *
  * **Example** (A divergence report)
  *
@@ -610,7 +610,8 @@ const runScenario = <Q, W>(
         // which handler acts, for handler actions and `from` calls
         const actor = actorOf(op)
         // "The CPU the caller runs on" inside a handler of an unbound or ordered queue is whatever CPU its worker
-        // floats on (spec §3.1, §15): the kernel leaves it open, the handler observes it. Tell the model the CPU the
+        // floats on (`__queue_work()` picks any CPU of the pod for unbound work): the kernel leaves it open, the
+        // handler observes it. Tell the model the CPU the
         // handler saw, so the model does not pin a choice the kernel does not make.
         const caller = actor === undefined ? undefined : callerPuppet(actor)
         const modelOp: WorkqueueModel.Op =
@@ -806,8 +807,9 @@ const runScenario = <Q, W>(
       if (puppets.length === 0 && outside.every((f) => f.pollUnsafe() !== undefined)) break
     }
     // A wait cycle between handlers (e.g. a handler of wq0 flushing wq1 while one of wq1 flushes wq0) blocks every
-    // call in it forever, in the kernel (lockdep only reports it, spec §13) as in the engine (API.md fails only
-    // self-deadlocks); destroying the queues or closing the system would wait for those handlers too. Such a system
+    // call in it forever, in the kernel (lockdep only reports it) as in the engine (which fails only
+    // self-deadlocks, docs/KERNEL-MAPPING.md); destroying the queues or closing the system would wait for those
+    // handlers too. Such a system
     // is abandoned instead of closed: its workers are root fibers suspended on the engine's own waiters, unreachable
     // (and collected) once the scenario returns. Passing needs nothing more: both sides are quiet and the model allows
     // no event for the blocked handlers (checked after every op). Wound down as the liveness check judges: where the

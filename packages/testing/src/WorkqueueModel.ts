@@ -1,6 +1,7 @@
 /**
- * A pure, executable reference model of the workqueue contracts (spec `linux-workqueue.md` §2–§13 and the
- * deviations listed in `API.md`).
+ * A pure, executable reference model of the workqueue contracts of `kernel/workqueue.c` (queueing, execution,
+ * flushing, cancel, creation, destroy, freeze) and of this library's deliberate differences from it
+ * (docs/KERNEL-MAPPING.md).
  *
  * The model is plain data plus functions. A checker drives it step by step:
  *
@@ -139,7 +140,8 @@ export type InstanceId = number
  *   any pwq that waits (round-robin in the kernel; no order across pwqs is promised).
  * - `ordered`: a single pwq, `max_active` 1: strict FIFO, one at a time.
  *
- * **Kernel**: `WQ_UNBOUND`, `__WQ_ORDERED` (`alloc_ordered_workqueue`), spec §1, §8.3, §9.
+ * **Kernel**: `WQ_UNBOUND`, `__WQ_ORDERED` (`alloc_ordered_workqueue()`, `alloc_and_link_pwqs()`), the pools of
+ * `get_unbound_pool()`.
  *
  * **Example** (An ordered queue)
  *
@@ -230,7 +232,7 @@ export interface Config {
  * How a handler ends: normally, with a typed failure, or with a defect. All three are the same to the workqueue:
  * the worker survives and nothing is lost.
  *
- * **Kernel**: a work function returns `void`; failures do not exist in C (spec §5).
+ * **Kernel**: a work function returns `void`; failures do not exist in C (`process_one_work()`).
  *
  * **Example** (A failing handler)
  *
@@ -323,7 +325,9 @@ export type Op =
  * The typed failure reasons the model can produce; they match `WorkqueueError.reason`.
  *
  * **Kernel**: `Destroyed`/`Draining` replace "WARN: cannot queue … (dropped)" and use-after-free; `Deadlock` replaces
- * the hang of a self-deadlock that lockdep would report (spec §13), only those API.md lists (a handler flushing,
+ * the hang of a self-deadlock that lockdep would report (`check_flush_dependency()`, the lockdep maps of
+ * `__flush_work()`), only those
+ * docs/KERNEL-MAPPING.md lists (a handler flushing,
  * draining or destroying its own workqueue, an item flushing or cancel-syncing itself, an ordered queue waiting on
  * itself): a wait cycle between different handlers blocks forever, as in the kernel (see {@link deadlocked});
  * `InvalidCpu` is a CPU outside `0 .. cpus-1`.
@@ -349,7 +353,7 @@ export type ErrorReason = "Destroyed" | "Draining" | "Deadlock" | "InvalidCpu"
  * - `Skipped`: the operation makes no sense in this state (a harness action for a handler that is not running, a
  *   delayed-work call on a plain item); it is not a workqueue call, so a checker skips it too.
  *
- * **Kernel**: the return values of spec §18.
+ * **Kernel**: the return values of the `kernel/workqueue.c` entry points (docs/KERNEL-MAPPING.md).
  *
  * **Example** (Queueing returned true)
  *
@@ -396,7 +400,7 @@ export type Event =
 /**
  * An observed event that the contracts do not allow in this state.
  *
- * **Kernel**: a contract of spec §2–§13 broken by the implementation.
+ * **Kernel**: a contract of `kernel/workqueue.c` broken by the implementation.
  *
  * **Example** (Checking an observation)
  *
@@ -473,7 +477,7 @@ export interface WqState {
  * An armed timer of a delayed item: it will queue the item on `wq`/`cpu` at `expiry`; same-expiry timers fire in
  * `armSeq` order.
  *
- * **Kernel**: `dwork->timer`, `dwork->wq`, `dwork->cpu` (spec §3.2).
+ * **Kernel**: `dwork->timer`, `dwork->wq`, `dwork->cpu` (`__queue_delayed_work()`, `delayed_work_timer_fn()`).
  *
  * **Example** (A timer)
  *
@@ -496,8 +500,9 @@ export interface Timer {
  * The model's state of one work item: the off-queue part of `work->data`.
  *
  * **Kernel**: PENDING (`pending` is the queued instance; an armed `timer` also holds PENDING), the 16-bit disable
- * count (spec §2, §7), and the "last pool" that `process_one_work()` records when the handler starts (`lastPool`,
- * spec §2.2; used by the non-reentrance redirect, §3.1 step 6).
+ * count (`WORK_STRUCT_PENDING`, `disable_work()`), and the "last pool" that `process_one_work()` records when the
+ * handler starts (`lastPool`,
+ * `process_one_work()`; used by the non-reentrance redirect of `__queue_work()`).
  *
  * **Example** (A fresh item)
  *
@@ -548,7 +553,8 @@ export type HandlerState =
  * - `Running`: the handler runs (PENDING already cleared);
  * - `Finishing`: the handler returned; the worker has not yet done its bookkeeping (`End` event).
  *
- * **Kernel**: `WORK_STRUCT_INACTIVE`, `pwq->nr_active`, `worker->current_work` (spec §2.1, §5).
+ * **Kernel**: `WORK_STRUCT_INACTIVE`, `pwq->nr_active`, `worker->current_work` (`pwq_activate_work()`,
+ * `process_one_work()`).
  *
  * **Example** (Status)
  *
@@ -576,7 +582,8 @@ export interface Instance {
  * workqueue to be empty, `Freeze` for every freezable workqueue to have no active item. Once its condition holds it is
  * `ready` and stays so until its `Return` event.
  *
- * **Kernel**: the barrier / flusher / drain loop a caller sleeps in (spec §6, §7, §10, §12).
+ * **Kernel**: the barrier / flusher / drain loop a caller sleeps in (`__flush_work()`, `__flush_workqueue()`,
+ * `drain_workqueue()`, `__cancel_work_sync()`, `destroy_workqueue()`, `freeze_workqueues_busy()`).
  *
  * **Example** (Reading the value a flush will return)
  *
@@ -602,7 +609,8 @@ export interface Waiter {
 /**
  * The whole model state. Plain data: `structuredClone`-able and JSON-printable.
  *
- * **Kernel**: everything the contracts of spec §2–§13 depend on; nothing about workers or pools beyond identity.
+ * **Kernel**: everything the contracts of `kernel/workqueue.c` depend on; nothing about workers or pools
+ * beyond identity.
  *
  * **Example** (Time starts at 0)
  *
@@ -626,9 +634,10 @@ export interface State {
 }
 
 /**
- * The item states of spec §2.1, as one observable phase plus the disable count.
+ * The states of a work item, as one observable phase plus the disable count.
  *
- * **Kernel**: spec §2.1 table (Idle, Armed, Queued-active, Queued-inactive, Running, Running + queued, Disabled).
+ * **Kernel**: the `WORK_STRUCT_*` bits and `work_busy()` (Idle, Armed, Queued-active, Queued-inactive, Running,
+ * Running + queued, Disabled).
  *
  * **Example** (A fresh item is idle)
  *
@@ -653,7 +662,8 @@ export interface ItemPhase {
 /**
  * The state of a freshly booted system with the configured workqueues (all open) and items (all idle).
  *
- * **Kernel**: `alloc_workqueue()` (§8.1: 0 ⇒ `WQ_DFL_ACTIVE`, clamp to `[1, WQ_MAX_ACTIVE]`; ordered ⇒ 1) and
+ * **Kernel**: `alloc_workqueue()` (`__alloc_workqueue()`, `wq_clamp_max_active()`: 0 ⇒ `WQ_DFL_ACTIVE`, clamp to `[1,
+ * WQ_MAX_ACTIVE]`; ordered ⇒ 1) and
  * `INIT_WORK()`.
  *
  * **Example** (Default max_active)
@@ -710,7 +720,7 @@ export const initial = (config: Config): State => {
  * Performs one operation and returns the next state and what the call gave back. A `Failed` result always comes with
  * the unchanged input state (failures change nothing).
  *
- * **Kernel**: the entry points listed in {@link Op}, with the deviations of `API.md`.
+ * **Kernel**: the entry points listed in {@link Op}, with the deliberate differences of docs/KERNEL-MAPPING.md.
  *
  * **Example** (PENDING test-and-set)
  *
@@ -731,7 +741,8 @@ export const apply = (state: State, op: Op): { readonly state: State; readonly r
   const s = draft(state)
   const result = step(s, op)
   // A failure changes nothing, except a flush_delayed_work() that fails with Deadlock: its armed timer has fired
-  // (queued the item) before flush_work() found the deadlock, as in the kernel, which then hangs instead (API.md).
+  // (queued the item) before flush_work() found the deadlock, as in the kernel, which then hangs instead
+  // (docs/KERNEL-MAPPING.md).
   if (result._tag === "Failed" && !(op._tag === "FlushDelayedWork" && result.reason === "Deadlock")) {
     return { state, result }
   }
@@ -822,7 +833,7 @@ export const observe = (state: State, event: Event): State | Divergence => {
       instance.startSeq = ++s.seq
       const x = getItem(s, instance.item)
       x.pending = null // PENDING is cleared just before the function is called
-      x.lastPool = poolOf(wq, instance.cpu) // and the pool recorded as the last pool (spec §2.2)
+      x.lastPool = poolOf(wq, instance.cpu) // and the pool recorded as the last pool (process_one_work())
       break
     }
     case "End": {
@@ -898,9 +909,9 @@ export const isPending = (state: State, item: ItemId): boolean => {
 }
 
 /**
- * The item's phase in the vocabulary of spec §2.1.
+ * The item's phase: idle, armed, queued (active or inactive), running, running and queued, disabled.
  *
- * **Kernel**: spec §2.1; `work_busy()` gives the PENDING/RUNNING part.
+ * **Kernel**: the `WORK_STRUCT_*` bits; `work_busy()` gives the PENDING/RUNNING part.
  *
  * **Example** (Queued behind max_active)
  *
@@ -969,8 +980,9 @@ export const nrActive = (state: State, wq: WqId, cpu: number): number =>
  * choice open (an unbound queue's floating slot may have gone to a head that then waits, see the checker), so a
  * state that *may* hang counts as hanging.
  *
- * **Kernel**: what lockdep reports (spec §13) while the tasks hang; neither the kernel nor API.md fails such a call
- * (API.md's "Where we deliberately differ" turns only self-deadlocks into `Deadlock`), so the model blocks it too.
+ * **Kernel**: what lockdep reports (`check_flush_dependency()`, `__flush_work()`) while the tasks hang; neither the
+ * kernel nor this library fails such a call (docs/KERNEL-MAPPING.md turns only self-deadlocks into `Deadlock`), so
+ * the model blocks it too.
  *
  * **Example** (No cycle in a fresh state)
  *
@@ -1322,9 +1334,10 @@ const sameEvent = (a: Event, b: Event): boolean => {
 // The pwq slot an item queued for `cpu` lands on: ordered queues have one pwq (slot 0).
 const pwqCpu = (wq: WqState | W, cpu: number) => (wq.kind === "ordered" ? 0 : cpu)
 
-// Pools, for non-reentrance (spec §4): per-CPU normal/highpri pools are shared by every bound workqueue. Unbound
-// pools are shared by attribute equality (wq.c:get_unbound_pool(), wqattrs_equal(): nice, cpumask, pod, strict;
-// spec §1), and ordered queues are unbound queues too (alloc_ordered_workqueue() = WQ_UNBOUND | __WQ_ORDERED), so
+// Pools, for non-reentrance (__queue_work(), find_worker_executing_work()): per-CPU normal/highpri pools are shared by
+// every bound workqueue. Unbound
+// pools are shared by attribute equality (wq.c:get_unbound_pool(), wqattrs_equal(): nice, cpumask, pod, strict),
+// and ordered queues are unbound queues too (alloc_ordered_workqueue() = WQ_UNBOUND | __WQ_ORDERED), so
 // every unbound and ordered queue of one nice level with the default cpumask shares one pool (one pod: the model has
 // no affinity scopes). The same item running there serialises a second instance from another such queue
 // (assign_work()'s dispatch collision) instead of overlapping.
@@ -1335,7 +1348,7 @@ const poolOf = (wq: WqState | W, cpu: number): string =>
 const inDomain = (wq: WqState | W, i: Instance | I, cpu: number) =>
   i.wq === wq.name && (wq.kind !== "bound" || i.cpu === cpu)
 
-// Frozen freezable queues activate nothing (spec §12).
+// Frozen freezable queues activate nothing (freeze_workqueues_begin(), wq_adjust_max_active()).
 const effectiveMaxActive = (s: State | S, wq: WqState | W) => (s.freezing && wq.freezable ? 0 : wq.maxActive)
 
 const slotsUsed = (s: State | S, wq: WqState | W, cpu: number) =>
@@ -1349,7 +1362,8 @@ const inactiveOf = <St extends State | S>(s: St, wq: WqState | W, cpu: number): 
   )
 
 // Instances that a worker may pick up now: active ones, and for unbound queues with a floating slot the head of any
-// waiting pwq; never while the same item runs in the same pool (non-reentrance, spec §4 "dispatch collision").
+// waiting pwq; never while the same item runs in the same pool (non-reentrance: assign_work() hands it to the
+// worker that runs it).
 const startable = <St extends State | S>(s: St): Array<St["instances"][number]> => {
   const out: Array<St["instances"][number]> = []
   for (const i of s.instances as ReadonlyArray<St["instances"][number]>) {
@@ -1368,14 +1382,15 @@ const startable = <St extends State | S>(s: St): Array<St["instances"][number]> 
   return out
 }
 
-// Is the same item running in the pool this instance would run in? (non-reentrance, spec §4)
+// Is the same item running in the pool this instance would run in? (non-reentrance, find_worker_executing_work())
 const collides = (s: State | S, i: Instance | I): boolean => {
   const pool = poolOf(getWq(s, i.wq), i.cpu)
   return s.instances.some((r) => r.item === i.item && isStarted(r) && poolOf(getWq(s, r.wq), r.cpu) === pool)
 }
 
 // ---------------------------------------------------------------------------
-// Private: activation (spec §9.2, §9.3, §8.5, §12)
+// Private: activation (pwq_tryinc_nr_active(), pwq_activate_first_inactive(), workqueue_set_max_active(),
+// wq_adjust_max_active())
 // ---------------------------------------------------------------------------
 
 // Activate inactive items while slots are free. Bound: FIFO per pwq. Unbound: when only one pwq waits, its head gets
@@ -1413,7 +1428,7 @@ const pwqActivate = (s: S, wq: W): void => {
 }
 
 // ---------------------------------------------------------------------------
-// Private: queueing (spec §3)
+// Private: queueing (queue_work_on(), __queue_work(), __queue_delayed_work(), mod_delayed_work_on())
 // ---------------------------------------------------------------------------
 
 // The caller of an op: the oldest busy running instance of `from`, `null` from outside, "skip" if that handler
@@ -1433,7 +1448,8 @@ const resolveCpu = (s: S, cpu: number | undefined, caller: I | null): number | "
   return Number.isInteger(cpu) && cpu >= 0 && cpu < s.config.cpus ? cpu : "invalid"
 }
 
-// __queue_work() step 5 with API.md's deviation: fail instead of "true but dropped". Chained = the caller is a
+// __queue_work()'s draining check with this library's deliberate difference (docs/KERNEL-MAPPING.md): fail instead of
+// "true but dropped". Chained = the caller is a
 // handler of this same workqueue.
 const rejection = (wq: W, caller: I | null): ErrorReason | null => {
   if (wq.lifecycle === "Destroyed") return "Destroyed"
@@ -1446,9 +1462,10 @@ const rejection = (wq: W, caller: I | null): ErrorReason | null => {
 // park on the inactive list.
 const insertWork = (s: S, wq: W, x: X, cpu: number): void => {
   let slot = pwqCpu(wq, cpu)
-  // Non-reentrance redirect (spec §3.1 step 6, §4): only the item's *last pool* (where it last started, §2.2) is
+  // Non-reentrance redirect (__queue_work(), find_worker_executing_work()): only the item's *last pool* (where it
+  // last started, recorded by process_one_work()) is
   // looked at; if a worker there still runs it for this same wq, queue where it runs. An instance still running in
-  // another pool (the item was also queued on another workqueue: §4 condition 2) does not redirect, so the two
+  // another pool (the item was also queued on another workqueue) does not redirect, so the two
   // executions may overlap.
   const runningHere = s.instances.find(
     (i) => i.item === x.name && isStarted(i) && poolOf(getWq(s, i.wq), i.cpu) === x.lastPool
@@ -1473,7 +1490,8 @@ const armTimer = (s: S, wq: W, x: X, cpu: number, delay: number): void => {
   x.timer = { wq: wq.name, cpu, expiry: s.now + delay, armSeq: ++s.seq }
 }
 
-// delayed_work_timer_fn(): queue on dwork->wq/cpu at expiry. Timers into a draining queue are accepted (API.md): they
+// delayed_work_timer_fn(): queue on dwork->wq/cpu at expiry. Timers into a draining queue are accepted
+// (docs/KERNEL-MAPPING.md): they
 // were armed before the drain began or by a chained call. A destroyed queue has no armed timers left (destroy fires
 // them and refuses new ones, see armRejection); the check is defensive.
 const fireTimer = (s: S, x: X): void => {
@@ -1510,7 +1528,7 @@ const grabPending = (s: S, x: X): boolean => {
 }
 
 // ---------------------------------------------------------------------------
-// Private: waiting and deadlocks (spec §6, §7, §13)
+// Private: waiting and deadlocks (__flush_work(), __flush_workqueue(), __cancel_work_sync(), lockdep)
 // ---------------------------------------------------------------------------
 
 const addWaiter = (
@@ -1554,19 +1572,19 @@ const settleWaiters = (s: S): void => {
   for (const w of s.waiters) if (!w.ready && waiterReady(s, w)) w.ready = true
 }
 
-// Deadlocks. Spec §13: lockdep *reports* a wait-for cycle and the tasks hang. API.md ("Where we deliberately differ")
-// turns only the self-deadlocks into `Deadlock` errors: a handler flushing, draining or destroying its own workqueue,
-// an item flushing or cancel-syncing itself, an ordered queue waiting on itself (the engine: also a max_active 1
-// queue, see selfFlushDeadlock). Those fail here, with the engine's exact conditions; a wait cycle between different
-// handlers is not detected: every call in it blocks forever, nothing else happens for those handlers, as in the
-// kernel and the engine (see `deadlocked`).
+// Deadlocks. In the kernel lockdep *reports* a wait-for cycle and the tasks hang. docs/KERNEL-MAPPING.md
+// (deliberate differences) turns only the self-deadlocks into `Deadlock` errors: a handler flushing, draining or
+// destroying its own workqueue, an item flushing or cancel-syncing itself, an ordered queue waiting on itself (the
+// engine: also a max_active 1 queue, see selfFlushDeadlock). Those fail here, with the engine's exact conditions; a
+// wait cycle between different handlers is not detected: every call in it blocks forever, nothing else happens for
+// those handlers, as in the kernel and the engine (see `deadlocked`).
 
 // flush_work() from a handler on an item pending on the caller's own pwq of an ordered or max_active 1 workqueue:
-// the item cannot start before the caller returns, so the caller would wait for itself (API.md: "an ordered queue
-// waiting on itself"). The engine's test (flush_work): the item is queued inactive (not merely armed, not already
-// holding a slot) on the caller's pwq —
+// the item cannot start before the caller returns, so the caller would wait for itself (docs/KERNEL-MAPPING.md: "an
+// ordered queue waiting on itself"). The engine's test (flush_work): the item is queued inactive (not merely armed, not
+// already holding a slot) on the caller's pwq —
 // one pwq per CPU for bound queues, one for unbound and ordered ones — and the caller's queue is ordered or its
-// current max_active is 1 (a frozen freezable queue's is 0, spec §12).
+// current max_active is 1 (a frozen freezable queue's is 0, wq_adjust_max_active()).
 const selfFlushDeadlock = (s: S, caller: I | null, x: X): boolean => {
   if (caller === null || x.pending === null) return false
   const id = x.pending
@@ -1581,9 +1599,9 @@ const selfFlushDeadlock = (s: S, caller: I | null, x: X): boolean => {
   )
 }
 
-// flush_work(): wait for the pending instance if queued, else the one running in the item's last pool (spec §6.1
-// "the last queueing instance"; start_flush_work() looks only there); armed-only or idle ⇒ false at once. An older
-// instance still running in another pool (the item was also queued on another workqueue, §4 condition 2) is not
+// flush_work(): wait for the pending instance if queued, else the one running in the item's last pool
+// (start_flush_work() looks only there); armed-only or idle ⇒ false at once. An older
+// instance still running in another pool (the item was also queued on another workqueue) is not
 // waited for.
 const flushTargets = (s: S, x: X): Array<InstanceId> => {
   if (x.pending !== null) return [x.pending]
@@ -1666,7 +1684,8 @@ const step = (s: S, op: Op): Result => {
         const armed = Object.values(s.items)
           .filter((x) => x.timer !== null && x.timer.wq === wq.name)
           .sort((a, b) => a.timer!.expiry - b.timer!.expiry || a.timer!.armSeq - b.timer!.armSeq)
-        // API.md: destroy fires armed timers at once. In expiry order (same expiry: arming order), as if the clock had
+        // docs/KERNEL-MAPPING.md: destroy fires armed timers at once. In expiry order (same expiry: arming order), as
+        // if the clock had
         // reached each expiry (delayed_work_timer_fn(), the order AdvanceClock uses); the order decides which of them
         // get max_active slots first.
         for (const x of armed) fireTimer(s, x)
@@ -1682,9 +1701,10 @@ const step = (s: S, op: Op): Result => {
     case "SetMaxActive": {
       if (resolveCaller(s, op.from) === "skip") return skipped(`${String(op.from)} is not running`)
       const wq = getWq(s, op.wq)
-      // After destroy the kernel call would be a use-after-free (spec §10); API.md fixes `setMaxActive` as an
+      // After destroy the kernel call would be a use-after-free (destroy_workqueue() frees it); the API has
+      // `setMaxActive` as an
       // `Effect<void>` without a failure channel, so the port's defined behaviour is a no-op (like the WARN-and-ignore
-      // of workqueue_set_max_active() on BH and ordered queues, spec §8.5).
+      // of workqueue_set_max_active() on BH and ordered queues).
       if (wq.lifecycle === "Destroyed") return returned(undefined)
       if (wq.kind === "ordered") return returned(undefined) // WARN, no change
       wq.maxActive = clampMaxActive(op.maxActive) // 0 is out of range here: becomes 1
@@ -1780,11 +1800,11 @@ const queueFamily = (
 }
 
 // Arming a timer (delay > 0) follows the queueing rule of `rejection`: during a drain only the workqueue's own
-// handlers may arm one (API.md "Where we deliberately differ": a timer that fires during a drain is accepted *because
-// it was accepted before the drain began*, or by a chained call; arming from outside is queueing from outside). While
-// the workqueue is being destroyed even its own handlers may not arm one: destroy fires the armed timers once and then
-// drains, so a timer armed after that would fire on a destroyed queue (spec §10 "armed delayed works are not
-// cancelled", the use-after-free; spec §17 "the handler never runs on a destroyed queue"). Delay 0 is ordinary
-// (chained) queueing and stays allowed.
+// handlers may arm one (docs/KERNEL-MAPPING.md, deliberate differences: a timer that fires during a drain is
+// accepted *because it was accepted before the drain began*, or by a chained call; arming from outside is queueing
+// from outside). While the workqueue is being destroyed even its own handlers may not arm one: destroy fires the
+// armed timers once and then drains, so a timer armed after that would fire on a destroyed queue
+// (destroy_workqueue() does not cancel armed delayed work: the use-after-free; here the handler never runs on a
+// destroyed queue). Delay 0 is ordinary (chained) queueing and stays allowed.
 const armRejection = (wq: W, delay: number): ErrorReason | null =>
   delay > 0 && wq.lifecycle === "Destroying" ? "Draining" : null

@@ -5,7 +5,8 @@
 /**
  * A pure, executable reference model of the workqueue contracts: `initial`, `apply`, `allowedEvents`, `observe`.
  *
- * **Kernel**: the contracts of kernel/workqueue.c as written down in `linux-workqueue.md` §2–§13.
+ * **Kernel**: the contracts of `kernel/workqueue.c` (queueing, execution, flushing, cancel, creation, destroy,
+ * freeze), with this library's deliberate differences (docs/KERNEL-MAPPING.md).
  *
  * **Example** (Queueing twice)
  *
@@ -47,7 +48,7 @@ export * as WorkqueueArbitrary from "./WorkqueueArbitrary.ts"
  * A lockstep checker: runs generated scenarios against a real `WorkqueueSystem` under `TestClock` and the reference
  * model at once, and reports the first divergence as a readable, shrinkable counterexample.
  *
- * **Kernel**: the contracts of kernel/workqueue.c (spec §2–§13) checked on an implementation.
+ * **Kernel**: the contracts of `kernel/workqueue.c` checked on an implementation.
  *
  * **Example** (Checking one scenario)
  *

@@ -22,7 +22,8 @@ const SEED =
 /**
  * The generator options of the big run: every op kind (drain, destroy, freeze/thaw included), items queued on
  * several workqueues (so an item can run on two pools at once), and handlers making blocking calls on other items
- * and queues (so wait cycles between handlers occur: they block forever on both sides, spec §13, API.md). No
+ * and queues (so wait cycles between handlers occur: they block forever on both sides: lockdep only reports them, and
+ * so does docs/KERNEL-MAPPING.md). No
  * narrowing.
  *
  * Narrow only to keep a known divergence out, and track it with a focused test below.
@@ -164,7 +165,7 @@ describe("WorkqueueChecker", () => {
 
   describe("regressions: engine divergences found by the checker, now fixed", () => {
     it.effect(
-      "flush and drain of a destroyed workqueue fail with Destroyed (spec §17: use-after-free → typed error)",
+      "flush and drain of a destroyed workqueue fail with Destroyed (the kernel's use-after-free → typed error)",
       () =>
         expectPass(
           scenario(
@@ -179,7 +180,7 @@ describe("WorkqueueChecker", () => {
     )
 
     it.effect(
-      "while draining, arming a timer from outside fails with Draining; the queue's own handlers may (API.md; spec §6.4)",
+      "while draining, arming a timer from outside fails with Draining; the queue's own handlers may (drain_workqueue; docs/KERNEL-MAPPING.md)",
       () =>
         Effect.gen(function* () {
           const s = scenario(
@@ -218,7 +219,7 @@ describe("WorkqueueChecker", () => {
     )
 
     it.effect(
-      "while destroying, even the queue's own handlers may not arm a timer; delay 0 stays allowed (spec §10, §17)",
+      "while destroying, even the queue's own handlers may not arm a timer; delay 0 stays allowed (destroy_workqueue)",
       () =>
         Effect.gen(function* () {
           const s = scenario(
@@ -284,9 +285,11 @@ describe("WorkqueueChecker", () => {
     )
   })
 
-  // Each asserts what the spec / API.md require; they fail on the engine today, so they are marked `fails`.
+  // Each asserts what the kernel and docs/KERNEL-MAPPING.md require; they fail on the engine today, so they are
+  // marked `fails`.
   describe("known engine divergences (expected to fail until the engine is fixed)", () => {
-    // An item running on two pools at once (queued on two workqueues, spec §4 condition 2): w0 runs on wq0's cpu0
+    // An item running on two pools at once (queued on two workqueues; find_worker_executing_work looks per pool): w0
+    // runs on wq0's cpu0
     // pool (suspended) and on the unbound pool; the unbound instance, the last started, ends. The engine then no longer
     // sees the cpu0 instance (engine.ts, end of process_one_work: `workersExecuting` is asked after the exec count was
     // decremented to 1, so it returns the finishing worker itself, which is filtered out, and `work.current` becomes
@@ -308,16 +311,16 @@ describe("WorkqueueChecker", () => {
       )
 
     it.effect(
-      "E1a: cancelSync waits for an instance still running on another pool (API.md: neither pending nor running on return)",
+      "E1a: cancelSync waits for an instance still running on another pool (cancel_work_sync: neither pending nor running on return)",
       () => expectPass(twoPools([{ _tag: "CancelSync", item: "w0" }]))
     )
 
     it.effect(
-      "E1b: an instance queued to the pool where the item still runs waits for it (spec §4 dispatch collision)",
+      "E1b: an instance queued to the pool where the item still runs waits for it (assign_work: the worker running it takes it)",
       () => expectPass(twoPools([{ _tag: "Queue", wq: "wq0", item: "w0" }]))
     )
 
-    it.effect("E1c: the remaining handler cancel-syncing itself fails with Deadlock (API.md)", () =>
+    it.effect("E1c: the remaining handler cancel-syncing itself fails with Deadlock (docs/KERNEL-MAPPING.md)", () =>
       expectPass(
         twoPools([
           { _tag: "Release", latch: 0 },
@@ -327,12 +330,12 @@ describe("WorkqueueChecker", () => {
     )
   })
 
-  // A wait cycle between two handlers is not a self-deadlock: lockdep only reports it and the tasks hang (spec §13),
-  // and API.md ("Where we deliberately differ") turns only self-deadlocks into `Deadlock` errors. Both calls block
-  // forever, in the model as in the engine; the checker abandons such a system instead of closing it.
+  // A wait cycle between two handlers is not a self-deadlock: lockdep only reports it and the tasks hang,
+  // and docs/KERNEL-MAPPING.md (deliberate differences) turns only self-deadlocks into `Deadlock` errors. Both calls
+  // block forever, in the model as in the engine; the checker abandons such a system instead of closing it.
   describe("wait cycles between handlers", () => {
     it.effect(
-      "two handlers flushing each other's workqueue both block forever, no Deadlock (spec §13; API.md lists only self-deadlocks)",
+      "two handlers flushing each other's workqueue both block forever, no Deadlock (lockdep only reports; only self-deadlocks fail)",
       () =>
         Effect.gen(function* () {
           const s = scenario(
@@ -355,7 +358,7 @@ describe("WorkqueueChecker", () => {
         })
     )
 
-    it.effect("but a handler flushing its own workqueue still fails with Deadlock (API.md)", () =>
+    it.effect("but a handler flushing its own workqueue still fails with Deadlock (docs/KERNEL-MAPPING.md)", () =>
       Effect.gen(function* () {
         const s = scenario(
           [{ name: "wq0", kind: "bound", maxActive: 1 }],

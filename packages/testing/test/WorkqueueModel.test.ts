@@ -326,7 +326,7 @@ describe("WorkqueueModel", () => {
       assert.deepStrictEqual(s.allowed().map(WorkqueueModel.formatEvent), ["start(dw0 on wq1/cpu1)"])
     })
 
-    it("arming a timer from outside a draining queue fails with Draining and changes nothing (API.md; spec §6.4)", () => {
+    it("arming a timer from outside a draining queue fails with Draining and changes nothing (drain_workqueue; docs/KERNEL-MAPPING.md)", () => {
       const s = make([bound(), { name: "wq1", kind: "bound" }])
       s.call({ _tag: "Queue", wq: "wq0", item: "w0" })
       s.call({ _tag: "QueueDelayed", wq: "wq0", item: "dw1", delay: 5 })
@@ -351,7 +351,7 @@ describe("WorkqueueModel", () => {
       assert.strictEqual(s.phase("dw1"), "armed")
     })
 
-    it("a draining queue's own handlers may arm timers; one firing during the drain is waited for, an armed one is not (API.md; spec §6.4)", () => {
+    it("a draining queue's own handlers may arm timers; one firing during the drain is waited for, an armed one is not (drain_workqueue; docs/KERNEL-MAPPING.md)", () => {
       const s = make([bound()])
       s.call({ _tag: "Queue", wq: "wq0", item: "w0" })
       s.call({ _tag: "QueueDelayed", wq: "wq0", item: "dw1", delay: 5 })
@@ -372,7 +372,7 @@ describe("WorkqueueModel", () => {
       assert.strictEqual(s.phase("dw1"), "queued-active", "fires after the drain, on the open queue")
     })
 
-    it("while destroying, even the queue's own handlers may not arm a timer; delay 0 is chained queueing (spec §10, §17)", () => {
+    it("while destroying, even the queue's own handlers may not arm a timer; delay 0 is chained queueing (destroy_workqueue)", () => {
       const s = make([bound()])
       s.call({ _tag: "Queue", wq: "wq0", item: "w0" })
       s.call({ _tag: "QueueDelayed", wq: "wq0", item: "dw1", delay: 50 })
@@ -513,7 +513,7 @@ describe("WorkqueueModel", () => {
       assert.isTrue(s.call({ _tag: "Queue", wq: "wq0", item: "w1" }), "open again")
     })
 
-    it("a timer that fires during a drain is accepted and waited for (API.md deviation)", () => {
+    it("a timer that fires during a drain is accepted and waited for (a deliberate difference)", () => {
       const s = make([bound()])
       s.call({ _tag: "QueueDelayed", wq: "wq0", item: "dw0", delay: 10 })
       s.call({ _tag: "Queue", wq: "wq0", item: "w0" })
@@ -587,10 +587,10 @@ describe("WorkqueueModel", () => {
     })
   })
 
-  // Spec §13: lockdep *reports* a wait cycle and the tasks hang; API.md ("Where we deliberately differ") turns only
+  // In the kernel lockdep *reports* a wait cycle and the tasks hang; docs/KERNEL-MAPPING.md turns only
   // the self-deadlocks into `Deadlock` errors. A cycle between different handlers blocks forever, as in the kernel.
   describe("wait cycles between handlers (not self-deadlocks)", () => {
-    it("two handlers flushing each other's workqueue both block forever; nothing else happens for them (spec §13)", () => {
+    it("two handlers flushing each other's workqueue both block forever; nothing else happens for them (lockdep only reports)", () => {
       const s = make(
         [
           { name: "wq0", kind: "bound", maxActive: 1 },
@@ -820,7 +820,7 @@ describe("WorkqueueModel", () => {
       assert.deepStrictEqual(s.startable("w1"), [null])
     })
 
-    it("the non-reentrance redirect looks only at the item's last pool: queued on two workqueues it may overlap (__queue_work, spec §3.1, §4)", () => {
+    it("the non-reentrance redirect looks only at the item's last pool: queued on two workqueues it may overlap (__queue_work, find_worker_executing_work)", () => {
       const s = make([bound(), { name: "wq1", kind: "unbound" }])
       s.call({ _tag: "Queue", wq: "wq0", item: "w0", cpu: 1 })
       assert.strictEqual(s.start("w0"), 1)
@@ -834,7 +834,7 @@ describe("WorkqueueModel", () => {
       )
     })
 
-    it("flush_work waits only for the instance in the last pool; cancelSync waits for every running one (spec §6.1; API.md)", () => {
+    it("flush_work waits only for the instance in the last pool; cancelSync waits for every running one (start_flush_work; __cancel_work_sync)", () => {
       const s = make([bound(), { name: "wq1", kind: "unbound" }])
       s.call({ _tag: "Queue", wq: "wq0", item: "w0", cpu: 1 })
       s.start("w0")
@@ -850,7 +850,7 @@ describe("WorkqueueModel", () => {
       assert.isFalse(s.ret(waiter))
     })
 
-    it("setMaxActive on a destroyed workqueue is a no-op (Effect<void> in API.md; workqueue_set_max_active)", () => {
+    it("setMaxActive on a destroyed workqueue is a no-op (Effect<void>, no failure channel; workqueue_set_max_active)", () => {
       const s = make([bound(1)])
       s.call({ _tag: "Destroy", wq: "wq0" })
       assert.deepStrictEqual(s.do({ _tag: "SetMaxActive", wq: "wq0", maxActive: 2 }), {

@@ -466,8 +466,8 @@ const workSetCpu = (work: WorkState, cpu: number): void => {
 
 /**
  * How many workers execute the item right now (work->data bits 19..26). Normally 0 or 1; more only when the same
- * item was queued on workqueues of different pools (non-reentrance condition 2, spec §4). `work.current` is the
- * last one started (the kernel's "last pool"); the others are found by a scan, only when the count says so.
+ * item was queued on workqueues of different pools (`find_worker_executing_work()` looks per pool). `work.current` is
+ * the last one started (the kernel's "last pool"); the others are found by a scan, only when the count says so.
  */
 const WORK_EXEC_SHIFT = 19
 /**
@@ -696,7 +696,8 @@ const flushAdvance = (wq: WorkqueueState): void => {
     if (wq.overflow.length > 0) {
       const next = (wq.workColor + 1) % WORK_NR_COLORS
       if (next !== wq.flushColor) {
-        // every overflowed flusher adopts the then-current work colour (spec §6.3 "Colour exhaustion")
+        // every overflowed flusher adopts the then-current work colour (`flush_workqueue_prep_pwqs()`,
+        // `__flush_workqueue()`)
         const color = wq.workColor
         wq.workColor = next
         for (const f of wq.overflow.splice(0, wq.overflow.length)) {
@@ -1179,7 +1180,7 @@ const workerStartWork = (sys: System, worker: Worker, work: WorkState): void => 
   worker.lastDesc = pwq.wq.name
   work.current = worker
   work.data = (work.data & ~WORK_LAST_GONE) + WORK_EXEC_ONE
-  // record last pool and clear PENDING immediately before the call (spec §2.2)
+  // record last pool and clear PENDING immediately before the call (process_one_work())
   work.pwq = undefined
   work.data &= ~(WORK_PENDING | WORK_INACTIVE)
   wqPendingDec(sys, pwq.wq)
@@ -1208,7 +1209,7 @@ const workerStartWork = (sys: System, worker: Worker, work: WorkState): void => 
       pool.nrRunning++
     }
     if ((pwq.wq.flags & WQ_CPU_INTENSIVE) !== 0 && poolIsManaged(pool)) {
-      // a CPU-intensive item leaves concurrency management at its start (spec §9.5)
+      // a CPU-intensive item leaves concurrency management at its start (process_one_work(), WORKER_CPU_INTENSIVE)
       worker.cpuIntensive = true
       worker.schedClass = ClassCpuIntensive
       if (worker.counted) {
@@ -1513,7 +1514,7 @@ const rescuerNextWork = (sys: System, rescuer: Worker): WorkState | undefined =>
 /** Outcome of a queueing step: the kernel's boolean, or the rule it broke. @internal */
 export type QueueResult = boolean | WorkqueueError.WorkqueueError
 
-/** Reject queueing on a destroyed wq, or from outside on a draining / destroying one (API.md deviation). */
+/** Reject queueing on a destroyed wq, or from outside on a draining / destroying one (docs/KERNEL-MAPPING.md). */
 export const queueRejection = (wq: WorkqueueState): WorkqueueError.WorkqueueError | undefined => {
   switch (wq.lifecycle) {
     case "Open":
@@ -1656,7 +1657,8 @@ export const insertQueued = (sys: System, reqCpu: number | undefined, wq: Workqu
   let pwq = wq.unbound ? wq.pwqs[0]! : wq.pwqs[cpu]!
   const running = workLastRunning(work)
   if (!wq.ordered && running !== undefined && running.currentPwq?.wq === wq && running.currentPwq !== pwq) {
-    // non-reentrance: the new instance goes where the running one is, whatever CPU was asked (spec §4)
+    // non-reentrance: the new instance goes where the running one is, whatever CPU was asked (__queue_work(),
+    // find_worker_executing_work())
     pwq = running.currentPwq
     if (pwq.cpu >= 0) cpu = pwq.cpu
   }
@@ -2024,7 +2026,8 @@ export const delayMillis = (wq: WorkqueueState, millis: number): number | Workqu
 /**
  * Arming a timer on a workqueue being destroyed is refused even from its own items: destroy fires the armed
  * timers once and drains, so a timer armed after that would fire on a destroyed queue (the kernel's
- * use-after-free, spec §10/§17). Delay 0 is ordinary chained queueing and stays allowed.
+ * use-after-free: `destroy_workqueue()` leaves armed timers alone). Delay 0 is ordinary chained queueing and
+ * stays allowed.
  */
 const armRejection = (wq: WorkqueueState, ms: number): WorkqueueError.WorkqueueError | undefined =>
   ms > 0 && wq.lifecycle === "Destroying"
@@ -2071,7 +2074,8 @@ const wqTimerUnlink = (dwork: DelayedWorkState): void => {
   armed.armed--
 }
 
-/** `delayed_work_timer_fn()`: expiry re-enters the ordinary queueing path (drain/destroy: accepted, API.md). */
+/** `delayed_work_timer_fn()`: expiry re-enters the ordinary queueing path (drain/destroy: accepted,
+ * docs/KERNEL-MAPPING.md). */
 export const delayedWorkTimerFn = (sys: System, dwork: DelayedWorkState): void => {
   const wq = dwork.timerWq!
   wqTimerUnlink(dwork)
@@ -2144,7 +2148,7 @@ export const flushDelayedWork = (
   })
 
 /**
- * Fire every armed timer of `wq` now, earliest expiry first, arming order within one expiry (destroy; API.md:
+ * Fire every armed timer of `wq` now, earliest expiry first, arming order within one expiry (destroy: docs/KERNEL-MAPPING.md,
  * nothing accepted is dropped). Visits only `wq`'s own armed list: O(its timers), whatever else is armed.
  */
 export const fireArmedTimers = (sys: System, wq: WorkqueueState): void => {
@@ -2374,8 +2378,8 @@ export const allocWorkqueue = (
 }
 
 /**
- * `destroy_workqueue()`: reject outside queueing, fire armed timers now (API.md), drain, stop the rescuer.
- * Idempotent: a second caller drains too and returns when the queue is gone.
+ * `destroy_workqueue()`: reject outside queueing, fire armed timers now (docs/KERNEL-MAPPING.md), drain, stop the
+ * rescuer. Idempotent: a second caller drains too and returns when the queue is gone.
  */
 export const destroyWorkqueue = (sys: System, wq: WorkqueueState): Effect.Effect<void, WorkqueueError.WorkqueueError> =>
   Effect.suspend(() => {

@@ -2,7 +2,8 @@
  * The workqueue scheduler: one shared, class-ordered run queue for every fiber of a `WorkqueueSystem`.
  *
  * Effect 4 gives each fiber its own dispatcher, so priorities between fibers mean nothing by default
- * (effect4-notes §9). Worker fibers run with this `Scheduler` instead: every task they schedule (a cooperative
+ * (`fiber.currentDispatcher` in `effect/src/internal/effect.ts`). Worker fibers run with this `Scheduler` instead:
+ * every task they schedule (a cooperative
  * yield, a fork's start, a wake-up of an idle worker) goes into one queue bucketed by
  * `class + priority`, and the lowest number runs first. This is how `WQ_HIGHPRI` pools (the kernel's nice -20
  * workers) are served before normal pools, and how `WQ_CPU_INTENSIVE` workers are time-sliced.
@@ -107,8 +108,8 @@ export class WorkqueueScheduler implements Scheduler.Scheduler {
   shouldYield(fiber: Fiber.Fiber<unknown, unknown>): boolean {
     const entity = entityOf(fiber)
     if (entity !== undefined && entity.cpuIntensive) {
-      // Time-sliced (effect4-notes §9 "Time-sliced yielding"): a new slice starts when the op count drops
-      // (the run loop restarted); the clock is read about every 256 operations.
+      // Time-sliced (a custom `Scheduler.shouldYield`, `effect/src/Scheduler.ts`): a new slice starts when the op count
+      // drops (the run loop restarted); the clock is read about every 256 operations.
       const ops = fiber.currentOpCount
       const slice: Slice = ((fiber as any)[SliceKey] ??= { start: this.cpuClock(), lastOps: ops, lastCheck: ops })
       if (ops < slice.lastOps) {

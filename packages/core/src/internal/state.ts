@@ -11,7 +11,8 @@
  *  WQ: changed only by the workqueue's own lifecycle operations (destroy, drain, setMaxActive, freeze/thaw), each
  *      a synchronous step; they never interleave mid-step.
  *
- * Diagram of where a work item can be (spec §2.1); every arrow is one L step:
+ * Diagram of where a work item can be (the `WORK_STRUCT_*` states of `kernel/workqueue.c`); every arrow is one
+ * L step:
  *
  * ```
  *            queue (PENDING 0→1)          activation (max_active room)
