@@ -10,7 +10,8 @@
 import * as Effect from "effect/Effect"
 import { pipeArguments, type Pipeable } from "effect/Pipeable"
 import * as Engine from "./internal/engine.ts"
-import { WORK_INACTIVE, WORK_PENDING, type WorkState } from "./internal/state.ts"
+import type { WorkState } from "./internal/state.ts"
+import { WORK_INACTIVE, WORK_PENDING } from "./internal/workData.ts"
 import type * as WorkqueueError from "./WorkqueueError.ts"
 
 /**

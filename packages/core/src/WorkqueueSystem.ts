@@ -113,7 +113,7 @@ const make = (options?: Options) =>
     }
     const bad = badOption(options)
     if (bad !== undefined) return yield* Effect.die(new RangeError(`WorkqueueSystem.layer: ${bad}`))
-    const system = new Engine.System(ctx, {
+    const system = Engine.makeSystem(ctx, {
       cpus,
       maxWorkersPerPool: options?.maxWorkersPerPool ?? Infinity,
       idleTimeout: options?.idleTimeout ?? Engine.IDLE_WORKER_TIMEOUT,

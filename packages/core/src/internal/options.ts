@@ -29,7 +29,7 @@ import {
   WQ_POWER_EFFICIENT,
   WQ_SYSFS,
   WQ_UNBOUND
-} from "./engine.ts"
+} from "./flags.ts"
 
 /** The named boolean options and their bits: one table, read by the resolver and the docs test. @internal */
 export const namedFlags = {

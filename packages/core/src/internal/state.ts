@@ -1,5 +1,7 @@
 /**
- * The kernel-internal structures: work items, pool workqueues, worker pools, workers, workqueues.
+ * The kernel-internal structures: work items, pool workqueues, worker pools, workers, workqueues, and the
+ * `System` that owns them all (its pools, its workqueues, its timers, its run queue). The code that moves items
+ * through them is in `core.ts` and the callers above it (see `engine.ts`); this module imports none of it.
  *
  * Field rules (after kernel/workqueue.c "exclusion rules"), adapted to one JS thread:
  *
@@ -23,34 +25,17 @@
  *
  * @internal
  */
-import type * as Context from "effect/Context"
-import type * as Effect from "effect/Effect"
-import type * as Fiber from "effect/Fiber"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import type * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Metric from "effect/Metric"
+import * as Scheduler from "effect/Scheduler"
+import * as Tracer from "effect/Tracer"
 import { List, type Node } from "./list.ts"
-import type { SchedEntity } from "./scheduler.ts"
-import type { RunToken, System } from "./engine.ts"
-import type { TimerNode } from "./timer.ts"
-
-// ---------------------------------------------------------------------------
-// work->data bits (wq.h `enum work_bits`)
-// ---------------------------------------------------------------------------
-
-/** @internal */
-export const WORK_PENDING = 1
-/** @internal */
-export const WORK_INACTIVE = 2
-/** the item has flush_work waiters on its queued instance */
-export const WORK_FLUSHERS = 4
-/** @internal */
-export const WORK_COLOR_SHIFT = 4
-/** bits 8..18 hold CPU + 1 (0: none): the CPU it was queued for, or recorded at arming (`dwork->cpu`) */
-export const WORK_CPU_SHIFT = 8
-/** @internal */
-export const WORK_CPU_MASK = 0x7ff
-/** @internal */
-export const WORK_NR_COLORS = 16
-/** @internal */
-export const WORK_OFFQ_DISABLE_MAX = 65535
+import { ClassTimer, EntityKey, type SchedEntity, WorkqueueScheduler } from "./scheduler.ts"
+import { makeTimerNode, TimerBase, type TimerNode } from "./timer.ts"
 
 /** A waiter on a completion: resumed once. @internal */
 export type Waiter = (value: boolean) => void
@@ -69,7 +54,7 @@ export interface WorkState extends Node {
   readonly ownName: string | undefined // I: the name given to `make`, if any
   readonly name: string // I, on the prototype: `ownName`, else the handler's name, else "work" / "delayed_work"
   readonly isDelayed: boolean // I, on the prototype
-  data: number // L: WORK_PENDING | WORK_INACTIVE | WORK_FLUSHERS | colour << 4 | (cpu + 1) << 8
+  data: number // L: the work->data word, every bit listed in `workData.ts`
   disable: number // L: the off-queue disable count (`disable_work`)
   pwq: Pwq | undefined // L: the pwq it is queued on, while PENDING and on a list
   current: Worker | undefined // L: the worker executing it now (the busy hash, inverted)
@@ -229,18 +214,6 @@ export interface PendingWaiter extends Node {
   readonly wake: () => void // resumes the waiting fiber through the run queue, never inline
 }
 
-/** The system: CPUs, pools, system workqueues, timers. See `engine.ts`. @internal */
-export interface SystemState {
-  readonly cpus: number // I
-  readonly workqueues: Set<WorkqueueState> // L
-  readonly boundPools: Array<Pool> // I: index cpu*2 (+1 highpri)
-  readonly bhPools: Array<Pool> // I: index cpu*2 (+1 highpri)
-  readonly unboundPools: Map<string, Pool> // L: by attributes
-  readonly pools: Array<Pool> // L: every pool by id
-  freezing: boolean // WQ
-  closing: boolean // WQ: workers and the timer fiber are being stopped (the last phase of closing)
-  closed: boolean // WQ: the system layer has begun to close: no new workqueue (engine `allocWorkqueue`)
-}
 
 /** @internal */
 export const makeStats = (): PwqStats => ({
@@ -265,3 +238,376 @@ export const makePwq = (wq: WorkqueueState, pool: Pool, cpu: number): Pwq => ({
   stats: makeStats(),
   mayday: false
 })
+
+/**
+ * The CPU the caller runs "on" outside work items (`WorkqueueSystem.onCpu`); `undefined` = not set. Any other
+ * value, -1 included, is what the caller asked for: queueing then validates it (`InvalidCpu`).
+ * @internal
+ */
+export const CurrentCpu = Context.Reference<unknown>("effect-workqueue/CurrentCpu", { defaultValue: () => undefined })
+
+/** Options of the system layer. @internal */
+export interface SystemOptions {
+  readonly cpus: number
+  readonly maxWorkersPerPool: number
+  readonly idleTimeout: number
+  readonly cpuIntensiveSliceMs: number
+  readonly powerEfficient: boolean
+  /** `workqueue.watchdog_thresh` in ms (0 disables) */
+  readonly watchdogThresh: number
+  /** `workqueue.cpu_intensive_thresh_us` in ms (0 disables) */
+  readonly cpuIntensiveThresh: number
+  /** `workqueue.cpu_intensive_warning_thresh` */
+  readonly cpuIntensiveWarningThresh: number
+  /** the clock that measures handler CPU time on the JS thread (default `performance.now`) */
+  readonly cpuClock: () => number
+  /** the tracepoint sink (trace.h events), or undefined: one check per event when off */
+  readonly tracepoint: ((tp: Tracepoint) => void) | undefined
+  /** run each handler in a root span named after its work item */
+  readonly spans: boolean
+}
+
+/**
+ * The kernel's tracepoints (include/trace/events/workqueue.h), with their fields. `reqCpu` is -1 when none was
+ * requested (`WORK_CPU_UNBOUND`); `cpu` is -1 for unbound pools. `time` is ms on the system Clock.
+ * @internal
+ */
+export type Tracepoint<W = WorkState> =
+  | {
+      readonly _tag: "workqueue_queue_work"
+      readonly time: number
+      readonly work: W
+      readonly workqueue: string
+      readonly reqCpu: number
+      readonly cpu: number
+      readonly pool: number
+    }
+  | {
+      readonly _tag: "workqueue_activate_work"
+      readonly time: number
+      readonly work: W
+      readonly workqueue: string
+      readonly pool: number
+    }
+  | {
+      readonly _tag: "workqueue_execute_start"
+      readonly time: number
+      readonly work: W
+      readonly workqueue: string
+      readonly worker: string
+      readonly cpu: number
+      readonly pool: number
+    }
+  | {
+      readonly _tag: "workqueue_execute_end"
+      readonly time: number
+      readonly work: W
+      readonly workqueue: string
+      readonly worker: string
+      readonly outcome: "success" | "failure" | "defect"
+    }
+// ---------------------------------------------------------------------------
+// the system
+// ---------------------------------------------------------------------------
+
+/**
+ * What the system's own timers run: the idle cull and the mayday timer of each pool (`core.ts`), the lockup
+ * watchdog (`diagnostics.ts`). Passed in by `makeSystem`, so the structures never import the code that moves them.
+ * @internal
+ */
+export interface SystemTimerFns {
+  readonly cullIdle: (sys: System, pool: Pool, now: number) => void
+  readonly maydayTimeout: (sys: System, pool: Pool, now: number) => void
+  readonly watchdog: (sys: System, now: number) => void
+}
+
+/** @internal */
+export class System {
+  readonly cpus: number // I
+  readonly options: SystemOptions // I
+  readonly workqueues = new Set<WorkqueueState>() // L
+  readonly boundPools: Array<Pool> = [] // I: index cpu*2 (+1 highpri)
+  readonly bhPools: Array<Pool> = [] // I: index cpu*2 (+1 highpri)
+  readonly unboundPools = new Map<string, Pool>() // L: by attributes
+  readonly pools: Array<Pool> = [] // L: every pool by id
+  freezing = false // WQ
+  closing = false // WQ: workers and the timer fiber are being stopped (the last phase of closeSystem)
+  closed = false // WQ: closeSystem has begun: no new workqueue (SystemClosed); its own are flushed, destroyed
+  readonly scheduler: WorkqueueScheduler // I
+  readonly clock: Clock.Clock // I
+  readonly baseCtx: Context.Context<never> // I: context of every worker fiber
+  readonly timers: TimerBase // L
+  readonly workFlushers = new Map<WorkState, Array<Waiter>>() // L: flush_work waiters on queued instances
+  readonly freezeWaiters: Array<Waiter> = [] // L
+  readonly allWorkers = new Set<Worker>() // L
+  private readonly runCtxCache = new WeakMap<Context.Context<never>, Context.Context<never>>() // L
+  private timerFiber: Fiber.Fiber<unknown, unknown> | undefined = undefined // I
+  timerTarget = Infinity // L: the timer fiber looks at the structure again by this time (<= every armed expiry)
+  private timerParked: (() => void) | undefined = undefined // L: resumes the timer fiber's current wait (see below)
+  private timerKickQueued = false // L: a timer kick task is in the run queue and has not started
+  readonly timerEntity: SchedEntity // I: the timer fiber's scheduling entity (class ClassTimer)
+  private readonly warnedOnce = new Set<string>() // L
+  retired: Array<WorkqueueState> | undefined = undefined // L: destroyed since the last metrics publication (kept
+  //   only once something publishes: WorkqueueMetrics.publish sets it, drains it each time)
+  readonly hogCounts = new Map<string, number>() // L: wq_cpu_intensive_report() per work name (at most 128)
+  readonly watchdogTimer: TimerNode // I
+  private readonly fns: SystemTimerFns // I: what the system's own timers run (`core.ts` makeSystem passes them)
+
+  constructor(ctx: Context.Context<never>, options: SystemOptions, fns: SystemTimerFns) {
+    this.fns = fns
+    this.cpus = options.cpus
+    this.options = options
+    const parent = Context.get(ctx, Scheduler.Scheduler)
+    this.scheduler = new WorkqueueScheduler(parent, options.cpuIntensiveSliceMs, options.cpuClock)
+    this.scheduler.readClock = () => this.clock.currentTimeMillisUnsafe()
+    this.clock = Context.get(ctx, Clock.Clock)
+    this.timers = new TimerBase(this.clock.currentTimeMillisUnsafe())
+    this.baseCtx = Context.add(Context.omit(Tracer.ParentSpan, CurrentCpu)(ctx), Scheduler.Scheduler, this.scheduler)
+    this.timerEntity = {
+      schedClass: ClassTimer,
+      nrQueuedTasks: 0,
+      cpuIntensive: false,
+      onRunnable() {},
+      onSlice() {}
+    }
+    for (let cpu = 0; cpu < this.cpus; cpu++) {
+      this.boundPools.push(this.makePool("bound", cpu, false), this.makePool("bound", cpu, true))
+    }
+    for (let cpu = 0; cpu < this.cpus; cpu++) {
+      this.bhPools.push(this.makePool("bh", cpu, false), this.makePool("bh", cpu, true))
+    }
+    this.watchdogTimer = makeTimerNode((now) => fns.watchdog(this, now))
+  }
+
+  /** Arm the lockup watchdog (`wq_watchdog_set_thresh()`). */
+  startWatchdog(): void {
+    if (this.options.watchdogThresh > 0) this.timerArm(this.watchdogTimer, this.now() + this.options.watchdogThresh)
+  }
+
+  now(): number {
+    return this.clock.currentTimeMillisUnsafe()
+  }
+
+  /** The Clock, or inside a scheduler pump the pump's stamp (the same time, without a clock read). */
+  stampNow(): number {
+    return this.scheduler.currentOwner !== undefined ? this.scheduler.stamp : this.clock.currentTimeMillisUnsafe()
+  }
+
+  makePool(kind: PoolKind, cpu: number, highpri: boolean): Pool {
+    const sys = this
+    const fns = this.fns
+    const pool: Pool = {
+      id: this.pools.length,
+      kind,
+      cpu,
+      highpri,
+      worklist: new List<WorkState>(),
+      workers: new Set(),
+      idle: [],
+      nrRunning: 0,
+      nrWaking: 0,
+      maxWorkers: kind === "bh" ? 1 : this.options.maxWorkersPerPool,
+      progress: 0,
+      probeRequested: false,
+      usedIds: new Set(),
+      cullTimer: makeTimerNode((now) => fns.cullIdle(sys, pool, now)),
+      maydayTimer: makeTimerNode((now) => fns.maydayTimeout(sys, pool, now)),
+      maydays: [],
+      refs: 0,
+      wdProgress: -1,
+      wdSince: 0
+    }
+    this.pools.push(pool)
+    return pool
+  }
+
+  /** `get_unbound_pool()`: unbound pools are shared by attribute equality (here: nice level). */
+  unboundPool(highpri: boolean): Pool {
+    const key = highpri ? "nice=-20" : "nice=0"
+    let pool = this.unboundPools.get(key)
+    if (pool === undefined) {
+      pool = this.makePool("unbound", -1, highpri)
+      this.unboundPools.set(key, pool)
+    }
+    return pool
+  }
+
+  /** The context a handler runs in: the services `Work.make` captured, our scheduler, no caller span. */
+  runContext(ctx: Context.Context<never>): Context.Context<never> {
+    let run = this.runCtxCache.get(ctx)
+    if (run === undefined) {
+      run = Context.add(Context.omit(Tracer.ParentSpan, CurrentCpu)(ctx), Scheduler.Scheduler, this.scheduler)
+      this.runCtxCache.set(ctx, run)
+    }
+    return run
+  }
+
+  /** A worker's run token for items that captured `ctx`, with the context that carries it (see `RunToken`). */
+  runToken(worker: Worker, ctx: Context.Context<never>): RunToken {
+    const base = this.runContext(ctx)
+    const token = new RunToken(worker, Context.get(base, Metric.FiberRuntimeMetrics))
+    token.runCtx = Context.add(base, Metric.FiberRuntimeMetrics, token)
+    return token
+  }
+
+  /** Log from a synchronous step (a WARN in the kernel's voice). */
+  log(level: "Warn" | "Error" | "Info", message: string, annotations?: Record<string, unknown>): void {
+    let eff = Effect.logWithLevel(level)(message)
+    if (annotations !== undefined) eff = Effect.annotateLogs(eff, annotations)
+    Effect.runForkWith(this.baseCtx)(eff)
+  }
+
+  /**
+   * WARN_ONCE, per key (`site` or `site:name`). At most 128 keys are remembered: past that, a `site:name` key
+   * falls back to its site, so a key per distinct name never grows the set without bound (nor floods the log).
+   */
+  warnOnce(key: string, message: string, annotations?: Record<string, unknown>): void {
+    if (this.warnedOnce.has(key)) return
+    if (this.warnedOnce.size >= 128) {
+      key = key.split(":", 1)[0]!
+      if (this.warnedOnce.has(key)) return
+    }
+    this.warnedOnce.add(key)
+    this.log("Warn", message, annotations)
+  }
+
+  // -------------------------------------------------------------------------
+  // timers: one structure, one fiber sleeping on the Clock until the earliest expiry
+  // -------------------------------------------------------------------------
+
+  /**
+   * The timer fiber: fire what is due, then wait until the earliest expiry or a kick, whichever comes first.
+   *
+   * Why no wake-up can be lost, whatever arms, cancels and re-arms happen in however many synchronous steps
+   * (every line below is one L step; `timerTarget` is T, the earliest armed expiry is M):
+   *
+   * - (I1) T <= M at every step boundary: `timerArm` lowers T to the new expiry when it is earlier; cancel and
+   *   expiry only raise M; the fiber sets T = M when it computes (`next` below).
+   * - (I2) the fiber looks at the structure again by time T: it is (a) not parked (running, runnable, or between
+   *   computing `next` and registering its wait), or (b) parked with a Clock sleep until exactly T, or (c)
+   *   parked with a kick task queued that has not started.
+   *   - An arm that lowers T queues a kick, or finds one queued and not started, which therefore runs after the
+   *     arm: (b) becomes (c). A kick reads `timerParked` when it runs, not when it was queued: it resumes
+   *     whatever wait is registered then, or finds the fiber in (a), where nothing is needed.
+   *   - Between computing `next` and registering (the fiber may yield there), an arm can lower T below `next`
+   *     while nothing is registered; the registration compares T with `next` and does not park: (a).
+   *   - Only the wait's own registration writes `timerParked`; only a kick (that resumes it) or the wait's own
+   *     interruption (identity-checked) clears it. No stale closure can erase a newer registration — the defect
+   *     of the old design, where a wake closure scheduled twice in one step cleared the fiber's next registration.
+   *
+   * So every armed timer is seen by a computation at a time <= its expiry, which fires it (due) or sleeps until
+   * an expiry <= it. Under `TestClock` the sleep wakes at exactly that expiry; a kick runs in the next pump, at
+   * the timer class, ahead of every worker. A spurious kick (its arm was cancelled) costs one re-computation.
+   */
+  startTimerFiber(): void {
+    const sys = this
+    const loop: Effect.Effect<void> = Effect.suspend(() => {
+      const now = sys.now()
+      sys.timers.expire(now, (node) => {
+        try {
+          node.onTimer(now)
+        } catch (defect) {
+          // WARN_ON: a broken invariant in one expiry must not stop every other timer
+          sys.log("Error", `workqueue: timer callback failed: ${String(defect)}`)
+        }
+      })
+      const next = sys.timers.nextExpiry() ?? Infinity
+      sys.timerTarget = next
+      const park = Effect.callback<void>((resume) => {
+        // an arm lowered the target after `next` was computed (I2, case a): look again instead of parking
+        if (sys.timerTarget < next) return resume(Effect.void)
+        const wake = () => resume(Effect.void)
+        sys.timerParked = wake
+        return Effect.sync(() => {
+          if (sys.timerParked === wake) sys.timerParked = undefined
+        })
+      })
+      const wait = next === Infinity ? park : Effect.raceFirst(Effect.sleep(next - now), park)
+      return Effect.flatMap(wait, () => loop)
+    })
+    const entity = this.timerEntity
+    this.timerFiber = Effect.runForkWith(this.baseCtx)(
+      Effect.withFiber((fiber) => {
+        ;(fiber as any)[EntityKey] = entity
+        return Effect.flatMap(Effect.yieldNow, () => loop)
+      })
+    )
+  }
+
+  /** `add_timer()`: arm `node` at `expires`; kick the timer fiber if that is earlier than it will look (I1). */
+  timerArm(node: TimerNode, expires: number): void {
+    this.timers.arm(node, expires)
+    if (expires < this.timerTarget) {
+      this.timerTarget = expires
+      if (!this.timerKickQueued) {
+        this.timerKickQueued = true
+        this.scheduler.scheduleTask(this.timerKick, 0, this.timerEntity)
+      }
+    }
+  }
+
+  /** The kick task: resume the wait registered now, if any (I2). */
+  private readonly timerKick = (): void => {
+    this.timerKickQueued = false
+    const wake = this.timerParked
+    if (wake === undefined) return
+    this.timerParked = undefined
+    wake()
+  }
+
+  stopTimerFiber(): Effect.Effect<void> {
+    const fiber = this.timerFiber
+    return fiber === undefined ? Effect.void : Fiber.interrupt(fiber)
+  }
+}
+
+// ---------------------------------------------------------------------------
+// the identity of a run (`current_work()` for the fibers a handler forks)
+// ---------------------------------------------------------------------------
+
+/**
+ * A handler is an Effect program and forks freely (`Effect.timeout`, `Effect.race`, `Effect.forEach` with
+ * concurrency): each fiber it forks is part of the run for as long as the run lasts, and never after. Effect 4
+ * fibers inherit their parent's context at creation, so the run's identity is a token in the handler's context:
+ *
+ * - The token names its worker (`token.worker`) while it is valid; a fiber that is not the worker fiber finds
+ *   the worker through it (its context's `FiberRuntimeMetrics` is the token), and is that worker's caller only while `worker.token` is this token and the worker
+ *   runs an item (`callerWorkerOf`).
+ * - Every fiber created with the token's context announces its start and its end through the context's
+ *   `FiberRuntimeMetrics` service, which is the token (it forwards to the user's service, if any). Created
+ *   during the run: it is counted in `live` until it ends. Created at any other time (a context kept and run
+ *   later): the token is invalidated at once.
+ * - When a run ends with a forked fiber still alive, the token is invalidated for good and the worker takes a
+ *   new token (and a new context) for its next run. Otherwise the token stays: a handler that forks nothing, or
+ *   whose forks end within the run (`Effect.timeout`, `Effect.race`, `forEach` with concurrency), costs no
+ *   allocation per item (the context is built once per worker and captured context).
+ *
+ * The token is the context's `FiberRuntimeMetrics` value itself (one overlay per token): a handler that provides
+ * its own `FiberRuntimeMetrics` takes the fibers it forks under it out of the run (they are not the worker, as
+ * before this token existed), and never lets them keep the run's identity afterwards.
+ * @internal
+ */
+export class RunToken implements Metric.FiberRuntimeMetricsService {
+  worker: Worker | undefined // L: its worker while valid; undefined once invalidated (never valid again)
+  live = 0 // L: fibers created with this token's context during a run that have not ended
+  readonly inner: Metric.FiberRuntimeMetricsService | undefined // I: the user's service, to forward to
+  runCtx: Context.Context<never> | undefined = undefined // I (set once, right after construction)
+  constructor(worker: Worker, inner: Metric.FiberRuntimeMetricsService | undefined) {
+    this.worker = worker
+    this.inner = inner instanceof RunToken ? inner.inner : inner
+  }
+  recordFiberStart(context: Context.Context<never>): void {
+    const worker = this.worker
+    if (worker !== undefined) {
+      if (worker.token === this && worker.current !== undefined) this.live++
+      else this.worker = undefined
+    }
+    this.inner?.recordFiberStart(context)
+  }
+  recordFiberEnd(context: Context.Context<never>, exit: Exit.Exit<unknown, unknown>): void {
+    if (this.live > 0) this.live--
+    this.inner?.recordFiberEnd(context, exit)
+  }
+}
+/** @internal */
+export const uniquePwqs = (wq: WorkqueueState): Array<Pwq> => (wq.unbound ? [wq.pwqs[0]!] : wq.pwqs)

@@ -191,3 +191,12 @@ const siftDown = (heap: Array<number>, i: number, last: number): void => {
   }
   heap[i] = last
 }
+
+/** A timer node that runs `onTimer` at its expiry (`timer_setup()`). @internal */
+export const makeTimerNode = (onTimer: (now: number) => void): TimerNode => ({
+  next: undefined,
+  prev: undefined,
+  list: undefined,
+  expires: 0,
+  onTimer
+})

@@ -1,0 +1,121 @@
+/**
+ * Cancelling: `__cancel_work()`, `__cancel_work_sync()`, `disable_work()` and `enable_work()`, and why a queue
+ * attempt on a disabled item is refused. Grabbing the pending instance itself is the core's (`grabPending`).
+ *
+ * @internal
+ */
+import * as Effect from "effect/Effect"
+import * as WorkqueueError from "../WorkqueueError.ts"
+import { callerWorker, grabPending } from "./core.ts"
+import { waitAllRunning } from "./flush.ts"
+import { System, type WorkState } from "./state.ts"
+import { WORK_OFFQ_DISABLE_MAX } from "./workData.ts"
+
+// ---------------------------------------------------------------------------
+// cancel (try_to_grab_pending, __cancel_work, __cancel_work_sync, disable/enable)
+// ---------------------------------------------------------------------------
+
+/** The non-waiting half of `__cancel_work()`: grab, optionally disable. */
+export const cancelWorkUnsafe = (sys: System, work: WorkState, disable: boolean): boolean => {
+  const pending = grabPending(sys, work)
+  if (disable) workDisableInc(sys, work)
+  return pending
+}
+
+/**
+ * A WARN with no system at hand (the item was never queued): kept here and logged by the public wrapper through
+ * the caller's own logger (`takeIdleWarning`), not a detached fiber with the default one.
+ */
+let idleWarning: string | undefined = undefined // L: set and taken within one synchronous step
+const warnIdle = (message: string): void => {
+  idleWarning = message
+}
+
+/** The warning the last idle-item step raised, if any (taken once). @internal */
+export const takeIdleWarning = (): string | undefined => {
+  const message = idleWarning
+  idleWarning = undefined
+  return message
+}
+
+/** @internal */
+export const workDisableInc = (sys: System | undefined, work: WorkState): boolean => {
+  if (work.disable >= WORK_OFFQ_DISABLE_MAX) {
+    const message = `workqueue: work disable count overflowed ("${work.name}")`
+    if (sys !== undefined) sys.warnOnce(`disable-overflow:${work.name}`, message)
+    else warnIdle(message)
+    return false
+  }
+  work.disable++
+  return true
+}
+
+/** `disable_work()` on an item that is nowhere: only the count moves; it was not pending. */
+export const workDisableIdle = (work: WorkState): boolean => {
+  workDisableInc(undefined, work)
+  return false
+}
+
+/** `enable_work()`: true iff the disable count is now 0. */
+export const enableWorkUnsafe = (sys: System | undefined, work: WorkState): boolean => {
+  if (work.disable === 0) {
+    const message = `workqueue: work disable count underflowed ("${work.name}")`
+    if (sys !== undefined) sys.warnOnce(`disable-underflow:${work.name}`, message)
+    else warnIdle(message)
+    return true
+  }
+  return --work.disable === 0
+}
+
+/**
+ * `__cancel_work_sync()`: disable (+1) so every queue attempt meanwhile returns false (the handler's
+ * self-requeue included), grab the pending instance, wait for a running one, then give back the +1.
+ * On return the item is neither pending nor running, unless someone queued it after.
+ */
+export const cancelWorkSync = (
+  sys: System,
+  work: WorkState,
+  disable: boolean
+): Effect.Effect<boolean, WorkqueueError.WorkqueueError> =>
+  Effect.suspend(() => {
+    const self = callerWorker()
+    if (self !== undefined && self.current === work) {
+      return Effect.fail(
+        WorkqueueError.make(
+          "Deadlock",
+          self.currentPwq!.wq.name,
+          `work item "${work.name}" cannot cancel_work_sync() itself from its own handler (it would wait for itself)`
+        )
+      )
+    }
+    // the temporary +1 is given back only if it was taken (at the 65535 cap it is refused)
+    const held = workDisableInc(sys, work)
+    if (held) cancellingSyncs.set(work, (cancellingSyncs.get(work) ?? 0) + 1)
+    const pending = grabPending(sys, work)
+    if (disable) workDisableInc(sys, work)
+    return Effect.ensuring(
+      Effect.as(waitAllRunning(sys, work), pending),
+      Effect.sync(() => {
+        // enable_work(): someone may have enabled it meanwhile; never below zero (the kernel WARNs, stays at 0)
+        if (held && work.disable > 0) work.disable--
+        if (held) {
+          const n = cancellingSyncs.get(work)! - 1
+          if (n === 0) cancellingSyncs.delete(work)
+          else cancellingSyncs.set(work, n)
+        }
+      })
+    )
+  })
+
+/**
+ * Items inside a `cancelSync`/`disableSync` right now, with how many of their disable count those calls hold
+ * (not on the hot path: one entry per waiting cancel, removed when it returns). L.
+ */
+const cancellingSyncs = new Map<WorkState, number>()
+
+/**
+ * Why a queue attempt on a disabled item is refused: `"Cancelling"` when every unit of its disable count is held
+ * by a `cancelSync` in progress, else `"Disabled"`. @internal
+ */
+export const refusalReason = (work: WorkState): "Disabled" | "Cancelling" =>
+  work.disable > 0 && work.disable === (cancellingSyncs.get(work) ?? 0) ? "Cancelling" : "Disabled"

@@ -1,0 +1,183 @@
+/**
+ * Queueing: `queue_work_on()` and `__queue_work()` (pick the pwq, colour the item, activate it or hold it back),
+ * then delayed work: arming, the timer's expiry, `mod_delayed_work_on()`, firing a destroyed queue's timers.
+ * Every call validates first (`validate.ts`), then changes state in one synchronous step.
+ *
+ * @internal
+ */
+import * as WorkqueueError from "../WorkqueueError.ts"
+import {
+  currentCpuUnsafe,
+  grabPending,
+  poolInsertWork,
+  pwqTryIncNrActive,
+  queueFull,
+  workIsPending,
+  wqPendingFull,
+  wqTimerLink,
+  wqTimerUnlink
+} from "./core.ts"
+import { type DelayedWorkState, System, type WorkqueueState, type WorkState } from "./state.ts"
+import { armRejection, checkCpu, delayMillis, foreignSystem, queueRejection } from "./validate.ts"
+import { WORK_COLOR_SHIFT, WORK_INACTIVE, WORK_PENDING, workCpu, workLastRunning, workSetCpu } from "./workData.ts"
+
+// ---------------------------------------------------------------------------
+// queueing (queue_work_on, __queue_work)
+// ---------------------------------------------------------------------------
+
+/** Outcome of a queueing step: the kernel's boolean, or the rule it broke. @internal */
+export type QueueResult = boolean | WorkqueueError.WorkqueueError
+/**
+ * `queue_work_on()`: test-and-set PENDING, the disabled check, then `__queue_work()`. `bounded` false skips the
+ * `maxPending` check (a job's retry: it was admitted once, refusing it would lose it).
+ */
+export const queueWorkOn = (
+  sys: System,
+  cpu: number | undefined,
+  wq: WorkqueueState,
+  work: WorkState,
+  bounded = true
+): QueueResult => {
+  const bad = checkCpu(sys, wq, cpu) ?? foreignSystem(sys, wq, work)
+  if (bad !== undefined) return bad
+  if (workIsPending(work) || work.disable > 0) return false
+  const rejected = queueRejection(wq)
+  if (rejected !== undefined) return rejected
+  if (bounded && wqPendingFull(wq)) return queueFull(wq)
+  work.system = sys
+  work.data |= WORK_PENDING
+  insertQueued(sys, cpu, wq, work)
+  return true
+}
+
+/**
+ * `__queue_work()` with PENDING already owned: pick the pwq (non-reentrance redirect), colour the item, and put
+ * it on the worklist if a slot is free and nothing waits before it, else at the tail of the inactive list.
+ */
+export const insertQueued = (sys: System, reqCpu: number | undefined, wq: WorkqueueState, work: WorkState): void => {
+  let cpu = reqCpu ?? currentCpuUnsafe(sys)
+  let pwq = wq.unbound ? wq.pwqs[0]! : wq.pwqs[cpu]!
+  const running = workLastRunning(work)
+  if (!wq.ordered && running !== undefined && running.currentPwq?.wq === wq && running.currentPwq !== pwq) {
+    // non-reentrance: the new instance goes where the running one is, whatever CPU was asked (__queue_work(),
+    // find_worker_executing_work())
+    pwq = running.currentPwq
+    if (pwq.cpu >= 0) cpu = pwq.cpu
+  }
+  workSetCpu(work, cpu)
+  work.pwq = pwq
+  wq.nrQueued++
+  const trace = sys.options.tracepoint
+  if (trace !== undefined) {
+    trace({
+      _tag: "workqueue_queue_work",
+      time: sys.stampNow(),
+      work,
+      workqueue: wq.name,
+      reqCpu: reqCpu ?? -1,
+      cpu: pwq.pool.cpu,
+      pool: pwq.pool.id
+    })
+  }
+  const color = wq.workColor
+  work.data = (work.data & ~(15 << WORK_COLOR_SHIFT)) | (color << WORK_COLOR_SHIFT)
+  wq.nrInFlight[color]!++
+  if (pwq.inactive.length === 0 && pwqTryIncNrActive(pwq)) {
+    work.data &= ~WORK_INACTIVE
+    poolInsertWork(sys, pwq.pool, work)
+  } else {
+    work.data |= WORK_INACTIVE
+    pwq.inactive.push(work)
+  }
+}
+
+// ---------------------------------------------------------------------------
+// delayed work (queue_delayed_work_on, mod_delayed_work_on, flush_delayed_work)
+// ---------------------------------------------------------------------------
+
+/** `__queue_delayed_work()` with PENDING owned: delay 0 queues now, else arm the timer. */
+const armDelayed = (sys: System, cpu: number | undefined, wq: WorkqueueState, dwork: DelayedWorkState, ms: number) => {
+  if (ms === 0) {
+    insertQueued(sys, cpu, wq, dwork)
+    return
+  }
+  workSetCpu(dwork, cpu ?? (wq.unbound ? -1 : currentCpuUnsafe()))
+  wqTimerLink(wq, dwork)
+  sys.timerArm(dwork, sys.now() + ms)
+}
+
+/** `delayed_work_timer_fn()`: expiry re-enters the ordinary queueing path (drain/destroy: accepted,
+ * docs/KERNEL-MAPPING.md). */
+export const delayedWorkTimerFn = (sys: System, dwork: DelayedWorkState): void => {
+  const wq = dwork.timerWq!
+  wqTimerUnlink(dwork)
+  const cpu = workCpu(dwork)
+  insertQueued(sys, cpu < 0 ? undefined : cpu, wq, dwork)
+}
+
+/** `queue_delayed_work_on()` */
+export const queueDelayedWorkOn = (
+  sys: System,
+  cpu: number | undefined,
+  wq: WorkqueueState,
+  dwork: DelayedWorkState,
+  millis: number,
+  bounded = true
+): QueueResult => {
+  const bad = checkCpu(sys, wq, cpu) ?? foreignSystem(sys, wq, dwork)
+  if (bad !== undefined) return bad
+  const ms = delayMillis(wq, millis)
+  if (typeof ms !== "number") return ms
+  if (workIsPending(dwork) || dwork.disable > 0) return false
+  const rejected = queueRejection(wq)
+  if (rejected !== undefined) return rejected
+  const refused = armRejection(wq, ms)
+  if (refused !== undefined) return refused
+  if (bounded && wqPendingFull(wq)) return queueFull(wq)
+  dwork.system = sys
+  dwork.data |= WORK_PENDING
+  armDelayed(sys, cpu, wq, dwork, ms)
+  return true
+}
+
+/** `mod_delayed_work_on()`: grab whatever state it is in, re-arm at now + delay; true iff it was pending. */
+export const modDelayedWorkOn = (
+  sys: System,
+  cpu: number | undefined,
+  wq: WorkqueueState,
+  dwork: DelayedWorkState,
+  millis: number
+): QueueResult => {
+  const bad = checkCpu(sys, wq, cpu) ?? foreignSystem(sys, wq, dwork)
+  if (bad !== undefined) return bad
+  const ms = delayMillis(wq, millis)
+  if (typeof ms !== "number") return ms
+  if (dwork.disable > 0) return false
+  const rejected = queueRejection(wq)
+  if (rejected !== undefined) return rejected
+  const refused = armRejection(wq, ms)
+  if (refused !== undefined) return refused
+  // re-arming an item already pending here moves it and adds nothing: only a new pending item meets the bound
+  if (!workIsPending(dwork) && wqPendingFull(wq)) return queueFull(wq)
+  dwork.system = sys
+  const pending = grabPending(sys, dwork)
+  dwork.data |= WORK_PENDING
+  armDelayed(sys, cpu, wq, dwork, ms)
+  return pending
+}
+
+/**
+ * Fire every armed timer of `wq` now, earliest expiry first, arming order within one expiry (destroy: docs/KERNEL-MAPPING.md,
+ * nothing accepted is dropped). Visits only `wq`'s own armed list: O(its timers), whatever else is armed.
+ */
+export const fireArmedTimers = (sys: System, wq: WorkqueueState): void => {
+  if (wq.timerCount.armed === 0) return
+  const due: Array<DelayedWorkState> = []
+  for (let dwork = wq.timerCount.head; dwork !== undefined; dwork = dwork.armedNext) due.push(dwork)
+  due.reverse() // the list is newest first; a stable sort then keeps arming order within one expiry
+  due.sort((a, b) => a.expires - b.expires)
+  for (const dwork of due) {
+    sys.timers.cancel(dwork)
+    delayedWorkTimerFn(sys, dwork)
+  }
+}

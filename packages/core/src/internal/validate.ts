@@ -1,0 +1,183 @@
+/**
+ * The rules a caller's input must meet before an engine step changes anything: the CPU, the item's system, the
+ * workqueue's lifecycle, the delay, `alloc_workqueue()`'s arguments. Each broken rule is a typed `WorkqueueError`
+ * naming the workqueue and the rule; nothing here changes state.
+ *
+ * @internal
+ */
+import * as WorkqueueError from "../WorkqueueError.ts"
+import { currentCpuUnsafe, isChainedWork } from "./core.ts"
+import { WQ_DFL_ACTIVE, WQ_NAME_LEN, WQ_PUBLIC_FLAGS } from "./flags.ts"
+import { System, type WorkqueueState, type WorkState } from "./state.ts"
+import { WORK_PENDING } from "./workData.ts"
+
+// ---------------------------------------------------------------------------
+// queueing (the lifecycle, the CPU, the item's system)
+// ---------------------------------------------------------------------------
+
+/** Reject queueing on a destroyed wq, or from outside on a draining / destroying one (docs/KERNEL-MAPPING.md). */
+export const queueRejection = (wq: WorkqueueState): WorkqueueError.WorkqueueError | undefined => {
+  switch (wq.lifecycle) {
+    case "Open":
+      return undefined
+    case "Destroyed":
+      return WorkqueueError.make(
+        "Destroyed",
+        wq.name,
+        wq.system.closed
+          ? "cannot queue on a destroyed workqueue (its WorkqueueSystem has closed)"
+          : "cannot queue on a destroyed workqueue"
+      )
+    case "Draining":
+    case "Destroying":
+      return isChainedWork(wq)
+        ? undefined
+        : WorkqueueError.make(
+            "Draining",
+            wq.name,
+            `cannot queue while ${wq.lifecycle === "Draining" ? "draining" : "being destroyed"} (only chained work allowed)`
+          )
+  }
+}
+
+const isCpu = (sys: System, cpu: number): boolean => Number.isInteger(cpu) && cpu >= 0 && cpu < sys.cpus
+
+/**
+ * The CPU a queueing call targets must be one of the system's: the explicit one, or without it the caller's
+ * (`onCpu`), validated before any state changes.
+ * @internal
+ */
+export const checkCpu = (
+  sys: System,
+  wq: WorkqueueState,
+  cpu: number | undefined
+): WorkqueueError.WorkqueueError | undefined => {
+  if (cpu !== undefined) {
+    return isCpu(sys, cpu)
+      ? undefined
+      : WorkqueueError.make(
+          "InvalidCpu",
+          wq.name,
+          `CPU ${show(cpu)} is not one of the ${sys.cpus} CPUs (0..${sys.cpus - 1})`
+        )
+  }
+  const caller = currentCpuUnsafe(sys)
+  return isCpu(sys, caller)
+    ? undefined
+    : WorkqueueError.make(
+        "InvalidCpu",
+        wq.name,
+        `the caller's CPU ${show(caller)} (onCpu) is not one of the ${sys.cpus} CPUs (0..${sys.cpus - 1})`
+      )
+}
+
+/**
+ * A work item belongs to one system: the first it is queued or armed on (`work.system`, set when that succeeds),
+ * until that system has closed and the item is neither pending nor running there. Its pending bit, running
+ * instances and waiters all live in that system, so queueing it on another is refused (one system's cancel_sync
+ * could not wait for an instance on another). The kernel has one system; see docs/DESIGN.md §7a.
+ */
+export const foreignSystem = (
+  sys: System,
+  wq: WorkqueueState,
+  work: WorkState
+): WorkqueueError.WorkqueueError | undefined => {
+  const owner = work.system
+  if (owner === sys || owner === undefined) return undefined
+  // a closed system lets go of an item once it is done there (its close may still be running it)
+  if (owner.closed && work.current === undefined && (work.data & WORK_PENDING) === 0) return undefined
+  return WorkqueueError.make(
+    "ForeignSystem",
+    wq.name,
+    `work item "${work.name}" belongs to another WorkqueueSystem (the first it was queued on); a work item serves one system`
+  )
+}
+
+// ---------------------------------------------------------------------------
+// delays
+// ---------------------------------------------------------------------------
+
+/** Validate a delay: NaN and infinite are rejected; a negative delay is clamped to 0 (jiffies can't be < 0). */
+export const delayMillis = (wq: WorkqueueState, millis: number): number | WorkqueueError.WorkqueueError => {
+  if (Number.isNaN(millis) || !Number.isFinite(millis)) {
+    return WorkqueueError.make("InvalidDelay", wq.name, `delay ${millis} ms is not a finite number of milliseconds`)
+  }
+  return millis <= 0 ? 0 : Math.ceil(millis)
+}
+
+/**
+ * Arming a timer on a workqueue being destroyed is refused even from its own items: destroy fires the armed
+ * timers once and drains, so a timer armed after that would fire on a destroyed queue (the kernel's
+ * use-after-free: `destroy_workqueue()` leaves armed timers alone). Delay 0 is ordinary chained queueing and
+ * stays allowed.
+ */
+export const armRejection = (wq: WorkqueueState, ms: number): WorkqueueError.WorkqueueError | undefined =>
+  ms > 0 && wq.lifecycle === "Destroying"
+    ? WorkqueueError.make(
+        "Draining",
+        wq.name,
+        "cannot arm a delayed item while being destroyed (the timer would outlive it)"
+      )
+    : undefined
+
+// ---------------------------------------------------------------------------
+// alloc_workqueue's arguments
+// ---------------------------------------------------------------------------
+
+/** A caller's value in a message: never throws (a symbol, an object with a throwing `toString`). @internal */
+export const show = (u: unknown): string => {
+  if (typeof u === "string") return JSON.stringify(u)
+  if (typeof u === "bigint") return `${u}n`
+  try {
+    return typeof u === "symbol"
+      ? u.toString()
+      : typeof u === "object" && u !== null
+        ? Object.prototype.toString.call(u)
+        : String(u)
+  } catch {
+    return typeof u
+  }
+}
+
+/**
+ * What a caller passes to `alloc_workqueue()`, checked before anything is built: a non-empty string name, flags
+ * made of the public `WQ_*` bits only (a non-negative integer), an integer max_active (out of range is clamped
+ * later, with the kernel's warning). The `__WQ_*` bits are the engine's: `makeOrdered` and the legacy creators
+ * add them after this check.
+ * @internal
+ */
+export const checkAllocArgs = (
+  name: unknown,
+  flags: unknown,
+  maxActive: unknown
+): WorkqueueError.WorkqueueError | undefined => {
+  if (typeof name !== "string" || name.length === 0) {
+    return WorkqueueError.make(
+      "InvalidName",
+      show(name),
+      `a workqueue name must be a non-empty string, got ${show(name)}`
+    )
+  }
+  const wqName = name.length >= WQ_NAME_LEN ? name.slice(0, WQ_NAME_LEN - 1) : name
+  if (
+    typeof flags !== "number" ||
+    !Number.isInteger(flags) ||
+    flags < 0 ||
+    flags > WQ_PUBLIC_FLAGS ||
+    (flags & ~WQ_PUBLIC_FLAGS) !== 0
+  ) {
+    return WorkqueueError.make(
+      "InvalidFlags",
+      wqName,
+      `flags must be a combination of the WQ_* flags (0x${WQ_PUBLIC_FLAGS.toString(16)}), got ${show(flags)}`
+    )
+  }
+  if (typeof maxActive !== "number" || !Number.isInteger(maxActive)) {
+    return WorkqueueError.make(
+      "InvalidMaxActive",
+      wqName,
+      `max_active must be an integer (0 for the default ${WQ_DFL_ACTIVE}), got ${show(maxActive)}`
+    )
+  }
+  return undefined
+}
