@@ -126,7 +126,7 @@ const make = (options?: Options) =>
       tracepoint: options?.tracepoint as ((tp: Engine.Tracepoint) => void) | undefined, // the items are the public Work values
       spans: options?.spans ?? false
     })
-    system.startTimerFiber()
+    system.timerFiber.start(system.baseCtx)
     system.startWatchdog()
     yield* Effect.addFinalizer(() => Engine.closeSystem(system))
     const alloc = (name: string, flags: number, maxActive = 0): Workqueue.Workqueue => {

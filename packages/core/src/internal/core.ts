@@ -481,7 +481,7 @@ const workerEnterIdle = (sys: System, worker: Worker): void => {
   worker.idleSince = sys.now()
   pool.idle.push(worker)
   if (tooManyWorkers(pool) && !sys.timers.isArmed(pool.cullTimer)) {
-    sys.timerArm(pool.cullTimer, pool.idle[0]!.idleSince + sys.options.idleTimeout)
+    sys.timerFiber.arm(pool.cullTimer, pool.idle[0]!.idleSince + sys.options.idleTimeout)
   }
 }
 
@@ -491,7 +491,7 @@ export const poolCullIdle = (sys: System, pool: Pool, now: number): void => {
     const oldest = pool.idle[0]!
     const expires = oldest.idleSince + sys.options.idleTimeout
     if (expires > now) {
-      sys.timerArm(pool.cullTimer, expires)
+      sys.timerFiber.arm(pool.cullTimer, expires)
       return
     }
     pool.idle.shift()
@@ -509,7 +509,7 @@ const workerDetach = (pool: Pool, worker: Worker): void => {
 
 /** The pool needs a worker and cannot create one: in MAYDAY_INITIAL_TIMEOUT, call the rescuers. */
 const poolArmMayday = (sys: System, pool: Pool): void => {
-  if (!sys.timers.isArmed(pool.maydayTimer)) sys.timerArm(pool.maydayTimer, sys.now() + MAYDAY_INITIAL_TIMEOUT)
+  if (!sys.timers.isArmed(pool.maydayTimer)) sys.timerFiber.arm(pool.maydayTimer, sys.now() + MAYDAY_INITIAL_TIMEOUT)
 }
 
 /** `pool_mayday_timeout()` + `send_mayday()`: every pwq with items on the worklist whose wq has a rescuer. */
@@ -526,7 +526,7 @@ export const poolMaydayTimeout = (sys: System, pool: Pool, now: number): void =>
     pool.maydays.push(pwq)
     rescuer.wake?.()
   }
-  sys.timerArm(pool.maydayTimer, now + MAYDAY_INTERVAL)
+  sys.timerFiber.arm(pool.maydayTimer, now + MAYDAY_INTERVAL)
 }
 
 // ---------------------------------------------------------------------------

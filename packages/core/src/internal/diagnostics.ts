@@ -54,7 +54,7 @@ export const wqWatchdogTimerFn = (sys: System, now: number): void => {
       pool.wdSince = now
     }
   }
-  sys.timerArm(sys.watchdogTimer, now + thresh)
+  sys.timerFiber.arm(sys.watchdogTimer, now + thresh)
 }
 
 const poolDesc = (pool: Pool): string =>

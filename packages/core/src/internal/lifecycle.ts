@@ -241,7 +241,7 @@ export const closeSystem = (sys: System): Effect.Effect<void> =>
     const fibers = [...sys.allWorkers].map((w) => w.fiber).filter((f) => f !== undefined)
     yield* Fiber.interruptAll(fibers)
     sys.allWorkers.clear()
-    yield* sys.stopTimerFiber()
+    yield* sys.timerFiber.stop()
     // pools' cull/mayday timers and the watchdog: nothing stays armed once the system is gone
     for (const node of [...sys.timers.nodes()]) sys.timers.cancel(node)
   })

@@ -103,7 +103,7 @@ const armDelayed = (sys: System, cpu: number | undefined, wq: WorkqueueState, dw
   }
   workSetCpu(dwork, cpu ?? (wq.unbound ? -1 : currentCpuUnsafe()))
   wqTimerLink(wq, dwork)
-  sys.timerArm(dwork, sys.now() + ms)
+  sys.timerFiber.arm(dwork, sys.now() + ms)
 }
 
 /** `delayed_work_timer_fn()`: expiry re-enters the ordinary queueing path (drain/destroy: accepted,

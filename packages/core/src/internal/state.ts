@@ -34,8 +34,8 @@ import * as Metric from "effect/Metric"
 import * as Scheduler from "effect/Scheduler"
 import * as Tracer from "effect/Tracer"
 import { List, type Node } from "./list.ts"
-import { ClassTimer, EntityKey, type SchedEntity, WorkqueueScheduler } from "./scheduler.ts"
-import { makeTimerNode, TimerBase, type TimerNode } from "./timer.ts"
+import { type SchedEntity, WorkqueueScheduler } from "./scheduler.ts"
+import { makeTimerNode, TimerBase, TimerFiber, type TimerNode } from "./timer.ts"
 
 /** A waiter on a completion: resumed once. @internal */
 export type Waiter = (value: boolean) => void
@@ -214,7 +214,6 @@ export interface PendingWaiter extends Node {
   readonly wake: () => void // resumes the waiting fiber through the run queue, never inline
 }
 
-
 /** @internal */
 export const makeStats = (): PwqStats => ({
   started: 0,
@@ -337,15 +336,11 @@ export class System {
   readonly clock: Clock.Clock // I
   readonly baseCtx: Context.Context<never> // I: context of every worker fiber
   readonly timers: TimerBase // L
+  readonly timerFiber: TimerFiber // I: fires `timers` (timer.ts)
   readonly workFlushers = new Map<WorkState, Array<Waiter>>() // L: flush_work waiters on queued instances
   readonly freezeWaiters: Array<Waiter> = [] // L
   readonly allWorkers = new Set<Worker>() // L
   private readonly runCtxCache = new WeakMap<Context.Context<never>, Context.Context<never>>() // L
-  private timerFiber: Fiber.Fiber<unknown, unknown> | undefined = undefined // I
-  timerTarget = Infinity // L: the timer fiber looks at the structure again by this time (<= every armed expiry)
-  private timerParked: (() => void) | undefined = undefined // L: resumes the timer fiber's current wait (see below)
-  private timerKickQueued = false // L: a timer kick task is in the run queue and has not started
-  readonly timerEntity: SchedEntity // I: the timer fiber's scheduling entity (class ClassTimer)
   private readonly warnedOnce = new Set<string>() // L
   retired: Array<WorkqueueState> | undefined = undefined // L: destroyed since the last metrics publication (kept
   //   only once something publishes: WorkqueueMetrics.publish sets it, drains it each time)
@@ -363,13 +358,12 @@ export class System {
     this.clock = Context.get(ctx, Clock.Clock)
     this.timers = new TimerBase(this.clock.currentTimeMillisUnsafe())
     this.baseCtx = Context.add(Context.omit(Tracer.ParentSpan, CurrentCpu)(ctx), Scheduler.Scheduler, this.scheduler)
-    this.timerEntity = {
-      schedClass: ClassTimer,
-      nrQueuedTasks: 0,
-      cpuIntensive: false,
-      onRunnable() {},
-      onSlice() {}
-    }
+    this.timerFiber = new TimerFiber(
+      this.timers,
+      this.scheduler,
+      () => this.now(),
+      (message) => this.log("Error", message)
+    )
     for (let cpu = 0; cpu < this.cpus; cpu++) {
       this.boundPools.push(this.makePool("bound", cpu, false), this.makePool("bound", cpu, true))
     }
@@ -381,7 +375,8 @@ export class System {
 
   /** Arm the lockup watchdog (`wq_watchdog_set_thresh()`). */
   startWatchdog(): void {
-    if (this.options.watchdogThresh > 0) this.timerArm(this.watchdogTimer, this.now() + this.options.watchdogThresh)
+    if (this.options.watchdogThresh > 0)
+      this.timerFiber.arm(this.watchdogTimer, this.now() + this.options.watchdogThresh)
   }
 
   now(): number {
@@ -469,95 +464,6 @@ export class System {
     }
     this.warnedOnce.add(key)
     this.log("Warn", message, annotations)
-  }
-
-  // -------------------------------------------------------------------------
-  // timers: one structure, one fiber sleeping on the Clock until the earliest expiry
-  // -------------------------------------------------------------------------
-
-  /**
-   * The timer fiber: fire what is due, then wait until the earliest expiry or a kick, whichever comes first.
-   *
-   * Why no wake-up can be lost, whatever arms, cancels and re-arms happen in however many synchronous steps
-   * (every line below is one L step; `timerTarget` is T, the earliest armed expiry is M):
-   *
-   * - (I1) T <= M at every step boundary: `timerArm` lowers T to the new expiry when it is earlier; cancel and
-   *   expiry only raise M; the fiber sets T = M when it computes (`next` below).
-   * - (I2) the fiber looks at the structure again by time T: it is (a) not parked (running, runnable, or between
-   *   computing `next` and registering its wait), or (b) parked with a Clock sleep until exactly T, or (c)
-   *   parked with a kick task queued that has not started.
-   *   - An arm that lowers T queues a kick, or finds one queued and not started, which therefore runs after the
-   *     arm: (b) becomes (c). A kick reads `timerParked` when it runs, not when it was queued: it resumes
-   *     whatever wait is registered then, or finds the fiber in (a), where nothing is needed.
-   *   - Between computing `next` and registering (the fiber may yield there), an arm can lower T below `next`
-   *     while nothing is registered; the registration compares T with `next` and does not park: (a).
-   *   - Only the wait's own registration writes `timerParked`; only a kick (that resumes it) or the wait's own
-   *     interruption (identity-checked) clears it. No stale closure can erase a newer registration — the defect
-   *     of the old design, where a wake closure scheduled twice in one step cleared the fiber's next registration.
-   *
-   * So every armed timer is seen by a computation at a time <= its expiry, which fires it (due) or sleeps until
-   * an expiry <= it. Under `TestClock` the sleep wakes at exactly that expiry; a kick runs in the next pump, at
-   * the timer class, ahead of every worker. A spurious kick (its arm was cancelled) costs one re-computation.
-   */
-  startTimerFiber(): void {
-    const sys = this
-    const loop: Effect.Effect<void> = Effect.suspend(() => {
-      const now = sys.now()
-      sys.timers.expire(now, (node) => {
-        try {
-          node.onTimer(now)
-        } catch (defect) {
-          // WARN_ON: a broken invariant in one expiry must not stop every other timer
-          sys.log("Error", `workqueue: timer callback failed: ${String(defect)}`)
-        }
-      })
-      const next = sys.timers.nextExpiry() ?? Infinity
-      sys.timerTarget = next
-      const park = Effect.callback<void>((resume) => {
-        // an arm lowered the target after `next` was computed (I2, case a): look again instead of parking
-        if (sys.timerTarget < next) return resume(Effect.void)
-        const wake = () => resume(Effect.void)
-        sys.timerParked = wake
-        return Effect.sync(() => {
-          if (sys.timerParked === wake) sys.timerParked = undefined
-        })
-      })
-      const wait = next === Infinity ? park : Effect.raceFirst(Effect.sleep(next - now), park)
-      return Effect.flatMap(wait, () => loop)
-    })
-    const entity = this.timerEntity
-    this.timerFiber = Effect.runForkWith(this.baseCtx)(
-      Effect.withFiber((fiber) => {
-        ;(fiber as any)[EntityKey] = entity
-        return Effect.flatMap(Effect.yieldNow, () => loop)
-      })
-    )
-  }
-
-  /** `add_timer()`: arm `node` at `expires`; kick the timer fiber if that is earlier than it will look (I1). */
-  timerArm(node: TimerNode, expires: number): void {
-    this.timers.arm(node, expires)
-    if (expires < this.timerTarget) {
-      this.timerTarget = expires
-      if (!this.timerKickQueued) {
-        this.timerKickQueued = true
-        this.scheduler.scheduleTask(this.timerKick, 0, this.timerEntity)
-      }
-    }
-  }
-
-  /** The kick task: resume the wait registered now, if any (I2). */
-  private readonly timerKick = (): void => {
-    this.timerKickQueued = false
-    const wake = this.timerParked
-    if (wake === undefined) return
-    this.timerParked = undefined
-    wake()
-  }
-
-  stopTimerFiber(): Effect.Effect<void> {
-    const fiber = this.timerFiber
-    return fiber === undefined ? Effect.void : Fiber.interrupt(fiber)
   }
 }
 

@@ -24,7 +24,11 @@
  *
  * @internal
  */
+import type * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import { List, type Node } from "./list.ts"
+import { ClassTimer, EntityKey, type SchedEntity, type WorkqueueScheduler } from "./scheduler.ts"
 
 /** A node that can sit in the timer structure. @internal */
 export interface TimerNode extends Node {
@@ -200,3 +204,119 @@ export const makeTimerNode = (onTimer: (now: number) => void): TimerNode => ({
   expires: 0,
   onTimer
 })
+
+// ---------------------------------------------------------------------------
+// the timer fiber: one fiber sleeping on the Clock until the earliest expiry
+// ---------------------------------------------------------------------------
+
+/** The one fiber that fires a system's `TimerBase` (`run_timer_softirq()`), and the kicks that wake it. @internal */
+export class TimerFiber {
+  readonly timers: TimerBase // I
+  readonly entity: SchedEntity // I: its scheduling entity (class ClassTimer: ahead of every worker)
+  private readonly scheduler: WorkqueueScheduler // I
+  private readonly now: () => number // I: the system Clock
+  private readonly log: (message: string) => void // I: an error in the kernel's voice
+  private fiber: Fiber.Fiber<unknown, unknown> | undefined = undefined // I (set by `start`)
+  target = Infinity // L: the fiber looks at the structure again by this time (<= every armed expiry)
+  private parked: (() => void) | undefined = undefined // L: resumes the fiber's current wait (see below)
+  private kickQueued = false // L: a kick task is in the run queue and has not started
+
+  constructor(timers: TimerBase, scheduler: WorkqueueScheduler, now: () => number, log: (message: string) => void) {
+    this.timers = timers
+    this.scheduler = scheduler
+    this.now = now
+    this.log = log
+    this.entity = {
+      schedClass: ClassTimer,
+      nrQueuedTasks: 0,
+      cpuIntensive: false,
+      onRunnable() {},
+      onSlice() {}
+    }
+  }
+
+  /**
+   * The timer fiber: fire what is due, then wait until the earliest expiry or a kick, whichever comes first.
+   *
+   * Why no wake-up can be lost, whatever arms, cancels and re-arms happen in however many synchronous steps
+   * (every line below is one L step; `target` is T, the earliest armed expiry is M):
+   *
+   * - (I1) T <= M at every step boundary: `arm` lowers T to the new expiry when it is earlier; cancel and
+   *   expiry only raise M; the fiber sets T = M when it computes (`next` below).
+   * - (I2) the fiber looks at the structure again by time T: it is (a) not parked (running, runnable, or between
+   *   computing `next` and registering its wait), or (b) parked with a Clock sleep until exactly T, or (c)
+   *   parked with a kick task queued that has not started.
+   *   - An arm that lowers T queues a kick, or finds one queued and not started, which therefore runs after the
+   *     arm: (b) becomes (c). A kick reads `parked` when it runs, not when it was queued: it resumes
+   *     whatever wait is registered then, or finds the fiber in (a), where nothing is needed.
+   *   - Between computing `next` and registering (the fiber may yield there), an arm can lower T below `next`
+   *     while nothing is registered; the registration compares T with `next` and does not park: (a).
+   *   - Only the wait's own registration writes `parked`; only a kick (that resumes it) or the wait's own
+   *     interruption (identity-checked) clears it. No stale closure can erase a newer registration — the defect
+   *     of the old design, where a wake closure scheduled twice in one step cleared the fiber's next registration.
+   *
+   * So every armed timer is seen by a computation at a time <= its expiry, which fires it (due) or sleeps until
+   * an expiry <= it. Under `TestClock` the sleep wakes at exactly that expiry; a kick runs in the next pump, at
+   * the timer class, ahead of every worker. A spurious kick (its arm was cancelled) costs one re-computation.
+   */
+  start(baseCtx: Context.Context<never>): void {
+    const self = this
+    const loop: Effect.Effect<void> = Effect.suspend(() => {
+      const now = self.now()
+      self.timers.expire(now, (node) => {
+        try {
+          node.onTimer(now)
+        } catch (defect) {
+          // WARN_ON: a broken invariant in one expiry must not stop every other timer
+          self.log(`workqueue: timer callback failed: ${String(defect)}`)
+        }
+      })
+      const next = self.timers.nextExpiry() ?? Infinity
+      self.target = next
+      const park = Effect.callback<void>((resume) => {
+        // an arm lowered the target after `next` was computed (I2, case a): look again instead of parking
+        if (self.target < next) return resume(Effect.void)
+        const wake = () => resume(Effect.void)
+        self.parked = wake
+        return Effect.sync(() => {
+          if (self.parked === wake) self.parked = undefined
+        })
+      })
+      const wait = next === Infinity ? park : Effect.raceFirst(Effect.sleep(next - now), park)
+      return Effect.flatMap(wait, () => loop)
+    })
+    const entity = this.entity
+    this.fiber = Effect.runForkWith(baseCtx)(
+      Effect.withFiber((fiber) => {
+        ;(fiber as any)[EntityKey] = entity
+        return Effect.flatMap(Effect.yieldNow, () => loop)
+      })
+    )
+  }
+
+  /** `add_timer()`: arm `node` at `expires`; kick the timer fiber if that is earlier than it will look (I1). */
+  arm(node: TimerNode, expires: number): void {
+    this.timers.arm(node, expires)
+    if (expires < this.target) {
+      this.target = expires
+      if (!this.kickQueued) {
+        this.kickQueued = true
+        this.scheduler.scheduleTask(this.kick, 0, this.entity)
+      }
+    }
+  }
+
+  /** The kick task: resume the wait registered now, if any (I2). */
+  private readonly kick = (): void => {
+    this.kickQueued = false
+    const wake = this.parked
+    if (wake === undefined) return
+    this.parked = undefined
+    wake()
+  }
+
+  stop(): Effect.Effect<void> {
+    const fiber = this.fiber
+    return fiber === undefined ? Effect.void : Fiber.interrupt(fiber)
+  }
+}

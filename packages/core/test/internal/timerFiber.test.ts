@@ -12,7 +12,7 @@ import { settle } from "../utils/recorder.ts"
 const stamped = (at: Array<number>) =>
   DelayedWork.make(() => Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.sync(() => void at.push(now))))
 
-describe("the timer fiber's wake-ups (internal/engine.ts timerArm)", () => {
+describe("the timer fiber's wake-ups (internal/timer.ts TimerFiber.arm)", () => {
   for (const watchdogThresh of [30_000, 0]) {
     it.effect(
       `two earlier arms in one step, both cancelled, then an earlier one: it fires at its expiry (watchdog ${watchdogThresh})`,
