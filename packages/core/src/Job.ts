@@ -29,10 +29,12 @@ import type * as Schedule from "effect/Schedule"
 import * as ScheduleM from "effect/Schedule"
 import * as DelayedWork from "./DelayedWork.ts"
 import * as Engine from "./internal/engine.ts"
+import { make as makeError } from "./internal/error.ts"
 import { EntityKey, entityOf } from "./internal/scheduler.ts"
 import type { DelayedWorkState } from "./internal/state.ts"
 import * as Workqueue from "./Workqueue.ts"
-import * as WorkqueueError from "./WorkqueueError.ts"
+import * as WorkqueueInternal from "./internal/workqueue.ts"
+import type * as WorkqueueError from "./WorkqueueError.ts"
 
 /**
  * @category models
@@ -290,7 +292,7 @@ export const submit: {
     options?: Options<E>
   ): Effect.Effect<Job<A, E | Cause.TimeoutError>, WorkqueueError.WorkqueueError, R>
 } = dual(
-  (args) => Workqueue.isWorkqueue(args[0]),
+  (args) => WorkqueueInternal.isWorkqueue(args[0]),
   <A, E, R>(
     wq: Workqueue.Workqueue,
     effect: Effect.Effect<A, E, R> | ((attempt: Attempt) => Effect.Effect<A, E, R>),
@@ -298,20 +300,16 @@ export const submit: {
   ): Effect.Effect<Job<A, E | Cause.TimeoutError>, WorkqueueError.WorkqueueError, R> =>
     Effect.suspend(() => {
       const workqueue = Workqueue.name(wq)
-      const timeoutMs = options?.timeout === undefined ? Infinity : Workqueue.toMillis(options.timeout)
+      const timeoutMs = options?.timeout === undefined ? Infinity : WorkqueueInternal.toMillis(options.timeout)
       const maxAttempts = options?.maxAttempts ?? (options?.retrySchedule === undefined ? 1 : Infinity)
       if (!(timeoutMs > 0)) {
         return Effect.fail(
-          WorkqueueError.make(
-            "InvalidOptions",
-            workqueue,
-            `job timeout ${String(options?.timeout)} is not a duration > 0`
-          )
+          makeError("InvalidOptions", workqueue, `job timeout ${String(options?.timeout)} is not a duration > 0`)
         )
       }
       if (!(maxAttempts >= 1) || (maxAttempts !== Infinity && !Number.isInteger(maxAttempts))) {
         return Effect.fail(
-          WorkqueueError.make(
+          makeError(
             "InvalidOptions",
             workqueue,
             `job maxAttempts ${String(options?.maxAttempts)} is not an integer >= 1`
@@ -334,8 +332,8 @@ export const submit: {
           // (a name is a side-table entry, too dear for every anonymous job)
           state.dwork = DelayedWork.makeWithContext(() => runAttempt(state, body), ctx, options?.id)
           const delay = options?.delay ?? 0
-          const attempt = () => Workqueue.queueDelayedResult(wq, undefined, state.dwork, delay, false)
-          if (options?.whenFull === "wait") return Effect.as(Workqueue.queueWaitWith(wq, attempt), state)
+          const attempt = () => WorkqueueInternal.queueDelayedResult(wq, undefined, state.dwork, delay, false)
+          if (options?.whenFull === "wait") return Effect.as(WorkqueueInternal.queueWaitWith(wq, attempt), state)
           const result = attempt()
           return typeof result === "boolean" ? Effect.succeed(state) : Effect.fail(result)
         })
@@ -410,9 +408,9 @@ const settle = <A, E>(state: JobState<A, E>, exit: Exit.Exit<A, E>): Effect.Effe
         // a retry is delayed work on the same workqueue: a timer, not a sleep holding this worker
         // (refused only on a workqueue being destroyed, where no timer may outlive it: the job then fails for good)
         const requeued = Engine.queueDelayedWorkOn(
-          Workqueue.toState(state.wq).system,
+          WorkqueueInternal.toState(state.wq).system,
           undefined,
-          Workqueue.toState(state.wq),
+          WorkqueueInternal.toState(state.wq),
           state.dwork as unknown as DelayedWorkState,
           Duration.toMillis(next[1]),
           false
@@ -553,7 +551,7 @@ export const run: {
     options?: Options<E> & { readonly interruptJob?: boolean | undefined }
   ): Effect.Effect<A, E | Cause.TimeoutError | WorkqueueError.WorkqueueError, R>
 } = dual(
-  (args) => Workqueue.isWorkqueue(args[0]),
+  (args) => WorkqueueInternal.isWorkqueue(args[0]),
   <A, E, R>(
     wq: Workqueue.Workqueue,
     effect: Effect.Effect<A, E, R> | ((attempt: Attempt) => Effect.Effect<A, E, R>),

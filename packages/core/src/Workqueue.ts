@@ -8,15 +8,26 @@
  *
  * @since 0.1.0
  */
-import * as Duration from "effect/Duration"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
-import { pipeArguments, type Pipeable } from "effect/Pipeable"
+import type { Pipeable } from "effect/Pipeable"
 import type * as Scope from "effect/Scope"
 import type * as DelayedWork from "./DelayedWork.ts"
 import * as Engine from "./internal/engine.ts"
+import { make as makeError } from "./internal/error.ts"
+import * as Internal from "./internal/workqueue.ts"
+import {
+  allocUnsafe,
+  badWorkqueue,
+  orThrow,
+  queueDelayedResult,
+  queueOnResult,
+  queueWaitWith,
+  toState,
+  unwrap
+} from "./internal/workqueue.ts"
 import { resolveOptions } from "./internal/options.ts"
-import type { DelayedWorkState, PendingWaiter, WorkqueueState } from "./internal/state.ts"
 import type * as Work from "./Work.ts"
 import * as WorkqueueError from "./WorkqueueError.ts"
 import { WorkqueueSystem } from "./WorkqueueSystem.ts"
@@ -107,7 +118,7 @@ export const WQ_UNBOUND_MAX_ACTIVE = Engine.WQ_UNBOUND_MAX_ACTIVE
  * @category models
  * @since 0.1.0
  */
-export const TypeId = "~effect-workqueue/Workqueue"
+export const TypeId = Internal.TypeId
 
 /**
  * A workqueue handle.
@@ -124,32 +135,7 @@ export interface Workqueue extends Pipeable {
  * @category guards
  * @since 0.1.0
  */
-export const isWorkqueue = (u: unknown): u is Workqueue => typeof u === "object" && u !== null && TypeId in u
-
-const WorkqueueProto = {
-  [TypeId]: TypeId,
-  pipe() {
-    return pipeArguments(this, arguments)
-  },
-  toJSON(this: WorkqueueState) {
-    return {
-      _id: "Workqueue",
-      name: this.name,
-      state: this.lifecycle,
-      flags: this.flags,
-      maxActive: this.savedMaxActive
-    }
-  },
-  toString(this: WorkqueueState) {
-    return `Workqueue(${this.name})`
-  }
-}
-
-/** @internal */
-export const toState = (wq: Workqueue): WorkqueueState => wq as unknown as WorkqueueState
-
-/** @internal */
-export const makeHandle = (state: WorkqueueState): WorkqueueState => Object.assign(Object.create(WorkqueueProto), state)
+export const isWorkqueue: (u: unknown) => u is Workqueue = Internal.isWorkqueue
 
 // ---------------------------------------------------------------------------
 // constructors
@@ -192,17 +178,6 @@ export interface Options {
    * new item past it fails with `reason: "QueueFull"`; `queueWait` waits for room instead. Absent: no bound.
    */
   readonly maxPending?: number | undefined
-}
-
-/** @internal */
-export const allocUnsafe = (
-  sys: Engine.System,
-  name: string,
-  flags: number,
-  maxActive: number
-): Workqueue | WorkqueueError.WorkqueueError => {
-  const wq = Engine.allocWorkqueue(sys, name, flags, maxActive, makeHandle)
-  return WorkqueueError.isWorkqueueError(wq) ? wq : (wq as unknown as Workqueue)
 }
 
 /** The public constructors: the caller's name, flags and max_active are checked, then `internal` bits added. */
@@ -393,68 +368,6 @@ export const congestedUnsafe = (wq: Workqueue, cpu: number): boolean => {
 // queueing
 // ---------------------------------------------------------------------------
 
-/** The two successful outcomes, allocated once (queueing is on every job's path). */
-const succeedTrue: Effect.Effect<boolean> = Effect.succeed(true)
-const succeedFalse: Effect.Effect<boolean> = Effect.succeed(false)
-
-const unwrap = (result: Engine.QueueResult): Effect.Effect<boolean, WorkqueueError.WorkqueueError> =>
-  result === true ? succeedTrue : result === false ? succeedFalse : Effect.fail(result)
-
-const orThrow = (result: Engine.QueueResult): boolean => {
-  if (typeof result === "boolean") return result
-  throw result
-}
-
-/**
- * The arguments of a public call that the types promise but JavaScript callers may break: a workqueue, an item
- * (a delayed one for the delayed calls), a CPU for the `*On` calls. One `in` test each on the hot path.
- * @internal
- */
-export const badArguments = (
-  wq: unknown,
-  work: unknown,
-  delayed: boolean,
-  on: boolean,
-  cpu: unknown
-): WorkqueueError.WorkqueueError | undefined => {
-  if (!isWorkqueue(wq)) return badWorkqueue(wq)
-  if (
-    typeof work !== "object" ||
-    work === null ||
-    !(WorkTypeId in work) ||
-    (delayed && (work as { isDelayed?: unknown }).isDelayed !== true)
-  ) {
-    return WorkqueueError.make(
-      "InvalidArgument",
-      toState(wq).name,
-      `not a ${delayed ? "DelayedWork" : "Work"}: ${Engine.show(work)}`
-    )
-  }
-  if (on && cpu === undefined) {
-    return WorkqueueError.make("InvalidArgument", toState(wq).name, "a CPU is required (the call without On has none)")
-  }
-  return undefined
-}
-
-const badWorkqueue = (wq: unknown): WorkqueueError.WorkqueueError =>
-  WorkqueueError.make("InvalidArgument", Engine.show(wq), `not a Workqueue: ${Engine.show(wq)}`)
-
-/** `Work.TypeId`, spelled here: Work.ts imports this module's types. */
-const WorkTypeId = "~effect-workqueue/Work"
-
-/** @internal */
-export const queueOnResult = (
-  wq: Workqueue,
-  cpu: number | undefined,
-  work: Work.Work,
-  on = false
-): Engine.QueueResult => {
-  const bad = badArguments(wq, work, false, on, cpu)
-  if (bad !== undefined) return bad
-  const state = toState(wq)
-  return Engine.queueWorkOn(state.system, cpu, state, work as any)
-}
-
 /**
  * Queue `work` (`queue_work()`): `true` if queued, `false` if it was already pending (nothing changes: no move,
  * no reorder) or disabled. On a per-CPU workqueue it goes to the caller's CPU (`WorkqueueSystem.currentCpu`).
@@ -543,32 +456,6 @@ export const queueOn: {
  */
 export const queueOnUnsafe = (wq: Workqueue, cpu: number, work: Work.Work): boolean =>
   orThrow(queueOnResult(wq, cpu, work, true))
-
-/** @internal */
-export const toMillis = (delay: Duration.Input): number => {
-  if (typeof delay === "number") return delay
-  try {
-    return Duration.toMillis(Duration.fromInputUnsafe(delay))
-  } catch {
-    return Number.NaN
-  }
-}
-
-/** @internal */
-export const queueDelayedResult = (
-  wq: Workqueue,
-  cpu: number | undefined,
-  dwork: DelayedWork.DelayedWork,
-  delay: Duration.Input,
-  mod: boolean,
-  on = false
-): Engine.QueueResult => {
-  const bad = badArguments(wq, dwork, true, on, cpu)
-  if (bad !== undefined) return bad
-  const state = toState(wq)
-  const f = mod ? Engine.modDelayedWorkOn : Engine.queueDelayedWorkOn
-  return f(state.system, cpu, state, dwork as unknown as DelayedWorkState, toMillis(delay))
-}
 
 /**
  * Queue `dwork` after `delay` (`queue_delayed_work()`): `false` if already pending — armed or queued — and then
@@ -927,7 +814,7 @@ export const setMaxActive: {
       const state = toState(wq)
       if (typeof n !== "number" || !Number.isInteger(n)) {
         return Effect.fail(
-          WorkqueueError.make("InvalidMaxActive", state.name, `max_active must be an integer, got ${Engine.show(n)}`)
+          makeError("InvalidMaxActive", state.name, `max_active must be an integer, got ${Engine.show(n)}`)
         )
       }
       Engine.setMaxActive(state.system, state, n)
@@ -972,91 +859,6 @@ export const pendingCountUnsafe = (wq: Workqueue): number => {
   const state = toState(wq)
   return state.nrQueued + state.timerCount.armed
 }
-
-const isQueueFull = (result: Engine.QueueResult): boolean =>
-  typeof result !== "boolean" && result.reason === "QueueFull"
-
-/**
- * Park the caller until `wq` has room for one more pending item: a node on the workqueue's waiter list (FIFO, O(1)
- * to add, wake and remove; no Semaphore and no fiber per waiter). `front` puts a caller that was woken but lost
- * the room to a faster queuer back at the head. Interrupted, it leaves the list and passes a wake-up it may have
- * received on to the next waiter.
- */
-const waitRoom = (state: WorkqueueState, front: boolean): Effect.Effect<void> =>
-  Effect.suspend(() => {
-    const waiter: PendingWaiter = {
-      next: undefined,
-      prev: undefined,
-      list: undefined,
-      woken: false,
-      wake: () => {}
-    }
-    return Effect.onInterrupt(
-      Effect.callback<void>((resume) => {
-        ;(waiter as { wake: () => void }).wake = () => state.system.scheduler.scheduleTask(() => resume(Effect.void), 0)
-        if (front) state.pendingWaiters.unshift(waiter)
-        else state.pendingWaiters.push(waiter)
-        return Effect.sync(() => {
-          if (waiter.list !== undefined) state.pendingWaiters.remove(waiter)
-        })
-      }),
-      () =>
-        Effect.sync(() => {
-          // a wake-up received and not used: give back the room reserved for it and pass it on
-          if (waiter.woken) {
-            waiter.woken = false
-            state.nrWoken--
-          }
-          Engine.wqWakePendingWaiter(state.system, state)
-        })
-    ).pipe(
-      Effect.andThen(
-        Effect.sync(() => {
-          // back to retry: the reserved room is ours to take in this same step (`queueWaitLoop`)
-          if (waiter.woken) {
-            waiter.woken = false
-            state.nrWoken--
-          }
-        })
-      )
-    )
-  })
-
-/**
- * Run the queueing step `attempt` (one L step returning the kernel's boolean or the rule broken); while it fails
- * with `QueueFull`, wait for room and try again. Shared by `queueWait` and `Job.submit`'s `whenFull: "wait"`.
- * @internal
- */
-export const queueWaitWith = (
-  wq: Workqueue,
-  attempt: () => Engine.QueueResult
-): Effect.Effect<boolean, WorkqueueError.WorkqueueError> => queueWaitLoop(toState(wq), attempt, false)
-
-const queueWaitLoop = (
-  state: WorkqueueState,
-  attempt: () => Engine.QueueResult,
-  woken: boolean
-): Effect.Effect<boolean, WorkqueueError.WorkqueueError> =>
-  Effect.suspend(() => {
-    if (!woken && (state.pendingWaiters.length > 0 || state.nrWoken > 0)) {
-      // callers already waiting go first: a newcomer does not overtake them; it joins the tail, and if there is
-      // room (the head was woken and is on its way) nothing is lost — the wake chain reaches it in turn
-      return Effect.flatMap(
-        Effect.andThen(
-          Effect.sync(() => Engine.wqWakePendingWaiter(state.system, state)),
-          waitRoom(state, false)
-        ),
-        () => queueWaitLoop(state, attempt, true)
-      )
-    }
-    const result = attempt()
-    if (isQueueFull(result)) {
-      return Effect.flatMap(waitRoom(state, woken), () => queueWaitLoop(state, attempt, true))
-    }
-    // room left after ours: the next waiter may take it (each freed slot wakes one waiter only)
-    if (woken) Engine.wqWakePendingWaiter(state.system, state)
-    return unwrap(result)
-  })
 
 /**
  * Queue `work`, waiting for room while the workqueue's `maxPending` items are pending, instead of failing with

@@ -91,7 +91,3 @@ export class WorkqueueError extends Schema.TaggedError<WorkqueueError>()("Workqu
  * @since 0.1.0
  */
 export const isWorkqueueError = (u: unknown): u is WorkqueueError => Predicate.isTagged(u, "WorkqueueError")
-
-/** @internal */
-export const make = (reason: Reason, workqueue: string, rule: string): WorkqueueError =>
-  new WorkqueueError({ reason, workqueue, message: `workqueue "${workqueue}": ${rule}` })

@@ -14,7 +14,8 @@ import type * as DelayedWork from "./DelayedWork.ts"
 import * as Engine from "./internal/engine.ts"
 import type { Pool, Pwq, WorkqueueState } from "./internal/state.ts"
 import type * as Work from "./Work.ts"
-import * as Workqueue from "./Workqueue.ts"
+import * as WorkqueueInternal from "./internal/workqueue.ts"
+import type * as Workqueue from "./Workqueue.ts"
 import type * as WorkqueueError from "./WorkqueueError.ts"
 
 // ---------------------------------------------------------------------------
@@ -130,26 +131,26 @@ const make = (options?: Options) =>
     system.startWatchdog()
     yield* Effect.addFinalizer(() => Engine.closeSystem(system))
     const alloc = (name: string, flags: number, maxActive = 0): Workqueue.Workqueue => {
-      const wq = Workqueue.allocUnsafe(system, name, flags, maxActive)
-      if (!Workqueue.isWorkqueue(wq)) throw wq
-      Workqueue.toState(wq).isSystem = true
+      const wq = WorkqueueInternal.allocUnsafe(system, name, flags, maxActive)
+      if (!WorkqueueInternal.isWorkqueue(wq)) throw wq
+      WorkqueueInternal.toState(wq).isSystem = true
       return wq
     }
     return WorkqueueSystem.of({
       system,
       cpus,
-      systemWq: alloc("events", Workqueue.WQ_PERCPU),
-      systemHighpriWq: alloc("events_highpri", Workqueue.WQ_PERCPU | Workqueue.WQ_HIGHPRI),
-      systemLongWq: alloc("events_long", Workqueue.WQ_PERCPU),
-      systemUnboundWq: alloc("events_unbound", Workqueue.WQ_UNBOUND, Workqueue.WQ_MAX_ACTIVE),
-      systemFreezableWq: alloc("events_freezable", Workqueue.WQ_PERCPU | Workqueue.WQ_FREEZABLE),
-      systemPowerEfficientWq: alloc("events_power_efficient", Workqueue.WQ_POWER_EFFICIENT),
+      systemWq: alloc("events", Engine.WQ_PERCPU),
+      systemHighpriWq: alloc("events_highpri", Engine.WQ_PERCPU | Engine.WQ_HIGHPRI),
+      systemLongWq: alloc("events_long", Engine.WQ_PERCPU),
+      systemUnboundWq: alloc("events_unbound", Engine.WQ_UNBOUND, Engine.WQ_MAX_ACTIVE),
+      systemFreezableWq: alloc("events_freezable", Engine.WQ_PERCPU | Engine.WQ_FREEZABLE),
+      systemPowerEfficientWq: alloc("events_power_efficient", Engine.WQ_POWER_EFFICIENT),
       systemFreezablePowerEfficientWq: alloc(
         "events_freezable_pwr_efficient",
-        Workqueue.WQ_FREEZABLE | Workqueue.WQ_POWER_EFFICIENT
+        Engine.WQ_FREEZABLE | Engine.WQ_POWER_EFFICIENT
       ),
-      systemBhWq: alloc("events_bh", Workqueue.WQ_BH),
-      systemBhHighpriWq: alloc("events_bh_highpri", Workqueue.WQ_BH | Workqueue.WQ_HIGHPRI)
+      systemBhWq: alloc("events_bh", Engine.WQ_BH),
+      systemBhHighpriWq: alloc("events_bh_highpri", Engine.WQ_BH | Engine.WQ_HIGHPRI)
     })
   })
 
@@ -298,7 +299,9 @@ export const systemBhHighpriWq = Effect.map(WorkqueueSystem, (s) => s.systemBhHi
  * @since 0.1.0
  */
 export const schedule = (work: Work.Work): Effect.Effect<boolean, WorkqueueError.WorkqueueError, WorkqueueSystem> =>
-  Effect.flatMap(WorkqueueSystem, (s) => Workqueue.queue(s.systemWq, work))
+  Effect.flatMap(WorkqueueSystem, (s) =>
+    Effect.suspend(() => WorkqueueInternal.unwrap(WorkqueueInternal.queueOnResult(s.systemWq, undefined, work)))
+  )
 
 /**
  * `schedule_work_on()`: queue on `system_wq` on `cpu`.
@@ -309,7 +312,9 @@ export const scheduleOn = (
   cpu: number,
   work: Work.Work
 ): Effect.Effect<boolean, WorkqueueError.WorkqueueError, WorkqueueSystem> =>
-  Effect.flatMap(WorkqueueSystem, (s) => Workqueue.queueOn(s.systemWq, cpu, work))
+  Effect.flatMap(WorkqueueSystem, (s) =>
+    Effect.suspend(() => WorkqueueInternal.unwrap(WorkqueueInternal.queueOnResult(s.systemWq, cpu, work, true)))
+  )
 
 /**
  * `schedule_delayed_work()`: `Workqueue.queueDelayed` on `system_wq`.
@@ -320,7 +325,11 @@ export const scheduleDelayed = (
   dwork: DelayedWork.DelayedWork,
   delay: Duration.Input
 ): Effect.Effect<boolean, WorkqueueError.WorkqueueError, WorkqueueSystem> =>
-  Effect.flatMap(WorkqueueSystem, (s) => Workqueue.queueDelayed(s.systemWq, dwork, delay))
+  Effect.flatMap(WorkqueueSystem, (s) =>
+    Effect.suspend(() =>
+      WorkqueueInternal.unwrap(WorkqueueInternal.queueDelayedResult(s.systemWq, undefined, dwork, delay, false))
+    )
+  )
 
 /**
  * `schedule_delayed_work_on()`.
@@ -332,7 +341,11 @@ export const scheduleDelayedOn = (
   dwork: DelayedWork.DelayedWork,
   delay: Duration.Input
 ): Effect.Effect<boolean, WorkqueueError.WorkqueueError, WorkqueueSystem> =>
-  Effect.flatMap(WorkqueueSystem, (s) => Workqueue.queueDelayedOn(s.systemWq, cpu, dwork, delay))
+  Effect.flatMap(WorkqueueSystem, (s) =>
+    Effect.suspend(() =>
+      WorkqueueInternal.unwrap(WorkqueueInternal.queueDelayedResult(s.systemWq, cpu, dwork, delay, false, true))
+    )
+  )
 
 /**
  * `flush_scheduled_work()`: flush `system_wq`. The kernel deprecates flushing system-wide queues; so do we
@@ -365,7 +378,7 @@ export const flushScheduled: Effect.Effect<void, WorkqueueError.WorkqueueError, 
       "flush_scheduled_work",
       "WARNING: Flushing system-wide workqueues will be prohibited in near future (flush_scheduled_work)"
     )
-    return Workqueue.flush(s.systemWq)
+    return Engine.flushWorkqueue(WorkqueueInternal.toState(s.systemWq))
   }
 )
 
@@ -487,7 +500,7 @@ export const workqueues: Effect.Effect<ReadonlyArray<Workqueue.Workqueue>, never
  * @category models
  * @since 0.1.0
  */
-export const isSystemWorkqueue = (wq: Workqueue.Workqueue): boolean => Workqueue.toState(wq).isSystem
+export const isSystemWorkqueue = (wq: Workqueue.Workqueue): boolean => WorkqueueInternal.toState(wq).isSystem
 
 // ---------------------------------------------------------------------------
 // snapshot (debugfs / wq_dump.py)

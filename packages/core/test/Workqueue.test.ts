@@ -1,3 +1,4 @@
+import * as WorkqueueInternal from "../src/internal/workqueue.ts"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -715,7 +716,7 @@ describe("Workqueue: an interrupted destroy", () => {
         const exit = yield* Fiber.await(timedOut)
         assert.isTrue(Exit.isFailure(exit))
         // the destroy did not happen: outside queueing works again
-        assert.strictEqual(Workqueue.toState(wq).lifecycle, "Open")
+        assert.strictEqual(WorkqueueInternal.toState(wq).lifecycle, "Open")
         const queued = yield* Effect.exit(Workqueue.queue(wq, yield* Work.make(() => Effect.sync(() => void runs++))))
         assert.isTrue(Exit.isSuccess(queued), String(queued))
         yield* gate.open
@@ -768,7 +769,7 @@ describe("Workqueue: an interrupted destroy", () => {
       )
       yield* gate.open
       yield* Fiber.join(patient)
-      assert.strictEqual(Workqueue.toState(wq).lifecycle, "Destroyed")
+      assert.strictEqual(WorkqueueInternal.toState(wq).lifecycle, "Destroyed")
     }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 2 })))
   )
 })

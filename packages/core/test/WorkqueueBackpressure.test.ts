@@ -268,7 +268,11 @@ describe("Workqueue failure logs", () => {
       assert.strictEqual(line!.annotations.workqueue, "payments")
       assert.strictEqual(line!.annotations.work, "charge:o-1")
       assert.include(String(line!.annotations.failure), '"orderId":"o-1"')
-      assert.isTrue(WorkqueueError.isWorkqueueError(WorkqueueError.make("QueueFull", "x", "y")))
+      assert.isTrue(
+        WorkqueueError.isWorkqueueError(
+          new WorkqueueError.WorkqueueError({ reason: "QueueFull", workqueue: "x", message: "y" })
+        )
+      )
     }).pipe(Effect.scoped, Effect.provide(layer), Effect.provide(logs.layer))
   })
 })

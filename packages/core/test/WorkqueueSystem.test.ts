@@ -1,3 +1,4 @@
+import * as WorkqueueInternal from "../src/internal/workqueue.ts"
 import { assert, describe, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
 import * as Deferred from "effect/Deferred"
@@ -609,7 +610,7 @@ describe("WorkqueueSystem: a run's identity follows the fibers its handler forks
           yield* settle()
         }
         assert.deepStrictEqual(reasons, ["Deadlock", "Deadlock", "Deadlock", "Deadlock"])
-        assert.strictEqual(Workqueue.toState(wq).lifecycle, "Open")
+        assert.strictEqual(WorkqueueInternal.toState(wq).lifecycle, "Open")
       }).pipe(withSystemClosedOnSuccess({ cpus: 2 })) // on the old engine a failure would hang in the close
   )
 

@@ -5,10 +5,10 @@
  * @internal
  */
 import * as Effect from "effect/Effect"
-import * as WorkqueueError from "../WorkqueueError.ts"
+import * as WorkqueueError from "./error.ts"
 import { callerWorker, grabPending } from "./core.ts"
 import { waitAllRunning } from "./flush.ts"
-import { System, type WorkState } from "./state.ts"
+import { type System, type WorkState } from "./state.ts"
 import { WORK_OFFQ_DISABLE_MAX } from "./workData.ts"
 
 // ---------------------------------------------------------------------------

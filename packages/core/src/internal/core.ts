@@ -12,12 +12,12 @@
  * @internal
  */
 import * as Cause from "effect/Cause"
-import * as Context from "effect/Context"
+import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Metric from "effect/Metric"
-import * as WorkqueueError from "../WorkqueueError.ts"
+import * as WorkqueueError from "./error.ts"
 import { wqCpuIntensiveReport, wqWatchdogTimerFn } from "./diagnostics.ts"
 import { WQ_CPU_INTENSIVE, WQ_FREEZABLE } from "./flags.ts"
 import { List } from "./list.ts"

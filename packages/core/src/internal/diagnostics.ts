@@ -4,7 +4,7 @@
  *
  * @internal
  */
-import { type Pool, System, uniquePwqs } from "./state.ts"
+import { type Pool, type System, uniquePwqs } from "./state.ts"
 
 // ---------------------------------------------------------------------------
 // CPU hogs and the lockup watchdog (wq_cpu_intensive_report, wq_watchdog_timer_fn, show_all_workqueues)

@@ -6,7 +6,7 @@
  * @internal
  */
 import * as Effect from "effect/Effect"
-import * as WorkqueueError from "../WorkqueueError.ts"
+import * as WorkqueueError from "./error.ts"
 import {
   callerWorker,
   flusherWait,
@@ -19,7 +19,7 @@ import {
 import { delayedWorkTimerFn } from "./queue.ts"
 import {
   type DelayedWorkState,
-  System,
+  type System,
   type Waiter,
   type Worker,
   type WorkqueueState,

@@ -7,7 +7,7 @@
  */
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
-import * as WorkqueueError from "../WorkqueueError.ts"
+import * as WorkqueueError from "./error.ts"
 import { freezeBusy, initRescuer, removeFrom, wakeAll, wqAdjustMaxActive, wqIsEmpty } from "./core.ts"
 import {
   WQ_BH,
@@ -27,7 +27,7 @@ import {
 import { drainWorkqueue, flushWorkqueue, selfDeadlock, waitOn } from "./flush.ts"
 import { List } from "./list.ts"
 import { fireArmedTimers } from "./queue.ts"
-import { makePwq, type PendingWaiter, System, uniquePwqs, type WorkqueueState } from "./state.ts"
+import { makePwq, type PendingWaiter, type System, uniquePwqs, type WorkqueueState } from "./state.ts"
 import { WORK_NR_COLORS } from "./workData.ts"
 
 // ---------------------------------------------------------------------------

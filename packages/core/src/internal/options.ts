@@ -16,7 +16,7 @@
  *
  * @internal
  */
-import * as WorkqueueError from "../WorkqueueError.ts"
+import * as WorkqueueError from "./error.ts"
 import {
   __WQ_ORDERED,
   WQ_BH,

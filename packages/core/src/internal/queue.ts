@@ -5,7 +5,7 @@
  *
  * @internal
  */
-import * as WorkqueueError from "../WorkqueueError.ts"
+import type * as WorkqueueError from "./error.ts"
 import {
   currentCpuUnsafe,
   grabPending,
@@ -17,7 +17,7 @@ import {
   wqTimerLink,
   wqTimerUnlink
 } from "./core.ts"
-import { type DelayedWorkState, System, type WorkqueueState, type WorkState } from "./state.ts"
+import { type DelayedWorkState, type System, type WorkqueueState, type WorkState } from "./state.ts"
 import { armRejection, checkCpu, delayMillis, foreignSystem, queueRejection } from "./validate.ts"
 import { WORK_COLOR_SHIFT, WORK_INACTIVE, WORK_PENDING, workCpu, workLastRunning, workSetCpu } from "./workData.ts"
 

@@ -5,10 +5,10 @@
  *
  * @internal
  */
-import * as WorkqueueError from "../WorkqueueError.ts"
+import * as WorkqueueError from "./error.ts"
 import { currentCpuUnsafe, isChainedWork } from "./core.ts"
 import { WQ_DFL_ACTIVE, WQ_NAME_LEN, WQ_PUBLIC_FLAGS } from "./flags.ts"
-import { System, type WorkqueueState, type WorkState } from "./state.ts"
+import { type System, type WorkqueueState, type WorkState } from "./state.ts"
 import { WORK_PENDING } from "./workData.ts"
 
 // ---------------------------------------------------------------------------

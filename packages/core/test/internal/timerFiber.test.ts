@@ -1,3 +1,4 @@
+import * as WorkqueueInternal from "../../src/internal/workqueue.ts"
 import { assert, describe, it } from "@effect/vitest"
 import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
@@ -205,7 +206,7 @@ describe("the timer fiber under random arms, cancels and mods (fixed seed)", () 
 })
 
 /** The system's timer structure, reached through a workqueue (internal: buckets and heap sizes). */
-const timerBaseOf = (wq: Workqueue.Workqueue) => Workqueue.toState(wq).system.timers
+const timerBaseOf = (wq: Workqueue.Workqueue) => WorkqueueInternal.toState(wq).system.timers
 
 /** Count how often the engine looks at `dwork`'s `timerWq` (every timer walk reads it), from now on. */
 const countVisits = (dwork: DelayedWork.DelayedWork, counter: { visits: number }) => {

@@ -1,0 +1,227 @@
+/**
+ * The workqueue handle and the calls behind `Workqueue`'s public functions: the public `Workqueue` value is the
+ * engine's `WorkqueueState` with this module's prototype; the public functions check their arguments here
+ * (`badArguments`), run one engine step (`queueOnResult`, `queueDelayedResult`) and turn its result into an
+ * Effect (`unwrap`) or a throw (`orThrow`); `queueWaitWith` waits for room under `maxPending`. `Job.ts` and
+ * `WorkqueueSystem.ts` use it too, which is why it is not private to `Workqueue.ts`.
+ *
+ * @internal
+ */
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import { pipeArguments } from "effect/Pipeable"
+import type * as DelayedWork from "../DelayedWork.ts"
+import type * as Work from "../Work.ts"
+import type { Workqueue } from "../Workqueue.ts"
+import * as Engine from "./engine.ts"
+import * as WorkqueueError from "./error.ts"
+import type { DelayedWorkState, PendingWaiter, WorkqueueState } from "./state.ts"
+
+/** `Workqueue.TypeId` */
+export const TypeId = "~effect-workqueue/Workqueue"
+
+/** `Workqueue.isWorkqueue` */
+export const isWorkqueue = (u: unknown): u is Workqueue => typeof u === "object" && u !== null && TypeId in u
+
+const WorkqueueProto = {
+  [TypeId]: TypeId,
+  pipe() {
+    return pipeArguments(this, arguments)
+  },
+  toJSON(this: WorkqueueState) {
+    return {
+      _id: "Workqueue",
+      name: this.name,
+      state: this.lifecycle,
+      flags: this.flags,
+      maxActive: this.savedMaxActive
+    }
+  },
+  toString(this: WorkqueueState) {
+    return `Workqueue(${this.name})`
+  }
+}
+
+export const toState = (wq: Workqueue): WorkqueueState => wq as unknown as WorkqueueState
+
+export const makeHandle = (state: WorkqueueState): WorkqueueState => Object.assign(Object.create(WorkqueueProto), state)
+
+export const allocUnsafe = (
+  sys: Engine.System,
+  name: string,
+  flags: number,
+  maxActive: number
+): Workqueue | WorkqueueError.WorkqueueError => {
+  const wq = Engine.allocWorkqueue(sys, name, flags, maxActive, makeHandle)
+  return WorkqueueError.isWorkqueueError(wq) ? wq : (wq as unknown as Workqueue)
+}
+
+/** The two successful outcomes, allocated once (queueing is on every job's path). */
+export const succeedTrue: Effect.Effect<boolean> = Effect.succeed(true)
+export const succeedFalse: Effect.Effect<boolean> = Effect.succeed(false)
+
+export const unwrap = (result: Engine.QueueResult): Effect.Effect<boolean, WorkqueueError.WorkqueueError> =>
+  result === true ? succeedTrue : result === false ? succeedFalse : Effect.fail(result)
+
+export const orThrow = (result: Engine.QueueResult): boolean => {
+  if (typeof result === "boolean") return result
+  throw result
+}
+
+/**
+ * The arguments of a public call that the types promise but JavaScript callers may break: a workqueue, an item
+ * (a delayed one for the delayed calls), a CPU for the `*On` calls. One `in` test each on the hot path.
+ * @internal
+ */
+export const badArguments = (
+  wq: unknown,
+  work: unknown,
+  delayed: boolean,
+  on: boolean,
+  cpu: unknown
+): WorkqueueError.WorkqueueError | undefined => {
+  if (!isWorkqueue(wq)) return badWorkqueue(wq)
+  if (
+    typeof work !== "object" ||
+    work === null ||
+    !(WorkTypeId in work) ||
+    (delayed && (work as { isDelayed?: unknown }).isDelayed !== true)
+  ) {
+    return WorkqueueError.make(
+      "InvalidArgument",
+      toState(wq).name,
+      `not a ${delayed ? "DelayedWork" : "Work"}: ${Engine.show(work)}`
+    )
+  }
+  if (on && cpu === undefined) {
+    return WorkqueueError.make("InvalidArgument", toState(wq).name, "a CPU is required (the call without On has none)")
+  }
+  return undefined
+}
+
+export const badWorkqueue = (wq: unknown): WorkqueueError.WorkqueueError =>
+  WorkqueueError.make("InvalidArgument", Engine.show(wq), `not a Workqueue: ${Engine.show(wq)}`)
+
+/** `Work.TypeId`, spelled here: Work.ts imports this module's types. */
+const WorkTypeId = "~effect-workqueue/Work"
+
+export const queueOnResult = (
+  wq: Workqueue,
+  cpu: number | undefined,
+  work: Work.Work,
+  on = false
+): Engine.QueueResult => {
+  const bad = badArguments(wq, work, false, on, cpu)
+  if (bad !== undefined) return bad
+  const state = toState(wq)
+  return Engine.queueWorkOn(state.system, cpu, state, work as any)
+}
+
+export const toMillis = (delay: Duration.Input): number => {
+  if (typeof delay === "number") return delay
+  try {
+    return Duration.toMillis(Duration.fromInputUnsafe(delay))
+  } catch {
+    return Number.NaN
+  }
+}
+
+export const queueDelayedResult = (
+  wq: Workqueue,
+  cpu: number | undefined,
+  dwork: DelayedWork.DelayedWork,
+  delay: Duration.Input,
+  mod: boolean,
+  on = false
+): Engine.QueueResult => {
+  const bad = badArguments(wq, dwork, true, on, cpu)
+  if (bad !== undefined) return bad
+  const state = toState(wq)
+  const f = mod ? Engine.modDelayedWorkOn : Engine.queueDelayedWorkOn
+  return f(state.system, cpu, state, dwork as unknown as DelayedWorkState, toMillis(delay))
+}
+
+export const isQueueFull = (result: Engine.QueueResult): boolean =>
+  typeof result !== "boolean" && result.reason === "QueueFull"
+
+/**
+ * Park the caller until `wq` has room for one more pending item: a node on the workqueue's waiter list (FIFO, O(1)
+ * to add, wake and remove; no Semaphore and no fiber per waiter). `front` puts a caller that was woken but lost
+ * the room to a faster queuer back at the head. Interrupted, it leaves the list and passes a wake-up it may have
+ * received on to the next waiter.
+ */
+const waitRoom = (state: WorkqueueState, front: boolean): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    const waiter: PendingWaiter = {
+      next: undefined,
+      prev: undefined,
+      list: undefined,
+      woken: false,
+      wake: () => {}
+    }
+    return Effect.onInterrupt(
+      Effect.callback<void>((resume) => {
+        ;(waiter as { wake: () => void }).wake = () => state.system.scheduler.scheduleTask(() => resume(Effect.void), 0)
+        if (front) state.pendingWaiters.unshift(waiter)
+        else state.pendingWaiters.push(waiter)
+        return Effect.sync(() => {
+          if (waiter.list !== undefined) state.pendingWaiters.remove(waiter)
+        })
+      }),
+      () =>
+        Effect.sync(() => {
+          // a wake-up received and not used: give back the room reserved for it and pass it on
+          if (waiter.woken) {
+            waiter.woken = false
+            state.nrWoken--
+          }
+          Engine.wqWakePendingWaiter(state.system, state)
+        })
+    ).pipe(
+      Effect.andThen(
+        Effect.sync(() => {
+          // back to retry: the reserved room is ours to take in this same step (`queueWaitLoop`)
+          if (waiter.woken) {
+            waiter.woken = false
+            state.nrWoken--
+          }
+        })
+      )
+    )
+  })
+
+/**
+ * Run the queueing step `attempt` (one L step returning the kernel's boolean or the rule broken); while it fails
+ * with `QueueFull`, wait for room and try again. Shared by `queueWait` and `Job.submit`'s `whenFull: "wait"`.
+ * @internal
+ */
+export const queueWaitWith = (
+  wq: Workqueue,
+  attempt: () => Engine.QueueResult
+): Effect.Effect<boolean, WorkqueueError.WorkqueueError> => queueWaitLoop(toState(wq), attempt, false)
+
+const queueWaitLoop = (
+  state: WorkqueueState,
+  attempt: () => Engine.QueueResult,
+  woken: boolean
+): Effect.Effect<boolean, WorkqueueError.WorkqueueError> =>
+  Effect.suspend(() => {
+    if (!woken && (state.pendingWaiters.length > 0 || state.nrWoken > 0)) {
+      // callers already waiting go first: a newcomer does not overtake them; it joins the tail, and if there is
+      // room (the head was woken and is on its way) nothing is lost — the wake chain reaches it in turn
+      return Effect.flatMap(
+        Effect.andThen(
+          Effect.sync(() => Engine.wqWakePendingWaiter(state.system, state)),
+          waitRoom(state, false)
+        ),
+        () => queueWaitLoop(state, attempt, true)
+      )
+    }
+    const result = attempt()
+    if (isQueueFull(result)) {
+      return Effect.flatMap(waitRoom(state, woken), () => queueWaitLoop(state, attempt, true))
+    }
+    // room left after ours: the next waiter may take it (each freed slot wakes one waiter only)
+    if (woken) Engine.wqWakePendingWaiter(state.system, state)
+    return unwrap(result)
+  })
