@@ -7,10 +7,10 @@
  *
  * @since 0.1.0
  */
-import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
-import { pipeArguments, type Pipeable } from "effect/Pipeable"
+import type { Pipeable } from "effect/Pipeable"
 import * as Engine from "./internal/engine.ts"
+import * as Internal from "./internal/work.ts"
 import type { DelayedWorkState } from "./internal/state.ts"
 import * as Work from "./Work.ts"
 import type * as WorkqueueError from "./WorkqueueError.ts"
@@ -19,7 +19,7 @@ import type * as WorkqueueError from "./WorkqueueError.ts"
  * @category models
  * @since 0.1.0
  */
-export const TypeId = "~effect-workqueue/DelayedWork"
+export const TypeId = Internal.DelayedWorkTypeId
 
 /**
  * A delayed work item (`struct delayed_work`). It is also a `Work`: `Work.pending`, `Work.flush` and friends
@@ -38,51 +38,6 @@ export interface DelayedWork extends Work.Work, Pipeable {
  * @since 0.1.0
  */
 export const isDelayedWork = (u: unknown): u is DelayedWork => typeof u === "object" && u !== null && TypeId in u
-
-const DelayedWorkProto = Object.create(
-  Work.WorkProto,
-  Object.getOwnPropertyDescriptors({
-    [TypeId]: TypeId,
-    isDelayed: true,
-    pipe() {
-      return pipeArguments(this, arguments)
-    },
-    toJSON(this: DelayedWorkState) {
-      return {
-        _id: "DelayedWork",
-        name: this.name,
-        state: Work.describe(this),
-        expires: this.timerWq !== undefined ? this.timerWq.system.timers.expiresOf(this) : undefined
-      }
-    },
-    toString(this: DelayedWorkState) {
-      return `DelayedWork(${this.name})`
-    },
-    onTimer(this: DelayedWorkState) {
-      Engine.delayedWorkTimerFn(this.timerWq!.system, this)
-    }
-  })
-)
-
-function DelayedWorkImpl(
-  this: DelayedWorkState,
-  fn: (self: any) => Effect.Effect<void, unknown, unknown>,
-  ctx: DelayedWorkState["ctx"],
-  name: string | undefined
-) {
-  Work.initWork(this, fn, ctx, name)
-  this.expires = 0
-  this.timerWq = undefined
-  this.armedPrev = undefined
-  this.armedNext = undefined
-}
-DelayedWorkImpl.prototype = DelayedWorkProto
-
-/** @internal */
-export const toState = (dwork: DelayedWork): DelayedWorkState => {
-  if (!isDelayedWork(dwork)) throw new TypeError(`not a DelayedWork: ${Engine.show(dwork)}`)
-  return dwork as unknown as DelayedWorkState
-}
 
 /**
  * Create a delayed work item (`INIT_DELAYED_WORK()`); the services the handler needs are captured now.
@@ -109,14 +64,9 @@ export const make = <E, R>(
   fn: (self: DelayedWork) => Effect.Effect<void, E, R>,
   options?: { readonly name?: string | undefined }
 ): Effect.Effect<DelayedWork, never, R> =>
-  Effect.withFiberSucceed((fiber) => new (DelayedWorkImpl as any)(fn, fiber.context, options?.name) as DelayedWork)
-
-/** `DelayedWork.make` with the services already at hand (the jobs layer: no extra effect per job). @internal */
-export const makeWithContext = (
-  fn: (self: DelayedWork) => Effect.Effect<void, any, any>,
-  ctx: Context.Context<any>,
-  name: string | undefined
-): DelayedWork => new (DelayedWorkImpl as any)(fn, ctx, name) as DelayedWork
+  Effect.withFiberSucceed(
+    (fiber) => new (Internal.DelayedWorkImpl as any)(fn, fiber.context, options?.name) as DelayedWork
+  )
 
 /**
  * `delayed_work_pending()`: the timer is armed or the item is queued.
@@ -168,11 +118,13 @@ export const pending = (dwork: DelayedWork): Effect.Effect<boolean> => Work.pend
  * @since 0.1.0
  */
 export const flush = (dwork: DelayedWork): Effect.Effect<boolean, WorkqueueError.WorkqueueError> =>
-  Effect.suspend(() => {
-    const self = toState(dwork)
-    const sys = Engine.workSystem(self)
-    return sys === undefined ? Effect.succeed(false) : Engine.flushDelayedWork(sys, self)
-  })
+  Effect.suspend(() =>
+    Internal.onSystem<Effect.Effect<boolean, WorkqueueError.WorkqueueError>>(
+      Internal.delayedWorkState(dwork),
+      (sys, self) => Engine.flushDelayedWork(sys, self as DelayedWorkState),
+      () => Effect.succeed(false)
+    )
+  )
 
 /**
  * `cancel_delayed_work()`: delete the timer or remove the queued instance; `true` if it was pending. Does not

@@ -29,6 +29,7 @@ import type * as Schedule from "effect/Schedule"
 import * as ScheduleM from "effect/Schedule"
 import * as DelayedWork from "./DelayedWork.ts"
 import * as Engine from "./internal/engine.ts"
+import * as WorkInternal from "./internal/work.ts"
 import { make as makeError } from "./internal/error.ts"
 import { EntityKey, entityOf } from "./internal/scheduler.ts"
 import type { DelayedWorkState } from "./internal/state.ts"
@@ -330,7 +331,11 @@ export const submit: {
           )
           // the item captures the caller's services as `DelayedWork.make` would; named after an explicit id only
           // (a name is a side-table entry, too dear for every anonymous job)
-          state.dwork = DelayedWork.makeWithContext(() => runAttempt(state, body), ctx, options?.id)
+          state.dwork = WorkInternal.makeWithContext(
+            () => runAttempt(state, body),
+            ctx,
+            options?.id
+          ) as unknown as DelayedWork.DelayedWork
           const delay = options?.delay ?? 0
           const attempt = () => WorkqueueInternal.queueDelayedResult(wq, undefined, state.dwork, delay, false)
           if (options?.whenFull === "wait") return Effect.as(WorkqueueInternal.queueWaitWith(wq, attempt), state)

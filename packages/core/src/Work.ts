@@ -8,17 +8,17 @@
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
-import { pipeArguments, type Pipeable } from "effect/Pipeable"
+import type { Pipeable } from "effect/Pipeable"
 import * as Engine from "./internal/engine.ts"
-import type { WorkState } from "./internal/state.ts"
-import { WORK_INACTIVE, WORK_PENDING } from "./internal/workData.ts"
+import * as Internal from "./internal/work.ts"
+import { WORK_PENDING } from "./internal/workData.ts"
 import type * as WorkqueueError from "./WorkqueueError.ts"
 
 /**
  * @category models
  * @since 0.1.0
  */
-export const TypeId = "~effect-workqueue/Work"
+export const TypeId = Internal.WorkTypeId
 
 /**
  * A work item (`struct work_struct`): made once with `Work.make`, queued many times.
@@ -38,89 +38,8 @@ export interface Work extends Pipeable {
  */
 export const isWork = (u: unknown): u is Work => typeof u === "object" && u !== null && TypeId in u
 
-/** @internal */
-export const WorkProto = {
-  [TypeId]: TypeId,
-  isDelayed: false,
-  get name(): string {
-    // computed when read (logs, spans, snapshots): making an item stores no name
-    const self = this as unknown as WorkState
-    return self.ownName ?? (self.fn.name || (self.isDelayed ? "delayed_work" : "work"))
-  },
-  pipe() {
-    return pipeArguments(this, arguments)
-  },
-  toJSON(this: WorkState) {
-    return {
-      _id: "Work",
-      name: this.name,
-      state: describe(this)
-    }
-  },
-  toString(this: WorkState) {
-    return `Work(${this.name})`
-  }
-}
-
-/** @internal */
-export const describe = (work: WorkState): string => {
-  const pending = (work.data & WORK_PENDING) !== 0
-  const running = work.current !== undefined
-  if (work.disable > 0 && !pending && !running) return "disabled"
-  if (pending && running) return "running+queued"
-  if (running) return "running"
-  if (!pending) return "idle"
-  if (work.pwq === undefined) return "armed"
-  return (work.data & WORK_INACTIVE) !== 0 ? "queued-inactive" : "queued-active"
-}
-
-/**
- * Initialise the fields every item has, in one order (one hidden class, named or not): 10 fields, 104 bytes on
- * 64-bit V8. An explicit name is a field, not a side table: a `WeakMap` entry per item costs µs at 1M items.
- * @internal
- */
-export const initWork = (
-  self: WorkState,
-  fn: (self: any) => Effect.Effect<void, unknown, unknown>,
-  ctx: WorkState["ctx"],
-  name: string | undefined
-): void => {
-  // the types promise these; a JavaScript caller gets a clear defect here rather than a handler dying later
-  if (typeof fn !== "function") throw new TypeError(`Work.make: the handler must be a function, got ${Engine.show(fn)}`)
-  if (name !== undefined && typeof name !== "string") {
-    throw new TypeError(`Work.make: the name must be a string, got ${Engine.show(name)}`)
-  }
-  ;(self as any).next = undefined
-  ;(self as any).prev = undefined
-  ;(self as any).list = undefined
-  ;(self as any).fn = fn
-  ;(self as any).ctx = ctx
-  self.data = 0
-  self.disable = 0
-  self.pwq = undefined
-  self.current = undefined
-  self.system = undefined
-  ;(self as any).ownName = name
-}
-
-function WorkImpl(
-  this: WorkState,
-  fn: (self: any) => Effect.Effect<void, unknown, unknown>,
-  ctx: WorkState["ctx"],
-  name: string | undefined
-) {
-  initWork(this, fn, ctx, name)
-}
-WorkImpl.prototype = WorkProto
-
-/** @internal */
-export const toState = (work: Work): WorkState => {
-  // the types promise a Work; a JavaScript caller gets a defect that says so, not a TypeError deep inside
-  if (typeof work !== "object" || work === null || !(TypeId in work)) {
-    throw new TypeError(`not a Work: ${Engine.show(work)}`)
-  }
-  return work as unknown as WorkState
-}
+/** The engine's state behind `work` (a defect naming the value if it is not a `Work`). */
+const toState = Internal.workState
 
 /**
  * Create a work item (`INIT_WORK()`). The handler gets the item itself (the kernel's `container_of` becomes a
@@ -155,7 +74,7 @@ export const make = <E, R>(
   options?: { readonly name?: string | undefined }
 ): Effect.Effect<Work, never, R> =>
   // one primitive, evaluated in place: the caller's context is a reference to the fiber's, nothing is copied
-  Effect.withFiberSucceed((fiber) => new (WorkImpl as any)(fn, fiber.context, options?.name) as Work)
+  Effect.withFiberSucceed((fiber) => new (Internal.WorkImpl as any)(fn, fiber.context, options?.name) as Work)
 
 /**
  * `work_pending()`: the PENDING bit — armed or queued (active or inactive); false while only running.
@@ -230,11 +149,11 @@ export const busyUnsafe = (work: Work): { readonly pending: boolean; readonly ru
  * @since 0.1.0
  */
 export const flush = (work: Work): Effect.Effect<boolean, WorkqueueError.WorkqueueError> =>
-  Effect.suspend(() => {
-    const self = toState(work)
-    const sys = Engine.workSystem(self)
-    return sys === undefined ? Effect.succeed(false) : Engine.flushWork(sys, self)
-  })
+  Effect.suspend(() =>
+    Internal.onSystem<Effect.Effect<boolean, WorkqueueError.WorkqueueError>>(toState(work), Engine.flushWork, () =>
+      Effect.succeed(false)
+    )
+  )
 
 /**
  * Remove the pending instance without waiting (`cancel_work()`). Returns `true` if it was pending. A running
@@ -268,11 +187,12 @@ export const cancel = (work: Work): Effect.Effect<boolean> => Effect.sync(() => 
  * @category cancelling
  * @since 0.1.0
  */
-export const cancelUnsafe = (work: Work): boolean => {
-  const self = toState(work)
-  const sys = Engine.workSystem(self)
-  return sys === undefined ? false : Engine.cancelWorkUnsafe(sys, self, false)
-}
+export const cancelUnsafe = (work: Work): boolean =>
+  Internal.onSystem(
+    toState(work),
+    (sys, self) => Engine.cancelWorkUnsafe(sys, self, false),
+    () => false
+  )
 
 /**
  * Cancel and wait (`cancel_work_sync()`): while it runs every queue attempt returns `false` (the handler's own
@@ -303,11 +223,13 @@ export const cancelUnsafe = (work: Work): boolean => {
  * @since 0.1.0
  */
 export const cancelSync = (work: Work): Effect.Effect<boolean, WorkqueueError.WorkqueueError> =>
-  Effect.suspend(() => {
-    const self = toState(work)
-    const sys = Engine.workSystem(self)
-    return sys === undefined ? Effect.succeed(false) : Engine.cancelWorkSync(sys, self, false)
-  })
+  Effect.suspend(() =>
+    Internal.onSystem<Effect.Effect<boolean, WorkqueueError.WorkqueueError>>(
+      toState(work),
+      (sys, self) => Engine.cancelWorkSync(sys, self, false),
+      () => Effect.succeed(false)
+    )
+  )
 
 /**
  * Disable the item (`disable_work()`): the disable count goes up by one and the pending instance is removed;
@@ -333,12 +255,13 @@ export const cancelSync = (work: Work): Effect.Effect<boolean, WorkqueueError.Wo
  * @since 0.1.0
  */
 export const disable = (work: Work): Effect.Effect<boolean> =>
-  withIdleWarning(() => {
-    const self = toState(work)
-    const sys = Engine.workSystem(self)
-    if (sys === undefined) return Engine.workDisableIdle(self)
-    return Engine.cancelWorkUnsafe(sys, self, true)
-  })
+  Internal.withIdleWarning((warn) =>
+    Internal.onSystem(
+      toState(work),
+      (sys, self) => Engine.cancelWorkUnsafe(sys, self, true),
+      (self) => Engine.workDisableIdle(self, warn)
+    )
+  )
 
 /**
  * Disable and wait for a running instance (`disable_work_sync()`).
@@ -363,12 +286,13 @@ export const disable = (work: Work): Effect.Effect<boolean> =>
  * @since 0.1.0
  */
 export const disableSync = (work: Work): Effect.Effect<boolean, WorkqueueError.WorkqueueError> =>
-  Effect.suspend(() => {
-    const self = toState(work)
-    const sys = Engine.workSystem(self)
-    if (sys === undefined) return withIdleWarning(() => Engine.workDisableIdle(self))
-    return Engine.cancelWorkSync(sys, self, true)
-  })
+  Effect.suspend(() =>
+    Internal.onSystem<Effect.Effect<boolean, WorkqueueError.WorkqueueError>>(
+      toState(work),
+      (sys, self) => Engine.cancelWorkSync(sys, self, true),
+      (self) => Internal.withIdleWarning((warn) => Engine.workDisableIdle(self, warn))
+    )
+  )
 
 /**
  * Undo one `disable` (`enable_work()`). Returns `true` if the count is now zero (the item can be queued again).
@@ -395,15 +319,10 @@ export const disableSync = (work: Work): Effect.Effect<boolean, WorkqueueError.W
  * @since 0.1.0
  */
 export const enable = (work: Work): Effect.Effect<boolean> =>
-  withIdleWarning(() => {
-    const self = toState(work)
-    return Engine.enableWorkUnsafe(Engine.workSystem(self), self)
-  })
-
-/** Run a sync step; a WARN it raised for a never-queued item goes to the caller's logger. */
-const withIdleWarning = (step: () => boolean): Effect.Effect<boolean> =>
-  Effect.suspend(() => {
-    const result = step()
-    const warning = Engine.takeIdleWarning()
-    return warning === undefined ? Effect.succeed(result) : Effect.as(Effect.logWarning(warning), result)
-  })
+  Internal.withIdleWarning((warn) =>
+    Internal.onSystem(
+      toState(work),
+      (sys, self) => Engine.enableWorkUnsafe(sys, self, warn),
+      (self) => Engine.enableWorkUnsafe(undefined, self, warn)
+    )
+  )

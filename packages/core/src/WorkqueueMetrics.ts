@@ -71,8 +71,7 @@ export interface WorkqueueStats {
   readonly rescued: number
 }
 
-/** @internal */
-export const statsUnsafe = (sys: Engine.System): Array<WorkqueueStats> => [...sys.workqueues].map(wqStats)
+const statsUnsafe = (sys: Engine.System): Array<WorkqueueStats> => [...sys.workqueues].map(wqStats)
 
 const wqStats = (wq: WorkqueueState): WorkqueueStats => {
   const sum = makeStats()

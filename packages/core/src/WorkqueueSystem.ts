@@ -655,8 +655,7 @@ const pwqSnapshot = (pwq: Pwq): PwqSnapshot => ({
 const wqType = (wq: WorkqueueState): WorkqueueSnapshot["type"] =>
   wq.bh ? "bh" : wq.ordered ? "ordered" : wq.unbound ? "unbound" : "percpu"
 
-/** @internal */
-export const snapshotUnsafe = (sys: Engine.System): Snapshot => ({
+const snapshotUnsafe = (sys: Engine.System): Snapshot => ({
   time: sys.now(),
   cpus: sys.cpus,
   freezing: sys.freezing,

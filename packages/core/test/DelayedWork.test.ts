@@ -690,7 +690,7 @@ describe("DelayedWork", () => {
         })
         yield* program.pipe(Effect.provideContext(context), Scope.provide(scope))
         yield* Scope.close(scope, Exit.void)
-        const snap = WorkqueueSystem.snapshotUnsafe(service!.system)
+        const snap = yield* Effect.provideService(WorkqueueSystem.snapshot, WorkqueueSystem.WorkqueueSystem, service!)
         assert.strictEqual(snap.timers, 0)
         assert.deepStrictEqual(snap.workqueues, [])
         assert.deepStrictEqual([...(yield* rec.starts)].sort(), ["a", "b", "c"], "armed items were fired, not dropped")

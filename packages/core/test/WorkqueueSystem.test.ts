@@ -134,7 +134,7 @@ describe("WorkqueueSystem", () => {
         }).pipe(Effect.provideContext(context), Scope.provide(scope))
         yield* Scope.close(scope, Exit.void)
         assert.deepStrictEqual([...(yield* rec.ends)].sort(), ["mine", "system"])
-        const snap = WorkqueueSystem.snapshotUnsafe(service!.system)
+        const snap = yield* Effect.provideService(WorkqueueSystem.snapshot, WorkqueueSystem.WorkqueueSystem, service!)
         assert.deepStrictEqual(snap.workqueues, [])
         assert.strictEqual(snap.timers, 0)
       })

@@ -23,27 +23,18 @@ export const cancelWorkUnsafe = (sys: System, work: WorkState, disable: boolean)
 }
 
 /**
- * A WARN with no system at hand (the item was never queued): kept here and logged by the public wrapper through
- * the caller's own logger (`takeIdleWarning`), not a detached fiber with the default one.
+ * `disable_work()`'s count: +1, refused at the cap with a WARN — through the system's logger, or for an item on no
+ * system through `warnIdle` (the caller logs it with its own logger).
  */
-let idleWarning: string | undefined = undefined // L: set and taken within one synchronous step
-const warnIdle = (message: string): void => {
-  idleWarning = message
-}
-
-/** The warning the last idle-item step raised, if any (taken once). @internal */
-export const takeIdleWarning = (): string | undefined => {
-  const message = idleWarning
-  idleWarning = undefined
-  return message
-}
-
-/** @internal */
-export const workDisableInc = (sys: System | undefined, work: WorkState): boolean => {
+export const workDisableInc = (
+  sys: System | undefined,
+  work: WorkState,
+  warnIdle?: (message: string) => void
+): boolean => {
   if (work.disable >= WORK_OFFQ_DISABLE_MAX) {
     const message = `workqueue: work disable count overflowed ("${work.name}")`
     if (sys !== undefined) sys.warnOnce(`disable-overflow:${work.name}`, message)
-    else warnIdle(message)
+    else warnIdle?.(message)
     return false
   }
   work.disable++
@@ -51,13 +42,17 @@ export const workDisableInc = (sys: System | undefined, work: WorkState): boolea
 }
 
 /** `disable_work()` on an item that is nowhere: only the count moves; it was not pending. */
-export const workDisableIdle = (work: WorkState): boolean => {
-  workDisableInc(undefined, work)
+export const workDisableIdle = (work: WorkState, warn: (message: string) => void): boolean => {
+  workDisableInc(undefined, work, warn)
   return false
 }
 
 /** `enable_work()`: true iff the disable count is now 0. */
-export const enableWorkUnsafe = (sys: System | undefined, work: WorkState): boolean => {
+export const enableWorkUnsafe = (
+  sys: System | undefined,
+  work: WorkState,
+  warnIdle: (message: string) => void
+): boolean => {
   if (work.disable === 0) {
     const message = `workqueue: work disable count underflowed ("${work.name}")`
     if (sys !== undefined) sys.warnOnce(`disable-underflow:${work.name}`, message)
