@@ -28,6 +28,7 @@ import {
   unwrap
 } from "./internal/workqueue.ts"
 import { resolveOptions } from "./internal/options.ts"
+import { systemOf } from "./internal/service.ts"
 import type * as Work from "./Work.ts"
 import * as WorkqueueError from "./WorkqueueError.ts"
 import { WorkqueueSystem } from "./WorkqueueSystem.ts"
@@ -186,7 +187,7 @@ const alloc = (name: string, flags: unknown, internal: number, maxActive: unknow
     Effect.flatMap(WorkqueueSystem, (service) => {
       const bad = Engine.checkAllocArgs(name, flags, maxActive)
       if (bad !== undefined) return Effect.fail(bad)
-      const wq = allocUnsafe(service.system, name, (flags as number) | internal, maxActive as number)
+      const wq = allocUnsafe(systemOf(service), name, (flags as number) | internal, maxActive as number)
       return WorkqueueError.isWorkqueueError(wq) ? Effect.fail(wq) : Effect.succeed(wq)
     }),
     (wq) => Effect.ignore(destroy(wq))

@@ -12,6 +12,7 @@ import * as Schedule from "effect/Schedule"
 import * as Engine from "./internal/engine.ts"
 import type * as Work from "./Work.ts"
 import { makeStats, type WorkqueueState } from "./internal/state.ts"
+import { systemOf } from "./internal/service.ts"
 import { WorkqueueSystem } from "./WorkqueueSystem.ts"
 
 /**
@@ -19,7 +20,9 @@ import { WorkqueueSystem } from "./WorkqueueSystem.ts"
  * timer being armed, nor when queueing is refused), `workqueue_activate_work` (placed on the pool worklist),
  * `workqueue_execute_start` and `workqueue_execute_end` (around the handler). Receive them with
  * `WorkqueueSystem.layer({ tracepoint })`. `work` is the item itself (the kernel's work pointer; its `name` is the
- * function), so an event costs no name lookup.
+ * function), so an event costs no name lookup. `reqCpu` is -1 when none was requested (`WORK_CPU_UNBOUND`);
+ * `cpu` is -1 for unbound pools; `time` is ms on the system Clock. (`W` is the item type: the engine reports its
+ * own item state under the same union; users see `Work`.)
  *
  * **Kernel**: `trace_workqueue_queue_work()` & co., kernel/workqueue.c.
  *
@@ -42,7 +45,43 @@ import { WorkqueueSystem } from "./WorkqueueSystem.ts"
  * @category metrics
  * @since 0.1.0
  */
-export type Tracepoint = Engine.Tracepoint<Work.Work>
+export type Tracepoint<W = Work.Work> =
+  | {
+      readonly _tag: "workqueue_queue_work"
+      readonly time: number
+      readonly work: W
+      readonly workqueue: string
+      readonly reqCpu: number
+      readonly cpu: number
+      readonly pool: number
+    }
+  | {
+      readonly _tag: "workqueue_activate_work"
+      readonly time: number
+      readonly work: W
+      readonly workqueue: string
+      readonly pool: number
+    }
+  | {
+      readonly _tag: "workqueue_execute_start"
+      readonly time: number
+      readonly work: W
+      readonly workqueue: string
+      readonly worker: string
+      readonly cpu: number
+      readonly pool: number
+    }
+  | {
+      readonly _tag: "workqueue_execute_end"
+      readonly time: number
+      readonly work: W
+      readonly workqueue: string
+      readonly worker: string
+      readonly outcome: "success" | "failure" | "defect"
+    }
+// ---------------------------------------------------------------------------
+// the system
+// ---------------------------------------------------------------------------
 
 /**
  * The statistics of one workqueue, summed over its pwqs (`wq_monitor.py` columns).
@@ -120,7 +159,7 @@ const wqStats = (wq: WorkqueueState): WorkqueueStats => {
  */
 export const stats: Effect.Effect<ReadonlyArray<WorkqueueStats>, never, WorkqueueSystem> = Effect.map(
   WorkqueueSystem,
-  (s) => statsUnsafe(s.system)
+  (s) => statsUnsafe(systemOf(s))
 )
 
 const counters = {
@@ -198,8 +237,9 @@ const published = new WeakMap<WorkqueueState, Record<CounterKey, number>>()
  * @category metrics
  * @since 0.1.0
  */
-export const publish: Effect.Effect<void, never, WorkqueueSystem> = Effect.flatMap(WorkqueueSystem, ({ system }) =>
+export const publish: Effect.Effect<void, never, WorkqueueSystem> = Effect.flatMap(WorkqueueSystem, (service) =>
   Effect.suspend(() => {
+    const system = systemOf(service)
     // workqueues destroyed since the last publication: their final counts go out once (from now on the system
     // keeps each destroyed workqueue until the next publication; before the first one it keeps none)
     const retired = system.retired ?? []

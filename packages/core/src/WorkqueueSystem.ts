@@ -12,11 +12,13 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as DelayedWork from "./DelayedWork.ts"
 import * as Engine from "./internal/engine.ts"
-import type { Pool, Pwq, WorkqueueState } from "./internal/state.ts"
+import type { Pool, Pwq, WorkqueueState, WorkState } from "./internal/state.ts"
 import type * as Work from "./Work.ts"
+import { systemOf, withSystem } from "./internal/service.ts"
 import * as WorkqueueInternal from "./internal/workqueue.ts"
 import type * as Workqueue from "./Workqueue.ts"
 import type * as WorkqueueError from "./WorkqueueError.ts"
+import type * as WorkqueueMetrics from "./WorkqueueMetrics.ts"
 
 // ---------------------------------------------------------------------------
 // models
@@ -58,8 +60,6 @@ export interface SystemWorkqueues {
 export class WorkqueueSystem extends Context.Service<
   WorkqueueSystem,
   SystemWorkqueues & {
-    /** @internal */
-    readonly system: Engine.System
     readonly cpus: number
   }
 >()("effect-workqueue/WorkqueueSystem") {}
@@ -94,7 +94,7 @@ export interface Options {
    * `workqueue_execute_end` with the kernel's fields (see `WorkqueueMetrics.Tracepoint`). Unset: one check per
    * event. Called inside the engine's synchronous steps: record, don't block.
    */
-  readonly tracepoint?: ((tp: Engine.Tracepoint<Work.Work>) => void) | undefined
+  readonly tracepoint?: ((tp: WorkqueueMetrics.Tracepoint) => void) | undefined
   /** Run each handler in a root span named after its work item, with workqueue/worker/cpu/pool attributes. */
   readonly spans?: boolean | undefined
 }
@@ -124,7 +124,7 @@ const make = (options?: Options) =>
       cpuIntensiveThresh: options?.cpuIntensiveThresh ?? 10,
       cpuIntensiveWarningThresh: options?.cpuIntensiveWarningThresh ?? 4,
       cpuClock: options?.cpuClock ?? (() => performance.now()),
-      tracepoint: options?.tracepoint as ((tp: Engine.Tracepoint) => void) | undefined, // the items are the public Work values
+      tracepoint: options?.tracepoint as ((tp: WorkqueueMetrics.Tracepoint<WorkState>) => void) | undefined, // the items are the public Work values
       spans: options?.spans ?? false
     })
     system.timerFiber.start(system.baseCtx)
@@ -136,22 +136,26 @@ const make = (options?: Options) =>
       WorkqueueInternal.toState(wq).isSystem = true
       return wq
     }
-    return WorkqueueSystem.of({
-      system,
-      cpus,
-      systemWq: alloc("events", Engine.WQ_PERCPU),
-      systemHighpriWq: alloc("events_highpri", Engine.WQ_PERCPU | Engine.WQ_HIGHPRI),
-      systemLongWq: alloc("events_long", Engine.WQ_PERCPU),
-      systemUnboundWq: alloc("events_unbound", Engine.WQ_UNBOUND, Engine.WQ_MAX_ACTIVE),
-      systemFreezableWq: alloc("events_freezable", Engine.WQ_PERCPU | Engine.WQ_FREEZABLE),
-      systemPowerEfficientWq: alloc("events_power_efficient", Engine.WQ_POWER_EFFICIENT),
-      systemFreezablePowerEfficientWq: alloc(
-        "events_freezable_pwr_efficient",
-        Engine.WQ_FREEZABLE | Engine.WQ_POWER_EFFICIENT
-      ),
-      systemBhWq: alloc("events_bh", Engine.WQ_BH),
-      systemBhHighpriWq: alloc("events_bh_highpri", Engine.WQ_BH | Engine.WQ_HIGHPRI)
-    })
+    return WorkqueueSystem.of(
+      withSystem(
+        {
+          cpus,
+          systemWq: alloc("events", Engine.WQ_PERCPU),
+          systemHighpriWq: alloc("events_highpri", Engine.WQ_PERCPU | Engine.WQ_HIGHPRI),
+          systemLongWq: alloc("events_long", Engine.WQ_PERCPU),
+          systemUnboundWq: alloc("events_unbound", Engine.WQ_UNBOUND, Engine.WQ_MAX_ACTIVE),
+          systemFreezableWq: alloc("events_freezable", Engine.WQ_PERCPU | Engine.WQ_FREEZABLE),
+          systemPowerEfficientWq: alloc("events_power_efficient", Engine.WQ_POWER_EFFICIENT),
+          systemFreezablePowerEfficientWq: alloc(
+            "events_freezable_pwr_efficient",
+            Engine.WQ_FREEZABLE | Engine.WQ_POWER_EFFICIENT
+          ),
+          systemBhWq: alloc("events_bh", Engine.WQ_BH),
+          systemBhHighpriWq: alloc("events_bh_highpri", Engine.WQ_BH | Engine.WQ_HIGHPRI)
+        },
+        system
+      )
+    )
   })
 
 /** The rule each option breaks, if any (a layer has no error channel here: a bad option is a defect). */
@@ -374,7 +378,7 @@ export const scheduleDelayedOn = (
 export const flushScheduled: Effect.Effect<void, WorkqueueError.WorkqueueError, WorkqueueSystem> = Effect.flatMap(
   WorkqueueSystem,
   (s) => {
-    s.system.warnOnce(
+    systemOf(s).warnOnce(
       "flush_scheduled_work",
       "WARNING: Flushing system-wide workqueues will be prohibited in near future (flush_scheduled_work)"
     )
@@ -409,8 +413,8 @@ export const flushScheduled: Effect.Effect<void, WorkqueueError.WorkqueueError, 
  * @category configuration
  * @since 0.1.0
  */
-export const freeze: Effect.Effect<void, never, WorkqueueSystem> = Effect.flatMap(WorkqueueSystem, ({ system }) =>
-  Engine.freezeWorkqueues(system)
+export const freeze: Effect.Effect<void, never, WorkqueueSystem> = Effect.flatMap(WorkqueueSystem, (service) =>
+  Engine.freezeWorkqueues(systemOf(service))
 )
 
 /**
@@ -422,8 +426,8 @@ export const freeze: Effect.Effect<void, never, WorkqueueSystem> = Effect.flatMa
  * @category configuration
  * @since 0.1.0
  */
-export const thaw: Effect.Effect<void, never, WorkqueueSystem> = Effect.flatMap(WorkqueueSystem, ({ system }) =>
-  Effect.sync(() => Engine.thawWorkqueues(system))
+export const thaw: Effect.Effect<void, never, WorkqueueSystem> = Effect.flatMap(WorkqueueSystem, (service) =>
+  Effect.sync(() => Engine.thawWorkqueues(systemOf(service)))
 )
 
 // ---------------------------------------------------------------------------
@@ -487,8 +491,8 @@ export const onCpu =
  */
 export const workqueues: Effect.Effect<ReadonlyArray<Workqueue.Workqueue>, never, WorkqueueSystem> = Effect.map(
   WorkqueueSystem,
-  ({ system }) => {
-    const all = [...system.workqueues] as unknown as Array<Workqueue.Workqueue>
+  (service) => {
+    const all = [...systemOf(service).workqueues] as unknown as Array<Workqueue.Workqueue>
     const user = all.filter((wq) => !isSystemWorkqueue(wq))
     return [...user, ...all.filter(isSystemWorkqueue)]
   }
@@ -699,7 +703,7 @@ const runQueueUnsafe = (sys: Engine.System): RunQueue => ({
  * @since 0.1.0
  */
 export const snapshot: Effect.Effect<Snapshot, never, WorkqueueSystem> = Effect.map(WorkqueueSystem, (s) =>
-  snapshotUnsafe(s.system)
+  snapshotUnsafe(systemOf(s))
 )
 
 /**
@@ -722,5 +726,5 @@ export const snapshot: Effect.Effect<Snapshot, never, WorkqueueSystem> = Effect.
  * @since 0.1.0
  */
 export const runQueue: Effect.Effect<RunQueue, never, WorkqueueSystem> = Effect.map(WorkqueueSystem, (s) =>
-  runQueueUnsafe(s.system)
+  runQueueUnsafe(systemOf(s))
 )

@@ -1,3 +1,4 @@
+import { systemOf } from "../src/internal/service.ts"
 import { assert, describe, it } from "@effect/vitest"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
@@ -257,7 +258,7 @@ describe("WorkqueueMetrics: each workqueue's deltas are its own", () => {
       assert.strictEqual(count(yield* Metric.snapshot, "workqueue_completed", "ephemeral"), 3)
       yield* WorkqueueMetrics.publish
       assert.strictEqual(count(yield* Metric.snapshot, "workqueue_completed", "ephemeral"), 3)
-      const { system } = yield* WorkqueueSystem.WorkqueueSystem
+      const system = systemOf(yield* WorkqueueSystem.WorkqueueSystem)
       assert.strictEqual(system.retired?.length, 0)
     }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 1 })))
   )

@@ -1,3 +1,4 @@
+import { systemOf } from "../src/internal/service.ts"
 import * as WorkqueueInternal from "../src/internal/workqueue.ts"
 import { assert, describe, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
@@ -538,7 +539,7 @@ describe("WorkqueueSystem: a closed system", () => {
       }
       yield* settle()
       assert.strictEqual(logs.lines.filter((l) => l.message.includes("exceeds WQ_NAME_LEN")).length, 1)
-      const { system } = yield* WorkqueueSystem.WorkqueueSystem
+      const system = systemOf(yield* WorkqueueSystem.WorkqueueSystem)
       assert.isAtMost((system as unknown as { warnedOnce: Set<string> }).warnedOnce.size, 1)
     }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 1 })), Effect.provide(logs.layer))
   })
@@ -558,7 +559,7 @@ describe("WorkqueueSystem: warnings remember nothing per distinct name", () => {
       const warnings = logs.lines.filter((l) => l.message.includes("BH handlers must not sleep")).length
       assert.isAtLeast(warnings, 100)
       assert.isAtMost(warnings, 129)
-      const { system } = yield* WorkqueueSystem.WorkqueueSystem
+      const system = systemOf(yield* WorkqueueSystem.WorkqueueSystem)
       assert.isAtMost((system as unknown as { warnedOnce: Set<string> }).warnedOnce.size, 130)
     }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 1 })), Effect.provide(logs.layer))
   })

@@ -33,6 +33,7 @@ import type * as Fiber from "effect/Fiber"
 import * as Metric from "effect/Metric"
 import * as Scheduler from "effect/Scheduler"
 import * as Tracer from "effect/Tracer"
+import type { Tracepoint } from "../WorkqueueMetrics.ts"
 import { List, type Node } from "./list.ts"
 import { type SchedEntity, WorkqueueScheduler } from "./scheduler.ts"
 import { makeTimerNode, TimerBase, TimerFiber, type TimerNode } from "./timer.ts"
@@ -261,53 +262,10 @@ export interface SystemOptions {
   /** the clock that measures handler CPU time on the JS thread (default `performance.now`) */
   readonly cpuClock: () => number
   /** the tracepoint sink (trace.h events), or undefined: one check per event when off */
-  readonly tracepoint: ((tp: Tracepoint) => void) | undefined
+  readonly tracepoint: ((tp: Tracepoint<WorkState>) => void) | undefined
   /** run each handler in a root span named after its work item */
   readonly spans: boolean
 }
-
-/**
- * The kernel's tracepoints (include/trace/events/workqueue.h), with their fields. `reqCpu` is -1 when none was
- * requested (`WORK_CPU_UNBOUND`); `cpu` is -1 for unbound pools. `time` is ms on the system Clock.
- * @internal
- */
-export type Tracepoint<W = WorkState> =
-  | {
-      readonly _tag: "workqueue_queue_work"
-      readonly time: number
-      readonly work: W
-      readonly workqueue: string
-      readonly reqCpu: number
-      readonly cpu: number
-      readonly pool: number
-    }
-  | {
-      readonly _tag: "workqueue_activate_work"
-      readonly time: number
-      readonly work: W
-      readonly workqueue: string
-      readonly pool: number
-    }
-  | {
-      readonly _tag: "workqueue_execute_start"
-      readonly time: number
-      readonly work: W
-      readonly workqueue: string
-      readonly worker: string
-      readonly cpu: number
-      readonly pool: number
-    }
-  | {
-      readonly _tag: "workqueue_execute_end"
-      readonly time: number
-      readonly work: W
-      readonly workqueue: string
-      readonly worker: string
-      readonly outcome: "success" | "failure" | "defect"
-    }
-// ---------------------------------------------------------------------------
-// the system
-// ---------------------------------------------------------------------------
 
 /**
  * What the system's own timers run: the idle cull and the mayday timer of each pool (`core.ts`), the lockup
