@@ -108,7 +108,23 @@ const parseDeclarations = (
     pendingDoc = undefined
   }
   const decls: Array<Declaration> = []
-  for (const { doc, code } of statements) {
+  // a declaration exported under another name (`declare const await_ ...` then `export { await_ as await }`: a
+  // reserved word as an export name) is documented under its exported name
+  const local = new Map<string, { readonly doc: string | undefined; readonly code: string }>()
+  for (const statement of statements) {
+    const m = /^declare (?:const|function|class) (\w+)/.exec(statement.code)
+    if (m !== null) local.set(m[1]!, statement)
+  }
+  for (const statement of statements) {
+    const renamed = /^export \{ (\w+) as (\w+) \};?$/.exec(statement.code)
+    const target = renamed === null ? undefined : local.get(renamed[1]!)
+    const { doc, code } =
+      renamed === null || target === undefined
+        ? statement
+        : {
+            doc: target.doc,
+            code: `export ${target.code.replace(new RegExp(`^(declare \\w+ )${renamed[1]}\\b`), `$1${renamed[2]}`)}`
+          }
     const m = /^export (?:declare )?(const|function|class|interface|type|namespace|enum|\* as) ?(\w+)/.exec(code)
     if (m === null) continue
     const parsed = doc === undefined ? { text: "", tags: [] } : parseDoc(doc)

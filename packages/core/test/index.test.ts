@@ -38,3 +38,23 @@ describe("index", () => {
     )
   })
 })
+
+describe("the API reference (docs/api/core, generated from the JSDoc by `npm run docs`)", () => {
+  const apiDir = Path.join(srcDir, "..", "..", "..", "docs", "api", "core")
+  const documented = (module: string): Set<string> =>
+    new Set(
+      Fs.readFileSync(Path.join(apiDir, `${module}.md`), "utf8")
+        .split("\n")
+        .filter((line) => line.startsWith("### "))
+        .map((line) => line.slice(4).trim())
+    )
+
+  it("documents every value each public namespace exports: internals stay in src/internal/", () => {
+    for (const name of publicModules) {
+      const ns = (Barrel as unknown as Record<string, Record<string, unknown>>)[name]!
+      const docs = documented(name)
+      const undocumented = Object.keys(ns).filter((key) => !docs.has(key))
+      assert.deepStrictEqual(undocumented, [], `${name}: exports missing from docs/api/core/${name}.md`)
+    }
+  })
+})

@@ -13,4 +13,19 @@ describe("index", () => {
       .sort()
     assert.deepStrictEqual(Object.keys(Platform).sort(), modules)
   })
+
+  it("the API reference (docs/api/platform) documents every value each public namespace exports", () => {
+    const apiDir = path.join(import.meta.dirname, "..", "..", "..", "docs", "api", "platform")
+    for (const [name, ns] of Object.entries(Platform as unknown as Record<string, Record<string, unknown>>)) {
+      const docs = new Set(
+        fs
+          .readFileSync(path.join(apiDir, `${name}.md`), "utf8")
+          .split("\n")
+          .filter((line) => line.startsWith("### "))
+          .map((line) => line.slice(4).trim())
+      )
+      const undocumented = Object.keys(ns).filter((key) => !docs.has(key))
+      assert.deepStrictEqual(undocumented, [], `${name}: exports missing from docs/api/platform/${name}.md`)
+    }
+  })
 })
