@@ -4,7 +4,8 @@
  * The rooms, from the bottom (each imports only rooms above it in this list):
  *
  * - `flags.ts`: the `WQ_*` flags and limits (one table).
- * - `list.ts`, `timer.ts`, `scheduler.ts`: the intrusive list, the timer structure and its fiber, the run queue.
+ * - `list.ts`, `scheduler.ts`, `timer.ts`: the intrusive list, the run queue, the timer structure and its fiber.
+ * - `error.ts`: building a `WorkqueueError`.
  * - `state.ts`: the structures (work item, pwq, pool, worker, workqueue) and the `System` that owns them.
  * - `workData.ts`: the bits of `work->data`.
  * - `diagnostics.ts`: hog reports, the lockup watchdog, `show_workqueue_state`.

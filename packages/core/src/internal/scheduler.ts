@@ -59,9 +59,9 @@ export const entityOf = (fiber: Fiber.Fiber<unknown, unknown> | undefined): Sche
 
 interface Bucket {
   readonly priority: number
-  tasks: Array<() => void>
-  owners: Array<SchedEntity | undefined>
-  head: number
+  tasks: Array<() => void> // L
+  owners: Array<SchedEntity | undefined> // L: the entity of each task (parallel to `tasks`)
+  head: number // L: index of the next task to run (run tasks are dropped in batches)
 }
 
 /** @internal */
@@ -73,19 +73,19 @@ export class WorkqueueScheduler implements Scheduler.Scheduler {
   readonly sliceMs: number
   private buckets: Array<Bucket> = [] // L: sorted by priority
   private size = 0 // L: tasks in all buckets
-  private readonly dispatcher: Scheduler.SchedulerDispatcher
+  private readonly dispatcher: Scheduler.SchedulerDispatcher // I: the parent scheduler's, where pumps run
   private readonly pump: () => void
   /**
    * A pump is on the parent's queue and has not started (L). At most one pump is ever pending, so a loop
    * that queues and flushes forever costs the parent one task per pump, never one per task (a pump per task
    * once piled up 1.47M pending no-op pumps in one parent batch and starved the event loop).
    */
-  private pumpScheduled = false
+  private pumpScheduled = false // L
   readonly probes: Array<() => void> = [] // L: run when the parent gets to them (see `requestProbe`)
   private probeScheduled = false // L
 
   /** Measures slices (CPU time), `performance.now` unless a test injects a clock. */
-  readonly cpuClock: () => number
+  readonly cpuClock: () => number // I
 
   constructor(parent: Scheduler.Scheduler, sliceMs: number, cpuClock: () => number) {
     this.cpuClock = cpuClock
@@ -180,7 +180,7 @@ export class WorkqueueScheduler implements Scheduler.Scheduler {
   }
 
   /** The entity whose task is running now (undefined outside our tasks). */
-  currentOwner: SchedEntity | undefined = undefined
+  currentOwner: SchedEntity | undefined = undefined // L: set by the pump around each task
 
   /**
    * L: `cpuClock` at the start of the running slice, or at its last item boundary (`cutSlice`). A slice can run
@@ -188,7 +188,7 @@ export class WorkqueueScheduler implements Scheduler.Scheduler {
    * item that ended, so a slice's CPU time goes to the items that ran in it (`wq_worker_tick()` charges each
    * tick to the item running in it), and `onSlice` gets only what ran after the last boundary.
    */
-  private sliceMark = 0
+  private sliceMark = 0 // L
 
   /** Inside a slice (`currentOwner` set): the CPU time since the slice started or the last cut, and cut here. */
   cutSlice(): number {
@@ -203,7 +203,7 @@ export class WorkqueueScheduler implements Scheduler.Scheduler {
    * use it instead of reading the clock per item. Exact under TestClock (time does not move within a turn);
    * with the real clock, late by at most one pump.
    */
-  stamp = 0
+  stamp = 0 // L: set by the pump at the start of each turn
   /** Reads the system Clock (set by the engine). */
   readClock: () => number = () => 0
 
@@ -279,8 +279,8 @@ export class WorkqueueScheduler implements Scheduler.Scheduler {
 const PUMP_BUDGET_TASKS = 64
 
 interface Slice {
-  start: number
-  lastOps: number
-  lastCheck: number
+  start: number // L: the clock reading when the slice began
+  lastOps: number // L
+  lastCheck: number // L
 }
 const SliceKey = Symbol.for("effect-workqueue/Slice")

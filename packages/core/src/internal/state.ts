@@ -206,7 +206,7 @@ export interface WorkqueueState {
    * slot wakes one waiter, a burst of freed slots in one step wakes as many, and none loses its turn to another
    * waiter or a newcomer (without it, waiters woken together raced and the losers went back in reverse order).
    */
-  nrWoken: number
+  nrWoken: number // L (see above)
 }
 
 /** A `Workqueue.queueWait` caller parked until the workqueue has room (a node: O(1) removal on interrupt). @internal */
