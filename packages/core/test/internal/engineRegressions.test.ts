@@ -3,7 +3,7 @@
  * engine starts settle (these were bugs in the first engine, found by porting the examples; now regressions).
  */
 import { assert, describe, it } from "@effect/vitest"
-import { DelayedWork, Work, WorkqueueSystem } from "@effect-workqueue/core"
+import { DelayedWork, Work, WorkqueueSystem } from "../../src/index.ts"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
