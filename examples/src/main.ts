@@ -15,6 +15,7 @@
  */
 import { DelayedWork, Work, Workqueue, WorkqueueMetrics, WorkqueueSystem } from "@effect-workqueue/core"
 import * as Effect from "effect/Effect"
+import { dump } from "./debugging.ts"
 import { type Program, formatMs, printTable, runMain, say, stopwatch } from "./shared.ts"
 
 /** One row of the event table. */
@@ -115,37 +116,9 @@ export const makeDemo = (options?: DemoOptions): Program =>
         events.map((e) => [formatMs(e.time), e.event, e.work, e.workqueue, e.cpu])
       )
       yield* say("")
-      yield* say("== WorkqueueSystem.snapshot: workqueues ==")
+      yield* say("== WorkqueueSystem.snapshot (the debugging example's dump) ==")
       const mine = new Set(["percpu_wq", "ordered_wq", "highpri_wq", "events"])
-      yield* printTable(
-        ["workqueue", "type", "max_active", "active", "inactive", "started", "completed"],
-        snapshot.workqueues
-          .filter((wq) => mine.has(wq.name))
-          .map((wq) => [
-            wq.name,
-            wq.type,
-            wq.maxActive,
-            sum(wq.pwqs.map((p) => p.active)),
-            sum(wq.pwqs.map((p) => p.inactive)),
-            sum(wq.pwqs.map((p) => p.stats.started)),
-            sum(wq.pwqs.map((p) => p.stats.completed))
-          ])
-      )
-      yield* say("")
-      yield* say("== WorkqueueSystem.snapshot: pools with workers ==")
-      yield* printTable(
-        ["pool", "kind", "cpu", "nice", "workers", "kworkers"],
-        snapshot.pools
-          .filter((p) => p.workers.length > 0)
-          .map((p) => [
-            p.id,
-            p.kind,
-            p.cpu === undefined ? "-" : String(p.cpu),
-            p.nice,
-            p.workers.length,
-            p.workers.map((w) => w.comm).join(" ")
-          ])
-      )
+      yield* dump(snapshot, { names: [...mine] })
       yield* say("")
       yield* say("== WorkqueueMetrics.stats (wq_monitor.py) ==")
       const stats = yield* WorkqueueMetrics.stats
@@ -157,8 +130,6 @@ export const makeDemo = (options?: DemoOptions): Program =>
       )
     })
   )
-
-const sum = (xs: ReadonlyArray<number>): number => xs.reduce((a, b) => a + b, 0)
 
 /** The demo with its default timings. */
 export const demo: Program = makeDemo()
