@@ -11,7 +11,7 @@ import * as Metric from "effect/Metric"
 import * as Schedule from "effect/Schedule"
 import * as Engine from "./internal/engine.ts"
 import type * as Work from "./Work.ts"
-import { makeStats, type WorkqueueState } from "./internal/state.ts"
+import { makeStats, PWQ_STAT_NAMES, type WorkqueueState } from "./internal/state.ts"
 import { systemOf } from "./internal/service.ts"
 import { WorkqueueSystem } from "./WorkqueueSystem.ts"
 
@@ -84,47 +84,53 @@ export type Tracepoint<W = Work.Work> =
 // ---------------------------------------------------------------------------
 
 /**
- * The statistics of one workqueue, summed over its pwqs (`wq_monitor.py` columns).
+ * The counters of one pool workqueue, `enum pool_workqueue_stats` (`wq_monitor.py`'s columns): the one declaration
+ * of the statistics. `WorkqueueStats` (a workqueue's sums), `WorkqueueSystem.PwqSnapshot` (per pwq), the Effect
+ * metrics of `publish` and the engine's own counters are all derived from it.
  *
  * @category models
  * @since 0.1.0
  */
-export interface WorkqueueStats {
+export interface PwqStats {
+  /** `PWQ_STAT_STARTED`: items started (`total`) */
+  readonly started: number
+  /** `PWQ_STAT_COMPLETED`: items completed */
+  readonly completed: number
+  /** handlers that failed with a typed error (ours; the kernel has none) */
+  readonly failed: number
+  /** handlers that died or were interrupted (ours) */
+  readonly defects: number
+  /** `PWQ_STAT_CPU_TIME` (`CPUtime`): ms of JS-thread time, sampled per scheduler slice */
+  readonly cpuTime: number
+  /** `PWQ_STAT_CPU_INTENSIVE` (`CPUitsv`): automatic CPU-intensive detections */
+  readonly cpuIntensive: number
+  /** `PWQ_STAT_CM_WAKEUP` (`CMW`): concurrency-management wake-ups */
+  readonly cmWakeup: number
+  /** `PWQ_STAT_MAYDAY`: maydays sent to the rescuer */
+  readonly mayday: number
+  /** `PWQ_STAT_RESCUED`: items run by the rescuer */
+  readonly rescued: number
+}
+
+/**
+ * The statistics of one workqueue: its pwqs' `PwqStats` summed, with `inFlight` (`wq_monitor.py` columns).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface WorkqueueStats extends PwqStats {
   readonly name: string
   readonly unbound: boolean
   readonly memReclaim: boolean
-  /** items started (`total`) */
-  readonly started: number
-  readonly completed: number
   /** `infl`: started − completed */
   readonly inFlight: number
-  readonly failed: number
-  readonly defects: number
-  /** `CPUtime`, ms */
-  readonly cpuTime: number
-  /** `CPUitsv`: automatic CPU-intensive detections */
-  readonly cpuIntensive: number
-  /** `CMW`: concurrency-management wake-ups */
-  readonly cmWakeup: number
-  readonly mayday: number
-  readonly rescued: number
 }
 
 const statsUnsafe = (sys: Engine.System): Array<WorkqueueStats> => [...sys.workqueues].map(wqStats)
 
 const wqStats = (wq: WorkqueueState): WorkqueueStats => {
   const sum = makeStats()
-  for (const pwq of Engine.uniquePwqs(wq)) {
-    sum.started += pwq.stats.started
-    sum.completed += pwq.stats.completed
-    sum.failed += pwq.stats.failed
-    sum.defects += pwq.stats.defects
-    sum.cpuTime += pwq.stats.cpuTime
-    sum.cpuIntensive += pwq.stats.cpuIntensive
-    sum.cmWakeup += pwq.stats.cmWakeup
-    sum.mayday += pwq.stats.mayday
-    sum.rescued += pwq.stats.rescued
-  }
+  for (const pwq of Engine.uniquePwqs(wq)) for (const key of PWQ_STAT_NAMES) sum[key] += pwq.stats[key]
   return {
     name: wq.name,
     unbound: wq.unbound,
@@ -162,7 +168,8 @@ export const stats: Effect.Effect<ReadonlyArray<WorkqueueStats>, never, Workqueu
   (s) => statsUnsafe(systemOf(s))
 )
 
-const counters = {
+/** One Effect metric per `PwqStats` counter (the type makes it cover every one). */
+const counters: { readonly [K in keyof PwqStats]: Metric.Counter<number> } = {
   started: Metric.counter("workqueue_started", {
     description: "work items started (PWQ_STAT_STARTED)",
     incremental: true
@@ -196,11 +203,11 @@ const counters = {
     description: "items run by the rescuer (PWQ_STAT_RESCUED)",
     incremental: true
   })
-} as const
+}
 
 const inFlightGauge = Metric.gauge("workqueue_in_flight", { description: "started - completed" })
 
-type CounterKey = keyof typeof counters
+type CounterKey = keyof PwqStats
 
 /**
  * What was last published per workqueue, so counters get deltas: keyed by the workqueue itself, never by its

@@ -555,17 +555,8 @@ export interface PwqSnapshot {
   readonly cpu: number | undefined
   readonly active: number
   readonly inactive: number
-  readonly stats: {
-    readonly started: number
-    readonly completed: number
-    readonly failed: number
-    readonly defects: number
-    readonly cpuTimeMs: number
-    readonly cpuIntensive: number
-    readonly cmWakeup: number
-    readonly mayday: number
-    readonly rescued: number
-  }
+  /** the pwq's `WorkqueueMetrics.PwqStats`, with its CPU time as `cpuTimeMs` (rounded to µs) */
+  readonly stats: Omit<WorkqueueMetrics.PwqStats, "cpuTime"> & { readonly cpuTimeMs: number }
 }
 
 /**
@@ -643,18 +634,17 @@ const pwqSnapshot = (pwq: Pwq): PwqSnapshot => ({
   cpu: pwq.cpu >= 0 ? pwq.cpu : undefined,
   active: pwq.nrActive,
   inactive: pwq.inactive.length,
-  stats: {
-    started: pwq.stats.started,
-    completed: pwq.stats.completed,
-    failed: pwq.stats.failed,
-    defects: pwq.stats.defects,
-    cpuTimeMs: Math.round(pwq.stats.cpuTime * 1000) / 1000,
-    cpuIntensive: pwq.stats.cpuIntensive,
-    cmWakeup: pwq.stats.cmWakeup,
-    mayday: pwq.stats.mayday,
-    rescued: pwq.stats.rescued
-  }
+  stats: pwqSnapshotStats(pwq)
 })
+
+const pwqSnapshotStats = (pwq: Pwq): PwqSnapshot["stats"] => {
+  const stats: Record<string, number> = {}
+  for (const key of Engine.PWQ_STAT_NAMES) {
+    if (key === "cpuTime") stats.cpuTimeMs = Math.round(pwq.stats.cpuTime * 1000) / 1000
+    else stats[key] = pwq.stats[key]
+  }
+  return stats as unknown as PwqSnapshot["stats"]
+}
 
 const wqType = (wq: WorkqueueState): WorkqueueSnapshot["type"] =>
   wq.bh ? "bh" : wq.ordered ? "ordered" : wq.unbound ? "unbound" : "percpu"

@@ -33,7 +33,7 @@ import type * as Fiber from "effect/Fiber"
 import * as Metric from "effect/Metric"
 import * as Scheduler from "effect/Scheduler"
 import * as Tracer from "effect/Tracer"
-import type { Tracepoint } from "../WorkqueueMetrics.ts"
+import type * as WorkqueueMetrics from "../WorkqueueMetrics.ts"
 import { List, type Node } from "./list.ts"
 import { type SchedEntity, WorkqueueScheduler } from "./scheduler.ts"
 import { makeTimerNode, TimerBase, TimerFiber, type TimerNode } from "./timer.ts"
@@ -74,18 +74,29 @@ export interface DelayedWorkState extends WorkState, TimerNode {
 // pool_workqueue
 // ---------------------------------------------------------------------------
 
-/** Per-pwq statistics, `enum pool_workqueue_stats` (wq_monitor.py columns). @internal */
-export interface PwqStats {
-  started: number // L: PWQ_STAT_STARTED
-  completed: number // L: PWQ_STAT_COMPLETED
-  failed: number // L: handler typed failures (ours; the kernel has none)
-  defects: number // L: handler defects and interruptions (ours)
-  cpuTime: number // L: PWQ_STAT_CPU_TIME: ms of JS-thread time, sampled per scheduler slice (see scheduler.ts)
-  cpuIntensive: number // L: PWQ_STAT_CPU_INTENSIVE (automatic hog detection)
-  cmWakeup: number // L: PWQ_STAT_CM_WAKEUP
-  mayday: number // L: PWQ_STAT_MAYDAY
-  rescued: number // L: PWQ_STAT_RESCUED
-}
+/**
+ * Per-pwq statistics: the public `WorkqueueMetrics.PwqStats` table, writable here. Every field is L (counted inside
+ * the engine step that starts, ends, wakes or rescues an item).
+ * @internal
+ */
+export type PwqStats = { -readonly [K in keyof WorkqueueMetrics.PwqStats]: number }
+
+/** The names of the `PwqStats` counters, in `wq_monitor.py`'s order; the type check below makes it complete. @internal */
+export const PWQ_STAT_NAMES = [
+  "started",
+  "completed",
+  "failed",
+  "defects",
+  "cpuTime",
+  "cpuIntensive",
+  "cmWakeup",
+  "mayday",
+  "rescued"
+] as const satisfies ReadonlyArray<keyof PwqStats>
+/** Compiles only while `PWQ_STAT_NAMES` lists every counter of the table. @internal */
+export const PWQ_STAT_NAMES_COMPLETE: Exclude<keyof PwqStats, (typeof PWQ_STAT_NAMES)[number]> extends never
+  ? true
+  : never = true
 
 /** `struct pool_workqueue`. @internal */
 export interface Pwq {
@@ -215,18 +226,12 @@ export interface PendingWaiter extends Node {
   readonly wake: () => void // resumes the waiting fiber through the run queue, never inline
 }
 
-/** @internal */
-export const makeStats = (): PwqStats => ({
-  started: 0,
-  completed: 0,
-  failed: 0,
-  defects: 0,
-  cpuTime: 0,
-  cpuIntensive: 0,
-  cmWakeup: 0,
-  mayday: 0,
-  rescued: 0
-})
+/** Zero counters for a new pwq. @internal */
+export const makeStats = (): PwqStats => {
+  const stats = {} as PwqStats
+  for (const key of PWQ_STAT_NAMES) stats[key] = 0
+  return stats
+}
 
 /** @internal */
 export const makePwq = (wq: WorkqueueState, pool: Pool, cpu: number): Pwq => ({
@@ -262,7 +267,7 @@ export interface SystemOptions {
   /** the clock that measures handler CPU time on the JS thread (default `performance.now`) */
   readonly cpuClock: () => number
   /** the tracepoint sink (trace.h events), or undefined: one check per event when off */
-  readonly tracepoint: ((tp: Tracepoint<WorkState>) => void) | undefined
+  readonly tracepoint: ((tp: WorkqueueMetrics.Tracepoint<WorkState>) => void) | undefined
   /** run each handler in a root span named after its work item */
   readonly spans: boolean
 }
