@@ -18,7 +18,7 @@ import {
   wqTimerUnlink
 } from "./core.ts"
 import { type DelayedWorkState, type System, type WorkqueueState, type WorkState } from "./state.ts"
-import { armRejection, checkCpu, delayMillis, foreignSystem, queueRejection } from "./validate.ts"
+import { armRefusal, checkArmCaller, checkCaller, queueRejection } from "./validate.ts"
 import { WORK_COLOR_SHIFT, WORK_INACTIVE, WORK_PENDING, workCpu, workLastRunning, workSetCpu } from "./workData.ts"
 
 // ---------------------------------------------------------------------------
@@ -38,7 +38,7 @@ export const queueWorkOn = (
   work: WorkState,
   bounded = true
 ): QueueResult => {
-  const bad = checkCpu(sys, wq, cpu) ?? foreignSystem(sys, wq, work)
+  const bad = checkCaller(sys, wq, cpu, work)
   if (bad !== undefined) return bad
   if (workIsPending(work) || work.disable > 0) return false
   const rejected = queueRejection(wq)
@@ -124,14 +124,10 @@ export const queueDelayedWorkOn = (
   millis: number,
   bounded = true
 ): QueueResult => {
-  const bad = checkCpu(sys, wq, cpu) ?? foreignSystem(sys, wq, dwork)
-  if (bad !== undefined) return bad
-  const ms = delayMillis(wq, millis)
+  const ms = checkArmCaller(sys, wq, cpu, dwork, millis)
   if (typeof ms !== "number") return ms
   if (workIsPending(dwork) || dwork.disable > 0) return false
-  const rejected = queueRejection(wq)
-  if (rejected !== undefined) return rejected
-  const refused = armRejection(wq, ms)
+  const refused = armRefusal(wq, ms)
   if (refused !== undefined) return refused
   if (bounded && wqPendingFull(wq)) return queueFull(wq)
   dwork.system = sys
@@ -148,14 +144,10 @@ export const modDelayedWorkOn = (
   dwork: DelayedWorkState,
   millis: number
 ): QueueResult => {
-  const bad = checkCpu(sys, wq, cpu) ?? foreignSystem(sys, wq, dwork)
-  if (bad !== undefined) return bad
-  const ms = delayMillis(wq, millis)
+  const ms = checkArmCaller(sys, wq, cpu, dwork, millis)
   if (typeof ms !== "number") return ms
   if (dwork.disable > 0) return false
-  const rejected = queueRejection(wq)
-  if (rejected !== undefined) return rejected
-  const refused = armRejection(wq, ms)
+  const refused = armRefusal(wq, ms)
   if (refused !== undefined) return refused
   // re-arming an item already pending here moves it and adds nothing: only a new pending item meets the bound
   if (!workIsPending(dwork) && wqPendingFull(wq)) return queueFull(wq)

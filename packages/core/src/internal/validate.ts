@@ -181,3 +181,28 @@ export const checkAllocArgs = (
   }
   return undefined
 }
+
+// ---------------------------------------------------------------------------
+// the preludes: the checks each queueing entry runs before its own, in one order
+// ---------------------------------------------------------------------------
+
+/** What every queueing call checks first, in this order: the CPU, then the item's system. */
+export const checkCaller = (
+  sys: System,
+  wq: WorkqueueState,
+  cpu: number | undefined,
+  work: WorkState
+): WorkqueueError.WorkqueueError | undefined => checkCpu(sys, wq, cpu) ?? foreignSystem(sys, wq, work)
+
+/** What every arming call checks first: `checkCaller`, then the delay; the delay in whole ms when all pass. */
+export const checkArmCaller = (
+  sys: System,
+  wq: WorkqueueState,
+  cpu: number | undefined,
+  dwork: WorkState,
+  millis: number
+): number | WorkqueueError.WorkqueueError => checkCaller(sys, wq, cpu, dwork) ?? delayMillis(wq, millis)
+
+/** Arming refused by the workqueue's lifecycle: queueing's rule, then the timer-outlives-destroy rule. */
+export const armRefusal = (wq: WorkqueueState, ms: number): WorkqueueError.WorkqueueError | undefined =>
+  queueRejection(wq) ?? armRejection(wq, ms)
