@@ -3,7 +3,7 @@
  *
  * The `WorkqueueSystem` layer is built here, inside the test body, so its timer fiber and workers use the
  * TestClock. The program is forked and the clock is moved by `limit` in one `TestClock.adjust`, the way a user
- * would test it (the engine's wake-ups settle inside each step of the adjust; see engineRegressions.test.ts);
+ * would test it (the engine's wake-ups settle inside each step of the adjust; see packages/core/test/internal/engineRegressions.test.ts);
  * a program still running then fails the test.
  */
 import { assert } from "@effect/vitest"

@@ -16,7 +16,7 @@
  *
  * The queue also answers the question concurrency management needs: is a worker runnable? A worker fiber that
  * has a task here is runnable; a busy worker with no task here and not on the JS stack is sleeping (suspended on
- * a timer, a Deferred, I/O...). See `engine.ts` `poolProbe`.
+ * a timer, a Deferred, I/O...). See `core.ts` `poolProbe`.
  *
  * @internal
  */

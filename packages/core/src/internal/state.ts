@@ -60,7 +60,7 @@ export interface WorkState extends Node {
   pwq: Pwq | undefined // L: the pwq it is queued on, while PENDING and on a list
   current: Worker | undefined // L: the worker executing it now (the busy hash, inverted)
   system: System | undefined // L: the system it belongs to: set by its first successful queueing or arming; another
-  //                               system may take it only once that one has closed (engine `foreignSystem`)
+  //                               system may take it only once that one has closed (`validate.ts` `foreignSystem`)
 }
 
 /** The engine's `delayed_work`: a work item that is also a timer node. @internal */
@@ -129,7 +129,7 @@ export interface Pool {
   nrWaking: number // L: workers woken or created that have not picked an item yet
   readonly maxWorkers: number // I: the per-pool worker cap (a pool that can't create workers → mayday)
   progress: number // L: bumped when an item is added to an empty worklist or starts (the watchdog's stamp, as a counter)
-  probeRequested: boolean // L: a concurrency-management probe is pending (see engine `poolProbe`)
+  probeRequested: boolean // L: a concurrency-management probe is pending (see `core.ts` `poolProbe`)
   readonly usedIds: Set<number> // L: worker ids in use (lowest free id is reused)
   readonly cullTimer: TimerNode // I: the idle-cull timer (idle_worker_timeout)
   readonly maydayTimer: TimerNode // I: the mayday timer (pool_mayday_timeout)
@@ -166,7 +166,7 @@ export interface Worker extends SchedEntity {
   pendingExit: boolean // L: told to exit (culled / system closing)
   waking: boolean // L: counted in pool.nrWaking (woken or created, not yet at its first step)
   runMs: number // L: CPU ms of the current item since it started or last woke (CPU-hog detection)
-  token: RunToken | undefined // W: the run identity in the handler's context (engine `RunToken`); set at a start
+  token: RunToken | undefined // W: the run identity in the handler's context (`RunToken` below); set at a start
 }
 
 // ---------------------------------------------------------------------------

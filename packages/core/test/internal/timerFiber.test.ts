@@ -223,7 +223,7 @@ const countVisits = (dwork: DelayedWork.DelayedWork, counter: { visits: number }
   })
 }
 
-describe("reclaiming and destroying timers (internal/timer.ts, engine.ts fireArmedTimers)", () => {
+describe("reclaiming and destroying timers (internal/timer.ts, internal/queue.ts fireArmedTimers)", () => {
   it.effect("100k arm+cancel cycles with jittered one-hour delays leave the timer structure at its baseline", () =>
     Effect.gen(function* () {
       const wq = yield* Workqueue.make("jitter")
