@@ -791,6 +791,32 @@ describe("Work", () => {
       }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
     )
 
+    it.effect(
+      "an item on no system warns through the caller's own logger, each call (enable_work / disable_work WARN)",
+      () => {
+        const logs = makeLogCapture()
+        return Effect.gen(function* () {
+          const work = yield* Work.make(() => Effect.void, { name: "lonely" })
+          assert.isTrue(yield* Work.enable(work))
+          assert.isTrue(yield* Work.enable(work))
+          assert.isFalse(yield* Work.cancel(work), "nothing to cancel, nothing to warn")
+          for (let i = 0; i < 65_535; i++) yield* Work.disable(work)
+          assert.strictEqual(logs.lines.length, 2, logs.text())
+          assert.isFalse(yield* Work.disable(work))
+          assert.isFalse(yield* Work.disableSync(work))
+          assert.deepStrictEqual(
+            logs.lines.map((l) => [l.level, l.message]),
+            [
+              ["Warn", 'workqueue: work disable count underflowed ("lonely")'],
+              ["Warn", 'workqueue: work disable count underflowed ("lonely")'],
+              ["Warn", 'workqueue: work disable count overflowed ("lonely")'],
+              ["Warn", 'workqueue: work disable count overflowed ("lonely")']
+            ]
+          )
+        }).pipe(Effect.provide(logs.layer))
+      }
+    )
+
     it.effect("disableSync waits for a running instance and leaves the item disabled (disable_work_sync)", () =>
       Effect.gen(function* () {
         const gate = yield* makeGate
