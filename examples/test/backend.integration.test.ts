@@ -111,7 +111,7 @@ describe("backend example (integration)", () => {
     assert.strictEqual(code, 130, service.output.join("\n"))
     const text = service.output.join("\n")
     assert.match(text, /workqueue shutdown: deadline of 300 ms passed with 10 accepted item\(s\) not finished/)
-    assert.match(text, /workqueue jobs: 8 running, 2 pending, 0 armed/)
+    assert.match(text, /workqueue jobs: \d+ running, \d+ pending, 0 armed/)
     assert.strictEqual(service.done.size, 0)
   })
 

@@ -212,6 +212,42 @@ describe("NodeShutdown", () => {
     }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 1 })))
   )
 
+  it.effect("a handler that re-arms itself forever: the deadline report lists it, and the firing stops there", () =>
+    Effect.gen(function* () {
+      const logs = captureLogs()
+      const wq = yield* Workqueue.make("forever")
+      let runs = 0
+      const dwork: DelayedWork.DelayedWork = yield* DelayedWork.make(
+        () =>
+          Effect.andThen(
+            Effect.sleep(10),
+            Effect.suspend(() => {
+              runs++
+              return Effect.asVoid(Workqueue.queueDelayed(wq, dwork, "1 hour"))
+            })
+          ).pipe(Effect.orDie),
+        { name: "rearm" }
+      )
+      yield* Workqueue.queueDelayed(wq, dwork, "1 hour")
+      const fiber = yield* Effect.forkChild(NodeShutdown.drainAll({ deadlineMs: 95 }).pipe(Effect.provide(logs.layer)))
+      for (let i = 0; i < 10; i++) {
+        yield* settle
+        yield* TestClock.adjust(10)
+      }
+      const report = yield* Fiber.join(fiber)
+      assert.strictEqual(report.outcome, "deadline")
+      assert.strictEqual(report.workqueues.length, 1)
+      assert.strictEqual(report.workqueues[0]!.running + report.workqueues[0]!.armed, 1, "the item, running or armed")
+      const atDeadline = runs
+      for (let i = 0; i < 5; i++) {
+        yield* settle
+        yield* TestClock.adjust(10)
+      }
+      assert.isAtMost(runs, atDeadline + 1, "after the deadline it is not fired again")
+      yield* Work.cancelSync(dwork)
+    }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 1 })))
+  )
+
   it.effect("past the deadline an item armed after the drain's firing is reported as armed, not dropped", () =>
     Effect.gen(function* () {
       const logs = captureLogs()

@@ -192,9 +192,6 @@ export const reportNow = (run: Run, outcome: Outcome): Effect.Effect<Report, nev
 // the drain
 // ---------------------------------------------------------------------------
 
-/** Rounds of (fire armed, drain) before the drain gives up waiting for handlers that keep re-arming. */
-const MAX_ROUNDS = 1000
-
 const anyBusy = Effect.map(WorkqueueSystem.snapshot, (s) =>
   s.workqueues.some((wq) => wq.armed > 0 || wq.pwqs.some((pwq) => pwq.active > 0 || pwq.inactive > 0))
 )
@@ -202,12 +199,14 @@ const anyBusy = Effect.map(WorkqueueSystem.snapshot, (s) =>
 /**
  * freeze → drain non-freezable → thaw → drain freezable; every drain begins at once (closing outside queueing),
  * then the armed timers fire (their items are accepted by the draining queues and waited for). Repeated while a
- * handler re-armed or re-queued something, so on return nothing is armed, pending or running.
+ * handler re-armed or re-queued something, so on return nothing is armed, pending or running. Rounds stop once the
+ * deadline passed (the referee reported): the drains in flight go on, but nothing is fired any more, so a handler
+ * that re-arms itself forever cannot keep a background loop spinning.
  */
 const drainSequence = (run: Run) =>
   Effect.gen(function* () {
     let frozen = false
-    for (let round = 0; round < MAX_ROUNDS; round++) {
+    while (run.report === undefined) {
       const entries = liveWorkqueues(yield* WorkqueueSystem.workqueues)
       const normal = entries.filter((e) => !e.freezable).map((e) => e.wq)
       const freezable = entries.filter((e) => e.freezable).map((e) => e.wq)
@@ -227,6 +226,7 @@ const drainSequence = (run: Run) =>
       yield* WorkqueueSystem.thaw
       yield* Fiber.join(freezableDrains)
       if (!(yield* anyBusy)) return
+      yield* Effect.yieldNow
     }
   })
 
