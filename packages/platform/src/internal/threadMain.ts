@@ -1,0 +1,107 @@
+/**
+ * The entry of every pool thread: load a task's module, run the task, post one `Done` per `Run`. It imports
+ * only `effect` deep modules and the codec, so a thread starts in tens of ms.
+ *
+ * A run that throws asynchronously (a timer callback, an unhandled rejection) crashes the thread on purpose:
+ * the pool sees the exit, fails the run with a defect and replaces the thread.
+ *
+ * @internal
+ */
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Schema from "effect/Schema"
+import { parentPort, type TransferListItem } from "node:worker_threads"
+import { isThreadTask, type ThreadTask } from "../ThreadTask.ts"
+import { cloneableDefect, decode, type Done, encode, type ToThread } from "./threadCodec.ts"
+
+const port = parentPort!
+
+// the current run: written only by the message handler and the run's own completion (one JS thread)
+let current: { readonly id: number; readonly controller: AbortController } | undefined = undefined
+const modules = new Map<string, Promise<Record<string, unknown>>>() // module URL → its namespace, imported once
+
+const post = (done: Done, transfer?: Array<TransferListItem>) => port.postMessage(done, transfer ?? [])
+
+const load = async (module: string, name: string): Promise<ThreadTask<unknown, unknown, unknown>> => {
+  let ns = modules.get(module)
+  if (ns === undefined) {
+    ns = import(module) as Promise<Record<string, unknown>>
+    modules.set(module, ns)
+  }
+  const task = (await ns)[name]
+  if (!isThreadTask(task)) {
+    throw new Error(`ThreadTask "${name}" not found: module ${module} has no ThreadTask export of that name`)
+  }
+  return task
+}
+
+const isFailure = (task: ThreadTask<unknown, unknown, unknown>, error: unknown): boolean =>
+  task.failure !== undefined && Schema.is(task.failure as Schema.Codec<unknown, unknown>)(error)
+
+const finish = (
+  id: number,
+  task: ThreadTask<unknown, unknown, unknown> | undefined,
+  exit: Exit.Exit<unknown, unknown>,
+  cpuStart: NodeJS.CpuUsage
+) => {
+  const cpu = process.threadCpuUsage(cpuStart)
+  const cpuUs = cpu.user + cpu.system
+  if (current?.id === id) current = undefined
+  if (Exit.isSuccess(exit)) {
+    const encoded = encode(task!.success, exit.value)
+    if (Exit.isSuccess(encoded)) {
+      return post({ _: "Done", id, outcome: "Success", value: encoded.value[0], cpuUs }, encoded.value[1])
+    }
+    return post({ _: "Done", id, outcome: "Defect", value: cloneableDefect(Cause.squash(encoded.cause)), cpuUs })
+  }
+  const cause = exit.cause
+  const error = Cause.findErrorOption(cause)
+  if (error._tag === "Some" && task !== undefined && isFailure(task, error.value)) {
+    const encoded = encode(task.failure!, error.value)
+    if (Exit.isSuccess(encoded)) {
+      return post({ _: "Done", id, outcome: "Failure", value: encoded.value[0], cpuUs }, encoded.value[1])
+    }
+  }
+  if (Cause.hasInterruptsOnly(cause)) return post({ _: "Done", id, outcome: "Interrupted", value: undefined, cpuUs })
+  return post({ _: "Done", id, outcome: "Defect", value: cloneableDefect(Cause.squash(cause)), cpuUs })
+}
+
+const run = async (msg: Extract<ToThread, { _: "Run" }>) => {
+  const controller = new AbortController()
+  current = { id: msg.id, controller }
+  const cpuStart = process.threadCpuUsage()
+  let task: ThreadTask<unknown, unknown, unknown> | undefined = undefined
+  let exit: Exit.Exit<unknown, unknown>
+  try {
+    task = await load(msg.module, msg.export)
+    const input = decode(task.input, msg.input)
+    if (Exit.isFailure(input)) {
+      exit = Exit.die(new Error(`ThreadTask "${msg.export}": input does not decode: ${Cause.squash(input.cause)}`))
+    } else {
+      const result = task.run(input.value, { signal: controller.signal })
+      if (Effect.isEffect(result)) {
+        exit = await Effect.runPromiseExit(result as Effect.Effect<unknown, unknown>, { signal: controller.signal })
+      } else {
+        const value = await result
+        exit = controller.signal.aborted ? Exit.interrupt() : Exit.succeed(value)
+      }
+    }
+  } catch (error) {
+    // a thrown value: a typed failure if the failure schema takes it, else a defect (decided in finish)
+    exit = controller.signal.aborted && !(task !== undefined && isFailure(task, error))
+      ? Exit.interrupt()
+      : task !== undefined && isFailure(task, error)
+      ? Exit.fail(error)
+      : Exit.die(error)
+  }
+  finish(msg.id, task, exit, cpuStart)
+}
+
+port.on("message", (msg: ToThread) => {
+  if (msg._ === "Run") {
+    void run(msg)
+  } else if (current !== undefined && current.id === msg.id) {
+    current.controller.abort()
+  }
+})
