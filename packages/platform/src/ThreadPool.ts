@@ -319,7 +319,10 @@ const toResult = <O, E>(
     return Effect.fail(poolError("Closed", state.name, task.export, "the pool closed before the run finished"))
   }
   if (outcome._ === "Crashed") {
-    const cause = outcome.error instanceof Error ? `: ${outcome.error.name}: ${outcome.error.message}` : ""
+    const error = outcome.error as { readonly name?: unknown; readonly code?: unknown; readonly message?: unknown }
+    const cause = outcome.error instanceof Error
+      ? `: ${typeof error.code === "string" ? error.code : error.name}: ${error.message}`
+      : ""
     return Effect.die(
       poolError("Crashed", state.name, task.export, `thread ${outcome.thread} died (exit code ${outcome.code})${cause}`)
     )
