@@ -223,7 +223,9 @@ export const make = (options?: Options): Effect.Effect<ThreadPool, ThreadPoolErr
     const threads = options?.threads ?? os.availableParallelism()
     const abortGraceMs = options?.abortGraceMs ?? 50
     if (!Number.isSafeInteger(threads) || threads < 1) {
-      return Effect.fail(poolError("InvalidOptions", name, undefined, `threads must be an integer >= 1, got ${threads}`))
+      return Effect.fail(
+        poolError("InvalidOptions", name, undefined, `threads must be an integer >= 1, got ${threads}`)
+      )
     }
     if (typeof abortGraceMs !== "number" || !Number.isFinite(abortGraceMs) || abortGraceMs < 0) {
       return Effect.fail(
@@ -293,7 +295,9 @@ export const run = <I, O, E>(
     }
     const encoded = encode(task.input, input)
     if (Exit.isFailure(encoded)) {
-      return Effect.fail(poolError("Encode", state.name, task.export, `input does not encode: ${causeMessage(encoded)}`))
+      return Effect.fail(
+        poolError("Encode", state.name, task.export, `input does not encode: ${causeMessage(encoded)}`)
+      )
     }
     const [payload, transfer] = encoded.value
     const label = options?.label ?? task.export
@@ -320,9 +324,10 @@ const toResult = <O, E>(
   }
   if (outcome._ === "Crashed") {
     const error = outcome.error as { readonly name?: unknown; readonly code?: unknown; readonly message?: unknown }
-    const cause = outcome.error instanceof Error
-      ? `: ${typeof error.code === "string" ? error.code : error.name}: ${error.message}`
-      : ""
+    const cause =
+      outcome.error instanceof Error
+        ? `: ${typeof error.code === "string" ? error.code : error.name}: ${error.message}`
+        : ""
     return Effect.die(
       poolError("Crashed", state.name, task.export, `thread ${outcome.thread} died (exit code ${outcome.code})${cause}`)
     )

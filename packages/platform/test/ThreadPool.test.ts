@@ -27,14 +27,15 @@ const defectOf = <A, E>(exit: Exit.Exit<A, E>): unknown =>
 describe("ThreadPool", () => {
   describe("running", () => {
     it.live("run returns the task's result, computed in a thread", () =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const pool = yield* ThreadPool.make({ threads: 1 })
         assert.strictEqual(yield* ThreadPool.run(pool, fib, 20), 6765)
         assert.deepStrictEqual(yield* ThreadPool.run(pool, echo, { n: 1, s: "a" }), { n: 1, s: "a" })
-      }).pipe(Effect.scoped))
+      }).pipe(Effect.scoped)
+    )
 
     it.live("a typed failure crosses the boundary as the same typed failure (thrown or Effect.fail)", () =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const pool = yield* ThreadPool.make({ threads: 1 })
         for (const viaEffect of [false, true]) {
           const error = yield* Effect.flip(ThreadPool.run(pool, failing, { code: 7, viaEffect }))
@@ -43,46 +44,51 @@ describe("ThreadPool", () => {
         }
         const snap = ThreadPool.snapshotUnsafe(pool)
         assert.strictEqual(snap.stats.failed, 2)
-      }).pipe(Effect.scoped))
+      }).pipe(Effect.scoped)
+    )
 
     it.live("a thrown value the failure schema does not take is a defect, keeping its name and message", () =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const pool = yield* ThreadPool.make({ threads: 1 })
         const defect = defectOf(yield* Effect.exit(ThreadPool.run(pool, buggy, undefined)))
         assert.isTrue(defect instanceof Error)
         assert.strictEqual((defect as Error).name, "RangeError")
         assert.strictEqual((defect as Error).message, "not a TaskError")
         assert.strictEqual(ThreadPool.snapshotUnsafe(pool).stats.defects, 1)
-      }).pipe(Effect.scoped))
+      }).pipe(Effect.scoped)
+    )
 
     it.live("binary data marked Transferable is moved both ways", () =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const pool = yield* ThreadPool.make({ threads: 1 })
         const input = new Uint8Array([1, 2, 3, 4])
         const output = yield* ThreadPool.run(pool, reverse, input)
         assert.deepStrictEqual([...output], [4, 3, 2, 1])
         assert.strictEqual(input.byteLength, 0) // detached: it was transferred, not copied
-      }).pipe(Effect.scoped))
+      }).pipe(Effect.scoped)
+    )
 
     it.live("an input that does not encode fails Encode, naming the pool and the task; nothing is run", () =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const pool = yield* ThreadPool.make({ name: "cpu", threads: 1 })
         const error = yield* Effect.flip(ThreadPool.run(pool, fib, "x" as unknown as number))
         assert.strictEqual(error.reason, "Encode")
         assert.include(error.message, `thread pool "cpu" task "fib"`)
         assert.strictEqual(ThreadPool.snapshotUnsafe(pool).stats.runs, 0)
-      }).pipe(Effect.scoped))
+      }).pipe(Effect.scoped)
+    )
 
     it.live("a task missing from its module is a defect that names the export", () =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const pool = yield* ThreadPool.make({ threads: 1 })
         const ghost = ThreadTask.make({ ...fib, export: "ghost" })
         const defect = defectOf(yield* Effect.exit(ThreadPool.run(pool, ghost, 3)))
         assert.include(String(defect), `ThreadTask "ghost" not found`)
-      }).pipe(Effect.scoped))
+      }).pipe(Effect.scoped)
+    )
 
     it.live("make rejects a bad thread count or grace with InvalidOptions", () =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         for (const threads of [0, -1, 1.5, Number.NaN]) {
           const error = yield* Effect.flip(ThreadPool.make({ name: "bad", threads }))
           assert.strictEqual(error.reason, "InvalidOptions")
@@ -90,66 +96,81 @@ describe("ThreadPool", () => {
         }
         const error = yield* Effect.flip(ThreadPool.make({ abortGraceMs: -1 }))
         assert.strictEqual(error.reason, "InvalidOptions")
-      }).pipe(Effect.scoped))
+      }).pipe(Effect.scoped)
+    )
   })
 
   describe("sizing", () => {
     it.live("threads default to os.availableParallelism()", () =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const os = yield* Effect.promise(() => import("node:os"))
         const pool = yield* ThreadPool.make()
         assert.strictEqual(pool.threads, os.availableParallelism())
-      }).pipe(Effect.scoped))
+      }).pipe(Effect.scoped)
+    )
 
     it.live("threads are created on demand up to the cap; runs beyond it wait in FIFO order", () =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const pool = yield* ThreadPool.make({ threads: 2 })
         assert.strictEqual(ThreadPool.snapshotUnsafe(pool).live.length, 0)
         const g = makeGate()
         const fibers = yield* Effect.forEach([0, 1, 2, 3], (tag) =>
-          Effect.forkChild(ThreadPool.run(pool, gate, { cell: g.cell, tag }, { label: `g${tag}` })))
+          Effect.forkChild(ThreadPool.run(pool, gate, { cell: g.cell, tag }, { label: `g${tag}` }))
+        )
         yield* g.started(2)
         const snap = ThreadPool.snapshotUnsafe(pool)
-        assert.deepStrictEqual(snap.live.map((t) => [t.state, t.work]), [["busy", "g0"], ["busy", "g1"]])
+        assert.deepStrictEqual(
+          snap.live.map((t) => [t.state, t.work]),
+          [
+            ["busy", "g0"],
+            ["busy", "g1"]
+          ]
+        )
         assert.strictEqual(snap.queued, 2)
         yield* g.release
         assert.deepStrictEqual(yield* Fiber.joinAll(fibers), [0, 1, 2, 3])
         assert.strictEqual(ThreadPool.snapshotUnsafe(pool).stats.spawned, 2)
-      }).pipe(Effect.scoped))
+      }).pipe(Effect.scoped)
+    )
   })
 
   describe("interruption", () => {
-    it.live("a timeout of a non-yielding task terminates its thread, returns only once the thread is gone, and a replacement runs the next task", () =>
-      Effect.gen(function*() {
-        const events: Array<string> = []
-        const pool = yield* ThreadPool.make({
-          threads: 1,
-          abortGraceMs: 10,
-          tracepoint: (tp) => events.push(tp._ === "thread_exit" ? `exit:${tp.reason}` : tp._)
-        })
-        const result = yield* ThreadPool.run(pool, spin, undefined).pipe(Effect.timeoutOption("200 millis"))
-        events.push("returned")
-        assert.isTrue(result._tag === "None")
-        // the thread was gone (and its run ended) before the timed-out run returned
-        assert.deepStrictEqual(events.slice(0, 2), ["thread_spawn", "thread_run_start"])
-        assert.isTrue(events.indexOf("exit:abort") < events.indexOf("returned"))
-        assert.isTrue(events.indexOf("thread_run_end") < events.indexOf("returned"))
-        const snap = ThreadPool.snapshotUnsafe(pool)
-        assert.strictEqual(snap.stats.terminated, 1)
-        assert.strictEqual(snap.stats.interrupted, 1)
-        assert.isTrue(snap.live.every((t) => t.state === "idle"))
-        assert.strictEqual(yield* ThreadPool.run(pool, fib, 10), 55)
-      }).pipe(Effect.scoped))
+    it.live(
+      "a timeout of a non-yielding task terminates its thread, returns only once the thread is gone, and a replacement runs the next task",
+      () =>
+        Effect.gen(function* () {
+          const events: Array<string> = []
+          const pool = yield* ThreadPool.make({
+            threads: 1,
+            abortGraceMs: 10,
+            tracepoint: (tp) => events.push(tp._ === "thread_exit" ? `exit:${tp.reason}` : tp._)
+          })
+          const result = yield* ThreadPool.run(pool, spin, undefined).pipe(Effect.timeoutOption("200 millis"))
+          events.push("returned")
+          assert.isTrue(result._tag === "None")
+          // the thread was gone (and its run ended) before the timed-out run returned
+          assert.deepStrictEqual(events.slice(0, 2), ["thread_spawn", "thread_run_start"])
+          assert.isTrue(events.indexOf("exit:abort") < events.indexOf("returned"))
+          assert.isTrue(events.indexOf("thread_run_end") < events.indexOf("returned"))
+          const snap = ThreadPool.snapshotUnsafe(pool)
+          assert.strictEqual(snap.stats.terminated, 1)
+          assert.strictEqual(snap.stats.interrupted, 1)
+          assert.isTrue(snap.live.every((t) => t.state === "idle"))
+          assert.strictEqual(yield* ThreadPool.run(pool, fib, 10), 55)
+        }).pipe(Effect.scoped)
+    )
 
     it.live("a task that yields stops cooperatively (signal or Effect interruption): its thread is kept", () =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         // a grace of a minute: a termination would hang the test, so finishing proves the stop was cooperative
         const pool = yield* ThreadPool.make({ threads: 1, abortGraceMs: 60_000 })
         assert.strictEqual(yield* ThreadPool.run(pool, fib, 5), 5) // the thread is up
         for (const task of [untilAborted, effectNever] as const) {
           const fiber = yield* Effect.forkChild(ThreadPool.run(pool, task as typeof effectNever, undefined))
           yield* Effect.suspend(function loop(): Effect.Effect<void> {
-            return ThreadPool.snapshotUnsafe(pool).live[0]?.state === "busy" ? Effect.void : Effect.andThen(turns(1), loop)
+            return ThreadPool.snapshotUnsafe(pool).live[0]?.state === "busy"
+              ? Effect.void
+              : Effect.andThen(turns(1), loop)
           })
           yield* Fiber.interrupt(fiber)
         }
@@ -157,11 +178,15 @@ describe("ThreadPool", () => {
         assert.strictEqual(snap.stats.terminated, 0)
         assert.strictEqual(snap.stats.spawned, 1)
         assert.strictEqual(snap.stats.interrupted, 2)
-        assert.deepStrictEqual(snap.live.map((t) => t.state), ["idle"])
-      }).pipe(Effect.scoped))
+        assert.deepStrictEqual(
+          snap.live.map((t) => t.state),
+          ["idle"]
+        )
+      }).pipe(Effect.scoped)
+    )
 
     it.live("an interrupted run frees its thread only when the thread is idle: the next run waits for it", () =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const starts: Array<string> = []
         const pool = yield* ThreadPool.make({
           threads: 1,
@@ -171,7 +196,9 @@ describe("ThreadPool", () => {
           }
         })
         const g = makeGate()
-        const blocked = yield* Effect.forkChild(ThreadPool.run(pool, gate, { cell: g.cell, tag: 1 }, { label: "blocked" }))
+        const blocked = yield* Effect.forkChild(
+          ThreadPool.run(pool, gate, { cell: g.cell, tag: 1 }, { label: "blocked" })
+        )
         yield* g.started(1)
         const next = yield* Effect.forkChild(ThreadPool.run(pool, fib, 10, { label: "next" }))
         const interrupting = yield* Effect.forkChild(Fiber.interrupt(blocked))
@@ -179,15 +206,19 @@ describe("ThreadPool", () => {
         // the thread still computes: the interrupt has not returned and the next run has not started
         assert.isUndefined(interrupting.pollUnsafe())
         assert.deepStrictEqual(starts, ["blocked"])
-        assert.deepStrictEqual(ThreadPool.snapshotUnsafe(pool).live.map((t) => t.state), ["aborting"])
+        assert.deepStrictEqual(
+          ThreadPool.snapshotUnsafe(pool).live.map((t) => t.state),
+          ["aborting"]
+        )
         yield* g.release
         yield* Fiber.join(interrupting)
         assert.strictEqual(yield* Fiber.join(next), 55)
         assert.deepStrictEqual(starts, ["blocked", "next"])
-      }).pipe(Effect.scoped))
+      }).pipe(Effect.scoped)
+    )
 
     it.live("interrupting a run still waiting for a thread removes it; it never starts", () =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const starts: Array<string> = []
         const pool = yield* ThreadPool.make({
           threads: 1,
@@ -206,12 +237,13 @@ describe("ThreadPool", () => {
         yield* g.release
         assert.strictEqual(yield* Fiber.join(first), 1)
         assert.deepStrictEqual(starts, ["first"])
-      }).pipe(Effect.scoped))
+      }).pipe(Effect.scoped)
+    )
   })
 
   describe("faults", () => {
     it.live("a crashed thread fails its run with a Crashed defect and is replaced; runs waiting are kept", () =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const pool = yield* ThreadPool.make({ name: "cpu", threads: 1 })
         const crashed = yield* Effect.forkChild(Effect.exit(ThreadPool.run(pool, crash, undefined)))
         const waiting = yield* Effect.forkChild(ThreadPool.run(pool, fib, 12))
@@ -224,10 +256,11 @@ describe("ThreadPool", () => {
         assert.strictEqual(snap.stats.crashed, 1)
         assert.strictEqual(snap.stats.spawned, 2)
         assert.strictEqual(snap.stats.defects, 1)
-      }).pipe(Effect.scoped))
+      }).pipe(Effect.scoped)
+    )
 
     it.live("a thread exceeding resourceLimits fails its run with a Crashed defect and is replaced", () =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const pool = yield* ThreadPool.make({
           threads: 1,
           resourceLimits: { maxOldGenerationSizeMb: 24, maxYoungGenerationSizeMb: 4 }
@@ -237,12 +270,13 @@ describe("ThreadPool", () => {
         assert.include((defect as ThreadPool.ThreadPoolError).message, "ERR_WORKER_OUT_OF_MEMORY")
         assert.strictEqual(yield* ThreadPool.run(pool, fib, 12), 144)
         assert.strictEqual(ThreadPool.snapshotUnsafe(pool).stats.crashed, 1)
-      }).pipe(Effect.scoped))
+      }).pipe(Effect.scoped)
+    )
   })
 
   describe("lifetime", () => {
     it.live("closing the pool fails running and waiting runs with Closed, and every thread exits", () =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const scope = yield* Scope.make()
         const pool = yield* ThreadPool.make({ threads: 1 }).pipe(Scope.provide(scope))
         const g = makeGate()
@@ -259,12 +293,13 @@ describe("ThreadPool", () => {
         }
         const after = yield* Effect.flip(ThreadPool.run(pool, fib, 1))
         assert.strictEqual(after.reason, "Closed")
-      }))
+      })
+    )
   })
 
   describe("observability", () => {
     it.live("each run's thread CPU time appears in its thread_run_end tracepoint and in the snapshot", () =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const ends: Array<ThreadPool.Tracepoint> = []
         const pool = yield* ThreadPool.make({
           name: "cpu",
@@ -279,7 +314,13 @@ describe("ThreadPool", () => {
         assert.isTrue(end._ === "thread_run_end" && end.outcome === "Success" && end.cpuTimeMs > 0)
         const snap = ThreadPool.snapshotUnsafe(pool)
         assert.isTrue(snap.live[0]!.cpuTimeMs > 0 && snap.stats.cpuTimeMs > 0)
-        assert.deepStrictEqual(JSON.parse(JSON.stringify(pool)), { _id: "ThreadPool", name: "cpu", threads: 1, state: "Open" })
-      }).pipe(Effect.scoped))
+        assert.deepStrictEqual(JSON.parse(JSON.stringify(pool)), {
+          _id: "ThreadPool",
+          name: "cpu",
+          threads: 1,
+          state: "Open"
+        })
+      }).pipe(Effect.scoped)
+    )
   })
 })

@@ -51,7 +51,7 @@ const pwqStats = (name: string) =>
 
 describe("ThreadWork", () => {
   it.live("runs its task in a thread and hands the result to onSuccess in the main thread", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const pool = yield* ThreadPool.make({ threads: 2 })
       const wq = yield* Workqueue.make("crunch")
       const results: Array<number> = []
@@ -64,15 +64,19 @@ describe("ThreadWork", () => {
       yield* Workqueue.queue(wq, work)
       yield* Workqueue.flush(wq)
       assert.deepStrictEqual(results, [6765])
-    }).pipe(Effect.scoped, Effect.provide(system)))
+    }).pipe(Effect.scoped, Effect.provide(system))
+  )
 
   it.live("PENDING coalescing: queueing a pending item returns false; queued while running, it runs once more", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const rec = recorder()
       const pool = yield* ThreadPool.make({ threads: 2, tracepoint: rec.tracepoint })
       const wq = yield* Workqueue.make("coalesce")
       const g = makeGate()
-      const work = yield* ThreadWork.make(pool, gate, { name: "g", input: () => Effect.succeed({ cell: g.cell, tag: 0 }) })
+      const work = yield* ThreadWork.make(pool, gate, {
+        name: "g",
+        input: () => Effect.succeed({ cell: g.cell, tag: 0 })
+      })
       assert.isTrue(yield* Workqueue.queue(wq, work))
       yield* g.started(1)
       assert.isTrue(yield* Workqueue.queue(wq, work)) // running, not pending: queued again
@@ -82,15 +86,19 @@ describe("ThreadWork", () => {
       yield* Workqueue.flush(wq)
       assert.deepStrictEqual(rec.starts, ["g", "g"])
       assert.strictEqual(rec.maxByLabel.get("g"), 1)
-    }).pipe(Effect.scoped, Effect.provide(system)))
+    }).pipe(Effect.scoped, Effect.provide(system))
+  )
 
   it.live("non-reentrance: queued on another CPU while running, the item waits; its thread runs never overlap", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const rec = recorder()
       const pool = yield* ThreadPool.make({ threads: 2, tracepoint: rec.tracepoint })
       const wq = yield* Workqueue.make("reentrance")
       const g = makeGate()
-      const work = yield* ThreadWork.make(pool, gate, { name: "g", input: () => Effect.succeed({ cell: g.cell, tag: 0 }) })
+      const work = yield* ThreadWork.make(pool, gate, {
+        name: "g",
+        input: () => Effect.succeed({ cell: g.cell, tag: 0 })
+      })
       yield* Workqueue.queueOn(wq, 0, work)
       yield* g.started(1)
       assert.isTrue(yield* Workqueue.queueOn(wq, 1, work))
@@ -102,10 +110,11 @@ describe("ThreadWork", () => {
       yield* Workqueue.flush(wq)
       assert.deepStrictEqual(rec.starts, ["g", "g"])
       assert.strictEqual(rec.maxByLabel.get("g"), 1)
-    }).pipe(Effect.scoped, Effect.provide(system)))
+    }).pipe(Effect.scoped, Effect.provide(system))
+  )
 
   it.live("max_active bounds the thread runs of a workqueue, though the pool has more threads", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const rec = recorder()
       const pool = yield* ThreadPool.make({ threads: 4, tracepoint: rec.tracepoint })
       const wq = yield* Workqueue.make("bounded", { flags: Workqueue.WQ_UNBOUND, maxActive: 2 })
@@ -125,10 +134,11 @@ describe("ThreadWork", () => {
       yield* Workqueue.flush(wq)
       assert.strictEqual(rec.starts.length, 6)
       assert.strictEqual(rec.maxAll(), 2)
-    }).pipe(Effect.scoped, Effect.provide(system)))
+    }).pipe(Effect.scoped, Effect.provide(system))
+  )
 
   it.live("an ordered workqueue runs its thread items one at a time in queueing order", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const rec = recorder()
       const pool = yield* ThreadPool.make({ threads: 2, tracepoint: rec.tracepoint })
       const wq = yield* Workqueue.makeOrdered("ordered")
@@ -144,10 +154,11 @@ describe("ThreadWork", () => {
       yield* Workqueue.flush(wq)
       assert.deepStrictEqual(done, [22, 5, 18, 1, 12])
       assert.strictEqual(rec.maxAll(), 1)
-    }).pipe(Effect.scoped, Effect.provide(system)))
+    }).pipe(Effect.scoped, Effect.provide(system))
+  )
 
   it.live("flush with thread items in flight returns after every one has run and its thread is idle", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const pool = yield* ThreadPool.make({ threads: 2 })
       const wq = yield* Workqueue.make("flush")
       const done: Array<string> = []
@@ -162,10 +173,11 @@ describe("ThreadWork", () => {
       yield* Workqueue.flush(wq)
       assert.strictEqual(done.length, 6)
       assert.isTrue(ThreadPool.snapshotUnsafe(pool).live.every((t) => t.state === "idle"))
-    }).pipe(Effect.scoped, Effect.provide(system)))
+    }).pipe(Effect.scoped, Effect.provide(system))
+  )
 
   it.live("drain waits for thread items that requeue themselves (chained work) until none is left", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const pool = yield* ThreadPool.make({ threads: 2 })
       const wq = yield* Workqueue.make("drain")
       let left = 5
@@ -174,7 +186,7 @@ describe("ThreadWork", () => {
         name: "chain",
         input: () => Effect.succeed(15),
         onSuccess: () =>
-          Effect.gen(function*() {
+          Effect.gen(function* () {
             ran++
             if (--left > 0) yield* Workqueue.queue(wq, work)
           })
@@ -182,15 +194,19 @@ describe("ThreadWork", () => {
       yield* Workqueue.queue(wq, work)
       yield* Workqueue.drain(wq)
       assert.strictEqual(ran, 5)
-    }).pipe(Effect.scoped, Effect.provide(system)))
+    }).pipe(Effect.scoped, Effect.provide(system))
+  )
 
   it.live("cancel of a pending thread item removes it before it reaches a thread", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const rec = recorder()
       const pool = yield* ThreadPool.make({ threads: 2, tracepoint: rec.tracepoint })
       const wq = yield* Workqueue.make("cancel", { flags: Workqueue.WQ_UNBOUND, maxActive: 1 })
       const g = makeGate()
-      const first = yield* ThreadWork.make(pool, gate, { name: "first", input: () => Effect.succeed({ cell: g.cell, tag: 0 }) })
+      const first = yield* ThreadWork.make(pool, gate, {
+        name: "first",
+        input: () => Effect.succeed({ cell: g.cell, tag: 0 })
+      })
       const second = yield* ThreadWork.make(pool, fib, { name: "second", input: () => Effect.succeed(10) })
       yield* Workqueue.queue(wq, first)
       yield* Workqueue.queue(wq, second)
@@ -199,10 +215,11 @@ describe("ThreadWork", () => {
       yield* g.release
       yield* Workqueue.flush(wq)
       assert.deepStrictEqual(rec.starts, ["first"])
-    }).pipe(Effect.scoped, Effect.provide(system)))
+    }).pipe(Effect.scoped, Effect.provide(system))
+  )
 
   it.live("cancelSync of a running thread item waits until its thread run has ended (cancel_work_sync)", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const events: Array<string> = []
       const pool = yield* ThreadPool.make({
         threads: 2,
@@ -212,7 +229,10 @@ describe("ThreadWork", () => {
       })
       const wq = yield* Workqueue.make("cancelsync")
       const g = makeGate()
-      const work = yield* ThreadWork.make(pool, gate, { name: "g", input: () => Effect.succeed({ cell: g.cell, tag: 0 }) })
+      const work = yield* ThreadWork.make(pool, gate, {
+        name: "g",
+        input: () => Effect.succeed({ cell: g.cell, tag: 0 })
+      })
       yield* Workqueue.queue(wq, work)
       yield* g.started(1)
       const cancelling = yield* Effect.forkChild(Work.cancelSync(work))
@@ -224,10 +244,11 @@ describe("ThreadWork", () => {
       assert.isFalse(wasPending)
       assert.deepStrictEqual(events, ["thread_run_end", "cancelSync returned"])
       assert.deepStrictEqual(Work.busyUnsafe(work), { pending: false, running: false })
-    }).pipe(Effect.scoped, Effect.provide(system)))
+    }).pipe(Effect.scoped, Effect.provide(system))
+  )
 
   it.live("destroy with thread items in flight runs every accepted item to completion first", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const pool = yield* ThreadPool.make({ threads: 2 })
       const scope = yield* Scope.make()
       const wq = yield* Workqueue.make("destroy").pipe(Scope.provide(scope))
@@ -244,15 +265,19 @@ describe("ThreadWork", () => {
       assert.deepStrictEqual([...done].sort(), [0, 1, 2, 3, 4])
       const error = yield* Effect.flip(Workqueue.queue(wq, yield* Work.make(() => Effect.void)))
       assert.strictEqual(error.reason, "Destroyed")
-    }).pipe(Effect.scoped, Effect.provide(system)))
+    }).pipe(Effect.scoped, Effect.provide(system))
+  )
 
   it.live("freeze waits for a running freezable thread item and holds queued ones until thaw", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const rec = recorder()
       const pool = yield* ThreadPool.make({ threads: 2, tracepoint: rec.tracepoint })
       const wq = yield* Workqueue.make("freezable", { flags: Workqueue.WQ_FREEZABLE })
       const g = makeGate()
-      const running = yield* ThreadWork.make(pool, gate, { name: "running", input: () => Effect.succeed({ cell: g.cell, tag: 0 }) })
+      const running = yield* ThreadWork.make(pool, gate, {
+        name: "running",
+        input: () => Effect.succeed({ cell: g.cell, tag: 0 })
+      })
       const later = yield* ThreadWork.make(pool, fib, { name: "later", input: () => Effect.succeed(10) })
       yield* Workqueue.queue(wq, running)
       yield* g.started(1)
@@ -267,41 +292,45 @@ describe("ThreadWork", () => {
       yield* WorkqueueSystem.thaw
       yield* Workqueue.flush(wq)
       assert.deepStrictEqual(rec.starts, ["running", "later"])
-    }).pipe(Effect.scoped, Effect.provide(system)))
+    }).pipe(Effect.scoped, Effect.provide(system))
+  )
 
-  it.live("a handler timeout of a non-yielding thread run ends the item only once its thread is gone; the next item runs on a replacement", () =>
-    Effect.gen(function*() {
-      const events: Array<string> = []
-      const pool = yield* ThreadPool.make({
-        threads: 1,
-        abortGraceMs: 10,
-        tracepoint: (tp) => {
-          if (tp._ === "thread_exit") events.push(`exit:${tp.reason}`)
-        }
-      })
-      const wq = yield* Workqueue.make("timeout")
-      const stuck = yield* Work.make(
-        () =>
-          ThreadPool.run(pool, spin, undefined).pipe(
-            Effect.timeoutOption("100 millis"),
-            Effect.andThen(Effect.sync(() => events.push("handler ended")))
-          ),
-        { name: "stuck" }
-      )
-      const next = yield* ThreadWork.make(pool, fib, {
-        name: "next",
-        input: () => Effect.succeed(15),
-        onSuccess: (n) => Effect.sync(() => events.push(`next ${n}`))
-      })
-      yield* Workqueue.queue(wq, stuck)
-      yield* Workqueue.queue(wq, next)
-      yield* Workqueue.flush(wq)
-      assert.deepStrictEqual(events, ["exit:abort", "handler ended", "next 610"])
-      assert.strictEqual(ThreadPool.snapshotUnsafe(pool).stats.terminated, 1)
-    }).pipe(Effect.scoped, Effect.provide(system)))
+  it.live(
+    "a handler timeout of a non-yielding thread run ends the item only once its thread is gone; the next item runs on a replacement",
+    () =>
+      Effect.gen(function* () {
+        const events: Array<string> = []
+        const pool = yield* ThreadPool.make({
+          threads: 1,
+          abortGraceMs: 10,
+          tracepoint: (tp) => {
+            if (tp._ === "thread_exit") events.push(`exit:${tp.reason}`)
+          }
+        })
+        const wq = yield* Workqueue.make("timeout")
+        const stuck = yield* Work.make(
+          () =>
+            ThreadPool.run(pool, spin, undefined).pipe(
+              Effect.timeoutOption("100 millis"),
+              Effect.andThen(Effect.sync(() => events.push("handler ended")))
+            ),
+          { name: "stuck" }
+        )
+        const next = yield* ThreadWork.make(pool, fib, {
+          name: "next",
+          input: () => Effect.succeed(15),
+          onSuccess: (n) => Effect.sync(() => events.push(`next ${n}`))
+        })
+        yield* Workqueue.queue(wq, stuck)
+        yield* Workqueue.queue(wq, next)
+        yield* Workqueue.flush(wq)
+        assert.deepStrictEqual(events, ["exit:abort", "handler ended", "next 610"])
+        assert.strictEqual(ThreadPool.snapshotUnsafe(pool).stats.terminated, 1)
+      }).pipe(Effect.scoped, Effect.provide(system))
+  )
 
   it.live("a crashed thread fails its item with a defect (counted in wq_monitor defects); later items still run", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const pool = yield* ThreadPool.make({ threads: 1 })
       const wq = yield* Workqueue.make("faulty")
       const done: Array<number> = []
@@ -319,5 +348,6 @@ describe("ThreadWork", () => {
       assert.strictEqual(stats.defects, 1)
       assert.strictEqual(stats.started, 2)
       assert.strictEqual(ThreadPool.snapshotUnsafe(pool).stats.crashed, 1)
-    }).pipe(Effect.scoped, Effect.provide(system)))
+    }).pipe(Effect.scoped, Effect.provide(system))
+  )
 })

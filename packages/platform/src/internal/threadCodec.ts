@@ -33,8 +33,9 @@ export const encode = (
   }
   const collector = Transferable.makeCollectorUnsafe()
   return Effect.runSyncExit(
-    Effect.map(Effect.provideService(encoder(value), Transferable.Collector, collector), (encoded) =>
-      [encoded, collector.readUnsafe()] as const
+    Effect.map(
+      Effect.provideService(encoder(value), Transferable.Collector, collector),
+      (encoded) => [encoded, collector.readUnsafe()] as const
     )
   )
 }
@@ -81,7 +82,13 @@ export const cloneableDefect = (defect: unknown): unknown => {
  * @internal
  */
 export type ToThread =
-  | { readonly _: "Run"; readonly id: number; readonly module: string; readonly export: string; readonly input: unknown }
+  | {
+      readonly _: "Run"
+      readonly id: number
+      readonly module: string
+      readonly export: string
+      readonly input: unknown
+    }
   | { readonly _: "Abort"; readonly id: number }
 
 /** @internal */

@@ -11,11 +11,14 @@ import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Schema from "effect/Schema"
-import { parentPort, type TransferListItem } from "node:worker_threads"
+import { parentPort, receiveMessageOnPort, type TransferListItem, workerData } from "node:worker_threads"
 import { isThreadTask, type ThreadTask } from "../ThreadTask.ts"
 import { cloneableDefect, decode, type Done, encode, type ToThread } from "./threadCodec.ts"
 
 const port = parentPort!
+// the pool adds 1 here after each message it posts (see `idleWait`)
+const posted = new Int32Array((workerData as { readonly posted: SharedArrayBuffer }).posted)
+let seen = 0 // the count of `posted` this thread has caught up with
 
 // the current run: written only by the message handler and the run's own completion (one JS thread)
 let current: { readonly id: number; readonly controller: AbortController } | undefined = undefined
@@ -76,7 +79,9 @@ const run = async (msg: Extract<ToThread, { _: "Run" }>) => {
   try {
     task = await load(msg.module, msg.export)
     const input = decode(task.input, msg.input)
-    if (Exit.isFailure(input)) {
+    if (controller.signal.aborted) {
+      exit = Exit.interrupt() // aborted before it began (the abort came with the run): not started at all
+    } else if (Exit.isFailure(input)) {
       exit = Exit.die(new Error(`ThreadTask "${msg.export}": input does not decode: ${Cause.squash(input.cause)}`))
     } else {
       const result = task.run(input.value, { signal: controller.signal })
@@ -89,19 +94,40 @@ const run = async (msg: Extract<ToThread, { _: "Run" }>) => {
     }
   } catch (error) {
     // a thrown value: a typed failure if the failure schema takes it, else a defect (decided in finish)
-    exit = controller.signal.aborted && !(task !== undefined && isFailure(task, error))
-      ? Exit.interrupt()
-      : task !== undefined && isFailure(task, error)
-      ? Exit.fail(error)
-      : Exit.die(error)
+    exit =
+      controller.signal.aborted && !(task !== undefined && isFailure(task, error))
+        ? Exit.interrupt()
+        : task !== undefined && isFailure(task, error)
+          ? Exit.fail(error)
+          : Exit.die(error)
   }
   finish(msg.id, task, exit, cpuStart)
+  idleWait()
 }
 
-port.on("message", (msg: ToThread) => {
+const onMessage = (msg: ToThread): void => {
   if (msg._ === "Run") {
     void run(msg)
   } else if (current !== undefined && current.id === msg.id) {
     current.controller.abort()
   }
-})
+}
+
+/**
+ * Idle, wait on the shared counter instead of the event loop, then read the messages synchronously: a `message`
+ * event costs a C++ → JS crossing with async tracking, the wait does not (piscina does the same). Only while no
+ * run is current: a run's own async work needs the event loop. Any async work a finished run left behind waits
+ * until the next run.
+ */
+const idleWait = (): void => {
+  while (current === undefined) {
+    Atomics.wait(posted, 0, seen)
+    seen = Atomics.load(posted, 0)
+    for (let entry = receiveMessageOnPort(port); entry !== undefined; entry = receiveMessageOnPort(port)) {
+      onMessage(entry.message as ToThread)
+    }
+  }
+}
+
+port.on("message", onMessage)
+idleWait()

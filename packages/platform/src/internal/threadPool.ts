@@ -38,6 +38,7 @@ export interface Thread {
   readonly id: number // I
   readonly name: string // I: `<pool>/<id>`
   readonly worker: Worker // I
+  readonly posted: Int32Array // I: shared with the thread; +1 after each message (wakes its idle wait)
   state: ThreadState // P
   run: Run | undefined // P: the run it executes (Busy, Aborting)
   cpuUs: number // P: thread CPU time of its finished runs, µs
@@ -77,32 +78,32 @@ export interface Run {
 export type Tracepoint =
   | { readonly _: "thread_spawn"; readonly pool: string; readonly thread: string }
   | {
-    readonly _: "thread_run_start"
-    readonly pool: string
-    readonly thread: string
-    readonly task: string
-    readonly label: string
-  }
+      readonly _: "thread_run_start"
+      readonly pool: string
+      readonly thread: string
+      readonly task: string
+      readonly label: string
+    }
   | {
-    readonly _: "thread_run_end"
-    readonly pool: string
-    readonly thread: string
-    readonly task: string
-    readonly label: string
-    readonly outcome: "Success" | "Failure" | "Defect" | "Interrupted" | "Crashed"
-    /** thread CPU time of the run, ms (0 when the thread died) */
-    readonly cpuTimeMs: number
-    /** wall time from dispatch to the end, ms */
-    readonly wallTimeMs: number
-  }
+      readonly _: "thread_run_end"
+      readonly pool: string
+      readonly thread: string
+      readonly task: string
+      readonly label: string
+      readonly outcome: "Success" | "Failure" | "Defect" | "Interrupted" | "Crashed"
+      /** thread CPU time of the run, ms (0 when the thread died) */
+      readonly cpuTimeMs: number
+      /** wall time from dispatch to the end, ms */
+      readonly wallTimeMs: number
+    }
   | {
-    readonly _: "thread_exit"
-    readonly pool: string
-    readonly thread: string
-    readonly code: number
-    /** `crash`: died on its own (an uncaught error, resourceLimits); `abort`: terminated to stop a run; `close` */
-    readonly reason: "crash" | "abort" | "close"
-  }
+      readonly _: "thread_exit"
+      readonly pool: string
+      readonly thread: string
+      readonly code: number
+      /** `crash`: died on its own (an uncaught error, resourceLimits); `abort`: terminated to stop a run; `close` */
+      readonly reason: "crash" | "abort" | "close"
+    }
 
 /** @internal */
 export interface PoolOptions {
@@ -184,8 +185,10 @@ const trace = (pool: PoolState, tp: Tracepoint): void => {
 const createThread = (pool: PoolState): Thread => {
   const id = pool.nextThreadId++
   const name = `${pool.name}/${id}`
+  const posted = new Int32Array(new SharedArrayBuffer(4))
   const worker = new Worker(entry, {
     name,
+    workerData: { posted: posted.buffer },
     ...(pool.resourceLimits !== undefined ? { resourceLimits: pool.resourceLimits } : {})
   })
   let exitedResolve: () => void = () => {}
@@ -193,6 +196,7 @@ const createThread = (pool: PoolState): Thread => {
     id,
     name,
     worker,
+    posted,
     state: "Idle",
     run: undefined,
     cpuUs: 0,
@@ -332,7 +336,14 @@ const unlink = (pool: PoolState, run: Run): void => {
   pool.queued--
 }
 
-const isQueued = (pool: PoolState, run: Run): boolean => run.thread === undefined && (pool.head === run || run.prev !== undefined)
+const isQueued = (pool: PoolState, run: Run): boolean =>
+  run.thread === undefined && (pool.head === run || run.prev !== undefined)
+
+const post = (thread: Thread, msg: ToThread, transfer?: Array<TransferListItem>): void => {
+  thread.worker.postMessage(msg, transfer)
+  Atomics.add(thread.posted, 0, 1)
+  Atomics.notify(thread.posted, 0) // must follow the post: the thread reads the port after it wakes
+}
 
 /** Hand queued runs to idle threads, creating threads up to the cap. @internal */
 export const dispatch = (pool: PoolState): void => {
@@ -353,7 +364,7 @@ export const dispatch = (pool: PoolState): void => {
       label: run.label
     })
     const msg: ToThread = { _: "Run", id: run.id, module: run.task.module, export: run.task.export, input: run.input }
-    thread.worker.postMessage(msg, run.transfer)
+    post(thread, msg, run.transfer)
   }
 }
 
@@ -412,7 +423,7 @@ export const abort = (pool: PoolState, run: Run, onIdle: () => void): void => {
   const thread = run.thread
   if (thread === undefined || thread.state !== "Busy") return // already aborting: the first abort's timer runs
   thread.state = "Aborting"
-  thread.worker.postMessage({ _: "Abort", id: run.id } satisfies ToThread)
+  post(thread, { _: "Abort", id: run.id })
   thread.abortTimer = setTimeout(() => {
     thread.abortTimer = undefined
     if (!thread.exited && thread.run === run) void thread.worker.terminate()

@@ -19,10 +19,7 @@ export const makeGate = (): Gate => {
       const seen = Atomics.load(flags, 0)
       if (seen >= n) return Effect.void
       const wait = Atomics.waitAsync(flags, 0, seen)
-      return Effect.flatMap(
-        wait.async ? Effect.promise(() => wait.value) : Effect.void,
-        () => started(n)
-      )
+      return Effect.flatMap(wait.async ? Effect.promise(() => wait.value) : Effect.void, () => started(n))
     })
   return {
     cell,
@@ -37,6 +34,6 @@ export const makeGate = (): Gate => {
 
 /** Let the event loop turn a few times (messages from threads arrive). Not a time budget: only a chance to run. */
 export const turns = (n = 5): Effect.Effect<void> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     for (let i = 0; i < n; i++) yield* Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))
   })
