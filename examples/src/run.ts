@@ -16,6 +16,7 @@ import * as perCpu from "./perCpu.ts"
 import * as recurring from "./recurring.ts"
 import * as singlethread from "./singlethread.ts"
 import * as systemWorkqueue from "./systemWorkqueue.ts"
+import * as threads from "./threads.ts"
 
 /** name → [file, one-line description, program] */
 export const examples: ReadonlyArray<readonly [name: string, file: string, description: string, program: Program]> = [
@@ -102,6 +103,12 @@ export const examples: ReadonlyArray<readonly [name: string, file: string, descr
     "dont.ts",
     'the "Don\'t" list: unmade work is a type error; cancel_work_sync before kfree in a finaliser (seed 001)',
     dont.program
+  ],
+  [
+    "threads",
+    "threads.ts",
+    "CPU-bound hashing offloaded from an HTTP service to worker threads (ThreadWork); timers and pings stay on time",
+    threads.program
   ],
   [
     "main",
