@@ -1,5 +1,6 @@
 /**
  * `npm run bench [-- --quick] [--runs N] [--systems a,b] [--scenarios a,b] [--timeout S] [--no-docs]`
+ * (`--scenarios threads`: only the thread-executor rows, `threads/run.ts`, which also runs at the end of a full run)
  *
  * Runs every (system, scenario, size) several times, each in a fresh child process (`case.ts`, `--expose-gc`),
  * interleaving the runs so slow drift of the machine spreads over all systems. Prints the medians, the ratios of this
@@ -262,6 +263,13 @@ if (writeDocs) {
   written.push(join(docs, "BENCHMARKS.json"), join(docs, "BENCHMARKS.md"))
 }
 process.stdout.write(`\nwrote ${written.map((p) => relative(root, p)).join(", ")}\n`)
+
+// the thread executor against piscina (bench/src/threads/run.ts), in its own processes; skipped when this run was
+// limited to some systems or scenarios, unless "threads" is one of them
+if (!partial || onlyScenarios?.includes("threads")) {
+  const args = [join(here, "threads", "run.ts"), ...(values.quick ? ["--quick"] : [])]
+  await new Promise((done) => spawn(process.execPath, args, { cwd: root, stdio: "inherit" }).on("close", done))
+}
 
 function markdown(): string {
   const sizeLine = scenarios.map((s) => `${s.number}: ${fmtCount(baseSize(s.id))}`).join(", ")

@@ -5,7 +5,7 @@
  * @internal
  */
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
+import type * as Exit from "effect/Exit"
 import * as Schema from "effect/Schema"
 import type { TransferListItem } from "node:worker_threads"
 import * as Transferable from "effect/workers/Transferable"

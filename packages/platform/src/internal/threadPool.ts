@@ -22,7 +22,7 @@
  *
  * @internal
  */
-import { type TransferListItem, Worker } from "node:worker_threads"
+import { type ResourceLimits, type TransferListItem, Worker } from "node:worker_threads"
 import type { ThreadTask } from "../ThreadTask.ts"
 import type { Done, ToThread } from "./threadCodec.ts"
 
@@ -110,7 +110,7 @@ export interface PoolOptions {
   readonly name: string
   readonly threads: number
   readonly abortGraceMs: number
-  readonly resourceLimits: import("node:worker_threads").ResourceLimits | undefined
+  readonly resourceLimits: ResourceLimits | undefined
   readonly tracepoint: ((tp: Tracepoint) => void) | undefined
 }
 
