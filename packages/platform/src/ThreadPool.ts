@@ -13,6 +13,7 @@
  *
  * @since 0.1.0
  */
+import { WorkqueueMetrics } from "@effect-workqueue/core"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -307,7 +308,11 @@ export const run = <I, O, E>(
         // interrupted: abort the task and wait until its thread is idle or gone
         return Effect.callback<void>((resumeIdle) => internal.abort(state, r, () => resumeIdle(Effect.void)))
       }),
-      (outcome) => toResult(state, task, outcome)
+      (outcome) =>
+        // the thread's CPU time goes to the running work item's pwq (wq_monitor CPUtime); outside an item, no-op
+        outcome._ === "Done" && outcome.cpuUs > 0
+          ? Effect.andThen(WorkqueueMetrics.chargeCpuTime(outcome.cpuUs / 1000), toResult(state, task, outcome))
+          : toResult(state, task, outcome)
     )
   })
 

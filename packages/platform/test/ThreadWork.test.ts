@@ -67,6 +67,23 @@ describe("ThreadWork", () => {
     }).pipe(Effect.scoped, Effect.provide(system))
   )
 
+  it.live("the thread's CPU time is charged to the item's pwq: wq_monitor's CPUtime covers the thread run", () =>
+    Effect.gen(function* () {
+      const pool = yield* ThreadPool.make({ threads: 1 })
+      const wq = yield* Workqueue.make("charged")
+      const work = yield* ThreadWork.make(pool, fib, { name: "fib32", input: () => Effect.succeed(32) })
+      yield* Workqueue.queue(wq, work)
+      yield* Workqueue.flush(wq)
+      const threadMs = ThreadPool.snapshotUnsafe(pool).stats.cpuTimeMs
+      assert.isTrue(threadMs > 0)
+      const snap = yield* WorkqueueSystem.snapshot
+      const cpuTimeMs = snap.workqueues
+        .find((w) => w.name === "charged")!
+        .pwqs.reduce((t, p) => t + p.stats.cpuTimeMs, 0)
+      assert.isTrue(cpuTimeMs >= threadMs - 0.01, `pwq cpuTime ${cpuTimeMs} < thread time ${threadMs}`)
+    }).pipe(Effect.scoped, Effect.provide(system))
+  )
+
   it.live("PENDING coalescing: queueing a pending item returns false; queued while running, it runs once more", () =>
     Effect.gen(function* () {
       const rec = recorder()
