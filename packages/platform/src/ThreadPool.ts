@@ -50,9 +50,10 @@ export const isThreadPool = (u: unknown): u is ThreadPool => typeof u === "objec
  * A thread-pool rule broken or a thread lost: `reason`, the `pool` name, the `task` (its export name) when one
  * is involved, and a message naming both.
  *
- * - `InvalidOptions`: `make` got a bad `threads` or `abortGraceMs` (typed failure).
+ * - `InvalidOptions`: `make` got a bad `threads`, `abortGraceMs` or `resourceLimits` (typed failure).
  * - `Closed`: a run on a closed pool, or a run still waiting when the pool closed (typed failure).
- * - `Encode`: the input does not encode with the task's `input` schema (typed failure).
+ * - `Encode`: the input does not encode with the task's `input` schema, or its encoding cannot be structured-cloned
+ *   (typed failure).
  * - `Decode`: the thread's result or failure does not decode with the task's schema (typed failure).
  * - `Crashed`: the thread died under the run (an uncaught error, `process.exit`, `resourceLimits`): a defect.
  *
@@ -187,6 +188,9 @@ const ThreadPoolProto = {
   }
 }
 
+// the longest delay a Node timer keeps (longer ones fire at once)
+const MAX_TIMER_MS = 2_147_483_647
+
 const toState = (pool: ThreadPool): internal.PoolState => (pool as ThreadPoolImpl).state
 
 // ---------------------------------------------------------------------------
@@ -228,10 +232,22 @@ export const make = (options?: Options): Effect.Effect<ThreadPool, ThreadPoolErr
         poolError("InvalidOptions", name, undefined, `threads must be an integer >= 1, got ${threads}`)
       )
     }
-    if (typeof abortGraceMs !== "number" || !Number.isFinite(abortGraceMs) || abortGraceMs < 0) {
+    if (typeof abortGraceMs !== "number" || !(abortGraceMs >= 0 && abortGraceMs <= MAX_TIMER_MS)) {
       return Effect.fail(
-        poolError("InvalidOptions", name, undefined, `abortGraceMs must be a finite number >= 0, got ${abortGraceMs}`)
+        poolError(
+          "InvalidOptions",
+          name,
+          undefined,
+          `abortGraceMs must be in 0..${MAX_TIMER_MS} ms, got ${abortGraceMs}`
+        )
       )
+    }
+    for (const [key, value] of Object.entries(options?.resourceLimits ?? {})) {
+      if (value !== undefined && !(typeof value === "number" && Number.isFinite(value) && value > 0)) {
+        return Effect.fail(
+          poolError("InvalidOptions", name, undefined, `resourceLimits.${key} must be a number > 0, got ${value}`)
+        )
+      }
     }
     return Effect.acquireRelease(
       Effect.sync(() => {
@@ -326,6 +342,10 @@ const toResult = <O, E>(
 ): Effect.Effect<O, E | ThreadPoolError> => {
   if (outcome._ === "Closed") {
     return Effect.fail(poolError("Closed", state.name, task.export, "the pool closed before the run finished"))
+  }
+  if (outcome._ === "Unsendable") {
+    const why = outcome.error instanceof Error ? outcome.error.message : String(outcome.error)
+    return Effect.fail(poolError("Encode", state.name, task.export, `input cannot be sent to a thread: ${why}`))
   }
   if (outcome._ === "Crashed") {
     const error = outcome.error as { readonly name?: unknown; readonly code?: unknown; readonly message?: unknown }

@@ -140,6 +140,11 @@ export const make = <I, O, E = never>(options: {
   if (typeof options.export !== "string" || options.export === "") {
     throw new TypeError(`ThreadTask.make: "export" must be the non-empty name the task is exported under`)
   }
+  if (!URL.canParse(String(options.module))) {
+    throw new TypeError(
+      `ThreadTask.make(${options.export}): "module" must be an absolute URL (pass import.meta.url), got ${options.module}`
+    )
+  }
   if (typeof options.run !== "function") {
     throw new TypeError(`ThreadTask.make(${options.export}): "run" must be a function`)
   }

@@ -6,6 +6,7 @@ import * as Fiber from "effect/Fiber"
 import * as Scope from "effect/Scope"
 import { ThreadPool, ThreadTask } from "../src/index.ts"
 import {
+  anything,
   buggy,
   crash,
   echo,
@@ -87,6 +88,51 @@ describe("ThreadPool", () => {
       }).pipe(Effect.scoped)
     )
 
+    it.live("an input structured clone refuses fails Encode; nothing runs and the thread stays usable", () =>
+      Effect.gen(function* () {
+        const pool = yield* ThreadPool.make({ name: "cpu", threads: 1 })
+        assert.strictEqual(yield* ThreadPool.run(pool, fib, 10), 55) // the thread is up and idle
+        const error = yield* Effect.flip(ThreadPool.run(pool, anything, () => 1))
+        assert.strictEqual(error.reason, "Encode")
+        assert.include(error.message, "cannot be sent to a thread")
+        assert.strictEqual(yield* ThreadPool.run(pool, fib, 10), 55)
+        const snap = ThreadPool.snapshotUnsafe(pool)
+        assert.strictEqual(snap.stats.spawned, 1)
+        assert.deepStrictEqual(
+          snap.live.map((t) => t.state),
+          ["idle"]
+        )
+      }).pipe(Effect.scoped)
+    )
+
+    it.live("a result structured clone refuses is a defect; the thread stays usable", () =>
+      Effect.gen(function* () {
+        const pool = yield* ThreadPool.make({ threads: 1 })
+        const defect = defectOf(yield* Effect.exit(ThreadPool.run(pool, anything, "give me a function")))
+        assert.include(String(defect), "result cannot be sent back")
+        assert.strictEqual(yield* ThreadPool.run(pool, anything, "ok"), "ok")
+        assert.strictEqual(ThreadPool.snapshotUnsafe(pool).stats.spawned, 1)
+      }).pipe(Effect.scoped)
+    )
+
+    it.live("a throwing tracepoint sink does not break the pool", () =>
+      Effect.gen(function* () {
+        const pool = yield* ThreadPool.make({
+          threads: 1,
+          tracepoint: () => {
+            throw new Error("sink bug")
+          }
+        })
+        assert.strictEqual(yield* ThreadPool.run(pool, fib, 10), 55)
+        assert.strictEqual(yield* ThreadPool.run(pool, fib, 11), 89)
+      }).pipe(Effect.scoped)
+    )
+
+    it("ThreadTask.make rejects a module that is not an absolute URL, and an empty export", () => {
+      assert.throws(() => ThreadTask.make({ ...fib, module: "./tasks.ts" }), /must be an absolute URL/)
+      assert.throws(() => ThreadTask.make({ ...fib, export: "" }), /non-empty name/)
+    })
+
     it.live("make rejects a bad thread count or grace with InvalidOptions", () =>
       Effect.gen(function* () {
         for (const threads of [0, -1, 1.5, Number.NaN]) {
@@ -94,8 +140,13 @@ describe("ThreadPool", () => {
           assert.strictEqual(error.reason, "InvalidOptions")
           assert.include(error.message, `thread pool "bad"`)
         }
-        const error = yield* Effect.flip(ThreadPool.make({ abortGraceMs: -1 }))
-        assert.strictEqual(error.reason, "InvalidOptions")
+        for (const abortGraceMs of [-1, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 31]) {
+          const error = yield* Effect.flip(ThreadPool.make({ abortGraceMs }))
+          assert.strictEqual(error.reason, "InvalidOptions")
+          assert.include(error.message, "abortGraceMs")
+        }
+        const error = yield* Effect.flip(ThreadPool.make({ resourceLimits: { maxOldGenerationSizeMb: -5 } }))
+        assert.include(error.message, "resourceLimits.maxOldGenerationSizeMb must be a number > 0")
       }).pipe(Effect.scoped)
     )
   })

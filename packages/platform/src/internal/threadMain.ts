@@ -24,7 +24,20 @@ let seen = 0 // the count of `posted` this thread has caught up with
 let current: { readonly id: number; readonly controller: AbortController } | undefined = undefined
 const modules = new Map<string, Promise<Record<string, unknown>>>() // module URL → its namespace, imported once
 
-const post = (done: Done, transfer?: Array<TransferListItem>) => port.postMessage(done, transfer ?? [])
+const post = (done: Done, transfer?: Array<TransferListItem>) => {
+  try {
+    port.postMessage(done, transfer ?? [])
+  } catch (error) {
+    // the encoded result cannot be structured-cloned (a function, a symbol): the run fails with a defect instead
+    port.postMessage({
+      _: "Done",
+      id: done.id,
+      outcome: "Defect",
+      value: new Error(`ThreadTask result cannot be sent back: ${(error as Error).message}`),
+      cpuUs: done.cpuUs
+    } satisfies Done)
+  }
+}
 
 const load = async (module: string, name: string): Promise<ThreadTask<unknown, unknown, unknown>> => {
   let ns = modules.get(module)

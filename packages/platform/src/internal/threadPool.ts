@@ -58,6 +58,7 @@ export type Outcome =
   | Done
   | { readonly _: "Crashed"; readonly thread: string; readonly code: number; readonly error: unknown }
   | { readonly _: "Closed" }
+  | { readonly _: "Unsendable"; readonly error: unknown }
 
 /** @internal */
 export interface Run {
@@ -179,7 +180,12 @@ export const makePool = (options: PoolOptions): PoolState => ({
 })
 
 const trace = (pool: PoolState, tp: Tracepoint): void => {
-  if (pool.tracepoint !== undefined) pool.tracepoint(tp)
+  if (pool.tracepoint === undefined) return
+  try {
+    pool.tracepoint(tp)
+  } catch {
+    // a throwing sink must not break a pool step (it runs inside Node's message and exit callbacks)
+  }
 }
 
 const createThread = (pool: PoolState): Thread => {
@@ -245,6 +251,9 @@ const countOutcome = (pool: PoolState, outcome: Outcome["_"] | Done["outcome"]):
       break
     case "Interrupted":
       pool.stats.interrupted++
+      break
+    case "Unsendable":
+      pool.stats.failed++
       break
     default:
       pool.stats.defects++
@@ -347,10 +356,32 @@ const post = (thread: Thread, msg: ToThread, transfer?: Array<TransferListItem>)
 
 /** Hand queued runs to idle threads, creating threads up to the cap. @internal */
 export const dispatch = (pool: PoolState): void => {
+  let refused: Array<readonly [Run, Outcome]> | undefined = undefined // settled after the loop, not inside it
   while (pool.head !== undefined && pool.lifecycle === "Open") {
-    const thread = pool.idle.pop() ?? (mayCreateThread(pool) ? createThread(pool) : undefined)
-    if (thread === undefined) return
+    let thread = pool.idle.pop()
+    if (thread === undefined && mayCreateThread(pool)) {
+      try {
+        thread = createThread(pool)
+      } catch (error) {
+        // Node refused to spawn (bad resourceLimits, no memory): the run fails, it is not left waiting forever
+        const run = dequeue(pool)!
+        countOutcome(pool, "Crashed")
+        ;(refused ??= []).push([run, { _: "Crashed", thread: `${pool.name}/(spawn)`, code: -1, error }])
+        continue
+      }
+    }
+    if (thread === undefined) break
     const run = dequeue(pool)!
+    const msg: ToThread = { _: "Run", id: run.id, module: run.task.module, export: run.task.export, input: run.input }
+    try {
+      post(thread, msg, run.transfer)
+    } catch (error) {
+      // structured clone refused the input (a function, a detached buffer): nothing was sent, the thread stays idle
+      pool.idle.push(thread)
+      countOutcome(pool, "Unsendable")
+      ;(refused ??= []).push([run, { _: "Unsendable", error }])
+      continue
+    }
     run.thread = thread
     run.startedAt = performance.now()
     thread.state = "Busy"
@@ -363,9 +394,8 @@ export const dispatch = (pool: PoolState): void => {
       task: run.task.export,
       label: run.label
     })
-    const msg: ToThread = { _: "Run", id: run.id, module: run.task.module, export: run.task.export, input: run.input }
-    post(thread, msg, run.transfer)
   }
+  if (refused !== undefined) for (const [run, outcome] of refused) settle(run, outcome)
 }
 
 /**
