@@ -45,6 +45,7 @@ export interface Thread {
   runs: number // P: runs it finished
   error: unknown // P: the last `error` event (an uncaught exception, ERR_WORKER_OUT_OF_MEMORY), for the exit report
   abortTimer: ReturnType<typeof setTimeout> | undefined // P: armed while Aborting
+  terminating: boolean // P: terminate() was called; never handed another run
   exited: boolean // P: its `exit` event came
   readonly exitedPromise: Promise<void> // I: resolves on `exit`
 }
@@ -209,6 +210,7 @@ const createThread = (pool: PoolState): Thread => {
     runs: 0,
     error: undefined,
     abortTimer: undefined,
+    terminating: false,
     exited: false,
     exitedPromise: new Promise<void>((resolve) => {
       exitedResolve = resolve
@@ -226,6 +228,12 @@ const createThread = (pool: PoolState): Thread => {
   pool.stats.spawned++
   trace(pool, { _: "thread_spawn", pool: pool.name, thread: name })
   return thread
+}
+
+/** Terminate a thread; it gets no further run. @internal */
+export const threadTerminate = (thread: Thread): void => {
+  thread.terminating = true
+  void thread.worker.terminate()
 }
 
 const threadEnterIdle = (pool: PoolState, thread: Thread): void => {
@@ -280,8 +288,10 @@ const threadDone = (pool: PoolState, thread: Thread, done: Done): void => {
     cpuTimeMs: done.cpuUs / 1000,
     wallTimeMs: performance.now() - run.startedAt
   })
-  if (pool.lifecycle === "Open") threadEnterIdle(pool, thread)
-  else void thread.worker.terminate()
+  thread.run = undefined
+  // a thread being terminated (its abort grace ran out as it finished) is not reused: its exit comes next
+  if (pool.lifecycle === "Open" && !thread.terminating) threadEnterIdle(pool, thread)
+  else threadTerminate(thread)
   dispatch(pool)
   settle(run, done) // must be the last step
 }
@@ -295,7 +305,8 @@ const threadExited = (pool: PoolState, thread: Thread, code: number): void => {
   if (i >= 0) pool.idle.splice(i, 1)
   const run = thread.run
   thread.run = undefined
-  const reason = pool.lifecycle === "Closed" ? "close" : thread.state === "Aborting" ? "abort" : "crash"
+  const reason =
+    pool.lifecycle === "Closed" ? "close" : thread.state === "Aborting" || thread.terminating ? "abort" : "crash"
   trace(pool, { _: "thread_exit", pool: pool.name, thread: thread.name, code, reason })
   if (reason === "abort") pool.stats.terminated++
   else if (reason === "crash") pool.stats.crashed++
@@ -456,7 +467,7 @@ export const abort = (pool: PoolState, run: Run, onIdle: () => void): void => {
   post(thread, { _: "Abort", id: run.id })
   thread.abortTimer = setTimeout(() => {
     thread.abortTimer = undefined
-    if (!thread.exited && thread.run === run) void thread.worker.terminate()
+    if (!thread.exited && thread.run === run) threadTerminate(thread)
   }, pool.abortGraceMs)
 }
 
@@ -473,7 +484,7 @@ export const close = (pool: PoolState): Promise<void> => {
   for (let run = dequeue(pool); run !== undefined; run = dequeue(pool)) waiting.push(run)
   const threads = [...pool.threadSet]
   pool.idle.length = 0
-  for (const thread of threads) void thread.worker.terminate()
+  for (const thread of threads) threadTerminate(thread)
   for (const run of waiting) settle(run, { _: "Closed" })
   return Promise.all(threads.map((t) => t.exitedPromise)).then(() => {})
 }
