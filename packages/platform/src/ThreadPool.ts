@@ -5,7 +5,7 @@
  * (PENDING coalescing, non-reentrance, `max_active`, ordering, flush, drain, cancel, cancelSync, destroy,
  * freeze) holds by construction — the thread runs strictly inside the item's execution.
  *
- * Interruption: interrupting a run (a timeout, a cancelled fiber, a shutdown deadline) aborts the task in its
+ * Interruption: interrupting a run (a timeout, an interrupted fiber, a closing scope) aborts the task in its
  * thread — cooperatively through its `AbortSignal` if it yields, otherwise by terminating the thread after
  * `abortGraceMs` and spawning a replacement — and the interrupted run returns only when its thread is idle or
  * gone. A thread that crashes or exceeds its `resourceLimits` fails its run with a defect (`ThreadPoolError`,

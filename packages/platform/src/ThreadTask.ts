@@ -52,7 +52,7 @@ export type Codec<A> = Schema.Codec<A, any, never, never>
  */
 export interface Context {
   /**
-   * Aborted when the caller is interrupted (a timeout, a cancelled run, a shutdown deadline). A task that checks
+   * Aborted when the caller is interrupted (a timeout, an interrupted fiber). A task that checks
    * it, or returns an `Effect` (interrupted when the signal fires), stops cooperatively and its thread is kept;
    * a task that never yields is stopped by terminating its thread after the pool's `abortGraceMs`.
    */
