@@ -20,7 +20,7 @@ import {
   TaskError,
   untilAborted
 } from "./fixtures/threadTasks.ts"
-import { makeGate, turns } from "./utils/gate.ts"
+import { makeGate, timeoutAfterStart, turns } from "./utils/gate.ts"
 
 const defectOf = <A, E>(exit: Exit.Exit<A, E>): unknown =>
   Exit.isFailure(exit) ? Cause.squash(exit.cause) : assert.fail("expected a failure")
@@ -196,7 +196,8 @@ describe("ThreadPool", () => {
             abortGraceMs: 10,
             tracepoint: (tp) => events.push(tp._ === "thread_exit" ? `exit:${tp.reason}` : tp._)
           })
-          const result = yield* ThreadPool.run(pool, spin, undefined).pipe(Effect.timeoutOption("200 millis"))
+          const g = makeGate()
+          const result = yield* timeoutAfterStart(ThreadPool.run(pool, spin, { cell: g.cell }), g.started(1), 50)
           events.push("returned")
           assert.isTrue(result._tag === "None")
           // the thread was gone (and its run ended) before the timed-out run returned
@@ -217,12 +218,9 @@ describe("ThreadPool", () => {
         const pool = yield* ThreadPool.make({ threads: 1, abortGraceMs: 60_000 })
         assert.strictEqual(yield* ThreadPool.run(pool, fib, 5), 5) // the thread is up
         for (const task of [untilAborted, effectNever] as const) {
-          const fiber = yield* Effect.forkChild(ThreadPool.run(pool, task as typeof effectNever, undefined))
-          yield* Effect.suspend(function loop(): Effect.Effect<void> {
-            return ThreadPool.snapshotUnsafe(pool).live[0]?.state === "busy"
-              ? Effect.void
-              : Effect.andThen(turns(1), loop)
-          })
+          const g = makeGate()
+          const fiber = yield* Effect.forkChild(ThreadPool.run(pool, task as typeof effectNever, { cell: g.cell }))
+          yield* g.started(1) // it runs in its thread: the abort reaches a started task
           yield* Fiber.interrupt(fiber)
         }
         const snap = ThreadPool.snapshotUnsafe(pool)

@@ -8,7 +8,7 @@ import * as Logger from "effect/Logger"
 import * as Scope from "effect/Scope"
 import { ThreadPool, ThreadWork } from "../src/index.ts"
 import { crash, fib, gate, spin } from "./fixtures/threadTasks.ts"
-import { makeGate, turns } from "./utils/gate.ts"
+import { makeGate, timeoutAfterStart, turns } from "./utils/gate.ts"
 
 // handler failures are logged by the engine; keep the test output clean
 const system = Layer.mergeAll(WorkqueueSystem.layer({ cpus: 2 }), Logger.layer([]))
@@ -325,10 +325,10 @@ describe("ThreadWork", () => {
           }
         })
         const wq = yield* Workqueue.make("timeout")
+        const g = makeGate()
         const stuck = yield* Work.make(
           () =>
-            ThreadPool.run(pool, spin, undefined).pipe(
-              Effect.timeoutOption("100 millis"),
+            timeoutAfterStart(ThreadPool.run(pool, spin, { cell: g.cell }), g.started(1), 50).pipe(
               Effect.andThen(Effect.sync(() => events.push("handler ended")))
             ),
           { name: "stuck" }

@@ -85,8 +85,10 @@ export type ToThread =
   | {
       readonly _: "Run"
       readonly id: number
-      readonly module: string
-      readonly export: string
+      /** the pool's number for the task; `module` and `export` come only the first time a thread sees it */
+      readonly task: number
+      readonly module?: string | undefined
+      readonly export?: string | undefined
       readonly input: unknown
     }
   | { readonly _: "Abort"; readonly id: number }

@@ -1,6 +1,6 @@
 /**
  * The entry of every pool thread: load a task's module, run the task, post one `Done` per `Run`. It imports
- * only `effect` deep modules and the codec, so a thread starts in tens of ms.
+ * only `effect` deep modules and the codec; `effect/Schema` dominates a thread's start-up.
  *
  * A run that throws asynchronously (a timer callback, an unhandled rejection) crashes the thread on purpose:
  * the pool sees the exit, fails the run with a defect and replaces the thread.
@@ -19,10 +19,13 @@ const port = parentPort!
 // the pool adds 1 here after each message it posts (see `idleWait`)
 const posted = new Int32Array((workerData as { readonly posted: SharedArrayBuffer }).posted)
 let seen = 0 // the count of `posted` this thread has caught up with
+let waiting = false // inside idleWait's loop (a run that completes synchronously returns into it)
 
 // the current run: written only by the message handler and the run's own completion (one JS thread)
 let current: { readonly id: number; readonly controller: AbortController } | undefined = undefined
 const modules = new Map<string, Promise<Record<string, unknown>>>() // module URL → its namespace, imported once
+const locations = new Map<number, { readonly module: string; readonly export: string }>() // task number → where
+const tasks = new Map<number, ThreadTask<unknown, unknown, unknown>>() // task number → the loaded task
 
 const post = (done: Done, transfer?: Array<TransferListItem>) => {
   try {
@@ -51,6 +54,9 @@ const load = async (module: string, name: string): Promise<ThreadTask<unknown, u
   }
   return task
 }
+
+const isThenable = (u: unknown): u is PromiseLike<unknown> =>
+  typeof u === "object" && u !== null && typeof (u as { then?: unknown }).then === "function"
 
 const isFailure = (task: ThreadTask<unknown, unknown, unknown>, error: unknown): boolean =>
   task.failure !== undefined && Schema.is(task.failure as Schema.Codec<unknown, unknown>)(error)
@@ -90,18 +96,24 @@ const run = async (msg: Extract<ToThread, { _: "Run" }>) => {
   let task: ThreadTask<unknown, unknown, unknown> | undefined = undefined
   let exit: Exit.Exit<unknown, unknown>
   try {
-    task = await load(msg.module, msg.export)
+    task = tasks.get(msg.task)
+    if (task === undefined) {
+      if (msg.module !== undefined) locations.set(msg.task, { module: msg.module, export: msg.export! })
+      const where = locations.get(msg.task)!
+      task = await load(where.module, where.export)
+      tasks.set(msg.task, task)
+    }
     const input = decode(task.input, msg.input)
     if (controller.signal.aborted) {
       exit = Exit.interrupt() // aborted before it began (the abort came with the run): not started at all
     } else if (Exit.isFailure(input)) {
-      exit = Exit.die(new Error(`ThreadTask "${msg.export}": input does not decode: ${Cause.squash(input.cause)}`))
+      exit = Exit.die(new Error(`ThreadTask "${task.export}": input does not decode: ${Cause.squash(input.cause)}`))
     } else {
       const result = task.run(input.value, { signal: controller.signal })
       if (Effect.isEffect(result)) {
         exit = await Effect.runPromiseExit(result as Effect.Effect<unknown, unknown>, { signal: controller.signal })
       } else {
-        const value = await result
+        const value = isThenable(result) ? await result : result
         exit = controller.signal.aborted ? Exit.interrupt() : Exit.succeed(value)
       }
     }
@@ -115,7 +127,8 @@ const run = async (msg: Extract<ToThread, { _: "Run" }>) => {
           : Exit.die(error)
   }
   finish(msg.id, task, exit, cpuStart)
-  idleWait()
+  // a run that finished without yielding returns into idleWait's loop; one that finished later waits here
+  if (!waiting) idleWait()
 }
 
 const onMessage = (msg: ToThread): void => {
@@ -133,6 +146,7 @@ const onMessage = (msg: ToThread): void => {
  * until the next run.
  */
 const idleWait = (): void => {
+  waiting = true
   while (current === undefined) {
     Atomics.wait(posted, 0, seen)
     seen = Atomics.load(posted, 0)
@@ -140,6 +154,7 @@ const idleWait = (): void => {
       onMessage(entry.message as ToThread)
     }
   }
+  waiting = false
 }
 
 port.on("message", onMessage)

@@ -43,6 +43,7 @@ export interface Thread {
   run: Run | undefined // P: the run it executes (Busy, Aborting)
   cpuUs: number // P: thread CPU time of its finished runs, µs
   runs: number // P: runs it finished
+  readonly known: Set<number> // P: task numbers whose module and export it was sent
   error: unknown // P: the last `error` event (an uncaught exception, ERR_WORKER_OUT_OF_MEMORY), for the exit report
   abortTimer: ReturnType<typeof setTimeout> | undefined // P: armed while Aborting
   terminating: boolean // P: terminate() was called; never handed another run
@@ -208,6 +209,7 @@ const createThread = (pool: PoolState): Thread => {
     run: undefined,
     cpuUs: 0,
     runs: 0,
+    known: new Set(),
     error: undefined,
     abortTimer: undefined,
     terminating: false,
@@ -365,6 +367,23 @@ const post = (thread: Thread, msg: ToThread, transfer?: Array<TransferListItem>)
   Atomics.notify(thread.posted, 0) // must follow the post: the thread reads the port after it wakes
 }
 
+// a number per task (module + export) for all pools, so a thread is sent the task's location once
+const taskNumbers = new Map<string, number>()
+const taskNumberCache = new WeakMap<ThreadTask<any, any, any>, number>()
+const taskNumber = (task: ThreadTask<any, any, any>): number => {
+  let n = taskNumberCache.get(task)
+  if (n === undefined) {
+    const key = `${task.module}#${task.export}`
+    n = taskNumbers.get(key)
+    if (n === undefined) {
+      n = taskNumbers.size
+      taskNumbers.set(key, n)
+    }
+    taskNumberCache.set(task, n)
+  }
+  return n
+}
+
 /** Hand queued runs to idle threads, creating threads up to the cap. @internal */
 export const dispatch = (pool: PoolState): void => {
   let refused: Array<readonly [Run, Outcome]> | undefined = undefined // settled after the loop, not inside it
@@ -383,7 +402,11 @@ export const dispatch = (pool: PoolState): void => {
     }
     if (thread === undefined) break
     const run = dequeue(pool)!
-    const msg: ToThread = { _: "Run", id: run.id, module: run.task.module, export: run.task.export, input: run.input }
+    const task = taskNumber(run.task)
+    const known = thread.known.has(task)
+    const msg: ToThread = known
+      ? { _: "Run", id: run.id, task, input: run.input }
+      : { _: "Run", id: run.id, task, module: run.task.module, export: run.task.export, input: run.input }
     try {
       post(thread, msg, run.transfer)
     } catch (error) {
@@ -393,6 +416,7 @@ export const dispatch = (pool: PoolState): void => {
       ;(refused ??= []).push([run, { _: "Unsendable", error }])
       continue
     }
+    if (!known) thread.known.add(task)
     run.thread = thread
     run.startedAt = performance.now()
     thread.state = "Busy"

@@ -3,6 +3,8 @@
  * its thread (without yielding) until `release`. `started(n)` waits (no clock) until n runs have started.
  */
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
 
 export interface Gate {
   readonly cell: SharedArrayBuffer
@@ -36,4 +38,22 @@ export const makeGate = (): Gate => {
 export const turns = (n = 5): Effect.Effect<void> =>
   Effect.gen(function* () {
     for (let i = 0; i < n; i++) yield* Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))
+  })
+
+/**
+ * `run` with a timeout that starts when the task has started in its thread (`started`), not when it was
+ * submitted: on a loaded machine a thread may take longer to come up than any fixed timeout. On expiry the run
+ * is interrupted, which returns only once its thread is idle or gone.
+ */
+export const timeoutAfterStart = <A, E>(
+  run: Effect.Effect<A, E>,
+  started: Effect.Effect<void>,
+  ms: number
+): Effect.Effect<Option.Option<A>, E> =>
+  Effect.gen(function* () {
+    const fiber = yield* Effect.forkChild(run)
+    yield* started
+    const result = yield* Effect.timeoutOption(Fiber.join(fiber), ms)
+    if (Option.isNone(result)) yield* Fiber.interrupt(fiber)
+    return result
   })
