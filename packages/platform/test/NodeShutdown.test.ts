@@ -364,4 +364,25 @@ describe("NodeShutdown", () => {
         assert.isTrue(Exit.hasDies(built), "the layer refuses it when built, not when it closes")
       }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 1 })))
   )
+
+  it("formatReport lists at most 64 busy workers one per line; the counts stay complete", () => {
+    const running = Array.from({ length: 70 }, (_, i) => ({
+      worker: `kworker/u8:${i}`,
+      work: `job${i}`,
+      workqueue: "jobs",
+      runningForMs: 5
+    }))
+    const lines = NodeShutdown.formatReport({
+      outcome: "deadline",
+      drained: false,
+      deadlineMs: 10,
+      elapsedMs: 10,
+      fired: 0,
+      workqueues: [{ name: "jobs", running: 70, pending: 5, armed: 0 }],
+      running
+    }).split("\n")
+    assert.strictEqual(lines[1], "  workqueue jobs: 70 running, 5 pending, 0 armed")
+    assert.strictEqual(lines.length, 1 + 1 + 64 + 1)
+    assert.strictEqual(lines.at(-1), "  ... and 6 more busy worker(s) (counted above, in Report.running)")
+  })
 })
