@@ -1,7 +1,9 @@
 import { DelayedWork, Work, Workqueue, WorkqueueSystem } from "@effect-workqueue/core"
 import { assert, describe, it } from "@effect/vitest"
+import * as Cause from "effect/Cause"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
@@ -347,4 +349,40 @@ describe("NodeShutdown", () => {
       assert.notInclude(text, "deadline")
     })
   )
+
+  it.effect.each([-1, 1.5, Number.NaN, Number.POSITIVE_INFINITY])(
+    "a deadline of %s dies with a RangeError naming the rule",
+    (deadlineMs) =>
+      Effect.gen(function* () {
+        const exit = yield* Effect.exit(NodeShutdown.drainAll({ deadlineMs }))
+        assert.isTrue(Exit.hasDies(exit))
+        assert.include(
+          String(Exit.isFailure(exit) ? Cause.squash(exit.cause) : ""),
+          "deadlineMs must be an integer >= 0"
+        )
+        const built = yield* Effect.exit(Layer.build(NodeShutdown.layer({ deadlineMs })).pipe(Effect.scoped))
+        assert.isTrue(Exit.hasDies(built), "the layer refuses it when built, not when it closes")
+      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 1 })))
+  )
+
+  it("formatReport lists at most 64 busy workers one per line; the counts stay complete", () => {
+    const running = Array.from({ length: 70 }, (_, i) => ({
+      worker: `kworker/u8:${i}`,
+      work: `job${i}`,
+      workqueue: "jobs",
+      runningForMs: 5
+    }))
+    const lines = NodeShutdown.formatReport({
+      outcome: "deadline",
+      drained: false,
+      deadlineMs: 10,
+      elapsedMs: 10,
+      fired: 0,
+      workqueues: [{ name: "jobs", running: 70, pending: 5, armed: 0 }],
+      running
+    }).split("\n")
+    assert.strictEqual(lines[1], "  workqueue jobs: 70 running, 5 pending, 0 armed")
+    assert.strictEqual(lines.length, 1 + 1 + 64 + 1)
+    assert.strictEqual(lines.at(-1), "  ... and 6 more busy worker(s) (counted above, in Report.running)")
+  })
 })

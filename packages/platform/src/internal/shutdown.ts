@@ -159,9 +159,17 @@ export const formatReport = (report: Report): string => {
     ...report.workqueues.map(
       (wq) => `  workqueue ${wq.name}: ${wq.running} running, ${wq.pending} pending, ${wq.armed} armed`
     ),
-    ...report.running.map((r) => `  ${r.worker}+${r.workqueue} runs ${r.work} for ${r.runningForMs} ms`)
+    ...report.running
+      .slice(0, MAX_WORKER_LINES)
+      .map((r) => `  ${r.worker}+${r.workqueue} runs ${r.work} for ${r.runningForMs} ms`),
+    ...(report.running.length > MAX_WORKER_LINES
+      ? [`  ... and ${report.running.length - MAX_WORKER_LINES} more busy worker(s) (counted above, in Report.running)`]
+      : [])
   ].join("\n")
 }
+
+/** Busy workers listed one per line in a log; the per-workqueue counts above them are always complete. */
+const MAX_WORKER_LINES = 64
 
 /** Log a report once: info when drained, a warning otherwise. @internal */
 export const logReport = (report: Report): Effect.Effect<void> =>
