@@ -245,6 +245,7 @@ describe("backend example (integration)", () => {
   it("past JOBS_MAX_PENDING waiting jobs a request gets 503 QueueFull with Retry-After, and nothing accepted is lost", {
     timeout: 60_000
   }, async () => {
+    const service = await start({ EFFECT_WORKQUEUE_SHUTDOWN_DEADLINE_MS: "10000", JOBS_MAX_PENDING: "3" })
     // 8 run at once (concurrency 8), 3 may wait: with every runner busy the 12th request finds the bound; if some
     // of the first jobs have not started yet, the bound is met sooner (never by a time budget: we count)
     const ids: Array<number> = []
