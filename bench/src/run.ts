@@ -1,5 +1,6 @@
 /**
  * `npm run bench [-- --quick] [--runs N] [--systems a,b] [--scenarios a,b] [--timeout S] [--no-docs]`
+ * (`--scenarios threads`: only the thread-executor rows, `threads/run.ts`, which also runs at the end of a full run)
  *
  * Runs every (system, scenario, size) several times, each in a fresh child process (`case.ts`, `--expose-gc`),
  * interleaving the runs so slow drift of the machine spreads over all systems. Prints the medians, the ratios of this
@@ -313,6 +314,13 @@ Next levers, largest first:
 4. **A compact item** (the list pointer derived from the state bits, the disable count and explicit name in one
    rarely allocated side object): about 80 B; 150 B per job also needs the handler closure gone (a
    \`Work.make(handler, data)\` form).`
+
+// the thread executor against piscina (bench/src/threads/run.ts), in its own processes; skipped when this run was
+// limited to some systems or scenarios, unless "threads" is one of them
+if (!partial || onlyScenarios?.includes("threads")) {
+  const args = [join(here, "threads", "run.ts"), ...(values.quick ? ["--quick"] : [])]
+  await new Promise((done) => spawn(process.execPath, args, { cwd: root, stdio: "inherit" }).on("close", done))
+}
 
 function markdown(): string {
   const sizeLine = scenarios.map((s) => `${s.number}: ${fmtCount(baseSize(s.id))}`).join(", ")

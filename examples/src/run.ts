@@ -17,6 +17,7 @@ import * as perCpu from "./perCpu.ts"
 import * as recurring from "./recurring.ts"
 import * as singlethread from "./singlethread.ts"
 import * as systemWorkqueue from "./systemWorkqueue.ts"
+import * as threads from "./threads.ts"
 
 /** name → [file, one-line description, program] */
 export const examples: ReadonlyArray<readonly [name: string, file: string, description: string, program: Program]> = [
@@ -109,6 +110,12 @@ export const examples: ReadonlyArray<readonly [name: string, file: string, descr
     "jobService.ts",
     "an HTTP job service on Job.run: results, retries with backoff, dead letters, 429 at maxPending",
     jobService.program
+  ],
+  [
+    "threads",
+    "threads.ts",
+    "CPU-bound hashing offloaded from an HTTP service to worker threads (ThreadWork); timers and pings stay on time",
+    threads.program
   ],
   [
     "main",

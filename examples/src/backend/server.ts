@@ -4,8 +4,9 @@
  *   node examples/src/backend/server.ts [port]        (port also from PORT; 0 or absent = a random port)
  *
  * - `POST /jobs?ms=50` queues a job of `ms` milliseconds (a decimal integer 0..60000, default 50; anything else
- *   is `400`) on the "jobs" workqueue and answers `202 {"id":N}` at once; `503` when the queue no longer accepts
- *   work (shutting down). Only `POST` changes state.
+ *   is `400`) on the "jobs" workqueue and answers `202 {"id":N}` at once. `503` with `Retry-After: 1` when
+ *   `JOBS_MAX_PENDING` jobs (default 10000) are already waiting to start (the workqueue's `maxPending` bound,
+ *   reason `QueueFull`), and `503` when the queue no longer accepts work (shutting down). Only `POST` changes state.
  * - Every completed job prints `{"event":"done","id":N}` on stdout; the bound port is printed first as
  *   `{"event":"listening","port":P}`.
  * - `GET /debug/workqueues` serves `WorkqueueSystem.snapshot` as JSON, only when `EFFECT_WORKQUEUE_DEBUG` is a
@@ -35,12 +36,12 @@ import type { Socket } from "node:net"
 
 /** The workqueue the service offloads to. */
 class Jobs extends Context.Service<Jobs, { readonly wq: Workqueue.Workqueue; nextId: number }>()("backend/Jobs") {
-  static readonly layer = Layer.effect(
-    Jobs,
-    Effect.map(Workqueue.make("jobs", { flags: Workqueue.WQ_UNBOUND, maxActive: 8 }), (wq) =>
-      Jobs.of({ wq, nextId: 0 })
+  /** 8 jobs at once in total; at most `maxPending` waiting to start (beyond it a request gets 503 at once). */
+  static readonly layer = (maxPending: number) =>
+    Layer.effect(
+      Jobs,
+      Effect.map(Workqueue.make("jobs", { concurrency: 8, maxPending }), (wq) => Jobs.of({ wq, nextId: 0 }))
     )
-  )
 }
 
 const emit = (line: object) => Effect.sync(() => console.log(JSON.stringify(line)))
@@ -72,7 +73,15 @@ const queueJob = Effect.gen(function* () {
   })
   return yield* Workqueue.queue(jobs.wq, work).pipe(
     Effect.map(() => json({ id }, 202)),
-    Effect.catch((error) => Effect.succeed(json({ error: error.reason, message: error.message }, 503)))
+    Effect.catch((error) =>
+      Effect.succeed(
+        HttpServerResponse.jsonUnsafe(
+          { error: error.reason, message: error.message },
+          // full: worth retrying soon; shutting down (Draining, Destroyed): not here
+          error.reason === "QueueFull" ? { status: 503, headers: { "retry-after": "1" } } : { status: 503 }
+        )
+      )
+    )
   )
 })
 
@@ -164,8 +173,13 @@ const settings = Effect.gen(function* () {
     Config.String("EFFECT_WORKQUEUE_DEBUG_TOKEN"),
     "a string"
   )
+  const maxPending = yield* NodeWorkqueue.readConfig(
+    "JOBS_MAX_PENDING",
+    NodeWorkqueue.configInteger("JOBS_MAX_PENDING", { min: 1, max: 10_000_000 }),
+    "a decimal integer in 1..10000000"
+  )
   const { shutdownDeadlineMs } = yield* NodeWorkqueue.resolveOptions()
-  return { port: port ?? 0, debug: debug ?? false, token, shutdownDeadlineMs }
+  return { port: port ?? 0, debug: debug ?? false, token, maxPending: maxPending ?? 10_000, shutdownDeadlineMs }
 })
 
 // ---------------------------------------------------------------------------
@@ -208,7 +222,7 @@ const connectionReaper = (server: Server) => {
 }
 
 const Live = Layer.unwrap(
-  Effect.map(settings, ({ debug, port, shutdownDeadlineMs, token }) => {
+  Effect.map(settings, ({ debug, maxPending, port, shutdownDeadlineMs, token }) => {
     const server = createServer()
     const Routes = Layer.mergeAll(
       HttpRouter.add("POST", "/jobs", loopbackOnly(queueJob)),
@@ -232,7 +246,7 @@ const Live = Layer.unwrap(
       Layer.provideMerge(Listening),
       Layer.provideMerge(connectionReaper(server)),
       Layer.provideMerge(HttpLive),
-      Layer.provideMerge(Jobs.layer),
+      Layer.provideMerge(Jobs.layer(maxPending)),
       Layer.provideMerge(NodeWorkqueue.layer())
     )
   })

@@ -306,3 +306,34 @@ export const layer = (options?: {
       return Effect.forkScoped(Effect.repeat(publish, Schedule.spaced(intervalMs))).pipe(Effect.asVoid)
     })
   )
+
+/**
+ * Charge `ms` of CPU time that the running work item used outside the event loop — in a worker thread — to its
+ * pwq's `cpuTime` (the `wq_monitor.py` CPUtime column). Call it from inside the item's handler; anywhere else, or
+ * with a non-positive or non-finite `ms`, it changes nothing and returns `false`. The time does not count toward
+ * CPU-hog detection (it did not hold the event loop). `@effect-workqueue/platform`'s `ThreadPool.run` charges
+ * each run's thread CPU time this way.
+ *
+ * **Kernel**: the scheduler's per-tick sampling into `PWQ_STAT_CPU_TIME` (`wq_worker_tick()`), for time the
+ * kernel would have seen on the worker's CPU.
+ *
+ * **Example** (Thread time in the CPUtime column)
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Work, Workqueue, WorkqueueMetrics, WorkqueueSystem } from "@effect-workqueue/core"
+ *
+ * const program = Effect.gen(function*() {
+ *   const wq = yield* Workqueue.make("offload")
+ *   yield* Workqueue.queue(wq, yield* Work.make(() => Effect.asVoid(WorkqueueMetrics.chargeCpuTime(250))))
+ *   yield* Workqueue.flush(wq)
+ *   const stats = yield* WorkqueueMetrics.stats
+ *   return [yield* WorkqueueMetrics.chargeCpuTime(1), stats.find((s) => s.name === "offload")!.cpuTime >= 250]
+ * })
+ * await Effect.runPromise(program.pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer()))) // => [false, true]
+ * ```
+ *
+ * @category metrics
+ * @since 0.1.0
+ */
+export const chargeCpuTime = (ms: number): Effect.Effect<boolean> => Effect.sync(() => Engine.chargeCpuTimeUnsafe(ms))

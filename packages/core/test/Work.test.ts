@@ -863,6 +863,37 @@ describe("Work", () => {
         }).pipe(withSystemClosedOnSuccess({ cpus: 2 }))
     )
 
+    it.effect(
+      "the last-started instance finishing first: cancelSync still waits for the one left on the other pool (cancel_work_sync)",
+      () =>
+        Effect.gen(function* () {
+          const rec = yield* makeRecorder
+          const gate = yield* makeGate
+          const bound = yield* Workqueue.make("bound_wq")
+          const unbound = yield* Workqueue.make("unbound_wq", { flags: Workqueue.WQ_UNBOUND })
+          let instance = 0
+          // the first instance (bound pool, CPU 0) waits on the gate; the second (unbound pool, started last) returns
+          const work = yield* Work.make(() =>
+            Effect.suspend(() => (++instance === 1 ? rec.handler("first", gate.await)() : rec.handler("second")()))
+          )
+          assert.isTrue(yield* Workqueue.queueOn(bound, 0, work))
+          yield* settle()
+          assert.isTrue(yield* Workqueue.queue(unbound, work))
+          yield* settle()
+          assert.deepStrictEqual(yield* rec.ends, ["second"], "the last-started instance has finished")
+          const canceller = yield* Effect.forkChild(Work.cancelSync(work))
+          yield* settle()
+          assert.isUndefined(
+            canceller.pollUnsafe(),
+            "cancelSync returned while the first instance still runs on the bound pool (it waited only for the last pool)"
+          )
+          yield* gate.open
+          yield* settle()
+          assert.deepStrictEqual(yield* rec.ends, ["second", "first"])
+          assert.isFalse(yield* Fiber.join(canceller))
+        }).pipe(withSystemClosedOnSuccess({ cpus: 2 }))
+    )
+
     it.effect("in one pool the second instance still waits for the first (assign_work)", () =>
       Effect.gen(function* () {
         const rec = yield* makeRecorder

@@ -573,6 +573,38 @@ describe("WorkerPool", () => {
     )
 
     it.effect(
+      "a second starvation episode on the same pool is rescued too: the rescuer clears the pwq's mayday flag (rescuer_thread)",
+      () =>
+        Effect.gen(function* () {
+          const rec = yield* makeRecorder
+          const plain = yield* Workqueue.make("plain")
+          const reclaim = yield* Workqueue.make("reclaim", { flags: Workqueue.WQ_MEM_RECLAIM })
+          for (const episode of [1, 2]) {
+            const gate = yield* makeGate
+            yield* Workqueue.queueOn(plain, 0, yield* Work.make(rec.handler(`blocker${episode}`, gate.await)))
+            yield* settle()
+            yield* Workqueue.queueOn(reclaim, 0, yield* Work.make(rec.handler(`rescued${episode}`)))
+            yield* settle()
+            yield* TestClock.adjust(10)
+            yield* settle()
+            yield* TestClock.adjust(100)
+            yield* settle()
+            assert.include(
+              yield* rec.ends,
+              `rescued${episode}`,
+              `episode ${episode}: the reclaim item ran while the pool's only worker was blocked (mayday → rescuer)`
+            )
+            assert.strictEqual(statsOf(yield* WorkqueueSystem.snapshot, "reclaim").rescued, episode)
+            yield* gate.open
+            yield* settle()
+          }
+          assert.isAtLeast(statsOf(yield* WorkqueueSystem.snapshot, "reclaim").mayday, 2, "one mayday per episode")
+          // a failed assertion leaves a blocker gated: the system is closed only on success, so the kill is the
+          // assertion's message, not a hang in the close
+        }).pipe(withSystemClosedOnSuccess({ cpus: 4, maxWorkersPerPool: 1 }))
+    )
+
+    it.effect(
       "the rescuer keeps non-reentrance: an instance queued behind its running self waits for it (assign_work in rescuer_thread)",
       () =>
         Effect.gen(function* () {

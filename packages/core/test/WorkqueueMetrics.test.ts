@@ -30,6 +30,32 @@ describe("WorkqueueMetrics", () => {
     }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 2 })), Effect.provide(makeLogCapture().layer))
   )
 
+  it.effect("chargeCpuTime adds time spent off the event loop to the running item's pwq only (PWQ_STAT_CPU_TIME)", () =>
+    Effect.gen(function* () {
+      const wq = yield* Workqueue.make("charged")
+      const other = yield* Workqueue.make("other")
+      const results: Array<boolean> = []
+      const work = yield* Work.make(() =>
+        Effect.gen(function* () {
+          results.push(yield* WorkqueueMetrics.chargeCpuTime(40))
+          results.push(yield* WorkqueueMetrics.chargeCpuTime(-1))
+          results.push(yield* WorkqueueMetrics.chargeCpuTime(Number.NaN))
+          results.push(yield* WorkqueueMetrics.chargeCpuTime(Number.POSITIVE_INFINITY))
+        })
+      )
+      yield* Workqueue.queue(wq, work)
+      yield* Workqueue.queue(other, yield* Work.make(() => Effect.void))
+      yield* Workqueue.flush(wq)
+      yield* Workqueue.flush(other)
+      results.push(yield* WorkqueueMetrics.chargeCpuTime(40)) // outside any item
+      assert.deepStrictEqual(results, [true, false, false, false, false])
+      const stats = yield* WorkqueueMetrics.stats
+      assert.isTrue(stats.find((s) => s.name === "charged")!.cpuTime >= 40)
+      assert.isTrue(stats.find((s) => s.name === "other")!.cpuTime < 40)
+      assert.strictEqual(stats.find((s) => s.name === "charged")!.cpuIntensive, 0)
+    }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer()))
+  )
+
   it.effect("publish exposes workqueue_* counters with a workqueue attribute, as deltas", () =>
     Effect.gen(function* () {
       const wq = yield* Workqueue.make("published")

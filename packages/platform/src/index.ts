@@ -18,3 +18,18 @@ export * as NodeShutdown from "./NodeShutdown.ts"
  * @since 0.1.0
  */
 export * as NodeWorkqueue from "./NodeWorkqueue.ts"
+
+/**
+ * @since 0.1.0
+ */
+export * as ThreadPool from "./ThreadPool.ts"
+
+/**
+ * @since 0.1.0
+ */
+export * as ThreadTask from "./ThreadTask.ts"
+
+/**
+ * @since 0.1.0
+ */
+export * as ThreadWork from "./ThreadWork.ts"

@@ -1,7 +1,9 @@
 import { DelayedWork, Work, Workqueue, WorkqueueSystem } from "@effect-workqueue/core"
 import { assert, describe, it } from "@effect/vitest"
+import * as Cause from "effect/Cause"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
@@ -212,6 +214,42 @@ describe("NodeShutdown", () => {
     }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 1 })))
   )
 
+  it.effect("a handler that re-arms itself forever: the deadline report lists it, and the firing stops there", () =>
+    Effect.gen(function* () {
+      const logs = captureLogs()
+      const wq = yield* Workqueue.make("forever")
+      let runs = 0
+      const dwork: DelayedWork.DelayedWork = yield* DelayedWork.make(
+        () =>
+          Effect.andThen(
+            Effect.sleep(10),
+            Effect.suspend(() => {
+              runs++
+              return Effect.asVoid(Workqueue.queueDelayed(wq, dwork, "1 hour"))
+            })
+          ).pipe(Effect.orDie),
+        { name: "rearm" }
+      )
+      yield* Workqueue.queueDelayed(wq, dwork, "1 hour")
+      const fiber = yield* Effect.forkChild(NodeShutdown.drainAll({ deadlineMs: 95 }).pipe(Effect.provide(logs.layer)))
+      for (let i = 0; i < 10; i++) {
+        yield* settle
+        yield* TestClock.adjust(10)
+      }
+      const report = yield* Fiber.join(fiber)
+      assert.strictEqual(report.outcome, "deadline")
+      assert.strictEqual(report.workqueues.length, 1)
+      assert.strictEqual(report.workqueues[0]!.running + report.workqueues[0]!.armed, 1, "the item, running or armed")
+      const atDeadline = runs
+      for (let i = 0; i < 5; i++) {
+        yield* settle
+        yield* TestClock.adjust(10)
+      }
+      assert.isAtMost(runs, atDeadline + 1, "after the deadline it is not fired again")
+      yield* Work.cancelSync(dwork)
+    }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 1 })))
+  )
+
   it.effect("past the deadline an item armed after the drain's firing is reported as armed, not dropped", () =>
     Effect.gen(function* () {
       const logs = captureLogs()
@@ -311,4 +349,40 @@ describe("NodeShutdown", () => {
       assert.notInclude(text, "deadline")
     })
   )
+
+  it.effect.each([-1, 1.5, Number.NaN, Number.POSITIVE_INFINITY])(
+    "a deadline of %s dies with a RangeError naming the rule",
+    (deadlineMs) =>
+      Effect.gen(function* () {
+        const exit = yield* Effect.exit(NodeShutdown.drainAll({ deadlineMs }))
+        assert.isTrue(Exit.hasDies(exit))
+        assert.include(
+          String(Exit.isFailure(exit) ? Cause.squash(exit.cause) : ""),
+          "deadlineMs must be an integer >= 0"
+        )
+        const built = yield* Effect.exit(Layer.build(NodeShutdown.layer({ deadlineMs })).pipe(Effect.scoped))
+        assert.isTrue(Exit.hasDies(built), "the layer refuses it when built, not when it closes")
+      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 1 })))
+  )
+
+  it("formatReport lists at most 64 busy workers one per line; the counts stay complete", () => {
+    const running = Array.from({ length: 70 }, (_, i) => ({
+      worker: `kworker/u8:${i}`,
+      work: `job${i}`,
+      workqueue: "jobs",
+      runningForMs: 5
+    }))
+    const lines = NodeShutdown.formatReport({
+      outcome: "deadline",
+      drained: false,
+      deadlineMs: 10,
+      elapsedMs: 10,
+      fired: 0,
+      workqueues: [{ name: "jobs", running: 70, pending: 5, armed: 0 }],
+      running
+    }).split("\n")
+    assert.strictEqual(lines[1], "  workqueue jobs: 70 running, 5 pending, 0 armed")
+    assert.strictEqual(lines.length, 1 + 1 + 64 + 1)
+    assert.strictEqual(lines.at(-1), "  ... and 6 more busy worker(s) (counted above, in Report.running)")
+  })
 })

@@ -148,6 +148,18 @@ export const callerWorker = (): Worker | undefined => {
 
 export const isChainedWork = (wq: WorkqueueState): boolean => callerWorker()?.currentPwq?.wq === wq
 
+/**
+ * Charge CPU time spent for the calling worker's current item outside the event loop (a worker thread) to the
+ * item's pwq (`PWQ_STAT_CPU_TIME`). Not counted toward CPU-hog detection: it did not hold the event loop.
+ * Returns false when the caller is not running a work item.
+ */
+export const chargeCpuTimeUnsafe = (ms: number): boolean => {
+  const pwq = callerWorker()?.currentPwq
+  if (pwq === undefined || !(ms > 0) || !Number.isFinite(ms)) return false
+  pwq.stats.cpuTime += ms
+  return true
+}
+
 let cpuRefContext: Context.Context<never> | undefined = undefined // the last context asked for CurrentCpu
 let cpuRefValue: unknown = undefined // its CurrentCpu
 

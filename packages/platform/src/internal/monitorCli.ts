@@ -35,7 +35,7 @@ export const USAGE = [
   "                                [--totals] [--dump] [--json] [REGEX ...]",
   "",
   "  url | port      http://127.0.0.1:8080/debug/workqueues, or just 8080 (127.0.0.1, that path)",
-  "  -i SECS         interval in seconds, 0..86400 (default 1; 0 prints once and exits)",
+  "  -i SECS         interval in seconds, 0.1..86400 (default 1; 0 prints once and exits)",
   "  --timeout SECS  give up on a request after this long, 0.001..600 (default 5)",
   "  --max-bytes N   refuse an answer larger than N bytes, 1024..1073741824 (default 16777216)",
   "  --token T       sent as 'Authorization: Bearer T' (default: $EFFECT_WORKQUEUE_DEBUG_TOKEN)",
@@ -84,6 +84,7 @@ export const parseArgs = (
     if (arg === "-i" || arg === "--interval") {
       const ms = seconds(arg, argv[++i], 0, 86_400)
       if (typeof ms === "string") return invalid(ms)
+      if (ms > 0 && ms < 100) return invalid(`${arg} expects 0 (print once) or at least 0.1 seconds, got ${argv[i]}`)
       intervalMs = ms
     } else if (arg === "--timeout") {
       const ms = seconds(arg, argv[++i], 0.001, 600)

@@ -159,9 +159,17 @@ export const formatReport = (report: Report): string => {
     ...report.workqueues.map(
       (wq) => `  workqueue ${wq.name}: ${wq.running} running, ${wq.pending} pending, ${wq.armed} armed`
     ),
-    ...report.running.map((r) => `  ${r.worker}+${r.workqueue} runs ${r.work} for ${r.runningForMs} ms`)
+    ...report.running
+      .slice(0, MAX_WORKER_LINES)
+      .map((r) => `  ${r.worker}+${r.workqueue} runs ${r.work} for ${r.runningForMs} ms`),
+    ...(report.running.length > MAX_WORKER_LINES
+      ? [`  ... and ${report.running.length - MAX_WORKER_LINES} more busy worker(s) (counted above, in Report.running)`]
+      : [])
   ].join("\n")
 }
+
+/** Busy workers listed one per line in a log; the per-workqueue counts above them are always complete. */
+const MAX_WORKER_LINES = 64
 
 /** Log a report once: info when drained, a warning otherwise. @internal */
 export const logReport = (report: Report): Effect.Effect<void> =>
@@ -192,9 +200,6 @@ export const reportNow = (run: Run, outcome: Outcome): Effect.Effect<Report, nev
 // the drain
 // ---------------------------------------------------------------------------
 
-/** Rounds of (fire armed, drain) before the drain gives up waiting for handlers that keep re-arming. */
-const MAX_ROUNDS = 1000
-
 const anyBusy = Effect.map(WorkqueueSystem.snapshot, (s) =>
   s.workqueues.some((wq) => wq.armed > 0 || wq.pwqs.some((pwq) => pwq.active > 0 || pwq.inactive > 0))
 )
@@ -202,12 +207,14 @@ const anyBusy = Effect.map(WorkqueueSystem.snapshot, (s) =>
 /**
  * freeze → drain non-freezable → thaw → drain freezable; every drain begins at once (closing outside queueing),
  * then the armed timers fire (their items are accepted by the draining queues and waited for). Repeated while a
- * handler re-armed or re-queued something, so on return nothing is armed, pending or running.
+ * handler re-armed or re-queued something, so on return nothing is armed, pending or running. Rounds stop once the
+ * deadline passed (the referee reported): the drains in flight go on, but nothing is fired any more, so a handler
+ * that re-arms itself forever cannot keep a background loop spinning.
  */
 const drainSequence = (run: Run) =>
   Effect.gen(function* () {
     let frozen = false
-    for (let round = 0; round < MAX_ROUNDS; round++) {
+    while (run.report === undefined) {
       const entries = liveWorkqueues(yield* WorkqueueSystem.workqueues)
       const normal = entries.filter((e) => !e.freezable).map((e) => e.wq)
       const freezable = entries.filter((e) => e.freezable).map((e) => e.wq)
@@ -227,6 +234,7 @@ const drainSequence = (run: Run) =>
       yield* WorkqueueSystem.thaw
       yield* Fiber.join(freezableDrains)
       if (!(yield* anyBusy)) return
+      yield* Effect.yieldNow
     }
   })
 

@@ -50,6 +50,7 @@ describe("monitorCli", () => {
       [["8080", "-i", "-1"], "-i expects a number of seconds in 0..86400"],
       [["8080", "-i", "abc"], "-i expects a number of seconds in 0..86400"],
       [["8080", "-i"], "-i expects a number of seconds in 0..86400"],
+      [["8080", "-i", "0.001"], "-i expects 0 (print once) or at least 0.1 seconds"],
       [["8080", "--timeout", "0"], "--timeout expects a number of seconds in 0.001..600"],
       [["8080", "--max-bytes", "10"], "--max-bytes expects an integer in 1024..1073741824"],
       [["8080", "("], "invalid REGEX"],

@@ -1,0 +1,105 @@
+/**
+ * Encoding and decoding of thread-task values, shared by the pool (main thread) and the thread entry. Encoding
+ * collects the transferables that `effect/workers/Transferable` schemas mark, so binary data is moved.
+ *
+ * @internal
+ */
+import * as Effect from "effect/Effect"
+import type * as Exit from "effect/Exit"
+import * as Schema from "effect/Schema"
+import type { TransferListItem } from "node:worker_threads"
+import * as Transferable from "effect/workers/Transferable"
+
+/** @internal */
+export type Codec = Schema.Codec<any, any, never, never>
+
+// one encoder / decoder per schema (not per value), built on first use
+const encoders = new WeakMap<Codec, (a: unknown) => Effect.Effect<unknown, Schema.SchemaError>>()
+const decoders = new WeakMap<Codec, (u: unknown) => Exit.Exit<unknown, Schema.SchemaError>>()
+
+/**
+ * Encode `value` with `schema`; on success the encoded value and the transfer list.
+ *
+ * @internal
+ */
+export const encode = (
+  schema: Codec,
+  value: unknown
+): Exit.Exit<readonly [unknown, Array<TransferListItem>], Schema.SchemaError> => {
+  let encoder = encoders.get(schema)
+  if (encoder === undefined) {
+    encoder = Schema.encodeUnknownEffect(schema)
+    encoders.set(schema, encoder)
+  }
+  const collector = Transferable.makeCollectorUnsafe()
+  return Effect.runSyncExit(
+    Effect.map(
+      Effect.provideService(encoder(value), Transferable.Collector, collector),
+      (encoded) => [encoded, collector.readUnsafe()] as const
+    )
+  )
+}
+
+/**
+ * Decode `encoded` with `schema`.
+ *
+ * @internal
+ */
+export const decode = (schema: Codec, encoded: unknown): Exit.Exit<unknown, Schema.SchemaError> => {
+  let decoder = decoders.get(schema)
+  if (decoder === undefined) {
+    decoder = Schema.decodeUnknownExit(schema)
+    decoders.set(schema, decoder)
+  }
+  return decoder(encoded)
+}
+
+/**
+ * A defect as structured clone can carry it: an `Error` keeps its name, message and stack; other values that
+ * cannot be cloned become their string.
+ *
+ * @internal
+ */
+export const cloneableDefect = (defect: unknown): unknown => {
+  if (defect instanceof Error) {
+    const error = new Error(defect.message)
+    error.name = defect.name
+    if (defect.stack !== undefined) error.stack = defect.stack
+    return error
+  }
+  try {
+    structuredClone(defect)
+    return defect
+  } catch {
+    return String(defect)
+  }
+}
+
+/**
+ * The messages. Main → thread: `Run` (one at a time per thread), `Abort` (of the current run). Thread → main:
+ * `Done` (exactly one per `Run`, also after an abort).
+ *
+ * @internal
+ */
+export type ToThread =
+  | {
+      readonly _: "Run"
+      readonly id: number
+      /** the pool's number for the task; `module` and `export` come only the first time a thread sees it */
+      readonly task: number
+      readonly module?: string | undefined
+      readonly export?: string | undefined
+      readonly input: unknown
+    }
+  | { readonly _: "Abort"; readonly id: number }
+
+/** @internal */
+export interface Done {
+  readonly _: "Done"
+  readonly id: number
+  /** `Success`: `value` is the encoded result; `Failure`: the encoded typed failure; `Defect`: a cloneable defect. */
+  readonly outcome: "Success" | "Failure" | "Defect" | "Interrupted"
+  readonly value: unknown
+  /** thread CPU time of this run (user + system), µs */
+  readonly cpuUs: number
+}

@@ -1,0 +1,161 @@
+/**
+ * The entry of every pool thread: load a task's module, run the task, post one `Done` per `Run`. It imports
+ * only `effect` deep modules and the codec; `effect/Schema` dominates a thread's start-up.
+ *
+ * A run that throws asynchronously (a timer callback, an unhandled rejection) crashes the thread on purpose:
+ * the pool sees the exit, fails the run with a defect and replaces the thread.
+ *
+ * @internal
+ */
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Schema from "effect/Schema"
+import { parentPort, receiveMessageOnPort, type TransferListItem, workerData } from "node:worker_threads"
+import { isThreadTask, type ThreadTask } from "../ThreadTask.ts"
+import { cloneableDefect, decode, type Done, encode, type ToThread } from "./threadCodec.ts"
+
+const port = parentPort!
+// the pool adds 1 here after each message it posts (see `idleWait`)
+const posted = new Int32Array((workerData as { readonly posted: SharedArrayBuffer }).posted)
+let seen = 0 // the count of `posted` this thread has caught up with
+let waiting = false // inside idleWait's loop (a run that completes synchronously returns into it)
+
+// the current run: written only by the message handler and the run's own completion (one JS thread)
+let current: { readonly id: number; readonly controller: AbortController } | undefined = undefined
+const modules = new Map<string, Promise<Record<string, unknown>>>() // module URL → its namespace, imported once
+const locations = new Map<number, { readonly module: string; readonly export: string }>() // task number → where
+const tasks = new Map<number, ThreadTask<unknown, unknown, unknown>>() // task number → the loaded task
+
+const post = (done: Done, transfer?: Array<TransferListItem>) => {
+  try {
+    port.postMessage(done, transfer ?? [])
+  } catch (error) {
+    // the encoded result cannot be structured-cloned (a function, a symbol): the run fails with a defect instead
+    port.postMessage({
+      _: "Done",
+      id: done.id,
+      outcome: "Defect",
+      value: new Error(`ThreadTask result cannot be sent back: ${(error as Error).message}`),
+      cpuUs: done.cpuUs
+    } satisfies Done)
+  }
+}
+
+const load = async (module: string, name: string): Promise<ThreadTask<unknown, unknown, unknown>> => {
+  let ns = modules.get(module)
+  if (ns === undefined) {
+    ns = import(module) as Promise<Record<string, unknown>>
+    modules.set(module, ns)
+  }
+  const task = (await ns)[name]
+  if (!isThreadTask(task)) {
+    throw new Error(`ThreadTask "${name}" not found: module ${module} has no ThreadTask export of that name`)
+  }
+  return task
+}
+
+const isThenable = (u: unknown): u is PromiseLike<unknown> =>
+  typeof u === "object" && u !== null && typeof (u as { then?: unknown }).then === "function"
+
+const isFailure = (task: ThreadTask<unknown, unknown, unknown>, error: unknown): boolean =>
+  task.failure !== undefined && Schema.is(task.failure as Schema.Codec<unknown, unknown>)(error)
+
+const finish = (
+  id: number,
+  task: ThreadTask<unknown, unknown, unknown> | undefined,
+  exit: Exit.Exit<unknown, unknown>,
+  cpuStart: NodeJS.CpuUsage
+) => {
+  const cpu = process.threadCpuUsage(cpuStart)
+  const cpuUs = cpu.user + cpu.system
+  if (current?.id === id) current = undefined
+  if (Exit.isSuccess(exit)) {
+    const encoded = encode(task!.success, exit.value)
+    if (Exit.isSuccess(encoded)) {
+      return post({ _: "Done", id, outcome: "Success", value: encoded.value[0], cpuUs }, encoded.value[1])
+    }
+    return post({ _: "Done", id, outcome: "Defect", value: cloneableDefect(Cause.squash(encoded.cause)), cpuUs })
+  }
+  const cause = exit.cause
+  const error = Cause.findErrorOption(cause)
+  if (error._tag === "Some" && task !== undefined && isFailure(task, error.value)) {
+    const encoded = encode(task.failure!, error.value)
+    if (Exit.isSuccess(encoded)) {
+      return post({ _: "Done", id, outcome: "Failure", value: encoded.value[0], cpuUs }, encoded.value[1])
+    }
+  }
+  if (Cause.hasInterruptsOnly(cause)) return post({ _: "Done", id, outcome: "Interrupted", value: undefined, cpuUs })
+  return post({ _: "Done", id, outcome: "Defect", value: cloneableDefect(Cause.squash(cause)), cpuUs })
+}
+
+const run = async (msg: Extract<ToThread, { _: "Run" }>) => {
+  const controller = new AbortController()
+  current = { id: msg.id, controller }
+  const cpuStart = process.threadCpuUsage()
+  let task: ThreadTask<unknown, unknown, unknown> | undefined = undefined
+  let exit: Exit.Exit<unknown, unknown>
+  try {
+    task = tasks.get(msg.task)
+    if (task === undefined) {
+      if (msg.module !== undefined) locations.set(msg.task, { module: msg.module, export: msg.export! })
+      const where = locations.get(msg.task)!
+      task = await load(where.module, where.export)
+      tasks.set(msg.task, task)
+    }
+    const input = decode(task.input, msg.input)
+    if (controller.signal.aborted) {
+      exit = Exit.interrupt() // aborted before it began (the abort came with the run): not started at all
+    } else if (Exit.isFailure(input)) {
+      exit = Exit.die(new Error(`ThreadTask "${task.export}": input does not decode: ${Cause.squash(input.cause)}`))
+    } else {
+      const result = task.run(input.value, { signal: controller.signal })
+      if (Effect.isEffect(result)) {
+        exit = await Effect.runPromiseExit(result as Effect.Effect<unknown, unknown>, { signal: controller.signal })
+      } else {
+        const value = isThenable(result) ? await result : result
+        exit = controller.signal.aborted ? Exit.interrupt() : Exit.succeed(value)
+      }
+    }
+  } catch (error) {
+    // a thrown value: a typed failure if the failure schema takes it, else a defect (decided in finish)
+    exit =
+      controller.signal.aborted && !(task !== undefined && isFailure(task, error))
+        ? Exit.interrupt()
+        : task !== undefined && isFailure(task, error)
+          ? Exit.fail(error)
+          : Exit.die(error)
+  }
+  finish(msg.id, task, exit, cpuStart)
+  // a run that finished without yielding returns into idleWait's loop; one that finished later waits here
+  if (!waiting) idleWait()
+}
+
+const onMessage = (msg: ToThread): void => {
+  if (msg._ === "Run") {
+    void run(msg)
+  } else if (current !== undefined && current.id === msg.id) {
+    current.controller.abort()
+  }
+}
+
+/**
+ * Idle, wait on the shared counter instead of the event loop, then read the messages synchronously: a `message`
+ * event costs a C++ → JS crossing with async tracking, the wait does not (piscina does the same). Only while no
+ * run is current: a run's own async work needs the event loop. Any async work a finished run left behind waits
+ * until the next run.
+ */
+const idleWait = (): void => {
+  waiting = true
+  while (current === undefined) {
+    Atomics.wait(posted, 0, seen)
+    seen = Atomics.load(posted, 0)
+    for (let entry = receiveMessageOnPort(port); entry !== undefined; entry = receiveMessageOnPort(port)) {
+      onMessage(entry.message as ToThread)
+    }
+  }
+  waiting = false
+}
+
+port.on("message", onMessage)
+idleWait()
