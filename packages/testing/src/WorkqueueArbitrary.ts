@@ -294,13 +294,15 @@ const decodeOp = (
   // c picks "no CPU" (the caller's) or one of the CPUs
   const cpu = c % (cfg.cpus + 1) === cfg.cpus ? undefined : c % (cfg.cpus + 1)
   switch (kind) {
+    // `sameStep` (about one in three): issued in one synchronous step with the op before (the lost timer wake-up
+    // needed two arms in one step); decided by gene digits, so shrinking (towards 0) drops the mark
     case 0:
     case 1:
-      return { _tag: "Queue", wq, item: plain, cpu }
+      return sameStep(d, { _tag: "Queue", wq, item: plain, cpu })
     case 2:
-      return { _tag: "QueueDelayed", wq, item: delayed, delay: pick(DELAYS, d), cpu }
+      return sameStep(a + b, { _tag: "QueueDelayed", wq, item: delayed, delay: pick(DELAYS, d), cpu })
     case 3:
-      return { _tag: "ModDelayed", wq, item: delayed, delay: pick(DELAYS, d), cpu }
+      return sameStep(a + b, { _tag: "ModDelayed", wq, item: delayed, delay: pick(DELAYS, d), cpu })
     case 4:
     case 5:
       return { _tag: "Finish", item, outcome: "success" }
@@ -313,7 +315,7 @@ const decodeOp = (
     case 9:
       return { _tag: "Release", latch: a % 2 }
     case 10:
-      return { _tag: "Cancel", item }
+      return sameStep(c, { _tag: "Cancel", item })
     case 11:
       return { _tag: "CancelSync", item }
     case 12:
@@ -342,6 +344,9 @@ const decodeOp = (
       return handlerBlockingCall(item, wq, other, c, handlerBlocking)
   }
 }
+
+const sameStep = <A extends WorkqueueModel.Op>(digit: number, op: A): A =>
+  digit % 3 === 2 ? { ...op, sameStep: true } : op
 
 // Applies the `exclude` and `oneWorkqueuePerItem` options to a decoded op.
 const narrow = (

@@ -247,7 +247,10 @@ export type Outcome = "success" | "failure" | "defect"
 /**
  * One operation a caller performs. `from` names an item whose running handler makes the call (a *chained* call when
  * it targets the handler's own workqueue); without it the call comes from outside any work item. `cpu` absent means
- * "the CPU the caller runs on": the handler's pwq CPU inside a handler, 0 outside.
+ * "the CPU the caller runs on": the handler's pwq CPU inside a handler, 0 outside. `sameStep` (on an outside
+ * `Queue`, `QueueDelayed`, `ModDelayed` or `Cancel`) issues the call in the same synchronous step as the op before it
+ * (through the `*Unsafe` twins, as a kernel caller holding one lock would): nothing runs in between. The model applies
+ * ops one by one either way; a checker honours it (`formatOp` prints such an op with a leading `+`).
  *
  * | op | kernel |
  * |---|---|
@@ -284,6 +287,7 @@ export type Op =
       readonly item: ItemId
       readonly cpu?: number | undefined
       readonly from?: ItemId | undefined
+      readonly sameStep?: boolean | undefined
     }
   | {
       readonly _tag: "QueueDelayed"
@@ -292,6 +296,7 @@ export type Op =
       readonly delay: number
       readonly cpu?: number | undefined
       readonly from?: ItemId | undefined
+      readonly sameStep?: boolean | undefined
     }
   | {
       readonly _tag: "ModDelayed"
@@ -300,8 +305,14 @@ export type Op =
       readonly delay: number
       readonly cpu?: number | undefined
       readonly from?: ItemId | undefined
+      readonly sameStep?: boolean | undefined
     }
-  | { readonly _tag: "Cancel"; readonly item: ItemId; readonly from?: ItemId | undefined }
+  | {
+      readonly _tag: "Cancel"
+      readonly item: ItemId
+      readonly from?: ItemId | undefined
+      readonly sameStep?: boolean | undefined
+    }
   | { readonly _tag: "CancelSync"; readonly item: ItemId; readonly from?: ItemId | undefined }
   | { readonly _tag: "Disable"; readonly item: ItemId; readonly from?: ItemId | undefined }
   | { readonly _tag: "Enable"; readonly item: ItemId; readonly from?: ItemId | undefined }
@@ -1175,7 +1186,10 @@ export const run = (
  * @category testing
  * @since 0.1.0
  */
-export const formatOp = (op: Op): string => {
+export const formatOp = (op: Op): string =>
+  "sameStep" in op && op.sameStep === true ? `+ ${formatOneOp(op)}` : formatOneOp(op)
+
+const formatOneOp = (op: Op): string => {
   const by = (from: ItemId | undefined) => (from === undefined ? "" : `${from}> `)
   const on = (cpu: number | undefined) => (cpu === undefined ? "" : `cpu${cpu}, `)
   switch (op._tag) {
