@@ -109,7 +109,7 @@ export const items: ReadonlyArray<WorkqueueModel.ItemSpec> = [
 
 /**
  * Generates configurations: 1..`maxCpus` CPUs and 1..`maxWorkqueues` workqueues `wq0`, `wq1`, … each bound,
- * unbound or ordered, with `max_active` 1..3 and optionally freezable or highpri, plus the fixed {@link items}.
+ * unbound or ordered, with `max_active` 1..3 and optionally freezable, highpri or CPU-intensive, plus the fixed {@link items}.
  * Shrinks towards one CPU and one bound, non-freezable workqueue with `max_active` 1.
  *
  * **Kernel**: `alloc_workqueue(name, flags, max_active)`, `alloc_ordered_workqueue(name, flags)`.
@@ -129,7 +129,7 @@ export const items: ReadonlyArray<WorkqueueModel.ItemSpec> = [
 export const config = (
   options: Pick<ScenarioOptions, "maxCpus" | "maxWorkqueues"> = {}
 ): Arbitrary.Arbitrary<WorkqueueModel.Config> => {
-  const wq = Arbitrary.all([int(0, 2), int(1, 3), int(0, 1), int(0, 3)])
+  const wq = Arbitrary.all([int(0, 2), int(1, 3), int(0, 1), int(0, 3), int(0, 3)])
   return Arbitrary.map(
     Arbitrary.all([
       int(1, Math.max(1, options.maxCpus ?? 3)),
@@ -138,12 +138,13 @@ export const config = (
     ([cpus, wqs]): WorkqueueModel.Config => ({
       cpus,
       workqueues: wqs.map(
-        ([kind, maxActive, freezable, highpri], index): WorkqueueModel.WorkqueueSpec => ({
+        ([kind, maxActive, freezable, highpri, cpuIntensive], index): WorkqueueModel.WorkqueueSpec => ({
           name: `wq${index}`,
           kind: kind === 0 ? "bound" : kind === 1 ? "unbound" : "ordered",
           maxActive: kind === 2 ? 1 : maxActive,
           freezable: freezable === 1,
-          highpri: highpri === 3
+          highpri: highpri === 3,
+          cpuIntensive: cpuIntensive === 3
         })
       ),
       items

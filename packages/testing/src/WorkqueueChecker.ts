@@ -181,7 +181,8 @@ export interface CheckOptions {
 
 /**
  * The adapter over `@effect-workqueue/core`: `bound` → `Workqueue.make` (per-CPU), `unbound` → `WQ_UNBOUND`,
- * `ordered` → `Workqueue.makeOrdered`, `freezable` → `WQ_FREEZABLE`, `highpri` → `WQ_HIGHPRI`; delayed items use
+ * `ordered` → `Workqueue.makeOrdered`, `freezable` → `WQ_FREEZABLE`, `highpri` → `WQ_HIGHPRI`, `cpuIntensive` →
+ * `WQ_CPU_INTENSIVE`; delayed items use
  * `DelayedWork`.
  *
  * **Kernel**: `alloc_workqueue()`, `alloc_ordered_workqueue()`, `INIT_WORK()`, `INIT_DELAYED_WORK()` and the calls of
@@ -209,7 +210,9 @@ export const engine: SystemUnderTest = {
   layer: ({ cpus }) => WorkqueueSystem.layer({ cpus }),
   makeWorkqueue: (spec) => {
     const extra =
-      (spec.freezable === true ? Workqueue.WQ_FREEZABLE : 0) | (spec.highpri === true ? Workqueue.WQ_HIGHPRI : 0)
+      (spec.freezable === true ? Workqueue.WQ_FREEZABLE : 0) |
+      (spec.highpri === true ? Workqueue.WQ_HIGHPRI : 0) |
+      (spec.cpuIntensive === true ? Workqueue.WQ_CPU_INTENSIVE : 0)
     switch (spec.kind) {
       case "ordered":
         return Workqueue.makeOrdered(spec.name, { flags: extra })
@@ -1030,6 +1033,7 @@ export const formatCheckResult = (scenario: WorkqueueArbitrary.Scenario, result:
     const flags = [wq.kind, `max_active=${wq.maxActive ?? "dfl"}`]
     if (wq.freezable === true) flags.push("freezable")
     if (wq.highpri === true) flags.push("highpri")
+    if (wq.cpuIntensive === true) flags.push("cpu_intensive")
     return `${wq.name}(${flags.join(", ")})`
   })
   return [

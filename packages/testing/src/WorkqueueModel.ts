@@ -158,6 +158,9 @@ export type WqKind = "bound" | "unbound" | "ordered"
  *
  * **Kernel**: the arguments of `alloc_workqueue(name, flags, max_active)` / `alloc_ordered_workqueue(name, flags)`.
  * `maxActive` 0 or absent means `WQ_DFL_ACTIVE`; out of range is clamped to `[1, WQ_MAX_ACTIVE]`; ordered is 1.
+ * `highpri` items run on the CPU's (or the unbound) highpri pool, a pool of their own for non-reentrance;
+ * `cpuIntensive` items stay in the normal pool (`WQ_CPU_INTENSIVE` only leaves concurrency management), so the
+ * contracts the model checks hold unchanged for them.
  *
  * **Example** (A bound workqueue with max_active 2)
  *
@@ -175,6 +178,7 @@ export interface WorkqueueSpec {
   readonly maxActive?: number | undefined
   readonly freezable?: boolean | undefined
   readonly highpri?: boolean | undefined
+  readonly cpuIntensive?: boolean | undefined
 }
 
 /**
