@@ -2,6 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as Scheduler from "effect/Scheduler"
 import { TestClock } from "effect/testing"
 import { Work, Workqueue, WorkqueueSystem } from "../src/index.ts"
 import {
@@ -549,6 +550,41 @@ describe("Workqueue", () => {
           assert.isTrue(yield* Workqueue.queue(wq, outsider))
           yield* settle()
         }).pipe(withSystemClosedOnSuccess({ cpus: 4 }))
+    )
+  })
+
+  describe("drain (interrupts)", () => {
+    // found by the torture suite (a ping-pong queue refused with Draining though no drain ran): the drainer count was
+    // incremented one step before the decrement was installed, and an interrupt landing between the two (the fiber
+    // yielding at its op budget) left the workqueue Draining for good
+    it.effect("a drain interrupted at any step of its start leaves the workqueue Open (drain_workqueue)", () =>
+      Effect.gen(function* () {
+        const gate = yield* makeGate
+        const wq = yield* Workqueue.make("drain")
+        yield* Workqueue.queue(wq, yield* Work.make(() => gate.await))
+        const state = Effect.map(WorkqueueSystem.snapshot, (s) => s.workqueues.find((w) => w.name === "drain")!.state)
+        // a scheduler that yields at every operation boundary, so the interrupt can land between any two of them
+        const everyStep: Scheduler.Scheduler = {
+          executionMode: "async",
+          shouldYield: () => true,
+          makeDispatcher: () => new Scheduler.MixedScheduler().makeDispatcher()
+        }
+        for (let turns = 0; turns < 30; turns++) {
+          const drainer = yield* Effect.forkDetach(
+            Effect.provideService(Workqueue.drain(wq), Scheduler.Scheduler, everyStep)
+          )
+          for (let i = 0; i < turns; i++) yield* Effect.yieldNow
+          yield* Fiber.interrupt(drainer)
+          assert.strictEqual(
+            yield* state,
+            "Open",
+            `a drain interrupted after ${turns} turn(s) left the workqueue draining`
+          )
+        }
+        assert.isTrue(yield* Workqueue.queue(wq, yield* Work.make(() => Effect.void)), "outside queueing works")
+        yield* gate.open
+        yield* settle()
+      }).pipe(withSystemClosedOnSuccess({ cpus: 2 }))
     )
   })
 
