@@ -49,7 +49,7 @@ describe("Work", () => {
           0,
           "nothing ran on the other workqueue"
         )
-      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+      }).pipe(withSystemClosedOnSuccess({ cpus: 4 }))
     )
 
     it.effect("pending is true while queued and false once only running (work_pending)", () =>
@@ -67,7 +67,7 @@ describe("Work", () => {
         yield* gate.open
         yield* settle()
         assert.deepStrictEqual(Work.busyUnsafe(work), { pending: false, running: false })
-      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+      }).pipe(withSystemClosedOnSuccess({ cpus: 4 }))
     )
 
     it.effect(
@@ -94,7 +94,7 @@ describe("Work", () => {
           assert.deepStrictEqual(results, [true, false])
           assert.strictEqual(runs, 2, "at most one extra instance")
           assert.deepStrictEqual(yield* rec.starts, ["w", "w"])
-        }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+        }).pipe(withSystemClosedOnSuccess({ cpus: 4 }))
     )
 
     it.effect(
@@ -113,7 +113,7 @@ describe("Work", () => {
           yield* gate.open
           yield* settle()
           assert.deepStrictEqual(yield* rec.trace, ["start w@0/cpu0", "end w@0/cpu0", "start w@0/cpu0", "end w@0/cpu0"])
-        }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+        }).pipe(withSystemClosedOnSuccess({ cpus: 4 }))
     )
   })
 
@@ -148,7 +148,7 @@ describe("Work", () => {
             "start w2@10/cpu1",
             "end w2@20/cpu1"
           ])
-        }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+        }).pipe(withSystemClosedOnSuccess({ cpus: 4 }))
     )
 
     it.effect("on an unbound workqueue a second instance never overlaps the running one (__queue_work)", () =>
@@ -178,7 +178,7 @@ describe("Work", () => {
           events.map((e) => `${e.kind} ${e.name}@${e.at}`),
           ["start w1@0", "end w1@10", "start w2@10", "end w2@20"]
         )
-      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+      }).pipe(withSystemClosedOnSuccess({ cpus: 4 }))
     )
     it.effect(
       "an item requeueing itself onto another CPU from its own handler runs again after it, on its own CPU (__queue_work)",
@@ -204,7 +204,7 @@ describe("Work", () => {
             "start w2@0/cpu0",
             "end w2@0/cpu0"
           ])
-        }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+        }).pipe(withSystemClosedOnSuccess({ cpus: 4 }))
     )
 
     it.effect("the redirected instance takes the running pwq's max_active slot in turn (__queue_work)", () =>
@@ -244,7 +244,7 @@ describe("Work", () => {
           "start w2@10/cpu0",
           "end w2@20/cpu0"
         ])
-      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+      }).pipe(withSystemClosedOnSuccess({ cpus: 4 }))
     )
 
     it.effect("queued on another workqueue of the same pool, it waits for the running instance (assign_work)", () =>
@@ -276,7 +276,7 @@ describe("Work", () => {
           "start w2@10/cpu2",
           "end w2@20/cpu2"
         ])
-      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+      }).pipe(withSystemClosedOnSuccess({ cpus: 4 }))
     )
   })
 
@@ -294,7 +294,7 @@ describe("Work", () => {
         yield* Workqueue.queue(wq, work)
         yield* settle()
         assert.deepStrictEqual(seen, ["hello"])
-      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+      }).pipe(withSystemClosedOnSuccess({ cpus: 4 }))
     )
 
     it.effect("the name defaults to the handler's function name and can be given (INIT_WORK)", () =>
@@ -377,7 +377,7 @@ describe("Work", () => {
       Effect.gen(function* () {
         const work = yield* Work.make(() => Effect.void)
         assert.isFalse(yield* Work.flush(work))
-      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+      }).pipe(withSystemClosedOnSuccess({ cpus: 4 }))
     )
 
     it.effect("Work.flush waits for a pending instance and returns true, then false once idle (flush_work)", () =>
@@ -393,7 +393,7 @@ describe("Work", () => {
         assert.isTrue(yield* Fiber.join(flusher))
         assert.deepStrictEqual(yield* rec.ends, ["w"])
         assert.isFalse(yield* Work.flush(work))
-      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+      }).pipe(withSystemClosedOnSuccess({ cpus: 4 }))
     )
 
     it.effect("Work.flush waits for a running (not pending) instance and returns true (flush_work)", () =>
@@ -408,7 +408,40 @@ describe("Work", () => {
         assert.isUndefined(flusher.pollUnsafe())
         yield* gate.open
         assert.isTrue(yield* Fiber.join(flusher))
-      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+      }).pipe(withSystemClosedOnSuccess({ cpus: 4 }))
+    )
+
+    it.effect(
+      "Work.flush of an item both running and queued again waits for the queued instance to finish (flush_work)",
+      () =>
+        Effect.gen(function* () {
+          const rec = yield* makeRecorder
+          const gates = [yield* makeGate, yield* makeGate]
+          const wq = yield* Workqueue.make("flush")
+          let runs = 0
+          const work = yield* Work.make(() =>
+            Effect.suspend(() => {
+              const n = runs++
+              return rec.handler(`w${n}`, gates[n]!.await)()
+            })
+          )
+          yield* Workqueue.queueOn(wq, 0, work)
+          yield* settle()
+          assert.isTrue(yield* Workqueue.queueOn(wq, 0, work), "queued again while the first instance runs")
+          assert.deepStrictEqual(Work.busyUnsafe(work), { pending: true, running: true })
+          const flusher = yield* Effect.forkChild(Work.flush(work))
+          yield* settle()
+          assert.isUndefined(flusher.pollUnsafe(), "waits while the first instance runs")
+          yield* gates[0]!.open
+          yield* settle()
+          assert.deepStrictEqual(yield* rec.starts, ["w0", "w1"])
+          assert.isUndefined(flusher.pollUnsafe(), "flush_work returned before the queued instance ran to its end")
+          yield* gates[1]!.open
+          yield* settle()
+          assert.isDefined(flusher.pollUnsafe(), "flush_work returned once the queued instance finished")
+          assert.isTrue(yield* Fiber.join(flusher))
+          assert.deepStrictEqual(yield* rec.ends, ["w0", "w1"])
+        }).pipe(withSystemClosedOnSuccess({ cpus: 2 }))
     )
 
     it.effect(
@@ -433,7 +466,7 @@ describe("Work", () => {
           yield* TestClock.adjust(20)
           yield* settle()
           assert.strictEqual(runs, 3)
-        }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+        }).pipe(withSystemClosedOnSuccess({ cpus: 4 }))
     )
   })
 
@@ -457,7 +490,7 @@ describe("Work", () => {
         const snap = yield* WorkqueueSystem.snapshot
         const pwq = snap.workqueues.find((w) => w.name === "cancel")!.pwqs[0]!
         assert.deepStrictEqual([pwq.active, pwq.inactive], [0, 0])
-      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+      }).pipe(withSystemClosedOnSuccess({ cpus: 4 }))
     )
 
     it.effect("cancel of a running-only item returns false and does not wait (cancel_work)", () =>
@@ -471,7 +504,7 @@ describe("Work", () => {
         assert.isTrue(Work.busyUnsafe(work).running)
         yield* gate.open
         yield* settle()
-      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+      }).pipe(withSystemClosedOnSuccess({ cpus: 4 }))
     )
 
     it.effect(
@@ -487,7 +520,7 @@ describe("Work", () => {
           assert.isTrue(yield* Work.cancel(a), "a is active on the worklist, not started yet")
           yield* settle()
           assert.deepStrictEqual(yield* rec.starts, ["b"])
-        }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+        }).pipe(withSystemClosedOnSuccess({ cpus: 4 }))
     )
 
     it.effect(
@@ -520,7 +553,7 @@ describe("Work", () => {
           assert.isTrue(yield* Workqueue.queue(wq, work), "queueable again after cancelSync returned")
           yield* settle()
           assert.deepStrictEqual(yield* rec.starts, ["w", "w"])
-        }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+        }).pipe(withSystemClosedOnSuccess({ cpus: 4 }))
     )
 
     it.effect(
@@ -550,7 +583,7 @@ describe("Work", () => {
           assert.isTrue(yield* Fiber.join(canceller))
           yield* settle()
           assert.deepStrictEqual(yield* rec.starts, ["w"], "the requeued instance never runs")
-        }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+        }).pipe(withSystemClosedOnSuccess({ cpus: 4 }))
     )
 
     it.effect("cancelSync on an idle item returns false at once (cancel_work_sync)", () =>
@@ -561,7 +594,7 @@ describe("Work", () => {
         yield* Workqueue.queue(wq, work)
         yield* settle()
         assert.isFalse(yield* Work.cancelSync(work))
-      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+      }).pipe(withSystemClosedOnSuccess({ cpus: 4 }))
     )
     it.effect(
       "cancel of an inactive item releases its Work.flush waiters and lets Workqueue.flush complete (try_to_grab_pending)",
@@ -582,7 +615,7 @@ describe("Work", () => {
           assert.isUndefined(wqFlusher.pollUnsafe(), "the running item is still in flight")
           yield* gate.open
           yield* Fiber.join(wqFlusher)
-        }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+        }).pipe(withSystemClosedOnSuccess({ cpus: 4 }))
     )
 
     it.effect(
@@ -640,7 +673,7 @@ describe("Work", () => {
           assert.isTrue(yield* Workqueue.queue(wq, work), "the temporary disable counts were given back")
           yield* settle()
           assert.deepStrictEqual(yield* rec.starts, ["w", "w"])
-        }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+        }).pipe(withSystemClosedOnSuccess({ cpus: 4 }))
     )
 
     it.effect("an interrupted cancelSync gives back its temporary disable (cancel_work_sync)", () =>
@@ -657,7 +690,7 @@ describe("Work", () => {
         assert.isTrue(yield* Workqueue.queue(wq, work), "queueable again once the canceller is gone")
         yield* gate.open
         yield* settle()
-      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+      }).pipe(withSystemClosedOnSuccess({ cpus: 4 }))
     )
 
     it.effect("an interrupted Work.flush leaves the item to run normally (flush_work)", () =>
@@ -675,7 +708,7 @@ describe("Work", () => {
         yield* settle()
         assert.deepStrictEqual(yield* rec.starts, ["w"])
         assert.isFalse(yield* Work.flush(work))
-      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+      }).pipe(withSystemClosedOnSuccess({ cpus: 4 }))
     )
   })
 
@@ -718,7 +751,7 @@ describe("Work", () => {
           assert.deepStrictEqual(yield* rec.starts, ["w1", "other"])
           const pool = (yield* WorkqueueSystem.snapshot).pools[0]!
           assert.deepStrictEqual([pool.nrRunning, pool.worklist, pool.idle], [0, 0, pool.workers.length])
-        }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+        }).pipe(withSystemClosedOnSuccess({ cpus: 4 }))
     )
   })
 
@@ -740,7 +773,7 @@ describe("Work", () => {
           assert.isTrue(yield* Workqueue.queue(wq, work))
           yield* settle()
           assert.deepStrictEqual(yield* rec.starts, ["w"])
-        }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+        }).pipe(withSystemClosedOnSuccess({ cpus: 4 }))
     )
 
     it.effect("the disable count saturates at 65535 (disable_work)", () =>
@@ -757,7 +790,7 @@ describe("Work", () => {
         assert.strictEqual(enables, 65_535, "the 65 536th disable did not count")
         assert.isTrue(yield* Workqueue.queue(wq, work))
         yield* settle()
-      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+      }).pipe(withSystemClosedOnSuccess({ cpus: 4 }))
     )
 
     it.effect("disable of a pending item removes it and returns true (disable_work)", () =>
@@ -775,7 +808,7 @@ describe("Work", () => {
         yield* settle()
         assert.deepStrictEqual(yield* rec.starts, ["blocker"])
         assert.isTrue(yield* Work.enable(work))
-      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+      }).pipe(withSystemClosedOnSuccess({ cpus: 4 }))
     )
 
     it.effect("enable at count 0 stays 0 and returns true (enable_work)", () =>
@@ -788,7 +821,7 @@ describe("Work", () => {
         assert.isTrue(yield* Work.enable(work))
         assert.isTrue(yield* Workqueue.queue(wq, work), "still enabled")
         yield* settle()
-      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+      }).pipe(withSystemClosedOnSuccess({ cpus: 4 }))
     )
 
     it.effect(
@@ -834,7 +867,7 @@ describe("Work", () => {
         assert.isTrue(yield* Work.enable(work))
         assert.isTrue(yield* Workqueue.queue(wq, work))
         yield* settle()
-      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+      }).pipe(withSystemClosedOnSuccess({ cpus: 4 }))
     )
   })
 
@@ -937,7 +970,7 @@ describe("Work", () => {
         yield* Workqueue.flush(wq)
         assert.strictEqual(flushed as boolean | string, true)
         assert.deepStrictEqual(yield* rec.ends, ["b"])
-      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 1 })))
+      }).pipe(withSystemClosedOnSuccess({ cpus: 1 }))
   )
 })
 

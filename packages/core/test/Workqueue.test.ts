@@ -3,9 +3,17 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as Scheduler from "effect/Scheduler"
 import { TestClock } from "effect/testing"
 import { DelayedWork, Work, Workqueue, WorkqueueSystem } from "../src/index.ts"
-import { type Event, makeGate, makeLogCapture, makeRecorder, settle } from "./utils/recorder.ts"
+import {
+  type Event,
+  makeGate,
+  makeLogCapture,
+  makeRecorder,
+  settle,
+  withSystemClosedOnSuccess
+} from "./utils/recorder.ts"
 
 /** The per-pwq counts of workqueue `name`, as `[active, inactive]` pairs. */
 const pwqCounts = (name: string) =>
@@ -51,7 +59,7 @@ describe("Workqueue", () => {
           yield* TestClock.adjust(10)
           yield* settle()
           assert.deepStrictEqual((yield* pwqCounts("limited"))[0], [0, 0])
-        }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+        }).pipe(withSystemClosedOnSuccess({ cpus: 4 }))
     )
 
     it.effect("max_active is per CPU on a per-CPU workqueue (alloc_workqueue)", () =>
@@ -73,7 +81,7 @@ describe("Workqueue", () => {
         yield* settle()
         const starts = (yield* rec.events).filter((e) => e.kind === "start").map((e) => `${e.name}@${e.at}/cpu${e.cpu}`)
         assert.deepStrictEqual(starts, ["a@0/cpu0", "b@0/cpu1", "c@10/cpu0", "d@10/cpu1"])
-      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+      }).pipe(withSystemClosedOnSuccess({ cpus: 4 }))
     )
 
     it.effect("an unbound workqueue starts up to max_active items at once, whatever the CPU (WQ_UNBOUND)", () =>
@@ -91,7 +99,7 @@ describe("Workqueue", () => {
         assert.deepStrictEqual(startsAt(yield* rec.events), ["a@0", "b@0", "c@0", "d@10", "e@10"])
         yield* TestClock.adjust(10)
         yield* settle()
-      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+      }).pipe(withSystemClosedOnSuccess({ cpus: 4 }))
     )
 
     it.effect("an unbound workqueue runs CPU-bound items concurrently: no concurrency management (WQ_UNBOUND)", () =>
@@ -106,7 +114,7 @@ describe("Workqueue", () => {
         yield* settle(100)
         const kinds = (yield* rec.events).map((e) => `${e.kind} ${e.name}`)
         assert.deepStrictEqual(kinds.slice(0, 2), ["start a", "start b"])
-      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+      }).pipe(withSystemClosedOnSuccess({ cpus: 4 }))
     )
 
     it.effect(
@@ -136,7 +144,7 @@ describe("Workqueue", () => {
             warnings.some((m) => m.includes("default") || m.includes("zero")),
             "0 or absent is the default"
           )
-        }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })), Effect.provide(logs.layer))
+        }).pipe(withSystemClosedOnSuccess({ cpus: 4 }), Effect.provide(logs.layer))
       }
     )
 
@@ -160,7 +168,7 @@ describe("Workqueue", () => {
         yield* TestClock.adjust(20)
         yield* settle()
         assert.deepStrictEqual(startsAt(yield* rec.events), ["a@0", "b@10"])
-      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })), Effect.provide(logs.layer))
+      }).pipe(withSystemClosedOnSuccess({ cpus: 4 }), Effect.provide(logs.layer))
     })
 
     it.effect("raising max_active activates inactive items at once, in order (workqueue_set_max_active)", () =>
@@ -181,7 +189,7 @@ describe("Workqueue", () => {
         assert.deepStrictEqual(startsAt(yield* rec.events), ["a@0", "b@0", "c@0", "d@10"])
         yield* TestClock.adjust(10)
         yield* settle()
-      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+      }).pipe(withSystemClosedOnSuccess({ cpus: 4 }))
     )
 
     it.effect(
@@ -205,7 +213,7 @@ describe("Workqueue", () => {
             yield* settle()
           }
           assert.deepStrictEqual(startsAt(yield* rec.events), ["a@0", "b@0", "c@0", "d@10", "e@20"])
-        }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+        }).pipe(withSystemClosedOnSuccess({ cpus: 4 }))
     )
 
     it.effect("setMaxActive on an ordered workqueue is ignored with a warning (workqueue_set_max_active)", () => {
@@ -219,7 +227,7 @@ describe("Workqueue", () => {
           logs.lines.some((l) => l.level === "Warn" && l.message.includes("ordered")),
           logs.text()
         )
-      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })), Effect.provide(logs.layer))
+      }).pipe(withSystemClosedOnSuccess({ cpus: 4 }), Effect.provide(logs.layer))
     })
   })
 
@@ -241,7 +249,7 @@ describe("Workqueue", () => {
         const events = yield* rec.events
         assert.deepStrictEqual(startsAt(events), ["a@0", "b@10", "c@20", "d@30", "e@40", "f@50"])
         assert.isFalse(overlaps(events))
-      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+      }).pipe(withSystemClosedOnSuccess({ cpus: 4 }))
     )
 
     it.effect(
@@ -267,7 +275,7 @@ describe("Workqueue", () => {
             (yield* rec.events).map((e) => `${e.kind} ${e.name}`),
             ["start a", "end a", "start b", "end b", "start c", "end c"]
           )
-        }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+        }).pipe(withSystemClosedOnSuccess({ cpus: 4 }))
     )
 
     it.effect(
@@ -288,7 +296,7 @@ describe("Workqueue", () => {
           yield* Workqueue.queue(wq, yield* Work.make(rec.handler("b")))
           yield* settle()
           assert.deepStrictEqual(yield* rec.starts, ["a1", "b", "a2"])
-        }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+        }).pipe(withSystemClosedOnSuccess({ cpus: 4 }))
     )
 
     it.effect(
@@ -307,7 +315,7 @@ describe("Workqueue", () => {
           assert.strictEqual(Workqueue.maxActive(legacy), 1)
           assert.strictEqual(percpu.rescuer, "kworker/R-legacy")
           assert.strictEqual(percpu.pwqs.length, 4)
-        }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+        }).pipe(withSystemClosedOnSuccess({ cpus: 4 }))
     )
   })
 
@@ -330,7 +338,7 @@ describe("Workqueue", () => {
         assert.deepStrictEqual(yield* rec.ends, ["before"], "returned while the later item still runs")
         yield* after.open
         yield* settle()
-      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+      }).pipe(withSystemClosedOnSuccess({ cpus: 4 }))
     )
 
     it.effect("flush includes inactive items queued before the call (flush_workqueue)", () =>
@@ -348,7 +356,7 @@ describe("Workqueue", () => {
         yield* TestClock.adjust(10)
         yield* Fiber.join(flusher)
         assert.deepStrictEqual(yield* rec.ends, ["a", "b", "c"])
-      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+      }).pipe(withSystemClosedOnSuccess({ cpus: 4 }))
     )
 
     it.effect("flush is not livelocked by a self-requeueing item (flush_workqueue)", () =>
@@ -373,7 +381,7 @@ describe("Workqueue", () => {
         stop = true
         yield* TestClock.adjust(10)
         yield* settle()
-      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+      }).pipe(withSystemClosedOnSuccess({ cpus: 4 }))
     )
 
     it.effect("flush of an empty workqueue returns at once; concurrent flushers all complete (flush_workqueue)", () =>
@@ -388,9 +396,13 @@ describe("Workqueue", () => {
         assert.isUndefined(f1.pollUnsafe())
         assert.isUndefined(f2.pollUnsafe())
         yield* gate.open
+        yield* settle()
+        // bounded: a flusher that never completes fails here with a message instead of hanging in join
+        assert.isDefined(f1.pollUnsafe(), "the first flusher completed once the item ran")
+        assert.isDefined(f2.pollUnsafe(), "the second flusher, which came while the first waited, completed too")
         yield* Fiber.join(f1)
         yield* Fiber.join(f2)
-      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+      }).pipe(withSystemClosedOnSuccess({ cpus: 4 }))
     )
 
     it.effect("an interrupted flusher doesn't hold up later flushes (flush_workqueue)", () =>
@@ -409,8 +421,10 @@ describe("Workqueue", () => {
         yield* settle()
         assert.isUndefined(later.pollUnsafe(), "the first item, queued before, still runs")
         yield* first.open
+        yield* settle()
+        assert.isDefined(later.pollUnsafe(), "the later flusher completed once both items ran")
         yield* Fiber.join(later)
-      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+      }).pipe(withSystemClosedOnSuccess({ cpus: 4 }))
     )
 
     it.effect("more concurrent flushers than colours still all complete (flush_workqueue colour overflow)", () =>
@@ -428,10 +442,13 @@ describe("Workqueue", () => {
         }
         yield* settle()
         for (const gate of gates) yield* gate.open
+        yield* settle()
+        const waiting = flushers.flatMap((f, i) => (f.pollUnsafe() === undefined ? [i] : []))
+        assert.deepStrictEqual(waiting, [], "every flusher completed once its items ran")
         for (const f of flushers) yield* Fiber.join(f)
         const counts = yield* pwqCounts("colours")
         assert.isTrue(counts.every(([a, i]) => a === 0 && i === 0))
-      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+      }).pipe(withSystemClosedOnSuccess({ cpus: 4 }))
     )
   })
 
@@ -468,7 +485,7 @@ describe("Workqueue", () => {
           assert.isTrue(yield* Workqueue.queue(wq, outsider), "normal queueing works again after the drain")
           yield* settle()
           assert.deepStrictEqual((yield* rec.starts).at(-1), "outsider")
-        }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+        }).pipe(withSystemClosedOnSuccess({ cpus: 4 }))
     )
 
     it.effect(
@@ -502,10 +519,14 @@ describe("Workqueue", () => {
           yield* settle()
           assert.strictEqual(fromOther, "Draining", "an item of another workqueue is not chained work")
           yield* gate.open
+          yield* settle()
+          assert.isDefined(drainer.pollUnsafe(), "the drain completed once the leader and its follower ran")
           yield* Fiber.join(drainer)
           assert.deepStrictEqual(yield* rec.starts, ["follower"])
           assert.isFalse(yield* Work.pending(stranger))
-        }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+          // the system is closed only on success: a failed assertion above leaves the leader gated, and the close
+          // (which flushes every queue) would otherwise hang instead of reporting it
+        }).pipe(withSystemClosedOnSuccess({ cpus: 4 }))
     )
     it.effect(
       "an interrupted drainer leaves the workqueue draining while another drainer remains (drain_workqueue)",
@@ -523,11 +544,48 @@ describe("Workqueue", () => {
           const outsider = yield* Work.make(() => Effect.void)
           assert.strictEqual((yield* Effect.flip(Workqueue.queue(wq, outsider))).reason, "Draining")
           yield* gate.open
+          yield* settle()
+          assert.isDefined(d2.pollUnsafe(), "the remaining drainer completed once the item ran")
           yield* Fiber.join(d2)
           assert.strictEqual(yield* state, "Open")
           assert.isTrue(yield* Workqueue.queue(wq, outsider))
           yield* settle()
-        }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+        }).pipe(withSystemClosedOnSuccess({ cpus: 4 }))
+    )
+  })
+
+  describe("drain (interrupts)", () => {
+    // found by the torture suite (a ping-pong queue refused with Draining though no drain ran): the drainer count was
+    // incremented one step before the decrement was installed, and an interrupt landing between the two (the fiber
+    // yielding at its op budget) left the workqueue Draining for good
+    it.effect("a drain interrupted at any step of its start leaves the workqueue Open (drain_workqueue)", () =>
+      Effect.gen(function* () {
+        const gate = yield* makeGate
+        const wq = yield* Workqueue.make("drain")
+        yield* Workqueue.queue(wq, yield* Work.make(() => gate.await))
+        const state = Effect.map(WorkqueueSystem.snapshot, (s) => s.workqueues.find((w) => w.name === "drain")!.state)
+        // a scheduler that yields at every operation boundary, so the interrupt can land between any two of them
+        const everyStep: Scheduler.Scheduler = {
+          executionMode: "async",
+          shouldYield: () => true,
+          makeDispatcher: () => new Scheduler.MixedScheduler().makeDispatcher()
+        }
+        for (let turns = 0; turns < 30; turns++) {
+          const drainer = yield* Effect.forkDetach(
+            Effect.provideService(Workqueue.drain(wq), Scheduler.Scheduler, everyStep)
+          )
+          for (let i = 0; i < turns; i++) yield* Effect.yieldNow
+          yield* Fiber.interrupt(drainer)
+          assert.strictEqual(
+            yield* state,
+            "Open",
+            `a drain interrupted after ${turns} turn(s) left the workqueue draining`
+          )
+        }
+        assert.isTrue(yield* Workqueue.queue(wq, yield* Work.make(() => Effect.void)), "outside queueing works")
+        yield* gate.open
+        yield* settle()
+      }).pipe(withSystemClosedOnSuccess({ cpus: 2 }))
     )
   })
 
@@ -561,7 +619,7 @@ describe("Workqueue", () => {
         assert.strictEqual((yield* Effect.flip(Workqueue.flush(wq))).reason, "Destroyed")
         assert.strictEqual((yield* Effect.flip(Workqueue.drain(wq))).reason, "Destroyed")
         yield* Workqueue.destroy(wq)
-      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+      }).pipe(withSystemClosedOnSuccess({ cpus: 4 }))
     )
 
     it.effect("destroy is idempotent, also with the scope's close (destroy_workqueue)", () =>
@@ -583,7 +641,7 @@ describe("Workqueue", () => {
           (yield* Effect.flip(Workqueue.queue(wq, yield* Work.make(() => Effect.void)))).reason,
           "Destroyed"
         )
-      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+      }).pipe(withSystemClosedOnSuccess({ cpus: 4 }))
     )
 
     it.effect("two concurrent destroys both wait for the drain (destroy_workqueue)", () =>
@@ -597,10 +655,13 @@ describe("Workqueue", () => {
         assert.isUndefined(d1.pollUnsafe())
         assert.isUndefined(d2.pollUnsafe(), "the second caller does not return before the queue is gone")
         yield* TestClock.adjust(10)
+        yield* settle()
+        assert.isDefined(d1.pollUnsafe(), "the first destroy completed once the item ran")
+        assert.isDefined(d2.pollUnsafe(), "the second destroy completed once the queue was gone")
         yield* Fiber.join(d1)
         yield* Fiber.join(d2)
         assert.deepStrictEqual(yield* rec.ends, ["a"])
-      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+      }).pipe(withSystemClosedOnSuccess({ cpus: 4 }))
     )
 
     it.effect("closing the workqueue's scope drains it before release (destroy_workqueue)", () =>
@@ -621,7 +682,7 @@ describe("Workqueue", () => {
         assert.deepStrictEqual(yield* rec.ends, ["a", "b"])
         const snap = yield* WorkqueueSystem.snapshot
         assert.isUndefined(snap.workqueues.find((w) => w.name === "scoped"))
-      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+      }).pipe(withSystemClosedOnSuccess({ cpus: 4 }))
     )
   })
 
@@ -675,7 +736,7 @@ describe("Workqueue", () => {
           flags.every((f) => f > 0 && (f & (f - 1)) === 0),
           "single bits"
         )
-      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+      }).pipe(withSystemClosedOnSuccess({ cpus: 4 }))
     )
 
     it.effect("a name of 32 characters or more is truncated to 31 with a warning (WQ_NAME_LEN)", () => {
@@ -688,7 +749,7 @@ describe("Workqueue", () => {
         yield* settle()
         const warnings = logs.lines.filter((l) => l.level === "Warn" && l.message.includes("x".repeat(31)))
         assert.strictEqual(warnings.length, 1, logs.text())
-      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })), Effect.provide(logs.layer))
+      }).pipe(withSystemClosedOnSuccess({ cpus: 4 }), Effect.provide(logs.layer))
     })
   })
 })

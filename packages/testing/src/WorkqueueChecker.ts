@@ -90,6 +90,18 @@ export interface SystemUnderTest<Q = Workqueue.Workqueue, W = Work.Work> {
   readonly currentCpu: Effect.Effect<number>
   /** The names of the workqueues on which a worker is executing the item named `item` right now. */
   readonly runningOn: (item: string) => Effect.Effect<ReadonlyArray<string>, never, WorkqueueSystem.WorkqueueSystem>
+  /**
+   * Optional: one outside `Queue`, `QueueDelayed`/`ModDelayed` (without a CPU) or `Cancel` done synchronously (the
+   * `*Unsafe` twins), returning its boolean or throwing its typed error (`wq` is undefined for `Cancel`). With it, ops
+   * marked `sameStep` are issued together in one synchronous step; without it, one by one.
+   */
+  readonly callUnsafe?:
+    | ((
+        op: Extract<WorkqueueModel.Op, { readonly _tag: "Queue" | "QueueDelayed" | "ModDelayed" | "Cancel" }>,
+        wq: Q | undefined,
+        work: W
+      ) => boolean)
+    | undefined
   /** Optional: true when nothing is runnable (lets `settle` stop early). Without it, settling yields a fixed number of turns. */
   readonly idle?: Effect.Effect<boolean, never, WorkqueueSystem.WorkqueueSystem> | undefined
 }
@@ -169,7 +181,8 @@ export interface CheckOptions {
 
 /**
  * The adapter over `@effect-workqueue/core`: `bound` → `Workqueue.make` (per-CPU), `unbound` → `WQ_UNBOUND`,
- * `ordered` → `Workqueue.makeOrdered`, `freezable` → `WQ_FREEZABLE`, `highpri` → `WQ_HIGHPRI`; delayed items use
+ * `ordered` → `Workqueue.makeOrdered`, `freezable` → `WQ_FREEZABLE`, `highpri` → `WQ_HIGHPRI`, `cpuIntensive` →
+ * `WQ_CPU_INTENSIVE`; delayed items use
  * `DelayedWork`.
  *
  * **Kernel**: `alloc_workqueue()`, `alloc_ordered_workqueue()`, `INIT_WORK()`, `INIT_DELAYED_WORK()` and the calls
@@ -197,7 +210,9 @@ export const engine: SystemUnderTest = {
   layer: ({ cpus }) => WorkqueueSystem.layer({ cpus }),
   makeWorkqueue: (spec) => {
     const extra =
-      (spec.freezable === true ? Workqueue.WQ_FREEZABLE : 0) | (spec.highpri === true ? Workqueue.WQ_HIGHPRI : 0)
+      (spec.freezable === true ? Workqueue.WQ_FREEZABLE : 0) |
+      (spec.highpri === true ? Workqueue.WQ_HIGHPRI : 0) |
+      (spec.cpuIntensive === true ? Workqueue.WQ_CPU_INTENSIVE : 0)
     switch (spec.kind) {
       case "ordered":
         return Workqueue.makeOrdered(spec.name, { flags: extra })
@@ -237,6 +252,18 @@ export const engine: SystemUnderTest = {
         pool.workers.flatMap((w) => (w.work === item && w.workqueue !== undefined ? [w.workqueue] : []))
       )
     ),
+  callUnsafe: (op, wq, work) => {
+    switch (op._tag) {
+      case "Queue":
+        return op.cpu === undefined ? Workqueue.queueUnsafe(wq!, work) : Workqueue.queueOnUnsafe(wq!, op.cpu, work)
+      case "QueueDelayed":
+        return Workqueue.queueDelayedUnsafe(wq!, work as DelayedWork.DelayedWork, op.delay)
+      case "ModDelayed":
+        return Workqueue.modDelayedUnsafe(wq!, work as DelayedWork.DelayedWork, op.delay)
+      case "Cancel":
+        return Work.cancelUnsafe(work)
+    }
+  },
   idle: TestWorkqueue.idle
 }
 
@@ -749,40 +776,99 @@ const runScenario = <Q, W>(
           }
         }
 
-        // settle and feed every observed event
-        yield* settle
-        const seen: Array<string> = []
-        try {
-          drainLog(seen)
-        } catch (e) {
-          if (e instanceof Stop) return yield* Effect.fail(e)
-          throw e
-        }
-        if (seen.length > 0) trace.push(`     events: ${seen.join(", ")}`)
-        const violations = WorkqueueModel.invariantViolations(model)
-        if (violations.length > 0) {
-          return yield* Effect.fail(
-            diverged("Invariant", violations.join("; "), [], "the model broke its own invariants")
+        return yield* afterStep
+      })
+
+    // after an op (or a synchronous step of ops): settle, feed every observed event, check invariants and liveness
+    const afterStep: Effect.Effect<void, Stop, WorkqueueSystem.WorkqueueSystem> = Effect.gen(function* () {
+      // settle and feed every observed event
+      yield* settle
+      const seen: Array<string> = []
+      try {
+        drainLog(seen)
+      } catch (e) {
+        if (e instanceof Stop) return yield* Effect.fail(e)
+        throw e
+      }
+      if (seen.length > 0) trace.push(`     events: ${seen.join(", ")}`)
+      const violations = WorkqueueModel.invariantViolations(model)
+      if (violations.length > 0) {
+        return yield* Effect.fail(
+          diverged("Invariant", violations.join("; "), [], "the model broke its own invariants")
+        )
+      }
+      const expecting = WorkqueueModel.allowedEvents(model)
+      if (expecting.length > 0 && expecting.some((event) => mustHappen(model, event))) {
+        return yield* Effect.fail(
+          diverged(
+            "Liveness",
+            "nothing (the engine is quiet)",
+            expecting.map(WorkqueueModel.formatEvent),
+            `the engine went quiet while the model expects one of [${expecting.map(WorkqueueModel.formatEvent).join(", ")}]`
           )
-        }
-        const expecting = WorkqueueModel.allowedEvents(model)
-        if (expecting.length > 0 && expecting.some((event) => mustHappen(model, event))) {
-          return yield* Effect.fail(
-            diverged(
-              "Liveness",
-              "nothing (the engine is quiet)",
-              expecting.map(WorkqueueModel.formatEvent),
-              `the engine went quiet while the model expects one of [${expecting.map(WorkqueueModel.formatEvent).join(", ")}]`
+        )
+      }
+    })
+
+    // several outside calls in ONE synchronous step through the SUT's `*Unsafe` twins (ops marked `sameStep`):
+    // the model applies them one by one, the engine sees them with nothing running in between
+    const runStep = (
+      ops: ReadonlyArray<WorkqueueModel.Op>
+    ): Effect.Effect<void, Stop, WorkqueueSystem.WorkqueueSystem> =>
+      Effect.gen(function* () {
+        const callUnsafe = sut.callUnsafe!
+        const exits = yield* Effect.sync(() =>
+          ops.map((op): Exit.Exit<unknown, unknown> => {
+            try {
+              const wq = "wq" in op ? wqOf(op.wq) : undefined
+              return Exit.succeed(callUnsafe(op as StepOp, wq, workOf((op as StepOp).item)))
+            } catch (error) {
+              return Exit.fail(error)
+            }
+          })
+        )
+        for (let i = 0; i < ops.length; i++) {
+          if (i > 0) step++
+          const op = ops[i]!
+          const applied = WorkqueueModel.apply(model, op)
+          const expected = applied.result
+          const observed = exits[i]!
+          const got = toResult(observed)
+          const line = `  ${step}. ${WorkqueueModel.formatOp(op)}`
+          if (expected._tag === "Skipped") {
+            model = applied.state
+            trace.push(`${line} → skipped`)
+            continue
+          }
+          if (typeof got === "string" || !sameResult(got, expected)) {
+            trace.push(`${line} → ${showExit(observed)} (model: ${WorkqueueModel.formatResult(expected)})`)
+            return yield* Effect.fail(
+              diverged(
+                "Result",
+                showExit(observed),
+                [WorkqueueModel.formatResult(expected)],
+                `${WorkqueueModel.formatOp(op)} returned ${showExit(observed)}; the model says ${WorkqueueModel.formatResult(expected)}`
+              )
             )
-          )
+          }
+          model = applied.state
+          trace.push(`${line} → ${WorkqueueModel.formatResult(expected)}`)
         }
+        return yield* afterStep
       })
 
     // run every op
     let outcome: CheckResult = { _tag: "Passed", ops: scenario.ops.length, events: 0 }
-    for (const op of scenario.ops) {
+    for (let i = 0; i < scenario.ops.length; i++) {
+      const op = scenario.ops[i]!
       step++
-      const exit = yield* Effect.exit(runOp(op))
+      let j = i + 1
+      if (sut.callUnsafe !== undefined && isStepOp(op)) {
+        while (j < scenario.ops.length && isStepOp(scenario.ops[j]!) && (scenario.ops[j] as StepOp).sameStep === true)
+          j++
+      }
+      const exit = yield* Effect.exit(j > i + 1 ? runStep(scenario.ops.slice(i, j)) : runOp(op))
+      i = j - 1
       if (Exit.isFailure(exit)) {
         const error = Cause.findErrorOption(exit.cause)
         if (error._tag === "Some") outcome = error.value.result
@@ -855,6 +941,16 @@ const mustHappen = (state: WorkqueueModel.State, event: WorkqueueModel.Event): b
   )
   return !blocked
 }
+
+/** The ops a checker may issue several of in one synchronous step. */
+type StepOp = Extract<WorkqueueModel.Op, { readonly _tag: "Queue" | "QueueDelayed" | "ModDelayed" | "Cancel" }>
+
+// An outside queueing or cancel call with a synchronous twin (the delayed calls' twins take no CPU).
+const isStepOp = (op: WorkqueueModel.Op): op is StepOp =>
+  (op._tag === "Queue" ||
+    ((op._tag === "QueueDelayed" || op._tag === "ModDelayed") && op.cpu === undefined) ||
+    op._tag === "Cancel") &&
+  op.from === undefined
 
 // The item whose running handler performs `op` (handler actions and `from` calls), if any.
 const actorOf = (op: WorkqueueModel.Op): string | undefined =>
@@ -939,6 +1035,7 @@ export const formatCheckResult = (scenario: WorkqueueArbitrary.Scenario, result:
     const flags = [wq.kind, `max_active=${wq.maxActive ?? "dfl"}`]
     if (wq.freezable === true) flags.push("freezable")
     if (wq.highpri === true) flags.push("highpri")
+    if (wq.cpuIntensive === true) flags.push("cpu_intensive")
     return `${wq.name}(${flags.join(", ")})`
   })
   return [

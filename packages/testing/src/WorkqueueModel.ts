@@ -160,6 +160,9 @@ export type WqKind = "bound" | "unbound" | "ordered"
  *
  * **Kernel**: the arguments of `alloc_workqueue(name, flags, max_active)` / `alloc_ordered_workqueue(name, flags)`.
  * `maxActive` 0 or absent means `WQ_DFL_ACTIVE`; out of range is clamped to `[1, WQ_MAX_ACTIVE]`; ordered is 1.
+ * `highpri` items run on the CPU's (or the unbound) highpri pool, a pool of their own for non-reentrance;
+ * `cpuIntensive` items stay in the normal pool (`WQ_CPU_INTENSIVE` only leaves concurrency management), so the
+ * contracts the model checks hold unchanged for them.
  *
  * **Example** (A bound workqueue with max_active 2)
  *
@@ -177,6 +180,7 @@ export interface WorkqueueSpec {
   readonly maxActive?: number | undefined
   readonly freezable?: boolean | undefined
   readonly highpri?: boolean | undefined
+  readonly cpuIntensive?: boolean | undefined
 }
 
 /**
@@ -249,7 +253,10 @@ export type Outcome = "success" | "failure" | "defect"
 /**
  * One operation a caller performs. `from` names an item whose running handler makes the call (a *chained* call when
  * it targets the handler's own workqueue); without it the call comes from outside any work item. `cpu` absent means
- * "the CPU the caller runs on": the handler's pwq CPU inside a handler, 0 outside.
+ * "the CPU the caller runs on": the handler's pwq CPU inside a handler, 0 outside. `sameStep` (on an outside
+ * `Queue`, `QueueDelayed`, `ModDelayed` or `Cancel`) issues the call in the same synchronous step as the op before it
+ * (through the `*Unsafe` twins, as a kernel caller holding one lock would): nothing runs in between. The model applies
+ * ops one by one either way; a checker honours it (`formatOp` prints such an op with a leading `+`).
  *
  * | op | kernel |
  * |---|---|
@@ -286,6 +293,7 @@ export type Op =
       readonly item: ItemId
       readonly cpu?: number | undefined
       readonly from?: ItemId | undefined
+      readonly sameStep?: boolean | undefined
     }
   | {
       readonly _tag: "QueueDelayed"
@@ -294,6 +302,7 @@ export type Op =
       readonly delay: number
       readonly cpu?: number | undefined
       readonly from?: ItemId | undefined
+      readonly sameStep?: boolean | undefined
     }
   | {
       readonly _tag: "ModDelayed"
@@ -302,8 +311,14 @@ export type Op =
       readonly delay: number
       readonly cpu?: number | undefined
       readonly from?: ItemId | undefined
+      readonly sameStep?: boolean | undefined
     }
-  | { readonly _tag: "Cancel"; readonly item: ItemId; readonly from?: ItemId | undefined }
+  | {
+      readonly _tag: "Cancel"
+      readonly item: ItemId
+      readonly from?: ItemId | undefined
+      readonly sameStep?: boolean | undefined
+    }
   | { readonly _tag: "CancelSync"; readonly item: ItemId; readonly from?: ItemId | undefined }
   | { readonly _tag: "Disable"; readonly item: ItemId; readonly from?: ItemId | undefined }
   | { readonly _tag: "Enable"; readonly item: ItemId; readonly from?: ItemId | undefined }
@@ -1187,7 +1202,10 @@ export const run = (
  * @category testing
  * @since 0.1.0
  */
-export const formatOp = (op: Op): string => {
+export const formatOp = (op: Op): string =>
+  "sameStep" in op && op.sameStep === true ? `+ ${formatOneOp(op)}` : formatOneOp(op)
+
+const formatOneOp = (op: Op): string => {
   const by = (from: ItemId | undefined) => (from === undefined ? "" : `${from}> `)
   const on = (cpu: number | undefined) => (cpu === undefined ? "" : `cpu${cpu}, `)
   switch (op._tag) {

@@ -163,6 +163,44 @@ describe("WorkqueueChecker", () => {
     )
   })
 
+  describe("several ops in one synchronous step (sameStep, through the *Unsafe twins)", () => {
+    // issue 12 defect 1, the lost timer wake-up: two arms in one step, each earlier than the last, schedule the timer
+    // fiber's wake-up twice; the second erases the registration made after the first. Issued one op per step, the
+    // same ops pass: only a checker that can put several calls in one step sees it.
+    const lostWakeUp = (sameStep: boolean) =>
+      scenario(
+        [{ name: "wq0", kind: "bound" }],
+        [
+          { _tag: "ModDelayed", wq: "wq0", item: "dw0", delay: 100 },
+          { _tag: "ModDelayed", wq: "wq0", item: "dw1", delay: 50, sameStep },
+          { _tag: "Cancel", item: "dw0" },
+          { _tag: "Cancel", item: "dw1" },
+          { _tag: "QueueDelayed", wq: "wq0", item: "dw0", delay: 10 },
+          { _tag: "AdvanceClock", ms: 10 }
+        ],
+        1
+      )
+
+    it.effect("two timers armed in one step, both cancelled: the next arm still fires at its expiry (add_timer)", () =>
+      expectPass(lostWakeUp(true))
+    )
+
+    it.effect("the generator marks outside queueing/cancel ops sameStep; reports print them with a leading +", () =>
+      Effect.gen(function* () {
+        const samples = yield* Arbitrary.sampleEffect(WorkqueueArbitrary.scenario({ maxOps: 40 }), {
+          count: 50,
+          seed: 7
+        })
+        const marked = samples.flatMap((s) => s.ops).filter((op) => "sameStep" in op && op.sameStep === true)
+        assert.isAbove(marked.length, 0, "some generated ops share a synchronous step")
+        assert.strictEqual(
+          WorkqueueModel.formatOp({ _tag: "Queue", wq: "wq0", item: "w0", sameStep: true }),
+          "+ queue(wq0, w0)"
+        )
+      })
+    )
+  })
+
   describe("regressions: engine divergences found by the checker, now fixed", () => {
     it.effect(
       "flush and drain of a destroyed workqueue fail with Destroyed (the kernel's use-after-free → typed error)",

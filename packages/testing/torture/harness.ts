@@ -12,7 +12,7 @@
  * - blocking calls (flush of an item or a workqueue, flush_delayed_work, drain, cancel_sync, freeze) forked, some
  *   interrupted after a random number of turns;
  * - a ping-pong burst (`queue` + `Work.flush` in a loop, the pump pile-up's trigger);
- * - a short-lived workqueue made, fed and destroyed;
+ * - a short-lived workqueue made, fed and destroyed (freezable and made while frozen now and then: it starts frozen);
  * - time passing: `TestClock.adjust` (exact clock) or a real sleep (live clock).
  *
  * Handlers yield, sleep on the Clock, fork children (`forkChild` + join, `Effect.timeout`, `Effect.forEach` with
@@ -27,6 +27,7 @@
  *   expiry and at most `latenessMs` after it (0 under TestClock: exact), and none is still armed at the end;
  * - **bounded scheduling**: tasks pending on the parent scheduler (the engine's pumps) stay under `maxParentPending`;
  * - **no stuck draining**: outside queueing is refused with `Draining` only while a drain or destroy is in progress;
+ * - **frozen at birth**: a freezable workqueue made while the system is frozen runs nothing before the thaw;
  * - **quiescence**: at the end of each round, thawed and enabled, every workqueue flushes and the system closes.
  *
  * The harness is not part of the package's public API: `packages/testing/test/Torture.test.ts` runs a short
@@ -528,10 +529,11 @@ const runRound = (options: Options, round: number, report: Report): Effect.Effec
                   })
                 : Effect.suspend(() => {
                     entry.draining++
-                    return Effect.ensuring(
-                      Workqueue.drain(entry.wq),
+                    note(`drain(${entry.name}) begins`)
+                    return Effect.onExit(Workqueue.drain(entry.wq), (exit) =>
                       Effect.sync(() => {
                         entry.draining--
+                        note(`drain(${entry.name}) ends: ${Exit.isSuccess(exit) ? "done" : findReason(exit)}`)
                       })
                     )
                   })
@@ -558,11 +560,15 @@ const runRound = (options: Options, round: number, report: Report): Effect.Effec
           if (i % 64 === 0) sample()
         }
       } else if (r < 80) {
-        // a short-lived workqueue: made, fed, destroyed; destroy drains, so each queued item ran exactly once
+        // a short-lived workqueue: made, fed, destroyed; destroy drains, so each queued item ran exactly once. Made
+        // freezable while the system is frozen, it starts frozen (workqueue_freezing in alloc_workqueue()): nothing
+        // runs before the thaw
         const scope = yield* Scope.make()
-        const tmp = yield* provideSystem(
-          Scope.provide(scope)(Workqueue.make(`tmp${step}`, { flags: rng.pick([0, Workqueue.WQ_UNBOUND]) }))
-        ).pipe(Effect.orDie)
+        const frozenAtBirth = frozen && rng.int(2) === 0
+        const flags = rng.pick([0, Workqueue.WQ_UNBOUND]) | (frozenAtBirth ? Workqueue.WQ_FREEZABLE : 0)
+        const tmp = yield* provideSystem(Scope.provide(scope)(Workqueue.make(`tmp${step}`, { flags }))).pipe(
+          Effect.orDie
+        )
         let ran = 0
         let queued = 0
         for (let i = 0; i < 1 + rng.int(4); i++) {
@@ -575,6 +581,12 @@ const runRound = (options: Options, round: number, report: Report): Effect.Effec
             )
           )
           if (Workqueue.queueUnsafe(tmp, w)) queued++
+        }
+        if (frozenAtBirth) {
+          yield* turns(50)
+          if (ran > 0) violation(`tmp${step}, freezable and made while frozen, ran ${ran} item(s) before the thaw`)
+          frozen = false
+          yield* provideSystem(WorkqueueSystem.thaw)
         }
         const destroy = yield* Effect.forkDetach(Scope.close(scope, Exit.void), { startImmediately: true })
         for (let i = 0; i < 10_000 && destroy.pollUnsafe() === undefined; i++) yield* Effect.yieldNow

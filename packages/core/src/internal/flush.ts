@@ -169,6 +169,16 @@ export const drainWorkqueue = (
   wq: WorkqueueState,
   destroying: boolean
 ): Effect.Effect<void, WorkqueueError.WorkqueueError> =>
+  // uninterruptible from the drainer count's increment until its decrement is installed (the wait stays
+  // interruptible): an interrupt landing between the two left the workqueue Draining for good
+  Effect.uninterruptibleMask((restore) => drainWorkqueueMasked(sys, wq, destroying, restore))
+
+const drainWorkqueueMasked = (
+  sys: System,
+  wq: WorkqueueState,
+  destroying: boolean,
+  restore: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+): Effect.Effect<void, WorkqueueError.WorkqueueError> =>
   Effect.suspend(() => {
     const bad = selfDeadlock(wq, destroying ? "destroy_workqueue()" : "drain_workqueue()")
     if (bad !== undefined) return Effect.fail(bad)
@@ -193,9 +203,9 @@ export const drainWorkqueue = (
       return Effect.flatMap(wait, () => loop)
     })
     return destroying
-      ? loop
+      ? restore(loop)
       : Effect.ensuring(
-          loop,
+          restore(loop),
           Effect.sync(() => {
             if (--wq.nrDrainers === 0 && wq.lifecycle === "Draining") wq.lifecycle = "Open"
           })
