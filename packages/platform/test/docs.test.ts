@@ -110,6 +110,19 @@ const extract = (): Array<Example> => {
 
 const examples = extract()
 
+/**
+ * The thread examples import their task module as `./tasks.ts` (a user's own file): it is the code of
+ * `ThreadTask.make`'s example "A task module", written next to them so they run as written.
+ */
+const writeTaskModule = (): void => {
+  const text = fs.readFileSync(path.join(srcDir, "ThreadTask.ts"), "utf8")
+  const block = /\*\*Example\*\* \(A task module\)[\s\S]*?```ts\n([\s\S]*?)```/.exec(text)
+  assert.isNotNull(block, "ThreadTask.ts has its task-module example")
+  const lines = block![1]!.split("\n").map((line) => line.replace(/^\s*\* ?/, ""))
+  fs.writeFileSync(path.join(outDir, "tasks.ts"), lines.filter((line) => !line.includes("// =>")).join("\n"))
+}
+writeTaskModule()
+
 describe("JSDoc examples", () => {
   it("every public module has runnable examples", () => {
     const modules = new Set(examples.map((e) => e.module))
