@@ -20,7 +20,9 @@ import * as Exit from "effect/Exit"
 import * as Predicate from "effect/Predicate"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
+import * as fs from "node:fs"
 import * as os from "node:os"
+import * as url from "node:url"
 import type { ResourceLimits } from "node:worker_threads"
 import { decode, encode } from "./internal/threadCodec.ts"
 import * as internal from "./internal/threadPool.ts"
@@ -50,7 +52,12 @@ export const isThreadPool = (u: unknown): u is ThreadPool => typeof u === "objec
  * A thread-pool rule broken or a thread lost: `reason`, the `pool` name, the `task` (its export name) when one
  * is involved, and a message naming both.
  *
- * - `InvalidOptions`: `make` got a bad `threads`, `abortGraceMs` or `resourceLimits` (typed failure).
+ * - `InvalidOptions`: `make` got a bad `threads`, `abortGraceMs`, `resourceLimits` or `entry`, or the thread
+ *   entry file is missing (a bundle without the `thread-entry` entry point) (typed failure).
+ * - `Unsupported`: this Node lacks what threads need (`process.threadCpuUsage`, Node >= 22.19) (typed failure
+ *   of `make`).
+ * - `TaskNotFound`: the task's module does not load in the thread, has no such `ThreadTask` export, or is the
+ *   program's own entry module (a thread would run the whole program) (typed failure).
  * - `Closed`: a run on a closed pool, or a run still waiting when the pool closed (typed failure).
  * - `Encode`: the input does not encode with the task's `input` schema, or its encoding cannot be structured-cloned
  *   (typed failure).
@@ -61,7 +68,7 @@ export const isThreadPool = (u: unknown): u is ThreadPool => typeof u === "objec
  * @since 0.1.0
  */
 export class ThreadPoolError extends Schema.TaggedError<ThreadPoolError>()("ThreadPoolError", {
-  reason: Schema.Literals(["InvalidOptions", "Closed", "Encode", "Decode", "Crashed"]),
+  reason: Schema.Literals(["InvalidOptions", "Unsupported", "Closed", "Encode", "Decode", "TaskNotFound", "Crashed"]),
   pool: Schema.String,
   task: Schema.optional(Schema.String),
   message: Schema.String
@@ -113,6 +120,13 @@ export interface Options {
   readonly abortGraceMs?: number | undefined
   /** Node's per-thread limits; a thread exceeding them dies and its run fails with `Crashed`. */
   readonly resourceLimits?: ResourceLimits | undefined
+  /**
+   * The module every thread runs (default: the package's own, next to its code). Set it when the program is
+   * bundled: build `@effect-workqueue/platform/thread-entry` as a separate entry point of the bundle and pass its
+   * URL, e.g. `new URL("./thread-entry.mjs", import.meta.url)`. `make` fails with `InvalidOptions` if the file
+   * does not exist.
+   */
+  readonly entry?: URL | string | undefined
   /** Tracepoint sink: thread spawn/exit and each run's start and end (with its thread CPU time). */
   readonly tracepoint?: ((tp: Tracepoint) => void) | undefined
 }
@@ -249,6 +263,18 @@ export const make = (options?: Options): Effect.Effect<ThreadPool, ThreadPoolErr
         )
       }
     }
+    if (typeof process.threadCpuUsage !== "function") {
+      return Effect.fail(
+        poolError(
+          "Unsupported",
+          name,
+          undefined,
+          `this Node (${process.version}) lacks process.threadCpuUsage, which threads need for CPU accounting: use Node >= 22.19`
+        )
+      )
+    }
+    const entry = toEntry(name, options?.entry)
+    if (!(entry instanceof URL)) return Effect.fail(entry)
     return Effect.acquireRelease(
       Effect.sync(() => {
         const state = internal.makePool({
@@ -256,6 +282,7 @@ export const make = (options?: Options): Effect.Effect<ThreadPool, ThreadPoolErr
           threads,
           abortGraceMs,
           resourceLimits: options?.resourceLimits,
+          entry,
           tracepoint: options?.tracepoint
         })
         const pool: ThreadPoolImpl = Object.assign(Object.create(ThreadPoolProto), { name, threads, state })
@@ -264,6 +291,35 @@ export const make = (options?: Options): Effect.Effect<ThreadPool, ThreadPoolErr
       (pool) => Effect.promise(() => internal.close(toState(pool)))
     )
   })
+
+// the thread entry as a URL that exists; a bundle without it gets a message saying how to build one
+const toEntry = (name: string, given: URL | string | undefined): URL | ThreadPoolError => {
+  let entry: URL
+  if (given === undefined) {
+    entry = internal.defaultEntry()
+  } else if (given instanceof URL || (typeof given === "string" && URL.canParse(given))) {
+    entry = new URL(given)
+  } else {
+    return poolError("InvalidOptions", name, undefined, `entry must be an absolute URL, got ${String(given)}`)
+  }
+  if (entry.protocol === "file:" && !fs.existsSync(url.fileURLToPath(entry))) {
+    return poolError(
+      "InvalidOptions",
+      name,
+      undefined,
+      `the thread entry ${entry.href} does not exist${
+        given === undefined
+          ? " (is the program bundled? build @effect-workqueue/platform/thread-entry as an entry point of its own and pass its URL as the entry option)"
+          : ""
+      }`
+    )
+  }
+  return entry
+}
+
+// the program's entry module: a task defined there would make each thread run the whole program
+const mainModule: string | undefined =
+  typeof process.argv[1] === "string" && process.argv[1] !== "" ? url.pathToFileURL(process.argv[1]).href : undefined
 
 // ---------------------------------------------------------------------------
 // running
@@ -309,6 +365,16 @@ export const run = <I, O, E>(
     const state = toState(pool)
     if (state.lifecycle === "Closed") {
       return Effect.fail(poolError("Closed", state.name, task.export, "cannot run on a closed pool"))
+    }
+    if (task.module === mainModule) {
+      return Effect.fail(
+        poolError(
+          "TaskNotFound",
+          state.name,
+          task.export,
+          `the task is defined in the program's entry module ${task.module}: a thread would import it and run the whole program; define tasks in a module of their own (bundled: an entry point of their own)`
+        )
+      )
     }
     const encoded = encode(task.input, input)
     if (Exit.isFailure(encoded)) {
@@ -370,6 +436,15 @@ const toResult = <O, E>(
         ? Effect.fail(error.value as E)
         : Effect.fail(poolError("Decode", state.name, task.export, `failure does not decode: ${causeMessage(error)}`))
     }
+    case "TaskNotFound":
+      return Effect.fail(
+        poolError(
+          "TaskNotFound",
+          state.name,
+          task.export,
+          `the thread cannot load the task from ${task.module}: ${String(outcome.value)} (bundled? a task module must be an entry point of its own that only defines tasks)`
+        )
+      )
     case "Defect":
       return Effect.die(outcome.value)
     case "Interrupted":

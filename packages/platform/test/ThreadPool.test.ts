@@ -4,6 +4,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Scope from "effect/Scope"
+import * as url from "node:url"
 import { ThreadPool, ThreadTask } from "../src/index.ts"
 import {
   anything,
@@ -79,12 +80,79 @@ describe("ThreadPool", () => {
       }).pipe(Effect.scoped)
     )
 
-    it.live("a task missing from its module is a defect that names the export", () =>
+    it.live("a task missing from its module fails TaskNotFound naming the module and export; the thread stays", () =>
+      Effect.gen(function* () {
+        const pool = yield* ThreadPool.make({ name: "cpu", threads: 1 })
+        const ghost = ThreadTask.make({ ...fib, export: "ghost" })
+        const error = yield* Effect.flip(ThreadPool.run(pool, ghost, 3))
+        assert.strictEqual(error.reason, "TaskNotFound")
+        assert.include(error.message, `thread pool "cpu" task "ghost"`)
+        assert.include(error.message, `no ThreadTask export named "ghost"`)
+        assert.strictEqual(yield* ThreadPool.run(pool, fib, 10), 55)
+        const snap = ThreadPool.snapshotUnsafe(pool)
+        assert.strictEqual(snap.stats.spawned, 1)
+        assert.strictEqual(snap.stats.failed, 1)
+        assert.strictEqual(snap.stats.crashed, 0)
+      }).pipe(Effect.scoped)
+    )
+
+    it.live("a task module that does not load fails TaskNotFound naming the module, not a crash", () =>
       Effect.gen(function* () {
         const pool = yield* ThreadPool.make({ threads: 1 })
-        const ghost = ThreadTask.make({ ...fib, export: "ghost" })
-        const defect = defectOf(yield* Effect.exit(ThreadPool.run(pool, ghost, 3)))
-        assert.include(String(defect), `ThreadTask "ghost" not found`)
+        const module = new URL("./fixtures/no-such-tasks.js", import.meta.url).href
+        const lost = ThreadTask.make({ ...fib, module })
+        const error = yield* Effect.flip(ThreadPool.run(pool, lost, 3))
+        assert.strictEqual(error.reason, "TaskNotFound")
+        assert.include(error.message, module)
+        assert.strictEqual(ThreadPool.snapshotUnsafe(pool).stats.crashed, 0)
+      }).pipe(Effect.scoped)
+    )
+
+    it.live("a task defined in the program's entry module fails TaskNotFound before any thread runs it", () =>
+      Effect.gen(function* () {
+        const pool = yield* ThreadPool.make({ threads: 1 })
+        const main = ThreadTask.make({ ...fib, module: url.pathToFileURL(process.argv[1]!).href })
+        const error = yield* Effect.flip(ThreadPool.run(pool, main, 3))
+        assert.strictEqual(error.reason, "TaskNotFound")
+        assert.include(error.message, "entry module")
+        assert.strictEqual(ThreadPool.snapshotUnsafe(pool).stats.spawned, 0)
+      }).pipe(Effect.scoped)
+    )
+
+    it.live("make fails InvalidOptions naming a thread entry that does not exist (a bundle without it)", () =>
+      Effect.gen(function* () {
+        const entry = new URL("./fixtures/no-such-entry.mjs", import.meta.url)
+        const error = yield* Effect.flip(ThreadPool.make({ name: "cpu", entry }))
+        assert.strictEqual(error.reason, "InvalidOptions")
+        assert.include(error.message, entry.href)
+        const relative = yield* Effect.flip(ThreadPool.make({ entry: "./thread-entry.mjs" }))
+        assert.include(relative.message, "entry must be an absolute URL")
+      }).pipe(Effect.scoped)
+    )
+
+    it.live("the entry option runs the threads from the given module (as a bundle's thread-entry would)", () =>
+      Effect.gen(function* () {
+        const entry = new URL("../src/internal/threadMain.ts", import.meta.url)
+        const pool = yield* ThreadPool.make({ threads: 1, entry: entry.href })
+        assert.strictEqual(yield* ThreadPool.run(pool, fib, 20), 6765)
+      }).pipe(Effect.scoped)
+    )
+
+    it.live("make fails Unsupported on a Node without process.threadCpuUsage", () =>
+      Effect.gen(function* () {
+        const original = process.threadCpuUsage
+        const error = yield* Effect.acquireUseRelease(
+          Effect.sync(() => {
+            ;(process as { threadCpuUsage?: unknown }).threadCpuUsage = undefined
+          }),
+          () => Effect.flip(ThreadPool.make({ name: "cpu" })),
+          () =>
+            Effect.sync(() => {
+              process.threadCpuUsage = original
+            })
+        )
+        assert.strictEqual(error.reason, "Unsupported")
+        assert.include(error.message, "process.threadCpuUsage")
       }).pipe(Effect.scoped)
     )
 

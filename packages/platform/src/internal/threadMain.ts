@@ -15,7 +15,12 @@ import { parentPort, receiveMessageOnPort, type TransferListItem, workerData } f
 import { isThreadTask, type ThreadTask } from "../ThreadTask.ts"
 import { cloneableDefect, decode, type Done, encode, type ToThread } from "./threadCodec.ts"
 
-const port = parentPort!
+if (parentPort === null) {
+  throw new Error(
+    "@effect-workqueue/platform/thread-entry is the entry of a ThreadPool's threads: it runs only in a worker thread (pass its URL to ThreadPool.make's entry option, do not import it)"
+  )
+}
+const port = parentPort
 // the pool adds 1 here after each message it posts (see `idleWait`)
 const posted = new Int32Array((workerData as { readonly posted: SharedArrayBuffer }).posted)
 let seen = 0 // the count of `posted` this thread has caught up with
@@ -50,7 +55,7 @@ const load = async (module: string, name: string): Promise<ThreadTask<unknown, u
   }
   const task = (await ns)[name]
   if (!isThreadTask(task)) {
-    throw new Error(`ThreadTask "${name}" not found: module ${module} has no ThreadTask export of that name`)
+    throw new Error(`module ${module} has no ThreadTask export named "${name}"`)
   }
   return task
 }
@@ -95,14 +100,24 @@ const run = async (msg: Extract<ToThread, { _: "Run" }>) => {
   const cpuStart = process.threadCpuUsage()
   let task: ThreadTask<unknown, unknown, unknown> | undefined = undefined
   let exit: Exit.Exit<unknown, unknown>
-  try {
-    task = tasks.get(msg.task)
-    if (task === undefined) {
-      if (msg.module !== undefined) locations.set(msg.task, { module: msg.module, export: msg.export! })
-      const where = locations.get(msg.task)!
+  task = tasks.get(msg.task)
+  if (task === undefined) {
+    if (msg.module !== undefined) locations.set(msg.task, { module: msg.module, export: msg.export! })
+    const where = locations.get(msg.task)!
+    try {
       task = await load(where.module, where.export)
       tasks.set(msg.task, task)
+    } catch (error) {
+      // the module does not load or lacks the export: a typed TaskNotFound naming both, not a defect
+      const cpu = process.threadCpuUsage(cpuStart)
+      if (current?.id === msg.id) current = undefined
+      const why = error instanceof Error ? error.message : String(error)
+      post({ _: "Done", id: msg.id, outcome: "TaskNotFound", value: why, cpuUs: cpu.user + cpu.system })
+      if (!waiting) idleWait()
+      return
     }
+  }
+  try {
     const input = decode(task.input, msg.input)
     if (controller.signal.aborted) {
       exit = Exit.interrupt() // aborted before it began (the abort came with the run): not started at all

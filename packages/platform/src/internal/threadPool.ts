@@ -114,6 +114,8 @@ export interface PoolOptions {
   readonly threads: number
   readonly abortGraceMs: number
   readonly resourceLimits: ResourceLimits | undefined
+  /** the module every thread runs (the package's `thread-entry`, or the one given to `make`) */
+  readonly entry: URL
   readonly tracepoint: ((tp: Tracepoint) => void) | undefined
 }
 
@@ -143,8 +145,15 @@ export interface PoolStats {
   cpuUs: number
 }
 
-// the thread entry, with the extension of this file: `.ts` in the workspace, `.js` in the dist build
-const entry = new URL(`./threadMain${import.meta.url.endsWith(".ts") ? ".ts" : ".js"}`, import.meta.url)
+/**
+ * The default thread entry, next to this file, with its extension: `.ts` in the workspace, `.js` in the dist
+ * build. In a bundle this file is gone and `import.meta.url` is the bundle's: `ThreadPool.make` checks the entry
+ * exists and asks for the `entry` option.
+ *
+ * @internal
+ */
+export const defaultEntry = (): URL =>
+  new URL(`./threadMain${import.meta.url.endsWith(".ts") ? ".ts" : ".js"}`, import.meta.url)
 
 // ---------------------------------------------------------------------------
 // policy predicates
@@ -194,7 +203,7 @@ const createThread = (pool: PoolState): Thread => {
   const id = pool.nextThreadId++
   const name = `${pool.name}/${id}`
   const posted = new Int32Array(new SharedArrayBuffer(4))
-  const worker = new Worker(entry, {
+  const worker = new Worker(pool.entry, {
     name,
     workerData: { posted: posted.buffer },
     ...(pool.resourceLimits !== undefined ? { resourceLimits: pool.resourceLimits } : {})
@@ -257,6 +266,7 @@ const countOutcome = (pool: PoolState, outcome: Outcome["_"] | Done["outcome"]):
       pool.stats.succeeded++
       break
     case "Failure":
+    case "TaskNotFound":
       pool.stats.failed++
       break
     case "Interrupted":
@@ -286,7 +296,7 @@ const threadDone = (pool: PoolState, thread: Thread, done: Done): void => {
     thread: thread.name,
     task: run.task.export,
     label: run.label,
-    outcome: done.outcome,
+    outcome: done.outcome === "TaskNotFound" ? "Failure" : done.outcome,
     cpuTimeMs: done.cpuUs / 1000,
     wallTimeMs: performance.now() - run.startedAt
   })
