@@ -121,10 +121,10 @@ export interface Options {
   /** Node's per-thread limits; a thread exceeding them dies and its run fails with `Crashed`. */
   readonly resourceLimits?: ResourceLimits | undefined
   /**
-   * The module every thread runs (default: the package's own, next to its code). Set it when the program is
-   * bundled: build `@effect-workqueue/platform/thread-entry` as a separate entry point of the bundle and pass its
-   * URL, e.g. `new URL("./thread-entry.mjs", import.meta.url)`. `make` fails with `InvalidOptions` if the file
-   * does not exist.
+   * The module every thread runs. Default: the package's own, next to its code; if that is missing (the program
+   * is bundled), `thread-entry.js` or `thread-entry.mjs` next to the program's entry module (`process.argv[1]`).
+   * When bundling, build `@effect-workqueue/platform/thread-entry` as an entry point of its own named
+   * `thread-entry` (or pass its URL here). `make` fails with `InvalidOptions` if the file does not exist.
    */
   readonly entry?: URL | string | undefined
   /** Tracepoint sink: thread spawn/exit and each run's start and end (with its thread CPU time). */
@@ -292,34 +292,36 @@ export const make = (options?: Options): Effect.Effect<ThreadPool, ThreadPoolErr
     )
   })
 
-// the thread entry as a URL that exists; a bundle without it gets a message saying how to build one
-const toEntry = (name: string, given: URL | string | undefined): URL | ThreadPoolError => {
-  let entry: URL
-  if (given === undefined) {
-    entry = internal.defaultEntry()
-  } else if (given instanceof URL || (typeof given === "string" && URL.canParse(given))) {
-    entry = new URL(given)
-  } else {
-    return poolError("InvalidOptions", name, undefined, `entry must be an absolute URL, got ${String(given)}`)
-  }
-  if (entry.protocol === "file:" && !fs.existsSync(url.fileURLToPath(entry))) {
-    return poolError(
-      "InvalidOptions",
-      name,
-      undefined,
-      `the thread entry ${entry.href} does not exist${
-        given === undefined
-          ? " (is the program bundled? build @effect-workqueue/platform/thread-entry as an entry point of its own and pass its URL as the entry option)"
-          : ""
-      }`
-    )
-  }
-  return entry
-}
-
 // the program's entry module: a task defined there would make each thread run the whole program
 const mainModule: string | undefined =
   typeof process.argv[1] === "string" && process.argv[1] !== "" ? url.pathToFileURL(process.argv[1]).href : undefined
+
+const exists = (entry: URL): boolean => entry.protocol !== "file:" || fs.existsSync(url.fileURLToPath(entry))
+
+// the thread entry as a URL that exists: the given one; else the package's own; else (a bundle) a
+// `thread-entry.js` / `.mjs` next to the program's entry module. A miss says how to build one.
+const toEntry = (name: string, given: URL | string | undefined): URL | ThreadPoolError => {
+  if (given !== undefined) {
+    if (!(given instanceof URL || (typeof given === "string" && URL.canParse(given)))) {
+      return poolError("InvalidOptions", name, undefined, `entry must be an absolute URL, got ${String(given)}`)
+    }
+    const entry = new URL(given)
+    if (exists(entry)) return entry
+    return poolError("InvalidOptions", name, undefined, `the thread entry ${entry.href} does not exist`)
+  }
+  const tried = [internal.defaultEntry()]
+  if (mainModule !== undefined) {
+    tried.push(new URL("./thread-entry.js", mainModule), new URL("./thread-entry.mjs", mainModule))
+  }
+  const found = tried.find(exists)
+  if (found !== undefined) return found
+  return poolError(
+    "InvalidOptions",
+    name,
+    undefined,
+    `no thread entry at ${tried.map((u) => u.href).join(", ")} (a bundle? build @effect-workqueue/platform/thread-entry as an entry point named thread-entry next to the program's, or pass its URL as the entry option)`
+  )
+}
 
 // ---------------------------------------------------------------------------
 // running

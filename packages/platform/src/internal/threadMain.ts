@@ -53,7 +53,12 @@ const load = async (module: string, name: string): Promise<ThreadTask<unknown, u
     ns = import(module) as Promise<Record<string, unknown>>
     modules.set(module, ns)
   }
-  const task = (await ns)[name]
+  const exports = await ns
+  // by its export name; else by the name it was made with (a bundler may rename a chunk's export: `sha2562`)
+  let task = exports[name]
+  if (!isThreadTask(task)) {
+    task = Object.values(exports).find((u) => isThreadTask(u) && u.export === name)
+  }
   if (!isThreadTask(task)) {
     throw new Error(`module ${module} has no ThreadTask export named "${name}"`)
   }
