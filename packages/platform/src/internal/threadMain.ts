@@ -71,6 +71,19 @@ const isThenable = (u: unknown): u is PromiseLike<unknown> =>
 const isFailure = (task: ThreadTask<unknown, unknown, unknown>, error: unknown): boolean =>
   task.failure !== undefined && Schema.is(task.failure as Schema.Codec<unknown, unknown>)(error)
 
+// a failure value in a few words: its tag, its message, or its JSON
+const describe = (u: unknown): string => {
+  const tag = typeof u === "object" && u !== null && "_tag" in u ? String((u as { _tag: unknown })._tag) : undefined
+  let text: string
+  try {
+    text = u instanceof Error && u.message !== "" ? u.message : (JSON.stringify(u) ?? String(u))
+  } catch {
+    text = String(u)
+  }
+  if (text.length > 200) text = `${text.slice(0, 200)}…`
+  return tag !== undefined ? `${tag} ${text}` : text
+}
+
 const finish = (
   id: number,
   task: ThreadTask<unknown, unknown, unknown> | undefined,
@@ -94,6 +107,12 @@ const finish = (
     if (Exit.isSuccess(encoded)) {
       return post({ _: "Done", id, outcome: "Failure", value: encoded.value[0], cpuUs }, encoded.value[1])
     }
+  }
+  if (error._tag === "Some" && task !== undefined) {
+    // an Effect failure the task's failure schema does not take: a defect that says so (its own message may be "")
+    const why = task.failure === undefined ? "the task has no failure schema" : "its failure schema does not take it"
+    const defect = new Error(`ThreadTask "${task.export}" failed with ${describe(error.value)}, but ${why}`)
+    return post({ _: "Done", id, outcome: "Defect", value: defect, cpuUs })
   }
   if (Cause.hasInterruptsOnly(cause)) return post({ _: "Done", id, outcome: "Interrupted", value: undefined, cpuUs })
   return post({ _: "Done", id, outcome: "Defect", value: cloneableDefect(Cause.squash(cause)), cpuUs })
