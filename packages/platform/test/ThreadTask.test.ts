@@ -4,7 +4,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Schema from "effect/Schema"
 import { ThreadPool, ThreadTask } from "../src/index.ts"
-import { Boom, TaskError, undeclared } from "./fixtures/threadTasks.ts"
+import { Boom, selfInterrupt, TaskError, undeclared } from "./fixtures/threadTasks.ts"
 
 describe("ThreadTask", () => {
   describe("types", () => {
@@ -65,6 +65,21 @@ describe("ThreadTask", () => {
         assert.include((defect as Error).message, `"n":7`)
         assert.include((defect as Error).message, "no failure schema")
         assert.strictEqual(ThreadPool.snapshotUnsafe(pool).stats.defects, 1)
+      }).pipe(Effect.scoped)
+    )
+
+    it.live("a task returning Effect.interrupt, not aborted, is a defect; the caller is not interrupted", () =>
+      Effect.gen(function* () {
+        const pool = yield* ThreadPool.make({ threads: 1 })
+        const exit = yield* Effect.exit(ThreadPool.run(pool, selfInterrupt, undefined))
+        assert.isTrue(Exit.isFailure(exit))
+        if (Exit.isFailure(exit)) {
+          assert.isFalse(Cause.hasInterrupts(exit.cause))
+          assert.include((Cause.squash(exit.cause) as Error).message, `ThreadTask "selfInterrupt" interrupted itself`)
+        }
+        const stats = ThreadPool.snapshotUnsafe(pool).stats
+        assert.strictEqual(stats.defects, 1)
+        assert.strictEqual(stats.interrupted, 0)
       }).pipe(Effect.scoped)
     )
   })

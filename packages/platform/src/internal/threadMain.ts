@@ -88,7 +88,8 @@ const finish = (
   id: number,
   task: ThreadTask<unknown, unknown, unknown> | undefined,
   exit: Exit.Exit<unknown, unknown>,
-  cpuStart: NodeJS.CpuUsage
+  cpuStart: NodeJS.CpuUsage,
+  aborted: boolean
 ) => {
   const cpu = process.threadCpuUsage(cpuStart)
   const cpuUs = cpu.user + cpu.system
@@ -114,7 +115,15 @@ const finish = (
     const defect = new Error(`ThreadTask "${task.export}" failed with ${describe(error.value)}, but ${why}`)
     return post({ _: "Done", id, outcome: "Defect", value: defect, cpuUs })
   }
-  if (Cause.hasInterruptsOnly(cause)) return post({ _: "Done", id, outcome: "Interrupted", value: undefined, cpuUs })
+  if (Cause.hasInterruptsOnly(cause)) {
+    if (aborted) return post({ _: "Done", id, outcome: "Interrupted", value: undefined, cpuUs })
+    // nothing aborted the run: the task interrupted itself (Effect.interrupt); its caller was not interrupted
+    const name = task?.export ?? "?"
+    const defect = new Error(
+      `ThreadTask "${name}" interrupted itself (Effect.interrupt) although its run was not aborted`
+    )
+    return post({ _: "Done", id, outcome: "Defect", value: defect, cpuUs })
+  }
   return post({ _: "Done", id, outcome: "Defect", value: cloneableDefect(Cause.squash(cause)), cpuUs })
 }
 
@@ -165,7 +174,7 @@ const run = async (msg: Extract<ToThread, { _: "Run" }>) => {
           ? Exit.fail(error)
           : Exit.die(error)
   }
-  finish(msg.id, task, exit, cpuStart)
+  finish(msg.id, task, exit, cpuStart, controller.signal.aborted)
   // a run that finished without yielding returns into idleWait's loop; one that finished later waits here
   if (!waiting) idleWait()
 }
