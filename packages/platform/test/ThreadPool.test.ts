@@ -21,6 +21,7 @@ import {
   TaskError,
   untilAborted
 } from "./fixtures/threadTasks.ts"
+import { killAll, start } from "./utils/child.ts"
 import { makeGate, timeoutAfterStart, turns } from "./utils/gate.ts"
 
 const defectOf = <A, E>(exit: Exit.Exit<A, E>): unknown =>
@@ -171,6 +172,20 @@ describe("ThreadPool", () => {
           ["idle"]
         )
       }).pipe(Effect.scoped)
+    )
+
+    it.live("a fresh thread whose first run is refused as unsendable does not keep the process alive", () =>
+      Effect.promise(async () => {
+        const child = start(new URL("./fixtures/unsendableExit.ts", import.meta.url).pathname)
+        try {
+          await child.waitForLine((line) => line.startsWith("refused"), "refused")
+          const exit = await child.waitForExit() // the hang guard fails the test if the idle thread holds the process
+          assert.strictEqual(exit.code, 0, child.output())
+          assert.include(child.output(), "refused 1") // the thread was spawned and is still live (idle, unref'd)
+        } finally {
+          killAll()
+        }
+      })
     )
 
     it.live("a result structured clone refuses is a defect; the thread stays usable", () =>

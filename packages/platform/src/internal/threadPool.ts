@@ -420,8 +420,9 @@ export const dispatch = (pool: PoolState): void => {
     try {
       post(thread, msg, run.transfer)
     } catch (error) {
-      // structured clone refused the input (a function, a detached buffer): nothing was sent, the thread stays idle
-      pool.idle.push(thread)
+      // structured clone refused the input (a function, a detached buffer): nothing was sent, the thread stays
+      // idle, unref'd like every idle thread (a fresh thread is ref'd: it must not keep the process alive)
+      threadEnterIdle(pool, thread)
       countOutcome(pool, "Unsendable")
       ;(refused ??= []).push([run, { _: "Unsendable", error }])
       continue
