@@ -118,7 +118,11 @@ export interface Options {
   readonly threads?: number | undefined
   /** How long an aborted task may take to stop cooperatively before its thread is terminated, ms (default 50). */
   readonly abortGraceMs?: number | undefined
-  /** Node's per-thread limits; a thread exceeding them dies and its run fails with `Crashed`. */
+  /**
+   * Node's per-thread limits; a thread exceeding them dies and its run fails with `Crashed`. At least 8 MB for
+   * `maxOldGenerationSizeMb` and 1 MB for `stackSizeMb` (smaller ones crash the whole process in V8); a thread
+   * needs about 16 MB of old generation to load its entry.
+   */
   readonly resourceLimits?: ResourceLimits | undefined
   /**
    * The module every thread runs. Default: the package's own, next to its code; if that is missing (the program
@@ -202,6 +206,13 @@ const ThreadPoolProto = {
   }
 }
 
+/**
+ * The smallest `resourceLimits` a thread may get. Measured on Node 24: `maxOldGenerationSizeMb` 1 or 2 is a V8
+ * fatal error that aborts the process, 3 and above kill only the thread (a thread loading `effect/Schema` needs
+ * about 16); `stackSizeMb` 0.1 is a segmentation fault of the process, 0.3 works. The minimums leave a margin.
+ */
+const MIN_RESOURCE_LIMITS: Readonly<Record<string, number>> = { maxOldGenerationSizeMb: 8, stackSizeMb: 1 }
+
 // the longest delay a Node timer keeps (longer ones fire at once)
 const MAX_TIMER_MS = 2_147_483_647
 
@@ -260,6 +271,17 @@ export const make = (options?: Options): Effect.Effect<ThreadPool, ThreadPoolErr
       if (value !== undefined && !(typeof value === "number" && Number.isFinite(value) && value > 0)) {
         return Effect.fail(
           poolError("InvalidOptions", name, undefined, `resourceLimits.${key} must be a number > 0, got ${value}`)
+        )
+      }
+      const min = MIN_RESOURCE_LIMITS[key]
+      if (min !== undefined && value !== undefined && value < min) {
+        return Effect.fail(
+          poolError(
+            "InvalidOptions",
+            name,
+            undefined,
+            `resourceLimits.${key} must be >= ${min} MB, got ${value} (below it V8 aborts the whole process instead of the thread)`
+          )
         )
       }
     }
