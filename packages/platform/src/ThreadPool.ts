@@ -443,8 +443,18 @@ const toResult = <O, E>(
       outcome.error instanceof Error
         ? `: ${typeof error.code === "string" ? error.code : error.name}: ${error.message}`
         : ""
+    // a crash may come from async work an earlier run on the thread left behind that was not seen at its end
+    const previous =
+      outcome.previous !== undefined
+        ? `; the thread's previous run was task "${outcome.previous.task}" (${outcome.previous.label}): async work it left behind (a timer, a promise) may have caused this`
+        : ""
     return Effect.die(
-      poolError("Crashed", state.name, task.export, `thread ${outcome.thread} died (exit code ${outcome.code})${cause}`)
+      poolError(
+        "Crashed",
+        state.name,
+        task.export,
+        `thread ${outcome.thread} died (exit code ${outcome.code})${cause}${previous}`
+      )
     )
   }
   switch (outcome.outcome) {

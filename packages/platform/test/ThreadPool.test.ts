@@ -16,7 +16,9 @@ import {
   fib,
   gate,
   hog,
+  leftover,
   reverse,
+  sleepy,
   spin,
   TaskError,
   untilAborted
@@ -411,6 +413,38 @@ describe("ThreadPool", () => {
         // the process is still here to look: the run either fit or died with its thread
         if (Exit.isFailure(exit)) assert.strictEqual((defectOf(exit) as ThreadPool.ThreadPoolError).reason, "Crashed")
         else assert.strictEqual(exit.value, 55)
+      }).pipe(Effect.scoped)
+    )
+
+    it.live("a run that leaves async work pending retires its thread: the work cannot crash the next run", () =>
+      Effect.gen(function* () {
+        const exits: Array<string> = []
+        const pool = yield* ThreadPool.make({
+          threads: 1,
+          tracepoint: (tp) => {
+            if (tp._ === "thread_exit") exits.push(tp.reason)
+          }
+        })
+        assert.strictEqual(yield* ThreadPool.run(pool, leftover, undefined), 1) // its result is kept
+        // the leftover timer expired long ago; had the thread been kept it would fire (and throw) during this run
+        assert.strictEqual(yield* ThreadPool.run(pool, sleepy, 20), 20)
+        const snap = ThreadPool.snapshotUnsafe(pool)
+        assert.strictEqual(snap.stats.crashed, 0)
+        assert.strictEqual(snap.stats.defects, 0)
+        assert.strictEqual(snap.stats.spawned, 2)
+        assert.deepStrictEqual(exits, ["retired"])
+        // a run that leaves nothing keeps its thread
+        assert.strictEqual(yield* ThreadPool.run(pool, sleepy, 1), 1)
+        assert.strictEqual(ThreadPool.snapshotUnsafe(pool).stats.spawned, 2)
+      }).pipe(Effect.scoped)
+    )
+
+    it.live("a crash names the thread's previous run, whose leftover work may be the cause", () =>
+      Effect.gen(function* () {
+        const pool = yield* ThreadPool.make({ threads: 1 })
+        assert.strictEqual(yield* ThreadPool.run(pool, fib, 10, { label: "warm-up" }), 55)
+        const defect = defectOf(yield* Effect.exit(ThreadPool.run(pool, crash, undefined)))
+        assert.include((defect as ThreadPool.ThreadPoolError).message, `previous run was task "fib" (warm-up)`)
       }).pipe(Effect.scoped)
     )
 

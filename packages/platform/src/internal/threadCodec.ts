@@ -105,4 +105,9 @@ export interface Done {
   readonly value: unknown
   /** thread CPU time of this run (user + system), µs */
   readonly cpuUs: number
+  /**
+   * The async resources the run left pending (`process.getActiveResourcesInfo()` types, e.g. `Timeout`): the pool
+   * retires such a thread, so what they do later cannot crash the next run.
+   */
+  readonly leftover?: ReadonlyArray<string> | undefined
 }

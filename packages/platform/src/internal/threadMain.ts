@@ -32,7 +32,22 @@ const modules = new Map<string, Promise<Record<string, unknown>>>() // module UR
 const locations = new Map<number, { readonly module: string; readonly export: string }>() // task number → where
 const tasks = new Map<number, ThreadTask<unknown, unknown, unknown>>() // task number → the loaded task
 
+// the async resources (timers, handles) a run left behind: those beyond the idle thread's own (its port)
+let baseline: ReadonlyArray<string> = []
+const leftover = (): ReadonlyArray<string> | undefined => {
+  const rest = [...baseline]
+  const extra: Array<string> = []
+  for (const resource of process.getActiveResourcesInfo()) {
+    const i = rest.indexOf(resource)
+    if (i >= 0) rest.splice(i, 1)
+    else extra.push(resource)
+  }
+  return extra.length > 0 ? extra : undefined
+}
+
 const post = (done: Done, transfer?: Array<TransferListItem>) => {
+  const left = leftover()
+  if (left !== undefined) done = { ...done, leftover: left }
   try {
     port.postMessage(done, transfer ?? [])
   } catch (error) {
@@ -206,4 +221,5 @@ const idleWait = (): void => {
 }
 
 port.on("message", onMessage)
+baseline = process.getActiveResourcesInfo()
 idleWait()

@@ -48,6 +48,8 @@ export interface Thread {
   abortTimer: ReturnType<typeof setTimeout> | undefined // P: armed while Aborting
   terminating: boolean // P: terminate() was called; never handed another run
   exited: boolean // P: its `exit` event came
+  retired: string | undefined // P: why it was terminated after a run that left async work pending
+  previous: { readonly task: string; readonly label: string } | undefined // P: its last finished run, for blame
   readonly exitedPromise: Promise<void> // I: resolves on `exit`
 }
 
@@ -58,7 +60,14 @@ export interface Thread {
  */
 export type Outcome =
   | Done
-  | { readonly _: "Crashed"; readonly thread: string; readonly code: number; readonly error: unknown }
+  | {
+      readonly _: "Crashed"
+      readonly thread: string
+      readonly code: number
+      readonly error: unknown
+      /** the thread's previous run (task export, label): its leftover async work may be what crashed */
+      readonly previous?: { readonly task: string; readonly label: string } | undefined
+    }
   | { readonly _: "Closed" }
   | { readonly _: "Unsendable"; readonly error: unknown }
 
@@ -104,8 +113,11 @@ export type Tracepoint =
       readonly pool: string
       readonly thread: string
       readonly code: number
-      /** `crash`: died on its own (an uncaught error, resourceLimits); `abort`: terminated to stop a run; `close` */
-      readonly reason: "crash" | "abort" | "close"
+      /**
+       * `crash`: died on its own (an uncaught error, resourceLimits); `abort`: terminated to stop a run;
+       * `retired`: terminated after a run that left async work pending (a timer, a handle); `close`
+       */
+      readonly reason: "crash" | "abort" | "retired" | "close"
     }
 
 /** @internal */
@@ -223,6 +235,8 @@ const createThread = (pool: PoolState): Thread => {
     abortTimer: undefined,
     terminating: false,
     exited: false,
+    retired: undefined,
+    previous: undefined,
     exitedPromise: new Promise<void>((resolve) => {
       exitedResolve = resolve
     })
@@ -301,9 +315,18 @@ const threadDone = (pool: PoolState, thread: Thread, done: Done): void => {
     wallTimeMs: performance.now() - run.startedAt
   })
   thread.run = undefined
-  // a thread being terminated (its abort grace ran out as it finished) is not reused: its exit comes next
-  if (pool.lifecycle === "Open" && !thread.terminating) threadEnterIdle(pool, thread)
-  else threadTerminate(thread)
+  thread.previous = { task: run.task.export, label: run.label }
+  // a run that left async work pending (a timer, a handle) retires its thread: that work would otherwise run
+  // (and might crash) under the next run, which would be blamed for it
+  if (done.leftover !== undefined && !thread.terminating) {
+    thread.retired = `task "${run.task.export}" left ${done.leftover.join(", ")} pending`
+    threadTerminate(thread)
+  } else if (pool.lifecycle === "Open" && !thread.terminating) {
+    // a thread being terminated (its abort grace ran out as it finished) is not reused: its exit comes next
+    threadEnterIdle(pool, thread)
+  } else {
+    threadTerminate(thread)
+  }
   dispatch(pool)
   settle(run, done) // must be the last step
 }
@@ -318,7 +341,13 @@ const threadExited = (pool: PoolState, thread: Thread, code: number): void => {
   const run = thread.run
   thread.run = undefined
   const reason =
-    pool.lifecycle === "Closed" ? "close" : thread.state === "Aborting" || thread.terminating ? "abort" : "crash"
+    pool.lifecycle === "Closed"
+      ? "close"
+      : thread.retired !== undefined && run === undefined
+        ? "retired"
+        : thread.state === "Aborting" || thread.terminating
+          ? "abort"
+          : "crash"
   trace(pool, { _: "thread_exit", pool: pool.name, thread: thread.name, code, reason })
   if (reason === "abort") pool.stats.terminated++
   else if (reason === "crash") pool.stats.crashed++
@@ -343,7 +372,7 @@ const threadExited = (pool: PoolState, thread: Thread, code: number): void => {
       run,
       pool.lifecycle === "Closed" && reason === "close"
         ? { _: "Closed" }
-        : { _: "Crashed", thread: thread.name, code, error: thread.error }
+        : { _: "Crashed", thread: thread.name, code, error: thread.error, previous: thread.previous }
     ) // must be the last step
   }
 }
