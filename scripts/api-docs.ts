@@ -108,7 +108,29 @@ const parseDeclarations = (
     pendingDoc = undefined
   }
   const decls: Array<Declaration> = []
+  // `declare const await_ …` + `export { await_ as await }`: a local declaration exported under another name (a
+  // reserved word as an export name); its JSDoc sits on the local declaration
+  const locals = new Map<string, { doc: string | undefined; kind: string; code: string }>()
   for (const { doc, code } of statements) {
+    const m = /^declare (const|function|class|interface|type|namespace|enum) (\w+)/.exec(code)
+    if (m !== null) locals.set(m[2]!, { doc, kind: m[1]!, code: code.replace(/^declare /, "").replace(/;$/, "") })
+  }
+  for (const { doc, code } of statements) {
+    const list = /^export \{([^}]*)\};?$/.exec(code.replace(/\s+/g, " "))
+    if (list !== null) {
+      for (const spec of list[1]!.split(",")) {
+        const names = /^\s*(\w+)(?:\s+as\s+(\w+))?\s*$/.exec(spec)
+        if (names === null) continue
+        const local = locals.get(names[1]!)
+        if (local === undefined) continue
+        const name = names[2] ?? names[1]!
+        const parsed = local.doc === undefined ? { text: "", tags: [] } : parseDoc(local.doc)
+        if (tagOf(parsed, "internal") !== undefined) continue
+        const renamed = local.code.replace(new RegExp(`^(${local.kind}) ${names[1]!}\\b`), `$1 ${name}`)
+        decls.push({ name, kind: local.kind, code: renamed, doc: parsed })
+      }
+      continue
+    }
     const m = /^export (?:declare )?(const|function|class|interface|type|namespace|enum|\* as) ?(\w+)/.exec(code)
     if (m === null) continue
     const parsed = doc === undefined ? { text: "", tags: [] } : parseDoc(doc)
