@@ -315,8 +315,15 @@ export const make = (options?: Options): Effect.Effect<ThreadPool, ThreadPoolErr
   })
 
 // the program's entry module: a task defined there would make each thread run the whole program
-const mainModule: string | undefined =
-  typeof process.argv[1] === "string" && process.argv[1] !== "" ? url.pathToFileURL(process.argv[1]).href : undefined
+const mainModule: string | undefined = (() => {
+  const main = process.argv[1]
+  if (typeof main !== "string" || main === "") return undefined
+  try {
+    return url.pathToFileURL(fs.realpathSync(main)).href // Node loads the entry by its real path
+  } catch {
+    return url.pathToFileURL(main).href
+  }
+})()
 
 const exists = (entry: URL): boolean => entry.protocol !== "file:" || fs.existsSync(url.fileURLToPath(entry))
 

@@ -3,6 +3,7 @@ import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as url from "node:url"
 import { ThreadPool, ThreadTask } from "../src/index.ts"
@@ -436,6 +437,23 @@ describe("ThreadPool", () => {
         // a run that leaves nothing keeps its thread
         assert.strictEqual(yield* ThreadPool.run(pool, sleepy, 1), 1)
         assert.strictEqual(ThreadPool.snapshotUnsafe(pool).stats.spawned, 2)
+      }).pipe(Effect.scoped)
+    )
+
+    it.live("a timer a task module starts when imported is not a run's leftover: the thread is kept", () =>
+      Effect.gen(function* () {
+        // the same task, made here without importing its module (whose timer would then run in this process)
+        const plain = ThreadTask.make({
+          module: new URL("./fixtures/moduleTimer.ts", import.meta.url),
+          export: "plain",
+          input: Schema.Number,
+          success: Schema.Number,
+          run: (n: number) => n + 1
+        })
+        const pool = yield* ThreadPool.make({ threads: 1 })
+        assert.strictEqual(yield* ThreadPool.run(pool, plain, 1), 2)
+        assert.strictEqual(yield* ThreadPool.run(pool, plain, 2), 3)
+        assert.strictEqual(ThreadPool.snapshotUnsafe(pool).stats.spawned, 1)
       }).pipe(Effect.scoped)
     )
 

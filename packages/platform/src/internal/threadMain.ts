@@ -32,7 +32,7 @@ const modules = new Map<string, Promise<Record<string, unknown>>>() // module UR
 const locations = new Map<number, { readonly module: string; readonly export: string }>() // task number → where
 const tasks = new Map<number, ThreadTask<unknown, unknown, unknown>>() // task number → the loaded task
 
-// the async resources (timers, handles) a run left behind: those beyond the idle thread's own (its port)
+// the async resources (timers, handles) a run left behind: those beyond the ones there when it started
 let baseline: ReadonlyArray<string> = []
 const leftover = (): ReadonlyArray<string> | undefined => {
   const rest = [...baseline]
@@ -166,6 +166,8 @@ const run = async (msg: Extract<ToThread, { _: "Run" }>) => {
     }
   }
   try {
+    // what the run leaves is measured against now: a task module's own import-time timers are not the run's
+    baseline = process.getActiveResourcesInfo()
     const input = decode(task.input, msg.input)
     if (controller.signal.aborted) {
       exit = Exit.interrupt() // aborted before it began (the abort came with the run): not started at all
