@@ -6,7 +6,8 @@
  * ("effect4-notes"), a style guide ("STYLE.md") or a sibling directory ("../shared") — or uses a bare "§N" that is
  * not a section of docs/DESIGN.md. Cite the kernel source instead (file and function: `kernel/workqueue.c`,
  * `__queue_work()`), Effect's source (`effect/src/Scheduler.ts`), or this repository's docs (docs/KERNEL-MAPPING.md,
- * docs/DESIGN.md §N). Run by `npm test`.
+ * docs/DESIGN.md §N). A package's README (`packages/<name>/README.md`) ships in its tarball without the repository,
+ * so it may hold no relative link. Run by `npm test`.
  *
  *   node scripts/check-references.ts
  */
@@ -46,7 +47,14 @@ for (const file of files) {
   if (!fs.existsSync(full) || fs.statSync(full).isDirectory()) continue
   const text = fs.readFileSync(full, "utf8")
   if (text.includes("\0")) continue // binary
+  // a package's README ships in its tarball without the repository: a relative link there is broken on npm
+  const shipped = /^packages\/[^/]+\/README\.md$/.test(file)
   text.split("\n").forEach((line, i) => {
+    if (shipped && /\]\((?!https?:|#)[^)]*\)/.test(line)) {
+      hits.push(
+        `${file}:${i + 1}: a relative link in a README that ships without the repository: ${line.trim().slice(0, 140)}`
+      )
+    }
     const rule = forbidden.find(([pattern]) => pattern.test(line))
     if (rule !== undefined) hits.push(`${file}:${i + 1}: refers to ${rule[1]}: ${line.trim().slice(0, 140)}`)
     else if (strayParagraph(line))

@@ -14,6 +14,9 @@
 #   5. plain `node` (no type stripping: the program is compiled by tsc) runs a program importing all three packages
 #      on Node 24, and a program on core and testing alone on the machine's own Node (both claim Node >= 20);
 #   6. esbuild bundles the program and the bundle runs;
+#   6b. the thread snippet of the platform README (tasks.ts + service.ts, extracted as written) type-checks in
+#      step 4, runs a ThreadWork from the installed package in step 5, and runs bundled by the README's recipe
+#      (thread entry and task module as entry points of their own, code splitting);
 #   7. the installed `effect-workqueue-monitor` bin runs: `--help` exits 0.
 # Needs the npm registry. Run by .ci/run; by hand: `npm run consumer-check` (about a minute).
 set -euo pipefail
@@ -86,6 +89,15 @@ cat >"$work/app/package.json" <<JSON
   "allowScripts": { "esbuild": true }
 }
 JSON
+# the README's thread snippet, as written: its tasks.ts and service.ts blocks
+node -e '
+const fs = require("node:fs")
+const readme = fs.readFileSync(process.argv[1], "utf8")
+for (const name of ["tasks", "service"]) {
+  const m = readme.match(new RegExp("```ts\\n(// " + name + "\\.ts[\\s\\S]*?)```"))
+  if (m === null) { console.error("no " + name + ".ts block in " + process.argv[1]); process.exit(1) }
+  fs.writeFileSync(process.argv[2] + "/" + name + ".ts", m[1])
+}' packages/platform/README.md "$work/app"
 cd "$work/app"
 export PATH="$node24_dir:$PATH" # a user on Node 24: npm, tsc, esbuild and the bin run on it
 install_log="$work/install.log"
@@ -108,12 +120,21 @@ node node_modules/typescript5/bin/tsc -p tsconfig.bundler.json
 step "5. plain node runs the compiled program"
 npx tsc -p tsconfig.nodenext.json
 node --no-experimental-strip-types out/main.js
+hello_sha256="2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
+node --no-experimental-strip-types out/service.js >"$work/service.txt" 2>&1 || { cat "$work/service.txt"; fail "the README's thread snippet"; }
+grep -q "u1 $hello_sha256" "$work/service.txt" || { cat "$work/service.txt"; fail "the README's thread snippet printed no hash"; }
 "$system_node" out/core.js
 
 step "6. esbuild bundles it"
 npx esbuild main.ts --bundle --platform=node --format=esm --outfile=bundle.mjs --log-level=warning \
   --banner:js="import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);"
 node bundle.mjs
+step "6b. esbuild bundles the README's thread snippet by its recipe, and it runs"
+npx esbuild service.ts tasks.ts thread-entry=@effect-workqueue/platform/thread-entry --bundle --splitting \
+  --format=esm --platform=node --outdir=threads-bundle --log-level=warning \
+  --banner:js="import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);"
+node threads-bundle/service.js >"$work/service-bundle.txt" 2>&1 || { cat "$work/service-bundle.txt"; fail "the bundled thread snippet"; }
+grep -q "u1 $hello_sha256" "$work/service-bundle.txt" || { cat "$work/service-bundle.txt"; fail "the bundled thread snippet printed no hash"; }
 
 step "7. the installed effect-workqueue-monitor bin"
 ./node_modules/.bin/effect-workqueue-monitor --help >"$work/help.txt" || fail "effect-workqueue-monitor --help exited $?"

@@ -20,7 +20,9 @@ import * as Exit from "effect/Exit"
 import * as Predicate from "effect/Predicate"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
+import * as fs from "node:fs"
 import * as os from "node:os"
+import * as url from "node:url"
 import type { ResourceLimits } from "node:worker_threads"
 import { decode, encode } from "./internal/threadCodec.ts"
 import * as internal from "./internal/threadPool.ts"
@@ -50,7 +52,12 @@ export const isThreadPool = (u: unknown): u is ThreadPool => typeof u === "objec
  * A thread-pool rule broken or a thread lost: `reason`, the `pool` name, the `task` (its export name) when one
  * is involved, and a message naming both.
  *
- * - `InvalidOptions`: `make` got a bad `threads`, `abortGraceMs` or `resourceLimits` (typed failure).
+ * - `InvalidOptions`: `make` got a bad `threads`, `abortGraceMs`, `resourceLimits` or `entry`, or the thread
+ *   entry file is missing (a bundle without the `thread-entry` entry point) (typed failure).
+ * - `Unsupported`: this Node lacks what threads need (`process.threadCpuUsage`, Node >= 22.19) (typed failure
+ *   of `make`).
+ * - `TaskNotFound`: the task's module does not load in the thread, has no such `ThreadTask` export, or is the
+ *   program's own entry module (a thread would run the whole program) (typed failure).
  * - `Closed`: a run on a closed pool, or a run still waiting when the pool closed (typed failure).
  * - `Encode`: the input does not encode with the task's `input` schema, or its encoding cannot be structured-cloned
  *   (typed failure).
@@ -61,7 +68,7 @@ export const isThreadPool = (u: unknown): u is ThreadPool => typeof u === "objec
  * @since 0.1.0
  */
 export class ThreadPoolError extends Schema.TaggedError<ThreadPoolError>()("ThreadPoolError", {
-  reason: Schema.Literals(["InvalidOptions", "Closed", "Encode", "Decode", "Crashed"]),
+  reason: Schema.Literals(["InvalidOptions", "Unsupported", "Closed", "Encode", "Decode", "TaskNotFound", "Crashed"]),
   pool: Schema.String,
   task: Schema.optional(Schema.String),
   message: Schema.String
@@ -111,8 +118,19 @@ export interface Options {
   readonly threads?: number | undefined
   /** How long an aborted task may take to stop cooperatively before its thread is terminated, ms (default 50). */
   readonly abortGraceMs?: number | undefined
-  /** Node's per-thread limits; a thread exceeding them dies and its run fails with `Crashed`. */
+  /**
+   * Node's per-thread limits; a thread exceeding them dies and its run fails with `Crashed`. At least 8 MB for
+   * `maxOldGenerationSizeMb` and 1 MB for `stackSizeMb` (smaller ones crash the whole process in V8); a thread
+   * needs about 16 MB of old generation to load its entry.
+   */
   readonly resourceLimits?: ResourceLimits | undefined
+  /**
+   * The module every thread runs. Default: the package's own, next to its code; if that is missing (the program
+   * is bundled), `thread-entry.js` or `thread-entry.mjs` next to the program's entry module (`process.argv[1]`).
+   * When bundling, build `@effect-workqueue/platform/thread-entry` as an entry point of its own named
+   * `thread-entry` (or pass its URL here). `make` fails with `InvalidOptions` if the file does not exist.
+   */
+  readonly entry?: URL | string | undefined
   /** Tracepoint sink: thread spawn/exit and each run's start and end (with its thread CPU time). */
   readonly tracepoint?: ((tp: Tracepoint) => void) | undefined
 }
@@ -188,6 +206,13 @@ const ThreadPoolProto = {
   }
 }
 
+/**
+ * The smallest `resourceLimits` a thread may get. Measured on Node 24: `maxOldGenerationSizeMb` 1 or 2 is a V8
+ * fatal error that aborts the process, 3 and above kill only the thread (a thread loading `effect/Schema` needs
+ * about 16); `stackSizeMb` 0.1 is a segmentation fault of the process, 0.3 works. The minimums leave a margin.
+ */
+const MIN_RESOURCE_LIMITS: Readonly<Record<string, number>> = { maxOldGenerationSizeMb: 8, stackSizeMb: 1 }
+
 // the longest delay a Node timer keeps (longer ones fire at once)
 const MAX_TIMER_MS = 2_147_483_647
 
@@ -248,7 +273,30 @@ export const make = (options?: Options): Effect.Effect<ThreadPool, ThreadPoolErr
           poolError("InvalidOptions", name, undefined, `resourceLimits.${key} must be a number > 0, got ${value}`)
         )
       }
+      const min = MIN_RESOURCE_LIMITS[key]
+      if (min !== undefined && value !== undefined && value < min) {
+        return Effect.fail(
+          poolError(
+            "InvalidOptions",
+            name,
+            undefined,
+            `resourceLimits.${key} must be >= ${min} MB, got ${value} (below it V8 aborts the whole process instead of the thread)`
+          )
+        )
+      }
     }
+    if (typeof process.threadCpuUsage !== "function") {
+      return Effect.fail(
+        poolError(
+          "Unsupported",
+          name,
+          undefined,
+          `this Node (${process.version}) lacks process.threadCpuUsage, which threads need for CPU accounting: use Node >= 22.19`
+        )
+      )
+    }
+    const entry = toEntry(name, options?.entry)
+    if (!(entry instanceof URL)) return Effect.fail(entry)
     return Effect.acquireRelease(
       Effect.sync(() => {
         const state = internal.makePool({
@@ -256,6 +304,7 @@ export const make = (options?: Options): Effect.Effect<ThreadPool, ThreadPoolErr
           threads,
           abortGraceMs,
           resourceLimits: options?.resourceLimits,
+          entry,
           tracepoint: options?.tracepoint
         })
         const pool: ThreadPoolImpl = Object.assign(Object.create(ThreadPoolProto), { name, threads, state })
@@ -264,6 +313,44 @@ export const make = (options?: Options): Effect.Effect<ThreadPool, ThreadPoolErr
       (pool) => Effect.promise(() => internal.close(toState(pool)))
     )
   })
+
+// the program's entry module: a task defined there would make each thread run the whole program
+const mainModule: string | undefined = (() => {
+  const main = process.argv[1]
+  if (typeof main !== "string" || main === "") return undefined
+  try {
+    return url.pathToFileURL(fs.realpathSync(main)).href // Node loads the entry by its real path
+  } catch {
+    return url.pathToFileURL(main).href
+  }
+})()
+
+const exists = (entry: URL): boolean => entry.protocol !== "file:" || fs.existsSync(url.fileURLToPath(entry))
+
+// the thread entry as a URL that exists: the given one; else the package's own; else (a bundle) a
+// `thread-entry.js` / `.mjs` next to the program's entry module. A miss says how to build one.
+const toEntry = (name: string, given: URL | string | undefined): URL | ThreadPoolError => {
+  if (given !== undefined) {
+    if (!(given instanceof URL || (typeof given === "string" && URL.canParse(given)))) {
+      return poolError("InvalidOptions", name, undefined, `entry must be an absolute URL, got ${String(given)}`)
+    }
+    const entry = new URL(given)
+    if (exists(entry)) return entry
+    return poolError("InvalidOptions", name, undefined, `the thread entry ${entry.href} does not exist`)
+  }
+  const tried = [internal.defaultEntry()]
+  if (mainModule !== undefined) {
+    tried.push(new URL("./thread-entry.js", mainModule), new URL("./thread-entry.mjs", mainModule))
+  }
+  const found = tried.find(exists)
+  if (found !== undefined) return found
+  return poolError(
+    "InvalidOptions",
+    name,
+    undefined,
+    `no thread entry at ${tried.map((u) => u.href).join(", ")} (a bundle? build @effect-workqueue/platform/thread-entry as an entry point named thread-entry next to the program's, or pass its URL as the entry option)`
+  )
+}
 
 // ---------------------------------------------------------------------------
 // running
@@ -310,6 +397,16 @@ export const run = <I, O, E>(
     if (state.lifecycle === "Closed") {
       return Effect.fail(poolError("Closed", state.name, task.export, "cannot run on a closed pool"))
     }
+    if (task.module === mainModule) {
+      return Effect.fail(
+        poolError(
+          "TaskNotFound",
+          state.name,
+          task.export,
+          `the task is defined in the program's entry module ${task.module}: a thread would import it and run the whole program; define tasks in a module of their own (bundled: an entry point of their own)`
+        )
+      )
+    }
     const encoded = encode(task.input, input)
     if (Exit.isFailure(encoded)) {
       return Effect.fail(
@@ -353,8 +450,18 @@ const toResult = <O, E>(
       outcome.error instanceof Error
         ? `: ${typeof error.code === "string" ? error.code : error.name}: ${error.message}`
         : ""
+    // a crash may come from async work an earlier run on the thread left behind that was not seen at its end
+    const previous =
+      outcome.previous !== undefined
+        ? `; the thread's previous run was task "${outcome.previous.task}" (${outcome.previous.label}): async work it left behind (a timer, a promise) may have caused this`
+        : ""
     return Effect.die(
-      poolError("Crashed", state.name, task.export, `thread ${outcome.thread} died (exit code ${outcome.code})${cause}`)
+      poolError(
+        "Crashed",
+        state.name,
+        task.export,
+        `thread ${outcome.thread} died (exit code ${outcome.code})${cause}${previous}`
+      )
     )
   }
   switch (outcome.outcome) {
@@ -370,6 +477,15 @@ const toResult = <O, E>(
         ? Effect.fail(error.value as E)
         : Effect.fail(poolError("Decode", state.name, task.export, `failure does not decode: ${causeMessage(error)}`))
     }
+    case "TaskNotFound":
+      return Effect.fail(
+        poolError(
+          "TaskNotFound",
+          state.name,
+          task.export,
+          `the thread cannot load the task from ${task.module}: ${String(outcome.value)} (bundled? a task module must be an entry point of its own that only defines tasks)`
+        )
+      )
     case "Defect":
       return Effect.die(outcome.value)
     case "Interrupted":

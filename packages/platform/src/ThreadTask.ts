@@ -103,7 +103,10 @@ const ThreadTaskProto = {
  * every workqueue, timer and request of the service if they ran on the event loop.
  *
  * **Gotchas**: the module is imported in every thread that runs the task, so keep its imports small (import
- * `effect` modules and this module by their deep paths, not a barrel that loads servers or drivers).
+ * `effect` modules and this module by their deep paths, not a barrel that loads servers or drivers). The task's
+ * error type comes from `failure` alone: without it the error type is `never`, and a `run` returning an Effect
+ * that can fail does not compile (give the `failure` schema). A failure the schema does not take arrives as a
+ * defect whose message names the task and the value.
  *
  * **Kernel**: none — the kernel's work functions already run on real CPUs; this is how a handler body gets one.
  *
@@ -135,7 +138,7 @@ export const make = <I, O, E = never>(options: {
   readonly input: Codec<I>
   readonly success: Codec<O>
   readonly failure?: Codec<E> | undefined
-  readonly run: (input: I, context: Context) => O | PromiseLike<O> | Effect.Effect<O, E>
+  readonly run: (input: I, context: Context) => O | PromiseLike<O> | Effect.Effect<O, NoInfer<E>>
 }): ThreadTask<I, O, E> => {
   if (typeof options.export !== "string" || options.export === "") {
     throw new TypeError(`ThreadTask.make: "export" must be the non-empty name the task is exported under`)

@@ -3,7 +3,9 @@ import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
+import * as url from "node:url"
 import { ThreadPool, ThreadTask } from "../src/index.ts"
 import {
   anything,
@@ -15,11 +17,14 @@ import {
   fib,
   gate,
   hog,
+  leftover,
   reverse,
+  sleepy,
   spin,
   TaskError,
   untilAborted
 } from "./fixtures/threadTasks.ts"
+import { killAll, start } from "./utils/child.ts"
 import { makeGate, timeoutAfterStart, turns } from "./utils/gate.ts"
 
 const defectOf = <A, E>(exit: Exit.Exit<A, E>): unknown =>
@@ -79,12 +84,79 @@ describe("ThreadPool", () => {
       }).pipe(Effect.scoped)
     )
 
-    it.live("a task missing from its module is a defect that names the export", () =>
+    it.live("a task missing from its module fails TaskNotFound naming the module and export; the thread stays", () =>
+      Effect.gen(function* () {
+        const pool = yield* ThreadPool.make({ name: "cpu", threads: 1 })
+        const ghost = ThreadTask.make({ ...fib, export: "ghost" })
+        const error = yield* Effect.flip(ThreadPool.run(pool, ghost, 3))
+        assert.strictEqual(error.reason, "TaskNotFound")
+        assert.include(error.message, `thread pool "cpu" task "ghost"`)
+        assert.include(error.message, `no ThreadTask export named "ghost"`)
+        assert.strictEqual(yield* ThreadPool.run(pool, fib, 10), 55)
+        const snap = ThreadPool.snapshotUnsafe(pool)
+        assert.strictEqual(snap.stats.spawned, 1)
+        assert.strictEqual(snap.stats.failed, 1)
+        assert.strictEqual(snap.stats.crashed, 0)
+      }).pipe(Effect.scoped)
+    )
+
+    it.live("a task module that does not load fails TaskNotFound naming the module, not a crash", () =>
       Effect.gen(function* () {
         const pool = yield* ThreadPool.make({ threads: 1 })
-        const ghost = ThreadTask.make({ ...fib, export: "ghost" })
-        const defect = defectOf(yield* Effect.exit(ThreadPool.run(pool, ghost, 3)))
-        assert.include(String(defect), `ThreadTask "ghost" not found`)
+        const module = new URL("./fixtures/no-such-tasks.js", import.meta.url).href
+        const lost = ThreadTask.make({ ...fib, module })
+        const error = yield* Effect.flip(ThreadPool.run(pool, lost, 3))
+        assert.strictEqual(error.reason, "TaskNotFound")
+        assert.include(error.message, module)
+        assert.strictEqual(ThreadPool.snapshotUnsafe(pool).stats.crashed, 0)
+      }).pipe(Effect.scoped)
+    )
+
+    it.live("a task defined in the program's entry module fails TaskNotFound before any thread runs it", () =>
+      Effect.gen(function* () {
+        const pool = yield* ThreadPool.make({ threads: 1 })
+        const main = ThreadTask.make({ ...fib, module: url.pathToFileURL(process.argv[1]!).href })
+        const error = yield* Effect.flip(ThreadPool.run(pool, main, 3))
+        assert.strictEqual(error.reason, "TaskNotFound")
+        assert.include(error.message, "entry module")
+        assert.strictEqual(ThreadPool.snapshotUnsafe(pool).stats.spawned, 0)
+      }).pipe(Effect.scoped)
+    )
+
+    it.live("make fails InvalidOptions naming a thread entry that does not exist (a bundle without it)", () =>
+      Effect.gen(function* () {
+        const entry = new URL("./fixtures/no-such-entry.mjs", import.meta.url)
+        const error = yield* Effect.flip(ThreadPool.make({ name: "cpu", entry }))
+        assert.strictEqual(error.reason, "InvalidOptions")
+        assert.include(error.message, entry.href)
+        const relative = yield* Effect.flip(ThreadPool.make({ entry: "./thread-entry.mjs" }))
+        assert.include(relative.message, "entry must be an absolute URL")
+      }).pipe(Effect.scoped)
+    )
+
+    it.live("the entry option runs the threads from the given module (as a bundle's thread-entry would)", () =>
+      Effect.gen(function* () {
+        const entry = new URL("../src/internal/threadMain.ts", import.meta.url)
+        const pool = yield* ThreadPool.make({ threads: 1, entry: entry.href })
+        assert.strictEqual(yield* ThreadPool.run(pool, fib, 20), 6765)
+      }).pipe(Effect.scoped)
+    )
+
+    it.live("make fails Unsupported on a Node without process.threadCpuUsage", () =>
+      Effect.gen(function* () {
+        const original = process.threadCpuUsage
+        const error = yield* Effect.acquireUseRelease(
+          Effect.sync(() => {
+            ;(process as { threadCpuUsage?: unknown }).threadCpuUsage = undefined
+          }),
+          () => Effect.flip(ThreadPool.make({ name: "cpu" })),
+          () =>
+            Effect.sync(() => {
+              process.threadCpuUsage = original
+            })
+        )
+        assert.strictEqual(error.reason, "Unsupported")
+        assert.include(error.message, "process.threadCpuUsage")
       }).pipe(Effect.scoped)
     )
 
@@ -103,6 +175,20 @@ describe("ThreadPool", () => {
           ["idle"]
         )
       }).pipe(Effect.scoped)
+    )
+
+    it.live("a fresh thread whose first run is refused as unsendable does not keep the process alive", () =>
+      Effect.promise(async () => {
+        const child = start(new URL("./fixtures/unsendableExit.ts", import.meta.url).pathname)
+        try {
+          await child.waitForLine((line) => line.startsWith("refused"), "refused")
+          const exit = await child.waitForExit() // the hang guard fails the test if the idle thread holds the process
+          assert.strictEqual(exit.code, 0, child.output())
+          assert.include(child.output(), "refused 1") // the thread was spawned and is still live (idle, unref'd)
+        } finally {
+          killAll()
+        }
+      })
     )
 
     it.live("a result structured clone refuses is a defect; the thread stays usable", () =>
@@ -147,6 +233,16 @@ describe("ThreadPool", () => {
         }
         const error = yield* Effect.flip(ThreadPool.make({ resourceLimits: { maxOldGenerationSizeMb: -5 } }))
         assert.include(error.message, "resourceLimits.maxOldGenerationSizeMb must be a number > 0")
+        // below these V8 aborts the whole process (measured: old generation 1-2 MB, stack 0.1 MB)
+        for (const resourceLimits of [
+          { maxOldGenerationSizeMb: 2 },
+          { maxOldGenerationSizeMb: 7.9 },
+          { stackSizeMb: 0.1 }
+        ]) {
+          const tiny = yield* Effect.flip(ThreadPool.make({ name: "tiny", resourceLimits }))
+          assert.strictEqual(tiny.reason, "InvalidOptions")
+          assert.include(tiny.message, `resourceLimits.${Object.keys(resourceLimits)[0]} must be >= `)
+        }
       }).pipe(Effect.scoped)
     )
   })
@@ -305,6 +401,68 @@ describe("ThreadPool", () => {
         assert.strictEqual(snap.stats.crashed, 1)
         assert.strictEqual(snap.stats.spawned, 2)
         assert.strictEqual(snap.stats.defects, 1)
+      }).pipe(Effect.scoped)
+    )
+
+    it.live("at the smallest resourceLimits accepted a thread too small to start is Crashed, not a process abort", () =>
+      Effect.gen(function* () {
+        const pool = yield* ThreadPool.make({
+          threads: 1,
+          resourceLimits: { maxOldGenerationSizeMb: 8, stackSizeMb: 1 }
+        })
+        const exit = yield* Effect.exit(ThreadPool.run(pool, fib, 10))
+        // the process is still here to look: the run either fit or died with its thread
+        if (Exit.isFailure(exit)) assert.strictEqual((defectOf(exit) as ThreadPool.ThreadPoolError).reason, "Crashed")
+        else assert.strictEqual(exit.value, 55)
+      }).pipe(Effect.scoped)
+    )
+
+    it.live("a run that leaves async work pending retires its thread: the work cannot crash the next run", () =>
+      Effect.gen(function* () {
+        const exits: Array<string> = []
+        const pool = yield* ThreadPool.make({
+          threads: 1,
+          tracepoint: (tp) => {
+            if (tp._ === "thread_exit") exits.push(tp.reason)
+          }
+        })
+        assert.strictEqual(yield* ThreadPool.run(pool, leftover, undefined), 1) // its result is kept
+        // the leftover timer expired long ago; had the thread been kept it would fire (and throw) during this run
+        assert.strictEqual(yield* ThreadPool.run(pool, sleepy, 20), 20)
+        const snap = ThreadPool.snapshotUnsafe(pool)
+        assert.strictEqual(snap.stats.crashed, 0)
+        assert.strictEqual(snap.stats.defects, 0)
+        assert.strictEqual(snap.stats.spawned, 2)
+        assert.deepStrictEqual(exits, ["retired"])
+        // a run that leaves nothing keeps its thread
+        assert.strictEqual(yield* ThreadPool.run(pool, sleepy, 1), 1)
+        assert.strictEqual(ThreadPool.snapshotUnsafe(pool).stats.spawned, 2)
+      }).pipe(Effect.scoped)
+    )
+
+    it.live("a timer a task module starts when imported is not a run's leftover: the thread is kept", () =>
+      Effect.gen(function* () {
+        // the same task, made here without importing its module (whose timer would then run in this process)
+        const plain = ThreadTask.make({
+          module: new URL("./fixtures/moduleTimer.ts", import.meta.url),
+          export: "plain",
+          input: Schema.Number,
+          success: Schema.Number,
+          run: (n: number) => n + 1
+        })
+        const pool = yield* ThreadPool.make({ threads: 1 })
+        assert.strictEqual(yield* ThreadPool.run(pool, plain, 1), 2)
+        assert.strictEqual(yield* ThreadPool.run(pool, plain, 2), 3)
+        assert.strictEqual(ThreadPool.snapshotUnsafe(pool).stats.spawned, 1)
+      }).pipe(Effect.scoped)
+    )
+
+    it.live("a crash names the thread's previous run, whose leftover work may be the cause", () =>
+      Effect.gen(function* () {
+        const pool = yield* ThreadPool.make({ threads: 1 })
+        assert.strictEqual(yield* ThreadPool.run(pool, fib, 10, { label: "warm-up" }), 55)
+        const defect = defectOf(yield* Effect.exit(ThreadPool.run(pool, crash, undefined)))
+        assert.include((defect as ThreadPool.ThreadPoolError).message, `previous run was task "fib" (warm-up)`)
       }).pipe(Effect.scoped)
     )
 

@@ -97,9 +97,17 @@ export type ToThread =
 export interface Done {
   readonly _: "Done"
   readonly id: number
-  /** `Success`: `value` is the encoded result; `Failure`: the encoded typed failure; `Defect`: a cloneable defect. */
-  readonly outcome: "Success" | "Failure" | "Defect" | "Interrupted"
+  /**
+   * `Success`: `value` is the encoded result; `Failure`: the encoded typed failure; `Defect`: a cloneable defect;
+   * `TaskNotFound`: why the task's module or export did not load (a string).
+   */
+  readonly outcome: "Success" | "Failure" | "Defect" | "Interrupted" | "TaskNotFound"
   readonly value: unknown
   /** thread CPU time of this run (user + system), µs */
   readonly cpuUs: number
+  /**
+   * The async resources the run left pending (`process.getActiveResourcesInfo()` types, e.g. `Timeout`): the pool
+   * retires such a thread, so what they do later cannot crash the next run.
+   */
+  readonly leftover?: ReadonlyArray<string> | undefined
 }

@@ -15,7 +15,12 @@ import { parentPort, receiveMessageOnPort, type TransferListItem, workerData } f
 import { isThreadTask, type ThreadTask } from "../ThreadTask.ts"
 import { cloneableDefect, decode, type Done, encode, type ToThread } from "./threadCodec.ts"
 
-const port = parentPort!
+if (parentPort === null) {
+  throw new Error(
+    "@effect-workqueue/platform/thread-entry is the entry of a ThreadPool's threads: it runs only in a worker thread (pass its URL to ThreadPool.make's entry option, do not import it)"
+  )
+}
+const port = parentPort
 // the pool adds 1 here after each message it posts (see `idleWait`)
 const posted = new Int32Array((workerData as { readonly posted: SharedArrayBuffer }).posted)
 let seen = 0 // the count of `posted` this thread has caught up with
@@ -27,7 +32,22 @@ const modules = new Map<string, Promise<Record<string, unknown>>>() // module UR
 const locations = new Map<number, { readonly module: string; readonly export: string }>() // task number → where
 const tasks = new Map<number, ThreadTask<unknown, unknown, unknown>>() // task number → the loaded task
 
+// the async resources (timers, handles) a run left behind: those beyond the ones there when it started
+let baseline: ReadonlyArray<string> = []
+const leftover = (): ReadonlyArray<string> | undefined => {
+  const rest = [...baseline]
+  const extra: Array<string> = []
+  for (const resource of process.getActiveResourcesInfo()) {
+    const i = rest.indexOf(resource)
+    if (i >= 0) rest.splice(i, 1)
+    else extra.push(resource)
+  }
+  return extra.length > 0 ? extra : undefined
+}
+
 const post = (done: Done, transfer?: Array<TransferListItem>) => {
+  const left = leftover()
+  if (left !== undefined) done = { ...done, leftover: left }
   try {
     port.postMessage(done, transfer ?? [])
   } catch (error) {
@@ -48,9 +68,14 @@ const load = async (module: string, name: string): Promise<ThreadTask<unknown, u
     ns = import(module) as Promise<Record<string, unknown>>
     modules.set(module, ns)
   }
-  const task = (await ns)[name]
+  const exports = await ns
+  // by its export name; else by the name it was made with (a bundler may rename a chunk's export: `sha2562`)
+  let task = exports[name]
   if (!isThreadTask(task)) {
-    throw new Error(`ThreadTask "${name}" not found: module ${module} has no ThreadTask export of that name`)
+    task = Object.values(exports).find((u) => isThreadTask(u) && u.export === name)
+  }
+  if (!isThreadTask(task)) {
+    throw new Error(`module ${module} has no ThreadTask export named "${name}"`)
   }
   return task
 }
@@ -61,11 +86,25 @@ const isThenable = (u: unknown): u is PromiseLike<unknown> =>
 const isFailure = (task: ThreadTask<unknown, unknown, unknown>, error: unknown): boolean =>
   task.failure !== undefined && Schema.is(task.failure as Schema.Codec<unknown, unknown>)(error)
 
+// a failure value in a few words: its tag, its message, or its JSON
+const describe = (u: unknown): string => {
+  const tag = typeof u === "object" && u !== null && "_tag" in u ? String((u as { _tag: unknown })._tag) : undefined
+  let text: string
+  try {
+    text = u instanceof Error && u.message !== "" ? u.message : (JSON.stringify(u) ?? String(u))
+  } catch {
+    text = String(u)
+  }
+  if (text.length > 200) text = `${text.slice(0, 200)}…`
+  return tag !== undefined ? `${tag} ${text}` : text
+}
+
 const finish = (
   id: number,
   task: ThreadTask<unknown, unknown, unknown> | undefined,
   exit: Exit.Exit<unknown, unknown>,
-  cpuStart: NodeJS.CpuUsage
+  cpuStart: NodeJS.CpuUsage,
+  aborted: boolean
 ) => {
   const cpu = process.threadCpuUsage(cpuStart)
   const cpuUs = cpu.user + cpu.system
@@ -85,7 +124,21 @@ const finish = (
       return post({ _: "Done", id, outcome: "Failure", value: encoded.value[0], cpuUs }, encoded.value[1])
     }
   }
-  if (Cause.hasInterruptsOnly(cause)) return post({ _: "Done", id, outcome: "Interrupted", value: undefined, cpuUs })
+  if (error._tag === "Some" && task !== undefined) {
+    // an Effect failure the task's failure schema does not take: a defect that says so (its own message may be "")
+    const why = task.failure === undefined ? "the task has no failure schema" : "its failure schema does not take it"
+    const defect = new Error(`ThreadTask "${task.export}" failed with ${describe(error.value)}, but ${why}`)
+    return post({ _: "Done", id, outcome: "Defect", value: defect, cpuUs })
+  }
+  if (Cause.hasInterruptsOnly(cause)) {
+    if (aborted) return post({ _: "Done", id, outcome: "Interrupted", value: undefined, cpuUs })
+    // nothing aborted the run: the task interrupted itself (Effect.interrupt); its caller was not interrupted
+    const name = task?.export ?? "?"
+    const defect = new Error(
+      `ThreadTask "${name}" interrupted itself (Effect.interrupt) although its run was not aborted`
+    )
+    return post({ _: "Done", id, outcome: "Defect", value: defect, cpuUs })
+  }
   return post({ _: "Done", id, outcome: "Defect", value: cloneableDefect(Cause.squash(cause)), cpuUs })
 }
 
@@ -95,14 +148,26 @@ const run = async (msg: Extract<ToThread, { _: "Run" }>) => {
   const cpuStart = process.threadCpuUsage()
   let task: ThreadTask<unknown, unknown, unknown> | undefined = undefined
   let exit: Exit.Exit<unknown, unknown>
-  try {
-    task = tasks.get(msg.task)
-    if (task === undefined) {
-      if (msg.module !== undefined) locations.set(msg.task, { module: msg.module, export: msg.export! })
-      const where = locations.get(msg.task)!
+  task = tasks.get(msg.task)
+  if (task === undefined) {
+    if (msg.module !== undefined) locations.set(msg.task, { module: msg.module, export: msg.export! })
+    const where = locations.get(msg.task)!
+    try {
       task = await load(where.module, where.export)
       tasks.set(msg.task, task)
+    } catch (error) {
+      // the module does not load or lacks the export: a typed TaskNotFound naming both, not a defect
+      const cpu = process.threadCpuUsage(cpuStart)
+      if (current?.id === msg.id) current = undefined
+      const why = error instanceof Error ? error.message : String(error)
+      post({ _: "Done", id: msg.id, outcome: "TaskNotFound", value: why, cpuUs: cpu.user + cpu.system })
+      if (!waiting) idleWait()
+      return
     }
+  }
+  try {
+    // what the run leaves is measured against now: a task module's own import-time timers are not the run's
+    baseline = process.getActiveResourcesInfo()
     const input = decode(task.input, msg.input)
     if (controller.signal.aborted) {
       exit = Exit.interrupt() // aborted before it began (the abort came with the run): not started at all
@@ -126,7 +191,7 @@ const run = async (msg: Extract<ToThread, { _: "Run" }>) => {
           ? Exit.fail(error)
           : Exit.die(error)
   }
-  finish(msg.id, task, exit, cpuStart)
+  finish(msg.id, task, exit, cpuStart, controller.signal.aborted)
   // a run that finished without yielding returns into idleWait's loop; one that finished later waits here
   if (!waiting) idleWait()
 }
@@ -158,4 +223,5 @@ const idleWait = (): void => {
 }
 
 port.on("message", onMessage)
+baseline = process.getActiveResourcesInfo()
 idleWait()

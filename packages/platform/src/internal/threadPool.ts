@@ -48,6 +48,8 @@ export interface Thread {
   abortTimer: ReturnType<typeof setTimeout> | undefined // P: armed while Aborting
   terminating: boolean // P: terminate() was called; never handed another run
   exited: boolean // P: its `exit` event came
+  retired: string | undefined // P: why it was terminated after a run that left async work pending
+  previous: { readonly task: string; readonly label: string } | undefined // P: its last finished run, for blame
   readonly exitedPromise: Promise<void> // I: resolves on `exit`
 }
 
@@ -58,7 +60,14 @@ export interface Thread {
  */
 export type Outcome =
   | Done
-  | { readonly _: "Crashed"; readonly thread: string; readonly code: number; readonly error: unknown }
+  | {
+      readonly _: "Crashed"
+      readonly thread: string
+      readonly code: number
+      readonly error: unknown
+      /** the thread's previous run (task export, label): its leftover async work may be what crashed */
+      readonly previous?: { readonly task: string; readonly label: string } | undefined
+    }
   | { readonly _: "Closed" }
   | { readonly _: "Unsendable"; readonly error: unknown }
 
@@ -104,8 +113,11 @@ export type Tracepoint =
       readonly pool: string
       readonly thread: string
       readonly code: number
-      /** `crash`: died on its own (an uncaught error, resourceLimits); `abort`: terminated to stop a run; `close` */
-      readonly reason: "crash" | "abort" | "close"
+      /**
+       * `crash`: died on its own (an uncaught error, resourceLimits); `abort`: terminated to stop a run;
+       * `retired`: terminated after a run that left async work pending (a timer, a handle); `close`
+       */
+      readonly reason: "crash" | "abort" | "retired" | "close"
     }
 
 /** @internal */
@@ -114,6 +126,8 @@ export interface PoolOptions {
   readonly threads: number
   readonly abortGraceMs: number
   readonly resourceLimits: ResourceLimits | undefined
+  /** the module every thread runs (the package's `thread-entry`, or the one given to `make`) */
+  readonly entry: URL
   readonly tracepoint: ((tp: Tracepoint) => void) | undefined
 }
 
@@ -143,8 +157,15 @@ export interface PoolStats {
   cpuUs: number
 }
 
-// the thread entry, with the extension of this file: `.ts` in the workspace, `.js` in the dist build
-const entry = new URL(`./threadMain${import.meta.url.endsWith(".ts") ? ".ts" : ".js"}`, import.meta.url)
+/**
+ * The default thread entry, next to this file, with its extension: `.ts` in the workspace, `.js` in the dist
+ * build. In a bundle this file is gone and `import.meta.url` is the bundle's: `ThreadPool.make` checks the entry
+ * exists and asks for the `entry` option.
+ *
+ * @internal
+ */
+export const defaultEntry = (): URL =>
+  new URL(`./threadMain${import.meta.url.endsWith(".ts") ? ".ts" : ".js"}`, import.meta.url)
 
 // ---------------------------------------------------------------------------
 // policy predicates
@@ -194,7 +215,7 @@ const createThread = (pool: PoolState): Thread => {
   const id = pool.nextThreadId++
   const name = `${pool.name}/${id}`
   const posted = new Int32Array(new SharedArrayBuffer(4))
-  const worker = new Worker(entry, {
+  const worker = new Worker(pool.entry, {
     name,
     workerData: { posted: posted.buffer },
     ...(pool.resourceLimits !== undefined ? { resourceLimits: pool.resourceLimits } : {})
@@ -214,6 +235,8 @@ const createThread = (pool: PoolState): Thread => {
     abortTimer: undefined,
     terminating: false,
     exited: false,
+    retired: undefined,
+    previous: undefined,
     exitedPromise: new Promise<void>((resolve) => {
       exitedResolve = resolve
     })
@@ -257,6 +280,7 @@ const countOutcome = (pool: PoolState, outcome: Outcome["_"] | Done["outcome"]):
       pool.stats.succeeded++
       break
     case "Failure":
+    case "TaskNotFound":
       pool.stats.failed++
       break
     case "Interrupted":
@@ -286,14 +310,23 @@ const threadDone = (pool: PoolState, thread: Thread, done: Done): void => {
     thread: thread.name,
     task: run.task.export,
     label: run.label,
-    outcome: done.outcome,
+    outcome: done.outcome === "TaskNotFound" ? "Failure" : done.outcome,
     cpuTimeMs: done.cpuUs / 1000,
     wallTimeMs: performance.now() - run.startedAt
   })
   thread.run = undefined
-  // a thread being terminated (its abort grace ran out as it finished) is not reused: its exit comes next
-  if (pool.lifecycle === "Open" && !thread.terminating) threadEnterIdle(pool, thread)
-  else threadTerminate(thread)
+  thread.previous = { task: run.task.export, label: run.label }
+  // a run that left async work pending (a timer, a handle) retires its thread: that work would otherwise run
+  // (and might crash) under the next run, which would be blamed for it
+  if (done.leftover !== undefined && !thread.terminating) {
+    thread.retired = `task "${run.task.export}" left ${done.leftover.join(", ")} pending`
+    threadTerminate(thread)
+  } else if (pool.lifecycle === "Open" && !thread.terminating) {
+    // a thread being terminated (its abort grace ran out as it finished) is not reused: its exit comes next
+    threadEnterIdle(pool, thread)
+  } else {
+    threadTerminate(thread)
+  }
   dispatch(pool)
   settle(run, done) // must be the last step
 }
@@ -308,7 +341,13 @@ const threadExited = (pool: PoolState, thread: Thread, code: number): void => {
   const run = thread.run
   thread.run = undefined
   const reason =
-    pool.lifecycle === "Closed" ? "close" : thread.state === "Aborting" || thread.terminating ? "abort" : "crash"
+    pool.lifecycle === "Closed"
+      ? "close"
+      : thread.retired !== undefined && run === undefined
+        ? "retired"
+        : thread.state === "Aborting" || thread.terminating
+          ? "abort"
+          : "crash"
   trace(pool, { _: "thread_exit", pool: pool.name, thread: thread.name, code, reason })
   if (reason === "abort") pool.stats.terminated++
   else if (reason === "crash") pool.stats.crashed++
@@ -333,7 +372,7 @@ const threadExited = (pool: PoolState, thread: Thread, code: number): void => {
       run,
       pool.lifecycle === "Closed" && reason === "close"
         ? { _: "Closed" }
-        : { _: "Crashed", thread: thread.name, code, error: thread.error }
+        : { _: "Crashed", thread: thread.name, code, error: thread.error, previous: thread.previous }
     ) // must be the last step
   }
 }
@@ -410,8 +449,9 @@ export const dispatch = (pool: PoolState): void => {
     try {
       post(thread, msg, run.transfer)
     } catch (error) {
-      // structured clone refused the input (a function, a detached buffer): nothing was sent, the thread stays idle
-      pool.idle.push(thread)
+      // structured clone refused the input (a function, a detached buffer): nothing was sent, the thread stays
+      // idle, unref'd like every idle thread (a fresh thread is ref'd: it must not keep the process alive)
+      threadEnterIdle(pool, thread)
       countOutcome(pool, "Unsendable")
       ;(refused ??= []).push([run, { _: "Unsendable", error }])
       continue

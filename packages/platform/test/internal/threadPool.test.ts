@@ -21,6 +21,7 @@ describe("internal/threadPool", () => {
         threads: 1,
         abortGraceMs: 0,
         resourceLimits: undefined,
+        entry: internal.defaultEntry(),
         tracepoint: undefined
       })
       const g = makeGate()
