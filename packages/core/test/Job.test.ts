@@ -267,7 +267,7 @@ describe("Job", () => {
         let after = false
         const job = yield* Job.submit(
           wq,
-          Effect.suspend(() => Job.cancel(self!)).pipe(Effect.tap(() => (after = true)))
+          Effect.suspend(() => Job.cancel(self!)).pipe(Effect.tap(() => Effect.sync(() => (after = true))))
         )
         self = job
         const exit = yield* Job.await(job)
