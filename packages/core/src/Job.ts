@@ -418,25 +418,33 @@ const settle = <A, E>(state: JobState<A, E>, exit: Exit.Exit<A, E>): Effect.Effe
   if (failure === undefined || state.step === undefined || state.attempts >= state.maxAttempts) {
     return finalFailure(state, exit)
   }
-  return Clock.clockWith((clock) =>
-    Effect.flatMap(
-      Pull.catchDone(state.step!(clock.currentTimeMillisUnsafe(), failure.error), () => Effect.undefined),
-      (next) => {
-        if (next === undefined || state.cancelled) return finalFailure(state, exit)
-        // a retry is delayed work on the same workqueue: a timer, not a sleep holding this worker
-        // (refused only on a workqueue being destroyed, where no timer may outlive it: the job then fails for good)
-        const requeued = Engine.queueDelayedWorkOn(
-          Workqueue.toState(state.wq).system,
-          undefined,
-          Workqueue.toState(state.wq),
-          state.dwork as unknown as DelayedWorkState,
-          Duration.toMillis(next[1]),
-          false
-        )
-        return requeued === true ? count(retries, state.workqueue) : finalFailure(state, exit)
-      }
-    )
+  // The schedule's step may be effectful (`Schedule.tap`, ...): it runs on the worker, in a child fiber held in
+  // `state.fiber` as an attempt is, so a `cancel` landing meanwhile interrupts it and the job ends interrupted
+  // (a cancelled job is never a dead letter).
+  const stepping = Clock.clockWith((clock) =>
+    Pull.catchDone(state.step!(clock.currentTimeMillisUnsafe(), failure.error), () => Effect.undefined)
   )
+  return Effect.flatMap(Effect.forkChild(stepping, { startImmediately: true }), (fiber) => {
+    state.fiber = fiber as unknown as Fiber.Fiber<A, E>
+    return Effect.flatMap(Fiber.await(fiber), (stepped) => {
+      state.fiber = undefined
+      if (state.cancelled) return complete(state, Exit.interrupt() as Exit.Exit<A, E>)
+      if (Exit.isFailure(stepped)) return finalFailure(state, exit)
+      const next = stepped.value
+      if (next === undefined) return finalFailure(state, exit)
+      // a retry is delayed work on the same workqueue: a timer, not a sleep holding this worker
+      // (refused only on a workqueue being destroyed, where no timer may outlive it: the job then fails for good)
+      const requeued = Engine.queueDelayedWorkOn(
+        Workqueue.toState(state.wq).system,
+        undefined,
+        Workqueue.toState(state.wq),
+        state.dwork as unknown as DelayedWorkState,
+        Duration.toMillis(next[1]),
+        false
+      )
+      return requeued === true ? count(retries, state.workqueue) : finalFailure(state, exit)
+    })
+  })
 }
 
 const complete = <A, E>(state: JobState<A, E>, exit: Exit.Exit<A, E>): Effect.Effect<void> =>

@@ -260,6 +260,25 @@ describe("Job", () => {
   })
 
   describe("cancelling", () => {
+    it.effect("cancel landing while an effectful retry schedule steps: true, interrupted, no dead letter", () =>
+      Effect.gen(function* () {
+        const wq = yield* Workqueue.make("cancel-step")
+        const letters: Array<number> = []
+        const job = yield* Job.submit(wq, Effect.fail("flaky"), {
+          retrySchedule: Schedule.spaced(100).pipe(Schedule.tap(() => Effect.sleep(50))),
+          maxAttempts: 5,
+          deadLetter: (l) => Effect.sync(() => letters.push(l.attempts))
+        })
+        yield* TestClock.adjust(10) // attempt 1 failed; the schedule's step is in its 50 ms tap
+        const canceller = yield* Effect.forkChild(Job.cancel(job))
+        yield* TestClock.adjust(100)
+        assert.isTrue(yield* Fiber.join(canceller))
+        assert.isTrue(Exit.hasInterrupts(yield* Job.await(job)))
+        assert.deepStrictEqual(letters, [])
+        assert.strictEqual(Job.attemptsUnsafe(job), 1)
+      }).pipe(Effect.scoped, Effect.provide(layer))
+    )
+
     it.effect("a job cancelling itself from its attempt is interrupted at once, its worker freed", () =>
       Effect.gen(function* () {
         const wq = yield* Workqueue.make("self-cancel")
