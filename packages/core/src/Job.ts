@@ -15,7 +15,7 @@
  */
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
-import type * as Context from "effect/Context"
+import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -146,6 +146,20 @@ interface JobState<A, E> {
   cancelled: boolean // cancel: no further attempt may start or be scheduled
   done: boolean // handler / cancel: the deferred is completed
   exit: Exit.Exit<A, E> | undefined // handler / cancel: the final Exit, set with `done`
+  lettering: Exit.Exit<A, E> | undefined // handler: the final Exit while the dead-letter handler runs
+}
+
+/**
+ * The job whose attempt or dead-letter handler the current fiber runs for (inherited by the fibers it forks), so
+ * that `cancel` / `await` on its own job answer at once instead of waiting for themselves.
+ */
+const CurrentJob = Context.Reference<JobState<any, any> | undefined>("effect-workqueue/Job/CurrentJob", {
+  defaultValue: () => undefined
+})
+
+const isCurrentJob = (state: JobState<any, any>): boolean => {
+  const fiber = Fiber.getCurrent()
+  return fiber !== undefined && Context.get(fiber.context, CurrentJob) === state
 }
 
 const JobProto = {
@@ -183,6 +197,7 @@ class JobImpl<A, E> implements JobState<A, E> {
   cancelled = false
   done = false
   exit: Exit.Exit<A, E> | undefined = undefined
+  lettering: Exit.Exit<A, E> | undefined = undefined
   constructor(
     id: string,
     workqueue: string,
@@ -381,6 +396,7 @@ const runAttempt = <A, E, R>(
     // The attempt's fiber schedules as the worker it runs for: its class (WQ_HIGHPRI first, WQ_CPU_INTENSIVE
     // time-sliced) and its runnable count (concurrency management sees a runnable job, not a sleeping worker).
     // Tagged in its first synchronous step, before it can schedule anything.
+    attempt = Effect.provideService(attempt, CurrentJob, state)
     const entity = entityOf(Fiber.getCurrent())
     if (entity !== undefined) {
       const body = attempt
@@ -405,25 +421,33 @@ const settle = <A, E>(state: JobState<A, E>, exit: Exit.Exit<A, E>): Effect.Effe
   if (failure === undefined || state.step === undefined || state.attempts >= state.maxAttempts) {
     return finalFailure(state, exit)
   }
-  return Clock.clockWith((clock) =>
-    Effect.flatMap(
-      Pull.catchDone(state.step!(clock.currentTimeMillisUnsafe(), failure.error), () => Effect.undefined),
-      (next) => {
-        if (next === undefined || state.cancelled) return finalFailure(state, exit)
-        // a retry is delayed work on the same workqueue: a timer, not a sleep holding this worker
-        // (refused only on a workqueue being destroyed, where no timer may outlive it: the job then fails for good)
-        const requeued = Engine.queueDelayedWorkOn(
-          WorkqueueInternal.toState(state.wq).system,
-          undefined,
-          WorkqueueInternal.toState(state.wq),
-          state.dwork as unknown as DelayedWorkState,
-          Duration.toMillis(next[1]),
-          false
-        )
-        return requeued === true ? count(retries, state.workqueue) : finalFailure(state, exit)
-      }
-    )
+  // The schedule's step may be effectful (`Schedule.tap`, ...): it runs on the worker, in a child fiber held in
+  // `state.fiber` as an attempt is, so a `cancel` landing meanwhile interrupts it and the job ends interrupted
+  // (a cancelled job is never a dead letter).
+  const stepping = Clock.clockWith((clock) =>
+    Pull.catchDone(state.step!(clock.currentTimeMillisUnsafe(), failure.error), () => Effect.undefined)
   )
+  return Effect.flatMap(Effect.forkChild(stepping, { startImmediately: true }), (fiber) => {
+    state.fiber = fiber as unknown as Fiber.Fiber<A, E>
+    return Effect.flatMap(Fiber.await(fiber), (stepped) => {
+      state.fiber = undefined
+      if (state.cancelled) return complete(state, Exit.interrupt() as Exit.Exit<A, E>)
+      if (Exit.isFailure(stepped)) return finalFailure(state, exit)
+      const next = stepped.value
+      if (next === undefined) return finalFailure(state, exit)
+      // a retry is delayed work on the same workqueue: a timer, not a sleep holding this worker
+      // (refused only on a workqueue being destroyed, where no timer may outlive it: the job then fails for good)
+      const requeued = Engine.queueDelayedWorkOn(
+        WorkqueueInternal.toState(state.wq).system,
+        undefined,
+        WorkqueueInternal.toState(state.wq),
+        state.dwork as unknown as DelayedWorkState,
+        Duration.toMillis(next[1]),
+        false
+      )
+      return requeued === true ? count(retries, state.workqueue) : finalFailure(state, exit)
+    })
+  })
 }
 
 const complete = <A, E>(state: JobState<A, E>, exit: Exit.Exit<A, E>): Effect.Effect<void> =>
@@ -442,7 +466,13 @@ const finalFailure = <A, E>(state: JobState<A, E>, exit: Exit.Exit<A, E>): Effec
     handler === undefined
       ? Effect.void
       : Effect.catchCause(
-          Effect.suspend(() => handler({ id: state.id, workqueue: state.workqueue, attempts: state.attempts, cause })),
+          Effect.provideService(
+            Effect.suspend(() =>
+              handler({ id: state.id, workqueue: state.workqueue, attempts: state.attempts, cause })
+            ),
+            CurrentJob,
+            state
+          ),
           (failure) =>
             Effect.logError(
               `job "${state.id}" on "${state.workqueue}": the dead-letter handler failed: ${Engine.describeFailure(failure)}`,
@@ -452,7 +482,21 @@ const finalFailure = <A, E>(state: JobState<A, E>, exit: Exit.Exit<A, E>): Effec
   )
   // the dead letter is handed over before the result completes: when `Job.await` returns a final failure, the
   // dead-letter handler has run (a slow handler delays the waiters, never a worker of another item)
-  return Effect.andThen(letter, complete(state, exit))
+  // (while it runs, `await` from the handler answers with this Exit and `cancel` with false: no self-wait)
+  return Effect.andThen(
+    Effect.ensuring(
+      Effect.andThen(
+        Effect.sync(() => {
+          state.lettering = exit
+        }),
+        letter
+      ),
+      Effect.sync(() => {
+        state.lettering = undefined
+      })
+    ),
+    complete(state, exit)
+  )
 }
 
 // ---------------------------------------------------------------------------
@@ -482,7 +526,25 @@ const finalFailure = <A, E>(state: JobState<A, E>, exit: Exit.Exit<A, E>): Effec
  * @since 0.1.0
  */
 const await_ = <A, E>(job: Job<A, E>): Effect.Effect<Exit.Exit<A, E>> =>
-  Effect.exit(Deferred.await(toState(job).deferred))
+  Effect.suspend(() => {
+    const state = toState(job)
+    const own = ownResult(state)
+    if (own === undefined) return Effect.exit(Deferred.await(state.deferred))
+    return state.lettering !== undefined ? Effect.succeed(state.lettering) : (own as Effect.Effect<never>)
+  })
+
+/**
+ * `await` / `join` from the job's own attempt or dead-letter handler (or a fiber they forked): in the dead-letter
+ * handler the final Exit is known — it is the answer; in an attempt, waiting for itself would never return — it
+ * dies with `reason: "Deadlock"` (as `Work.flush` from an item's own handler fails).
+ */
+const ownResult = <A, E>(state: JobState<A, E>): Effect.Effect<A, E> | undefined => {
+  if (state.done || !isCurrentJob(state)) return undefined
+  if (state.lettering !== undefined) return state.lettering
+  return Effect.die(
+    makeError("Deadlock", state.workqueue, `job "${state.id}" awaited from its own attempt would wait for itself`)
+  )
+}
 export { await_ as await }
 
 /**
@@ -496,7 +558,11 @@ export { await_ as await }
  * @category constructors
  * @since 0.1.0
  */
-export const join = <A, E>(job: Job<A, E>): Effect.Effect<A, E> => Deferred.await(toState(job).deferred)
+export const join = <A, E>(job: Job<A, E>): Effect.Effect<A, E> =>
+  Effect.suspend(() => {
+    const state = toState(job)
+    return ownResult(state) ?? Deferred.await(state.deferred)
+  })
 
 /**
  * The job's `Exit` if it has one, else `undefined` (synchronous).
@@ -608,6 +674,19 @@ export const cancel = <A, E>(job: Job<A, E>): Effect.Effect<boolean> =>
   Effect.suspend(() => {
     const state = toState(job)
     if (state.done) return Effect.succeed(false)
+    if (isCurrentJob(state)) {
+      // from its own dead-letter handler: the job has already failed for good, nothing to stop
+      if (state.lettering !== undefined) return Effect.succeed(false)
+      // from its own attempt (or a fiber it forked): waiting for the attempt to stop would wait for itself, so
+      // the attempt is interrupted at once — `cancel` does not return, the job's Exit is an interruption
+      state.cancelled = true
+      DelayedWork.cancelUnsafe(state.dwork)
+      const current = Fiber.getCurrent()
+      if (state.fiber !== undefined && state.fiber !== current) {
+        state.fiber.interruptUnsafe(current!.id)
+      }
+      return Effect.interrupt
+    }
     state.cancelled = true
     // 1. cancel pending: the queued / armed / retry instance can no longer start
     if (DelayedWork.cancelUnsafe(state.dwork)) {

@@ -260,6 +260,85 @@ describe("Job", () => {
   })
 
   describe("cancelling", () => {
+    it.effect("cancel landing while an effectful retry schedule steps: true, interrupted, no dead letter", () =>
+      Effect.gen(function* () {
+        const wq = yield* Workqueue.make("cancel-step")
+        const letters: Array<number> = []
+        const job = yield* Job.submit(wq, Effect.fail("flaky"), {
+          retrySchedule: Schedule.spaced(100).pipe(Schedule.tap(() => Effect.sleep(50))),
+          maxAttempts: 5,
+          deadLetter: (l) => Effect.sync(() => letters.push(l.attempts))
+        })
+        yield* TestClock.adjust(10) // attempt 1 failed; the schedule's step is in its 50 ms tap
+        const canceller = yield* Effect.forkChild(Job.cancel(job))
+        yield* TestClock.adjust(100)
+        assert.isTrue(yield* Fiber.join(canceller))
+        assert.isTrue(Exit.hasInterrupts(yield* Job.await(job)))
+        assert.deepStrictEqual(letters, [])
+        assert.strictEqual(Job.attemptsUnsafe(job), 1)
+      }).pipe(Effect.scoped, Effect.provide(layer))
+    )
+
+    it.effect("a job cancelling itself from its attempt is interrupted at once, its worker freed", () =>
+      Effect.gen(function* () {
+        const wq = yield* Workqueue.make("self-cancel")
+        let self: Job.Job<unknown, unknown> | undefined
+        let after = false
+        const job = yield* Job.submit(
+          wq,
+          Effect.suspend(() => Job.cancel(self!)).pipe(Effect.tap(() => Effect.sync(() => (after = true))))
+        )
+        self = job
+        const exit = yield* Job.await(job)
+        assert.isTrue(Exit.hasInterrupts(exit), "the Exit is an interruption")
+        assert.isFalse(after, "cancel did not return into the attempt")
+        // the worker is free: the workqueue runs the next job
+        assert.strictEqual(yield* Job.join(yield* Job.submit(wq, Effect.succeed(7))), 7)
+        // and a fiber forked by the attempt cancels it the same way
+        let viaChild: Job.Job<unknown, unknown> | undefined
+        const child = yield* Job.submit(
+          wq,
+          Effect.andThen(Effect.forkChild(Effect.suspend(() => Job.cancel(viaChild!))), Effect.never)
+        )
+        viaChild = child
+        assert.isTrue(Exit.hasInterrupts(yield* Job.await(child)))
+      }).pipe(Effect.scoped, Effect.provide(layer))
+    )
+
+    it.effect("Job.await of its own job from its attempt dies with Deadlock instead of waiting for itself", () =>
+      Effect.gen(function* () {
+        const wq = yield* Workqueue.make("self-await")
+        let self: Job.Job<unknown, unknown> | undefined
+        const job = yield* Job.submit(
+          wq,
+          Effect.suspend(() => Job.await(self!))
+        )
+        self = job
+        const exit = yield* Job.await(job)
+        assert.isTrue(Exit.isFailure(exit) && Cause.hasDies(exit.cause))
+        assert.strictEqual((Cause.squash((exit as Exit.Failure<unknown, unknown>).cause) as any).reason, "Deadlock")
+      }).pipe(Effect.scoped, Effect.provide(layer))
+    )
+
+    it.effect("the dead-letter handler may cancel or await its own job: false and the final Exit, no hang", () =>
+      Effect.gen(function* () {
+        const wq = yield* Workqueue.make("letter-self")
+        const seen: Array<unknown> = []
+        let self: Job.Job<unknown, unknown> | undefined
+        const job = yield* Job.submit(wq, Effect.fail("nope"), {
+          deadLetter: () =>
+            Effect.gen(function* () {
+              seen.push(yield* Job.cancel(self!))
+              seen.push(yield* Job.await(self!))
+            })
+        })
+        self = job
+        const exit = yield* Job.await(job)
+        assert.deepStrictEqual(exit, Exit.fail("nope"))
+        assert.deepStrictEqual(seen, [false, Exit.fail("nope")])
+      }).pipe(Effect.scoped, Effect.provide(layer))
+    )
+
     it.effect(
       "cancel removes a pending job (it never runs) and interrupts a running one; Exit is an interruption",
       () =>

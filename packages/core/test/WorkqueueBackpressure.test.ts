@@ -109,6 +109,29 @@ describe("Workqueue backpressure (maxPending)", () => {
     }).pipe(Effect.scoped, Effect.provide(layer))
   )
 
+  it.effect("modDelayed moving a pending item to another workqueue meets the target's maxPending", () =>
+    Effect.gen(function* () {
+      const rec = yield* makeRecorder
+      const a = yield* Workqueue.make("move-a", { maxPending: 1 })
+      const b = yield* Workqueue.make("move-b", { maxPending: 1 })
+      const d1 = yield* DelayedWork.make(rec.handler("d1"))
+      const d2 = yield* DelayedWork.make(rec.handler("d2"))
+      assert.isTrue(yield* Workqueue.queueDelayed(a, d1, 100))
+      assert.isTrue(yield* Workqueue.queueDelayed(b, d2, 100))
+      // armed on a, b is full: the move is refused and d1 stays armed on a
+      assert.strictEqual((yield* Effect.flip(Workqueue.modDelayed(b, d1, 50))).reason, "QueueFull")
+      assert.strictEqual(Workqueue.pendingCountUnsafe(a), 1)
+      assert.strictEqual(Workqueue.pendingCountUnsafe(b), 1)
+      // queued (not armed) on a: same rule
+      assert.isTrue(yield* Workqueue.modDelayed(a, d1, 0))
+      assert.strictEqual((yield* Effect.flip(Workqueue.modDelayed(b, d1, 50))).reason, "QueueFull")
+      assert.strictEqual(Workqueue.pendingCountUnsafe(b), 1)
+      yield* TestClock.adjust(100)
+      yield* settle()
+      assert.deepStrictEqual((yield* rec.starts).toSorted(), ["d1", "d2"], "the refused move lost nothing")
+    }).pipe(Effect.scoped, Effect.provide(layer))
+  )
+
   it.effect("queueWait waits for room, first come first served, and an interrupted waiter queues nothing", () =>
     Effect.gen(function* () {
       const rec = yield* makeRecorder

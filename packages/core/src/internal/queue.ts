@@ -136,6 +136,10 @@ export const queueDelayedWorkOn = (
   return true
 }
 
+/** Whether `dwork` is pending on `wq` itself: queued on one of its pwqs, or armed on its timer list. */
+const pendingOn = (sys: System, wq: WorkqueueState, dwork: DelayedWorkState): boolean =>
+  workIsPending(dwork) && (dwork.pwq?.wq === wq || (dwork.timerWq === wq && sys.timers.isArmed(dwork)))
+
 /** `mod_delayed_work_on()`: grab whatever state it is in, re-arm at now + delay; true iff it was pending. */
 export const modDelayedWorkOn = (
   sys: System,
@@ -149,8 +153,9 @@ export const modDelayedWorkOn = (
   if (dwork.disable > 0) return false
   const refused = armRefusal(wq, ms)
   if (refused !== undefined) return refused
-  // re-arming an item already pending here moves it and adds nothing: only a new pending item meets the bound
-  if (!workIsPending(dwork) && wqPendingFull(wq)) return queueFull(wq)
+  // re-arming an item already pending on this same workqueue adds nothing; an item new here (idle, or pending on
+  // another workqueue and moved) meets this workqueue's bound
+  if (!pendingOn(sys, wq, dwork) && wqPendingFull(wq)) return queueFull(wq)
   dwork.system = sys
   const pending = grabPending(sys, dwork)
   dwork.data |= WORK_PENDING
