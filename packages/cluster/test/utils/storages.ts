@@ -14,7 +14,7 @@ export const uniqueName = (label: string) => `${label}-${process.pid}-${++counte
 
 export const pgLayer = (options?: Parameters<typeof DurableWorkqueue.layerPg>[0]) =>
   DurableWorkqueue.layerPg({ pollInterval: "100 millis", ...options }).pipe(
-    Layer.provide(PgClient.layer({ url: Redacted.make(inject("pgUrl")) })),
+    Layer.provideMerge(PgClient.layer({ url: Redacted.make(inject("pgUrl")) })),
     Layer.orDie
   )
 
