@@ -78,7 +78,8 @@ export interface DurableWorkqueue<A> {
   /**
    * On return, every item that was queued (due) or running when `flush` began has finished its run (completed,
    * failed its last attempt, or been cancelled) or been re-queued under a new run key. Delayed items not yet due
-   * are not waited for. Polls the storage. **Kernel**: `flush_workqueue()`.
+   * are not waited for. Polls the storage every `flushPollInterval` on the `Clock` (under `TestClock`, advance
+   * it). **Kernel**: `flush_workqueue()`.
    */
   readonly flush: Effect.Effect<void, DurableWorkqueueError>
   /**
@@ -130,6 +131,9 @@ export const layerMemory: Layer.Layer<Storage> = ledger.layerMemory
  *   blocks the event loop longer than this, or outlives it without a refresh, runs concurrently with a re-run.
  * - `lockRefreshInterval` (default 30 s): how often a live runner renews its claims. Must be well below
  *   `lockExpiration`.
+ *
+ * **Gotchas**: completed and failed rows stay in the table (they are the store's history and its dead letters)
+ * until `PersistedQueue.layerCleanup` (effect/persistence) removes them: provide it in one process.
  *
  * @category layers
  * @since 0.1.0

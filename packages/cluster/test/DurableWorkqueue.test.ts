@@ -43,6 +43,25 @@ describe.each(storages)("DurableWorkqueue on $label", (storage) => {
     )
   )
 
+  it.live("concurrent queues of one item: exactly one is accepted, and it alone runs", () =>
+    live(
+      Effect.gen(function* () {
+        const wq = yield* DurableWorkqueue.make({ name: uniqueName("race"), payload: Payload })
+        const results = yield* Effect.forEach(
+          Array.from({ length: 10 }, (_, n) => n),
+          (n) => wq.queue("same", { n }),
+          { concurrency: "unbounded" }
+        )
+        assert.strictEqual(results.filter(Boolean).length, 1)
+        const winner = results.indexOf(true)
+        const seen: Array<number> = []
+        yield* wq.run((payload) => Effect.sync(() => void seen.push(payload.n)))
+        yield* wq.drain
+        assert.deepStrictEqual(seen, [winner])
+      })
+    )
+  )
+
   it.live("queue of a running item fails with Running and changes nothing; after the run it is accepted", () =>
     live(
       Effect.gen(function* () {

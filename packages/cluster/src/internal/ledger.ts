@@ -251,15 +251,21 @@ export const layerMemory: Layer.Layer<Ledger | PersistedQueue.PersistedQueueStor
           queue.latch.openUnsafe()
           yield* Effect.addFinalizer(
             Effect.fnUntraced(function* (exit) {
+              // a settled entry is forgotten at once (the memory store keeps no history; nothing lists dead
+              // letters), so a long-running test process does not grow with every item it ever ran
+              const settle = (state: "completed" | "failed") => {
+                entry.state = state
+                if (queue.entries.get(entry.id) === entry) queue.entries.delete(entry.id)
+              }
               if (exit._tag === "Success") {
-                entry.state = "completed"
+                settle("completed")
               } else if (PersistedQueue.isDeadLetterCause(exit.cause)) {
-                entry.state = "failed"
+                settle("failed")
               } else if (Cause.hasInterruptsOnly(exit.cause)) {
                 entry.attempts -= 1
                 entry.state = "pending"
               } else if (entry.attempts >= options.maxAttempts) {
-                entry.state = "failed"
+                settle("failed")
               } else {
                 const delay = yield* options.retryDelay(entry.attempts)
                 entry.visibleAt = clock.currentTimeMillisUnsafe() + Duration.toMillis(delay)
