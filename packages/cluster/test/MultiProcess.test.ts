@@ -98,6 +98,34 @@ describe("DurableWorkqueue across processes (PostgreSQL)", () => {
       }).pipe(Effect.scoped, Effect.provide(pgLayer()))
   )
 
+  it.live("across processes: a delayed item runs on the runner when due; flush waits for its run; cancel wins", () =>
+    Effect.gen(function* () {
+      const url = inject("pgUrl")
+      const name = uniqueName("remote")
+      const sql = yield* SqlClient.SqlClient
+      yield* sql`CREATE TABLE IF NOT EXISTS wq_test_starts (item TEXT, run_key TEXT, attempt INT, pid INT)`
+      yield* sql`CREATE TABLE IF NOT EXISTS wq_test_results (run_key TEXT PRIMARY KEY, item TEXT, pid INT)`
+      const wq = yield* DurableWorkqueue.make({ name, payload: Payload })
+      const runner = start(["run", url, name, "work", "2"])
+      yield* Effect.addFinalizer(() => kill(runner))
+      yield* until(Effect.sync(() => runner.output().includes("ready") || runner.process.exitCode !== null))
+      const item = (label: string) => `${label}-${name}`.slice(0, 36)
+      assert.isTrue(yield* wq.queueDelayed(item("cancelled"), { n: 0, workMillis: 0 }, "1 hour"))
+      assert.isTrue(yield* wq.cancel(item("cancelled")))
+      assert.isTrue(yield* wq.queueDelayed(item("delayed"), { n: 1, workMillis: 0 }, "1 second"))
+      assert.isTrue(yield* wq.queue(item("slow"), { n: 2, workMillis: 300 }))
+      // flush returns only after the runner process has finished the slow item
+      yield* wq.flush
+      const afterFlush = yield* sql<{ item: string }>`SELECT item FROM wq_test_results WHERE item = ${item("slow")}`
+      assert.strictEqual(afterFlush.length, 1)
+      yield* wq.drain
+      const ran = yield* sql<{ item: string; pid: number }>`
+        SELECT item, pid FROM wq_test_starts WHERE ${sql.in("item", [item("cancelled"), item("delayed"), item("slow")])}`
+      assert.deepStrictEqual(ran.map((row) => row.item).sort(), [item("delayed"), item("slow")].sort())
+      assert.isTrue(ran.every((row) => row.pid === runner.process.pid))
+    }).pipe(Effect.scoped, Effect.provide(pgLayer()))
+  )
+
   it.live("coalescing across processes: another process's queue of a pending item returns false", () =>
     Effect.gen(function* () {
       const url = inject("pgUrl")
