@@ -27,7 +27,8 @@ const reasons = [
  * - `Running`: `queue` of an item that a runner is executing. The kernel queues it again (`queue_work()` on a
  *   running item returns true and the item runs once more); the durable store keeps one row per item id, so that
  *   contract cannot hold here: the call changes nothing and fails, and the caller decides (retry after the run, or
- *   use another item id).
+ *   use another item id). An item claimed by a runner that died counts as running until its lock expires and
+ *   another runner re-runs it.
  * - `Storage`: the storage (PostgreSQL) failed; nothing is known to have changed.
  *
  * @category errors

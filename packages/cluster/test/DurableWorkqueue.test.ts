@@ -2,10 +2,11 @@ import { DurableWorkqueue } from "@effect-workqueue/cluster"
 import { assert, describe, it } from "@effect/vitest"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
-import type * as Scope from "effect/Scope"
+import * as Scope from "effect/Scope"
 import { storages, uniqueName } from "./utils/storages.ts"
 
 const Payload = Schema.Struct({ n: Schema.Int })
@@ -155,6 +156,28 @@ describe.each(storages)("DurableWorkqueue on $label", (storage) => {
         yield* Deferred.succeed(release, undefined)
         yield* Fiber.join(flush)
         assert.strictEqual(done, 1)
+      })
+    )
+  )
+
+  it.live("a runner leaving (its scope closed mid-item) releases the item: another runner runs it, same run key", () =>
+    live(
+      Effect.gen(function* () {
+        const wq = yield* DurableWorkqueue.make({ name: uniqueName("leave"), payload: Payload })
+        const leaving = yield* Scope.make()
+        const started = yield* Deferred.make<DurableWorkqueue.Run>()
+        yield* wq
+          .run((_payload, run) => Deferred.succeed(started, run).pipe(Effect.andThen(Effect.never)))
+          .pipe(Scope.provide(leaving))
+        yield* wq.queue("a", { n: 1 })
+        const first = yield* Deferred.await(started)
+        const runs: Array<DurableWorkqueue.Run> = []
+        yield* wq.run((_payload, run) => Effect.sync(() => void runs.push(run)))
+        yield* Scope.close(leaving, Exit.void)
+        yield* wq.drain
+        assert.strictEqual(runs.length, 1)
+        assert.strictEqual(runs[0]!.item, "a")
+        assert.strictEqual(runs[0]!.runKey, first.runKey)
       })
     )
   )
