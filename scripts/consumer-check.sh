@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Consumer check: the three packages as a user gets them from the registry.
+# Consumer check: the four packages as a user gets them from the registry.
 #
 # Builds the packages, packs them with `npm pack`, installs the tarballs into a throwaway project in a temporary
 # directory outside the workspace (effect 4.1.5, @effect/platform-node 4.1.5, TypeScript, esbuild from the npm
@@ -11,7 +11,7 @@
 #   4. `tsc --noEmit` is clean on the user's program under moduleResolution nodenext and bundler, with an ordinary
 #      strict config (no allowImportingTsExtensions, no custom conditions, skipLibCheck off), with the workspace's
 #      TypeScript and with TypeScript 5;
-#   5. plain `node` (no type stripping: the program is compiled by tsc) runs a program importing all three packages
+#   5. plain `node` (no type stripping: the program is compiled by tsc) runs a program importing all four packages
 #      on Node 24, and a program on core and testing alone on the machine's own Node (both claim Node >= 20);
 #   6. esbuild bundles the program and the bundle runs;
 #   6b. the thread snippet of the platform README (tasks.ts + service.ts, extracted as written) type-checks in
@@ -42,19 +42,21 @@ step() { echo "consumer-check: $*"; }
 
 step "build (tsc -b) and pack"
 npx tsc -b tsconfig.json
-npm pack --silent --pack-destination "$work" -w packages/core -w packages/testing -w packages/platform >/dev/null
+npm pack --silent --pack-destination "$work" -w packages/core -w packages/testing -w packages/platform \
+  -w packages/cluster >/dev/null
 core_tgz="$(ls "$work"/effect-workqueue-core-*.tgz)"
 testing_tgz="$(ls "$work"/effect-workqueue-testing-*.tgz)"
 platform_tgz="$(ls "$work"/effect-workqueue-platform-*.tgz)"
+cluster_tgz="$(ls "$work"/effect-workqueue-cluster-*.tgz)"
 
 step "1. tarball contents, and package.json as npm publish reads it"
-for dir in packages/core packages/testing packages/platform; do
+for dir in packages/core packages/testing packages/platform packages/cluster; do
   # npm publish silently "corrects" (rewrites or drops) package.json fields it finds invalid, e.g. a bin path
   if npm publish --dry-run -w "$dir" 2>&1 | grep -E 'npm warn publish' | grep -v 'logged in'; then
     fail "npm publish would change $dir/package.json (above)"
   fi
 done
-for tgz in "$core_tgz" "$testing_tgz" "$platform_tgz"; do
+for tgz in "$core_tgz" "$testing_tgz" "$platform_tgz" "$cluster_tgz"; do
   listing="$(tar -tzf "$tgz")"
   for must in package/package.json package/README.md package/CHANGELOG.md package/LICENSE package/src/index.ts; do
     grep -qx "$must" <<<"$listing" || fail "$(basename "$tgz") lacks $must"
@@ -77,6 +79,8 @@ cat >"$work/app/package.json" <<JSON
     "@effect-workqueue/core": "file:$core_tgz",
     "@effect-workqueue/testing": "file:$testing_tgz",
     "@effect-workqueue/platform": "file:$platform_tgz",
+    "@effect-workqueue/cluster": "file:$cluster_tgz",
+    "@effect/sql-pg": "$effect_version",
     "@effect/platform-node": "$effect_version",
     "effect": "$effect_version"
   },
@@ -106,7 +110,7 @@ if grep -i 'warn' "$install_log"; then fail "the install printed warnings (above
 
 step "3. one copy of effect and of each package"
 npm ls effect
-for pkg in effect @effect-workqueue/core @effect-workqueue/testing @effect-workqueue/platform; do
+for pkg in effect @effect-workqueue/core @effect-workqueue/testing @effect-workqueue/platform @effect-workqueue/cluster; do
   copies="$(npm query "[name=\"$pkg\"]" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(new Set(JSON.parse(s).map(n=>n.realpath)).size))')"
   [ "$copies" = 1 ] || fail "$copies copies of $pkg"
 done

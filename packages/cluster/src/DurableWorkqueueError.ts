@@ -1,0 +1,60 @@
+/**
+ * The typed error of the durable workqueue: which workqueue, which rule was broken.
+ *
+ * @since 0.1.0
+ */
+import * as Schema from "effect/Schema"
+
+const reasons = [
+  "InvalidName",
+  "InvalidItem",
+  "InvalidDelay",
+  "InvalidOptions",
+  "InvalidPayload",
+  "Running",
+  "Storage"
+] as const
+
+/**
+ * The rule that was broken.
+ *
+ * - `InvalidName`: a workqueue name that is not a non-empty string of at most 100 characters (the store's
+ *   `queue_name` column).
+ * - `InvalidItem`: an item id that is not a non-empty string of at most 36 characters (the store's `id` column).
+ * - `InvalidDelay`: a delay that is not a finite, non-negative duration.
+ * - `InvalidOptions`: `maxActive`, `maxAttempts` or a poll interval that is not a positive integer / duration.
+ * - `InvalidPayload`: a payload that its `Schema` cannot encode to JSON.
+ * - `Running`: `queue` of an item that a runner is executing. The kernel queues it again (`queue_work()` on a
+ *   running item returns true and the item runs once more); the durable store keeps one row per item id, so that
+ *   contract cannot hold here: the call changes nothing and fails, and the caller decides (retry after the run, or
+ *   use another item id). An item claimed by a runner that died counts as running until its lock expires and
+ *   another runner re-runs it.
+ * - `Storage`: the storage (PostgreSQL) failed; nothing is known to have changed.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export type Reason = (typeof reasons)[number]
+
+/**
+ * The one typed error of `DurableWorkqueue`.
+ *
+ * **Example** (Reading the reason)
+ *
+ * ```ts
+ * import { DurableWorkqueueError } from "@effect-workqueue/cluster"
+ * const error = new DurableWorkqueueError.DurableWorkqueueError({
+ *   workqueue: "emails", reason: "InvalidItem", message: "item id must be 1..36 characters"
+ * })
+ * error.reason // => "InvalidItem"
+ * ```
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class DurableWorkqueueError extends Schema.TaggedError<DurableWorkqueueError>()("DurableWorkqueueError", {
+  workqueue: Schema.String,
+  reason: Schema.Literals(reasons),
+  message: Schema.String,
+  cause: Schema.optional(Schema.Defect())
+}) {}

@@ -1,0 +1,286 @@
+import { DurableWorkqueue } from "@effect-workqueue/cluster"
+import { assert, describe, it } from "@effect/vitest"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Schedule from "effect/Schedule"
+import * as Schema from "effect/Schema"
+import * as Scope from "effect/Scope"
+import { storages, uniqueName } from "./utils/storages.ts"
+
+const Payload = Schema.Struct({ n: Schema.Int })
+
+describe.each(storages)("DurableWorkqueue on $label", (storage) => {
+  const live = <A, E>(self: Effect.Effect<A, E, DurableWorkqueue.Storage | Scope.Scope>) =>
+    self.pipe(Effect.scoped, Effect.provide(storage.layer()))
+
+  it.live("queue: true when accepted, false while the item is pending (coalesced: the first payload runs)", () =>
+    live(
+      Effect.gen(function* () {
+        const wq = yield* DurableWorkqueue.make({ name: uniqueName("coalesce"), payload: Payload })
+        const first = yield* wq.queue("a", { n: 1 })
+        const second = yield* wq.queue("a", { n: 2 })
+        const other = yield* wq.queue("b", { n: 3 })
+        const seen: Array<[string, number]> = []
+        yield* wq.run((payload, run) => Effect.sync(() => void seen.push([run.item, payload.n])))
+        yield* wq.flush
+        assert.deepStrictEqual([first, second, other], [true, false, true])
+        assert.deepStrictEqual(seen.sort(), [
+          ["a", 1],
+          ["b", 3]
+        ])
+        // after its run the item can be queued again, with a new run key
+        assert.strictEqual(yield* wq.queue("a", { n: 4 }), true)
+        yield* wq.flush
+        assert.deepStrictEqual(
+          seen.filter(([item]) => item === "a"),
+          [
+            ["a", 1],
+            ["a", 4]
+          ]
+        )
+      })
+    )
+  )
+
+  it.live("concurrent queues of one item: exactly one is accepted, and it alone runs", () =>
+    live(
+      Effect.gen(function* () {
+        const wq = yield* DurableWorkqueue.make({ name: uniqueName("race"), payload: Payload })
+        const results = yield* Effect.forEach(
+          Array.from({ length: 10 }, (_, n) => n),
+          (n) => wq.queue("same", { n }),
+          { concurrency: "unbounded" }
+        )
+        assert.strictEqual(results.filter(Boolean).length, 1)
+        const winner = results.indexOf(true)
+        const seen: Array<number> = []
+        yield* wq.run((payload) => Effect.sync(() => void seen.push(payload.n)))
+        yield* wq.drain
+        assert.deepStrictEqual(seen, [winner])
+      })
+    )
+  )
+
+  it.live("queue of a running item fails with Running and changes nothing; after the run it is accepted", () =>
+    live(
+      Effect.gen(function* () {
+        const wq = yield* DurableWorkqueue.make({ name: uniqueName("running"), payload: Payload })
+        const started = yield* Deferred.make<void>()
+        const release = yield* Deferred.make<void>()
+        const runs: Array<number> = []
+        yield* wq.run((payload) =>
+          Effect.gen(function* () {
+            runs.push(payload.n)
+            yield* Deferred.succeed(started, undefined)
+            if (payload.n === 1) yield* Deferred.await(release)
+          })
+        )
+        assert.strictEqual(yield* wq.queue("a", { n: 1 }), true)
+        yield* Deferred.await(started)
+        const error = yield* Effect.flip(wq.queue("a", { n: 2 }))
+        assert.strictEqual(error.reason, "Running")
+        assert.strictEqual(error.workqueue, wq.name)
+        yield* Deferred.succeed(release, undefined)
+        yield* wq.flush
+        assert.strictEqual(yield* wq.queue("a", { n: 3 }), true)
+        yield* wq.flush
+        assert.deepStrictEqual(runs, [1, 3])
+      })
+    )
+  )
+
+  it.live("cancel removes a pending item (true), which never runs; false when nothing is pending", () =>
+    live(
+      Effect.gen(function* () {
+        const wq = yield* DurableWorkqueue.make({ name: uniqueName("cancel"), payload: Payload })
+        assert.strictEqual(yield* wq.queue("a", { n: 1 }), true)
+        assert.strictEqual(yield* wq.queueDelayed("d", { n: 2 }, "1 hour"), true)
+        assert.strictEqual(yield* wq.cancel("a"), true)
+        assert.strictEqual(yield* wq.cancel("a"), false)
+        assert.strictEqual(yield* wq.cancel("d"), true)
+        assert.strictEqual(yield* wq.cancel("never-queued"), false)
+        const runs: Array<number> = []
+        yield* wq.run((payload) => Effect.sync(() => void runs.push(payload.n)))
+        assert.strictEqual(yield* wq.queue("b", { n: 3 }), true)
+        yield* wq.drain
+        assert.deepStrictEqual(runs, [3])
+        // a cancelled item can be queued again
+        assert.strictEqual(yield* wq.queue("a", { n: 4 }), true)
+        yield* wq.drain
+        assert.deepStrictEqual(runs, [3, 4])
+      })
+    )
+  )
+
+  it.live("queueDelayed: coalesces with a pending item; flush does not wait for an item not yet due", () =>
+    live(
+      Effect.gen(function* () {
+        const wq = yield* DurableWorkqueue.make({ name: uniqueName("delayed"), payload: Payload })
+        const runs: Array<number> = []
+        yield* wq.run((payload) => Effect.sync(() => void runs.push(payload.n)))
+        assert.strictEqual(yield* wq.queueDelayed("later", { n: 1 }, "1 hour"), true)
+        assert.strictEqual(yield* wq.queueDelayed("later", { n: 2 }, "1 second"), false)
+        assert.strictEqual(yield* wq.queue("later", { n: 3 }), false)
+        yield* wq.flush
+        assert.deepStrictEqual(runs, [])
+        assert.strictEqual(yield* wq.cancel("later"), true)
+        // a short delay: the item runs once it is due (drain waits for delayed items)
+        assert.strictEqual(yield* wq.queueDelayed("soon", { n: 4 }, "1 second"), true)
+        yield* wq.drain
+        assert.deepStrictEqual(runs, [4])
+      })
+    )
+  )
+
+  it.live("flush waits for the running item queued before it", () =>
+    live(
+      Effect.gen(function* () {
+        const wq = yield* DurableWorkqueue.make({ name: uniqueName("flush"), payload: Payload })
+        const started = yield* Deferred.make<void>()
+        const release = yield* Deferred.make<void>()
+        let done = 0
+        yield* wq.run(() =>
+          Deferred.succeed(started, undefined).pipe(
+            Effect.andThen(Deferred.await(release)),
+            Effect.andThen(Effect.sync(() => void done++))
+          )
+        )
+        yield* wq.queue("a", { n: 1 })
+        yield* Deferred.await(started)
+        const flush = yield* Effect.forkChild(wq.flush)
+        // several storage polls pass: the flush cannot return while the item runs
+        yield* Effect.sleep("300 millis")
+        assert.isUndefined(flush.pollUnsafe())
+        yield* Deferred.succeed(release, undefined)
+        yield* Fiber.join(flush)
+        assert.strictEqual(done, 1)
+      })
+    )
+  )
+
+  it.live("a runner leaving (its scope closed mid-item) releases the item: another runner runs it, same run key", () =>
+    live(
+      Effect.gen(function* () {
+        const wq = yield* DurableWorkqueue.make({ name: uniqueName("leave"), payload: Payload })
+        const leaving = yield* Scope.make()
+        const started = yield* Deferred.make<DurableWorkqueue.Run>()
+        yield* wq
+          .run((_payload, run) => Deferred.succeed(started, run).pipe(Effect.andThen(Effect.never)))
+          .pipe(Scope.provide(leaving))
+        yield* wq.queue("a", { n: 1 })
+        const first = yield* Deferred.await(started)
+        const runs: Array<DurableWorkqueue.Run> = []
+        yield* wq.run((_payload, run) => Effect.sync(() => void runs.push(run)))
+        yield* Scope.close(leaving, Exit.void)
+        yield* wq.drain
+        assert.strictEqual(runs.length, 1)
+        assert.strictEqual(runs[0]!.item, "a")
+        assert.strictEqual(runs[0]!.runKey, first.runKey)
+      })
+    )
+  )
+
+  it.live("a failed run is retried with the same run key and the next attempt number", () =>
+    live(
+      Effect.gen(function* () {
+        const wq = yield* DurableWorkqueue.make({
+          name: uniqueName("retry"),
+          payload: Payload,
+          retrySchedule: Schedule.spaced("10 millis")
+        })
+        const runs: Array<DurableWorkqueue.Run> = []
+        yield* wq.run((_payload, run) =>
+          Effect.sync(() => void runs.push(run)).pipe(
+            Effect.andThen(run.attempt < 3 ? Effect.fail("boom") : Effect.void)
+          )
+        )
+        yield* wq.queue("a", { n: 1 })
+        yield* wq.drain
+        assert.deepStrictEqual(
+          runs.map((run) => run.attempt),
+          [1, 2, 3]
+        )
+        assert.strictEqual(new Set(runs.map((run) => run.runKey)).size, 1)
+        assert.strictEqual(runs[0]!.item, "a")
+      })
+    )
+  )
+
+  it.live("maxActive bounds this runner's concurrent runs; every item runs once", () =>
+    live(
+      Effect.gen(function* () {
+        const wq = yield* DurableWorkqueue.make({ name: uniqueName("active"), payload: Payload })
+        let active = 0
+        let peak = 0
+        const seen: Array<number> = []
+        yield* wq.run(
+          (payload) =>
+            Effect.gen(function* () {
+              active++
+              peak = Math.max(peak, active)
+              yield* Effect.sleep("5 millis")
+              seen.push(payload.n)
+              active--
+            }),
+          { maxActive: 2 }
+        )
+        for (let n = 0; n < 20; n++) yield* wq.queue(`i${n}`, { n })
+        yield* wq.drain
+        assert.deepStrictEqual(
+          seen.sort((a, b) => a - b),
+          Array.from({ length: 20 }, (_, n) => n)
+        )
+        assert.isAtMost(peak, 2)
+      })
+    )
+  )
+
+  it.live("bad input fails with a typed error naming the workqueue and the rule", () =>
+    live(
+      Effect.gen(function* () {
+        const name = uniqueName("input")
+        const wq = yield* DurableWorkqueue.make({ name, payload: Payload })
+        const reasons = yield* Effect.forEach(
+          [
+            wq.queue("", { n: 1 }),
+            wq.queue("x".repeat(37), { n: 1 }),
+            wq.queue(42 as unknown as string, { n: 1 }),
+            wq.queue("a", { n: 1.5 }),
+            wq.queueDelayed("a", { n: 1 }, Number.NaN),
+            wq.queueDelayed("a", { n: 1 }, -1),
+            wq.queueDelayed("a", { n: 1 }, Number.POSITIVE_INFINITY),
+            wq.cancel(""),
+            wq.run(() => Effect.void, { maxActive: 0 })
+          ],
+          (effect) => Effect.flip(effect)
+        )
+        assert.deepStrictEqual(
+          reasons.map((error) => error.reason),
+          [
+            "InvalidItem",
+            "InvalidItem",
+            "InvalidItem",
+            "InvalidPayload",
+            "InvalidDelay",
+            "InvalidDelay",
+            "InvalidDelay",
+            "InvalidItem",
+            "InvalidOptions"
+          ]
+        )
+        assert.strictEqual(
+          reasons.every((error) => error.workqueue === name),
+          true
+        )
+        const badName = yield* Effect.flip(DurableWorkqueue.make({ name: "", payload: Payload }))
+        assert.strictEqual(badName.reason, "InvalidName")
+        const badAttempts = yield* Effect.flip(DurableWorkqueue.make({ name, payload: Payload, maxAttempts: 0 }))
+        assert.strictEqual(badAttempts.reason, "InvalidOptions")
+        // nothing was stored by the rejected calls
+        assert.strictEqual(yield* wq.cancel("a"), false)
+      })
+    )
+  )
+})
