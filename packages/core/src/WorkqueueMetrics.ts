@@ -11,7 +11,7 @@ import * as Metric from "effect/Metric"
 import * as Schedule from "effect/Schedule"
 import * as Engine from "./internal/engine.ts"
 import type * as Work from "./Work.ts"
-import { makeStats, PWQ_STAT_NAMES, type WorkqueueState } from "./internal/state.ts"
+import { makeStats, PWQ_STAT_NAMES, PWQ_STATS, statMetricName, type WorkqueueState } from "./internal/state.ts"
 import { systemOf } from "./internal/service.ts"
 import { WorkqueueSystem } from "./WorkqueueSystem.ts"
 
@@ -85,8 +85,10 @@ export type Tracepoint<W = Work.Work> =
 
 /**
  * The counters of one pool workqueue, `enum pool_workqueue_stats` (`wq_monitor.py`'s columns): the one declaration
- * of the statistics. `WorkqueueStats` (a workqueue's sums), `WorkqueueSystem.PwqSnapshot` (per pwq), the Effect
- * metrics of `publish` and the engine's own counters are all derived from it.
+ * of the statistics (with the engine's table of their units, which the compiler keeps in step with it).
+ * `WorkqueueStats` (a workqueue's sums), `WorkqueueSystem.PwqSnapshot` (per pwq) and
+ * `WorkqueueSystem.snapshotStatUnits`, the Effect metrics of `publish` (`workqueue_<name in snake case>`), the
+ * engine's own counters and the platform's monitor are all derived from it: a new counter needs no other edit.
  *
  * @category models
  * @since 0.1.0
@@ -168,42 +170,13 @@ export const stats: Effect.Effect<ReadonlyArray<WorkqueueStats>, never, Workqueu
   (s) => statsUnsafe(systemOf(s))
 )
 
-/** One Effect metric per `PwqStats` counter (the type makes it cover every one). */
-const counters: { readonly [K in keyof PwqStats]: Metric.Counter<number> } = {
-  started: Metric.counter("workqueue_started", {
-    description: "work items started (PWQ_STAT_STARTED)",
-    incremental: true
-  }),
-  completed: Metric.counter("workqueue_completed", {
-    description: "work items completed (PWQ_STAT_COMPLETED)",
-    incremental: true
-  }),
-  failed: Metric.counter("workqueue_failed", {
-    description: "handlers that failed with a typed error",
-    incremental: true
-  }),
-  defects: Metric.counter("workqueue_defects", {
-    description: "handlers that died or were interrupted",
-    incremental: true
-  }),
-  cpuTime: Metric.counter("workqueue_cpu_time_ms", {
-    description: "handler CPU time, ms (PWQ_STAT_CPU_TIME)",
-    incremental: true
-  }),
-  cpuIntensive: Metric.counter("workqueue_cpu_intensive", {
-    description: "automatic CPU-intensive detections (PWQ_STAT_CPU_INTENSIVE)",
-    incremental: true
-  }),
-  cmWakeup: Metric.counter("workqueue_cm_wakeup", {
-    description: "concurrency-management wake-ups (PWQ_STAT_CM_WAKEUP)",
-    incremental: true
-  }),
-  mayday: Metric.counter("workqueue_mayday", { description: "maydays sent (PWQ_STAT_MAYDAY)", incremental: true }),
-  rescued: Metric.counter("workqueue_rescued", {
-    description: "items run by the rescuer (PWQ_STAT_RESCUED)",
-    incremental: true
-  })
-}
+/** One Effect metric per `PwqStats` counter, named and described by the statistics table. */
+const counters = Object.fromEntries(
+  PWQ_STAT_NAMES.map((key) => [
+    key,
+    Metric.counter(statMetricName(key), { description: PWQ_STATS[key].description, incremental: true })
+  ])
+) as { readonly [K in keyof PwqStats]: Metric.Counter<number> }
 
 const inFlightGauge = Metric.gauge("workqueue_in_flight", { description: "started - completed" })
 
@@ -259,7 +232,7 @@ export const publish: Effect.Effect<void, never, WorkqueueSystem> = Effect.flatM
       const attributes = { workqueue: s.name }
       const prev = published.get(wq)
       const next = {} as Record<CounterKey, number>
-      for (const key of Object.keys(counters) as Array<CounterKey>) {
+      for (const key of PWQ_STAT_NAMES) {
         next[key] = s[key]
         const delta = s[key] - (prev?.[key] ?? 0)
         if (delta > 0) updates.push(Metric.update(counters[key].pipe(Metric.withAttributes(attributes)), delta))

@@ -555,9 +555,44 @@ export interface PwqSnapshot {
   readonly cpu: number | undefined
   readonly active: number
   readonly inactive: number
-  /** the pwq's `WorkqueueMetrics.PwqStats`, with its CPU time as `cpuTimeMs` (rounded to µs) */
+  /**
+   * the pwq's `WorkqueueMetrics.PwqStats`, with its CPU time as `cpuTimeMs` (rounded to µs); the keys and their
+   * units are {@link snapshotStatUnits}
+   */
   readonly stats: Omit<WorkqueueMetrics.PwqStats, "cpuTime"> & { readonly cpuTimeMs: number }
 }
+
+/**
+ * The keys of `PwqSnapshot.stats`, in `wq_monitor.py`'s order, each with its unit: `"count"` (an integer) or
+ * `"ms"` (milliseconds, rounded to µs). Derived from the one statistics declaration (`WorkqueueMetrics.PwqStats`):
+ * code that reads snapshots (a monitor, a schema for a debug route) iterates these keys instead of naming the
+ * counters, so a new counter reaches it with no edit.
+ *
+ * **Kernel**: the columns of `tools/workqueue/wq_monitor.py` (`enum pool_workqueue_stats`).
+ *
+ * **Example** (Sum every counter of a workqueue)
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Work, WorkqueueSystem } from "@effect-workqueue/core"
+ *
+ * const program = Effect.gen(function*() {
+ *   yield* WorkqueueSystem.schedule(yield* Work.make(() => Effect.void))
+ *   yield* WorkqueueSystem.flushScheduled
+ *   const events = (yield* WorkqueueSystem.snapshot).workqueues.find((wq) => wq.name === "events")!
+ *   const keys = Object.keys(WorkqueueSystem.snapshotStatUnits) as Array<keyof WorkqueueSystem.PwqSnapshot["stats"]>
+ *   return keys.map((key) => `${key}=${events.pwqs.reduce((n, pwq) => n + pwq.stats[key], 0)}`).slice(0, 2)
+ * })
+ * await Effect.runPromise(program.pipe(Effect.provide(WorkqueueSystem.layer()))) // => ["started=1", "completed=1"]
+ * WorkqueueSystem.snapshotStatUnits.cpuTimeMs // => "ms"
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const snapshotStatUnits: { readonly [K in keyof PwqSnapshot["stats"]]: "count" | "ms" } = Object.fromEntries(
+  Engine.PWQ_STAT_NAMES.map((name) => [Engine.snapshotStatKey(name), Engine.PWQ_STATS[name].unit])
+) as { readonly [K in keyof PwqSnapshot["stats"]]: "count" | "ms" }
 
 /**
  * A workqueue in a snapshot.
@@ -640,8 +675,8 @@ const pwqSnapshot = (pwq: Pwq): PwqSnapshot => ({
 const pwqSnapshotStats = (pwq: Pwq): PwqSnapshot["stats"] => {
   const stats: Record<string, number> = {}
   for (const key of Engine.PWQ_STAT_NAMES) {
-    if (key === "cpuTime") stats.cpuTimeMs = Math.round(pwq.stats.cpuTime * 1000) / 1000
-    else stats[key] = pwq.stats[key]
+    const value = pwq.stats[key]
+    stats[Engine.snapshotStatKey(key)] = Engine.PWQ_STATS[key].unit === "ms" ? Math.round(value * 1000) / 1000 : value
   }
   return stats as unknown as PwqSnapshot["stats"]
 }

@@ -26,18 +26,15 @@ const poolOf = (snap: WorkqueueSystem.Snapshot, wq: string, cpu = 0) => {
   return snap.pools.find((p) => p.id === pwq.pool)!
 }
 
+/** Every counter of workqueue `wq` in `snap`, summed over its pwqs. */
 const statsOf = (snap: WorkqueueSystem.Snapshot, wq: string) => {
   const pwqs = snap.workqueues.find((x) => x.name === wq)!.pwqs
-  const sum = (k: keyof (typeof pwqs)[number]["stats"]) => pwqs.reduce((n, p) => n + p.stats[k], 0)
-  return {
-    started: sum("started"),
-    completed: sum("completed"),
-    failed: sum("failed"),
-    defects: sum("defects"),
-    cmWakeup: sum("cmWakeup"),
-    mayday: sum("mayday"),
-    rescued: sum("rescued")
+  type Key = keyof WorkqueueSystem.PwqSnapshot["stats"]
+  const sum = {} as Record<Key, number>
+  for (const key of Object.keys(WorkqueueSystem.snapshotStatUnits) as Array<Key>) {
+    sum[key] = pwqs.reduce((n, p) => n + p.stats[key], 0)
   }
+  return sum
 }
 
 describe("WorkerPool", () => {

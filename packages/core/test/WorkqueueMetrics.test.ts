@@ -73,6 +73,35 @@ describe("WorkqueueMetrics", () => {
     }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 1 })))
   )
 
+  it.effect("publish names one counter per statistic, workqueue_<name in snake case> (_ms for CPU time)", () =>
+    Effect.gen(function* () {
+      const wq = yield* Workqueue.make("named")
+      yield* Workqueue.queue(wq, yield* Work.make(() => Effect.fail("no")))
+      yield* Workqueue.flush(wq)
+      yield* Workqueue.queue(wq, yield* Work.make(() => Effect.die("dead")))
+      yield* Workqueue.flush(wq)
+      yield* WorkqueueMetrics.publish
+      // a counter appears once it has counted something: every one published has a name from this list
+      const names = [
+        "workqueue_started",
+        "workqueue_completed",
+        "workqueue_failed",
+        "workqueue_defects",
+        "workqueue_cpu_time_ms",
+        "workqueue_cpu_intensive",
+        "workqueue_cm_wakeup",
+        "workqueue_mayday",
+        "workqueue_rescued",
+        "workqueue_in_flight"
+      ]
+      const ids = new Set((yield* Metric.snapshot).map((m) => m.id).filter((id) => id.startsWith("workqueue_")))
+      for (const id of ids) assert.include(names, id)
+      for (const id of ["workqueue_started", "workqueue_completed", "workqueue_failed", "workqueue_defects"]) {
+        assert.isTrue(ids.has(id), id)
+      }
+    }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 1 })))
+  )
+
   it.effect("the watchdog reports a pool that makes no progress for the threshold (wq_watchdog_timer_fn)", () => {
     const logs = makeLogCapture()
     return Effect.gen(function* () {

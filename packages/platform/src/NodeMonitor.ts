@@ -26,28 +26,32 @@ import * as Schedule from "effect/Schedule"
 export type Snapshot = WorkqueueSystem.Snapshot
 
 /**
- * One row of the monitor: the `wq_monitor.py` counters of a workqueue, summed over its pwqs.
- *
- * **Kernel**: `WqStats` in tools/workqueue/wq_monitor.py; its JSON keys (`-j`) are the field names here.
+ * The counters a snapshot keeps per pwq (`WorkqueueSystem.snapshotStatUnits`'s keys: `started`, `completed`,
+ * `failed`, `defects`, `cpuTimeMs`, `cpuIntensive`, `cmWakeup`, `mayday`, `rescued`, and any counter added later).
  *
  * @category models
  * @since 0.1.0
  */
-export interface MonitorRow {
+export type StatName = keyof WorkqueueSystem.PwqSnapshot["stats"]
+
+/**
+ * One row of the monitor: every counter of a workqueue (`StatName`), summed over its pwqs, with the flags the
+ * table needs and `inFlight`.
+ *
+ * **Kernel**: `WqStats` in tools/workqueue/wq_monitor.py; its JSON keys (`-j`) are the field names here (the
+ * counters it does not have, `failed` and `defects`, are ours).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface MonitorRow extends Readonly<Record<StatName, number>> {
   readonly name: string
   readonly unbound: boolean
   readonly memReclaim: boolean
-  readonly started: number
-  readonly completed: number
   /** `started - completed` of the newest snapshot (a level, never a delta). */
   readonly inFlight: number
-  readonly cpuTimeMs: number
-  readonly cpuIntensive: number
-  readonly cmWakeup: number
   /** Unbound workers brought back into their affinity scope: always 0 here (no CPU migration in a port). */
   readonly repatriated: number
-  readonly mayday: number
-  readonly rescued: number
 }
 
 // ---------------------------------------------------------------------------
@@ -84,17 +88,13 @@ const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066
 
 const { WQ_MEM_RECLAIM, WQ_UNBOUND } = Workqueue
 
-const sumStats = (wq: WorkqueueSystem.WorkqueueSnapshot) => {
-  const sum = { started: 0, completed: 0, cpuTimeMs: 0, cpuIntensive: 0, cmWakeup: 0, mayday: 0, rescued: 0 }
-  for (const pwq of wq.pwqs) {
-    sum.started += pwq.stats.started
-    sum.completed += pwq.stats.completed
-    sum.cpuTimeMs += pwq.stats.cpuTimeMs
-    sum.cpuIntensive += pwq.stats.cpuIntensive
-    sum.cmWakeup += pwq.stats.cmWakeup
-    sum.mayday += pwq.stats.mayday
-    sum.rescued += pwq.stats.rescued
-  }
+/** Every counter of a snapshot's pwqs, from the one statistics declaration (never a list of our own). */
+const STAT_NAMES = Object.keys(WorkqueueSystem.snapshotStatUnits) as ReadonlyArray<StatName>
+
+const sumStats = (wq: WorkqueueSystem.WorkqueueSnapshot): Record<StatName, number> => {
+  const sum = {} as Record<StatName, number>
+  for (const key of STAT_NAMES) sum[key] = 0
+  for (const pwq of wq.pwqs) for (const key of STAT_NAMES) sum[key] += pwq.stats[key]
   return sum
 }
 
@@ -125,20 +125,15 @@ export const monitorRows = (prev: Snapshot | undefined, next: Snapshot): Array<M
   return next.workqueues.map((wq) => {
     const now = sumStats(wq)
     const base = before.get(wq.name)
-    const d = (key: keyof typeof now) => (base === undefined ? now[key] : Math.max(now[key] - base[key], 0))
+    const counters = {} as Record<StatName, number>
+    for (const key of STAT_NAMES) counters[key] = base === undefined ? now[key] : Math.max(now[key] - base[key], 0)
     return {
       name: escapeName(wq.name),
       unbound: (wq.flags & WQ_UNBOUND) !== 0,
       memReclaim: (wq.flags & WQ_MEM_RECLAIM) !== 0,
-      started: d("started"),
-      completed: d("completed"),
+      ...counters,
       inFlight: Math.max(now.started - now.completed, 0),
-      cpuTimeMs: d("cpuTimeMs"),
-      cpuIntensive: d("cpuIntensive"),
-      cmWakeup: d("cmWakeup"),
-      repatriated: 0,
-      mayday: d("mayday"),
-      rescued: d("rescued")
+      repatriated: 0
     }
   })
 }

@@ -74,6 +74,22 @@ describe("NodeMonitor", () => {
     }).pipe(Effect.provide(layer))
   )
 
+  it.effect("monitorRows carries every counter of the snapshot, failed and defects included", () =>
+    Effect.gen(function* () {
+      const wq = yield* Workqueue.make("faulty")
+      yield* Workqueue.queue(wq, yield* Work.make(() => Effect.fail("no")))
+      yield* Workqueue.flush(wq)
+      yield* Workqueue.queue(wq, yield* Work.make(() => Effect.die("dead")))
+      yield* Workqueue.flush(wq)
+      const snap = yield* WorkqueueSystem.snapshot
+      const row = NodeMonitor.monitorRows(undefined, snap).find((r) => r.name === "faulty")!
+      for (const key of Object.keys(WorkqueueSystem.snapshotStatUnits)) assert.property(row, key)
+      assert.strictEqual(row.failed, 1)
+      assert.strictEqual(row.defects, 1)
+      assert.strictEqual(row.completed, 2)
+    }).pipe(Effect.provide(layer))
+  )
+
   it.effect("formatDump lists pools, the workqueue -> pool map, rescuers and busy workers (wq_dump.py)", () =>
     Effect.gen(function* () {
       const { running } = yield* workload

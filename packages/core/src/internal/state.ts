@@ -34,6 +34,7 @@ import * as Metric from "effect/Metric"
 import * as Scheduler from "effect/Scheduler"
 import * as Tracer from "effect/Tracer"
 import type * as WorkqueueMetrics from "../WorkqueueMetrics.ts"
+import type * as WorkqueueSystem from "../WorkqueueSystem.ts"
 import { List, type Node } from "./list.ts"
 import { type SchedEntity, WorkqueueScheduler } from "./scheduler.ts"
 import { makeTimerNode, TimerBase, TimerFiber, type TimerNode } from "./timer.ts"
@@ -81,22 +82,62 @@ export interface DelayedWorkState extends WorkState, TimerNode {
  */
 export type PwqStats = { -readonly [K in keyof WorkqueueMetrics.PwqStats]: number }
 
-/** The names of the `PwqStats` counters, in `wq_monitor.py`'s order; the type check below makes it complete. @internal */
-export const PWQ_STAT_NAMES = [
-  "started",
-  "completed",
-  "failed",
-  "defects",
-  "cpuTime",
-  "cpuIntensive",
-  "cmWakeup",
-  "mayday",
-  "rescued"
-] as const satisfies ReadonlyArray<keyof PwqStats>
-/** Compiles only while `PWQ_STAT_NAMES` lists every counter of the table. @internal */
-export const PWQ_STAT_NAMES_COMPLETE: Exclude<keyof PwqStats, (typeof PWQ_STAT_NAMES)[number]> extends never
+/** What the statistics table holds for one counter. @internal */
+export interface PwqStatInfo {
+  /** "count": an integer; "ms": milliseconds (a snapshot shows it as `<name>Ms`, rounded to µs) */
+  readonly unit: "count" | "ms"
+  /** the description of its `workqueue_*` Effect metric (`WorkqueueMetrics.publish`) */
+  readonly description: string
+}
+
+/**
+ * The statistics table: one row per counter of `WorkqueueMetrics.PwqStats`, in `wq_monitor.py`'s order. Its type
+ * makes it list every counter of the interface and no other, so a new statistic is written twice only: its
+ * documented field there, its row here. Everything else that lists the statistics derives from this table: the
+ * engine's counters (`makeStats`), `WorkqueueMetrics.stats` and its Effect metrics (name and unit),
+ * `WorkqueueSystem.snapshot`'s per-pwq stats (`WorkqueueSystem.snapshotStatUnits`) and what reads a snapshot (the
+ * platform's monitor and its schema).
+ * @internal
+ */
+export const PWQ_STATS = {
+  started: { unit: "count", description: "work items started (PWQ_STAT_STARTED)" },
+  completed: { unit: "count", description: "work items completed (PWQ_STAT_COMPLETED)" },
+  failed: { unit: "count", description: "handlers that failed with a typed error" },
+  defects: { unit: "count", description: "handlers that died or were interrupted" },
+  cpuTime: { unit: "ms", description: "handler CPU time, ms (PWQ_STAT_CPU_TIME)" },
+  cpuIntensive: { unit: "count", description: "automatic CPU-intensive detections (PWQ_STAT_CPU_INTENSIVE)" },
+  cmWakeup: { unit: "count", description: "concurrency-management wake-ups (PWQ_STAT_CM_WAKEUP)" },
+  mayday: { unit: "count", description: "maydays sent (PWQ_STAT_MAYDAY)" },
+  rescued: { unit: "count", description: "items run by the rescuer (PWQ_STAT_RESCUED)" }
+} as const satisfies { readonly [K in keyof PwqStats]: PwqStatInfo }
+
+/** The names of the `PwqStats` counters, in the table's order. @internal */
+export const PWQ_STAT_NAMES = Object.keys(PWQ_STATS) as ReadonlyArray<keyof PwqStats>
+
+/** A counter's key in a snapshot (`WorkqueueSystem.PwqSnapshot.stats`): an "ms" counter is `<name>Ms`. @internal */
+export type SnapshotStatKey<K extends keyof PwqStats> = (typeof PWQ_STATS)[K]["unit"] extends "ms" ? `${K}Ms` : K
+
+/** A snapshot's per-pwq statistics, as the table derives them. @internal */
+export type SnapshotStats = { readonly [K in keyof PwqStats as SnapshotStatKey<K>]: number }
+
+/**
+ * Compiles only while the public `WorkqueueSystem.PwqSnapshot.stats` is what the table derives (every counter under
+ * its own name, an "ms" one as `<name>Ms`): a new "ms" counter fails here until that type names it. @internal
+ */
+export const SNAPSHOT_STATS_DERIVED: [WorkqueueSystem.PwqSnapshot["stats"], SnapshotStats] extends [
+  SnapshotStats,
+  WorkqueueSystem.PwqSnapshot["stats"]
+]
   ? true
   : never = true
+
+/** The key of counter `name` in a snapshot (see `SnapshotStatKey`). @internal */
+export const snapshotStatKey = <K extends keyof PwqStats>(name: K): SnapshotStatKey<K> =>
+  (PWQ_STATS[name].unit === "ms" ? `${name}Ms` : name) as SnapshotStatKey<K>
+
+/** The name of counter `name`'s Effect metric: `workqueue_` + its name in snake case (+ `_ms` for an "ms" one). @internal */
+export const statMetricName = (name: keyof PwqStats): string =>
+  `workqueue_${name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}${PWQ_STATS[name].unit === "ms" ? "_ms" : ""}`
 
 /** `struct pool_workqueue`. @internal */
 export interface Pwq {

@@ -10,7 +10,15 @@
  * @internal
  */
 import * as Schema from "effect/Schema"
-import { escapeName, formatDump, formatMonitorTable, monitorRows, type Snapshot } from "../NodeMonitor.ts"
+import { WorkqueueSystem } from "@effect-workqueue/core"
+import {
+  escapeName,
+  formatDump,
+  formatMonitorTable,
+  monitorRows,
+  type Snapshot,
+  type StatName
+} from "../NodeMonitor.ts"
 
 // ---------------------------------------------------------------------------
 // arguments
@@ -146,6 +154,13 @@ const Millis = Schema.Finite.pipe(Schema.check(Schema.isBetween({ minimum: 0, ma
 const Cpu = Schema.Int.pipe(Schema.check(Schema.isBetween({ minimum: 0, maximum: 1023 })))
 const Name = Schema.String.pipe(Schema.check(Schema.isMaxLength(1024)))
 
+/** A pwq's counters: every key of `WorkqueueSystem.snapshotStatUnits`, an integer count or finite ms. */
+const StatsSchema = Schema.Struct(
+  Object.fromEntries(
+    Object.entries(WorkqueueSystem.snapshotStatUnits).map(([key, unit]) => [key, unit === "ms" ? Millis : Count])
+  ) as Record<StatName, typeof Count | typeof Millis>
+)
+
 /** What the debug route must serve: `WorkqueueSystem.Snapshot`, with every count bounded. @internal */
 export const SnapshotSchema = Schema.Struct({
   time: Millis,
@@ -167,15 +182,7 @@ export const SnapshotSchema = Schema.Struct({
           cpu: Schema.optional(Cpu),
           active: Count,
           inactive: Count,
-          stats: Schema.Struct({
-            started: Count,
-            completed: Count,
-            cpuTimeMs: Millis,
-            cpuIntensive: Count,
-            cmWakeup: Count,
-            mayday: Count,
-            rescued: Count
-          })
+          stats: StatsSchema
         })
       )
     })

@@ -176,6 +176,19 @@ describe("monitorCli", () => {
       }
     })
 
+    it("--json rows keep every counter of the snapshot (the schema drops none)", async () => {
+      const snapshot = await snapshotWith("jobs")
+      const server = await track(json(() => snapshot))
+      const c = capture()
+      assert.strictEqual(
+        await run(args([server.url, "-i", "0", "--json", "^jobs$"]), c.io, new AbortController().signal),
+        0
+      )
+      const row = JSON.parse(c.out[0]!) as Record<string, unknown>
+      for (const key of Object.keys(WorkqueueSystem.snapshotStatUnits)) assert.isNumber(row[key], key)
+      assert.strictEqual(row.completed, 1)
+    })
+
     it("the token is sent as a bearer token", async () => {
       const snapshot = await snapshotWith("jobs")
       const server = await track(json(() => snapshot))
