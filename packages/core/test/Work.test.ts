@@ -999,7 +999,7 @@ describe("Work: a work item belongs to one system", () => {
         )
       )
       assert.isTrue(yield* Workqueue.queue(wqA, work))
-      yield* settle()
+      yield* settle().pipe(Effect.provideContext(a))
       // running on A: an instance on B could not be waited for by A's cancelSync
       const error = yield* Effect.flip(Workqueue.queue(wqB, work))
       assert.strictEqual(error.reason, "ForeignSystem")
@@ -1011,7 +1011,7 @@ describe("Work: a work item belongs to one system", () => {
       assert.strictEqual((yield* Effect.flip(Workqueue.queueDelayed(wqB, dwork, 5))).reason, "ForeignSystem")
       // cancelSync therefore means what it says: neither pending nor running anywhere
       const canceller = yield* Effect.forkChild(Work.cancelSync(work))
-      yield* settle()
+      yield* settle().pipe(Effect.provideContext(a))
       assert.isUndefined(canceller.pollUnsafe())
       yield* gate.open
       yield* Fiber.join(canceller)

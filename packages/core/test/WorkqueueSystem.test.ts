@@ -172,7 +172,7 @@ describe("WorkqueueSystem", () => {
           }).pipe(Effect.provideContext(context), Scope.provide(scope))
           // detached: if the close hangs, the test fails here instead of timing out in its own teardown
           const closer = yield* Effect.forkDetach(Scope.close(scope, Exit.void))
-          yield* settle(100)
+          yield* settle(100).pipe(Effect.provideContext(context))
           assert.isDefined(closer.pollUnsafe(), "the layer closed")
           assert.deepStrictEqual(yield* rec.starts, ["held"])
         })

@@ -1,13 +1,12 @@
 import { Work, Workqueue, WorkqueueSystem } from "@effect-workqueue/core"
+import { TestWorkqueue } from "@effect-workqueue/testing"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import { TestClock } from "effect/testing"
 import { NodeMonitor } from "../src/index.ts"
 
-/** Let every runnable fiber run (workers start on the next scheduler turns). */
-const settle = Effect.gen(function* () {
-  for (let i = 0; i < 50; i++) yield* Effect.yieldNow
-})
+/** Let every runnable fiber run until the system is idle (workers start on the next scheduler turns). */
+const settle = TestWorkqueue.settle()
 
 /** A known workload: 3 items of 10 ms on "jobs" (per-CPU), 2 on "bg" (unbound), 1 on "reclaim" (WQ_MEM_RECLAIM). */
 const workload = Effect.gen(function* () {

@@ -10,6 +10,10 @@ import * as Logger from "effect/Logger"
 import { TestClock } from "effect/testing"
 import { NodeShutdown, NodeWorkqueue } from "../src/index.ts"
 
+/**
+ * 50 scheduler turns of the test fiber. Not `TestWorkqueue.settle`: the system lives in the layer of the forked
+ * service, not in the test fiber's context, so there is no system here whose run queue it could watch.
+ */
 const settle = Effect.gen(function* () {
   for (let i = 0; i < 50; i++) yield* Effect.yieldNow
 })

@@ -11,6 +11,7 @@ import * as Logger from "effect/Logger"
 import * as Ref from "effect/Ref"
 import * as References from "effect/References"
 import * as Scope from "effect/Scope"
+import { TestWorkqueue } from "@effect-workqueue/testing"
 import { WorkqueueSystem } from "../../src/index.ts"
 
 /** One observation made by a recorded handler. */
@@ -80,13 +81,12 @@ export const makeGate: Effect.Effect<Gate> = Effect.map(Latch.make(false), (latc
 }))
 
 /**
- * Let every runnable fiber (workers, the timer fiber, probes) run until things are quiet, without moving the
- * clock: `times` macrotask turns of the test fiber.
+ * `TestWorkqueue.settle`, the one implementation: with no count, every runnable fiber (workers, the timer fiber,
+ * probes) runs until the system is idle, without moving the clock; with a count, exactly `times` scheduler turns
+ * of the test fiber, idle or not (interleaving tests let a few steps happen at chosen points, not everything).
  */
-export const settle = (times = 40): Effect.Effect<void> =>
-  Effect.gen(function* () {
-    for (let i = 0; i < times; i++) yield* Effect.yieldNow
-  })
+export const settle = (times?: number): Effect.Effect<void, never, WorkqueueSystem.WorkqueueSystem> =>
+  times === undefined ? TestWorkqueue.settle() : TestWorkqueue.settle({ maxTurns: times, quietTurns: Infinity })
 
 /** A captured log line. */
 export interface LogLine {
