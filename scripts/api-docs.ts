@@ -70,9 +70,15 @@ const parseDoc = (block: string): Doc => {
 
 const tagOf = (doc: Doc, tag: string): string | undefined => doc.tags.find(([t]) => t === tag)?.[1]
 
-/** Splits a declaration file into its top-level statements, each with the JSDoc block right above it. */
+/**
+ * Splits a declaration file into its top-level statements, each with the JSDoc block right above it. A re-export
+ * (`export { A, B as C } from "./internal/x.ts"`, `export * from "./x.ts"`) is followed to the declaration file it
+ * names (`file` is the path of `source`), and each name it exports is documented by its declaration there; a
+ * re-exported name with no documented declaration there is an error, never a silent gap in the reference.
+ */
 const parseDeclarations = (
-  source: string
+  source: string,
+  file: string
 ): { readonly moduleDoc: Doc | undefined; readonly decls: Array<Declaration> } => {
   const lines = source.replace(/\r\n/g, "\n").split("\n")
   const statements: Array<{ doc: string | undefined; code: string }> = []
@@ -116,6 +122,11 @@ const parseDeclarations = (
     if (m !== null) local.set(m[1]!, statement)
   }
   for (const statement of statements) {
+    const reexport = /^export (?:\{([^}]*)\}|\*) from "([^"]+)";?$/.exec(statement.code.replace(/\s+/g, " "))
+    if (reexport !== null) {
+      decls.push(...reexported(file, reexport[2]!, reexport[1]))
+      continue
+    }
     const renamed = /^export \{ (\w+) as (\w+) \};?$/.exec(statement.code)
     const target = renamed === null ? undefined : local.get(renamed[1]!)
     const { doc, code } =
@@ -135,13 +146,36 @@ const parseDeclarations = (
   return { moduleDoc, decls }
 }
 
+/** The declarations behind `export { names } from "specifier"` (every one for `export *`, `names` undefined). */
+const reexported = (file: string, specifier: string, names: string | undefined): Array<Declaration> => {
+  const target = path.resolve(path.dirname(file), specifier.replace(/\.(?:ts|js)$/, "") + ".d.ts")
+  if (!fs.existsSync(target)) throw new Error(`${file}: re-export from ${specifier}: ${target} is missing`)
+  const { decls } = parseDeclarations(fs.readFileSync(target, "utf8"), target)
+  if (names === undefined) return decls
+  return names
+    .split(",")
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== "" && !entry.startsWith("type "))
+    .map((entry) => {
+      const [name, alias] = entry.split(/\s+as\s+/) as [string, string | undefined]
+      const decl = decls.find((d) => d.name === name)
+      if (decl === undefined) {
+        throw new Error(`${file}: re-exports ${name} from ${specifier}, which has no documented declaration of it`)
+      }
+      return alias === undefined
+        ? decl
+        : { ...decl, name: alias, code: decl.code.replace(new RegExp(`^(\\w+ )${name}\\b`), `$1${alias}`) }
+    })
+}
+
 const anchor = (name: string): string => name.toLowerCase().replace(/[^a-z0-9_-]/g, "")
 
 /** Shifts the headings inside a JSDoc text below the page's own (`##` module sections, `###` declarations). */
 const body = (text: string): string => text.replace(/^(#{1,3}) /gm, "#### ")
 
-const renderModule = (pkg: Package, module: string, source: string): string => {
-  const { moduleDoc, decls } = parseDeclarations(source)
+const renderModule = (pkg: Package, module: string, file: string): string => {
+  const source = fs.readFileSync(file, "utf8")
+  const { moduleDoc, decls } = parseDeclarations(source, file)
   const out: Array<string> = [
     `# ${module}`,
     "",
@@ -200,9 +234,11 @@ const generate = (): Map<string, string> => {
       .map((f) => f.slice(0, -".d.ts".length))
       .sort()
     for (const module of modules) {
-      const source = fs.readFileSync(path.join(dtsDir, `${module}.d.ts`), "utf8")
-      files.set(path.join(pkg.dir, `${module}.md`), renderModule(pkg, module, source))
-      const summary = parseDeclarations(source).moduleDoc?.text.split("\n\n")[0]?.replace(/\n/g, " ") ?? ""
+      const file = path.join(dtsDir, `${module}.d.ts`)
+      files.set(path.join(pkg.dir, `${module}.md`), renderModule(pkg, module, file))
+      const summary =
+        parseDeclarations(fs.readFileSync(file, "utf8"), file).moduleDoc?.text.split("\n\n")[0]?.replace(/\n/g, " ") ??
+        ""
       index.push(`- [${module}](${pkg.dir}/${module}.md)${summary === "" ? "" : `: ${summary}`}`)
     }
     index.push("")

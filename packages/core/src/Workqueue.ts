@@ -27,6 +27,7 @@ import {
   toState,
   unwrap
 } from "./internal/workqueue.ts"
+import { WQ_FREEZABLE, WQ_MEM_RECLAIM, WQ_UNBOUND } from "./internal/flags.ts"
 import { resolveOptions } from "./internal/options.ts"
 import { systemOf } from "./internal/service.ts"
 import type * as Work from "./Work.ts"
@@ -37,79 +38,21 @@ import { WorkqueueSystem } from "./WorkqueueSystem.ts"
 // flags and limits (wq.h `enum wq_flags`, `enum wq_consts`)
 // ---------------------------------------------------------------------------
 
-/**
- * Execute in the queueing CPU's BH (softirq) context: queueing order, one at a time, handlers must not
- * suspend. Only `WQ_HIGHPRI` may be added and `maxActive` must be 0.
- * @category configuration
- * @since 0.1.0
- */
-export const WQ_BH = Engine.WQ_BH
-/**
- * Served by unbound pools: no concurrency management, items start as soon as `max_active` allows.
- * @category configuration
- * @since 0.1.0
- */
-export const WQ_UNBOUND = Engine.WQ_UNBOUND
-/**
- * Takes part in `WorkqueueSystem.freeze`: no new item starts while frozen.
- * @category configuration
- * @since 0.1.0
- */
-export const WQ_FREEZABLE = Engine.WQ_FREEZABLE
-/**
- * Gets a rescuer worker that guarantees forward progress when its pools cannot create workers.
- * @category configuration
- * @since 0.1.0
- */
-export const WQ_MEM_RECLAIM = Engine.WQ_MEM_RECLAIM
-/**
- * Uses the high-priority pools, served before normal pools by the scheduler (the kernel's nice -20).
- * @category configuration
- * @since 0.1.0
- */
-export const WQ_HIGHPRI = Engine.WQ_HIGHPRI
-/**
- * Items do not count toward concurrency management and are time-sliced so they cannot starve the event loop.
- * @category configuration
- * @since 0.1.0
- */
-export const WQ_CPU_INTENSIVE = Engine.WQ_CPU_INTENSIVE
-/**
- * Visible to monitoring (`/sys/bus/workqueue/devices`); recorded in snapshots.
- * @category configuration
- * @since 0.1.0
- */
-export const WQ_SYSFS = Engine.WQ_SYSFS
-/**
- * Per-CPU unless the system runs in power-efficient mode (`WorkqueueSystem.layer({ powerEfficient: true })`).
- * @category configuration
- * @since 0.1.0
- */
-export const WQ_POWER_EFFICIENT = Engine.WQ_POWER_EFFICIENT
-/**
- * Explicitly bound to a CPU (the newest kernels' complement of `WQ_UNBOUND`).
- * @category configuration
- * @since 0.1.0
- */
-export const WQ_PERCPU = Engine.WQ_PERCPU
-/**
- * `WQ_MAX_ACTIVE` = 2048.
- * @category configuration
- * @since 0.1.0
- */
-export const WQ_MAX_ACTIVE = Engine.WQ_MAX_ACTIVE
-/**
- * `WQ_DFL_ACTIVE` = 1024, used when `maxActive` is 0 or absent.
- * @category configuration
- * @since 0.1.0
- */
-export const WQ_DFL_ACTIVE = Engine.WQ_DFL_ACTIVE
-/**
- * `WQ_UNBOUND_MAX_ACTIVE` = 2048.
- * @category configuration
- * @since 0.1.0
- */
-export const WQ_UNBOUND_MAX_ACTIVE = Engine.WQ_UNBOUND_MAX_ACTIVE
+// The `WQ_*` flags and limits are declared, with their documentation, in the one table (`internal/flags.ts`).
+export {
+  WQ_BH,
+  WQ_UNBOUND,
+  WQ_FREEZABLE,
+  WQ_MEM_RECLAIM,
+  WQ_HIGHPRI,
+  WQ_CPU_INTENSIVE,
+  WQ_SYSFS,
+  WQ_POWER_EFFICIENT,
+  WQ_PERCPU,
+  WQ_MAX_ACTIVE,
+  WQ_DFL_ACTIVE,
+  WQ_UNBOUND_MAX_ACTIVE
+} from "./internal/flags.ts"
 
 // ---------------------------------------------------------------------------
 // models

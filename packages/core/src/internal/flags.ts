@@ -1,6 +1,7 @@
 /**
- * The `WQ_*` flags and limits: the one table. The public `Workqueue.WQ_*` constants and the named options
- * (`options.ts`) derive from it.
+ * The `WQ_*` flags and limits: the one table. The public ones are declared, with their documentation, here and
+ * only here: `Workqueue.ts` re-exports them by name (the API reference follows the re-export to this file), and
+ * the named options (`options.ts`) derive from them. The `__WQ_*` bits and the derived masks stay internal.
  *
  * @internal
  */
@@ -9,23 +10,60 @@
 // constants (wq.h `enum wq_flags`, `enum wq_consts`; wq.c `enum wq_internal_consts`)
 // ---------------------------------------------------------------------------
 
-/** @internal */
+/**
+ * Execute in the queueing CPU's BH (softirq) context: queueing order, one at a time, handlers must not
+ * suspend. Only `WQ_HIGHPRI` may be added and `maxActive` must be 0.
+ * @category configuration
+ * @since 0.1.0
+ */
 export const WQ_BH = 1 << 0
-/** @internal */
+/**
+ * Served by unbound pools: no concurrency management, items start as soon as `max_active` allows.
+ * @category configuration
+ * @since 0.1.0
+ */
 export const WQ_UNBOUND = 1 << 1
-/** @internal */
+/**
+ * Takes part in `WorkqueueSystem.freeze`: no new item starts while frozen.
+ * @category configuration
+ * @since 0.1.0
+ */
 export const WQ_FREEZABLE = 1 << 2
-/** @internal */
+/**
+ * Gets a rescuer worker that guarantees forward progress when its pools cannot create workers.
+ * @category configuration
+ * @since 0.1.0
+ */
 export const WQ_MEM_RECLAIM = 1 << 3
-/** @internal */
+/**
+ * Uses the high-priority pools, served before normal pools by the scheduler (the kernel's nice -20).
+ * @category configuration
+ * @since 0.1.0
+ */
 export const WQ_HIGHPRI = 1 << 4
-/** @internal */
+/**
+ * Items do not count toward concurrency management and are time-sliced so they cannot starve the event loop.
+ * @category configuration
+ * @since 0.1.0
+ */
 export const WQ_CPU_INTENSIVE = 1 << 5
-/** @internal */
+/**
+ * Visible to monitoring (`/sys/bus/workqueue/devices`); recorded in snapshots.
+ * @category configuration
+ * @since 0.1.0
+ */
 export const WQ_SYSFS = 1 << 6
-/** @internal */
+/**
+ * Per-CPU unless the system runs in power-efficient mode (`WorkqueueSystem.layer({ powerEfficient: true })`).
+ * @category configuration
+ * @since 0.1.0
+ */
 export const WQ_POWER_EFFICIENT = 1 << 7
-/** @internal */
+/**
+ * Explicitly bound to a CPU (the newest kernels' complement of `WQ_UNBOUND`).
+ * @category configuration
+ * @since 0.1.0
+ */
 export const WQ_PERCPU = 1 << 8
 /** @internal */
 export const __WQ_DESTROYING = 1 << 15
@@ -48,11 +86,23 @@ export const WQ_PUBLIC_FLAGS =
   WQ_PERCPU
 /** `__WQ_BH_ALLOWS` */
 export const WQ_BH_ALLOWS = WQ_BH | WQ_HIGHPRI | WQ_PERCPU
-/** @internal */
+/**
+ * `WQ_MAX_ACTIVE` = 2048.
+ * @category configuration
+ * @since 0.1.0
+ */
 export const WQ_MAX_ACTIVE = 2048
-/** @internal */
+/**
+ * `WQ_DFL_ACTIVE` = 1024, used when `maxActive` is 0 or absent.
+ * @category configuration
+ * @since 0.1.0
+ */
 export const WQ_DFL_ACTIVE = WQ_MAX_ACTIVE / 2
-/** @internal */
+/**
+ * `WQ_UNBOUND_MAX_ACTIVE` = 2048.
+ * @category configuration
+ * @since 0.1.0
+ */
 export const WQ_UNBOUND_MAX_ACTIVE = WQ_MAX_ACTIVE
 /** `WQ_NAME_LEN` */
 export const WQ_NAME_LEN = 32
