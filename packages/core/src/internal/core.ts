@@ -92,6 +92,8 @@ export const workSystem = (work: WorkState): System | undefined =>
   work.pwq?.wq.system ?? (work as DelayedWorkState).timerWq?.system ?? work.current?.system
 export const workIsPending = (work: WorkState): boolean => (work.data & WORK_PENDING) !== 0
 
+// a one-entry cache of `callerWorkerOf`, module-wide (one JS thread): written only there, inside its synchronous
+// lookup; a stale entry costs one lookup, never a wrong answer (the token is checked against its worker after)
 let tokenRefContext: Context.Context<never> | undefined = undefined // the last context asked for a run token
 let tokenRefValue: RunToken | undefined = undefined // its token
 
@@ -131,6 +133,8 @@ export const chargeCpuTimeUnsafe = (ms: number): boolean => {
   return true
 }
 
+// a one-entry cache of `currentCpuUnsafe`, module-wide: written only there, inside its synchronous lookup (a
+// context's references never change, so an entry stays true for as long as its context is asked)
 let cpuRefContext: Context.Context<never> | undefined = undefined // the last context asked for CurrentCpu
 let cpuRefValue: unknown = undefined // its CurrentCpu
 

@@ -1,7 +1,8 @@
 /**
  * The kernel-internal structures: work items, pool workqueues, worker pools, workers, workqueues, and the
- * `System` that owns them all (its pools, its workqueues, its timers, its run queue). The code that moves items
- * through them is in `core.ts` and the callers above it (see `engine.ts`); this module imports none of it.
+ * `System` that owns them all (its pools, its workqueues, its timers, its run queue), and the statistics table.
+ * The code that moves items through them is in `core.ts`, `worker.ts` and the callers above them (see `engine.ts`);
+ * this module imports none of it.
  *
  * Field rules (after kernel/workqueue.c "exclusion rules"), adapted to one JS thread:
  *

@@ -432,8 +432,8 @@ const workerFinishWork = (
 }
 
 const workerLoop = (sys: System, worker: Worker): Effect.Effect<void> => {
-  let afterWake = true
-  let bhRestarts = 0
+  let afterWake = true // W: the worker just woke (its pool counts it in nrWaking until its next pick)
+  let bhRestarts = 0 // W: items this worker has run (a BH worker yields the thread every BH_WORKER_RESTARTS)
   const park: Effect.Effect<void> = Effect.callback<void>((resume) => {
     worker.wake = () => sys.scheduler.scheduleTask(() => resume(Effect.void), 0, worker)
   })
@@ -491,7 +491,7 @@ const makeRunner = (
   const onSuccess = (_: unknown) => after(worker.current!, undefined)
   const onFailure = (cause: Cause.Cause<unknown>) => after(worker.current!, cause)
   const onExit = { onSuccess, onFailure }
-  let lastCtx: Context.Context<never> | undefined
+  let lastCtx: Context.Context<never> | undefined // W: the captured context of the worker's last item
   // the worker's valid tokens by captured context (one per context it ran items of, until one is forked from)
   const tokens = new WeakMap<Context.Context<never>, RunToken>()
   return (fiber: Fiber.Fiber<unknown, unknown>, work: WorkState): Effect.Effect<void> => {
