@@ -31,6 +31,8 @@ interface Declaration {
   readonly kind: string
   readonly code: string
   readonly doc: Doc
+  /** what its JSDoc lacks (a description, `@category`, `@since`), reported when the declaration is published */
+  readonly problem: string | undefined
 }
 
 interface Doc {
@@ -140,8 +142,23 @@ const parseDeclarations = (
     if (m === null) continue
     const parsed = doc === undefined ? { text: "", tags: [] } : parseDoc(doc)
     if (tagOf(parsed, "internal") !== undefined) continue
+    const missing = [
+      parsed.text === "" ? "description" : undefined,
+      tagOf(parsed, "category") === undefined ? "@category" : undefined,
+      tagOf(parsed, "since") === undefined ? "@since" : undefined
+    ].filter((x) => x !== undefined)
+    const problem =
+      missing.length === 0
+        ? undefined
+        : `${path.relative(root, file)}: ${m[2]} lacks ${missing.join(", ")} in its JSDoc`
     const kind = m[1] === "* as" ? "namespace" : m[1]!
-    decls.push({ name: m[2]!, kind, code: code.replace(/^export (declare )?/, "").replace(/;$/, ""), doc: parsed })
+    decls.push({
+      name: m[2]!,
+      kind,
+      code: code.replace(/^export (declare )?/, "").replace(/;$/, ""),
+      doc: parsed,
+      problem
+    })
   }
   return { moduleDoc, decls }
 }
@@ -168,6 +185,9 @@ const reexported = (file: string, specifier: string, names: string | undefined):
     })
 }
 
+/** Exports that are public (no `@internal`) but lack their JSDoc: the generator refuses to write or check. */
+const undocumented: Array<string> = []
+
 const anchor = (name: string): string => name.toLowerCase().replace(/[^a-z0-9_-]/g, "")
 
 /** Shifts the headings inside a JSDoc text below the page's own (`##` module sections, `###` declarations). */
@@ -176,6 +196,7 @@ const body = (text: string): string => text.replace(/^(#{1,3}) /gm, "#### ")
 const renderModule = (pkg: Package, module: string, file: string): string => {
   const source = fs.readFileSync(file, "utf8")
   const { moduleDoc, decls } = parseDeclarations(source, file)
+  for (const d of decls) if (d.problem !== undefined) undocumented.push(d.problem)
   const out: Array<string> = [
     `# ${module}`,
     "",
@@ -257,6 +278,14 @@ const existing = (dir: string, prefix = ""): Array<string> =>
     : []
 
 const files = generate()
+if (undocumented.length > 0) {
+  process.stderr.write(
+    `every public export needs a JSDoc description, @category and @since (or @internal, and a home in internal/):\n${[
+      ...new Set(undocumented)
+    ].join("\n")}\n`
+  )
+  process.exit(1)
+}
 if (process.argv.includes("--check")) {
   const stale = [
     ...[...files].filter(([file, text]) => {

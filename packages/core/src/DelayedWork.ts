@@ -16,6 +16,8 @@ import * as Work from "./Work.ts"
 import type * as WorkqueueError from "./WorkqueueError.ts"
 
 /**
+ * The key that marks a `DelayedWork` value (`isDelayedWork` tests for it).
+ *
  * @category models
  * @since 0.1.0
  */
@@ -34,6 +36,22 @@ export interface DelayedWork extends Work.Work, Pipeable {
 }
 
 /**
+ * Whether `u` is a `DelayedWork` (made by `DelayedWork.make`; a plain `Work` is not).
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { DelayedWork, Work } from "@effect-workqueue/core"
+ *
+ * const program = Effect.gen(function*() {
+ *   const plain = yield* Work.make(() => Effect.void)
+ *   const delayed = yield* DelayedWork.make(() => Effect.void)
+ *   return [DelayedWork.isDelayedWork(delayed), DelayedWork.isDelayedWork(plain)]
+ * })
+ * await Effect.runPromise(program) // => [true, false]
+ * ```
+ *
  * @category guards
  * @since 0.1.0
  */
@@ -198,6 +216,8 @@ export const cancelSync = (dwork: DelayedWork): Effect.Effect<boolean, Workqueue
 export const disable = (dwork: DelayedWork): Effect.Effect<boolean> => Work.disable(dwork)
 
 /**
+ * `disable_delayed_work_sync()`: `disable`, then wait until no instance runs anywhere (as `Work.disableSync`).
+ *
  * @category cancelling
  * @since 0.1.0
  */
@@ -205,6 +225,8 @@ export const disableSync = (dwork: DelayedWork): Effect.Effect<boolean, Workqueu
   Work.disableSync(dwork)
 
 /**
+ * `enable_delayed_work()`: undo one `disable`; returns true when the item is enabled again (as `Work.enable`).
+ *
  * @category cancelling
  * @since 0.1.0
  */

@@ -38,6 +38,8 @@ import * as WorkqueueInternal from "./internal/workqueue.ts"
 import type * as WorkqueueError from "./WorkqueueError.ts"
 
 /**
+ * The key that marks a `Job` value (`isJob` tests for it).
+ *
  * @category models
  * @since 0.1.0
  */
@@ -61,6 +63,16 @@ export interface Job<out A, out E> extends Pipeable {
 }
 
 /**
+ * Whether `u` is a `Job` (made by `Job.make`).
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { Job } from "@effect-workqueue/core"
+ *
+ * Job.isJob({}) // => false
+ * ```
+ *
  * @category guards
  * @since 0.1.0
  */

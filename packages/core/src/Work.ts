@@ -15,6 +15,8 @@ import { WORK_PENDING } from "./internal/workData.ts"
 import type * as WorkqueueError from "./WorkqueueError.ts"
 
 /**
+ * The key that marks a `Work` value, delayed ones included (`isWork` tests for it).
+ *
  * @category models
  * @since 0.1.0
  */
@@ -33,6 +35,18 @@ export interface Work extends Pipeable {
 }
 
 /**
+ * Whether `u` is a work item (`Work.make` or `DelayedWork.make`).
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Work } from "@effect-workqueue/core"
+ *
+ * const program = Effect.map(Work.make(() => Effect.void), (work) => [Work.isWork(work), Work.isWork({})])
+ * await Effect.runPromise(program) // => [true, false]
+ * ```
+ *
  * @category guards
  * @since 0.1.0
  */

@@ -59,6 +59,8 @@ export {
 // ---------------------------------------------------------------------------
 
 /**
+ * The key that marks a `Workqueue` value (`isWorkqueue` tests for it).
+ *
  * @category models
  * @since 0.1.0
  */
@@ -76,6 +78,18 @@ export interface Workqueue extends Pipeable {
 }
 
 /**
+ * Whether `u` is a workqueue handle (`Workqueue.make` & co., or a system workqueue).
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Workqueue, WorkqueueSystem } from "@effect-workqueue/core"
+ *
+ * const program = Effect.map(WorkqueueSystem.systemWq, Workqueue.isWorkqueue)
+ * await Effect.runPromise(program.pipe(Effect.provide(WorkqueueSystem.layer()))) // => true
+ * ```
+ *
  * @category guards
  * @since 0.1.0
  */

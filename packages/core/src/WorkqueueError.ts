@@ -87,6 +87,16 @@ export class WorkqueueError extends Schema.TaggedError<WorkqueueError>()("Workqu
 }) {}
 
 /**
+ * Whether `u` is a `WorkqueueError` (by its tag).
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { WorkqueueError } from "@effect-workqueue/core"
+ *
+ * WorkqueueError.isWorkqueueError(new Error("no")) // => false
+ * ```
+ *
  * @category guards
  * @since 0.1.0
  */

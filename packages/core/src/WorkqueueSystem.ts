@@ -611,6 +611,8 @@ export interface WorkqueueSnapshot {
 }
 
 /**
+ * Everything `snapshot` returns: the time, the CPUs, whether frozen, every workqueue and pool, the armed timers and the run queue, as plain data.
+ *
  * @category models
  * @since 0.1.0
  */

@@ -33,12 +33,24 @@ import type * as ThreadTask from "./ThreadTask.ts"
 // ---------------------------------------------------------------------------
 
 /**
+ * The key that marks a `ThreadPool` value (`isThreadPool` tests for it).
+ *
  * @category models
  * @since 0.1.0
  */
 export const TypeId = "~effect-workqueue/ThreadPool"
 
 /**
+ * Whether `u` is a thread pool (`ThreadPool.make`).
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { ThreadPool } from "@effect-workqueue/platform"
+ *
+ * ThreadPool.isThreadPool({}) // => false
+ * ```
+ *
  * @category guards
  * @since 0.1.0
  */
@@ -75,6 +87,16 @@ export class ThreadPoolError extends Schema.TaggedError<ThreadPoolError>()("Thre
 }) {}
 
 /**
+ * Whether `u` is a `ThreadPoolError` (by its tag).
+ *
+ * **Example**
+ *
+ * ```ts
+ * import { ThreadPool } from "@effect-workqueue/platform"
+ *
+ * ThreadPool.isThreadPoolError(new Error("no")) // => false
+ * ```
+ *
  * @category guards
  * @since 0.1.0
  */

@@ -18,6 +18,8 @@ import type * as Schema from "effect/Schema"
 // ---------------------------------------------------------------------------
 
 /**
+ * The key that marks a `ThreadTask` value.
+ *
  * @category models
  * @since 0.1.0
  */
