@@ -16,6 +16,7 @@ import type { Workqueue } from "../Workqueue.ts"
 import * as Engine from "./engine.ts"
 import * as WorkqueueError from "./error.ts"
 import type { DelayedWorkState, PendingWaiter, WorkqueueState } from "./state.ts"
+import { WorkTypeId } from "./work.ts"
 
 /** `Workqueue.TypeId` */
 export const TypeId = "~effect-workqueue/Workqueue"
@@ -101,9 +102,6 @@ export const badArguments = (
 
 export const badWorkqueue = (wq: unknown): WorkqueueError.WorkqueueError =>
   WorkqueueError.make("InvalidArgument", Engine.show(wq), `not a Workqueue: ${Engine.show(wq)}`)
-
-/** `Work.TypeId`, spelled here: Work.ts imports this module's types. */
-const WorkTypeId = "~effect-workqueue/Work"
 
 export const queueOnResult = (
   wq: Workqueue,
