@@ -280,8 +280,8 @@ interface Puppet {
   readonly item: string
   readonly wq: string
   readonly cpu: number
-  instance: number
-  inbox: Deferred.Deferred<Command> | undefined
+  instance: number // the checker, when it replays the puppet's Start record: the model's instance id (-1 before)
+  inbox: Deferred.Deferred<Command> | undefined // the puppet's handler: set while it awaits its next command, cleared after
 }
 
 type Record =

@@ -144,7 +144,7 @@ export interface PoolState extends PoolOptions {
   readonly stats: PoolStats // P
 }
 
-/** @internal */
+/** The pool's counters (`ThreadPool.snapshot`'s `stats`): every field P, counted where a run or a thread ends. @internal */
 export interface PoolStats {
   runs: number
   succeeded: number
