@@ -499,12 +499,13 @@ export const workqueues: Effect.Effect<ReadonlyArray<Workqueue.Workqueue>, never
 )
 
 /**
- * Is this one of the `system_*_wq`?
+ * Is this one of the `system_*_wq`? (`false` for a value that is not a workqueue.)
  *
  * @category models
  * @since 0.1.0
  */
-export const isSystemWorkqueue = (wq: Workqueue.Workqueue): boolean => WorkqueueInternal.toState(wq).isSystem
+export const isSystemWorkqueue = (wq: Workqueue.Workqueue): boolean =>
+  WorkqueueInternal.isWorkqueue(wq) && WorkqueueInternal.toState(wq).isSystem
 
 // ---------------------------------------------------------------------------
 // snapshot (debugfs / wq_dump.py)
