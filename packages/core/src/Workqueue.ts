@@ -395,8 +395,10 @@ export const congestedUnsafe = (wq: Workqueue, cpu: number): boolean => {
  *
  * **Gotchas**: fails with `reason: "Destroyed"` on a destroyed workqueue, and `"Draining"` while it drains
  * unless the caller is one of its own work items (or a fiber one of them forked, while that run lasts) — the item
- * is then not pending (the kernel drops it). An item already queued on another `WorkqueueSystem` fails with
- * `"ForeignSystem"`; a value that is not a `Work` with `"InvalidArgument"`.
+ * is then not pending (the kernel drops it). "The caller" is a fiber: a plain promise's `.then` callback inside a
+ * handler runs outside every fiber, so it is an outside caller and is refused while draining (docs/DESIGN.md §7);
+ * queue from the handler's fiber once the promise has settled instead. An item already queued on another
+ * `WorkqueueSystem` fails with `"ForeignSystem"`; a value that is not a `Work` with `"InvalidArgument"`.
  *
  * **Kernel**: `queue_work()` → `queue_work_on(WORK_CPU_UNBOUND)`, kernel/workqueue.c. If `true`, everything
  * done before the call is visible to the execution that results.
@@ -429,6 +431,12 @@ export const queue: {
 
 /**
  * Synchronous twin of `queue`; throws the `WorkqueueError` instead of failing.
+ *
+ * **Gotchas**: called from a plain promise continuation (`.then`) or a callback inside a handler, it runs
+ * outside the handler's fiber and so outside the run: during a drain or destroy of the handler's own workqueue
+ * it throws `reason: "Draining"` (not chained work), and per-CPU queueing goes to CPU 0 (or the `onCpu` value),
+ * not the worker's CPU. See docs/DESIGN.md §7.
+ *
  * @category queueing
  * @since 0.1.0
  */
