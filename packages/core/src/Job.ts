@@ -352,7 +352,20 @@ const prepare = (wq: unknown, effect: unknown, options: unknown): Prepared | Wor
   }
   const body =
     typeof effect === "function"
-      ? (effect as (attempt: Attempt) => Effect.Effect<any, any, any>)
+      ? (attempt: Attempt): Effect.Effect<any, any, any> => {
+          // known only when the attempt runs: a function that returns no Effect ends that job with a defect in its
+          // own Exit (and dead letter) that says so, never anything outside the job
+          const result: unknown = (effect as (attempt: Attempt) => unknown)(attempt)
+          return Effect.isEffect(result)
+            ? result
+            : Effect.die(
+                makeError(
+                  "InvalidArgument",
+                  workqueue,
+                  `job "${attempt.id}": its effect function returned ${Engine.show(result)}, not an Effect`
+                )
+              )
+        }
       : () => effect as Effect.Effect<any, any, any>
   return { wq, workqueue, body, options: o, timeoutMs, maxAttempts }
 }

@@ -768,6 +768,9 @@ describe("WorkqueueError: bad input of every type fails typed — never a defect
       const job = yield* Job.submit(own.wq, (() => 42) as unknown as () => Effect.Effect<number>)
       const exit = yield* Job.await(job)
       assert.isTrue(Exit.isFailure(exit) && Cause.hasDies(exit.cause), "the job's Exit says what happened")
+      if (Exit.isFailure(exit)) {
+        assert.include(String(Cause.squash(exit.cause)), "its effect function returned 42, not an Effect")
+      }
       assert.isTrue(yield* Job.submit(own.wq, Effect.succeed(1)).pipe(Effect.flatMap(Job.join), Effect.as(true)))
     }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 2 })))
   )
