@@ -81,10 +81,13 @@ export const isDelayedWork = (u: unknown): u is DelayedWork => typeof u === "obj
 export const make = <E, R>(
   fn: (self: DelayedWork) => Effect.Effect<void, E, R>,
   options?: { readonly name?: string | undefined }
-): Effect.Effect<DelayedWork, never, R> =>
-  Effect.withFiberSucceed(
+): Effect.Effect<DelayedWork, never, R> => {
+  const bad = Internal.badMakeArgs(fn, options, true)
+  if (bad !== undefined) return Effect.die(bad)
+  return Effect.withFiberSucceed(
     (fiber) => new (Internal.DelayedWorkImpl as any)(fn, fiber.context, options?.name) as DelayedWork
   )
+}
 
 /**
  * `delayed_work_pending()`: the timer is armed or the item is queued.
@@ -108,7 +111,8 @@ export const make = <E, R>(
  * @category queueing
  * @since 0.1.0
  */
-export const pending = (dwork: DelayedWork): Effect.Effect<boolean> => Work.pending(dwork)
+export const pending = (dwork: DelayedWork): Effect.Effect<boolean, WorkqueueError.WorkqueueError> =>
+  Work.pending(dwork)
 
 /**
  * `flush_delayed_work()`: an armed timer fires now (the item is queued on the workqueue and CPU it was armed
@@ -136,9 +140,9 @@ export const pending = (dwork: DelayedWork): Effect.Effect<boolean> => Work.pend
  * @since 0.1.0
  */
 export const flush = (dwork: DelayedWork): Effect.Effect<boolean, WorkqueueError.WorkqueueError> =>
-  Effect.suspend(() =>
+  Internal.withItem(dwork, true, (self) =>
     Internal.onSystem<Effect.Effect<boolean, WorkqueueError.WorkqueueError>>(
-      Internal.delayedWorkState(dwork),
+      self,
       (sys, self) => Engine.flushDelayedWork(sys, self as DelayedWorkState),
       () => Effect.succeed(false)
     )
@@ -167,7 +171,7 @@ export const flush = (dwork: DelayedWork): Effect.Effect<boolean, WorkqueueError
  * @category cancelling
  * @since 0.1.0
  */
-export const cancel = (dwork: DelayedWork): Effect.Effect<boolean> => Work.cancel(dwork)
+export const cancel = (dwork: DelayedWork): Effect.Effect<boolean, WorkqueueError.WorkqueueError> => Work.cancel(dwork)
 
 /**
  * Synchronous twin of `cancel`.
@@ -213,7 +217,8 @@ export const cancelSync = (dwork: DelayedWork): Effect.Effect<boolean, Workqueue
  * @category cancelling
  * @since 0.1.0
  */
-export const disable = (dwork: DelayedWork): Effect.Effect<boolean> => Work.disable(dwork)
+export const disable = (dwork: DelayedWork): Effect.Effect<boolean, WorkqueueError.WorkqueueError> =>
+  Work.disable(dwork)
 
 /**
  * `disable_delayed_work_sync()`: `disable`, then wait until no instance runs anywhere (as `Work.disableSync`).
@@ -230,4 +235,4 @@ export const disableSync = (dwork: DelayedWork): Effect.Effect<boolean, Workqueu
  * @category cancelling
  * @since 0.1.0
  */
-export const enable = (dwork: DelayedWork): Effect.Effect<boolean> => Work.enable(dwork)
+export const enable = (dwork: DelayedWork): Effect.Effect<boolean, WorkqueueError.WorkqueueError> => Work.enable(dwork)

@@ -30,7 +30,7 @@ import * as ScheduleM from "effect/Schedule"
 import * as DelayedWork from "./DelayedWork.ts"
 import * as Engine from "./internal/engine.ts"
 import * as WorkInternal from "./internal/work.ts"
-import { make as makeError } from "./internal/error.ts"
+import { isWorkqueueError, make as makeError } from "./internal/error.ts"
 import { EntityKey, entityOf } from "./internal/scheduler.ts"
 import type { DelayedWorkState } from "./internal/state.ts"
 import * as Workqueue from "./Workqueue.ts"
@@ -232,6 +232,22 @@ Object.setPrototypeOf(JobImpl.prototype, JobProto)
 
 const toState = <A, E>(job: Job<A, E>): JobState<A, E> => job as unknown as JobState<A, E>
 
+/**
+ * Is `u` a job made by `submit`? `instanceof`, not the `TypeId` test of `isJob`: the calls below read and write
+ * the job's state, so an object that only looks like one (`{ [TypeId]: ... }`) is refused, never written to.
+ */
+const isJobState = (u: unknown): u is JobState<unknown, unknown> => u instanceof JobImpl
+
+/** The typed error for a value that is not a job: `InvalidArgument`, naming the value (it has no workqueue). */
+const badJob = (u: unknown): WorkqueueError.WorkqueueError =>
+  makeError("InvalidArgument", Engine.show(u), `not a Job: ${Engine.show(u)}`)
+
+/** The state behind `job` for the synchronous calls: a value that is not a job throws the typed error. */
+const toStateOrThrow = <A, E>(job: Job<A, E>): JobState<A, E> => {
+  if (!isJobState(job)) throw badJob(job)
+  return toState(job)
+}
+
 let nextId = 0 // L: the default id's counter
 
 // ---------------------------------------------------------------------------
@@ -276,6 +292,127 @@ const count = (metric: Metric.Metric<number, unknown>, workqueue: string) =>
 // ---------------------------------------------------------------------------
 
 /**
+ * `submit` / `run` are data-first when the first argument is a workqueue, or when the arguments after it are the
+ * effect (an Effect or a function) and options; otherwise data-last. Deciding on the effect's position as well
+ * as the workqueue's keeps a value that is not a workqueue in first position data-first, so it fails with
+ * `InvalidArgument` instead of returning a function.
+ */
+const isDataFirst = (args: IArguments): boolean =>
+  WorkqueueInternal.isWorkqueue(args[0]) ||
+  args.length >= 3 ||
+  Effect.isEffect(args[1]) ||
+  typeof args[1] === "function"
+
+/** A submission whose arguments passed every rule: what the job is built from. */
+interface Prepared {
+  readonly wq: Workqueue.Workqueue
+  readonly workqueue: string
+  readonly body: (attempt: Attempt) => Effect.Effect<any, any, any>
+  readonly options: Options<any>
+  readonly timeoutMs: number
+  readonly maxAttempts: number
+}
+
+const invalidOption = (workqueue: string, rule: string) => makeError("InvalidOptions", workqueue, `job ${rule}`)
+
+/**
+ * The rules a submission's arguments must meet, checked before anything is built or queued: a workqueue, an effect
+ * (an Effect, or a function of the attempt), an options object whose every field has its type and allowed values.
+ * Each broken rule is a typed `WorkqueueError` naming the workqueue (`InvalidArgument` for the first two,
+ * `InvalidOptions` for the options). Reads the caller's values, never writes them.
+ */
+const prepare = (wq: unknown, effect: unknown, options: unknown): Prepared | WorkqueueError.WorkqueueError => {
+  if (!WorkqueueInternal.isWorkqueue(wq)) return WorkqueueInternal.badWorkqueue(wq)
+  const workqueue = WorkqueueInternal.toState(wq).name
+  if (!Effect.isEffect(effect) && typeof effect !== "function") {
+    return makeError(
+      "InvalidArgument",
+      workqueue,
+      `a job's effect must be an Effect or a function of the attempt, got ${Engine.show(effect)}`
+    )
+  }
+  if (options !== undefined && (typeof options !== "object" || options === null || Array.isArray(options))) {
+    return invalidOption(workqueue, `options must be an object (or absent), got ${Engine.show(options)}`)
+  }
+  const o = (options ?? {}) as Options<any>
+  if (o.id !== undefined && typeof o.id !== "string") {
+    return invalidOption(workqueue, `id must be a string, got ${Engine.show(o.id)}`)
+  }
+  if (o.delay !== undefined && Number.isNaN(WorkqueueInternal.toMillis(o.delay))) {
+    return makeError("InvalidDelay", workqueue, `job delay ${Engine.show(o.delay)} is not a duration`)
+  }
+  const timeoutMs = o.timeout === undefined ? Infinity : WorkqueueInternal.toMillis(o.timeout)
+  if (!(timeoutMs > 0)) {
+    return invalidOption(workqueue, `timeout ${Engine.show(o.timeout)} is not a duration > 0`)
+  }
+  if (o.retrySchedule !== undefined && !ScheduleM.isSchedule(o.retrySchedule)) {
+    return invalidOption(workqueue, `retrySchedule must be a Schedule, got ${Engine.show(o.retrySchedule)}`)
+  }
+  const maxAttempts = o.maxAttempts ?? (o.retrySchedule === undefined ? 1 : Infinity)
+  if (
+    typeof maxAttempts !== "number" ||
+    !(maxAttempts >= 1) ||
+    (maxAttempts !== Infinity && !Number.isInteger(maxAttempts))
+  ) {
+    return invalidOption(workqueue, `maxAttempts ${Engine.show(o.maxAttempts)} is not an integer >= 1 (or Infinity)`)
+  }
+  if (o.deadLetter !== undefined && typeof o.deadLetter !== "function") {
+    return invalidOption(workqueue, `deadLetter must be a function, got ${Engine.show(o.deadLetter)}`)
+  }
+  if (o.whenFull !== undefined && o.whenFull !== "fail" && o.whenFull !== "wait") {
+    return invalidOption(workqueue, `whenFull must be "fail" or "wait", got ${Engine.show(o.whenFull)}`)
+  }
+  const body =
+    typeof effect === "function"
+      ? (attempt: Attempt): Effect.Effect<any, any, any> => {
+          // known only when the attempt runs: a function that returns no Effect ends that job with a defect in its
+          // own Exit (and dead letter) that says so, never anything outside the job
+          const result: unknown = (effect as (attempt: Attempt) => unknown)(attempt)
+          return Effect.isEffect(result)
+            ? result
+            : Effect.die(
+                makeError(
+                  "InvalidArgument",
+                  workqueue,
+                  `job "${attempt.id}": its effect function returned ${Engine.show(result)}, not an Effect`
+                )
+              )
+        }
+      : () => effect as Effect.Effect<any, any, any>
+  return { wq, workqueue, body, options: o, timeoutMs, maxAttempts }
+}
+
+/** The job's state and its item, made with the services `ctx` (the caller's, or the system's for `submitUnsafe`). */
+const newJob = <A, E>(
+  prepared: Prepared,
+  ctx: Context.Context<any>,
+  step: JobState<A, E>["step"]
+): JobImpl<A, E | Cause.TimeoutError> => {
+  const { options } = prepared
+  const state = new JobImpl<A, E | Cause.TimeoutError>(
+    options.id ?? `${prepared.workqueue}-${++nextId}`,
+    prepared.workqueue,
+    prepared.wq,
+    options,
+    prepared.timeoutMs,
+    prepared.maxAttempts,
+    step
+  )
+  // the item captures the services as `DelayedWork.make` would; named after an explicit id only (a name is a
+  // side-table entry, too dear for every anonymous job)
+  state.dwork = WorkInternal.makeWithContext(
+    () => runAttempt(state, prepared.body),
+    ctx,
+    options.id
+  ) as unknown as DelayedWork.DelayedWork
+  return state
+}
+
+/** The first queueing of a job: `queue` (or `queueDelayed` with `delay`), with `maxPending` applying. */
+const queueJob = (state: JobState<any, any>) =>
+  WorkqueueInternal.queueDelayedResult(state.wq, undefined, state.dwork, state.options.delay ?? 0, false)
+
+/**
  * Queue a one-shot job on `wq` and return its handle at once; `Job.await` gives its `Exit`, `Job.join` its value.
  *
  * **When to use**: work whose result someone wants, on a workqueue whose limits should apply (a payment call on
@@ -285,7 +422,12 @@ const count = (metric: Metric.Metric<number, unknown>, workqueue: string) =>
  * `queueDelayed` with `delay`) does: the workqueue's `maxActive`, ordering, `WQ_HIGHPRI` and freezing apply to
  * each attempt, and the `maxPending` bound to the first one — past it `submit` fails with `reason: "QueueFull"`
  * unless `whenFull: "wait"`. Retries are never refused for backpressure (the job was admitted once). The job's
- * failures go to its result and its dead letter, not to the worker's failure log.
+ * failures go to its result and its dead letter, not to the worker's failure log. Every argument is checked before
+ * anything is built: a first argument that is not a workqueue (data-first whenever the effect follows it) or an
+ * effect that is neither an Effect nor a function fails with `reason: "InvalidArgument"`; each option with a wrong
+ * type or value (`id` a string, `timeout` a duration > 0, `retrySchedule` a `Schedule`, `maxAttempts` an integer
+ * >= 1 or `Infinity`, `deadLetter` a function, `whenFull` `"fail"` or `"wait"`) with `reason: "InvalidOptions"`, a
+ * `delay` that is not a duration with `reason: "InvalidDelay"`.
  *
  * **Gotchas**: an attempt runs in a child fiber of the worker, so the engine's concurrency management sees a
  * worker waiting on it (sleeping), as for any handler that awaits: it does not count toward `nr_running`.
@@ -320,62 +462,102 @@ export const submit: {
     options?: Options<E>
   ): Effect.Effect<Job<A, E | Cause.TimeoutError>, WorkqueueError.WorkqueueError, R>
 } = dual(
-  (args) => WorkqueueInternal.isWorkqueue(args[0]),
+  isDataFirst,
   <A, E, R>(
     wq: Workqueue.Workqueue,
     effect: Effect.Effect<A, E, R> | ((attempt: Attempt) => Effect.Effect<A, E, R>),
     options?: Options<E>
   ): Effect.Effect<Job<A, E | Cause.TimeoutError>, WorkqueueError.WorkqueueError, R> =>
     Effect.suspend(() => {
-      const workqueue = Workqueue.name(wq)
-      const timeoutMs = options?.timeout === undefined ? Infinity : WorkqueueInternal.toMillis(options.timeout)
-      const maxAttempts = options?.maxAttempts ?? (options?.retrySchedule === undefined ? 1 : Infinity)
-      if (!(timeoutMs > 0)) {
-        return Effect.fail(
-          makeError("InvalidOptions", workqueue, `job timeout ${String(options?.timeout)} is not a duration > 0`)
-        )
-      }
-      if (!(maxAttempts >= 1) || (maxAttempts !== Infinity && !Number.isInteger(maxAttempts))) {
-        return Effect.fail(
-          makeError(
-            "InvalidOptions",
-            workqueue,
-            `job maxAttempts ${String(options?.maxAttempts)} is not an integer >= 1`
-          )
-        )
-      }
-      const body = typeof effect === "function" ? effect : () => effect
+      const prepared = prepare(wq, effect, options)
+      if (isWorkqueueError(prepared)) return Effect.fail(prepared)
       const start = (step: JobState<A, E>["step"]) =>
         Effect.contextWith((ctx: Context.Context<R>) => {
-          const state = new JobImpl<A, E | Cause.TimeoutError>(
-            options?.id ?? `${workqueue}-${++nextId}`,
-            workqueue,
-            wq,
-            options ?? {},
-            timeoutMs,
-            maxAttempts,
-            step
-          )
-          // the item captures the caller's services as `DelayedWork.make` would; named after an explicit id only
-          // (a name is a side-table entry, too dear for every anonymous job)
-          state.dwork = WorkInternal.makeWithContext(
-            () => runAttempt(state, body),
-            ctx,
-            options?.id
-          ) as unknown as DelayedWork.DelayedWork
-          const delay = options?.delay ?? 0
-          const attempt = () => WorkqueueInternal.queueDelayedResult(wq, undefined, state.dwork, delay, false)
-          if (options?.whenFull === "wait") return Effect.as(WorkqueueInternal.queueWaitWith(wq, attempt), state)
-          const result = attempt()
+          const state = newJob<A, E>(prepared, ctx, step)
+          if (prepared.options.whenFull === "wait") {
+            return Effect.as(
+              WorkqueueInternal.queueWaitWith(wq, () => queueJob(state)),
+              state
+            )
+          }
+          const result = queueJob(state)
           return typeof result === "boolean" ? Effect.succeed(state) : Effect.fail(result)
         })
+      const schedule = prepared.options.retrySchedule
       const job =
-        options?.retrySchedule === undefined
+        schedule === undefined
           ? start(undefined)
-          : Effect.flatMap(ScheduleM.toStep(options.retrySchedule as any), (step) => start(step as any))
+          : Effect.flatMap(ScheduleM.toStep(schedule as any), (step) => start(step as any))
       return job as unknown as Effect.Effect<Job<A, E | Cause.TimeoutError>, WorkqueueError.WorkqueueError, R>
     })
 )
+
+/**
+ * Synchronous twin of `submit`, for callers outside an Effect (a callback, an event handler): the same checks and
+ * the same queueing, the handle returned at once; a broken rule (`QueueFull` included) is thrown as the
+ * `WorkqueueError` instead of failing.
+ *
+ * **Details**: there is no caller's fiber to take services from, so the job's effect must need none (`R` is
+ * `never`); it runs with the workqueue system's own services (its `Clock`, logger, tracer). `whenFull: "wait"`
+ * cannot wait without an Effect and is refused with `reason: "InvalidOptions"`; so is a `retrySchedule` whose
+ * first step cannot be built synchronously.
+ *
+ * **Kernel**: none (see `submit`); as `queueUnsafe` is `queue_work()` called from outside an Effect.
+ *
+ * **Example** (Submit from a plain callback)
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Job, Workqueue, WorkqueueSystem } from "@effect-workqueue/core"
+ *
+ * const program = Effect.gen(function*() {
+ *   const wq = yield* Workqueue.make("callbacks")
+ *   let job: Job.Job<number, unknown> | undefined
+ *   const onEvent = (n: number) => {
+ *     job = Job.submitUnsafe(wq, Effect.succeed(n * 2))
+ *   }
+ *   onEvent(21)
+ *   return yield* Job.join(job!)
+ * })
+ * await Effect.runPromise(program.pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer()))) // => 42
+ * ```
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const submitUnsafe = <A, E>(
+  wq: Workqueue.Workqueue,
+  effect: Effect.Effect<A, E> | ((attempt: Attempt) => Effect.Effect<A, E>),
+  options?: Options<E>
+): Job<A, E | Cause.TimeoutError> => {
+  const prepared = prepare(wq, effect, options)
+  if (isWorkqueueError(prepared)) throw prepared
+  if (prepared.options.whenFull === "wait") {
+    throw makeError(
+      "InvalidOptions",
+      prepared.workqueue,
+      'job whenFull: "wait" cannot wait outside an Effect (submitUnsafe); use Job.submit, or "fail"'
+    )
+  }
+  const ctx = WorkqueueInternal.toState(wq).system.baseCtx as Context.Context<any>
+  let step: JobState<A, E>["step"] = undefined
+  const schedule = prepared.options.retrySchedule
+  if (schedule !== undefined) {
+    const exit = Effect.runSyncExit(Effect.provideContext(ScheduleM.toStep(schedule as any), ctx))
+    if (Exit.isFailure(exit)) {
+      throw makeError(
+        "InvalidOptions",
+        prepared.workqueue,
+        "job retrySchedule: its first step cannot be built synchronously (submitUnsafe); use Job.submit"
+      )
+    }
+    step = exit.value as JobState<A, E>["step"]
+  }
+  const state = newJob<A, E>(prepared, ctx, step)
+  const result = queueJob(state)
+  if (typeof result !== "boolean") throw result
+  return state as unknown as Job<A, E | Cause.TimeoutError>
+}
 
 // ---------------------------------------------------------------------------
 // the handler: one attempt, then settle
@@ -517,7 +699,8 @@ const finalFailure = <A, E>(state: JobState<A, E>, exit: Exit.Exit<A, E>): Effec
 
 /**
  * Wait for the job's final `Exit`: its value, its last typed failure (or `Cause.TimeoutError`), a defect, or an
- * interruption if it was cancelled. Never fails; interrupting the wait leaves the job alone (as `Fiber.await`).
+ * interruption if it was cancelled. Fails only for a value that is not a job (`reason: "InvalidArgument"`, never
+ * a defect); interrupting the wait leaves the job alone (as `Fiber.await`).
  *
  * **Example** (The Exit of a failed job)
  *
@@ -537,8 +720,9 @@ const finalFailure = <A, E>(state: JobState<A, E>, exit: Exit.Exit<A, E>): Effec
  * @category constructors
  * @since 0.1.0
  */
-const await_ = <A, E>(job: Job<A, E>): Effect.Effect<Exit.Exit<A, E>> =>
+const await_ = <A, E>(job: Job<A, E>): Effect.Effect<Exit.Exit<A, E>, WorkqueueError.WorkqueueError> =>
   Effect.suspend(() => {
+    if (!isJobState(job)) return Effect.fail(badJob(job))
     const state = toState(job)
     const own = ownResult(state)
     if (own === undefined) return Effect.exit(Deferred.await(state.deferred))
@@ -561,7 +745,8 @@ export { await_ as await }
 
 /**
  * Wait for the job and return its value, or fail as it failed. Interrupting the wait leaves the job alone; use
- * `Job.run` (or `Job.cancel`) to tie the job to the caller.
+ * `Job.run` (or `Job.cancel`) to tie the job to the caller. A value that is not a job fails with
+ * `reason: "InvalidArgument"`.
  *
  * **Gotchas**: joining, from a job or work item, a job queued behind it on an ordered (or `concurrency: 1`)
  * workqueue waits forever — the joined job needs the slot the caller holds. Give the caller a `timeout`, or queue
@@ -570,30 +755,32 @@ export { await_ as await }
  * @category constructors
  * @since 0.1.0
  */
-export const join = <A, E>(job: Job<A, E>): Effect.Effect<A, E> =>
-  Effect.suspend(() => {
+export const join = <A, E>(job: Job<A, E>): Effect.Effect<A, E | WorkqueueError.WorkqueueError> =>
+  Effect.suspend((): Effect.Effect<A, E | WorkqueueError.WorkqueueError> => {
+    if (!isJobState(job)) return Effect.fail(badJob(job))
     const state = toState(job)
     return ownResult(state) ?? Deferred.await(state.deferred)
   })
 
 /**
- * The job's `Exit` if it has one, else `undefined` (synchronous).
+ * The job's `Exit` if it has one, else `undefined` (synchronous; a value that is not a job throws the
+ * `WorkqueueError`, `reason: "InvalidArgument"`).
  *
  * @category constructors
  * @since 0.1.0
  */
 export const pollUnsafe = <A, E>(job: Job<A, E>): Exit.Exit<A, E> | undefined => {
-  const state = toState(job)
+  const state = toStateOrThrow(job)
   return state.done ? state.exit : undefined
 }
 
 /**
- * Attempts started so far (1 while the first runs).
+ * Attempts started so far (1 while the first runs; a value that is not a job throws, as `pollUnsafe`).
  *
  * @category constructors
  * @since 0.1.0
  */
-export const attemptsUnsafe = (job: Job<unknown, unknown>): number => toState(job).attempts
+export const attemptsUnsafe = (job: Job<unknown, unknown>): number => toStateOrThrow(job).attempts
 
 /**
  * Submit and wait: the job's value, or its failure. Interrupting the caller cancels the job (`Job.cancel`:
@@ -634,17 +821,26 @@ export const run: {
     options?: Options<E> & { readonly interruptJob?: boolean | undefined }
   ): Effect.Effect<A, E | Cause.TimeoutError | WorkqueueError.WorkqueueError, R>
 } = dual(
-  (args) => WorkqueueInternal.isWorkqueue(args[0]),
+  isDataFirst,
   <A, E, R>(
     wq: Workqueue.Workqueue,
     effect: Effect.Effect<A, E, R> | ((attempt: Attempt) => Effect.Effect<A, E, R>),
     options?: Options<E> & { readonly interruptJob?: boolean | undefined }
-  ): Effect.Effect<A, E | Cause.TimeoutError | WorkqueueError.WorkqueueError, R> =>
-    Effect.uninterruptibleMask((restore) =>
+  ): Effect.Effect<A, E | Cause.TimeoutError | WorkqueueError.WorkqueueError, R> => {
+    const interruptJob = (options as { interruptJob?: unknown } | null | undefined)?.interruptJob
+    if (interruptJob !== undefined && typeof interruptJob !== "boolean") {
+      return Effect.fail(
+        WorkqueueInternal.isWorkqueue(wq)
+          ? invalidOption(Workqueue.name(wq), `interruptJob must be a boolean, got ${Engine.show(interruptJob)}`)
+          : WorkqueueInternal.badWorkqueue(wq)
+      )
+    }
+    return Effect.uninterruptibleMask((restore) =>
       Effect.flatMap(restore(submit(wq, effect, options)), (job) =>
         options?.interruptJob === false ? restore(join(job)) : Effect.onInterrupt(restore(join(job)), () => cancel(job))
       )
     )
+  }
 )
 
 // ---------------------------------------------------------------------------
@@ -655,7 +851,9 @@ export const run: {
  * Stop the job and wait until it has stopped, in the order that cannot go wrong: remove the pending instance
  * (queued, armed, or waiting for a retry) first, then interrupt the running attempt, then wait for it. Returns
  * `true` if the job was stopped (its `Exit` is then an interruption), `false` if it had already finished or
- * finished on its own meanwhile. On return the job has its final `Exit` and nothing of it runs or is pending.
+ * finished on its own meanwhile. On return the job has its final `Exit` and nothing of it runs or is pending. A value
+ * that is not a job made by `submit` (an object that only carries its `TypeId` included) fails with
+ * `reason: "InvalidArgument"` before anything is read from it or written to it.
  *
  * **Details**: removing the pending instance before signalling is what the cancel recipe in docs/JOBS.md is
  * about: signal first and a queued instance can start and take the signal meant for the running one. An attempt
@@ -682,8 +880,9 @@ export const run: {
  * @category cancelling
  * @since 0.1.0
  */
-export const cancel = <A, E>(job: Job<A, E>): Effect.Effect<boolean> =>
-  Effect.suspend(() => {
+export const cancel = <A, E>(job: Job<A, E>): Effect.Effect<boolean, WorkqueueError.WorkqueueError> =>
+  Effect.suspend((): Effect.Effect<boolean, WorkqueueError.WorkqueueError> => {
+    if (!isJobState(job)) return Effect.fail(badJob(job))
     const state = toState(job)
     if (state.done) return Effect.succeed(false)
     if (isCurrentJob(state)) {

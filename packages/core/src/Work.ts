@@ -5,6 +5,10 @@
  * nothing; the bit is cleared just before the handler runs, so a running item can be queued once more. The same
  * item never runs on two workers of one workqueue at once (non-reentrance).
  *
+ * Every operation below checks its argument: a value that is not a work item fails with `WorkqueueError`
+ * `reason: "InvalidArgument"` (the synchronous `*Unsafe` calls throw it); `make` alone, which has no error channel,
+ * dies with that error for a handler that is not a function.
+ *
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
@@ -52,7 +56,7 @@ export interface Work extends Pipeable {
  */
 export const isWork = (u: unknown): u is Work => typeof u === "object" && u !== null && TypeId in u
 
-/** The engine's state behind `work` (a defect naming the value if it is not a `Work`). */
+/** The engine's state behind `work` (throws the typed `InvalidArgument` error if it is not a `Work`). */
 const toState = Internal.workState
 
 /**
@@ -86,9 +90,14 @@ const toState = Internal.workState
 export const make = <E, R>(
   fn: (self: Work) => Effect.Effect<void, E, R>,
   options?: { readonly name?: string | undefined }
-): Effect.Effect<Work, never, R> =>
+): Effect.Effect<Work, never, R> => {
+  // checked when called (a pure check, no state): a handler that is not a function, options that are not an
+  // object, a name that is not a string — the one defect of the item API (see `badMakeArgs`)
+  const bad = Internal.badMakeArgs(fn, options, false)
+  if (bad !== undefined) return Effect.die(bad)
   // one primitive, evaluated in place: the caller's context is a reference to the fiber's, nothing is copied
-  Effect.withFiberSucceed((fiber) => new (Internal.WorkImpl as any)(fn, fiber.context, options?.name) as Work)
+  return Effect.withFiberSucceed((fiber) => new (Internal.WorkImpl as any)(fn, fiber.context, options?.name) as Work)
+}
 
 /**
  * `work_pending()`: the PENDING bit — armed or queued (active or inactive); false while only running.
@@ -115,7 +124,8 @@ export const make = <E, R>(
  * @category queueing
  * @since 0.1.0
  */
-export const pending = (work: Work): Effect.Effect<boolean> => Effect.sync(() => pendingUnsafe(work))
+export const pending = (work: Work): Effect.Effect<boolean, WorkqueueError.WorkqueueError> =>
+  Internal.withItem(work, false, (self) => Effect.succeed((self.data & WORK_PENDING) !== 0))
 
 /**
  * Synchronous twin of `pending`.
@@ -163,8 +173,8 @@ export const busyUnsafe = (work: Work): { readonly pending: boolean; readonly ru
  * @since 0.1.0
  */
 export const flush = (work: Work): Effect.Effect<boolean, WorkqueueError.WorkqueueError> =>
-  Effect.suspend(() =>
-    Internal.onSystem<Effect.Effect<boolean, WorkqueueError.WorkqueueError>>(toState(work), Engine.flushWork, () =>
+  Internal.withItem(work, false, (self) =>
+    Internal.onSystem<Effect.Effect<boolean, WorkqueueError.WorkqueueError>>(self, Engine.flushWork, () =>
       Effect.succeed(false)
     )
   )
@@ -193,7 +203,16 @@ export const flush = (work: Work): Effect.Effect<boolean, WorkqueueError.Workque
  * @category cancelling
  * @since 0.1.0
  */
-export const cancel = (work: Work): Effect.Effect<boolean> => Effect.sync(() => cancelUnsafe(work))
+export const cancel = (work: Work): Effect.Effect<boolean, WorkqueueError.WorkqueueError> =>
+  Internal.withItem(work, false, (self) =>
+    Effect.sync(() =>
+      Internal.onSystem(
+        self,
+        (sys, self) => Engine.cancelWorkUnsafe(sys, self, false),
+        () => false
+      )
+    )
+  )
 
 /**
  * Synchronous twin of `cancel`.
@@ -237,9 +256,9 @@ export const cancelUnsafe = (work: Work): boolean =>
  * @since 0.1.0
  */
 export const cancelSync = (work: Work): Effect.Effect<boolean, WorkqueueError.WorkqueueError> =>
-  Effect.suspend(() =>
+  Internal.withItem(work, false, (self) =>
     Internal.onSystem<Effect.Effect<boolean, WorkqueueError.WorkqueueError>>(
-      toState(work),
+      self,
       (sys, self) => Engine.cancelWorkSync(sys, self, false),
       () => Effect.succeed(false)
     )
@@ -268,12 +287,14 @@ export const cancelSync = (work: Work): Effect.Effect<boolean, WorkqueueError.Wo
  * @category cancelling
  * @since 0.1.0
  */
-export const disable = (work: Work): Effect.Effect<boolean> =>
-  Internal.withIdleWarning((warn) =>
-    Internal.onSystem(
-      toState(work),
-      (sys, self) => Engine.cancelWorkUnsafe(sys, self, true),
-      (self) => Engine.workDisableIdle(self, warn)
+export const disable = (work: Work): Effect.Effect<boolean, WorkqueueError.WorkqueueError> =>
+  Internal.withItem(work, false, (self) =>
+    Internal.withIdleWarning((warn) =>
+      Internal.onSystem(
+        self,
+        (sys, self) => Engine.cancelWorkUnsafe(sys, self, true),
+        (self) => Engine.workDisableIdle(self, warn)
+      )
     )
   )
 
@@ -300,9 +321,9 @@ export const disable = (work: Work): Effect.Effect<boolean> =>
  * @since 0.1.0
  */
 export const disableSync = (work: Work): Effect.Effect<boolean, WorkqueueError.WorkqueueError> =>
-  Effect.suspend(() =>
+  Internal.withItem(work, false, (self) =>
     Internal.onSystem<Effect.Effect<boolean, WorkqueueError.WorkqueueError>>(
-      toState(work),
+      self,
       (sys, self) => Engine.cancelWorkSync(sys, self, true),
       (self) => Internal.withIdleWarning((warn) => Engine.workDisableIdle(self, warn))
     )
@@ -332,11 +353,13 @@ export const disableSync = (work: Work): Effect.Effect<boolean, WorkqueueError.W
  * @category cancelling
  * @since 0.1.0
  */
-export const enable = (work: Work): Effect.Effect<boolean> =>
-  Internal.withIdleWarning((warn) =>
-    Internal.onSystem(
-      toState(work),
-      (sys, self) => Engine.enableWorkUnsafe(sys, self, warn),
-      (self) => Engine.enableWorkUnsafe(undefined, self, warn)
+export const enable = (work: Work): Effect.Effect<boolean, WorkqueueError.WorkqueueError> =>
+  Internal.withItem(work, false, (self) =>
+    Internal.withIdleWarning((warn) =>
+      Internal.onSystem(
+        self,
+        (sys, self) => Engine.enableWorkUnsafe(sys, self, warn),
+        (self) => Engine.enableWorkUnsafe(undefined, self, warn)
+      )
     )
   )

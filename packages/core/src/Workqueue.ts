@@ -25,10 +25,11 @@ import {
   queueOnResult,
   queueWaitWith,
   toState,
+  toStateOrThrow,
   unwrap
 } from "./internal/workqueue.ts"
 import { WQ_FREEZABLE, WQ_MEM_RECLAIM, WQ_UNBOUND } from "./internal/flags.ts"
-import { resolveOptions } from "./internal/options.ts"
+import { badOptionsObject, resolveOptions } from "./internal/options.ts"
 import { systemOf } from "./internal/service.ts"
 import type * as Work from "./Work.ts"
 import * as WorkqueueError from "./WorkqueueError.ts"
@@ -133,7 +134,8 @@ export interface Options {
   /**
    * Backpressure (ours; the kernel has none): at most this many items pending on the workqueue — armed delayed
    * items plus queued items not yet started (active on a worklist or inactive), never running ones. Queueing a
-   * new item past it fails with `reason: "QueueFull"`; `queueWait` waits for room instead. Absent: no bound.
+   * new item past it fails with `reason: "QueueFull"`; `queueWait` waits for room instead. Absent or `Infinity`:
+   * no bound. Anything but a positive integer or `Infinity` fails with `reason: "InvalidOptions"`.
    */
   readonly maxPending?: number | undefined
 }
@@ -144,7 +146,17 @@ const alloc = (name: string, flags: unknown, internal: number, maxActive: unknow
     Effect.flatMap(WorkqueueSystem, (service) => {
       const bad = Engine.checkAllocArgs(name, flags, maxActive)
       if (bad !== undefined) return Effect.fail(bad)
-      const wq = allocUnsafe(systemOf(service), name, (flags as number) | internal, maxActive as number)
+      const sys = systemOf(service)
+      const all = (flags as number) | internal
+      if ((all & WQ_UNBOUND) !== 0 && (all & Engine.WQ_PERCPU) !== 0) {
+        // WQ_UNBOUND and WQ_PERCPU name opposite placements: as the kernel, WARN once and keep WQ_UNBOUND
+        sys.warnOnce(
+          "unbound-percpu",
+          `workqueue: WQ_UNBOUND and WQ_PERCPU both requested for ${name}; dropping WQ_PERCPU (the workqueue is unbound)`,
+          { workqueue: name }
+        )
+      }
+      const wq = allocUnsafe(sys, name, all, maxActive as number)
       return WorkqueueError.isWorkqueueError(wq) ? Effect.fail(wq) : Effect.succeed(wq)
     }),
     (wq) => Effect.ignore(destroy(wq))
@@ -164,8 +176,11 @@ const alloc = (name: string, flags: unknown, internal: number, maxActive: unknow
  * `reason: "InvalidName"`; once the system layer has begun to close, every call fails with
  * `reason: "SystemClosed"`. The named options (`concurrency`, `ordered`, `unbound`, `highpri`, ...) map to exactly
  * one set of `WQ_*` flags (`{ concurrency: 4 }` is `{ flags: WQ_UNBOUND, maxActive: 4 }`); named options that
- * contradict each other or the `flags` bitmask, and a `maxPending` that is not a positive integer, fail with
- * `reason: "InvalidOptions"`.
+ * contradict each other or the `flags` bitmask (`unbound: true`, `ordered: true` or `concurrency` with
+ * `WQ_PERCPU` in `flags`), a `maxPending` that is not a positive integer or `Infinity`, and options that are not an
+ * object (`null`, an array, a number) fail with `reason: "InvalidOptions"`. `maxPending: Infinity` is accepted and
+ * means no bound, as leaving it out does. `WQ_UNBOUND | WQ_PERCPU` in `flags` is not refused: a warning is logged
+ * once per system and `WQ_PERCPU` is dropped (the workqueue is unbound).
  *
  * **Kernel**: `alloc_workqueue()`, kernel/workqueue.c; the scope's close is `destroy_workqueue()`.
  *
@@ -228,7 +243,10 @@ export const makeOrdered = (
   name: string,
   options?: { readonly flags?: number | undefined }
 ): Effect.Effect<Workqueue, WorkqueueError.WorkqueueError, Scope.Scope | WorkqueueSystem> =>
-  alloc(name, options?.flags ?? 0, WQ_UNBOUND | Engine.__WQ_ORDERED, 1)
+  Effect.suspend(() => {
+    const bad = Engine.checkAllocArgs(name, 0, 0) ?? badOptionsObject(name, options)
+    return bad !== undefined ? Effect.fail(bad) : alloc(name, options?.flags ?? 0, WQ_UNBOUND | Engine.__WQ_ORDERED, 1)
+  })
 
 /**
  * The legacy `create_workqueue()`: per-CPU, `WQ_MEM_RECLAIM`, max_active 1 — one at a time *per CPU*.
@@ -292,25 +310,27 @@ export const createFreezable = (
 // ---------------------------------------------------------------------------
 
 /**
- * The workqueue's name (truncated to 31 characters, as `WQ_NAME_LEN`).
+ * The workqueue's name (truncated to 31 characters, as `WQ_NAME_LEN`). This accessor and the others below are
+ * synchronous: a value that is not a `Workqueue` throws the `WorkqueueError` (`reason: "InvalidArgument"`), as the
+ * `*Unsafe` twins throw theirs.
  * @category models
  * @since 0.1.0
  */
-export const name = (wq: Workqueue): string => toState(wq).name
+export const name = (wq: Workqueue): string => toStateOrThrow(wq).name
 
 /**
  * The workqueue's `WQ_*` flags (internal `__WQ_*` bits included).
  * @category models
  * @since 0.1.0
  */
-export const flags = (wq: Workqueue): number => toState(wq).flags
+export const flags = (wq: Workqueue): number => toStateOrThrow(wq).flags
 
 /**
  * The configured `max_active` (for `WQ_BH`: `Infinity`).
  * @category models
  * @since 0.1.0
  */
-export const maxActive = (wq: Workqueue): number => toState(wq).savedMaxActive
+export const maxActive = (wq: Workqueue): number => toStateOrThrow(wq).savedMaxActive
 
 /**
  * `workqueue_congested()`: advisory — that CPU's pwq holds inactive items.
@@ -318,7 +338,7 @@ export const maxActive = (wq: Workqueue): number => toState(wq).savedMaxActive
  * @since 0.1.0
  */
 export const congestedUnsafe = (wq: Workqueue, cpu: number): boolean => {
-  const pwq = toState(wq).pwqs[cpu]
+  const pwq = toStateOrThrow(wq).pwqs[cpu]
   return pwq !== undefined && pwq.inactive.length > 0
 }
 
@@ -332,8 +352,10 @@ export const congestedUnsafe = (wq: Workqueue, cpu: number): boolean => {
  *
  * **Gotchas**: fails with `reason: "Destroyed"` on a destroyed workqueue, and `"Draining"` while it drains
  * unless the caller is one of its own work items (or a fiber one of them forked, while that run lasts) — the item
- * is then not pending (the kernel drops it). An item already queued on another `WorkqueueSystem` fails with
- * `"ForeignSystem"`; a value that is not a `Work` with `"InvalidArgument"`.
+ * is then not pending (the kernel drops it). "The caller" is a fiber: a plain promise's `.then` callback inside a
+ * handler runs outside every fiber, so it is an outside caller and is refused while draining (docs/DESIGN.md §7);
+ * queue from the handler's fiber once the promise has settled instead. An item already queued on another
+ * `WorkqueueSystem` fails with `"ForeignSystem"`; a value that is not a `Work` with `"InvalidArgument"`.
  *
  * **Kernel**: `queue_work()` → `queue_work_on(WORK_CPU_UNBOUND)`, kernel/workqueue.c. If `true`, everything
  * done before the call is visible to the execution that results.
@@ -366,6 +388,12 @@ export const queue: {
 
 /**
  * Synchronous twin of `queue`; throws the `WorkqueueError` instead of failing.
+ *
+ * **Gotchas**: called from a plain promise continuation (`.then`) or a callback inside a handler, it runs
+ * outside the handler's fiber and so outside the run: during a drain or destroy of the handler's own workqueue
+ * it throws `reason: "Draining"` (not chained work), and per-CPU queueing goes to CPU 0 (or the `onCpu` value),
+ * not the worker's CPU. See docs/DESIGN.md §7.
+ *
  * @category queueing
  * @since 0.1.0
  */
@@ -695,7 +723,7 @@ export const destroy = (wq: Workqueue): Effect.Effect<void, WorkqueueError.Workq
 
 /**
  * Fire every armed delayed item of the workqueue now, earliest expiry first, as `destroy` does before it drains;
- * returns how many fired. Each fired item is queued at once (accepted even while the queue drains) and then
+ * returns how many fired. A value that is not a `Workqueue` fails with `reason: "InvalidArgument"`. Each fired item is queued at once (accepted even while the queue drains) and then
  * runs as any queued item does.
  *
  * **When to use**: a shutdown that must finish within a deadline: fire the armed items at its start, so the
@@ -724,12 +752,13 @@ export const destroy = (wq: Workqueue): Effect.Effect<void, WorkqueueError.Workq
  * @category flushing
  * @since 0.1.0
  */
-export const fireArmed = (wq: Workqueue): Effect.Effect<number> =>
-  Effect.sync(() => {
+export const fireArmed = (wq: Workqueue): Effect.Effect<number, WorkqueueError.WorkqueueError> =>
+  Effect.suspend(() => {
+    if (!isWorkqueue(wq)) return Effect.fail(badWorkqueue(wq))
     const state = toState(wq)
     const before = state.timerCount.armed
     Engine.fireArmedTimers(state.system, state)
-    return before - state.timerCount.armed
+    return Effect.succeed(before - state.timerCount.armed)
   })
 
 // ---------------------------------------------------------------------------
@@ -789,7 +818,7 @@ export const setMaxActive: {
  * @category configuration
  * @since 0.1.0
  */
-export const maxPending = (wq: Workqueue): number => toState(wq).maxPending
+export const maxPending = (wq: Workqueue): number => toStateOrThrow(wq).maxPending
 
 /**
  * Items pending on the workqueue right now: armed delayed items plus queued items not yet started (active or
@@ -814,7 +843,7 @@ export const maxPending = (wq: Workqueue): number => toState(wq).maxPending
  * @since 0.1.0
  */
 export const pendingCountUnsafe = (wq: Workqueue): number => {
-  const state = toState(wq)
+  const state = toStateOrThrow(wq)
   return state.nrQueued + state.timerCount.armed
 }
 
@@ -826,7 +855,8 @@ export const pendingCountUnsafe = (wq: Workqueue): number => {
  * **When to use**: a producer that should slow down to the workqueue's pace (a request handler, a stream).
  *
  * **Details**: returns as `queue` does once there is room: `true` if queued, `false` if already pending or disabled.
- * Without a `maxPending` it is `queue`.
+ * Without a `maxPending` it is `queue`. Its arguments are checked as `queue` checks them, before any wait: a value
+ * that is not a `Workqueue` or a `Work` fails with `reason: "InvalidArgument"`.
  *
  * **Gotchas**: from one of the workqueue's own handlers it can wait forever — the pending items may need the
  * very active slot that handler holds (`concurrency: 1`). Use `queue` there and handle `QueueFull`.
@@ -891,6 +921,10 @@ const Rearmed: Outcome = { _tag: "Rearmed" }
 const RefusedDisabled: Outcome = { _tag: "Refused", reason: "Disabled" }
 const RefusedCancelling: Outcome = { _tag: "Refused", reason: "Cancelling" }
 
+/** Whether `work` is disabled before the call, read only from a value that is an item (validated after). */
+const disabledBefore = (work: unknown): boolean =>
+  typeof work === "object" && work !== null && (work as { disable?: number }).disable! > 0
+
 const refused = (work: Work.Work): Outcome =>
   Engine.refusalReason(work as any) === "Cancelling" ? RefusedCancelling : RefusedDisabled
 
@@ -929,7 +963,7 @@ export const queueOutcome: {
   2,
   (wq: Workqueue, work: Work.Work): Effect.Effect<Outcome, WorkqueueError.WorkqueueError> =>
     Effect.suspend(() => {
-      const disabled = (work as any).disable > 0
+      const disabled = disabledBefore(work)
       const result = queueOnResult(wq, undefined, work)
       if (typeof result !== "boolean") return Effect.fail(result)
       return Effect.succeed(result ? Queued : disabled ? refused(work) : AlreadyPending)
@@ -974,7 +1008,7 @@ export const modDelayedOutcome: {
   ): Effect.Effect<Outcome, WorkqueueError.WorkqueueError>
 } = dual(3, (wq: Workqueue, dwork: DelayedWork.DelayedWork, delay: Duration.Input) =>
   Effect.suspend(() => {
-    const disabled = (dwork as any).disable > 0
+    const disabled = disabledBefore(dwork)
     const result = queueDelayedResult(wq, undefined, dwork, delay, true)
     if (typeof result !== "boolean") return Effect.fail(result)
     return Effect.succeed(result ? Rearmed : disabled ? refused(dwork) : Armed)

@@ -37,18 +37,21 @@ const reasons = [
  *   as `wq_clamp_max_active()` does).
  * - `InvalidName`: a workqueue name that is not a non-empty string.
  * - `InvalidCpu`: a CPU outside `0 .. cpus-1`, explicit or set by `WorkqueueSystem.onCpu`.
- * - `InvalidDelay`: a delay that is NaN or infinite.
+ * - `InvalidDelay`: a delay that is NaN or infinite, or not a duration at all (`"soon"`, an object without any
+ *   `Duration` field).
  * - `Deadlock`: what lockdep would report: a handler flushing, draining or destroying its own workqueue, an item
  *   flushing or cancel-syncing itself, an ordered workqueue waiting on itself.
  * - `SystemClosed`: a workqueue made, or queued on, after its `WorkqueueSystem` layer has begun to close.
  * - `ForeignSystem`: a work item queued on a workqueue of another `WorkqueueSystem` than the one it belongs to
  *   (a work item belongs to the first system it is queued on, until that system closes; see docs/DESIGN.md).
- * - `InvalidArgument`: a value that is not a `Workqueue`, `Work` or `DelayedWork` where one is required
- *   (`queueDelayed` needs a `DelayedWork`), or a missing CPU for a `*On` call.
+ * - `InvalidArgument`: a value that is not a `Workqueue`, `Work`, `DelayedWork` or `Job` where one is required
+ *   (`queueDelayed` needs a `DelayedWork`), a job effect that is neither an Effect nor a function, or a missing
+ *   CPU for a `*On` call. With no workqueue to name, `workqueue` holds the offending value as text.
  * - `QueueFull`: the workqueue's `maxPending` items are pending (armed or queued, not started); ours, the
  *   kernel has no bound. `Workqueue.queueWait` waits for room instead.
- * - `InvalidOptions`: named options of `Workqueue.make` that contradict each other or the `flags` bitmask, or a
- *   `maxPending` that is not a positive integer.
+ * - `InvalidOptions`: options that are not an object; named options of `Workqueue.make` that contradict each
+ *   other or the `flags` bitmask, or a `maxPending` that is not a positive integer (or `Infinity`); a `Job.submit`
+ *   option of the wrong type or value (`whenFull: "block"`, `retrySchedule: {}`, ...).
  *
  * A `WQ_BH` handler that suspends is not an error: it is warned once (BH work must not sleep) and completes.
  *

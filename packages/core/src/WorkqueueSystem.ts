@@ -499,12 +499,13 @@ export const workqueues: Effect.Effect<ReadonlyArray<Workqueue.Workqueue>, never
 )
 
 /**
- * Is this one of the `system_*_wq`?
+ * Is this one of the `system_*_wq`? (`false` for a value that is not a workqueue.)
  *
  * @category models
  * @since 0.1.0
  */
-export const isSystemWorkqueue = (wq: Workqueue.Workqueue): boolean => WorkqueueInternal.toState(wq).isSystem
+export const isSystemWorkqueue = (wq: Workqueue.Workqueue): boolean =>
+  WorkqueueInternal.isWorkqueue(wq) && WorkqueueInternal.toState(wq).isSystem
 
 // ---------------------------------------------------------------------------
 // snapshot (debugfs / wq_dump.py)
@@ -606,7 +607,14 @@ export interface WorkqueueSnapshot {
   readonly maxActive: number
   readonly state: string
   readonly rescuer: string | undefined
+  /** armed delayed items (their timers) */
   readonly armed: number
+  /** queued items not yet started, active on a worklist or inactive (the engine's `nrQueued`) */
+  readonly queued: number
+  /** `queued + armed`: the count `maxPending` bounds (`Workqueue.pendingCountUnsafe`) */
+  readonly pending: number
+  /** the `maxPending` bound; `undefined` when there is none (`Infinity`, kept out of the JSON a debug route serves) */
+  readonly maxPending: number | undefined
   readonly pwqs: ReadonlyArray<PwqSnapshot>
 }
 
@@ -698,6 +706,9 @@ const snapshotUnsafe = (sys: Engine.System): Snapshot => ({
     state: wq.lifecycle,
     rescuer: wq.rescuer?.name,
     armed: wq.timerCount.armed,
+    queued: wq.nrQueued,
+    pending: wq.nrQueued + wq.timerCount.armed,
+    maxPending: wq.maxPending === Infinity ? undefined : wq.maxPending,
     pwqs: Engine.uniquePwqs(wq).map(pwqSnapshot)
   })),
   pools: sys.pools.map((pool) => poolSnapshot(sys, pool)),
@@ -711,7 +722,8 @@ const runQueueUnsafe = (sys: Engine.System): RunQueue => ({
 })
 
 /**
- * Plain data of every workqueue (flags, max_active, per-pwq active/inactive counts and statistics) and every
+ * Plain data of every workqueue (flags, max_active, pending items and the `maxPending` bound, per-pwq
+ * active/inactive counts and statistics) and every
  * pool (CPU or unbound, nice, workers with kworker-style names, idle, busy, what each busy worker runs).
  *
  * **Kernel**: `/sys/kernel/debug/workqueue`, `tools/workqueue/wq_dump.py` and `wq_monitor.py`.

@@ -7,7 +7,7 @@ import * as Fiber from "effect/Fiber"
 import * as Metric from "effect/Metric"
 import * as Schedule from "effect/Schedule"
 import { TestClock } from "effect/testing"
-import { Job, Work, Workqueue, WorkqueueSystem } from "../src/index.ts"
+import { Job, Work, Workqueue, WorkqueueError, WorkqueueSystem } from "../src/index.ts"
 import { makeGate, makeLogCapture, settle } from "./utils/recorder.ts"
 
 const layer = WorkqueueSystem.layer({ cpus: 2 })
@@ -534,6 +534,88 @@ describe("cancel recipe (docs/JOBS.md)", () => {
       state.abort = true
       yield* TestClock.adjust(10)
       yield* Fiber.join(canceller)
+    }).pipe(Effect.scoped, Effect.provide(layer))
+  )
+})
+
+describe("Job.submitUnsafe (the synchronous twin of submit)", () => {
+  it.effect("submits from a plain callback: the handle at once, the same result, the same workqueue limits", () =>
+    Effect.gen(function* () {
+      const wq = yield* Workqueue.make("unsafe", { concurrency: 1 })
+      const jobs: Array<Job.Job<string, never>> = []
+      // a plain JavaScript callback, outside any Effect: a microtask, as an event emitter would call it
+      yield* Effect.promise(
+        () =>
+          new Promise<void>((resolve) =>
+            queueMicrotask(() => {
+              for (const n of ["a", "b"]) {
+                jobs.push(Job.submitUnsafe(wq, Effect.as(Effect.sleep(10), n)) as Job.Job<string, never>)
+              }
+              resolve()
+            })
+          )
+      )
+      assert.lengthOf(jobs, 2)
+      assert.isTrue(Job.isJob(jobs[0]))
+      assert.match(jobs[0]!.id, /^unsafe-\d+$/)
+      assert.strictEqual(jobs[0]!.workqueue, "unsafe")
+      assert.isUndefined(Job.pollUnsafe(jobs[0]!), "queued, not run: submitting runs nothing synchronously")
+      yield* TestClock.adjust(10)
+      yield* settle()
+      assert.deepStrictEqual(Exit.isSuccess(Job.pollUnsafe(jobs[0]!)!), true, "the first ran alone (concurrency 1)")
+      assert.isUndefined(Job.pollUnsafe(jobs[1]!), "the second waits for the slot")
+      yield* TestClock.adjust(10)
+      assert.deepStrictEqual(yield* Effect.forEach(jobs, Job.join), ["a", "b"])
+    }).pipe(Effect.scoped, Effect.provide(layer))
+  )
+
+  it.effect("retries on its schedule and runs with the system's services (its TestClock)", () =>
+    Effect.gen(function* () {
+      const wq = yield* Workqueue.make("unsafe-retry")
+      const times: Array<number> = []
+      const job = Job.submitUnsafe(
+        wq,
+        ({ attempts }) =>
+          Effect.flatMap(Clock.currentTimeMillis, (now) => {
+            times.push(now)
+            return attempts < 3 ? Effect.fail("again" as const) : Effect.succeed(attempts)
+          }),
+        { id: "retry", retrySchedule: Schedule.spaced("100 millis") }
+      )
+      assert.strictEqual(job.id, "retry")
+      yield* settle()
+      yield* TestClock.adjust(100)
+      yield* settle()
+      yield* TestClock.adjust(100)
+      assert.strictEqual(yield* Job.join(job), 3)
+      assert.deepStrictEqual(times, [0, 100, 200], "attempts at the TestClock's times: the system's Clock")
+    }).pipe(Effect.scoped, Effect.provide(layer))
+  )
+
+  it.effect("throws the WorkqueueError instead of failing: QueueFull queues nothing; whenFull: wait is refused", () =>
+    Effect.gen(function* () {
+      const gate = yield* makeGate
+      const wq = yield* Workqueue.make("unsafe-full", { concurrency: 1, maxPending: 1 })
+      yield* Job.submit(wq, gate.await)
+      yield* settle()
+      Job.submitUnsafe(wq, Effect.void) // pending: the bound
+      const thrown = (f: () => unknown) => {
+        try {
+          f()
+        } catch (e) {
+          return e as WorkqueueError.WorkqueueError
+        }
+        return assert.fail("did not throw")
+      }
+      const full = thrown(() => Job.submitUnsafe(wq, Effect.void))
+      assert.isTrue(WorkqueueError.isWorkqueueError(full))
+      assert.strictEqual(full.reason, "QueueFull")
+      assert.strictEqual(Workqueue.pendingCountUnsafe(wq), 1, "the refused job was not queued")
+      const wait = thrown(() => Job.submitUnsafe(wq, Effect.void, { whenFull: "wait" }))
+      assert.strictEqual(wait.reason, "InvalidOptions")
+      assert.include(wait.message, 'whenFull: "wait" cannot wait outside an Effect')
+      yield* gate.open
+      yield* Workqueue.flush(wq)
     }).pipe(Effect.scoped, Effect.provide(layer))
   )
 })

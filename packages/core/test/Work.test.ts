@@ -7,7 +7,7 @@ import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
 import * as Fiber from "effect/Fiber"
 import { TestClock } from "effect/testing"
-import { DelayedWork, Work, Workqueue, WorkqueueSystem } from "../src/index.ts"
+import { DelayedWork, Work, Workqueue, WorkqueueError, WorkqueueSystem } from "../src/index.ts"
 import { makeGate, makeLogCapture, makeRecorder, settle, withSystemClosedOnSuccess } from "./utils/recorder.ts"
 
 class Greeting extends Context.Service<Greeting, { readonly text: string }>()("test/Greeting") {}
@@ -1057,7 +1057,7 @@ describe("Work: a work item belongs to one system", () => {
 })
 
 describe("Work: arguments a JavaScript caller may get wrong", () => {
-  it.effect("every Work and DelayedWork operation given a non-item dies with a TypeError that says so", () =>
+  it.effect("every Work and DelayedWork operation given a non-item fails with InvalidArgument, never a defect", () =>
     Effect.gen(function* () {
       for (const v of [undefined, null, 1, "w", {}, Symbol("w")] as Array<unknown>) {
         const w = v as Work.Work
@@ -1075,8 +1075,11 @@ describe("Work: arguments a JavaScript caller may get wrong", () => {
           DelayedWork.flush(d)
         ] as Array<Effect.Effect<unknown, unknown>>) {
           const exit = yield* Effect.exit(op)
-          assert.isTrue(Exit.isFailure(exit))
-          if (Exit.isFailure(exit)) assert.match(String(Cause.squash(exit.cause)), /TypeError: not a (Delayed)?Work/)
+          assert.isTrue(Exit.isFailure(exit) && Cause.hasFails(exit.cause) && !Cause.hasDies(exit.cause), String(exit))
+          const error = yield* Effect.flip(op)
+          assert.isTrue(WorkqueueError.isWorkqueueError(error), String(error))
+          assert.strictEqual((error as WorkqueueError.WorkqueueError).reason, "InvalidArgument")
+          assert.match((error as WorkqueueError.WorkqueueError).message, /not a (Delayed)?Work/)
         }
       }
     })

@@ -5,7 +5,7 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Scheduler from "effect/Scheduler"
 import { TestClock } from "effect/testing"
-import { DelayedWork, Work, Workqueue, WorkqueueSystem } from "../src/index.ts"
+import { DelayedWork, Work, Workqueue, WorkqueueError, WorkqueueSystem } from "../src/index.ts"
 import {
   type Event,
   makeGate,
@@ -526,6 +526,50 @@ describe("Workqueue", () => {
           assert.isFalse(yield* Work.pending(stranger))
           // the system is closed only on success: a failed assertion above leaves the leader gated, and the close
           // (which flushes every queue) would otherwise hang instead of reporting it
+        }).pipe(withSystemClosedOnSuccess({ cpus: 4 }))
+    )
+    it.effect(
+      "a plain-promise continuation inside a handler is not the run: its queueUnsafe is refused during drain (docs/DESIGN.md §7)",
+      () =>
+        Effect.gen(function* () {
+          // Pins a documented limit: the run's identity lives in fibers (the worker's and the ones its handler forks);
+          // a `.then` callback runs outside every fiber, so it is "outside" as any caller is. The handler's own fiber,
+          // after the promise, is chained work and may queue.
+          const rec = yield* makeRecorder
+          const gate = yield* makeGate
+          const wq = yield* Workqueue.make("promise")
+          const fromThen = yield* Work.make(rec.handler("fromThen"))
+          const fromFiber = yield* Work.make(rec.handler("fromFiber"))
+          let inThen: unknown = "not run"
+          let cpuInThen = -1
+          const leader = yield* Work.make(() =>
+            Effect.gen(function* () {
+              yield* gate.await
+              yield* Effect.promise(() =>
+                Promise.resolve().then(() => {
+                  cpuInThen = Effect.runSync(WorkqueueSystem.currentCpu)
+                  try {
+                    inThen = Workqueue.queueUnsafe(wq, fromThen)
+                  } catch (e) {
+                    inThen = e
+                  }
+                })
+              )
+              assert.isTrue(yield* Workqueue.queue(wq, fromFiber), "the handler's fiber is still the run")
+            })
+          )
+          yield* Workqueue.queueOn(wq, 1, leader)
+          yield* settle()
+          const drainer = yield* Effect.forkChild(Workqueue.drain(wq))
+          yield* settle()
+          yield* gate.open
+          yield* settle()
+          yield* Fiber.join(drainer)
+          assert.isTrue(WorkqueueError.isWorkqueueError(inThen), `the .then callback was refused: ${String(inThen)}`)
+          assert.strictEqual((inThen as WorkqueueError.WorkqueueError).reason, "Draining")
+          assert.strictEqual(cpuInThen, 0, "nor does it see the worker's CPU (1): it is not on the worker")
+          assert.deepStrictEqual(yield* rec.starts, ["fromFiber"])
+          assert.isFalse(yield* Work.pending(fromThen), "the refused item is not pending")
         }).pipe(withSystemClosedOnSuccess({ cpus: 4 }))
     )
     it.effect(

@@ -1,4 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
@@ -43,9 +44,17 @@ describe("Workqueue friendly options", () => {
         [{ highpri: "yes" as unknown as boolean }, "must be a boolean"],
         [{ maxPending: 0 }, "maxPending 0"],
         [{ maxPending: Number.NaN }, "maxPending NaN"],
-        [{ maxPending: "5" as unknown as number }, "maxPending 5"],
+        [{ maxPending: "5" as unknown as number }, 'maxPending "5"'],
         [{ ordered: 1 as unknown as boolean }, "must be a boolean"],
-        [{ concurrency: Number.POSITIVE_INFINITY }, "concurrency Infinity"]
+        [{ concurrency: Number.POSITIVE_INFINITY }, "concurrency Infinity"],
+        // a named option meaning unbound, against WQ_PERCPU in the bitmask: a contradiction, never a silent pick
+        [{ unbound: true, flags: Workqueue.WQ_PERCPU }, "unbound: true conflicts with WQ_PERCPU"],
+        [{ concurrency: 2, flags: Workqueue.WQ_PERCPU }, "conflicts with WQ_PERCPU"],
+        [{ ordered: true, flags: Workqueue.WQ_PERCPU }, "ordered: true is unbound; it conflicts with WQ_PERCPU"],
+        [{ maxPending: -1 }, "maxPending -1"],
+        [{ maxPending: 2.5 }, "maxPending 2.5"],
+        [{ maxPending: Number.NEGATIVE_INFINITY }, "maxPending -Infinity"],
+        [{ concurrency: Symbol("c") as unknown as number }, "concurrency Symbol(c)"]
       ]
       for (const [options, rule] of cases) {
         const error = yield* Effect.flip(Workqueue.make("bad", options))
@@ -56,6 +65,79 @@ describe("Workqueue friendly options", () => {
       // the kernel's own rule still applies to the named form
       const bh = yield* Effect.flip(Workqueue.make("bh", { bh: true, unbound: true }))
       assert.strictEqual(bh.reason, "InvalidFlags")
+    }).pipe(Effect.scoped, Effect.provide(layer))
+  )
+
+  it.effect(
+    "options that are not an object (null, a number, a string, an array, a function) fail with InvalidOptions",
+    () =>
+      Effect.gen(function* () {
+        for (const options of [null, 42, "x", [], () => 1, true, Symbol("o")] as Array<unknown>) {
+          for (const make of [
+            () => Workqueue.make("opts", options as Workqueue.Options),
+            () => Workqueue.makeOrdered("opts", options as { flags?: number })
+          ]) {
+            const exit = yield* Effect.exit(make())
+            assert.isTrue(
+              Exit.isFailure(exit) && Cause.hasFails(exit.cause) && !Cause.hasDies(exit.cause),
+              String(exit)
+            )
+            const error = yield* Effect.flip(make())
+            assert.strictEqual(error.reason, "InvalidOptions", String(options))
+            assert.strictEqual(error.workqueue, "opts")
+            assert.include(error.message, "options must be an object")
+          }
+        }
+        assert.lengthOf(
+          (yield* WorkqueueSystem.workqueues).filter((wq) => Workqueue.name(wq) === "opts"),
+          0,
+          "nothing was allocated"
+        )
+      }).pipe(Effect.scoped, Effect.provide(layer))
+  )
+
+  it.effect(
+    "WQ_UNBOUND | WQ_PERCPU in the bitmask: warned once per system, WQ_PERCPU dropped (the kernel's WARN)",
+    () => {
+      const logs = makeLogCapture()
+      return Effect.gen(function* () {
+        const both = Workqueue.WQ_UNBOUND | Workqueue.WQ_PERCPU
+        const a = yield* Workqueue.make("both-a", { flags: both })
+        const b = yield* Workqueue.make("both-b", { flags: both | Workqueue.WQ_HIGHPRI })
+        const c = yield* Workqueue.makeOrdered("both-c", { flags: Workqueue.WQ_PERCPU })
+        for (const wq of [a, b, c]) {
+          assert.strictEqual(Workqueue.flags(wq) & Workqueue.WQ_PERCPU, 0, `${Workqueue.name(wq)}: WQ_PERCPU dropped`)
+          assert.strictEqual(Workqueue.flags(wq) & Workqueue.WQ_UNBOUND, Workqueue.WQ_UNBOUND, "it is unbound")
+        }
+        yield* settle()
+        const warnings = logs.lines.filter((l) => l.level === "Warn" && l.message.includes("WQ_PERCPU"))
+        assert.lengthOf(warnings, 1, logs.text())
+        assert.include(warnings[0]!.message, "WQ_UNBOUND and WQ_PERCPU both requested for both-a; dropping WQ_PERCPU")
+        // the named complement alone, and the bitmask WQ_PERCPU alone, warn nothing
+        yield* Workqueue.make("percpu-only", { flags: Workqueue.WQ_PERCPU })
+        yield* Workqueue.make("named-percpu", { unbound: false })
+        yield* settle()
+        assert.lengthOf(
+          logs.lines.filter((l) => l.level === "Warn" && l.message.includes("WQ_PERCPU")),
+          1,
+          logs.text()
+        )
+      }).pipe(Effect.scoped, Effect.provide(layer), Effect.provide(logs.layer))
+    }
+  )
+
+  it.effect("maxPending: Infinity is accepted and means no bound, as leaving it out does", () =>
+    Effect.gen(function* () {
+      const wq = yield* Workqueue.make("unbounded", { concurrency: 1, maxPending: Number.POSITIVE_INFINITY })
+      assert.strictEqual(Workqueue.maxPending(wq), Number.POSITIVE_INFINITY)
+      assert.strictEqual(Workqueue.maxPending(yield* Workqueue.make("default")), Number.POSITIVE_INFINITY)
+      const gate = yield* makeGate
+      yield* Workqueue.queue(wq, yield* Work.make(() => gate.await))
+      yield* settle() // the gated item runs: it is no longer pending
+      for (let i = 0; i < 100; i++) assert.isTrue(yield* Workqueue.queue(wq, yield* Work.make(() => Effect.void)))
+      assert.strictEqual(Workqueue.pendingCountUnsafe(wq), 100, "never QueueFull")
+      yield* gate.open
+      yield* Workqueue.flush(wq)
     }).pipe(Effect.scoped, Effect.provide(layer))
   )
 })

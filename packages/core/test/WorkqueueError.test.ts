@@ -5,7 +5,8 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import { TestClock } from "effect/testing"
-import { DelayedWork, Work, Workqueue, WorkqueueError, WorkqueueSystem } from "../src/index.ts"
+import * as Schedule from "effect/Schedule"
+import { DelayedWork, Job, Work, Workqueue, WorkqueueError, WorkqueueSystem } from "../src/index.ts"
 import { makeGate, settle, withSystemClosedOnSuccess } from "./utils/recorder.ts"
 
 /** Asserts the error is a `WorkqueueError` for `reason` that names workqueue `name` in its field and message. */
@@ -435,17 +436,342 @@ describe("WorkqueueError: arguments a JavaScript caller may get wrong (InvalidAr
     }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 2 })))
   )
 
-  it.effect("Work.make and DelayedWork.make refuse a handler that is not a function, with a clear defect", () =>
-    Effect.gen(function* () {
-      for (const fn of [undefined, null, 1, "f", {}] as Array<unknown>) {
-        for (const make of [Work.make, DelayedWork.make] as Array<(f: any) => Effect.Effect<unknown>>) {
-          const exit = yield* Effect.exit(make(fn))
-          assert.isTrue(Exit.isFailure(exit))
-          if (Exit.isFailure(exit)) assert.include(String(Cause.squash(exit.cause)), "the handler must be a function")
+  it.effect(
+    "Work.make and DelayedWork.make refuse a handler that is not a function with a clear defect (no error channel)",
+    () =>
+      Effect.gen(function* () {
+        for (const fn of [undefined, null, 1, "f", {}] as Array<unknown>) {
+          for (const make of [Work.make, DelayedWork.make] as Array<(f: any) => Effect.Effect<unknown>>) {
+            const exit = yield* Effect.exit(make(fn))
+            assert.isTrue(Exit.isFailure(exit))
+            if (Exit.isFailure(exit)) assert.include(String(Cause.squash(exit.cause)), "the handler must be a function")
+          }
         }
+        const named = yield* Effect.exit(Work.make(() => Effect.void, { name: 42 as unknown as string }))
+        assert.isTrue(Exit.isFailure(named))
+      })
+  )
+})
+
+// ---------------------------------------------------------------------------
+// the bad-value table: every public call, every argument, every JavaScript type
+// ---------------------------------------------------------------------------
+
+describe("WorkqueueError: bad input of every type fails typed — never a defect, a throw from an Effect call, a hang", () => {
+  /** The values a JavaScript caller may pass anywhere: every type, and the API's own values in the wrong place. */
+  const table = (own: {
+    readonly work: Work.Work
+    readonly dwork: DelayedWork.DelayedWork
+    readonly wq: Workqueue.Workqueue
+    readonly job: Job.Job<unknown, unknown>
+  }): ReadonlyArray<readonly [string, unknown]> => [
+    ["null", null],
+    ["undefined", undefined],
+    ["42", 42],
+    ['"x"', "x"],
+    ["{}", {}],
+    ["[]", []],
+    ["NaN", Number.NaN],
+    ["a function", () => 1],
+    ["a symbol", Symbol("bad")],
+    ["a bigint", 1n],
+    ["a Work", own.work],
+    ["a DelayedWork", own.dwork],
+    ["a Workqueue", own.wq],
+    ["a Job", own.job]
+  ]
+
+  /**
+   * Calls `call` and asserts the whole contract: the call itself does not throw, it returns an Effect, and that
+   * Effect fails (within the hang guard) with a `WorkqueueError` of `reason` and no defect. Returns the error.
+   */
+  const failsTyped = (label: string, call: () => unknown, reason: WorkqueueError.Reason) =>
+    Effect.gen(function* () {
+      let effect: unknown
+      try {
+        effect = call()
+      } catch (thrown) {
+        assert.fail(`${label}: threw synchronously: ${String(thrown)}`)
       }
-      const named = yield* Effect.exit(Work.make(() => Effect.void, { name: 42 as unknown as string }))
-      assert.isTrue(Exit.isFailure(named))
+      assert.isTrue(Effect.isEffect(effect), `${label}: returned ${typeof effect}, not an Effect`)
+      const exit = yield* Effect.exit(
+        Effect.timeoutOrElse(effect as Effect.Effect<unknown, unknown>, {
+          duration: "1 hour", // virtual time: a hang guard only
+          orElse: () => Effect.die(`${label}: hung`)
+        })
+      )
+      assert.isTrue(Exit.isFailure(exit), `${label}: succeeded`)
+      if (Exit.isSuccess(exit)) return undefined
+      assert.isFalse(Cause.hasDies(exit.cause), `${label}: died: ${Cause.pretty(exit.cause)}`)
+      const error = Cause.squash(exit.cause)
+      assert.isTrue(WorkqueueError.isWorkqueueError(error), `${label}: failed with ${String(error)}`)
+      const e = error as WorkqueueError.WorkqueueError
+      assert.strictEqual(e.reason, reason, `${label}: ${e.message}`)
+      assert.include(e.message, `workqueue "${e.workqueue}"`, `${label}: the message names the workqueue`)
+      return e
     })
+
+  /** Asserts a synchronous call throws the typed `WorkqueueError` of `reason` (the `*Unsafe` convention). */
+  const throwsTyped = (label: string, call: () => unknown, reason: WorkqueueError.Reason) => {
+    let thrown: unknown = undefined
+    let returned = false
+    try {
+      call()
+      returned = true
+    } catch (e) {
+      thrown = e
+    }
+    assert.isFalse(returned, `${label}: returned instead of throwing`)
+    assert.isTrue(WorkqueueError.isWorkqueueError(thrown), `${label}: threw ${String(thrown)}`)
+    assert.strictEqual((thrown as WorkqueueError.WorkqueueError).reason, reason, label)
+  }
+
+  const setup = Effect.gen(function* () {
+    const wq = yield* Workqueue.make("table")
+    const work = yield* Work.make(() => Effect.void)
+    const dwork = yield* DelayedWork.make(() => Effect.void)
+    const job = (yield* Job.submit(wq, Effect.succeed(1))) as Job.Job<unknown, unknown>
+    yield* Job.await(job)
+    return { wq, work, dwork, job }
+  })
+
+  it.effect("a value that is not a Workqueue where one is required: InvalidArgument, for every call", () =>
+    Effect.gen(function* () {
+      const own = yield* setup
+      const { work, dwork } = own
+      for (const [name, v] of table(own)) {
+        if (v === own.wq) continue
+        const wq = v as Workqueue.Workqueue
+        const calls: ReadonlyArray<readonly [string, () => unknown]> = [
+          ["queue", () => Workqueue.queue(wq, work)],
+          ["queueOn", () => Workqueue.queueOn(wq, 0, work)],
+          ["queueDelayed", () => Workqueue.queueDelayed(wq, dwork, 10)],
+          ["queueDelayedOn", () => Workqueue.queueDelayedOn(wq, 0, dwork, 10)],
+          ["modDelayed", () => Workqueue.modDelayed(wq, dwork, 10)],
+          ["modDelayedOn", () => Workqueue.modDelayedOn(wq, 0, dwork, 10)],
+          ["queueOutcome", () => Workqueue.queueOutcome(wq, work)],
+          ["modDelayedOutcome", () => Workqueue.modDelayedOutcome(wq, dwork, 10)],
+          ["queueWait", () => Workqueue.queueWait(wq, work)],
+          ["queueWait (data-last)", () => Workqueue.queueWait(work)(wq)],
+          ["flush", () => Workqueue.flush(wq)],
+          ["drain", () => Workqueue.drain(wq)],
+          ["destroy", () => Workqueue.destroy(wq)],
+          ["fireArmed", () => Workqueue.fireArmed(wq)],
+          ["setMaxActive", () => Workqueue.setMaxActive(wq, 2)],
+          ["Job.submit", () => Job.submit(wq, Effect.succeed(1))],
+          ["Job.submit (attempt function)", () => Job.submit(wq, () => Effect.succeed(1))],
+          ["Job.submit (with options)", () => Job.submit(wq, Effect.succeed(1), { id: "j" })],
+          ["Job.submit (data-last)", () => Job.submit(Effect.succeed(1))(wq)],
+          ["Job.run", () => Job.run(wq, Effect.succeed(1))],
+          ["Job.run (data-last)", () => Job.run(Effect.succeed(1), {})(wq)]
+        ]
+        for (const [call, f] of calls) yield* failsTyped(`${call}(${name})`, f, "InvalidArgument")
+        const sync: ReadonlyArray<readonly [string, () => unknown]> = [
+          ["name", () => Workqueue.name(wq)],
+          ["flags", () => Workqueue.flags(wq)],
+          ["maxActive", () => Workqueue.maxActive(wq)],
+          ["maxPending", () => Workqueue.maxPending(wq)],
+          ["pendingCountUnsafe", () => Workqueue.pendingCountUnsafe(wq)],
+          ["congestedUnsafe", () => Workqueue.congestedUnsafe(wq, 0)],
+          ["queueUnsafe", () => Workqueue.queueUnsafe(wq, work)],
+          ["Job.submitUnsafe", () => Job.submitUnsafe(wq, Effect.succeed(1))]
+        ]
+        for (const [call, f] of sync) throwsTyped(`${call}(${name})`, f, "InvalidArgument")
+        assert.isFalse(WorkqueueSystem.isSystemWorkqueue(wq), `isSystemWorkqueue(${name}) is false`)
+      }
+      assert.isFalse(yield* Work.pending(work), "nothing was queued")
+      assert.isFalse(yield* DelayedWork.pending(dwork), "nothing was armed")
+    }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 2 })))
+  )
+
+  it.effect(
+    "a value that is not a Work (a DelayedWork for the delayed calls) where one is required: InvalidArgument",
+    () =>
+      Effect.gen(function* () {
+        const own = yield* setup
+        const { wq } = own
+        for (const [name, v] of table(own)) {
+          const calls: Array<readonly [string, () => unknown]> = []
+          if (v !== own.work && v !== own.dwork) {
+            const work = v as Work.Work
+            calls.push(
+              ["queueOutcome", () => Workqueue.queueOutcome(wq, work)],
+              ["queueOutcome (data-last)", () => Workqueue.queueOutcome(work)(wq)],
+              ["queueWait", () => Workqueue.queueWait(wq, work)],
+              ["schedule", () => WorkqueueSystem.schedule(work)],
+              ["Work.pending", () => Work.pending(work)],
+              ["Work.cancel", () => Work.cancel(work)],
+              ["Work.disable", () => Work.disable(work)],
+              ["Work.enable", () => Work.enable(work)],
+              ["Work.flush", () => Work.flush(work)],
+              ["Work.cancelSync", () => Work.cancelSync(work)],
+              ["Work.disableSync", () => Work.disableSync(work)]
+            )
+            throwsTyped(`Work.pendingUnsafe(${name})`, () => Work.pendingUnsafe(work), "InvalidArgument")
+            throwsTyped(`Work.cancelUnsafe(${name})`, () => Work.cancelUnsafe(work), "InvalidArgument")
+            throwsTyped(`Work.busyUnsafe(${name})`, () => Work.busyUnsafe(work), "InvalidArgument")
+          }
+          if (v !== own.dwork) {
+            const dwork = v as DelayedWork.DelayedWork
+            calls.push(
+              ["modDelayedOutcome", () => Workqueue.modDelayedOutcome(wq, dwork, 1)],
+              ["modDelayedOutcome (data-last)", () => Workqueue.modDelayedOutcome(dwork, 1)(wq)],
+              ["queueDelayed", () => Workqueue.queueDelayed(wq, dwork, 1)],
+              ["modDelayed", () => Workqueue.modDelayed(wq, dwork, 1)],
+              ["scheduleDelayed", () => WorkqueueSystem.scheduleDelayed(dwork, 1)],
+              ["DelayedWork.flush", () => DelayedWork.flush(dwork)]
+            )
+          }
+          for (const [call, f] of calls) yield* failsTyped(`${call}(${name})`, f, "InvalidArgument")
+        }
+        assert.strictEqual(Workqueue.pendingCountUnsafe(wq), 0, "nothing was queued or armed")
+      }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 2 })))
+  )
+
+  it.effect("a value that is not a Job: InvalidArgument from await, join, cancel; never written to", () =>
+    Effect.gen(function* () {
+      const own = yield* setup
+      for (const [name, v] of table(own)) {
+        if (v === own.job) continue
+        const job = v as Job.Job<unknown, unknown>
+        yield* failsTyped(`Job.await(${name})`, () => Job.await(job), "InvalidArgument")
+        yield* failsTyped(`Job.join(${name})`, () => Job.join(job), "InvalidArgument")
+        yield* failsTyped(`Job.cancel(${name})`, () => Job.cancel(job), "InvalidArgument")
+        throwsTyped(`Job.pollUnsafe(${name})`, () => Job.pollUnsafe(job), "InvalidArgument")
+        throwsTyped(`Job.attemptsUnsafe(${name})`, () => Job.attemptsUnsafe(job), "InvalidArgument")
+      }
+      // a look-alike (the public TypeId) is still not a job, and nothing is written onto it
+      const lookalike = Object.freeze({ [Job.TypeId]: {}, id: "fake", workqueue: "table" })
+      yield* failsTyped("Job.cancel(a look-alike)", () => Job.cancel(lookalike as never), "InvalidArgument")
+      const plain = {}
+      yield* failsTyped("Job.cancel({})", () => Job.cancel(plain as never), "InvalidArgument")
+      assert.deepStrictEqual(Object.keys(plain), [], "cancel wrote nothing onto the caller's object")
+      assert.deepStrictEqual(Object.keys(own.work), Object.keys(yield* Work.make(() => Effect.void)))
+    }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 2 })))
+  )
+
+  it.effect(
+    "Job.submit's effect and every option are checked: type and allowed values, InvalidOptions / InvalidArgument",
+    () =>
+      Effect.gen(function* () {
+        const own = yield* setup
+        const { wq } = own
+        for (const [name, v] of table(own)) {
+          if (typeof v === "function") continue // a function is the attempt form
+          yield* failsTyped(
+            `submit effect ${name}`,
+            () => Job.submit(wq, v as Effect.Effect<number>),
+            "InvalidArgument"
+          )
+          throwsTyped(
+            `submitUnsafe effect ${name}`,
+            () => Job.submitUnsafe(wq, v as Effect.Effect<number>),
+            "InvalidArgument"
+          )
+        }
+        const options: ReadonlyArray<readonly [string, unknown, WorkqueueError.Reason, string]> = [
+          ["options null", null, "InvalidOptions", "options must be an object"],
+          ["options 42", 42, "InvalidOptions", "options must be an object"],
+          ["options []", [], "InvalidOptions", "options must be an object"],
+          ["id 42", { id: 42 }, "InvalidOptions", "id must be a string"],
+          ["id {}", { id: {} }, "InvalidOptions", "id must be a string"],
+          ["retrySchedule {}", { retrySchedule: {} }, "InvalidOptions", "retrySchedule must be a Schedule"],
+          ["retrySchedule 42", { retrySchedule: 42 }, "InvalidOptions", "retrySchedule must be a Schedule"],
+          [
+            "retrySchedule a function",
+            { retrySchedule: () => 1 },
+            "InvalidOptions",
+            "retrySchedule must be a Schedule"
+          ],
+          ['whenFull "block"', { whenFull: "block" }, "InvalidOptions", 'whenFull must be "fail" or "wait"'],
+          ["whenFull true", { whenFull: true }, "InvalidOptions", 'whenFull must be "fail" or "wait"'],
+          ['maxAttempts "3"', { maxAttempts: "3" }, "InvalidOptions", "maxAttempts"],
+          ["maxAttempts 0", { maxAttempts: 0 }, "InvalidOptions", "maxAttempts"],
+          ["maxAttempts 1.5", { maxAttempts: 1.5 }, "InvalidOptions", "maxAttempts"],
+          ["maxAttempts NaN", { maxAttempts: Number.NaN }, "InvalidOptions", "maxAttempts"],
+          ["timeout 0", { timeout: 0 }, "InvalidOptions", "timeout"],
+          ["timeout {}", { timeout: {} }, "InvalidOptions", "timeout"],
+          ["timeout 'soon'", { timeout: "soon" }, "InvalidOptions", "timeout"],
+          ["deadLetter 42", { deadLetter: 42 }, "InvalidOptions", "deadLetter must be a function"],
+          ["delay {}", { delay: {} }, "InvalidDelay", "not a duration"],
+          ["delay 'soon'", { delay: "soon" }, "InvalidDelay", "not a duration"],
+          ["delay NaN", { delay: Number.NaN }, "InvalidDelay", ""],
+          ["delay Infinity", { delay: Number.POSITIVE_INFINITY }, "InvalidDelay", ""]
+        ]
+        for (const [label, o, reason, rule] of options) {
+          const e = yield* failsTyped(
+            `submit ${label}`,
+            () => Job.submit(wq, Effect.succeed(1), o as Job.Options<never>),
+            reason
+          )
+          assert.strictEqual(e?.workqueue, "table", label)
+          assert.include(e?.message, rule, label)
+          yield* failsTyped(`run ${label}`, () => Job.run(wq, Effect.succeed(1), o as Job.Options<never>), reason)
+          throwsTyped(
+            `submitUnsafe ${label}`,
+            () => Job.submitUnsafe(wq, Effect.succeed(1), o as Job.Options<never>),
+            reason
+          )
+        }
+        const interrupt = yield* failsTyped(
+          "run interruptJob 'yes'",
+          () => Job.run(wq, Effect.succeed(1), { interruptJob: "yes" as unknown as boolean }),
+          "InvalidOptions"
+        )
+        assert.include(interrupt?.message, "interruptJob must be a boolean")
+        assert.strictEqual(Workqueue.pendingCountUnsafe(wq), 0, "no refused job was queued")
+        // the accepted forms still work: every allowed value of every option
+        const ok = yield* Job.run(
+          wq,
+          ({ attempts }) => (attempts < 2 ? Effect.fail("again") : Effect.succeed(attempts)),
+          {
+            id: "ok",
+            delay: { milliseconds: 1 },
+            timeout: "1 hour",
+            retrySchedule: Schedule.spaced("1 millis"),
+            maxAttempts: Number.POSITIVE_INFINITY,
+            deadLetter: () => Effect.void,
+            whenFull: "wait",
+            interruptJob: true
+          }
+        ).pipe(
+          Effect.forkChild({ startImmediately: true }),
+          Effect.tap(() => TestClock.adjust(10)),
+          Effect.flatMap(Fiber.join)
+        )
+        assert.strictEqual(ok, 2)
+      }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 2 })))
+  )
+
+  it.effect("Job.submit decides data-first from its arguments: a bad workqueue first is refused, not curried", () =>
+    Effect.gen(function* () {
+      const own = yield* setup
+      for (const [name, v] of table(own)) {
+        if (v === own.wq) continue
+        // the hostile review's case: submit(nonWq, effect) returned a function
+        const result = Job.submit(v as Workqueue.Workqueue, Effect.succeed(1))
+        assert.isTrue(Effect.isEffect(result), `submit(${name}, effect) is an Effect, not a function`)
+        const run = Job.run(v as Workqueue.Workqueue, () => Effect.succeed(1), undefined)
+        assert.isTrue(Effect.isEffect(run), `run(${name}, effect, undefined) is an Effect`)
+      }
+      // the data-last forms still curry
+      const curried = Job.submit(Effect.succeed(5), { id: "curried" })
+      assert.isFunction(curried)
+      assert.strictEqual(yield* Job.join(yield* own.wq.pipe(curried)), 5)
+      assert.strictEqual(yield* own.wq.pipe(Job.run(() => Effect.succeed(6))), 6)
+    }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 2 })))
+  )
+
+  it.effect("a job effect function that returns no Effect ends the job with a defect in its own Exit, contained", () =>
+    Effect.gen(function* () {
+      const own = yield* setup
+      const job = yield* Job.submit(own.wq, (() => 42) as unknown as () => Effect.Effect<number>)
+      const exit = yield* Job.await(job)
+      assert.isTrue(Exit.isFailure(exit) && Cause.hasDies(exit.cause), "the job's Exit says what happened")
+      if (Exit.isFailure(exit)) {
+        assert.include(String(Cause.squash(exit.cause)), "its effect function returned 42, not an Effect")
+      }
+      assert.isTrue(yield* Job.submit(own.wq, Effect.succeed(1)).pipe(Effect.flatMap(Job.join), Effect.as(true)))
+    }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 2 })))
   )
 })

@@ -102,6 +102,27 @@ describe("WorkqueueMetrics", () => {
     }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 1 })))
   )
 
+  it.effect("the watchdog's show-state line of a bounded workqueue shows its pending count against maxPending", () => {
+    const logs = makeLogCapture()
+    return Effect.gen(function* () {
+      const wq = yield* Workqueue.make("stuck-bounded", { maxPending: 4 })
+      const gate = yield* Deferred.make<void>()
+      yield* Workqueue.queueOn(wq, 0, yield* Work.make(() => Deferred.await(gate), { name: "blocker" }))
+      yield* Workqueue.queueOn(wq, 0, yield* Work.make(() => Effect.void, { name: "starved" }))
+      yield* Workqueue.queueDelayed(wq, yield* DelayedWork.make(() => Effect.void), 5000)
+      yield* settle()
+      yield* TestClock.adjust(2000)
+      const report = logs.lines.find((l) => l.message.includes("BUG: workqueue lockup"))
+      assert.isDefined(report, logs.text())
+      assert.include(report!.message, "workqueue stuck-bounded: flags=0x0 pending=2/4", "1 queued + 1 armed, of 4")
+      yield* Deferred.succeed(gate, undefined)
+      yield* Workqueue.flush(wq)
+    }).pipe(
+      Effect.provide(WorkqueueSystem.layer({ cpus: 1, maxWorkersPerPool: 1, watchdogThresh: 1000 })),
+      Effect.provide(logs.layer)
+    )
+  })
+
   it.effect("the watchdog reports a pool that makes no progress for the threshold (wq_watchdog_timer_fn)", () => {
     const logs = makeLogCapture()
     return Effect.gen(function* () {
@@ -119,6 +140,7 @@ describe("WorkqueueMetrics", () => {
       assert.include(report!.message, "workqueue stuck:")
       assert.include(report!.message, "in-flight: kworker/0:0:blocker")
       assert.include(report!.message, "pending: starved")
+      assert.notInclude(report!.message, "pending=", "an unbounded workqueue shows no maxPending count")
       yield* Deferred.succeed(gate, undefined)
       yield* Workqueue.flush(wq)
     }).pipe(

@@ -445,6 +445,40 @@ describe("WorkqueueSystem", () => {
   })
 
   describe("snapshot", () => {
+    it.effect(
+      "snapshot shows each workqueue's queued and pending counts and its maxPending bound (undefined: none)",
+      () =>
+        Effect.gen(function* () {
+          const gate = yield* makeGate
+          const wq = yield* Workqueue.make("bounded", { concurrency: 1, maxPending: 5 })
+          yield* Workqueue.queue(wq, yield* Work.make(() => gate.await)) // running: not pending
+          yield* settle()
+          yield* Workqueue.queue(wq, yield* Work.make(() => Effect.void))
+          yield* Workqueue.queue(wq, yield* Work.make(() => Effect.void))
+          yield* Workqueue.queueDelayed(wq, yield* DelayedWork.make(() => Effect.void), 100)
+          yield* Workqueue.make("free")
+          const snap = yield* WorkqueueSystem.snapshot
+          const bounded = snap.workqueues.find((w) => w.name === "bounded")!
+          assert.strictEqual(bounded.queued, 2, "queued, not started (the running one is not counted)")
+          assert.strictEqual(bounded.armed, 1)
+          assert.strictEqual(bounded.pending, 3, "queued + armed")
+          assert.strictEqual(bounded.pending, Workqueue.pendingCountUnsafe(wq), "the same count as the accessor")
+          assert.strictEqual(bounded.maxPending, 5)
+          const free = snap.workqueues.find((w) => w.name === "free")!
+          assert.deepStrictEqual([free.queued, free.pending, free.maxPending], [0, 0, undefined])
+          // plain data: a JSON round trip (a debug route) keeps every field, the absent bound included
+          const back = JSON.parse(JSON.stringify(snap)) as WorkqueueSystem.Snapshot
+          const backBounded = back.workqueues.find((w) => w.name === "bounded")!
+          assert.deepStrictEqual([backBounded.queued, backBounded.pending, backBounded.maxPending], [2, 3, 5])
+          assert.isUndefined(back.workqueues.find((w) => w.name === "free")!.maxPending, "no bound: absent, never null")
+          yield* gate.open
+          yield* TestClock.adjust(100)
+          yield* Workqueue.flush(wq)
+          const after = (yield* WorkqueueSystem.snapshot).workqueues.find((w) => w.name === "bounded")!
+          assert.deepStrictEqual([after.queued, after.armed, after.pending], [0, 0, 0])
+        }).pipe(withSystemClosedOnSuccess({ cpus: 2 }))
+    )
+
     it.effect("snapshot lists every workqueue with per-pwq counts and every pool (debugfs / wq_dump.py)", () =>
       Effect.gen(function* () {
         const gate = yield* makeGate

@@ -202,8 +202,8 @@ const poolWorkerName = (pool: WorkqueueSystem.PoolSnapshot): string =>
 /**
  * A `wq_dump.py`-style dump of `snapshot`: the worker pools (`ref`, `nice`, `idle/workers`, CPU), the
  * workqueue → pool mapping per CPU (`dfl` for unbound), the rescuers, then — as `show_all_workqueues()` does for
- * busy state — the workqueues with work in flight (active / inactive / armed) and every busy worker with what it
- * runs and for how long.
+ * busy state — the workqueues with work in flight (active / inactive / armed, and for a bounded workqueue its pending
+ * count against `maxPending`) and every busy worker with what it runs and for how long.
  *
  * **Kernel**: `tools/workqueue/wq_dump.py` ("Worker Pools", "Workqueue CPU -> pool", "Workqueue -> rescuer")
  * and `show_all_workqueues()`, kernel/workqueue.c. The affinity-scope and NUMA sections have no analogue here.
@@ -275,6 +275,7 @@ export const formatDump = (snapshot: Snapshot): string => {
       )
     }
     if (wq.armed > 0) out.push(`  armed timers: ${wq.armed}`)
+    if (wq.maxPending !== undefined) out.push(`  pending: ${wq.pending} of maxPending ${wq.maxPending}`)
   }
 
   out.push("", "Busy workers", "============")

@@ -151,6 +151,28 @@ describe("NodeMonitor", () => {
     }).pipe(Effect.provide(layer))
   )
 
+  it.effect("formatDump shows a bounded workqueue's pending count against its maxPending (none for unbounded)", () =>
+    Effect.gen(function* () {
+      const wq = yield* Workqueue.make("bounded", { concurrency: 1, maxPending: 8 })
+      for (let i = 0; i < 3; i++) yield* Workqueue.queue(wq, yield* Work.make(() => Effect.sleep(10)))
+      yield* settle
+      const dump = NodeMonitor.formatDump(yield* WorkqueueSystem.snapshot)
+      for (let i = 0; i < 3; i++) {
+        // the items finish (one at a time) before any assertion: a failure never leaves the scope waiting
+        yield* TestClock.adjust(10)
+        yield* settle
+      }
+      const busy = dump.split("\n").slice(dump.split("\n").indexOf("Busy workqueues"))
+      const at = busy.indexOf("workqueue bounded: flags=0x2 state=Open")
+      assert.isAtLeast(at, 0, dump)
+      assert.deepStrictEqual(busy.slice(at + 1, at + 3), [
+        "  pwq 8: cpus=all active=1 inactive=2",
+        "  pending: 2 of maxPending 8"
+      ])
+      assert.notInclude(dump.replace("pending: 2 of maxPending 8", ""), "maxPending", "only bounded workqueues")
+    }).pipe(Effect.scoped, Effect.provide(layer))
+  )
+
   it("escapeName writes control characters, bidi overrides and backslashes as escapes; printable text is kept", () => {
     assert.strictEqual(NodeMonitor.escapeName("jobs-1 é ✓"), "jobs-1 é ✓")
     assert.strictEqual(NodeMonitor.escapeName("a\u001b[2Jb"), "a\\x1b[2Jb")

@@ -507,7 +507,7 @@ const runRound = (options: Options, round: number, report: Report): Effect.Effec
         const item = rng.pick(items)
         if (item.disabled > 0 && rng.int(2) === 0) {
           item.disabled--
-          yield* Work.enable(item.work)
+          yield* Effect.orDie(Work.enable(item.work)) // a real item: the InvalidArgument failure cannot happen
         } else {
           item.disabled++
           accountCancel(item, yield* Effect.exit(Work.disable(item.work)), "disable")
@@ -604,7 +604,7 @@ const runRound = (options: Options, round: number, report: Report): Effect.Effec
     // ---- quiescence and the end-of-round checks ----------------------------------------------------------------
     if (frozen) yield* provideSystem(WorkqueueSystem.thaw)
     for (const item of items) {
-      for (; item.disabled > 0; item.disabled--) yield* Work.enable(item.work)
+      for (; item.disabled > 0; item.disabled--) yield* Effect.orDie(Work.enable(item.work))
     }
     const allDone = () => forked.every((f) => f.pollUnsafe() !== undefined)
     const flushAll = yield* Effect.forkDetach(

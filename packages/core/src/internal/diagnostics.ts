@@ -68,7 +68,9 @@ export const showWorkqueueState = (sys: System, now: number): string => {
   for (const wq of sys.workqueues) {
     const pwqs = uniquePwqs(wq).filter((pwq) => pwq.nrActive > 0 || pwq.inactive.length > 0)
     if (pwqs.length === 0) continue
-    lines.push(`workqueue ${wq.name}: flags=0x${wq.flags.toString(16)}`)
+    // ours: the items pending toward `maxPending` (queued not started + armed), shown when the workqueue is bounded
+    const bound = wq.maxPending === Infinity ? "" : ` pending=${wq.nrQueued + wq.timerCount.armed}/${wq.maxPending}`
+    lines.push(`workqueue ${wq.name}: flags=0x${wq.flags.toString(16)}${bound}`)
     for (const pwq of pwqs) {
       lines.push(
         `  pwq ${pwq.pool.id}: ${pwq.cpu >= 0 ? `cpus=${pwq.cpu}` : "unbound"} active=${pwq.nrActive} inactive=${pwq.inactive.length}`

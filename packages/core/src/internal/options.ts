@@ -9,14 +9,19 @@
  * - `concurrency: n` is p-queue's "n at once in total": `WQ_UNBOUND` with max_active n (a per-CPU workqueue's
  *   `maxActive` counts per CPU); it must be an integer in 1..2048 and conflicts with `unbound: false` and with a
  *   different `maxActive`;
- * - `unbound: false` adds `WQ_PERCPU` (the newest kernels' explicit complement);
- * - `maxPending` must be a positive integer or `Infinity` (the default: no bound).
+ * - `unbound: false` adds `WQ_PERCPU` (the newest kernels' explicit complement); `WQ_PERCPU` in the `flags` bitmask
+ *   contradicts `unbound: true`, `ordered: true` and `concurrency` (each means unbound);
+ * - `maxPending` must be a positive integer or `Infinity` (the default: no bound);
+ * - the options themselves must be an object (or absent): `null`, an array, a function or a primitive is refused.
+ * `WQ_UNBOUND | WQ_PERCPU` in the bitmask alone is not refused here: `Workqueue.make` warns once and drops
+ * `WQ_PERCPU`, as the kernel's WARN does.
  * The kernel's own rules (`WQ_BH` allows only `WQ_HIGHPRI`, max_active 0) are checked afterwards by
  * `allocWorkqueue`, as for the bitmask form.
  *
  * @internal
  */
 import * as WorkqueueError from "./error.ts"
+import { show } from "./validate.ts"
 import {
   __WQ_ORDERED,
   WQ_BH,
@@ -73,6 +78,12 @@ export interface Resolved {
 
 const invalid = (name: string, rule: string) => WorkqueueError.make("InvalidOptions", name, rule)
 
+/** The options argument must be an object or absent: `null`, an array, a function or a primitive is refused. @internal */
+export const badOptionsObject = (name: string, options: unknown): WorkqueueError.WorkqueueError | undefined =>
+  options === undefined || (typeof options === "object" && options !== null && !Array.isArray(options))
+    ? undefined
+    : invalid(name, `options must be an object (or absent), got ${show(options)}`)
+
 /** Resolve named options and the bitmask into one set, or the rule they break. @internal */
 export const resolveOptions = (
   name: string,
@@ -85,38 +96,48 @@ export const resolveOptions = (
   let maxActive = options?.maxActive ?? 0
   let internal = 0
   if (options === undefined) return { flags, internal, maxActive, maxPending: Infinity }
+  const notObject = badOptionsObject(name, options)
+  if (notObject !== undefined) return notObject
   for (const key of Object.keys(namedFlags) as Array<NamedFlag>) {
     const value = options[key]
     if (value === undefined) continue
-    if (typeof value !== "boolean") return invalid(name, `option ${key} must be a boolean, got ${String(value)}`)
+    if (typeof value !== "boolean") return invalid(name, `option ${key} must be a boolean, got ${show(value)}`)
     const bit = namedFlags[key]
     if (value) flags |= bit
     else if ((bitmask & bit) !== 0) return invalid(name, `${key}: false conflicts with the same bit in flags`)
   }
   if (options.unbound === false) flags |= WQ_PERCPU
+  if (options.unbound === true && (bitmask & WQ_PERCPU) !== 0) {
+    return invalid(name, "unbound: true conflicts with WQ_PERCPU in flags")
+  }
   if (options.ordered !== undefined && typeof options.ordered !== "boolean") {
-    return invalid(name, `option ordered must be a boolean, got ${String(options.ordered)}`)
+    return invalid(name, `option ordered must be a boolean, got ${show(options.ordered)}`)
   }
   const concurrency = options.concurrency
   if (concurrency !== undefined) {
     if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > WQ_MAX_ACTIVE) {
-      return invalid(name, `concurrency ${concurrency} is not an integer in 1..${WQ_MAX_ACTIVE}`)
+      return invalid(name, `concurrency ${show(concurrency)} is not an integer in 1..${WQ_MAX_ACTIVE}`)
     }
     if (options.unbound === false) {
       return invalid(name, "concurrency counts in total (unbound); with unbound: false use maxActive (per CPU)")
     }
     if (options.maxActive !== undefined && options.maxActive !== concurrency) {
-      return invalid(name, `concurrency ${concurrency} conflicts with maxActive ${options.maxActive}`)
+      return invalid(name, `concurrency ${concurrency} conflicts with maxActive ${show(options.maxActive)}`)
+    }
+    if ((bitmask & WQ_PERCPU) !== 0) {
+      return invalid(name, "concurrency counts in total (unbound); it conflicts with WQ_PERCPU in flags")
     }
     flags |= WQ_UNBOUND
     maxActive = concurrency
   }
   if (options.ordered === true) {
     if (options.unbound === false) return invalid(name, "ordered: true is unbound; it conflicts with unbound: false")
+    if ((bitmask & WQ_PERCPU) !== 0)
+      return invalid(name, "ordered: true is unbound; it conflicts with WQ_PERCPU in flags")
     if ((concurrency ?? 1) !== 1 || (options.maxActive ?? 1) !== 1) {
       return invalid(
         name,
-        `ordered: true runs one at a time; it conflicts with concurrency/maxActive ${concurrency ?? options.maxActive}`
+        `ordered: true runs one at a time; it conflicts with concurrency/maxActive ${show(concurrency ?? options.maxActive)}`
       )
     }
     flags |= WQ_UNBOUND
@@ -125,7 +146,7 @@ export const resolveOptions = (
   }
   const maxPending = options.maxPending ?? Infinity
   if (maxPending !== Infinity && (!Number.isInteger(maxPending) || maxPending < 1)) {
-    return invalid(name, `maxPending ${maxPending} is not a positive integer (or Infinity)`)
+    return invalid(name, `maxPending ${show(maxPending)} is not a positive integer (or Infinity for no bound)`)
   }
   return { flags, internal, maxActive, maxPending }
 }

@@ -9,6 +9,7 @@ import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import { pipeArguments } from "effect/Pipeable"
 import * as Engine from "./engine.ts"
+import * as WorkqueueError from "./error.ts"
 import type { DelayedWorkState, System, WorkState } from "./state.ts"
 import { WORK_INACTIVE, WORK_PENDING } from "./workData.ts"
 
@@ -90,13 +91,72 @@ export function WorkImpl(
 }
 WorkImpl.prototype = WorkProto
 
-export const workState = (work: unknown): WorkState => {
-  // the types promise a Work; a JavaScript caller gets a defect that says so, not a TypeError deep inside
-  if (typeof work !== "object" || work === null || !(WorkTypeId in work)) {
-    throw new TypeError(`not a Work: ${Engine.show(work)}`)
+/**
+ * What `Work.make` / `DelayedWork.make` check before building an item: a handler function, an options object (or
+ * none) whose `name` is a string (or absent). The constructors have no error channel (a `DECLARE_WORK` layer
+ * cannot fail), so they die with this `WorkqueueError`: the one defect of the item API, for input the types exclude.
+ */
+export const badMakeArgs = (
+  fn: unknown,
+  options: unknown,
+  delayed: boolean
+): WorkqueueError.WorkqueueError | undefined => {
+  const what = delayed ? "DelayedWork.make" : "Work.make"
+  if (typeof fn !== "function") {
+    return WorkqueueError.make(
+      "InvalidArgument",
+      Engine.show(fn),
+      `${what}: the handler must be a function, got ${Engine.show(fn)}`
+    )
   }
-  return work as unknown as WorkState
+  if (options === undefined) return undefined
+  if (typeof options !== "object" || options === null || Array.isArray(options)) {
+    return WorkqueueError.make(
+      "InvalidOptions",
+      fn.name || what,
+      `${what}: options must be an object (or absent), got ${Engine.show(options)}`
+    )
+  }
+  const name = (options as { name?: unknown }).name
+  return name === undefined || typeof name === "string"
+    ? undefined
+    : WorkqueueError.make(
+        "InvalidOptions",
+        fn.name || what,
+        `${what}: the name must be a string, got ${Engine.show(name)}`
+      )
 }
+
+/** Is `u` a work item (a `DelayedWork` too, if `delayed`)? One `in` test each. */
+export const isItem = (u: unknown, delayed: boolean): u is WorkState =>
+  typeof u === "object" && u !== null && (delayed ? DelayedWorkTypeId : WorkTypeId) in u
+
+/**
+ * The typed error for a value that is not a work item where one is required: `InvalidArgument`. The item belongs
+ * to no workqueue, so the error names the value itself (as `badWorkqueue` does for a value that is not a workqueue).
+ */
+export const badItem = (u: unknown, delayed: boolean): WorkqueueError.WorkqueueError =>
+  WorkqueueError.make("InvalidArgument", Engine.show(u), `not a ${delayed ? "DelayedWork" : "Work"}: ${Engine.show(u)}`)
+
+/** The state behind `work` for the synchronous calls: a value that is not a `Work` throws the typed error. */
+export const workState = (work: unknown): WorkState => {
+  if (!isItem(work, false)) throw badItem(work, false)
+  return work
+}
+
+/**
+ * Run `f` on the item behind `work` (a `DelayedWork` if `delayed`), or fail with the typed `InvalidArgument` error:
+ * the Effect-returning item calls never die on a value that is not an item.
+ */
+export const withItem = <A, E>(
+  work: unknown,
+  delayed: boolean,
+  f: (self: WorkState) => Effect.Effect<A, E>
+): Effect.Effect<A, E | WorkqueueError.WorkqueueError> =>
+  Effect.suspend(
+    (): Effect.Effect<A, E | WorkqueueError.WorkqueueError> =>
+      isItem(work, delayed) ? f(work) : Effect.fail(badItem(work, delayed))
+  )
 
 const DelayedWorkProto = Object.create(
   WorkProto,
@@ -136,12 +196,6 @@ export function DelayedWorkImpl(
   this.armedNext = undefined
 }
 DelayedWorkImpl.prototype = DelayedWorkProto
-
-export const delayedWorkState = (dwork: unknown): DelayedWorkState => {
-  if (typeof dwork !== "object" || dwork === null || !(DelayedWorkTypeId in dwork))
-    throw new TypeError(`not a DelayedWork: ${Engine.show(dwork)}`)
-  return dwork as unknown as DelayedWorkState
-}
 
 /** `DelayedWork.make` with the services already at hand (the jobs layer: no extra effect per job). @internal */
 export const makeWithContext = (

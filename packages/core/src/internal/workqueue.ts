@@ -45,6 +45,15 @@ const WorkqueueProto = {
 
 export const toState = (wq: Workqueue): WorkqueueState => wq as unknown as WorkqueueState
 
+/**
+ * The state behind `wq` for the synchronous accessors (`Workqueue.name`, `pendingCountUnsafe`, ...): a value that
+ * is not a `Workqueue` throws the typed `InvalidArgument` error, as the `*Unsafe` twins throw theirs.
+ */
+export const toStateOrThrow = (wq: unknown): WorkqueueState => {
+  if (!isWorkqueue(wq)) throw badWorkqueue(wq)
+  return wq as unknown as WorkqueueState
+}
+
 export const makeHandle = (state: WorkqueueState): WorkqueueState => Object.assign(Object.create(WorkqueueProto), state)
 
 export const allocUnsafe = (
@@ -115,8 +124,45 @@ export const queueOnResult = (
   return Engine.queueWorkOn(state.system, cpu, state, work as any)
 }
 
+/** The fields of a `Duration.DurationObject`: an object delay must have one, each a number. */
+const DURATION_FIELDS = [
+  "weeks",
+  "days",
+  "hours",
+  "minutes",
+  "seconds",
+  "milliseconds",
+  "microseconds",
+  "nanoseconds"
+] as const
+
+/**
+ * Whether an object given as a delay is a `Duration.DurationObject`: Effect reads any object without those fields
+ * (`{}`, a work item, a workqueue) as 0; here it is not a duration at all (`InvalidDelay`), never a silent 0.
+ */
+const isDurationObject = (o: object): boolean => {
+  let fields = 0
+  for (const key of DURATION_FIELDS) {
+    const v = (o as Record<string, unknown>)[key]
+    if (v === undefined) continue
+    if (typeof v !== "number") return false
+    fields++
+  }
+  return fields > 0
+}
+
+/** A delay in ms: `NaN` for what is not a duration (then refused with `InvalidDelay`). */
 export const toMillis = (delay: Duration.Input): number => {
   if (typeof delay === "number") return delay
+  if (
+    typeof delay === "object" &&
+    delay !== null &&
+    !Array.isArray(delay) &&
+    !Duration.isDuration(delay) &&
+    !isDurationObject(delay)
+  ) {
+    return Number.NaN
+  }
   try {
     return Duration.toMillis(Duration.fromInputUnsafe(delay))
   } catch {
@@ -196,7 +242,8 @@ const waitRoom = (state: WorkqueueState, front: boolean): Effect.Effect<void> =>
 export const queueWaitWith = (
   wq: Workqueue,
   attempt: () => Engine.QueueResult
-): Effect.Effect<boolean, WorkqueueError.WorkqueueError> => queueWaitLoop(toState(wq), attempt, false)
+): Effect.Effect<boolean, WorkqueueError.WorkqueueError> =>
+  isWorkqueue(wq) ? queueWaitLoop(toState(wq), attempt, false) : Effect.fail(badWorkqueue(wq))
 
 const queueWaitLoop = (
   state: WorkqueueState,
