@@ -17,6 +17,7 @@ import { type ChildProcess, spawn } from "node:child_process"
 import * as Path from "node:path"
 import { parseArgs } from "node:util"
 import { startPostgres } from "../test/utils/postgres.ts"
+import { createTestTables } from "../test/utils/tables.ts"
 
 const { values } = parseArgs({ options: { items: { type: "string", default: "1000" } }, strict: false })
 const items = Number(values.items)
@@ -48,6 +49,7 @@ const main = Effect.gen(function* () {
   yield* sql`CREATE TABLE IF NOT EXISTS wq_test_starts (item TEXT, run_key TEXT, attempt INT, pid INT)`
   yield* sql`CREATE TABLE IF NOT EXISTS wq_test_results (run_key TEXT PRIMARY KEY, item TEXT, pid INT,
     done_at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp())`
+  yield* createTestTables
   const rows: Array<string> = []
 
   for (const runners of [1, 2]) {
