@@ -460,7 +460,7 @@ export const make = <S extends Schema.Codec<any, any, never, never>>(options: {
                   ? Effect.logWarning(`durable workqueue ${name}: the storage failed (retried in 1 s)`, cause).pipe(
                       Effect.andThen(Effect.sleep("1 second"))
                     )
-                  : Effect.logWarning(`durable workqueue ${name}: a run failed (it is retried)`, cause)
+                  : Effect.logWarning(`durable workqueue ${name}: a run failed (retried while attempts remain)`, cause)
             ),
             Effect.forever
           )

@@ -9,7 +9,12 @@ import * as Queue from "effect/Queue"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
-import { storages, uniqueName } from "./utils/storages.ts"
+import { PgClient } from "@effect/sql-pg"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import { SqlClient } from "effect/sql"
+import { inject } from "vitest"
+import { pgLayer, storages, uniqueName } from "./utils/storages.ts"
 
 const Payload = Schema.Struct({ n: Schema.Int })
 
@@ -446,5 +451,56 @@ describe.each(storages)("DurableWorkqueue on $label", (storage) => {
         assert.strictEqual(yield* wq.cancel("a"), false)
       })
     )
+  )
+})
+
+describe("DurableWorkqueue.layerPg", () => {
+  it.live("cleanup deletes completed rows older than olderThan; pending and failed rows stay (default)", () =>
+    Effect.gen(function* () {
+      const name = uniqueName("cleanup")
+      const sql = yield* SqlClient.SqlClient
+      const wq = yield* DurableWorkqueue.make({ name, payload: Payload, maxAttempts: 1 })
+      yield* wq.run((payload) => (payload.n < 0 ? Effect.fail("bad") : Effect.void))
+      yield* wq.queue("good-1", { n: 1 })
+      yield* wq.queue("good-2", { n: 2 })
+      yield* wq.queue("bad", { n: -1 })
+      yield* wq.queueDelayed("later", { n: 3 }, "1 hour")
+      yield* wq.flush
+      const rows = sql<{ id: string; state: string }>`
+        SELECT id, state FROM wq_cleanup_test WHERE queue_name = ${name} ORDER BY id`
+      // the cleanup runs every 100 ms in this process: wait until it has removed the completed rows
+      yield* until(Effect.map(rows, (left) => left.every((row) => row.state !== "completed")))
+      assert.deepStrictEqual(yield* rows, [
+        { id: "bad", state: "failed" },
+        { id: "later", state: "pending" }
+      ])
+      // a completed and deleted item can be queued again
+      assert.isTrue(yield* wq.queue("good-1", { n: 4 }))
+      yield* wq.cancel("later")
+    }).pipe(
+      Effect.scoped,
+      Effect.provide(pgLayer({ tableName: "wq_cleanup_test", cleanup: { olderThan: 0, interval: "100 millis" } }))
+    )
+  )
+
+  it.live("bad settings fail with InvalidOptions", () =>
+    Effect.gen(function* () {
+      const settings: Array<Parameters<typeof DurableWorkqueue.layerPg>[0]> = [
+        { pollInterval: 0 },
+        { lockExpiration: Number.NaN },
+        { lockRefreshInterval: -1 },
+        { tableName: "Bad-Name" },
+        { cleanup: { olderThan: -1 } },
+        { cleanup: { interval: 0 } },
+        { cleanup: { failedOlderThan: Number.POSITIVE_INFINITY } }
+      ]
+      for (const options of settings) {
+        const error = yield* Effect.scoped(Layer.build(DurableWorkqueue.layerPg(options))).pipe(
+          Effect.provide(Layer.orDie(PgClient.layer({ url: Redacted.make(inject("pgUrl")) }))),
+          Effect.flip
+        )
+        assert.strictEqual(error.reason, "InvalidOptions", JSON.stringify(options))
+      }
+    })
   )
 })
