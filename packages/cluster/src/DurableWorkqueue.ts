@@ -4,9 +4,11 @@
  * ran them. Built on Effect's `PersistedQueue` (effect/persistence); see docs/DESIGN.md, "The cluster tier".
  *
  * The vocabulary is the kernel's where its contracts hold across processes: `queue` returns false for an item
- * already pending (coalescing by item id, the kernel's PENDING bit), `queueDelayed` arms a delay, `cancel` removes
- * a pending item, `flush` waits for the items queued before it, `drain` until nothing is left. Where a contract
- * cannot hold, the call fails with a `DurableWorkqueueError` naming the rule.
+ * already pending (coalescing by item id, the kernel's PENDING bit), `queueDelayed` arms a delay, `maxActive`
+ * bounds the runs at once over all processes, `cancel` removes a pending item and stops a running one wherever it
+ * runs, `flush` waits for the items queued before it, `drain` until nothing is left (refusing outside queueing in
+ * every process meanwhile), `destroy` for good. Where a contract cannot hold, the call fails with a
+ * `DurableWorkqueueError` naming the rule.
  *
  * Delivery is at least once: a runner killed mid-item has the item re-run by another runner after the lock
  * expires. Each accepted `queue` gets a run key (a UUID) that every re-run of it sees: use it as the idempotency
@@ -248,6 +250,25 @@ export const layerPg = (options?: {
  *   return [first, second, seen]
  * })).pipe(Effect.provide(DurableWorkqueue.layerMemory))
  * Effect.runPromise(program) // => [true, false, ["a@example.com"]]
+ * ```
+ *
+ * **Example** (Cancel a running item, destroy)
+ *
+ * ```ts
+ * import { DurableWorkqueue } from "@effect-workqueue/cluster"
+ * import { Deferred, Effect, Schema } from "effect"
+ * const program = Effect.scoped(Effect.gen(function*() {
+ *   const started = yield* Deferred.make<void>()
+ *   const wq = yield* DurableWorkqueue.make({ name: "reports", payload: Schema.Number, maxActive: 2 })
+ *   yield* wq.run(() => Deferred.succeed(started, undefined).pipe(Effect.andThen(Effect.never)))
+ *   yield* wq.queue("report-1", 1)
+ *   yield* Deferred.await(started)
+ *   const wasPending = yield* wq.cancelSync("report-1") // the run is interrupted; false: it was running
+ *   yield* wq.destroy
+ *   const error = yield* Effect.flip(wq.queue("report-2", 2))
+ *   return [wasPending, error.reason]
+ * })).pipe(Effect.provide(DurableWorkqueue.layerMemory))
+ * Effect.runPromise(program) // => [false, "Destroyed"]
  * ```
  *
  * @category constructors
