@@ -17,16 +17,18 @@ import { type ChildProcess, spawn } from "node:child_process"
 import * as Path from "node:path"
 import { parseArgs } from "node:util"
 import { startPostgres } from "../test/utils/postgres.ts"
+import { createTestTables } from "../test/utils/tables.ts"
 
 const { values } = parseArgs({ options: { items: { type: "string", default: "1000" } }, strict: false })
 const items = Number(values.items)
 const runnerPath = Path.join(import.meta.dirname, "..", "test", "fixtures", "runner.ts")
 const Payload = Schema.Struct({ n: Schema.Int, workMillis: Schema.Int })
 
-const startRunner = (url: string, name: string, mode: "work" | "hang", maxActive: number) =>
+const startRunner = (url: string, name: string, mode: "work" | "hang", concurrency: number, maxActive?: number) =>
   new Promise<ChildProcess>((resolve, reject) => {
-    const child = spawn(process.execPath, [runnerPath, "run", url, name, mode, String(maxActive)], {
-      stdio: ["ignore", "pipe", "inherit"]
+    const child = spawn(process.execPath, [runnerPath, "run", url, name, mode, String(concurrency)], {
+      stdio: ["ignore", "pipe", "inherit"],
+      env: maxActive === undefined ? process.env : { ...process.env, WQ_MAX_ACTIVE: String(maxActive) }
     })
     child.stdout!.on("data", (chunk) => String(chunk).includes("ready") && resolve(child))
     child.on("exit", (code) => reject(new Error(`runner exited with ${code}`)))
@@ -48,13 +50,18 @@ const main = Effect.gen(function* () {
   yield* sql`CREATE TABLE IF NOT EXISTS wq_test_starts (item TEXT, run_key TEXT, attempt INT, pid INT)`
   yield* sql`CREATE TABLE IF NOT EXISTS wq_test_results (run_key TEXT PRIMARY KEY, item TEXT, pid INT,
     done_at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp())`
+  yield* createTestTables
   const rows: Array<string> = []
 
-  for (const runners of [1, 2]) {
-    const name = `bench-${runners}-${process.pid}`
-    const wq = yield* DurableWorkqueue.make({ name, payload: Payload })
+  for (const [runners, maxActive] of [
+    [1, undefined],
+    [2, undefined],
+    [2, 4]
+  ] as const) {
+    const name = `bench-${runners}-${maxActive ?? "all"}-${process.pid}`
+    const wq = yield* DurableWorkqueue.make({ name, payload: Payload, maxActive: maxActive ?? null })
     const children = yield* Effect.promise(() =>
-      Promise.all(Array.from({ length: runners }, () => startRunner(url, name, "work", 16)))
+      Promise.all(Array.from({ length: runners }, () => startRunner(url, name, "work", 16, maxActive)))
     )
     const queuedAt = new Map<string, number>()
     const t0 = Date.now()
@@ -73,7 +80,7 @@ const main = Effect.gen(function* () {
     const starts = yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM wq_test_starts
       WHERE ${sql.in("item", [...queuedAt.keys()])}`
     rows.push(
-      `| ${runners} runner${runners > 1 ? "s" : ""} × 16, ${items} items | ${((done.length / (last - t0)) * 1000).toFixed(0)} items/s | ` +
+      `| ${runners} runner${runners > 1 ? "s" : ""} × 16${maxActive === undefined ? "" : `, maxActive ${maxActive} cluster-wide`}, ${items} items | ${((done.length / (last - t0)) * 1000).toFixed(0)} items/s | ` +
         `${percentile(latencies, 50).toFixed(0)} ms | ${percentile(latencies, 99).toFixed(0)} ms | ` +
         `${starts[0]!.n - done.length} re-runs |`
     )
@@ -101,6 +108,29 @@ const main = Effect.gen(function* () {
   rows.push(
     `| failover after SIGKILL (lock 4 s, refresh 0.5 s, poll 200 ms) | ${((reran[0]!.done_ms - killedAt) / 1000).toFixed(1)} s | | | |`
   )
+
+  // cancel of a run in another process: cancelSync from here until the remote handler was interrupted and settled
+  {
+    const name = `bench-cancel-${process.pid}`
+    const wq = yield* DurableWorkqueue.make({ name, payload: Payload })
+    const runner = yield* Effect.promise(() => startRunner(url, name, "hang", 1))
+    const latencies: Array<number> = []
+    for (let n = 0; n < 10; n++) {
+      const item = `cancel-${n}-${process.pid}`
+      yield* wq.queue(item, { n, workMillis: 0 })
+      while ((yield* sql`SELECT 1 FROM wq_test_starts WHERE item = ${item}`).length === 0) {
+        yield* Effect.sleep("20 millis")
+      }
+      const t0 = Date.now()
+      yield* wq.cancelSync(item)
+      latencies.push(Date.now() - t0)
+    }
+    yield* Effect.promise(() => stop(runner))
+    latencies.sort((a, b) => a - b)
+    rows.push(
+      `| cancelSync of a run in another process (poll 200 ms, flush poll 100 ms), 10 runs | | ${percentile(latencies, 50).toFixed(0)} ms | ${percentile(latencies, 99).toFixed(0)} ms | |`
+    )
+  }
 
   console.log("\n## Durable workqueue on PostgreSQL (embedded, loopback)\n")
   console.log("| case | throughput | p50 latency | p99 latency | duplicates |")

@@ -31,7 +31,7 @@ const runner = (url: string) =>
       (email, run) =>
         sql`INSERT INTO sent (run_key, recipient, runner) VALUES (${run.runKey}, ${email.to}, ${process.pid})
             ON CONFLICT (run_key) DO NOTHING`,
-      { maxActive: 4 }
+      { concurrency: 4 }
     )
     process.stdout.write("ready\n")
     return yield* Effect.never

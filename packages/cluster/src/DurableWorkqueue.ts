@@ -4,9 +4,11 @@
  * ran them. Built on Effect's `PersistedQueue` (effect/persistence); see docs/DESIGN.md, "The cluster tier".
  *
  * The vocabulary is the kernel's where its contracts hold across processes: `queue` returns false for an item
- * already pending (coalescing by item id, the kernel's PENDING bit), `queueDelayed` arms a delay, `cancel` removes
- * a pending item, `flush` waits for the items queued before it, `drain` until nothing is left. Where a contract
- * cannot hold, the call fails with a `DurableWorkqueueError` naming the rule.
+ * already pending (coalescing by item id, the kernel's PENDING bit), `queueDelayed` arms a delay, `maxActive`
+ * bounds the runs at once over all processes, `cancel` removes a pending item and stops a running one wherever it
+ * runs, `flush` waits for the items queued before it, `drain` until nothing is left (refusing outside queueing in
+ * every process meanwhile), `destroy` for good. Where a contract cannot hold, the call fails with a
+ * `DurableWorkqueueError` naming the rule.
  *
  * Delivery is at least once: a runner killed mid-item has the item re-run by another runner after the lock
  * expires. Each accepted `queue` gets a run key (a UUID) that every re-run of it sees: use it as the idempotency
@@ -15,9 +17,12 @@
  * @since 0.1.0
  */
 import * as Cause from "effect/Cause"
+import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import type * as Layer from "effect/Layer"
+import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
+import * as Layer from "effect/Layer"
 import { PersistedQueue } from "effect/persistence"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
@@ -71,10 +76,18 @@ export interface DurableWorkqueue<A> {
     delay: Duration.Input
   ) => Effect.Effect<boolean, DurableWorkqueueError>
   /**
-   * Removes `item` if it is pending (queued or delayed, not claimed by a runner): true if it was. A running item
-   * is not interrupted (it runs in another process; see docs/DESIGN.md). **Kernel**: `cancel_work()`.
+   * Removes `item` if it is pending (queued, delayed or waiting for a retry): true if it was. If a runner is
+   * executing it, in this process or another, the run is asked to stop: its handler is interrupted (in another
+   * process within that process's `pollInterval`) and the run counts as finished, not retried. Returns without
+   * waiting for that. **Kernel**: `cancel_work()`, which cannot stop a running item: here it can.
    */
   readonly cancel: (item: string) => Effect.Effect<boolean, DurableWorkqueueError>
+  /**
+   * As `cancel`, and on return the run of `item` that was executing (if any) has ended: the item is neither pending
+   * nor running under the acceptance it had (a later `queue` of it is new work). True if it was pending.
+   * **Kernel**: `cancel_work_sync()`.
+   */
+  readonly cancelSync: (item: string) => Effect.Effect<boolean, DurableWorkqueueError>
   /**
    * On return, every item that was queued (due) or running when `flush` began has finished its run (completed,
    * failed its last attempt, or been cancelled) or been re-queued under a new run key. Delayed items not yet due
@@ -83,19 +96,28 @@ export interface DurableWorkqueue<A> {
    */
   readonly flush: Effect.Effect<void, DurableWorkqueueError>
   /**
-   * On return, the workqueue held nothing pending (due or delayed) or running at one poll. Unlike the kernel,
-   * other processes may still queue while it drains. **Kernel**: `drain_workqueue()`.
+   * On return, the workqueue held nothing pending (due or delayed) or running. While it drains, `queue` and
+   * `queueDelayed` fail with `Draining` in every process, except from a run of this workqueue (chained work, as the
+   * kernel allows); afterwards queueing is accepted again. The draining state is a lease in the storage: a process
+   * that dies mid-drain releases it after the lock expiration. **Kernel**: `drain_workqueue()`.
    */
   readonly drain: Effect.Effect<void, DurableWorkqueueError>
   /**
-   * Runs items with `handler` in this process, `maxActive` at a time (default 1), until the scope closes.
-   * A handler failure retries the run with the workqueue's `retrySchedule`, up to `maxAttempts`. Each item runs
-   * at most once at a time across all runners, as long as its handler does not outlive the store's lock
-   * (docs/DESIGN.md). **Kernel**: the worker pool, `process_one_work()`.
+   * Drains the workqueue, then marks it destroyed in the storage: from then on `queue`, `queueDelayed` and `run`
+   * fail with `Destroyed` in every process, for good (the rows already settled stay until cleanup). Runners already
+   * started stay idle until their scope closes. **Kernel**: `destroy_workqueue()`.
+   */
+  readonly destroy: Effect.Effect<void, DurableWorkqueueError>
+  /**
+   * Runs items with `handler` in this process, `concurrency` at a time (default 1), until the scope closes; never
+   * more than the workqueue's cluster-wide `maxActive` at once over all processes. A handler failure retries the
+   * run with the workqueue's `retrySchedule`, up to `maxAttempts`. Each item runs at most once at a time across all
+   * runners, as long as its handler does not outlive the store's lock (docs/DESIGN.md). Fails with `Destroyed` on a
+   * destroyed workqueue. **Kernel**: the worker pool, `process_one_work()`.
    */
   readonly run: <E, R>(
     handler: (payload: A, run: Run) => Effect.Effect<void, E, R>,
-    options?: { readonly maxActive?: number | undefined }
+    options?: { readonly concurrency?: number | undefined }
   ) => Effect.Effect<void, DurableWorkqueueError, R | Scope.Scope>
 }
 
@@ -120,20 +142,23 @@ export type Storage = ledger.Ledger | PersistedQueue.PersistedQueueStore
 export const layerMemory: Layer.Layer<Storage> = ledger.layerMemory
 
 /**
- * Storage in PostgreSQL through an `effect/sql` client (`@effect/sql-pg`'s `PgClient.layer`). Creates its table
- * (`tableName`, default `effect_workqueue`) on first use. Timing settings, with their trade-off:
+ * Storage in PostgreSQL through an `effect/sql` client (`@effect/sql-pg`'s `PgClient.layer`). Creates its tables
+ * (`tableName`, default `effect_workqueue`, and `<tableName>_control`, `_leases`, `_cancels`) on first use. Timing
+ * settings, with their trade-off:
  *
- * - `pollInterval` (default 1 s): how often each runner process looks for items offered by other processes and
- *   for delayed items; an offer in the same process wakes its runners at once. Shorter: lower latency across
- *   processes, more queries.
- * - `lockExpiration` (default 2 min): how long a claimed item stays claimed without a lock refresh. After a runner
- *   dies, its items run again elsewhere after this (plus one poll). Shorter: faster failover; but a handler that
- *   blocks the event loop longer than this, or outlives it without a refresh, runs concurrently with a re-run.
- * - `lockRefreshInterval` (default 30 s): how often a live runner renews its claims. Must be well below
- *   `lockExpiration`.
- *
- * **Gotchas**: completed and failed rows stay in the table (they are the store's history and its dead letters)
- * until `PersistedQueue.layerCleanup` (effect/persistence) removes them: provide it in one process.
+ * - `pollInterval` (default 1 s): how often each runner process looks for items offered by other processes, for
+ *   delayed items, for a free active slot and for cancels of its runs; an offer in the same process wakes its
+ *   runners at once. Shorter: lower latency across processes, more queries.
+ * - `lockExpiration` (default 2 min): how long a claimed item, an active slot or a drain stays held without a
+ *   refresh. After a runner dies, its items run again elsewhere and its slots come back after this (plus one
+ *   poll). Shorter: faster failover; but a handler that blocks the event loop longer than this, or outlives it
+ *   without a refresh, runs concurrently with a re-run (and beside `maxActive` others).
+ * - `lockRefreshInterval` (default 30 s): how often a live process renews its claims and leases. Must be well
+ *   below `lockExpiration`.
+ * - `cleanup` (default `{ olderThan: "1 day", interval: "1 hour" }`): every `interval`, rows of completed items
+ *   older than `olderThan` are deleted (with old cancel requests and dead leases), so the table does not grow
+ *   forever. Failed rows (the dead letters) are kept unless `failedOlderThan` is given. `false`: never (provide
+ *   `PersistedQueue.layerCleanup` yourself). Racing cleanups in several processes are harmless.
  *
  * @category layers
  * @since 0.1.0
@@ -143,13 +168,64 @@ export const layerPg = (options?: {
   readonly pollInterval?: Duration.Input | undefined
   readonly lockRefreshInterval?: Duration.Input | undefined
   readonly lockExpiration?: Duration.Input | undefined
-}): Layer.Layer<Storage, DurableWorkqueueError, SqlClient.SqlClient> =>
-  ledger.layerSql({
-    tableName: options?.tableName ?? "effect_workqueue",
-    pollInterval: options?.pollInterval,
-    lockRefreshInterval: options?.lockRefreshInterval,
-    lockExpiration: options?.lockExpiration
+  readonly cleanup?:
+    | false
+    | {
+        readonly olderThan?: Duration.Input | undefined
+        readonly failedOlderThan?: Duration.Input | undefined
+        readonly interval?: Duration.Input | undefined
+      }
+    | undefined
+}): Layer.Layer<Storage, DurableWorkqueueError, SqlClient.SqlClient> => {
+  const tableName = options?.tableName ?? "effect_workqueue"
+  const invalid = (message: string) =>
+    Layer.effectContext(
+      Effect.fail(new DurableWorkqueueError({ workqueue: "", reason: "InvalidOptions", message }))
+    ) as Layer.Layer<Storage, DurableWorkqueueError, SqlClient.SqlClient>
+  if (typeof tableName !== "string" || !/^[a-z_][a-z0-9_]{0,40}$/.test(tableName)) {
+    return invalid(`tableName must be a lower-case SQL identifier of at most 41 characters, got ${describe(tableName)}`)
+  }
+  const durations: Record<string, Duration.Duration | undefined> = {}
+  const inputs: Record<string, [unknown, Duration.Input, boolean]> = {
+    pollInterval: [options?.pollInterval, "1 second", false],
+    lockRefreshInterval: [options?.lockRefreshInterval, "30 seconds", false],
+    lockExpiration: [options?.lockExpiration, "2 minutes", false],
+    "cleanup.olderThan": [options?.cleanup === false ? undefined : options?.cleanup?.olderThan, "1 day", true],
+    "cleanup.interval": [options?.cleanup === false ? undefined : options?.cleanup?.interval, "1 hour", false]
+  }
+  for (const [key, [input, fallback, zeroAllowed]] of Object.entries(inputs)) {
+    const duration = validDuration(input ?? fallback)
+    if (duration === undefined || Duration.isNegative(duration) || (!zeroAllowed && Duration.isZero(duration))) {
+      return invalid(
+        `${key} must be a finite ${zeroAllowed ? "non-negative" : "positive"} duration, got ${describe(input)}`
+      )
+    }
+    durations[key] = duration
+  }
+  let failedOlderThan: Duration.Duration | undefined
+  if (options?.cleanup !== false && options?.cleanup?.failedOlderThan !== undefined) {
+    failedOlderThan = validDuration(options.cleanup.failedOlderThan)
+    if (failedOlderThan === undefined || Duration.isNegative(failedOlderThan)) {
+      return invalid(
+        `cleanup.failedOlderThan must be a finite non-negative duration, got ${describe(options.cleanup.failedOlderThan)}`
+      )
+    }
+  }
+  return ledger.layerSql({
+    tableName,
+    pollInterval: durations["pollInterval"]!,
+    lockRefreshInterval: durations["lockRefreshInterval"]!,
+    lockExpiration: durations["lockExpiration"]!,
+    cleanup:
+      options?.cleanup === false
+        ? undefined
+        : {
+            olderThan: durations["cleanup.olderThan"]!,
+            interval: durations["cleanup.interval"]!,
+            failedOlderThan
+          }
   })
+}
 
 // ---------------------------------------------------------------------------
 // Constructors
@@ -176,15 +252,40 @@ export const layerPg = (options?: {
  * Effect.runPromise(program) // => [true, false, ["a@example.com"]]
  * ```
  *
+ * **Example** (Cancel a running item, destroy)
+ *
+ * ```ts
+ * import { DurableWorkqueue } from "@effect-workqueue/cluster"
+ * import { Deferred, Effect, Schema } from "effect"
+ * const program = Effect.scoped(Effect.gen(function*() {
+ *   const started = yield* Deferred.make<void>()
+ *   const wq = yield* DurableWorkqueue.make({ name: "reports", payload: Schema.Number, maxActive: 2 })
+ *   yield* wq.run(() => Deferred.succeed(started, undefined).pipe(Effect.andThen(Effect.never)))
+ *   yield* wq.queue("report-1", 1)
+ *   yield* Deferred.await(started)
+ *   const wasPending = yield* wq.cancelSync("report-1") // the run is interrupted; false: it was running
+ *   yield* wq.destroy
+ *   const error = yield* Effect.flip(wq.queue("report-2", 2))
+ *   return [wasPending, error.reason]
+ * })).pipe(Effect.provide(DurableWorkqueue.layerMemory))
+ * Effect.runPromise(program) // => [false, "Destroyed"]
+ * ```
+ *
  * @category constructors
  * @since 0.1.0
  */
 export const make = <S extends Schema.Codec<any, any, never, never>>(options: {
   readonly name: string
   readonly payload: S
+  /**
+   * At most this many runs of the workqueue at once over all processes (the kernel's `max_active`). Given: stored
+   * for every process (the latest `make` that gives it wins, as `workqueue_set_max_active()`); absent: whatever is
+   * stored (unbounded at first). `null`: unbounded.
+   */
+  readonly maxActive?: number | null | undefined
   readonly maxAttempts?: number | undefined
   readonly retrySchedule?: Schedule.Schedule<any, number> | undefined
-  /** How often `flush` and `drain` read the storage (default 100 ms). */
+  /** How often `flush`, `drain` and `cancelSync` read the storage (default 100 ms). */
   readonly flushPollInterval?: Duration.Input | undefined
 }): Effect.Effect<DurableWorkqueue<S["Type"]>, DurableWorkqueueError, Storage> =>
   Effect.gen(function* () {
@@ -198,11 +299,17 @@ export const make = <S extends Schema.Codec<any, any, never, never>>(options: {
     if (!Number.isSafeInteger(maxAttempts) || maxAttempts < 1) {
       return yield* fail("InvalidOptions", `maxAttempts must be a positive integer, got ${String(maxAttempts)}`)
     }
+    const maxActive = options.maxActive
+    if (maxActive !== undefined && maxActive !== null && (!Number.isSafeInteger(maxActive) || maxActive < 1)) {
+      return yield* fail("InvalidOptions", `maxActive must be a positive integer or null, got ${describe(maxActive)}`)
+    }
     const flushPoll = validDuration(options.flushPollInterval ?? "100 millis")
     if (flushPoll === undefined || !Duration.isPositive(flushPoll)) {
       return yield* fail("InvalidOptions", "flushPollInterval must be a positive finite duration")
     }
     const ledgerService = yield* ledger.Ledger
+    const storage = (cause: unknown) => fail("Storage", "the durable workqueue's storage failed", cause)
+    yield* ledgerService.open(name, maxActive).pipe(Effect.catchTag("PersistedQueueError", storage))
     const envelope = Schema.Struct({ runKey: Schema.String, payload: options.payload })
     const encode = Schema.encodeUnknownEffect(Schema.toCodecJson(envelope))
     const factory = yield* PersistedQueue.makeFactory
@@ -212,7 +319,6 @@ export const make = <S extends Schema.Codec<any, any, never, never>>(options: {
       maxAttempts,
       retrySchedule: options.retrySchedule ?? Schedule.exponential("1 second", 2)
     })
-    const storage = (cause: unknown) => fail("Storage", "the durable workqueue's storage failed", cause)
 
     const checkItem = (item: string) =>
       typeof item === "string" && item.length > 0 && item.length <= 36
@@ -228,16 +334,26 @@ export const make = <S extends Schema.Codec<any, any, never, never>>(options: {
             fail("InvalidPayload", `the payload of item ${item} does not encode`, Cause.squash(cause))
           )
         )
+        const fromOwnWork = (yield* CurrentWorkqueue) === name
         const result = yield* ledgerService
-          .offer({ name, id: item, runKey, element, delay })
+          .offer({ name, id: item, runKey, element, delay, fromOwnWork })
           .pipe(Effect.catchCause((cause) => storage(Cause.squash(cause))))
-        if (result === "Running") {
-          return yield* fail(
-            "Running",
-            `item ${item} is running: a durable workqueue keeps one entry per item, so it cannot be queued again until its run ends`
-          )
+        switch (result) {
+          case "Running":
+            return yield* fail(
+              "Running",
+              `item ${item} is running: a durable workqueue keeps one entry per item, so it cannot be queued again until its run ends`
+            )
+          case "Draining":
+            return yield* fail(
+              "Draining",
+              `item ${item} was not queued: the workqueue is draining (only its own runs may queue until the drain ends)`
+            )
+          case "Destroyed":
+            return yield* fail("Destroyed", `item ${item} was not queued: the workqueue is destroyed`)
+          default:
+            return result === "Queued"
         }
-        return result === "Queued"
       })
 
     const waitFor = (includeDelayed: boolean, once: boolean): Effect.Effect<void, DurableWorkqueueError> =>
@@ -251,6 +367,76 @@ export const make = <S extends Schema.Codec<any, any, never, never>>(options: {
         }
       }).pipe(Effect.catchTag("PersistedQueueError", (error) => storage(error)))
 
+    const waitUntilGone = (items: ReadonlyArray<ledger.InFlight>) =>
+      Effect.gen(function* () {
+        let left = yield* ledgerService.stillInFlight(name, items)
+        while (left.length > 0) {
+          yield* Effect.sleep(flushPoll)
+          left = yield* ledgerService.stillInFlight(name, left)
+        }
+      }).pipe(Effect.catchTag("PersistedQueueError", (error) => storage(error)))
+
+    const cancel = (item: string) =>
+      checkItem(item).pipe(
+        Effect.andThen(ledgerService.cancel(name, item)),
+        Effect.catchTag("PersistedQueueError", (error) => storage(error))
+      )
+
+    // drain: the draining lease is held from before the first read until the wait ends (scoped)
+    const drainWith = <A>(after: Effect.Effect<A, DurableWorkqueueError>) =>
+      Effect.scoped(
+        Effect.gen(function* () {
+          const state = yield* ledgerService
+            .beginDrain(name)
+            .pipe(Effect.catchTag("PersistedQueueError", (error) => storage(error)))
+          if (state === "Destroyed") return undefined
+          yield* waitFor(true, false)
+          return yield* after
+        })
+      )
+
+    // one run: the handler, stopped by a cancel from any process (the run then counts as finished, not retried)
+    const runOne = <E, R>(
+      handler: (payload: S["Type"], run: Run) => Effect.Effect<void, E, R>,
+      value: { readonly runKey: string; readonly payload: S["Type"] },
+      meta: { readonly id: string; readonly attempts: number }
+    ) =>
+      Effect.scoped(
+        Effect.gen(function* () {
+          const cancelled = yield* ledgerService.watchRun(name, meta.id, value.runKey)
+          yield* handler(value.payload, { item: meta.id, runKey: value.runKey, attempt: meta.attempts }).pipe(
+            Effect.provideService(CurrentWorkqueue, name),
+            Effect.raceFirst(cancelled)
+          )
+        })
+      )
+
+    // one item, taken and run; with `idle`, the take gives up (and the caller its slot) if no item arrives in time
+    const takeOne = <E, R>(
+      handler: (payload: S["Type"], run: Run) => Effect.Effect<void, E, R>,
+      idle: Duration.Duration | undefined
+    ) =>
+      Effect.gen(function* () {
+        // the take's function and this fiber each read and write `state` in one synchronous step
+        let state: "waiting" | "running" | "abandoned" = "waiting"
+        const taking = persisted.take((value, meta) =>
+          Effect.suspend(() => {
+            if (state === "abandoned") return Effect.interrupt // released to the store, attempt not counted
+            state = "running"
+            return runOne(handler, value as { readonly runKey: string; readonly payload: S["Type"] }, meta)
+          })
+        )
+        if (idle === undefined) return yield* taking
+        const fiber = yield* Effect.forkChild(taking)
+        const done = yield* Fiber.await(fiber).pipe(Effect.timeoutOption(idle))
+        if (Option.isNone(done) && state === "waiting") {
+          state = "abandoned"
+          yield* Fiber.interrupt(fiber)
+          return
+        }
+        return yield* Fiber.join(fiber)
+      })
+
     const self: DurableWorkqueue<S["Type"]> = {
       name,
       queue: (item, payload) => offer(item, payload, undefined),
@@ -261,38 +447,59 @@ export const make = <S extends Schema.Codec<any, any, never, never>>(options: {
         }
         return offer(item, payload, Duration.isPositive(duration) ? duration : undefined)
       },
-      cancel: (item) =>
-        checkItem(item).pipe(
-          Effect.andThen(ledgerService.cancel(name, item)),
-          Effect.catchTag("PersistedQueueError", (error) => storage(error))
-        ),
+      cancel: (item) => Effect.map(cancel(item), (result) => result.pending),
+      cancelSync: (item) =>
+        Effect.gen(function* () {
+          const result = yield* cancel(item)
+          if (result.running !== undefined) yield* waitUntilGone([result.running])
+          return result.pending
+        }),
       flush: waitFor(false, true),
-      drain: waitFor(true, false),
-      run: (handler, runOptions) => {
-        const maxActive = runOptions?.maxActive ?? 1
-        if (!Number.isSafeInteger(maxActive) || maxActive < 1) {
-          return fail("InvalidOptions", `maxActive must be a positive integer, got ${describe(maxActive)}`)
-        }
-        const worker = persisted
-          .take((value, meta) => {
-            const { payload, runKey } = value as { readonly runKey: string; readonly payload: S["Type"] }
-            return handler(payload, { item: meta.id, runKey, attempt: meta.attempts })
-          })
-          .pipe(
+      drain: Effect.asVoid(drainWith(Effect.void)),
+      destroy: Effect.asVoid(
+        drainWith(ledgerService.destroy(name).pipe(Effect.catchTag("PersistedQueueError", (error) => storage(error))))
+      ),
+      run: (handler, runOptions) =>
+        Effect.gen(function* () {
+          const concurrency = runOptions?.concurrency ?? 1
+          if (!Number.isSafeInteger(concurrency) || concurrency < 1) {
+            return yield* fail("InvalidOptions", `concurrency must be a positive integer, got ${describe(concurrency)}`)
+          }
+          if (yield* ledgerService.isDestroyed(name).pipe(Effect.catchTag("PersistedQueueError", storage))) {
+            return yield* fail("Destroyed", "the workqueue is destroyed: nothing can run on it")
+          }
+          const worker = Effect.scoped(
+            Effect.gen(function* () {
+              const slot = yield* ledgerService.acquireSlot(name)
+              yield* takeOne(handler, slot === "Slot" ? ledgerService.slotIdle : undefined)
+            })
+          ).pipe(
             Effect.catchCause((cause) =>
               Cause.hasInterruptsOnly(cause)
                 ? Effect.failCause(cause)
-                : Effect.logWarning(`durable workqueue ${name}: a run failed (it is retried)`, cause)
+                : Cause.squash(cause) instanceof PersistedQueue.PersistedQueueError
+                  ? Effect.logWarning(`durable workqueue ${name}: the storage failed (retried in 1 s)`, cause).pipe(
+                      Effect.andThen(Effect.sleep("1 second"))
+                    )
+                  : Effect.logWarning(`durable workqueue ${name}: a run failed (retried while attempts remain)`, cause)
             ),
             Effect.forever
           )
-        return Effect.forEach(Array.from({ length: maxActive }), () => Effect.forkScoped(worker), {
-          discard: true
+          yield* Effect.forEach(Array.from({ length: concurrency }), () => Effect.forkScoped(worker), {
+            discard: true
+          })
         })
-      }
     }
     return self
   })
+
+/**
+ * The workqueue whose run the current fiber executes (a handler's `queue` to its own workqueue during a drain is
+ * chained work, accepted as the kernel's `is_chained_work()` allows).
+ */
+const CurrentWorkqueue = Context.Reference<string | undefined>("@effect-workqueue/cluster/CurrentWorkqueue", {
+  defaultValue: () => undefined
+})
 
 // ---------------------------------------------------------------------------
 // Helpers

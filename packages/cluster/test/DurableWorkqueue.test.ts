@@ -1,15 +1,28 @@
-import { DurableWorkqueue } from "@effect-workqueue/cluster"
+import { DurableWorkqueue, type DurableWorkqueueError } from "@effect-workqueue/cluster"
 import { assert, describe, it } from "@effect/vitest"
+import * as Cause from "effect/Cause"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as Queue from "effect/Queue"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
-import { storages, uniqueName } from "./utils/storages.ts"
+import { PgClient } from "@effect/sql-pg"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import { SqlClient } from "effect/sql"
+import { inject } from "vitest"
+import { pgLayer, storages, uniqueName } from "./utils/storages.ts"
 
 const Payload = Schema.Struct({ n: Schema.Int })
+
+/** Polls `condition` every 20 ms: hang guards only (the project's test timeout), never a speed budget. */
+const until = <E, R>(condition: Effect.Effect<boolean, E, R>) =>
+  Effect.gen(function* () {
+    while (!(yield* condition)) yield* Effect.sleep("20 millis")
+  })
 
 describe.each(storages)("DurableWorkqueue on $label", (storage) => {
   const live = <A, E>(self: Effect.Effect<A, E, DurableWorkqueue.Storage | Scope.Scope>) =>
@@ -208,7 +221,7 @@ describe.each(storages)("DurableWorkqueue on $label", (storage) => {
     )
   )
 
-  it.live("maxActive bounds this runner's concurrent runs; every item runs once", () =>
+  it.live("concurrency bounds this runner's concurrent runs; every item runs once", () =>
     live(
       Effect.gen(function* () {
         const wq = yield* DurableWorkqueue.make({ name: uniqueName("active"), payload: Payload })
@@ -224,7 +237,7 @@ describe.each(storages)("DurableWorkqueue on $label", (storage) => {
               seen.push(payload.n)
               active--
             }),
-          { maxActive: 2 }
+          { concurrency: 2 }
         )
         for (let n = 0; n < 20; n++) yield* wq.queue(`i${n}`, { n })
         yield* wq.drain
@@ -237,25 +250,179 @@ describe.each(storages)("DurableWorkqueue on $label", (storage) => {
     )
   )
 
+  it.live("maxActive bounds the runs of all runners together: two runners of 3 run at most 2 items at once", () =>
+    live(
+      Effect.gen(function* () {
+        const wq = yield* DurableWorkqueue.make({ name: uniqueName("bound"), payload: Payload, maxActive: 2 })
+        const gate = yield* Deferred.make<void>()
+        let active = 0
+        let peak = 0
+        const seen: Array<number> = []
+        const handler = (payload: { readonly n: number }) =>
+          Effect.gen(function* () {
+            active++
+            peak = Math.max(peak, active)
+            yield* Deferred.await(gate)
+            yield* Effect.sleep("2 millis")
+            seen.push(payload.n)
+            active--
+          })
+        yield* wq.run(handler, { concurrency: 3 })
+        yield* wq.run(handler, { concurrency: 3 })
+        for (let n = 0; n < 10; n++) yield* wq.queue(`i${n}`, { n })
+        yield* until(Effect.sync(() => active === 2))
+        // several storage polls pass with four idle workers and eight items waiting: none starts a third run
+        yield* Effect.sleep("500 millis")
+        assert.strictEqual(active, 2)
+        yield* Deferred.succeed(gate, undefined)
+        yield* wq.drain
+        assert.deepStrictEqual(
+          seen.sort((a, b) => a - b),
+          Array.from({ length: 10 }, (_, n) => n)
+        )
+        assert.strictEqual(peak, 2)
+      })
+    )
+  )
+
+  it.live("cancel of a running item interrupts its handler; cancelSync returns after the run ended; no retry", () =>
+    live(
+      Effect.gen(function* () {
+        const wq = yield* DurableWorkqueue.make({ name: uniqueName("cancel-run"), payload: Payload })
+        // items with n = 1 or 3 block until interrupted; each start is announced on `started`
+        const started = yield* Queue.unbounded<number>()
+        const runs: Array<number> = []
+        let interrupted = 0
+        yield* wq.run((payload) =>
+          Effect.gen(function* () {
+            runs.push(payload.n)
+            if (payload.n === 2) return
+            yield* Queue.offer(started, payload.n)
+            yield* Effect.never
+          }).pipe(Effect.onInterrupt(() => Effect.sync(() => void interrupted++)))
+        )
+        assert.isTrue(yield* wq.queue("a", { n: 1 }))
+        assert.strictEqual(yield* Queue.take(started), 1)
+        // not pending (it runs): false, as cancel_work_sync(); on return the handler has been interrupted
+        assert.isFalse(yield* wq.cancelSync("a"))
+        assert.strictEqual(interrupted, 1)
+        // the cancelled run counts as finished: the item is neither retried nor in flight, and can be queued again
+        assert.isFalse(yield* wq.cancelSync("a"))
+        assert.isTrue(yield* wq.queue("a", { n: 2 }))
+        yield* wq.drain
+        assert.deepStrictEqual(runs, [1, 2])
+        // cancel (not sync) of a running item asks it to stop and returns; the drain then sees it end
+        assert.isTrue(yield* wq.queue("b", { n: 3 }))
+        assert.strictEqual(yield* Queue.take(started), 3)
+        assert.isFalse(yield* wq.cancel("b"))
+        yield* wq.drain
+        assert.strictEqual(interrupted, 2)
+        assert.deepStrictEqual(runs, [1, 2, 3])
+      })
+    )
+  )
+
+  it.live("drain refuses outside queueing with Draining, accepts chained work from the workqueue's own runs", () =>
+    live(
+      Effect.gen(function* () {
+        const wq = yield* DurableWorkqueue.make({ name: uniqueName("drain"), payload: Payload })
+        const started = yield* Deferred.make<void>()
+        const release = yield* Deferred.make<void>()
+        const runs: Array<number> = []
+        const chained: Array<boolean> = []
+        yield* wq.run(
+          (payload, run) =>
+            Effect.gen(function* () {
+              runs.push(payload.n)
+              if (payload.n !== 1) return
+              yield* Deferred.succeed(started, undefined)
+              yield* Deferred.await(release)
+              // queued from a run of this workqueue while it drains: accepted, and the drain waits for it
+              chained.push(yield* wq.queue(`${run.item}-next`, { n: 2 }))
+            }),
+          { concurrency: 2 }
+        )
+        assert.isTrue(yield* wq.queue("a", { n: 1 }))
+        yield* Deferred.await(started)
+        const drain = yield* Effect.forkChild(wq.drain)
+        // until the drain has begun, a probe is accepted (and taken back); then it is refused
+        let probes = 0
+        yield* until(
+          Effect.gen(function* () {
+            const exit = yield* Effect.exit(wq.queueDelayed(`probe-${++probes}`, { n: 0 }, "1 hour"))
+            if (Exit.isSuccess(exit)) return !(yield* wq.cancel(`probe-${probes}`))
+            return exit.cause.reasons.some((reason) => Cause.isFailReason(reason) && reason.error.reason === "Draining")
+          })
+        )
+        const refused = yield* Effect.flip(wq.queue("outside", { n: 3 }))
+        assert.strictEqual(refused.reason, "Draining")
+        assert.strictEqual(refused.workqueue, wq.name)
+        yield* Deferred.succeed(release, undefined)
+        yield* Fiber.join(drain)
+        assert.deepStrictEqual(chained, [true])
+        assert.deepStrictEqual(runs, [1, 2])
+        // the drain is over: queueing is accepted again
+        assert.isTrue(yield* wq.queue("after", { n: 4 }))
+        yield* wq.drain
+        assert.deepStrictEqual(runs, [1, 2, 4])
+      })
+    )
+  )
+
+  it.live("destroy drains, then queue, queueDelayed and run fail with Destroyed; drain returns at once", () =>
+    live(
+      Effect.gen(function* () {
+        const name = uniqueName("destroy")
+        const wq = yield* DurableWorkqueue.make({ name, payload: Payload })
+        const runs: Array<number> = []
+        yield* wq.run((payload) =>
+          Effect.sleep("20 millis").pipe(Effect.andThen(Effect.sync(() => void runs.push(payload.n))))
+        )
+        assert.isTrue(yield* wq.queue("a", { n: 1 }))
+        yield* wq.destroy
+        assert.deepStrictEqual(runs, [1])
+        // another handle on the same workqueue sees it destroyed too
+        const other = yield* DurableWorkqueue.make({ name, payload: Payload })
+        const errors = yield* Effect.forEach(
+          [
+            wq.queue("b", { n: 2 }),
+            other.queue("b", { n: 2 }),
+            other.queueDelayed("b", { n: 2 }, "1 second"),
+            other.run(() => Effect.void)
+          ],
+          (effect) => Effect.flip(effect)
+        )
+        assert.deepStrictEqual(
+          errors.map((error) => error.reason),
+          ["Destroyed", "Destroyed", "Destroyed", "Destroyed"]
+        )
+        yield* other.drain
+        yield* other.destroy
+      })
+    )
+  )
+
   it.live("bad input fails with a typed error naming the workqueue and the rule", () =>
     live(
       Effect.gen(function* () {
         const name = uniqueName("input")
         const wq = yield* DurableWorkqueue.make({ name, payload: Payload })
-        const reasons = yield* Effect.forEach(
-          [
-            wq.queue("", { n: 1 }),
-            wq.queue("x".repeat(37), { n: 1 }),
-            wq.queue(42 as unknown as string, { n: 1 }),
-            wq.queue("a", { n: 1.5 }),
-            wq.queueDelayed("a", { n: 1 }, Number.NaN),
-            wq.queueDelayed("a", { n: 1 }, -1),
-            wq.queueDelayed("a", { n: 1 }, Number.POSITIVE_INFINITY),
-            wq.cancel(""),
-            wq.run(() => Effect.void, { maxActive: 0 })
-          ],
-          (effect) => Effect.flip(effect)
-        )
+        const attempts: Array<
+          Effect.Effect<unknown, DurableWorkqueueError.DurableWorkqueueError, Scope.Scope | DurableWorkqueue.Storage>
+        > = [
+          wq.queue("", { n: 1 }),
+          wq.queue("x".repeat(37), { n: 1 }),
+          wq.queue(42 as unknown as string, { n: 1 }),
+          wq.queue("a", { n: 1.5 }),
+          wq.queueDelayed("a", { n: 1 }, Number.NaN),
+          wq.queueDelayed("a", { n: 1 }, -1),
+          wq.queueDelayed("a", { n: 1 }, Number.POSITIVE_INFINITY),
+          wq.cancel(""),
+          wq.run(() => Effect.void, { concurrency: 0 }),
+          Effect.asVoid(DurableWorkqueue.make({ name, payload: Payload, maxActive: 0 })),
+          Effect.asVoid(DurableWorkqueue.make({ name, payload: Payload, maxActive: 1.5 }))
+        ]
+        const reasons = yield* Effect.forEach(attempts, (effect) => Effect.flip(effect))
         assert.deepStrictEqual(
           reasons.map((error) => error.reason),
           [
@@ -267,6 +434,8 @@ describe.each(storages)("DurableWorkqueue on $label", (storage) => {
             "InvalidDelay",
             "InvalidDelay",
             "InvalidItem",
+            "InvalidOptions",
+            "InvalidOptions",
             "InvalidOptions"
           ]
         )
@@ -282,5 +451,56 @@ describe.each(storages)("DurableWorkqueue on $label", (storage) => {
         assert.strictEqual(yield* wq.cancel("a"), false)
       })
     )
+  )
+})
+
+describe("DurableWorkqueue.layerPg", () => {
+  it.live("cleanup deletes completed rows older than olderThan; pending and failed rows stay (default)", () =>
+    Effect.gen(function* () {
+      const name = uniqueName("cleanup")
+      const sql = yield* SqlClient.SqlClient
+      const wq = yield* DurableWorkqueue.make({ name, payload: Payload, maxAttempts: 1 })
+      yield* wq.run((payload) => (payload.n < 0 ? Effect.fail("bad") : Effect.void))
+      yield* wq.queue("good-1", { n: 1 })
+      yield* wq.queue("good-2", { n: 2 })
+      yield* wq.queue("bad", { n: -1 })
+      yield* wq.queueDelayed("later", { n: 3 }, "1 hour")
+      yield* wq.flush
+      const rows = sql<{ id: string; state: string }>`
+        SELECT id, state FROM wq_cleanup_test WHERE queue_name = ${name} ORDER BY id`
+      // the cleanup runs every 100 ms in this process: wait until it has removed the completed rows
+      yield* until(Effect.map(rows, (left) => left.every((row) => row.state !== "completed")))
+      assert.deepStrictEqual(yield* rows, [
+        { id: "bad", state: "failed" },
+        { id: "later", state: "pending" }
+      ])
+      // a completed and deleted item can be queued again
+      assert.isTrue(yield* wq.queue("good-1", { n: 4 }))
+      yield* wq.cancel("later")
+    }).pipe(
+      Effect.scoped,
+      Effect.provide(pgLayer({ tableName: "wq_cleanup_test", cleanup: { olderThan: 0, interval: "100 millis" } }))
+    )
+  )
+
+  it.live("bad settings fail with InvalidOptions", () =>
+    Effect.gen(function* () {
+      const settings: Array<Parameters<typeof DurableWorkqueue.layerPg>[0]> = [
+        { pollInterval: 0 },
+        { lockExpiration: Number.NaN },
+        { lockRefreshInterval: -1 },
+        { tableName: "Bad-Name" },
+        { cleanup: { olderThan: -1 } },
+        { cleanup: { interval: 0 } },
+        { cleanup: { failedOlderThan: Number.POSITIVE_INFINITY } }
+      ]
+      for (const options of settings) {
+        const error = yield* Effect.scoped(Layer.build(DurableWorkqueue.layerPg(options))).pipe(
+          Effect.provide(Layer.orDie(PgClient.layer({ url: Redacted.make(inject("pgUrl")) }))),
+          Effect.flip
+        )
+        assert.strictEqual(error.reason, "InvalidOptions", JSON.stringify(options))
+      }
+    })
   )
 })

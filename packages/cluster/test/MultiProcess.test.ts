@@ -11,6 +11,7 @@ import { type ChildProcess, spawn } from "node:child_process"
 import * as Path from "node:path"
 import { inject } from "vitest"
 import { pgLayer, uniqueName } from "./utils/storages.ts"
+import { createTestTables } from "./utils/tables.ts"
 
 const runnerPath = Path.join(import.meta.dirname, "fixtures", "runner.ts")
 const Payload = Schema.Struct({ n: Schema.Int, workMillis: Schema.Int })
@@ -50,8 +51,7 @@ describe("DurableWorkqueue across processes (PostgreSQL)", () => {
         const url = inject("pgUrl")
         const name = uniqueName("sigkill")
         const sql = yield* SqlClient.SqlClient
-        yield* sql`CREATE TABLE IF NOT EXISTS wq_test_starts (item TEXT, run_key TEXT, attempt INT, pid INT)`
-        yield* sql`CREATE TABLE IF NOT EXISTS wq_test_results (run_key TEXT PRIMARY KEY, item TEXT, pid INT)`
+        yield* createTestTables
         const wq = yield* DurableWorkqueue.make({ name, payload: Payload })
         const items = 40
         // the victim claims items and never finishes them: it is certainly mid-item when killed
@@ -103,8 +103,7 @@ describe("DurableWorkqueue across processes (PostgreSQL)", () => {
       const url = inject("pgUrl")
       const name = uniqueName("remote")
       const sql = yield* SqlClient.SqlClient
-      yield* sql`CREATE TABLE IF NOT EXISTS wq_test_starts (item TEXT, run_key TEXT, attempt INT, pid INT)`
-      yield* sql`CREATE TABLE IF NOT EXISTS wq_test_results (run_key TEXT PRIMARY KEY, item TEXT, pid INT)`
+      yield* createTestTables
       const wq = yield* DurableWorkqueue.make({ name, payload: Payload })
       const runner = start(["run", url, name, "work", "2"])
       yield* Effect.addFinalizer(() => kill(runner))

@@ -13,16 +13,20 @@
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Latch from "effect/Latch"
 import * as Layer from "effect/Layer"
 import { PersistedQueue } from "effect/persistence"
+import * as Schedule from "effect/Schedule"
+import type * as Scope from "effect/Scope"
 import { SqlClient } from "effect/sql"
 import { DurableWorkqueueError } from "../DurableWorkqueueError.ts"
 
 /** @internal */
-export type OfferResult = "Queued" | "Pending" | "Running"
+export type OfferResult = "Queued" | "Pending" | "Running" | "Draining" | "Destroyed"
 
 /** @internal */
 export interface InFlight {
@@ -31,17 +35,38 @@ export interface InFlight {
 }
 
 /** @internal */
+export interface CancelResult {
+  /** The item was pending (queued, delayed or waiting for a retry) and is removed. */
+  readonly pending: boolean
+  /** The run of the item that a runner holds, asked to stop; undefined when none is running. */
+  readonly running: InFlight | undefined
+}
+
+/** @internal */
 export interface LedgerService {
-  /** Offers `element` (an encoded envelope carrying `runKey`) under `id`; says whether this offer was accepted. */
+  /**
+   * Makes the workqueue's control row if missing; sets its cluster-wide `maxActive` when given (null: unbounded;
+   * undefined: leave as stored).
+   */
+  readonly open: (
+    name: string,
+    maxActive: number | null | undefined
+  ) => Effect.Effect<void, PersistedQueue.PersistedQueueError>
+  /**
+   * Offers `element` (an encoded envelope carrying `runKey`) under `id`; says whether this offer was accepted.
+   * Refused (`Draining`) while a drain holds the workqueue, unless `fromOwnWork` (a run of this workqueue queues:
+   * the kernel's chained work); refused (`Destroyed`) once destroyed.
+   */
   readonly offer: (options: {
     readonly name: string
     readonly id: string
     readonly runKey: string
     readonly element: unknown
     readonly delay: Duration.Duration | undefined
+    readonly fromOwnWork: boolean
   }) => Effect.Effect<OfferResult, PersistedQueue.PersistedQueueError>
-  /** Removes `id` if it is pending (not claimed by a runner); true if it was. */
-  readonly cancel: (name: string, id: string) => Effect.Effect<boolean, PersistedQueue.PersistedQueueError>
+  /** Removes `id` if it is pending (not claimed by a live runner); asks its running run, if any, to stop. */
+  readonly cancel: (name: string, id: string) => Effect.Effect<CancelResult, PersistedQueue.PersistedQueueError>
   /** Items pending (due now, or `includeDelayed`) or running. */
   readonly inFlight: (
     name: string,
@@ -52,6 +77,36 @@ export interface LedgerService {
     name: string,
     items: ReadonlyArray<InFlight>
   ) => Effect.Effect<ReadonlyArray<InFlight>, PersistedQueue.PersistedQueueError>
+  /**
+   * Waits for one of the workqueue's cluster-wide active slots and holds it until the scope closes. "Unbounded" at
+   * once when the workqueue has no `maxActive`. A slot is a lease: a process that dies loses it after the lock
+   * expiration.
+   */
+  readonly acquireSlot: (
+    name: string
+  ) => Effect.Effect<"Slot" | "Unbounded", PersistedQueue.PersistedQueueError, Scope.Scope>
+  /**
+   * How long a worker may hold a slot while no item arrives before it gives the slot back (so idle processes do
+   * not keep the slots from busy ones); undefined: never (one process only).
+   */
+  readonly slotIdle: Duration.Duration | undefined
+  /**
+   * Registers the run `runKey` of `id` as running in this process until the scope closes; the returned effect
+   * completes when a `cancel` (from any process) asks the run to stop.
+   */
+  readonly watchRun: (
+    name: string,
+    id: string,
+    runKey: string
+  ) => Effect.Effect<Effect.Effect<void>, never, Scope.Scope>
+  /** Holds the workqueue in the draining state (a lease) until the scope closes; fails once it is destroyed. */
+  readonly beginDrain: (
+    name: string
+  ) => Effect.Effect<"Draining" | "Destroyed", PersistedQueue.PersistedQueueError, Scope.Scope>
+  /** Marks the workqueue destroyed: every later offer is refused. */
+  readonly destroy: (name: string) => Effect.Effect<void, PersistedQueue.PersistedQueueError>
+  /** Whether the workqueue is destroyed. */
+  readonly isDestroyed: (name: string) => Effect.Effect<boolean, PersistedQueue.PersistedQueueError>
 }
 
 /** @internal */
@@ -69,36 +124,83 @@ const storageError = (message: string) => (cause: Cause.Cause<unknown>) =>
 // PostgreSQL
 // ---------------------------------------------------------------------------
 
+/** @internal */
+export interface SqlOptions {
+  readonly tableName: string
+  readonly pollInterval: Duration.Duration
+  readonly lockRefreshInterval: Duration.Duration
+  readonly lockExpiration: Duration.Duration
+  /** Settled rows older than `olderThan` are deleted every `interval`; failed rows only with `failedOlderThan`. */
+  readonly cleanup:
+    | {
+        readonly interval: Duration.Duration
+        readonly olderThan: Duration.Duration
+        readonly failedOlderThan: Duration.Duration | undefined
+      }
+    | undefined
+}
+
 /**
- * The ledger on the table of `PersistedQueue.makeStoreSql`. The offer runs in a transaction with a read-back of
- * the row: if our INSERT won, the row is ours and locked until commit (no runner can claim it: the store claims
- * with `FOR UPDATE SKIP LOCKED`), so the read sees our run key; if another offer's row was there, `ON CONFLICT`
- * left it and the read sees its run key and state.
+ * The ledger on the table of `PersistedQueue.makeStoreSql`, plus three tables of its own:
+ *
+ * - `<table>_control`: one row per workqueue: its cluster-wide `max_active` and whether it is destroyed. Every offer
+ *   reads it `FOR SHARE`, every slot acquisition and drain start locks it `FOR UPDATE`: an offer either commits
+ *   before a drain starts (and the drain waits for its item) or sees the drain.
+ * - `<table>_leases`: active slots and drains, each held by a holder (a UUID) and refreshed every
+ *   `lockRefreshInterval` by the process holding it; a lease not refreshed for `lockExpiration` is dead (its process
+ *   died) and no longer counts.
+ * - `<table>_cancels`: a request to stop the run with a given run key; the process running it polls for it.
+ *
+ * The offer runs in a transaction with a read-back of the row: if our INSERT won, the row is ours and locked until
+ * commit (no runner can claim it: the store claims with `FOR UPDATE SKIP LOCKED`), so the read sees our run key; if
+ * another offer's row was there, `ON CONFLICT` left it and the read sees its run key and state.
  *
  * @internal
  */
-export const layerSql = (options: {
-  readonly tableName: string
-  readonly pollInterval?: Duration.Input | undefined
-  readonly lockRefreshInterval?: Duration.Input | undefined
-  readonly lockExpiration?: Duration.Input | undefined
-}): Layer.Layer<Ledger | PersistedQueue.PersistedQueueStore, DurableWorkqueueError, SqlClient.SqlClient> =>
+export const layerSql = (
+  options: SqlOptions
+): Layer.Layer<Ledger | PersistedQueue.PersistedQueueStore, DurableWorkqueueError, SqlClient.SqlClient> =>
   Layer.effectContext(
     Effect.gen(function* () {
-      const store = yield* PersistedQueue.makeStoreSql(options).pipe(
-        Effect.catchCause((cause) =>
-          Effect.fail(
-            new DurableWorkqueueError({
-              workqueue: "",
-              reason: "Storage",
-              message: `could not prepare the durable workqueue table ${options.tableName}`,
-              cause: Cause.squash(cause)
-            })
-          )
+      const prepareError = (cause: Cause.Cause<unknown>) =>
+        Effect.fail(
+          new DurableWorkqueueError({
+            workqueue: "",
+            reason: "Storage",
+            message: `could not prepare the durable workqueue table ${options.tableName}`,
+            cause: Cause.squash(cause)
+          })
         )
-      )
+      const store = yield* PersistedQueue.makeStoreSql(options).pipe(Effect.catchCause(prepareError))
       const sql = (yield* SqlClient.SqlClient).withoutTransforms()
       const table = sql(options.tableName)
+      const control = sql(`${options.tableName}_control`)
+      const leases = sql(`${options.tableName}_leases`)
+      const cancels = sql(`${options.tableName}_cancels`)
+      yield* Effect.all(
+        [
+          sql`CREATE TABLE IF NOT EXISTS ${control} (
+            queue_name VARCHAR(255) PRIMARY KEY,
+            max_active INTEGER NULL,
+            destroyed BOOLEAN NOT NULL DEFAULT FALSE)`,
+          sql`CREATE TABLE IF NOT EXISTS ${leases} (
+            holder UUID PRIMARY KEY,
+            queue_name VARCHAR(255) NOT NULL,
+            kind VARCHAR(10) NOT NULL,
+            leased_at TIMESTAMPTZ NOT NULL)`,
+          sql`CREATE INDEX IF NOT EXISTS ${sql(`idx_${options.tableName}_leases`)} ON ${leases} (queue_name, kind)`,
+          sql`CREATE TABLE IF NOT EXISTS ${cancels} (
+            run_key VARCHAR(36) PRIMARY KEY,
+            queue_name VARCHAR(255) NOT NULL,
+            id VARCHAR(255) NOT NULL,
+            created_at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp())`
+        ],
+        { discard: true }
+      ).pipe(Effect.catchCause(prepareError))
+
+      const expirySeconds = Math.max(Duration.toSeconds(options.lockExpiration), 0.001)
+      // a lease or a claim older than this is dead: its holder stopped refreshing it
+      const expired = sql.literal(`clock_timestamp() - INTERVAL '${expirySeconds} seconds'`)
       const parse = (element: string) => {
         try {
           return runKeyOf(JSON.parse(element))
@@ -106,11 +208,115 @@ export const layerSql = (options: {
           return undefined
         }
       }
+
+      // leases held by this process (slots and drains): refreshed by one fiber; a drain's Latch closes when its
+      // lease is found dead (this process stalled past the expiration), the slot's holder is then simply over
+      const held = new Set<string>() // the lease fibers add and delete, the refresher reads
+      yield* Effect.suspend(() =>
+        held.size === 0
+          ? Effect.void
+          : Effect.asVoid(
+              sql`UPDATE ${leases} SET leased_at = clock_timestamp() WHERE ${sql.in("holder", Array.from(held))}`
+            )
+      ).pipe(
+        Effect.catchCause((cause) => Effect.logWarning("durable workqueue: a lease refresh failed", cause)),
+        Effect.schedule(Schedule.spaced(options.lockRefreshInterval)),
+        Effect.forever,
+        Effect.forkScoped
+      )
+
+      // runs in this process, by run key: the watcher polls their cancel requests
+      const runs = new Map<string, Deferred.Deferred<void>>() // watchRun adds and deletes; the watcher reads
+      const signal = (runKey: string) => {
+        const cancelled = runs.get(runKey)
+        if (cancelled !== undefined) Deferred.doneUnsafe(cancelled, Exit.void)
+      }
+      yield* Effect.suspend(() =>
+        runs.size === 0
+          ? Effect.void
+          : sql<{
+              run_key: string
+            }>`SELECT run_key FROM ${cancels} WHERE ${sql.in("run_key", Array.from(runs.keys()))}`.pipe(
+              Effect.map((rows) => rows.forEach((row) => signal(row.run_key)))
+            )
+      ).pipe(
+        Effect.catchCause((cause) => Effect.logWarning("durable workqueue: a cancel poll failed", cause)),
+        Effect.schedule(Schedule.spaced(options.pollInterval)),
+        Effect.forever,
+        Effect.forkScoped
+      )
+
+      if (options.cleanup !== undefined) {
+        const cleanup = options.cleanup
+        yield* Effect.gen(function* () {
+          yield* store.cleanup({ timeToLive: cleanup.olderThan, failedTimeToLive: cleanup.failedOlderThan })
+          const age = sql.literal(`clock_timestamp() - INTERVAL '${Duration.toSeconds(cleanup.olderThan)} seconds'`)
+          yield* sql`DELETE FROM ${cancels} WHERE created_at <= ${age}`
+          yield* sql`DELETE FROM ${leases} WHERE leased_at <= ${expired}`
+        }).pipe(
+          Effect.catchCause((cause) => Effect.logWarning("durable workqueue: a cleanup failed", cause)),
+          Effect.schedule(Schedule.spaced(cleanup.interval)),
+          Effect.forever,
+          Effect.forkScoped
+        )
+      }
+
+      // the cluster-wide bound, read at most once per poll interval per workqueue in this process
+      const maxActiveCache = new Map<string, { readonly value: number | null; readonly readAt: number }>()
+      const slotReleased = Latch.makeUnsafe(false) // opened when this process gives a slot back
+      const readMaxActive = (name: string) =>
+        Effect.gen(function* () {
+          const now = yield* Clock.currentTimeMillis
+          const cached = maxActiveCache.get(name)
+          if (cached !== undefined && now - cached.readAt < Duration.toMillis(options.pollInterval)) {
+            return cached.value
+          }
+          const rows = yield* sql<{ max_active: number | null }>`
+            SELECT max_active FROM ${control} WHERE queue_name = ${name}`
+          const value = rows[0]?.max_active ?? null
+          maxActiveCache.set(name, { value, readAt: now })
+          return value
+        })
+      const takeLease = (name: string, kind: "slot" | "drain") =>
+        Effect.gen(function* () {
+          const holder = crypto.randomUUID()
+          yield* sql`INSERT INTO ${leases} (holder, queue_name, kind, leased_at)
+            VALUES (${holder}, ${name}, ${kind}, clock_timestamp())`
+          // refreshed from the commit on (the caller adds it to `held`)
+          return holder
+        })
+      const releaseLease = (holder: string) =>
+        Effect.suspend(() => {
+          held.delete(holder)
+          return sql`DELETE FROM ${leases} WHERE holder = ${holder}`
+        }).pipe(
+          Effect.retry({ schedule: Schedule.spaced("100 millis"), times: 10 }),
+          Effect.catchCause((cause) =>
+            Effect.logWarning("durable workqueue: a lease was not released (it expires on its own)", cause)
+          )
+        )
+
       const ledger: LedgerService = {
-        offer: ({ delay, element, id, name, runKey }) =>
+        open: (name, maxActive) =>
+          (maxActive === undefined
+            ? sql`INSERT INTO ${control} (queue_name) VALUES (${name}) ON CONFLICT (queue_name) DO NOTHING`
+            : sql`INSERT INTO ${control} (queue_name, max_active) VALUES (${name}, ${maxActive})
+                ON CONFLICT (queue_name) DO UPDATE SET max_active = EXCLUDED.max_active`
+          ).pipe(
+            Effect.tap(() => Effect.sync(() => maxActiveCache.delete(name))),
+            Effect.asVoid,
+            Effect.catchCause(storageError("Failed to open the durable workqueue"))
+          ),
+        offer: ({ delay, element, fromOwnWork, id, name, runKey }) =>
           sql
             .withTransaction(
               Effect.gen(function* () {
+                const state = yield* sql<{ destroyed: boolean; draining: boolean }>`
+                  SELECT destroyed, EXISTS (SELECT 1 FROM ${leases} WHERE queue_name = ${name} AND kind = 'drain'
+                    AND leased_at > ${expired}) AS draining
+                  FROM ${control} WHERE queue_name = ${name} FOR SHARE`
+                if (state[0]?.destroyed === true) return "Destroyed" as const
+                if (state[0]?.draining === true && !fromOwnWork) return "Draining" as const
                 yield* store.offer({ name, id, element, isCustomId: true, delay, deduplicate: "untilExecuted" })
                 // a claimed row stays 'pending' with `acquired_by` set until it settles
                 const rows = yield* sql<{ element: string; acquired_by: string | null }>`
@@ -122,12 +328,30 @@ export const layerSql = (options: {
             )
             .pipe(Effect.catchCause(storageError("Failed to offer an item to the durable workqueue"))),
         cancel: (name, id) =>
-          sql<{ id: string }>`
-            DELETE FROM ${table} WHERE id = ${id} AND queue_name = ${name} AND state = 'pending'
-              AND acquired_by IS NULL RETURNING id`.pipe(
-            Effect.map((rows) => rows.length > 0),
-            Effect.catchCause(storageError("Failed to cancel an item of the durable workqueue"))
-          ),
+          sql
+            .withTransaction(
+              Effect.gen(function* () {
+                // pending: not claimed, or claimed by a runner that died (its lock expired)
+                const removed = yield* sql<{ element: string; acquired_by: string | null }>`
+                  DELETE FROM ${table} WHERE id = ${id} AND queue_name = ${name} AND state = 'pending'
+                    AND (acquired_by IS NULL OR acquired_at < ${expired}) RETURNING element, acquired_by`
+                if (removed.length > 0) {
+                  return { pending: removed[0]!.acquired_by === null, running: undefined } satisfies CancelResult
+                }
+                const rows = yield* sql<{ element: string }>`
+                  SELECT element FROM ${table} WHERE id = ${id} AND queue_name = ${name} AND state = 'pending'`
+                const runKey = rows[0] === undefined ? undefined : parse(rows[0].element)
+                if (runKey === undefined) return { pending: false, running: undefined } satisfies CancelResult
+                yield* sql`INSERT INTO ${cancels} (run_key, queue_name, id) VALUES (${runKey}, ${name}, ${id})
+                  ON CONFLICT (run_key) DO NOTHING`
+                return { pending: false, running: { id, runKey } } satisfies CancelResult
+              })
+            )
+            .pipe(
+              // a run in this process stops at once, without waiting for the watcher's poll
+              Effect.tap((result) => Effect.sync(() => result.running !== undefined && signal(result.running.runKey))),
+              Effect.catchCause(storageError("Failed to cancel an item of the durable workqueue"))
+            ),
         inFlight: (name, includeDelayed) =>
           (includeDelayed
             ? sql<{ id: string; element: string }>`
@@ -156,7 +380,87 @@ export const layerSql = (options: {
                   return items.filter((item) => live.get(item.id) === item.runKey)
                 }),
                 Effect.catchCause(storageError("Failed to read the items in flight of the durable workqueue"))
+              ),
+        acquireSlot: (name) =>
+          Effect.gen(function* () {
+            while (true) {
+              if ((yield* readMaxActive(name)) === null) return "Unbounded" as const
+              slotReleased.closeUnsafe()
+              // uninterruptible from the insert to the finalizer's registration: a slot is never leaked
+              const got = yield* Effect.uninterruptible(
+                Effect.gen(function* () {
+                  const holder = yield* sql.withTransaction(
+                    Effect.gen(function* () {
+                      // the control row's lock serializes acquisitions: count and insert see the same leases
+                      const rows = yield* sql<{ max_active: number | null }>`
+                        SELECT max_active FROM ${control} WHERE queue_name = ${name} FOR UPDATE`
+                      const max = rows[0]?.max_active ?? null
+                      if (max === null) return "Unbounded" as const
+                      yield* sql`DELETE FROM ${leases} WHERE queue_name = ${name} AND kind = 'slot'
+                        AND leased_at <= ${expired}`
+                      const active = yield* sql<{ n: number }>`
+                        SELECT count(*)::int AS n FROM ${leases} WHERE queue_name = ${name} AND kind = 'slot'`
+                      if (active[0]!.n >= max) return undefined
+                      return yield* takeLease(name, "slot")
+                    })
+                  )
+                  if (holder === undefined || holder === "Unbounded") return holder
+                  held.add(holder)
+                  yield* Effect.addFinalizer(() =>
+                    releaseLease(holder).pipe(Effect.andThen(Effect.sync(() => slotReleased.openUnsafe())))
+                  )
+                  return "Slot" as const
+                })
               )
+              if (got === "Unbounded") maxActiveCache.delete(name)
+              if (got !== undefined) return got
+              // another process frees its slot: seen at the next poll; one of ours: at once
+              yield* Effect.race(Effect.sleep(options.pollInterval), slotReleased.await)
+            }
+          }).pipe(
+            Effect.catchCause((cause) =>
+              Cause.hasInterruptsOnly(cause)
+                ? Effect.failCause(cause as Cause.Cause<never>)
+                : storageError("Failed to acquire an active slot of the durable workqueue")(cause)
+            )
+          ),
+        slotIdle: Duration.times(options.pollInterval, 2),
+        watchRun: (_name, _id, runKey) =>
+          Effect.gen(function* () {
+            const cancelled = yield* Deferred.make<void>()
+            yield* Effect.acquireRelease(
+              Effect.sync(() => runs.set(runKey, cancelled)),
+              () => Effect.sync(() => runs.delete(runKey))
+            )
+            return Deferred.await(cancelled)
+          }),
+        beginDrain: (name) =>
+          Effect.acquireRelease(
+            sql
+              .withTransaction(
+                Effect.gen(function* () {
+                  const rows = yield* sql<{ destroyed: boolean }>`
+                  SELECT destroyed FROM ${control} WHERE queue_name = ${name} FOR UPDATE`
+                  if (rows[0]?.destroyed === true) return undefined
+                  return yield* takeLease(name, "drain")
+                })
+              )
+              .pipe(Effect.tap((holder) => Effect.sync(() => holder !== undefined && held.add(holder)))),
+            (holder) => (holder === undefined ? Effect.void : releaseLease(holder))
+          ).pipe(
+            Effect.map((holder) => (holder === undefined ? ("Destroyed" as const) : ("Draining" as const))),
+            Effect.catchCause(storageError("Failed to start a drain of the durable workqueue"))
+          ),
+        destroy: (name) =>
+          sql`UPDATE ${control} SET destroyed = TRUE WHERE queue_name = ${name}`.pipe(
+            Effect.asVoid,
+            Effect.catchCause(storageError("Failed to destroy the durable workqueue"))
+          ),
+        isDestroyed: (name) =>
+          sql<{ destroyed: boolean }>`SELECT destroyed FROM ${control} WHERE queue_name = ${name}`.pipe(
+            Effect.map((rows) => rows[0]?.destroyed === true),
+            Effect.catchCause(storageError("Failed to read the state of the durable workqueue"))
+          )
       }
       return Context.make(Ledger, ledger).pipe(Context.add(PersistedQueue.PersistedQueueStore, store))
     })
@@ -280,15 +584,55 @@ export const layerMemory: Layer.Layer<Ledger | PersistedQueue.PersistedQueueStor
       cleanup: () => Effect.void
     })
 
+    // control state per workqueue; every read and write is one synchronous step
+    interface Control {
+      maxActive: number | null
+      destroyed: boolean
+      drains: number
+      active: number
+      readonly released: Latch.Latch
+    }
+    const controls = new Map<string, Control>()
+    const controlOf = (name: string) => {
+      let state = controls.get(name)
+      if (state === undefined) {
+        state = { maxActive: null, destroyed: false, drains: 0, active: 0, released: Latch.makeUnsafe(false) }
+        controls.set(name, state)
+      }
+      return state
+    }
+    const runs = new Map<string, Deferred.Deferred<void>>()
+    // run keys asked to stop: a run that registers after the cancel (or re-runs after its runner left) stops too.
+    // Kept for the process's life: one short string per cancel of a running item.
+    const cancelledKeys = new Set<string>()
+
     const ledger: LedgerService = {
-      offer: (options) => Effect.sync(() => offerUnsafe(options)),
-      cancel: (name, id) =>
+      open: (name, maxActive) =>
         Effect.sync(() => {
+          const state = controlOf(name)
+          if (maxActive !== undefined) state.maxActive = maxActive
+          state.released.openUnsafe()
+        }),
+      offer: (options) =>
+        Effect.sync(() => {
+          const state = controlOf(options.name)
+          if (state.destroyed) return "Destroyed"
+          if (state.drains > 0 && !options.fromOwnWork) return "Draining"
+          return offerUnsafe(options)
+        }),
+      cancel: (name, id) =>
+        Effect.sync((): CancelResult => {
           const queue = queueOf(name)
           const entry = queue.entries.get(id)
-          if (entry === undefined || entry.state !== "pending") return false
-          queue.entries.delete(id)
-          return true
+          if (entry === undefined || !live(entry)) return { pending: false, running: undefined }
+          if (entry.state === "pending") {
+            queue.entries.delete(id)
+            return { pending: true, running: undefined }
+          }
+          cancelledKeys.add(entry.runKey)
+          const cancelled = runs.get(entry.runKey)
+          if (cancelled !== undefined) Deferred.doneUnsafe(cancelled, Exit.void)
+          return { pending: false, running: { id, runKey: entry.runKey } }
         }),
       inFlight: (name, includeDelayed) =>
         Effect.sync(() => {
@@ -311,7 +655,57 @@ export const layerMemory: Layer.Layer<Ledger | PersistedQueue.PersistedQueueStor
             const entry = entries.get(item.id)
             return entry !== undefined && live(entry) && entry.runKey === item.runKey
           })
-        })
+        }),
+      acquireSlot: (name) =>
+        Effect.gen(function* () {
+          const state = controlOf(name)
+          while (true) {
+            if (state.maxActive === null) return "Unbounded" as const
+            state.released.closeUnsafe()
+            const got = yield* Effect.uninterruptible(
+              Effect.suspend(() => {
+                if (state.maxActive === null || state.active >= state.maxActive) return Effect.succeed(false)
+                state.active++
+                return Effect.as(
+                  Effect.addFinalizer(() =>
+                    Effect.sync(() => {
+                      state.active--
+                      state.released.openUnsafe()
+                    })
+                  ),
+                  true
+                )
+              })
+            )
+            if (got) return "Slot" as const
+            yield* state.released.await
+          }
+        }),
+      slotIdle: undefined,
+      watchRun: (_name, _id, runKey) =>
+        Effect.gen(function* () {
+          const cancelled = yield* Deferred.make<void>()
+          yield* Effect.acquireRelease(
+            Effect.sync(() => {
+              runs.set(runKey, cancelled)
+              if (cancelledKeys.has(runKey)) Deferred.doneUnsafe(cancelled, Exit.void)
+            }),
+            () => Effect.sync(() => runs.delete(runKey))
+          )
+          return Deferred.await(cancelled)
+        }),
+      beginDrain: (name) =>
+        Effect.acquireRelease(
+          Effect.sync(() => {
+            const state = controlOf(name)
+            if (state.destroyed) return false
+            state.drains++
+            return true
+          }),
+          (draining) => Effect.sync(() => void (draining && controlOf(name).drains--))
+        ).pipe(Effect.map((draining) => (draining ? ("Draining" as const) : ("Destroyed" as const)))),
+      destroy: (name) => Effect.sync(() => void (controlOf(name).destroyed = true)),
+      isDestroyed: (name) => Effect.sync(() => controlOf(name).destroyed)
     }
     return Context.make(Ledger, ledger).pipe(Context.add(PersistedQueue.PersistedQueueStore, store))
   })
