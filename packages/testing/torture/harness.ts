@@ -60,6 +60,12 @@ export interface Options {
   readonly latenessMs?: number | undefined
   /** Largest allowed number of tasks pending on the parent scheduler at once. */
   readonly maxParentPending?: number | undefined
+  /**
+   * Operations a fiber runs before the runtime makes it yield (`Scheduler.MaxOpsBeforeYield`, default Effect's
+   * 2048). A small budget puts an automatic yield between nearly every two steps of every fiber (the harness's,
+   * the handlers', the workers'): the interleavings a loaded machine produces at random, here fixed by the seed.
+   */
+  readonly opsBeforeYield?: number | undefined
   /** Stop the round at its first violation (default true). */
   readonly stopAtFirst?: boolean | undefined
   readonly onRound?: ((line: string) => void) | undefined
@@ -305,8 +311,10 @@ const runRound = (options: Options, round: number, report: Report): Effect.Effec
         if (!item.delayed) {
           const on = rng.int(2) === 0
           const call = on ? Workqueue.queueOn(wq, cpu, item.work) : Workqueue.queue(wq, item.work)
-          return Effect.map(Effect.exit(call), (exit) =>
-            accountQueue(item, exit, 0, false, `${fromHandler ? "handler " : ""}${on ? `queueOn[${cpu}]` : "queue"}`)
+          return atomically(
+            Effect.map(Effect.exit(call), (exit) =>
+              accountQueue(item, exit, 0, false, `${fromHandler ? "handler " : ""}${on ? `queueOn[${cpu}]` : "queue"}`)
+            )
           )
         }
         const dwork = item.work as DelayedWork.DelayedWork
@@ -321,7 +329,9 @@ const runRound = (options: Options, round: number, report: Report): Effect.Effec
             ? Workqueue.queueDelayedOn(wq, cpu, dwork, delay)
             : Workqueue.queueDelayed(wq, dwork, delay)
         const how = `${fromHandler ? "handler " : ""}${mod ? "modDelayed" : "queueDelayed"}${on ? `On[${cpu}]` : ""}`
-        return Effect.map(Effect.exit(calling(item, call, now)), (exit) => accountQueue(item, exit, delay, mod, how))
+        return atomically(
+          Effect.map(Effect.exit(calling(item, call, now)), (exit) => accountQueue(item, exit, delay, mod, how))
+        )
       })
 
     // several calls in one synchronous step, through the *Unsafe twins
@@ -497,8 +507,10 @@ const runRound = (options: Options, round: number, report: Report): Effect.Effec
         const call = rng.int(2) === 0 ? cancel : Work.cancelSync(item.work)
         forked.push(
           yield* Effect.forkDetach(
-            Effect.flatMap(Effect.exit(call), (exit) =>
-              Effect.sync(() => accountCancel(item, exit, call === cancel ? "cancel" : "cancelSync"))
+            atomically(
+              Effect.flatMap(Effect.exit(call), (exit) =>
+                Effect.sync(() => accountCancel(item, exit, call === cancel ? "cancel" : "cancelSync"))
+              )
             ),
             { startImmediately: true }
           )
@@ -510,7 +522,9 @@ const runRound = (options: Options, round: number, report: Report): Effect.Effec
           yield* Work.enable(item.work)
         } else {
           item.disabled++
-          accountCancel(item, yield* Effect.exit(Work.disable(item.work)), "disable")
+          yield* atomically(
+            Effect.map(Effect.exit(Work.disable(item.work)), (exit) => accountCancel(item, exit, "disable"))
+          )
         }
       } else if (r < 70) {
         // a blocking call, forked; interrupted after a random number of turns, or left to finish
@@ -555,7 +569,11 @@ const runRound = (options: Options, round: number, report: Report): Effect.Effec
         // ping-pong: queue + flush in a loop (pumps must not pile up)
         const cycles = options.pingPong ?? 500
         for (let i = 0; i < cycles && !stopped; i++) {
-          accountQueue(pp, yield* Effect.exit(Workqueue.queue(ppEntry.wq, pp.work)), 0, false, "pingpong queue")
+          yield* atomically(
+            Effect.map(Effect.exit(Workqueue.queue(ppEntry.wq, pp.work)), (exit) =>
+              accountQueue(pp, exit, 0, false, "pingpong queue")
+            )
+          )
           yield* Work.flush(pp.work).pipe(Effect.ignore)
           if (i % 64 === 0) sample()
         }
@@ -663,6 +681,17 @@ const runRound = (options: Options, round: number, report: Report): Effect.Effec
   })
 
 // marks a (synchronous) queueing call on `item` as in progress while it runs
+/**
+ * Run a call that completes in one engine step (queue, cancel, disable) and the accounting of its outcome with no
+ * yield in between. The runtime may make a fiber yield between any two operations (`Scheduler.shouldYield`); a
+ * yield between the call and its accounting let other fibers act on a state the harness had not recorded yet: a
+ * handler start before the queue's `owed++` ("started without a successful queue owing a run"), or a drain ending
+ * (and its `draining--`) between a refusal with `Draining` and its check ("Draining though no drain runs"), the
+ * live-clock finding of seed 2057. The engine was right both times: the call's outcome was read late.
+ */
+const atomically = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.provideService(effect, Scheduler.PreventSchedulerYield, true)
+
 const calling = <A, E, R>(item: Item, call: Effect.Effect<A, E, R>, now: () => number): Effect.Effect<A, E, R> =>
   Effect.suspend(() => {
     item.calling++
@@ -718,7 +747,11 @@ export const run = (options: Options): Effect.Effect<Report> =>
       violations: []
     }
     for (let round = 0; round < options.rounds; round++) {
-      const one = runRound(options, round, report)
+      const round0 = runRound(options, round, report)
+      const one =
+        options.opsBeforeYield === undefined
+          ? round0
+          : Effect.provideService(round0, Scheduler.MaxOpsBeforeYield, options.opsBeforeYield)
       yield* (options.clock === "test" ? Effect.provide(one, TestClock.layer(), { local: true }) : one).pipe(
         Effect.provide(silent, { local: true })
       )
