@@ -53,7 +53,8 @@ export const freezeWorkqueues = (sys: System): Effect.Effect<void> =>
       if (!freezeBusy(sys)) return Effect.void
       const wait = waitOn(
         sys,
-        (w) => sys.freezeWaiters.push(w),
+        // decided again (see `waitOn`): the last active item may have ended, or a thaw come, since the check above
+        (w) => (sys.freezing && freezeBusy(sys) ? sys.freezeWaiters.push(w) : w(true)),
         (w) => removeFrom(sys.freezeWaiters, w)
       )
       return Effect.onInterrupt(Effect.asVoid(restore(wait)), () =>

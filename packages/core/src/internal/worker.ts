@@ -431,14 +431,41 @@ const workerFinishWork = (
   if (flushers !== undefined) for (const f of flushers) f(true)
 }
 
+/**
+ * A worker's parking spot: `park` suspends its fiber until `wake`, which resumes it through the run queue. A worker
+ * is wakeable from the step that makes it idle (`workerEnterIdle` puts it on the idle list; a maydays' rescuer sets
+ * its state), but the runtime may make its fiber yield before `park`'s callback runs (the op budget,
+ * `Scheduler.shouldYield`, can strike between any two primitives): a wake-up in that window is kept and `park`
+ * returns at once, as the kernel's `wake_up_process()` sets a task running before it sleeps so its `schedule()`
+ * does not. Without it the wake-up was lost (`worker.wake` was still undefined) and a flush waited forever.
+ */
+const makeParking = (sys: System, worker: Worker): Effect.Effect<void> => {
+  let parked: (() => void) | undefined // L: resumes the parked fiber, while it is parked
+  let woken = false // L: a wake-up came while not parked; the next park returns at once
+  worker.wake = () => {
+    const resume = parked
+    if (resume === undefined) {
+      woken = true
+      return
+    }
+    parked = undefined
+    sys.scheduler.scheduleTask(resume, 0, worker)
+  }
+  return Effect.callback<void>((resume) => {
+    if (woken) {
+      woken = false
+      resume(Effect.void)
+      return
+    }
+    parked = () => resume(Effect.void)
+  })
+}
+
 const workerLoop = (sys: System, worker: Worker): Effect.Effect<void> => {
   let afterWake = true
   let bhRestarts = 0
-  const park: Effect.Effect<void> = Effect.callback<void>((resume) => {
-    worker.wake = () => sys.scheduler.scheduleTask(() => resume(Effect.void), 0, worker)
-  })
+  const park = makeParking(sys, worker)
   const afterPark: Effect.Effect<void> = Effect.suspend(() => {
-    worker.wake = undefined
     if (worker.pendingExit) {
       sys.allWorkers.delete(worker)
       return Effect.void
@@ -583,12 +610,8 @@ const describeValue = (value: unknown): string => {
 export const initRescuer = (sys: System, wq: WorkqueueState): void => {
   const rescuer = makeWorker(sys, sys.boundPools[0]!, -1, `kworker/R-${wq.name}`, wq)
   wq.rescuer = rescuer
-  const park: Effect.Effect<void> = Effect.callback<void>((resume) => {
-    rescuer.wake = () => {
-      rescuer.wake = undefined
-      sys.scheduler.scheduleTask(() => resume(Effect.void), 0, rescuer)
-    }
-  })
+  // a wake-up while it is busy (a mayday, the system closing) makes its next park return at once: it looks again
+  const park = makeParking(sys, rescuer)
   const run = makeRunner(sys, rescuer, (work, failure) => {
     rescuer.currentPwq!.stats.rescued++
     workerFinishWork(sys, rescuer, work, failure)
