@@ -336,22 +336,24 @@ describe("WorkqueueSystem", () => {
       }
     )
 
-    it.effect("an interrupted freeze leaves the freezing to another freeze still waiting (freeze_workqueues_busy)", () =>
-      Effect.gen(function* () {
-        const gate = yield* makeGate
-        const freezable = yield* Workqueue.make("freezable", { flags: Workqueue.WQ_FREEZABLE })
-        yield* Workqueue.queue(freezable, yield* Work.make(() => gate.await))
-        yield* settle()
-        const first = yield* Effect.forkChild(WorkqueueSystem.freeze)
-        const second = yield* Effect.forkChild(WorkqueueSystem.freeze)
-        yield* settle()
-        yield* Fiber.interrupt(first)
-        assert.isTrue((yield* WorkqueueSystem.snapshot).freezing, "the second freeze still owns it")
-        yield* gate.open
-        yield* Fiber.join(second)
-        assert.isTrue((yield* WorkqueueSystem.snapshot).freezing)
-        yield* WorkqueueSystem.thaw
-      }).pipe(withSystemClosedOnSuccess({ cpus: 4 }), Effect.provide(makeLogCapture().layer))
+    it.effect(
+      "an interrupted freeze leaves the freezing to another freeze still waiting (freeze_workqueues_busy)",
+      () =>
+        Effect.gen(function* () {
+          const gate = yield* makeGate
+          const freezable = yield* Workqueue.make("freezable", { flags: Workqueue.WQ_FREEZABLE })
+          yield* Workqueue.queue(freezable, yield* Work.make(() => gate.await))
+          yield* settle()
+          const first = yield* Effect.forkChild(WorkqueueSystem.freeze)
+          const second = yield* Effect.forkChild(WorkqueueSystem.freeze)
+          yield* settle()
+          yield* Fiber.interrupt(first)
+          assert.isTrue((yield* WorkqueueSystem.snapshot).freezing, "the second freeze still owns it")
+          yield* gate.open
+          yield* Fiber.join(second)
+          assert.isTrue((yield* WorkqueueSystem.snapshot).freezing)
+          yield* WorkqueueSystem.thaw
+        }).pipe(withSystemClosedOnSuccess({ cpus: 4 }), Effect.provide(makeLogCapture().layer))
     )
 
     it.effect("a delayed item expiring while frozen stays inactive until thaw (freeze_workqueues_begin)", () =>
