@@ -48,8 +48,12 @@ const statsOf = (snap: WorkqueueSystem.Snapshot, wq: string) => {
 
 describe("WorkerPool", () => {
   describe("concurrency management (bound pools)", () => {
-    // The machine's speed reaches a schedule only through the CPU clock (hog detection, time slices): a frozen one
-    // takes it out, and a "loaded" one (every slice 15 ms, past the 10 ms hog threshold) must change nothing here
+    // The machine's speed reaches a schedule only through the CPU clock (hog detection, time slices). On a loaded
+    // machine a slice of "a" could pass the 10 ms hog threshold: "a" turned CPU-intensive, left concurrency
+    // management, and "b" started without a concurrency-management wake-up, so the cmWakeup assertion failed; the
+    // system's close then flushed items sleeping on a TestClock nobody advanced, and the failure became a hang. A
+    // frozen clock takes the machine out; a "loaded" one (every slice 15 ms) pins that other schedule; and the
+    // system closes only on success, so a failure is reported, not hung.
     for (const [machine, cpuClock] of [
       ["any machine", () => 0],
       ["a loaded machine", loadedCpuClock()]
@@ -68,6 +72,8 @@ describe("WorkerPool", () => {
             assert.strictEqual(poolOf(snap, "cm").workers.length, 2)
             if (machine === "any machine") {
               assert.isAtLeast(statsOf(snap, "cm").cmWakeup, 1, "the sleep woke another worker (PWQ_STAT_CM_WAKEUP)")
+            } else {
+              assert.strictEqual(statsOf(snap, "cm").cmWakeup, 0, "a CPU hog left concurrency management: no wake-up")
             }
             yield* TestClock.adjust(10)
             yield* settle()
@@ -77,7 +83,7 @@ describe("WorkerPool", () => {
               "end a@10/cpu0",
               "end b@10/cpu0"
             ])
-          }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4, cpuClock })))
+          }).pipe(withSystemClosedOnSuccess({ cpus: 4, cpuClock }))
       )
     }
 

@@ -452,11 +452,6 @@ const makeParking = (sys: System, worker: Worker): Effect.Effect<void> => {
     sys.scheduler.scheduleTask(resume, 0, worker)
   }
   return Effect.callback<void>((resume) => {
-    if (woken) {
-      woken = false
-      resume(Effect.void)
-      return
-    }
     parked = () => resume(Effect.void)
   })
 }
