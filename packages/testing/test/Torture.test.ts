@@ -39,6 +39,20 @@ describe("torture (CI slice)", () => {
     )
   }
 
+  for (const [seed, ops] of [
+    [10, 4],
+    [74, 8]
+  ] as const) {
+    it.effect(
+      `seed ${seed}, TestClock, a yield every ${ops} operations: a mod_delayed_work() during a cancelSync is left alone (the cancel's disable), not counted as queued`,
+      () =>
+        Effect.map(
+          Torture.run({ seed, rounds: 1, steps: 200, clock: "test", pingPong: 1_500, opsBeforeYield: ops }),
+          expectClean
+        )
+    )
+  }
+
   for (const seed of [2, 4]) {
     it.live(`seed ${seed}, live clock: 1 round of 150 random steps keeps every invariant (timers within 2 s)`, () =>
       Effect.map(

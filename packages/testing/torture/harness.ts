@@ -161,6 +161,7 @@ interface Item {
   owed: number // successful queues not yet matched by a start or a successful cancel
   running: number
   disabled: number
+  cancelSyncs: number // cancelSync calls on it in progress: each holds a disable until it returns
   expected: number | undefined // expiry of the armed timer (delayed items)
   armedAt: number
   calling: number // queueing calls on it in progress: a queue_work tracepoint inside one is the call, not the timer
@@ -274,12 +275,14 @@ const runRound = (options: Options, round: number, report: Report): Effect.Effec
       if (Exit.isSuccess(exit)) {
         // queue*: true = queued now. mod_delayed_work(): true = was pending (its timer moved, no new run), false =
         // was idle and is queued now, unless the item is disabled (left alone)
-        const queuedNow = mod ? !exit.value && item.disabled === 0 : exit.value
+        // (a cancelSync in progress holds a disable too: mod_delayed_work() leaves the item alone meanwhile)
+        const enabled = item.disabled === 0 && item.cancelSyncs === 0
+        const queuedNow = mod ? !exit.value && enabled : exit.value
         if (queuedNow) {
           item.owed++
           report.queued++
         }
-        if (item.delayed && (queuedNow || (mod && item.disabled === 0))) {
+        if (item.delayed && (queuedNow || (mod && enabled))) {
           // armed (or re-armed): the timer's expiry is now + delay; a delay of 0 queued it at once
           item.expected = delay > 0 ? item.callStart + delay : undefined
           item.armedAt = item.callStart
@@ -443,6 +446,8 @@ const runRound = (options: Options, round: number, report: Report): Effect.Effec
           owed: 0,
           running: 0,
           disabled: 0,
+          cancelSyncs: 0,
+          cancelSyncs: 0,
           expected: undefined,
           armedAt: 0,
           calling: 0,
@@ -465,6 +470,7 @@ const runRound = (options: Options, round: number, report: Report): Effect.Effec
       owed: 0,
       running: 0,
       disabled: 0,
+      cancelSyncs: 0,
       expected: undefined,
       armedAt: 0,
       calling: 0,
@@ -504,12 +510,23 @@ const runRound = (options: Options, round: number, report: Report): Effect.Effec
       } else if (r < 52) {
         const item = rng.pick(items)
         const cancel = Work.cancel(item.work)
-        const call = rng.int(2) === 0 ? cancel : Work.cancelSync(item.work)
+        const sync = rng.int(2) !== 0
+        const call = sync
+          ? Effect.suspend(() => {
+              item.cancelSyncs++
+              return Effect.ensuring(
+                Work.cancelSync(item.work),
+                Effect.sync(() => {
+                  item.cancelSyncs--
+                })
+              )
+            })
+          : cancel
         forked.push(
           yield* Effect.forkDetach(
             atomically(
               Effect.flatMap(Effect.exit(call), (exit) =>
-                Effect.sync(() => accountCancel(item, exit, call === cancel ? "cancel" : "cancelSync"))
+                Effect.sync(() => accountCancel(item, exit, sync ? "cancelSync" : "cancel"))
               )
             ),
             { startImmediately: true }

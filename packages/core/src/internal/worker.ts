@@ -452,6 +452,11 @@ const makeParking = (sys: System, worker: Worker): Effect.Effect<void> => {
     sys.scheduler.scheduleTask(resume, 0, worker)
   }
   return Effect.callback<void>((resume) => {
+    if (woken) {
+      woken = false
+      resume(Effect.void)
+      return
+    }
     parked = () => resume(Effect.void)
   })
 }
@@ -473,14 +478,6 @@ const workerLoop = (sys: System, worker: Worker): Effect.Effect<void> => {
   const run = makeRunner(sys, worker, (work, failure) => {
     workerFinishWork(sys, worker, work, failure)
     if (worker.pool.kind === "bh" && ++bhRestarts % BH_WORKER_RESTARTS === 0) {
-      return failure === undefined
-        ? yieldThenStep
-        : Effect.flatMap(logFailure(worker, work, failure), () => yieldThenStep)
-    }
-    // the pump's item budget is spent: back through the run queue, so the parent (the event loop) gets a turn; a
-    // request/reply loop (the handler completes a Deferred whose waiter, resumed inline, queues the next request)
-    // otherwise never leaves this continuation
-    if (sys.scheduler.itemDone()) {
       return failure === undefined
         ? yieldThenStep
         : Effect.flatMap(logFailure(worker, work, failure), () => yieldThenStep)
