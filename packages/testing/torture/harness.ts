@@ -447,7 +447,6 @@ const runRound = (options: Options, round: number, report: Report): Effect.Effec
           running: 0,
           disabled: 0,
           cancelSyncs: 0,
-          cancelSyncs: 0,
           expected: undefined,
           armedAt: 0,
           calling: 0,

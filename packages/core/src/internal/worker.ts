@@ -482,6 +482,14 @@ const workerLoop = (sys: System, worker: Worker): Effect.Effect<void> => {
         ? yieldThenStep
         : Effect.flatMap(logFailure(worker, work, failure), () => yieldThenStep)
     }
+    // the pump's item budget is spent: back through the run queue, so the parent (the event loop) gets a turn; a
+    // request/reply loop (the handler completes a Deferred whose waiter, resumed inline, queues the next request)
+    // otherwise never leaves this continuation
+    if (sys.scheduler.itemDone()) {
+      return failure === undefined
+        ? yieldThenStep
+        : Effect.flatMap(logFailure(worker, work, failure), () => yieldThenStep)
+    }
     // the next item starts in this same continuation, one run-loop turn per item fewer (the fiber is the worker's)
     return failure === undefined
       ? nextStep(worker.fiber!)
