@@ -331,9 +331,11 @@ export const disableSync = (work: Work): Effect.Effect<boolean, WorkqueueError.W
 
 /**
  * Undo one `disable` (`enable_work()`). Returns `true` if the count is now zero (the item can be queued again).
- * Enabling an item that is not disabled warns and returns `true`.
+ * Enabling an item that is not disabled warns and returns `true`. An enable that would take back the count a
+ * `cancelSync`/`disableSync` in progress holds warns (naming the item and its workqueue), is ignored and returns
+ * `false`: the cancel goes on refusing queueing until it returns, then gives back its own count.
  *
- * **Kernel**: `enable_work()`, kernel/workqueue.c.
+ * **Kernel**: `enable_work()`, kernel/workqueue.c (`work_offqd_enable()`'s underflow WARN).
  *
  * **Example** (Counted disables)
  *

@@ -392,9 +392,12 @@ export const flushScheduled: Effect.Effect<void, WorkqueueError.WorkqueueError, 
 
 /**
  * `freeze_workqueues_begin()` + waiting on `freeze_workqueues_busy()`: freezable workqueues stop starting new
- * items (queueing still succeeds, items wait inactive); returns once their active items have finished.
+ * items (queueing still succeeds, items wait inactive); returns once their active items have finished. On return
+ * the system is frozen until `thaw`. Interrupting the wait (a timeout, say) gives the freeze up: the system is thawed
+ * again, unless another `freeze` call is still waiting, and a later `freeze` starts afresh without a warning.
  *
- * **Kernel**: `freeze_workqueues_begin()`, kernel/workqueue.c.
+ * **Kernel**: `freeze_workqueues_begin()`, kernel/workqueue.c; a failed freeze is thawed as
+ * `freeze_kernel_threads()` does (kernel/power/process.c).
  *
  * **Example** (Freeze, then thaw)
  *

@@ -693,6 +693,39 @@ describe("Work", () => {
       }).pipe(withSystemClosedOnSuccess({ cpus: 4 }))
     )
 
+    it.effect(
+      "an unbalanced Work.enable during cancelSync warns naming the item and workqueue and leaves the cancel's hold (enable_work WARN)",
+      () => {
+        const logs = makeLogCapture()
+        return Effect.gen(function* () {
+          const gate = yield* makeGate
+          const wq = yield* Workqueue.make("cancelling")
+          const work = yield* Work.make(() => gate.await, { name: "victim" })
+          yield* Workqueue.queue(wq, work)
+          yield* settle()
+          const canceller = yield* Effect.forkChild(Work.cancelSync(work))
+          yield* settle()
+          assert.isFalse(yield* Work.enable(work), "the cancel's +1 is not the caller's to give back")
+          assert.isFalse(yield* Workqueue.queue(wq, work), "still refused while the cancel waits")
+          assert.deepStrictEqual(
+            logs.lines.filter((l) => l.level === "Warn").map((l) => [l.message, l.annotations]),
+            [
+              [
+                'workqueue: enable_work("victim") on cancelling while cancel_work_sync() holds its disable count: ' +
+                  "work disable count underflowed, ignored until the cancel returns",
+                { workqueue: "cancelling", work: "victim" }
+              ]
+            ]
+          )
+          yield* gate.open
+          assert.isFalse(yield* Fiber.join(canceller), "the cancel completes normally")
+          assert.isFalse(Work.busyUnsafe(work).running)
+          assert.isTrue(yield* Workqueue.queue(wq, work), "the cancel gave back its own +1: enabled")
+          yield* Workqueue.flush(wq)
+        }).pipe(withSystemClosedOnSuccess({ cpus: 4 }), Effect.provide(logs.layer))
+      }
+    )
+
     it.effect("an interrupted Work.flush leaves the item to run normally (flush_work)", () =>
       Effect.gen(function* () {
         const rec = yield* makeRecorder

@@ -17,6 +17,12 @@ const spin = (n: number) =>
  */
 const NO_HOG_DETECTION = 0
 
+/** A CPU clock on a loaded machine: every read is 15 ms after the last, so every slice looks like a CPU hog. */
+const loadedCpuClock = () => {
+  let t = 0
+  return () => (t += 15)
+}
+
 const kinds = (events: ReadonlyArray<{ readonly kind: string; readonly name: string }>) =>
   events.map((e) => `${e.kind} ${e.name}`)
 
@@ -39,29 +45,44 @@ const statsOf = (snap: WorkqueueSystem.Snapshot, wq: string) => {
 
 describe("WorkerPool", () => {
   describe("concurrency management (bound pools)", () => {
-    it.effect(
-      "the next item starts when the running one sleeps: two 10 ms sleepers both start at t=0 (wq_worker_sleeping)",
-      () =>
-        Effect.gen(function* () {
-          const rec = yield* makeRecorder
-          const wq = yield* Workqueue.make("cm")
-          yield* Workqueue.queueOn(wq, 0, yield* Work.make(rec.handler("a", Effect.sleep(10))))
-          yield* Workqueue.queueOn(wq, 0, yield* Work.make(rec.handler("b", Effect.sleep(10))))
-          yield* settle()
-          assert.deepStrictEqual(yield* rec.trace, ["start a@0/cpu0", "start b@0/cpu0"])
-          const snap = yield* WorkqueueSystem.snapshot
-          assert.isAtLeast(statsOf(snap, "cm").cmWakeup, 1, "the sleep woke another worker (PWQ_STAT_CM_WAKEUP)")
-          assert.strictEqual(poolOf(snap, "cm").workers.length, 2)
-          yield* TestClock.adjust(10)
-          yield* settle()
-          assert.deepStrictEqual(yield* rec.trace, [
-            "start a@0/cpu0",
-            "start b@0/cpu0",
-            "end a@10/cpu0",
-            "end b@10/cpu0"
-          ])
-        }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
-    )
+    // The machine's speed reaches a schedule only through the CPU clock (hog detection, time slices). On a loaded
+    // machine a slice of "a" could pass the 10 ms hog threshold: "a" turned CPU-intensive, left concurrency
+    // management, and "b" started without a concurrency-management wake-up, so the cmWakeup assertion failed; the
+    // system's close then flushed items sleeping on a TestClock nobody advanced, and the failure became a hang. A
+    // frozen clock takes the machine out; a "loaded" one (every slice 15 ms) pins that other schedule; and the
+    // system closes only on success, so a failure is reported, not hung.
+    for (const [machine, cpuClock] of [
+      ["any machine", () => 0],
+      ["a loaded machine", loadedCpuClock()]
+    ] as const) {
+      it.effect(
+        `the next item starts when the running one sleeps: two 10 ms sleepers both start at t=0, on ${machine} (wq_worker_sleeping)`,
+        () =>
+          Effect.gen(function* () {
+            const rec = yield* makeRecorder
+            const wq = yield* Workqueue.make("cm")
+            yield* Workqueue.queueOn(wq, 0, yield* Work.make(rec.handler("a", Effect.sleep(10))))
+            yield* Workqueue.queueOn(wq, 0, yield* Work.make(rec.handler("b", Effect.sleep(10))))
+            yield* settle()
+            assert.deepStrictEqual(yield* rec.trace, ["start a@0/cpu0", "start b@0/cpu0"])
+            const snap = yield* WorkqueueSystem.snapshot
+            assert.strictEqual(poolOf(snap, "cm").workers.length, 2)
+            if (machine === "any machine") {
+              assert.isAtLeast(statsOf(snap, "cm").cmWakeup, 1, "the sleep woke another worker (PWQ_STAT_CM_WAKEUP)")
+            } else {
+              assert.strictEqual(statsOf(snap, "cm").cmWakeup, 0, "a CPU hog left concurrency management: no wake-up")
+            }
+            yield* TestClock.adjust(10)
+            yield* settle()
+            assert.deepStrictEqual(yield* rec.trace, [
+              "start a@0/cpu0",
+              "start b@0/cpu0",
+              "end a@10/cpu0",
+              "end b@10/cpu0"
+            ])
+          }).pipe(withSystemClosedOnSuccess({ cpus: 4, cpuClock }))
+      )
+    }
 
     it.effect(
       "CPU-bound handlers that only yield run one after another on one CPU (need_more_worker / keep_working)",

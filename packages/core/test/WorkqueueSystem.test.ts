@@ -301,6 +301,61 @@ describe("WorkqueueSystem", () => {
         }).pipe(withSystemClosedOnSuccess({ cpus: 4 }))
     )
 
+    it.effect(
+      "an interrupted freeze is rolled back: the system thaws, held items run, a later freeze does not warn (freeze_kernel_threads → thaw_workqueues)",
+      () => {
+        const logs = makeLogCapture()
+        return Effect.gen(function* () {
+          const rec = yield* makeRecorder
+          const gate = yield* makeGate
+          const freezable = yield* Workqueue.make("freezable", { flags: Workqueue.WQ_FREEZABLE })
+          yield* Workqueue.queue(freezable, yield* Work.make(rec.handler("running", gate.await)))
+          yield* settle()
+          const freezer = yield* Effect.forkChild(WorkqueueSystem.freeze)
+          yield* settle()
+          assert.isTrue((yield* WorkqueueSystem.snapshot).freezing)
+          yield* Workqueue.queue(freezable, yield* Work.make(rec.handler("held")))
+          yield* settle()
+          assert.deepStrictEqual(yield* rec.starts, ["running"], "held while the freeze waits")
+          yield* Fiber.interrupt(freezer)
+          assert.isFalse((yield* WorkqueueSystem.snapshot).freezing, "the abandoned freeze was rolled back")
+          yield* settle()
+          assert.deepStrictEqual(yield* rec.starts, ["running", "held"], "the held item runs after the rollback")
+          const second = yield* Effect.forkChild(WorkqueueSystem.freeze)
+          yield* settle()
+          yield* gate.open
+          yield* Fiber.join(second)
+          yield* WorkqueueSystem.thaw
+          yield* settle()
+          assert.deepStrictEqual(
+            logs.lines.filter((l) => l.level === "Warn").map((l) => l.message),
+            [],
+            "no 'already freezing'"
+          )
+        }).pipe(withSystemClosedOnSuccess({ cpus: 4 }), Effect.provide(logs.layer))
+      }
+    )
+
+    it.effect(
+      "an interrupted freeze leaves the freezing to another freeze still waiting (freeze_workqueues_busy)",
+      () =>
+        Effect.gen(function* () {
+          const gate = yield* makeGate
+          const freezable = yield* Workqueue.make("freezable", { flags: Workqueue.WQ_FREEZABLE })
+          yield* Workqueue.queue(freezable, yield* Work.make(() => gate.await))
+          yield* settle()
+          const first = yield* Effect.forkChild(WorkqueueSystem.freeze)
+          const second = yield* Effect.forkChild(WorkqueueSystem.freeze)
+          yield* settle()
+          yield* Fiber.interrupt(first)
+          assert.isTrue((yield* WorkqueueSystem.snapshot).freezing, "the second freeze still owns it")
+          yield* gate.open
+          yield* Fiber.join(second)
+          assert.isTrue((yield* WorkqueueSystem.snapshot).freezing)
+          yield* WorkqueueSystem.thaw
+        }).pipe(withSystemClosedOnSuccess({ cpus: 4 }), Effect.provide(makeLogCapture().layer))
+    )
+
     it.effect("a delayed item expiring while frozen stays inactive until thaw (freeze_workqueues_begin)", () =>
       Effect.gen(function* () {
         const rec = yield* makeRecorder

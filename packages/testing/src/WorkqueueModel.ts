@@ -1658,6 +1658,10 @@ const step = (s: S, op: Op): Result => {
       const x = getItem(s, op.item)
       if (op._tag === "Enable") {
         if (x.disableCount === 0) return returned(true) // WARN "work disable count underflowed"
+        // the counts the cancel_syncs waiting on it hold are theirs: an enable that would take one WARNs and is
+        // ignored (the kernel underflows later, at the cancel's own enable_work(); see Work.enable)
+        const held = s.waiters.filter((w) => w.call === "CancelSync" && w.item === x.name).length
+        if (x.disableCount <= held) return returned(false)
         x.disableCount -= 1
         return returned(x.disableCount === 0)
       }

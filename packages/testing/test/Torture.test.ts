@@ -8,6 +8,8 @@
  * timer fires within its bound and none stays armed, tasks pending on the parent scheduler stay bounded (the
  * ping-pong bursts of queue + flush), outside queueing is refused with Draining only while a drain runs, and every
  * round quiesces and closes. A failure prints the seed, the round, the step and the calls on the item concerned.
+ * With a small op budget (`opsBeforeYield`) every fiber yields every few operations: the interleavings a loaded
+ * machine makes at random (the live-clock findings), fixed by the seed.
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
@@ -23,6 +25,31 @@ describe("torture (CI slice)", () => {
   for (const seed of [1, 3, 6, 9]) {
     it.effect(`seed ${seed}, TestClock: 2 rounds of 200 random steps keep every invariant (timers exact)`, () =>
       Effect.map(Torture.run({ seed, rounds: 2, steps: 200, clock: "test", pingPong: 1_500 }), expectClean)
+    )
+  }
+
+  for (const seed of [1, 3]) {
+    it.effect(
+      `seed ${seed}, TestClock, a yield every 24 operations: each call's outcome is recorded before any other fiber runs (no false Draining, no start before its queue is counted)`,
+      () =>
+        Effect.map(
+          Torture.run({ seed, rounds: 1, steps: 200, clock: "test", pingPong: 1_500, opsBeforeYield: 24 }),
+          expectClean
+        )
+    )
+  }
+
+  for (const [seed, ops] of [
+    [10, 4],
+    [74, 8]
+  ] as const) {
+    it.effect(
+      `seed ${seed}, TestClock, a yield every ${ops} operations: a mod_delayed_work() during a cancelSync is left alone (the cancel's disable), not counted as queued`,
+      () =>
+        Effect.map(
+          Torture.run({ seed, rounds: 1, steps: 200, clock: "test", pingPong: 1_500, opsBeforeYield: ops }),
+          expectClean
+        )
     )
   }
 

@@ -60,6 +60,12 @@ export interface Options {
   readonly latenessMs?: number | undefined
   /** Largest allowed number of tasks pending on the parent scheduler at once. */
   readonly maxParentPending?: number | undefined
+  /**
+   * Operations a fiber runs before the runtime makes it yield (`Scheduler.MaxOpsBeforeYield`, default Effect's
+   * 2048). A small budget puts an automatic yield between nearly every two steps of every fiber (the harness's,
+   * the handlers', the workers'): the interleavings a loaded machine produces at random, here fixed by the seed.
+   */
+  readonly opsBeforeYield?: number | undefined
   /** Stop the round at its first violation (default true). */
   readonly stopAtFirst?: boolean | undefined
   readonly onRound?: ((line: string) => void) | undefined
@@ -155,6 +161,7 @@ interface Item {
   owed: number // successful queues not yet matched by a start or a successful cancel
   running: number
   disabled: number
+  cancelSyncs: number // cancelSync calls on it in progress: each holds a disable until it returns
   expected: number | undefined // expiry of the armed timer (delayed items)
   armedAt: number
   calling: number // queueing calls on it in progress: a queue_work tracepoint inside one is the call, not the timer
@@ -268,12 +275,14 @@ const runRound = (options: Options, round: number, report: Report): Effect.Effec
       if (Exit.isSuccess(exit)) {
         // queue*: true = queued now. mod_delayed_work(): true = was pending (its timer moved, no new run), false =
         // was idle and is queued now, unless the item is disabled (left alone)
-        const queuedNow = mod ? !exit.value && item.disabled === 0 : exit.value
+        // (a cancelSync in progress holds a disable too: mod_delayed_work() leaves the item alone meanwhile)
+        const enabled = item.disabled === 0 && item.cancelSyncs === 0
+        const queuedNow = mod ? !exit.value && enabled : exit.value
         if (queuedNow) {
           item.owed++
           report.queued++
         }
-        if (item.delayed && (queuedNow || (mod && item.disabled === 0))) {
+        if (item.delayed && (queuedNow || (mod && enabled))) {
           // armed (or re-armed): the timer's expiry is now + delay; a delay of 0 queued it at once
           item.expected = delay > 0 ? item.callStart + delay : undefined
           item.armedAt = item.callStart
@@ -305,8 +314,10 @@ const runRound = (options: Options, round: number, report: Report): Effect.Effec
         if (!item.delayed) {
           const on = rng.int(2) === 0
           const call = on ? Workqueue.queueOn(wq, cpu, item.work) : Workqueue.queue(wq, item.work)
-          return Effect.map(Effect.exit(call), (exit) =>
-            accountQueue(item, exit, 0, false, `${fromHandler ? "handler " : ""}${on ? `queueOn[${cpu}]` : "queue"}`)
+          return atomically(
+            Effect.map(Effect.exit(call), (exit) =>
+              accountQueue(item, exit, 0, false, `${fromHandler ? "handler " : ""}${on ? `queueOn[${cpu}]` : "queue"}`)
+            )
           )
         }
         const dwork = item.work as DelayedWork.DelayedWork
@@ -321,7 +332,9 @@ const runRound = (options: Options, round: number, report: Report): Effect.Effec
             ? Workqueue.queueDelayedOn(wq, cpu, dwork, delay)
             : Workqueue.queueDelayed(wq, dwork, delay)
         const how = `${fromHandler ? "handler " : ""}${mod ? "modDelayed" : "queueDelayed"}${on ? `On[${cpu}]` : ""}`
-        return Effect.map(Effect.exit(calling(item, call, now)), (exit) => accountQueue(item, exit, delay, mod, how))
+        return atomically(
+          Effect.map(Effect.exit(calling(item, call, now)), (exit) => accountQueue(item, exit, delay, mod, how))
+        )
       })
 
     // several calls in one synchronous step, through the *Unsafe twins
@@ -433,6 +446,7 @@ const runRound = (options: Options, round: number, report: Report): Effect.Effec
           owed: 0,
           running: 0,
           disabled: 0,
+          cancelSyncs: 0,
           expected: undefined,
           armedAt: 0,
           calling: 0,
@@ -455,6 +469,7 @@ const runRound = (options: Options, round: number, report: Report): Effect.Effec
       owed: 0,
       running: 0,
       disabled: 0,
+      cancelSyncs: 0,
       expected: undefined,
       armedAt: 0,
       calling: 0,
@@ -494,11 +509,24 @@ const runRound = (options: Options, round: number, report: Report): Effect.Effec
       } else if (r < 52) {
         const item = rng.pick(items)
         const cancel = Work.cancel(item.work)
-        const call = rng.int(2) === 0 ? cancel : Work.cancelSync(item.work)
+        const sync = rng.int(2) !== 0
+        const call = sync
+          ? Effect.suspend(() => {
+              item.cancelSyncs++
+              return Effect.ensuring(
+                Work.cancelSync(item.work),
+                Effect.sync(() => {
+                  item.cancelSyncs--
+                })
+              )
+            })
+          : cancel
         forked.push(
           yield* Effect.forkDetach(
-            Effect.flatMap(Effect.exit(call), (exit) =>
-              Effect.sync(() => accountCancel(item, exit, call === cancel ? "cancel" : "cancelSync"))
+            atomically(
+              Effect.flatMap(Effect.exit(call), (exit) =>
+                Effect.sync(() => accountCancel(item, exit, sync ? "cancelSync" : "cancel"))
+              )
             ),
             { startImmediately: true }
           )
@@ -510,7 +538,9 @@ const runRound = (options: Options, round: number, report: Report): Effect.Effec
           yield* Effect.orDie(Work.enable(item.work)) // a real item: the InvalidArgument failure cannot happen
         } else {
           item.disabled++
-          accountCancel(item, yield* Effect.exit(Work.disable(item.work)), "disable")
+          yield* atomically(
+            Effect.map(Effect.exit(Work.disable(item.work)), (exit) => accountCancel(item, exit, "disable"))
+          )
         }
       } else if (r < 70) {
         // a blocking call, forked; interrupted after a random number of turns, or left to finish
@@ -555,7 +585,11 @@ const runRound = (options: Options, round: number, report: Report): Effect.Effec
         // ping-pong: queue + flush in a loop (pumps must not pile up)
         const cycles = options.pingPong ?? 500
         for (let i = 0; i < cycles && !stopped; i++) {
-          accountQueue(pp, yield* Effect.exit(Workqueue.queue(ppEntry.wq, pp.work)), 0, false, "pingpong queue")
+          yield* atomically(
+            Effect.map(Effect.exit(Workqueue.queue(ppEntry.wq, pp.work)), (exit) =>
+              accountQueue(pp, exit, 0, false, "pingpong queue")
+            )
+          )
           yield* Work.flush(pp.work).pipe(Effect.ignore)
           if (i % 64 === 0) sample()
         }
@@ -663,6 +697,17 @@ const runRound = (options: Options, round: number, report: Report): Effect.Effec
   })
 
 // marks a (synchronous) queueing call on `item` as in progress while it runs
+/**
+ * Run a call that completes in one engine step (queue, cancel, disable) and the accounting of its outcome with no
+ * yield in between. The runtime may make a fiber yield between any two operations (`Scheduler.shouldYield`); a
+ * yield between the call and its accounting let other fibers act on a state the harness had not recorded yet: a
+ * handler start before the queue's `owed++` ("started without a successful queue owing a run"), or a drain ending
+ * (and its `draining--`) between a refusal with `Draining` and its check ("Draining though no drain runs"), the
+ * live-clock finding of seed 2057. The engine was right both times: the call's outcome was read late.
+ */
+const atomically = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.provideService(effect, Scheduler.PreventSchedulerYield, true)
+
 const calling = <A, E, R>(item: Item, call: Effect.Effect<A, E, R>, now: () => number): Effect.Effect<A, E, R> =>
   Effect.suspend(() => {
     item.calling++
@@ -718,7 +763,11 @@ export const run = (options: Options): Effect.Effect<Report> =>
       violations: []
     }
     for (let round = 0; round < options.rounds; round++) {
-      const one = runRound(options, round, report)
+      const round0 = runRound(options, round, report)
+      const one =
+        options.opsBeforeYield === undefined
+          ? round0
+          : Effect.provideService(round0, Scheduler.MaxOpsBeforeYield, options.opsBeforeYield)
       yield* (options.clock === "test" ? Effect.provide(one, TestClock.layer(), { local: true }) : one).pipe(
         Effect.provide(silent, { local: true })
       )

@@ -2,7 +2,8 @@
  * `npm run torture`: the long torture run (see harness.ts). Environment:
  * - `TORTURE_SEED` (default: random, printed), `TORTURE_MS` (default 60 000: rounds run until this much real time
  *   has passed), `TORTURE_CLOCK` (`test`, `live` or `both`, default `both`), `TORTURE_STEPS` (steps per round,
- *   default 400), `TORTURE_PINGPONG` (cycles per ping-pong burst, default 5 000).
+ *   default 400), `TORTURE_PINGPONG` (cycles per ping-pong burst, default 5 000), `TORTURE_OPS` (operations a fiber
+ *   runs before the runtime makes it yield, default Effect's: a small number puts a yield almost anywhere).
  * Run with `--expose-gc` (the npm script does) to check that the heap returns to its baseline.
  * Exits 1 at the first violation, printing the seed to replay it.
  */
@@ -19,6 +20,7 @@ const clocks: ReadonlyArray<"test" | "live"> =
   env("TORTURE_CLOCK") === "test" ? ["test"] : env("TORTURE_CLOCK") === "live" ? ["live"] : ["test", "live"]
 const steps = Number(env("TORTURE_STEPS") ?? 400)
 const pingPong = Number(env("TORTURE_PINGPONG") ?? 5_000)
+const opsBeforeYield = env("TORTURE_OPS") === undefined ? undefined : Number(env("TORTURE_OPS"))
 const gc = (globalThis as { gc?: () => void }).gc
 
 const heapMb = (): number => {
@@ -37,11 +39,13 @@ const main = async () => {
   let failed = false
   while (Date.now() - started < durationMs && !failed) {
     for (const clock of clocks) {
-      const report = await Effect.runPromise(Torture.run({ seed, rounds: 1, steps, clock, pingPong }))
+      current = `TORTURE_SEED=${seed} TORTURE_CLOCK=${clock}${opsBeforeYield === undefined ? "" : ` TORTURE_OPS=${opsBeforeYield}`}`
+      const report = await Effect.runPromise(Torture.run({ seed, rounds: 1, steps, clock, pingPong, opsBeforeYield }))
       process.stdout.write(`${Torture.formatReport(report)}\n`)
       if (report.violations.length > 0) {
         failed = true
-        process.stdout.write(`replay: TORTURE_SEED=${seed} TORTURE_CLOCK=${clock} npm run torture\n`)
+        const ops = opsBeforeYield === undefined ? "" : ` TORTURE_OPS=${opsBeforeYield}`
+        process.stdout.write(`replay: TORTURE_SEED=${seed} TORTURE_CLOCK=${clock}${ops} npm run torture\n`)
         break
       }
     }
@@ -60,5 +64,15 @@ const main = async () => {
   }
   process.exit(failed ? 1 : 0)
 }
+
+// a round waiting on something nothing will ever complete (a lost wake-up) empties the event loop: Node would exit
+// 0 with `main` still pending, and the run would look clean
+let current = ""
+process.on("beforeExit", () => {
+  process.stdout.write(
+    `VIOLATION the event loop emptied inside a round: a wait nothing will complete\nreplay: ${current} npm run torture\n`
+  )
+  process.exit(1)
+})
 
 void main()

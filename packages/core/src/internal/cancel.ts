@@ -47,7 +47,15 @@ export const workDisableIdle = (work: WorkState, warn: (message: string) => void
   return false
 }
 
-/** `enable_work()`: true iff the disable count is now 0. */
+/**
+ * `enable_work()`: true iff the disable count is now 0.
+ *
+ * An enable that would take the count below what `cancelSync`/`disableSync` calls in progress hold is unbalanced
+ * (no `disable` of the caller's matches it): it WARNs naming the item and its workqueue and is ignored, so the
+ * cancel keeps refusing queueing until it returns. The kernel has the same underflow (`work_offqd_enable()`'s
+ * WARN_ONCE, kernel/workqueue.c), but only notices it when `__cancel_work_sync()`'s own `enable_work()` finds the
+ * count at 0, after the item was queueable in the middle of the cancel; here it is caught at the culprit.
+ */
 export const enableWorkUnsafe = (
   sys: System | undefined,
   work: WorkState,
@@ -58,6 +66,17 @@ export const enableWorkUnsafe = (
     if (sys !== undefined) sys.warnOnce(`disable-underflow:${work.name}`, message)
     else warnIdle(message)
     return true
+  }
+  const held = cancellingSyncs.get(work)
+  if (held !== undefined && work.disable <= held && sys !== undefined) {
+    const wq = work.current?.currentPwq?.wq.name ?? work.pwq?.wq.name ?? "(none)"
+    sys.warnOnce(
+      `enable-during-cancel:${work.name}`,
+      `workqueue: enable_work("${work.name}") on ${wq} while cancel_work_sync() holds its disable count: ` +
+        `work disable count underflowed, ignored until the cancel returns`,
+      { workqueue: wq, work: work.name }
+    )
+    return false
   }
   return --work.disable === 0
 }
@@ -91,7 +110,8 @@ export const cancelWorkSync = (
     return Effect.ensuring(
       Effect.as(waitAllRunning(sys, work), pending),
       Effect.sync(() => {
-        // enable_work(): someone may have enabled it meanwhile; never below zero (the kernel WARNs, stays at 0)
+        // enable_work(): an unbalanced enable meanwhile was refused (enableWorkUnsafe), so the count still holds
+        // this +1; the guard only keeps it from going below zero
         if (held && work.disable > 0) work.disable--
         if (held) {
           const n = cancellingSyncs.get(work)! - 1

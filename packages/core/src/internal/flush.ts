@@ -67,6 +67,10 @@ const waitRunning = (work: WorkState): Effect.Effect<boolean> =>
  * A plain wait on a completion; interrupting it only forgets the waiter. The waiter is called inside an engine
  * step (a worker finishing an item, a cancel); it resumes the waiting fiber through the run queue, never inline,
  * so no user code runs in the middle of a step (a resumed flusher that re-queues must find the step complete).
+ *
+ * `add` runs in a later primitive than the caller's decision to wait, and the runtime may make the fiber yield in
+ * between (its op budget, `Scheduler.shouldYield`): the completion may already have happened, with no waiter to
+ * call. So `add` decides again, in its own step: it registers the waiter, or calls it at once if the wait is over.
  */
 export const waitOn = (sys: System, add: (w: Waiter) => void, remove: (w: Waiter) => void): Effect.Effect<boolean> =>
   Effect.callback<boolean>((resume) => {
@@ -119,6 +123,14 @@ export const flushWork = (sys: System, work: WorkState): Effect.Effect<boolean, 
       return waitOn(
         sys,
         (w) => {
+          // decided again here: the fiber may have yielded since the check above (see `waitOn`), and the queued
+          // instance started (wait for it as the running one) or also ended (it was waited for)
+          if (!workIsPending(work) || work.pwq === undefined) {
+            const worker = workLastRunning(work)
+            if (worker !== undefined && worker.current === work) (worker.runFlushers ??= []).push(w)
+            else w(true)
+            return
+          }
           let list = sys.workFlushers.get(work)
           if (list === undefined) {
             list = []

@@ -35,21 +35,35 @@ import { initRescuer } from "./worker.ts"
 // freeze / thaw
 // ---------------------------------------------------------------------------
 
-/** `freeze_workqueues_begin()` and the wait on `freeze_workqueues_busy()`. */
+/**
+ * `freeze_workqueues_begin()` and the wait on `freeze_workqueues_busy()`.
+ *
+ * A freeze whose wait is interrupted failed (the caller gave up on it): it is rolled back with `thaw_workqueues()`,
+ * as the kernel's freezer does when `try_to_freeze_tasks()` times out (`freeze_kernel_threads()` →
+ * `thaw_kernel_threads()`, kernel/power/process.c), so the system is not left half-frozen with no one to thaw it.
+ * Only the last waiting freeze rolls back: while another freeze call still waits, the freezing is its.
+ */
 export const freezeWorkqueues = (sys: System): Effect.Effect<void> =>
-  Effect.suspend(() => {
-    if (sys.freezing) sys.log("Warn", "workqueue: freeze_workqueues_begin() while already freezing")
-    sys.freezing = true
-    for (const wq of sys.workqueues) if ((wq.flags & WQ_FREEZABLE) !== 0) wq.maxActive = 0
-    if (!freezeBusy(sys)) return Effect.void
-    return Effect.asVoid(
-      waitOn(
+  // uninterruptible from freeze_workqueues_begin() until the rollback is installed (the wait stays interruptible)
+  Effect.uninterruptibleMask((restore) =>
+    Effect.suspend(() => {
+      if (sys.freezing) sys.log("Warn", "workqueue: freeze_workqueues_begin() while already freezing")
+      sys.freezing = true
+      for (const wq of sys.workqueues) if ((wq.flags & WQ_FREEZABLE) !== 0) wq.maxActive = 0
+      if (!freezeBusy(sys)) return Effect.void
+      const wait = waitOn(
         sys,
-        (w) => sys.freezeWaiters.push(w),
+        // decided again (see `waitOn`): the last active item may have ended, or a thaw come, since the check above
+        (w) => (sys.freezing && freezeBusy(sys) ? sys.freezeWaiters.push(w) : w(true)),
         (w) => removeFrom(sys.freezeWaiters, w)
       )
-    )
-  })
+      return Effect.onInterrupt(Effect.asVoid(restore(wait)), () =>
+        Effect.sync(() => {
+          if (sys.freezeWaiters.length === 0) thawWorkqueues(sys)
+        })
+      )
+    })
+  )
 
 /** `thaw_workqueues()`: restore the limits, activate what waited; a freeze still waiting returns too. */
 export const thawWorkqueues = (sys: System): void => {

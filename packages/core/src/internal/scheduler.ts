@@ -204,6 +204,23 @@ export class WorkqueueScheduler implements Scheduler.Scheduler {
    * with the real clock, late by at most one pump.
    */
   stamp = 0 // L: set by the pump at the start of each turn
+  /**
+   * Work items that ended since this pump started (L; reset by each pump). A worker runs its next item in the same
+   * continuation as the last (no run-queue task per item), and a handler that completes a Deferred resumes the
+   * waiting fiber inline: a request/reply loop (queue, await the reply, queue again) then runs inside ONE task,
+   * which the task budget never ends. Items are counted against `PUMP_BUDGET_ITEMS` too: see `itemDone`.
+   */
+  private itemsRun = 0
+
+  /**
+   * An item ended on a worker: true when the pump's item budget is spent, and the worker must go back through the
+   * run queue (`Effect.yieldNow`) before its next item, so the pump ends and the parent (the event loop: timers,
+   * I/O, other fibers) gets a turn. Counted, not timed: the schedule stays deterministic.
+   */
+  itemDone(): boolean {
+    return ++this.itemsRun >= PUMP_BUDGET_ITEMS
+  }
+
   /** Reads the system Clock (set by the engine). */
   readClock: () => number = () => 0
 
@@ -217,8 +234,9 @@ export class WorkqueueScheduler implements Scheduler.Scheduler {
   private runOne(): void {
     // from here on a task scheduled by what this pump runs schedules the next pump
     this.pumpScheduled = false
+    this.itemsRun = 0
     if (this.size > 0) this.stamp = this.readClock()
-    for (let n = 0; n < PUMP_BUDGET_TASKS && this.size > 0; n++) {
+    for (let n = 0; n < PUMP_BUDGET_TASKS && this.size > 0 && this.itemsRun < PUMP_BUDGET_ITEMS; n++) {
       if (this.runBest()) break
     }
     // tasks left at the budget (or after a time slice) get one more pump, behind what the parent has queued
@@ -277,6 +295,12 @@ export class WorkqueueScheduler implements Scheduler.Scheduler {
 
 /** How many of our tasks one pump may run before the parent scheduler (and the event loop) gets a turn. */
 const PUMP_BUDGET_TASKS = 64
+
+/**
+ * How many work items may end within one pump (whatever number of tasks ran them) before the parent scheduler gets a
+ * turn. @internal
+ */
+export const PUMP_BUDGET_ITEMS = 64
 
 interface Slice {
   start: number // L: the clock reading when the slice began

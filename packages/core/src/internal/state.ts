@@ -204,7 +204,7 @@ export interface Worker extends SchedEntity {
   runFlushers: Array<Waiter> | undefined // L: flush_work/cancel_sync waiters on the running instance
   lastDesc: string // L: the last workqueue it ran for (comm "-desc")
   idleSince: number // L: ms on the Clock when it went idle
-  wake: (() => void) | undefined // L: resumes the parked worker fiber
+  wake: (() => void) | undefined // I once its loop is built (`makeParking`): resumes the parked fiber, or makes its next park return
   pendingExit: boolean // L: told to exit (culled / system closing)
   waking: boolean // L: counted in pool.nrWaking (woken or created, not yet at its first step)
   runMs: number // L: CPU ms of the current item since it started or last woke (CPU-hog detection)

@@ -431,14 +431,41 @@ const workerFinishWork = (
   if (flushers !== undefined) for (const f of flushers) f(true)
 }
 
+/**
+ * A worker's parking spot: `park` suspends its fiber until `wake`, which resumes it through the run queue. A worker
+ * is wakeable from the step that makes it idle (`workerEnterIdle` puts it on the idle list; a maydays' rescuer sets
+ * its state), but the runtime may make its fiber yield before `park`'s callback runs (the op budget,
+ * `Scheduler.shouldYield`, can strike between any two primitives): a wake-up in that window is kept and `park`
+ * returns at once, as the kernel's `wake_up_process()` sets a task running before it sleeps so its `schedule()`
+ * does not. Without it the wake-up was lost (`worker.wake` was still undefined) and a flush waited forever.
+ */
+const makeParking = (sys: System, worker: Worker): Effect.Effect<void> => {
+  let parked: (() => void) | undefined // L: resumes the parked fiber, while it is parked
+  let woken = false // L: a wake-up came while not parked; the next park returns at once
+  worker.wake = () => {
+    const resume = parked
+    if (resume === undefined) {
+      woken = true
+      return
+    }
+    parked = undefined
+    sys.scheduler.scheduleTask(resume, 0, worker)
+  }
+  return Effect.callback<void>((resume) => {
+    if (woken) {
+      woken = false
+      resume(Effect.void)
+      return
+    }
+    parked = () => resume(Effect.void)
+  })
+}
+
 const workerLoop = (sys: System, worker: Worker): Effect.Effect<void> => {
   let afterWake = true // W: the worker just woke (its pool counts it in nrWaking until its next pick)
   let bhRestarts = 0 // W: items this worker has run (a BH worker yields the thread every BH_WORKER_RESTARTS)
-  const park: Effect.Effect<void> = Effect.callback<void>((resume) => {
-    worker.wake = () => sys.scheduler.scheduleTask(() => resume(Effect.void), 0, worker)
-  })
+  const park = makeParking(sys, worker)
   const afterPark: Effect.Effect<void> = Effect.suspend(() => {
-    worker.wake = undefined
     if (worker.pendingExit) {
       sys.allWorkers.delete(worker)
       return Effect.void
@@ -451,6 +478,14 @@ const workerLoop = (sys: System, worker: Worker): Effect.Effect<void> => {
   const run = makeRunner(sys, worker, (work, failure) => {
     workerFinishWork(sys, worker, work, failure)
     if (worker.pool.kind === "bh" && ++bhRestarts % BH_WORKER_RESTARTS === 0) {
+      return failure === undefined
+        ? yieldThenStep
+        : Effect.flatMap(logFailure(worker, work, failure), () => yieldThenStep)
+    }
+    // the pump's item budget is spent: back through the run queue, so the parent (the event loop) gets a turn; a
+    // request/reply loop (the handler completes a Deferred whose waiter, resumed inline, queues the next request)
+    // otherwise never leaves this continuation
+    if (sys.scheduler.itemDone()) {
       return failure === undefined
         ? yieldThenStep
         : Effect.flatMap(logFailure(worker, work, failure), () => yieldThenStep)
@@ -583,12 +618,8 @@ const describeValue = (value: unknown): string => {
 export const initRescuer = (sys: System, wq: WorkqueueState): void => {
   const rescuer = makeWorker(sys, sys.boundPools[0]!, -1, `kworker/R-${wq.name}`, wq)
   wq.rescuer = rescuer
-  const park: Effect.Effect<void> = Effect.callback<void>((resume) => {
-    rescuer.wake = () => {
-      rescuer.wake = undefined
-      sys.scheduler.scheduleTask(() => resume(Effect.void), 0, rescuer)
-    }
-  })
+  // a wake-up while it is busy (a mayday, the system closing) makes its next park return at once: it looks again
+  const park = makeParking(sys, rescuer)
   const run = makeRunner(sys, rescuer, (work, failure) => {
     rescuer.currentPwq!.stats.rescued++
     workerFinishWork(sys, rescuer, work, failure)

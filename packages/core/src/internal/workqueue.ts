@@ -208,6 +208,9 @@ const waitRoom = (state: WorkqueueState, front: boolean): Effect.Effect<void> =>
         ;(waiter as { wake: () => void }).wake = () => state.system.scheduler.scheduleTask(() => resume(Effect.void), 0)
         if (front) state.pendingWaiters.unshift(waiter)
         else state.pendingWaiters.push(waiter)
+        // room made since the caller found the queue full (it may have yielded since, see flush.ts `waitOn`) woke
+        // no one: wake the head now if there is room for it
+        Engine.wqWakePendingWaiter(state.system, state)
         return Effect.sync(() => {
           if (waiter.list !== undefined) state.pendingWaiters.remove(waiter)
         })

@@ -3,7 +3,7 @@ import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Scheduler from "effect/Scheduler"
-import { Work, Workqueue, WorkqueueSystem } from "../../src/index.ts"
+import { Job, Work, Workqueue, WorkqueueSystem } from "../../src/index.ts"
 
 /**
  * A parent scheduler that counts the tasks its dispatchers hold: scheduled and not yet run. The workqueue
@@ -47,7 +47,88 @@ const flushLoop = (flavour: "Workqueue.flush" | "Work.flush") =>
     }
   })
 
+/**
+ * Request/reply: queue an item whose handler completes a Deferred, await the reply, again. The handler's
+ * `Deferred.succeed` resumes the waiting fiber inline (on the worker's stack), which queues the next request before
+ * the worker takes it in the same continuation: without an item budget the loop never leaves one run-queue task.
+ */
+const requestReplyLoop = (flavour: "Deferred" | "Job") =>
+  Effect.gen(function* () {
+    const wq = yield* Workqueue.make("rr")
+    if (flavour === "Job") {
+      for (let i = 0; i < CYCLES; i++) yield* Job.join(yield* Job.submit(wq, Effect.succeed(i)))
+      return
+    }
+    let reply = Deferred.makeUnsafe<void>()
+    const work = yield* Work.make(() => Deferred.succeed(reply, undefined))
+    for (let i = 0; i < CYCLES; i++) {
+      reply = Deferred.makeUnsafe<void>()
+      yield* Workqueue.queue(wq, work)
+      yield* Deferred.await(reply)
+    }
+  })
+
+/**
+ * The event loop's turns (a setImmediate chain) and another fiber's turns (it only yields, so it runs once per turn
+ * of Effect's default scheduler) while `body` runs; no timer is involved, so the counts do not depend on speed.
+ */
+const countTurns = <E, R>(body: Effect.Effect<void, E, R>) =>
+  Effect.gen(function* () {
+    let ticks = 0
+    let stop = false
+    const tick = () => {
+      ticks++
+      if (!stop) setImmediate(tick)
+    }
+    setImmediate(tick)
+    let fiberTurns = 0
+    const other = yield* Effect.forkDetach(
+      Effect.forever(
+        Effect.andThen(
+          Effect.yieldNow,
+          Effect.sync(() => void fiberTurns++)
+        )
+      )
+    )
+    yield* body
+    stop = true
+    yield* Effect.sync(() => other.interruptUnsafe())
+    return { ticks, fiberTurns }
+  })
+
 describe("WorkqueueScheduler pumps (internal/scheduler.ts)", () => {
+  for (const flavour of ["Deferred", "Job"] as const) {
+    it.live(
+      `a request/reply loop (${flavour === "Deferred" ? "queue + a handler completing a Deferred + Deferred.await" : "Job.submit + Job.join"}) gives the event loop and other fibers a turn at least every 200 round trips`,
+      () =>
+        Effect.gen(function* () {
+          // control: the same number of hand-offs written with plain Deferreds (about one turn per cycle)
+          const control = yield* countTurns(
+            Effect.gen(function* () {
+              for (let i = 0; i < CYCLES; i++) {
+                const d = yield* Deferred.make<void>()
+                yield* Effect.forkChild(Deferred.succeed(d, undefined))
+                yield* Deferred.await(d)
+              }
+            })
+          )
+          const loop = yield* countTurns(requestReplyLoop(flavour))
+          // a turn per pump's item budget (64 items): 20 000 round trips give about 312; before the budget, 0 or 1
+          assert.isAtLeast(
+            loop.ticks,
+            CYCLES / 200,
+            `event-loop turns during ${CYCLES} round trips (control: ${control.ticks})`
+          )
+          assert.isAtLeast(
+            loop.fiberTurns,
+            CYCLES / 200,
+            `other fiber's turns during ${CYCLES} round trips (control: ${control.fiberTurns})`
+          )
+        }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 1, watchdogThresh: 0 }))),
+      { timeout: 120_000 }
+    )
+  }
+
   for (const flavour of ["Workqueue.flush", "Work.flush"] as const) {
     it.live(
       `pending pumps stay bounded over ${CYCLES} queue + ${flavour} cycles`,
