@@ -11,6 +11,7 @@ import * as Effect from "effect/Effect"
 import type { Pipeable } from "effect/Pipeable"
 import * as Engine from "./internal/engine.ts"
 import * as Internal from "./internal/work.ts"
+import { succeedStep } from "./internal/yieldable.ts"
 import type { DelayedWorkState } from "./internal/state.ts"
 import * as Work from "./Work.ts"
 import type * as WorkqueueError from "./WorkqueueError.ts"
@@ -64,9 +65,11 @@ export const make = <E, R>(
   fn: (self: DelayedWork) => Effect.Effect<void, E, R>,
   options?: { readonly name?: string | undefined }
 ): Effect.Effect<DelayedWork, never, R> =>
-  Effect.withFiberSucceed(
-    (fiber) => new (Internal.DelayedWorkImpl as any)(fn, fiber.context, options?.name) as DelayedWork
-  )
+  succeedStep(Internal.makeDelayedWorkStep, fn, options?.name, undefined) as unknown as Effect.Effect<
+    DelayedWork,
+    never,
+    R
+  >
 
 /**
  * `delayed_work_pending()`: the timer is armed or the item is queued.

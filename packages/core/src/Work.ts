@@ -11,6 +11,7 @@ import * as Effect from "effect/Effect"
 import type { Pipeable } from "effect/Pipeable"
 import * as Engine from "./internal/engine.ts"
 import * as Internal from "./internal/work.ts"
+import { succeedStep } from "./internal/yieldable.ts"
 import { WORK_PENDING } from "./internal/workData.ts"
 import type * as WorkqueueError from "./WorkqueueError.ts"
 
@@ -73,8 +74,9 @@ export const make = <E, R>(
   fn: (self: Work) => Effect.Effect<void, E, R>,
   options?: { readonly name?: string | undefined }
 ): Effect.Effect<Work, never, R> =>
-  // one primitive, evaluated in place: the caller's context is a reference to the fiber's, nothing is copied
-  Effect.withFiberSucceed((fiber) => new (Internal.WorkImpl as any)(fn, fiber.context, options?.name) as Work)
+  // one step on the caller's fiber, completed inside its `yield*` when it can (internal/yieldable.ts): the
+  // caller's context is a reference to the fiber's, nothing is copied
+  succeedStep(Internal.makeWorkStep, fn, options?.name, undefined) as unknown as Effect.Effect<Work, never, R>
 
 /**
  * `work_pending()`: the PENDING bit — armed or queued (active or inactive); false while only running.

@@ -9,6 +9,7 @@ import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import { pipeArguments } from "effect/Pipeable"
 import * as Engine from "./engine.ts"
+import type * as Fiber from "effect/Fiber"
 import type { DelayedWorkState, System, WorkState } from "./state.ts"
 import { WORK_INACTIVE, WORK_PENDING } from "./workData.ts"
 
@@ -142,6 +143,22 @@ export const delayedWorkState = (dwork: unknown): DelayedWorkState => {
     throw new TypeError(`not a DelayedWork: ${Engine.show(dwork)}`)
   return dwork as unknown as DelayedWorkState
 }
+
+/** `Work.make`'s step: an item capturing the making fiber's context (a reference, nothing copied). */
+export const makeWorkStep = (
+  fiber: Fiber.Fiber<unknown, unknown>,
+  fn: (self: any) => Effect.Effect<void, any, any>,
+  name: string | undefined,
+  _: undefined
+): WorkState => new (WorkImpl as any)(fn, fiber.context, name)
+
+/** `DelayedWork.make`'s step. */
+export const makeDelayedWorkStep = (
+  fiber: Fiber.Fiber<unknown, unknown>,
+  fn: (self: any) => Effect.Effect<void, any, any>,
+  name: string | undefined,
+  _: undefined
+): DelayedWorkState => new (DelayedWorkImpl as any)(fn, fiber.context, name)
 
 /** `DelayedWork.make` with the services already at hand (the jobs layer: no extra effect per job). @internal */
 export const makeWithContext = (
