@@ -329,7 +329,7 @@ describe("WorkqueueChecker", () => {
     // An item running on two pools at once (queued on two workqueues; find_worker_executing_work looks per pool): w0
     // runs on wq0's cpu0
     // pool (suspended) and on the unbound pool; the unbound instance, the last started, ends. The engine then no longer
-    // sees the cpu0 instance (internal/core.ts, end of process_one_work: `workersExecuting` is asked after the exec count was
+    // sees the cpu0 instance (internal/worker.ts, end of process_one_work: `workersExecuting` is asked after the exec count was
     // decremented to 1, so it returns the finishing worker itself, which is filtered out, and `work.current` becomes
     // undefined).
     const twoPools = (then: ReadonlyArray<WorkqueueModel.Op>) =>

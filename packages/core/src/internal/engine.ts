@@ -9,7 +9,9 @@
  * - `state.ts`: the structures (work item, pwq, pool, worker, workqueue) and the `System` that owns them.
  * - `workData.ts`: the bits of `work->data`.
  * - `diagnostics.ts`: hog reports, the lockup watchdog, `show_workqueue_state`.
- * - `core.ts`: policy, activation, flush colours, workers and the worker loop, the rescuer, grabbing a pending item.
+ * - `core.ts`: policy, activation, flush colours, kicking pools and concurrency management, room for pending items,
+ *   grabbing a pending item, freezer accounting.
+ * - `worker.ts`: the workers: creation, parking and culling, maydays, CPU hogs, the worker loop, the rescuer.
  * - `validate.ts`: the rules a caller's input must meet, each broken one a typed `WorkqueueError`.
  * - `queue.ts`: queueing, now or after a delay.
  * - `flush.ts`: waiting: flush_work, flush_workqueue, drain.
@@ -28,3 +30,4 @@ export * from "./queue.ts"
 export * from "./state.ts"
 export * from "./validate.ts"
 export * from "./workData.ts"
+export * from "./worker.ts"

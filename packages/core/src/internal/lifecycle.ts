@@ -8,7 +8,7 @@
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as WorkqueueError from "./error.ts"
-import { freezeBusy, initRescuer, removeFrom, wakeAll, wqAdjustMaxActive, wqIsEmpty } from "./core.ts"
+import { freezeBusy, removeFrom, wakeAll, wqAdjustMaxActive, wqIsEmpty } from "./core.ts"
 import {
   WQ_BH,
   WQ_BH_ALLOWS,
@@ -29,6 +29,7 @@ import { List } from "./list.ts"
 import { fireArmedTimers } from "./queue.ts"
 import { makePwq, type PendingWaiter, type System, uniquePwqs, type WorkqueueState } from "./state.ts"
 import { WORK_NR_COLORS } from "./workData.ts"
+import { initRescuer } from "./worker.ts"
 
 // ---------------------------------------------------------------------------
 // freeze / thaw

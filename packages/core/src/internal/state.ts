@@ -273,14 +273,17 @@ export interface SystemOptions {
 }
 
 /**
- * What the system's own timers run: the idle cull and the mayday timer of each pool (`core.ts`), the lockup
- * watchdog (`diagnostics.ts`). Passed in by `makeSystem`, so the structures never import the code that moves them.
+ * What the system runs that lives above the structures: the idle cull and the mayday timer of each pool and worker
+ * creation (`worker.ts`), the lockup watchdog (`diagnostics.ts`). Passed in by `makeSystem`, so the structures (and
+ * `core.ts`, which kicks pools) never import the code that creates workers.
  * @internal
  */
-export interface SystemTimerFns {
+export interface SystemFns {
   readonly cullIdle: (sys: System, pool: Pool, now: number) => void
   readonly maydayTimeout: (sys: System, pool: Pool, now: number) => void
   readonly watchdog: (sys: System, now: number) => void
+  /** `create_worker()`: false when the pool is at its worker cap or the system is closing */
+  readonly createWorker: (sys: System, pool: Pool) => boolean
 }
 
 /** @internal */
@@ -309,9 +312,9 @@ export class System {
   //   only once something publishes: WorkqueueMetrics.publish sets it, drains it each time)
   readonly hogCounts = new Map<string, number>() // L: wq_cpu_intensive_report() per work name (at most 128)
   readonly watchdogTimer: TimerNode // I
-  private readonly fns: SystemTimerFns // I: what the system's own timers run (`core.ts` makeSystem passes them)
+  private readonly fns: SystemFns // I: what the system's timers run and how it creates workers (`worker.ts` makeSystem)
 
-  constructor(ctx: Context.Context<never>, options: SystemOptions, fns: SystemTimerFns) {
+  constructor(ctx: Context.Context<never>, options: SystemOptions, fns: SystemFns) {
     this.fns = fns
     this.cpus = options.cpus
     this.options = options
@@ -340,6 +343,11 @@ export class System {
   startWatchdog(): void {
     if (this.options.watchdogThresh > 0)
       this.timerFiber.arm(this.watchdogTimer, this.now() + this.options.watchdogThresh)
+  }
+
+  /** `create_worker()` for `pool` (`worker.ts`): false when the pool is at its worker cap or the system is closing. */
+  createWorker(pool: Pool): boolean {
+    return this.fns.createWorker(this, pool)
   }
 
   now(): number {

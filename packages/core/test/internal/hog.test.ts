@@ -7,7 +7,7 @@ import { makeLogCapture } from "../utils/recorder.ts"
  * CPU-time accounting and CPU-hog detection (`wq_worker_tick()`, `wq_cpu_intensive_report()`), all on an
  * injected CPU clock: a handler "burns" CPU by moving the clock, so every figure below is exact.
  */
-describe("CPU-hog accounting (internal/core.ts wqWorkerTick, internal/scheduler.ts cutSlice)", () => {
+describe("CPU-hog accounting (internal/worker.ts wqWorkerTick, internal/scheduler.ts cutSlice)", () => {
   const statsOf = (name: string) => Effect.map(WorkqueueMetrics.stats, (all) => all.find((s) => s.name === name)!)
 
   it.effect("a synchronous handler that runs 200 ms is charged 200 ms and detected as a hog after the fact", () => {
