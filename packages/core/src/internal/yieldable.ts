@@ -101,7 +101,11 @@ function evaluateResult(this: StepFields, fiber: Fiber.Fiber<unknown, unknown>):
 const unwrap = (result: boolean | unknown): Effect.Effect<boolean, unknown> =>
   result === true ? exitTrue : result === false ? exitFalse : Effect.fail(result)
 
-const succeedShape = primitiveShape(Effect.withFiberSucceed(() => 0), evaluateSucceed, "probe")
+const succeedShape = primitiveShape(
+  Effect.withFiberSucceed(() => 0),
+  evaluateSucceed,
+  "probe"
+)
 const resultShape = primitiveShape(
   Effect.withFiber(() => Effect.void),
   evaluateResult,
@@ -128,7 +132,12 @@ const makeCtor = (
     this.z = z
   }
   StepEffect.prototype = proto
-  return StepEffect as unknown as new (step: StepFields["step"], x: unknown, y: unknown, z: unknown) => object
+  return StepEffect as unknown as new (
+    step: StepFields["step"],
+    x: unknown,
+    y: unknown,
+    z: unknown
+  ) => object
 }
 
 const SucceedCtor =
