@@ -35,7 +35,10 @@ export type ResultStep<E, X, Y, Z> = (fiber: Fiber.Fiber<unknown, unknown>, x: X
 const exitTrue: Exit.Exit<boolean> = Exit.succeed(true)
 const exitFalse: Exit.Exit<boolean> = Exit.succeed(false)
 
-/** `yield*` of a finished step: the iterator's first `next()` returns `done` with the value. */
+/**
+ * `yield*` of a finished step: the iterator's first `next()` returns itself, `done` with the value (the caller's
+ * `yield*` reads the value at once and never calls it again; immutable, so the boolean ones are shared).
+ */
 class Done<A> {
   readonly done = true
   readonly value: A
@@ -46,6 +49,10 @@ class Done<A> {
     return this as unknown as IteratorReturnResult<A>
   }
 }
+
+/** The two boolean outcomes of a finished step, allocated once (queueing is on every job's path). */
+const doneTrue = new Done(true)
+const doneFalse = new Done(false)
 
 /**
  * The fiber whose generator is asking, if the step may run inside its `yield*` now: one operation is counted
@@ -156,7 +163,11 @@ const ResultCtor =
         const fiber = fastFiber()
         if (fiber === undefined) return new SingleShotGen(this) as any
         const result = this.step(fiber, this.x, this.y, this.z)
-        return typeof result === "boolean" ? new Done(result) : (new SingleShotGen(Effect.fail(result)) as any)
+        return result === true
+          ? doneTrue
+          : result === false
+            ? doneFalse
+            : (new SingleShotGen(Effect.fail(result)) as any)
       })
 
 /** An effect running `step(fiber, x, y, z)` on its fiber and succeeding with its value. */
