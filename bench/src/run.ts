@@ -285,51 +285,59 @@ function whereTheTimeGoes(): string {
 
 Profiled with \`node --expose-gc --cpu-prof packages/core/bench/perJob.ts 1000000 3 freshSync\` (the headline
 loop of scenario 1: 1M synchronous jobs, a fresh item per job, \`yield* Workqueue.queue(wq, yield* Work.make(h))\`,
-unbound, \`maxActive: 1\`; about 490 ns per job on this loaded machine, where \`Effect.forEach\` took about 55 ns
-and the same items pre-made and queued with \`queueUnsafe\` about 240 ns). Self time, module loading and idle
-left out:
+unbound, \`maxActive: 1\`). In that probe, on this shared 2-core machine, a job costs about 355 ns (about 550 ns
+before the changes listed below), \`Effect.forEach\` about 58 ns, and the same items pre-made and queued with
+\`queueUnsafe\` about 300 ns. Self time, module loading and idle left out:
 
 | where | share | ≈ ns per job |
 |---|---:|---:|
-| Effect runtime: run loop, primitives, continuations | 42% | 205 |
-| engine bookkeeping: \`__queue_work()\`, \`process_one_work()\`, colours, \`nr_active\` | 29% | 140 |
-| the submitting generator and the handler closures (user code) | 13% | 65 |
-| garbage collection | 12% | 55 |
-| \`Work\` / \`Workqueue\` wrappers | 4% | 20 |
+| engine bookkeeping: \`queue_work_on()\` / \`__queue_work()\` (checks, colour, \`nr_active\`, the inactive list), \`process_one_work()\` start and end (statistics, PENDING, activation of the next inactive item, flush colours) | 46% | 160 |
+| Effect runtime: the worker's run loop, the handler's primitive, continuations | 20% | 70 |
+| the submitting generator and the handler closures (user code) | 12% | 45 |
+| garbage collection | 10% | 35 |
+| \`Work\` / \`Workqueue\` wrappers and the in-step submission (\`internal/yieldable.ts\`) | 7% | 25 |
+| the CPU clock read at each item's end (per-item CPU time, hog detection) | 6% | 20 |
 
-A job is 5 run-loop turns (submitter: \`make\`, \`queue\`, its result; worker: the handler's match frame, the
-handler) and about 11 allocations (the handler closure, \`make\`'s primitive and closure, the 104-byte item,
-\`queue\`'s primitive and closure, two generator results, the handler's \`Effect.sync\` and closure, the match
-frame). \`Effect.forEach\` spends 1–2 turns and 2 allocations per job. The **effect-gen** floor row (two
-\`yield*\` per job and nothing else) is what the submission loop alone costs: in the probe 130 ns per job against
-\`Effect.forEach\`'s 43 ns for the whole job (0.33×); in full runs the row lands between 0.4× and 0.75×
-\`Effect.forEach\`. A per-job \`yield*\` submission therefore starts near or below the 0.5× target before the
-queue and the worker add their share.
+A job is now 2 run-loop turns (the worker's continuation frame and the handler; the submitter's \`yield*\` of
+\`make\` and \`queue\` completes inside the generator's own step) and 7 allocations: 3 are the user's (the handler
+closure, the handler's \`Effect.sync\` and its closure), 4 ours (the 112-byte item, one step object per \`make\`
+and per \`queue\`, \`make\`'s result holder). \`Effect.forEach\` spends 1–2 turns and 2 allocations per job; what separates the
+two is the engine's per-item bookkeeping, the kernel's own \`__queue_work()\` and \`process_one_work()\` steps,
+with \`maxActive: 1\` every item also passing through the inactive list.
 
-Suspending jobs (scenario 2, 16 workers): the same split plus the scheduler, whose CPU-time sampling reads
-\`performance.now()\` twice per task (about 6% of the run).
+Suspending jobs (scenario 2, 16 workers, probe \`freshSuspend\`: about 1,350 ns per job, from about 1,770; the
+forEach probe about 800): the same split plus the scheduler (each suspension is a task in the workqueue run queue,
+two CPU-clock reads per item) and garbage collection (about 20%): every queued job's item and closure stay live
+until it runs, where \`Effect.forEach\` makes each job's effect only when it starts.
 
-Memory, scenario 4: 200 B per pending job = the item (104 B, 10 fields) + the handler closure with its captured
-index (96 B, what \`() => job(i)\` costs in V8; Effect \`Queue\`'s row pays the same closure plus a 32 B
-\`Effect.sync\`). Scenario 4's enqueue through the Effect API is about half garbage collection (49% of its
-profile): a million items survive while the loop churns its per-job primitives, so every scavenge copies the
-survivors; the pre-made form pays the same in its "create ns/item" column.
+Memory, scenario 4: about 208 B per pending job = the item (112 B, 11 fields) + the handler closure with its
+captured index (about 96 B, what \`() => job(i)\` costs in V8; Effect \`Queue\`'s row pays the same closure plus
+a 32 B \`Effect.sync\`). Its enqueue through the Effect API is mostly garbage collection (44% of its profile): a
+million items survive while the loop churns its per-job step objects, so every scavenge copies the survivors.
 
-Removed by issue 18: a \`WeakMap\` entry per item for its name (\`Work.make\` went from about 715 to 86 ns at 1M
-items), the \`map(context)\` chain in \`make\` (one \`withFiberSucceed\`), a success exit per \`queue\`
-(preallocated), an options object per run, and one run-loop turn per item (the next item starts in the finished
-item's continuation).
+Removed by issue 18: a \`WeakMap\` entry per item for its name (\`Work.make\` from about 715 to 86 ns at 1M items),
+the \`map(context)\` chain in \`make\`, a success exit per \`queue\`, an options object per run, one run-loop turn per
+item (the next item starts in the finished item's continuation); then **in-step submission**: \`yield*\` of
+\`Work.make\`, \`DelayedWork.make\`, \`Workqueue.queue\` and \`queueDelayed\` runs the step inside the caller's
+generator step (\`internal/yieldable.ts\`: no run-loop turn, continuation or \`SingleShotGen\` per call; each step
+still counts as an operation, so the fiber yields where it would have, and a tracer that wraps every operation
+gets the ordinary path), which takes the place of a batch submission API for the per-job loop; **one continuation
+frame per worker**, reused for every item, instead of a \`matchCauseEffect\` per item; items sized by their
+constructor (112 B; a shared init helper had left 5 slack slots, 144 B); **one CPU-clock read per scheduler task**
+(a slice starts where the previous one in the same pump ended).
 
 Next levers, largest first:
 
-1. **A batch submission API** (make and queue many handlers in one synchronous step): removes the submitter's 3
-   turns and 6 allocations per job; what is left is the worker side, about 240 ns today.
-2. **A reusable continuation frame per worker** instead of a \`matchCauseEffect\` per item: one allocation and one
-   turn less per job, but it needs Effect's internal primitives, not its public API.
-3. **One clock read per scheduler task** (the end of one slice is the start of the next) for suspending jobs.
-4. **A compact item** (the list pointer derived from the state bits, the disable count and explicit name in one
-   rarely allocated side object): about 80 B; 150 B per job also needs the handler closure gone (a
-   \`Work.make(handler, data)\` form).`
+1. **Engine bookkeeping per item** (160 ns): the caller's CPU is computed twice per \`queue\` (the check and
+   \`__queue_work()\`), and an item activated by a finishing worker goes worklist → kick → take where the kernel's
+   \`assign_work()\` could hand it to that worker directly.
+2. **A batch submission API** (\`Workqueue.queueAll\`, one validation and one kick for N items, a count back):
+   the per-job \`yield*\` no longer pays run-loop turns, so this now saves the per-call checks, about 40 ns.
+3. **A compact item**: the list pointer derived from the state bits, the disable count and explicit name in one
+   rarely allocated side object (about 88 B); 150 B per pending job also needs the handler closure gone (a
+   \`Work.make(handler, data)\` form: a shared handler and the datum in the item).
+4. **Per-item CPU time** (20 ns): sample it per slice, as the kernel's tick does, with the hog check kept exact
+   only for items that outlast a slice.`
 }
 
 // the thread executor against piscina (bench/src/threads/run.ts), in its own processes; skipped when this run was

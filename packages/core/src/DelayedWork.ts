@@ -11,6 +11,7 @@ import * as Effect from "effect/Effect"
 import type { Pipeable } from "effect/Pipeable"
 import * as Engine from "./internal/engine.ts"
 import * as Internal from "./internal/work.ts"
+import { succeedStep } from "./internal/yieldable.ts"
 import type { DelayedWorkState } from "./internal/state.ts"
 import * as Work from "./Work.ts"
 import type * as WorkqueueError from "./WorkqueueError.ts"
@@ -84,9 +85,11 @@ export const make = <E, R>(
 ): Effect.Effect<DelayedWork, never, R> => {
   const bad = Internal.badMakeArgs(fn, options, true)
   if (bad !== undefined) return Effect.die(bad)
-  return Effect.withFiberSucceed(
-    (fiber) => new (Internal.DelayedWorkImpl as any)(fn, fiber.context, options?.name) as DelayedWork
-  )
+  return succeedStep(Internal.makeDelayedWorkStep, fn, options?.name, undefined) as unknown as Effect.Effect<
+    DelayedWork,
+    never,
+    R
+  >
 }
 
 /**

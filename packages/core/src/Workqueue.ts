@@ -30,6 +30,7 @@ import {
 } from "./internal/workqueue.ts"
 import { WQ_FREEZABLE, WQ_MEM_RECLAIM, WQ_UNBOUND } from "./internal/flags.ts"
 import { badOptionsObject, resolveOptions } from "./internal/options.ts"
+import { resultStep } from "./internal/yieldable.ts"
 import { systemOf } from "./internal/service.ts"
 import type * as Work from "./Work.ts"
 import * as WorkqueueError from "./WorkqueueError.ts"
@@ -346,6 +347,12 @@ export const congestedUnsafe = (wq: Workqueue, cpu: number): boolean => {
 // queueing
 // ---------------------------------------------------------------------------
 
+/** `queue`'s step (completed inside the caller's `yield*` when it can: internal/yieldable.ts). */
+const queueStep = (_: unknown, wq: Workqueue, work: Work.Work, __: undefined) => queueOnResult(wq, undefined, work)
+/** `queueDelayed`'s step. */
+const queueDelayedStep = (_: unknown, wq: Workqueue, dwork: DelayedWork.DelayedWork, delay: Duration.Input) =>
+  queueDelayedResult(wq, undefined, dwork, delay, false)
+
 /**
  * Queue `work` (`queue_work()`): `true` if queued, `false` if it was already pending (nothing changes: no move,
  * no reorder) or disabled. On a per-CPU workqueue it goes to the caller's CPU (`WorkqueueSystem.currentCpu`).
@@ -383,7 +390,7 @@ export const queue: {
 } = dual(
   2,
   (wq: Workqueue, work: Work.Work): Effect.Effect<boolean, WorkqueueError.WorkqueueError> =>
-    Effect.suspend(() => unwrap(queueOnResult(wq, undefined, work)))
+    resultStep(queueStep, wq, work, undefined)
 )
 
 /**
@@ -480,7 +487,7 @@ export const queueDelayed: {
     delay: Duration.Input
   ): Effect.Effect<boolean, WorkqueueError.WorkqueueError>
 } = dual(3, (wq: Workqueue, dwork: DelayedWork.DelayedWork, delay: Duration.Input) =>
-  Effect.suspend(() => unwrap(queueDelayedResult(wq, undefined, dwork, delay, false)))
+  resultStep(queueDelayedStep, wq, dwork, delay)
 )
 
 /**

@@ -20,6 +20,9 @@ import type * as Workqueue from "./Workqueue.ts"
 import type * as WorkqueueError from "./WorkqueueError.ts"
 import type * as WorkqueueMetrics from "./WorkqueueMetrics.ts"
 
+/** The default CPU clock, `performance.now` bound once. */
+const performanceNow: () => number = performance.now.bind(performance)
+
 // ---------------------------------------------------------------------------
 // models
 // ---------------------------------------------------------------------------
@@ -123,7 +126,7 @@ const make = (options?: Options) =>
       watchdogThresh: options?.watchdogThresh ?? 30_000,
       cpuIntensiveThresh: options?.cpuIntensiveThresh ?? 10,
       cpuIntensiveWarningThresh: options?.cpuIntensiveWarningThresh ?? 4,
-      cpuClock: options?.cpuClock ?? (() => performance.now()),
+      cpuClock: options?.cpuClock ?? performanceNow, // read per item end and per slice: no wrapper closure
       tracepoint: options?.tracepoint as ((tp: WorkqueueMetrics.Tracepoint<WorkState>) => void) | undefined, // the items are the public Work values
       spans: options?.spans ?? false
     })

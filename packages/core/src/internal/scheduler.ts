@@ -189,6 +189,11 @@ export class WorkqueueScheduler implements Scheduler.Scheduler {
    * tick to the item running in it), and `onSlice` gets only what ran after the last boundary.
    */
   private sliceMark = 0 // L
+  /**
+   * L: `cpuClock` at the end of the slice that just ran in this pump, while nothing ran since (the next slice
+   * starts there: one clock read per task, not two); -1 when unknown (a pump's start, after an untracked task).
+   */
+  private lastEnd = -1
 
   /** Inside a slice (`currentOwner` set): the CPU time since the slice started or the last cut, and cut here. */
   cutSlice(): number {
@@ -236,6 +241,7 @@ export class WorkqueueScheduler implements Scheduler.Scheduler {
     this.pumpScheduled = false
     this.itemsRun = 0
     if (this.size > 0) this.stamp = this.readClock()
+    this.lastEnd = -1
     for (let n = 0; n < PUMP_BUDGET_TASKS && this.size > 0 && this.itemsRun < PUMP_BUDGET_ITEMS; n++) {
       if (this.runBest()) break
     }
@@ -268,13 +274,16 @@ export class WorkqueueScheduler implements Scheduler.Scheduler {
         }
         this.size--
         if (owner === undefined) {
+          this.lastEnd = -1
           task()
           return false
         }
         owner.nrQueuedTasks--
         const previous = this.currentOwner
         this.currentOwner = owner
-        this.sliceMark = this.cpuClock()
+        // one clock read per task: the end of the previous slice in this pump is the start of this one
+        this.sliceMark = this.lastEnd >= 0 ? this.lastEnd : this.cpuClock()
+        this.lastEnd = -1
         try {
           task()
         } finally {
@@ -285,6 +294,7 @@ export class WorkqueueScheduler implements Scheduler.Scheduler {
         const ms = end - this.sliceMark
         // a slice nested in this one (a task that flushed the parent) resumes charging from here
         this.sliceMark = end
+        this.lastEnd = previous === undefined ? end : -1
         owner.onSlice(ms)
         return intensive
       }

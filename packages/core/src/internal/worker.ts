@@ -523,9 +523,22 @@ const makeRunner = (
   worker: Worker,
   after: (work: WorkState, failure: Cause.Cause<unknown> | undefined) => Effect.Effect<void>
 ) => {
-  const onSuccess = (_: unknown) => after(worker.current!, undefined)
-  const onFailure = (cause: Cause.Cause<unknown>) => after(worker.current!, cause)
-  const onExit = { onSuccess, onFailure }
+  const onExit = {
+    onSuccess: (_: unknown) => {
+      if (frameSlot !== undefined) (frame as any)[frameSlot] = undefined
+      return after(worker.current!, undefined)
+    },
+    onFailure: (cause: Cause.Cause<unknown>) => {
+      if (frameSlot !== undefined) (frame as any)[frameSlot] = undefined
+      return after(worker.current!, cause)
+    }
+  }
+  // One continuation frame per worker, reused for every item (no allocation per item): a `matchCauseEffect`
+  // whose handler slot is set before each run and cleared when the frame resumes — it is off the fiber's stack
+  // by then, and a worker runs one item at a time. If Effect's frame has not exactly one field holding the
+  // handler (`handlerSlotOf`), a fresh frame per item instead.
+  const frame = Effect.matchCauseEffect(handlerSlotProbe, onExit)
+  const frameSlot = handlerSlotOf(frame)
   let lastCtx: Context.Context<never> | undefined // W: the captured context of the worker's last item
   // the worker's valid tokens by captured context (one per context it ran items of, until one is forked from)
   const tokens = new WeakMap<Context.Context<never>, RunToken>()
@@ -560,8 +573,18 @@ const makeRunner = (
         }
       })
     }
-    return Effect.matchCauseEffect(handler as Effect.Effect<void, unknown, never>, onExit)
+    if (frameSlot === undefined) return Effect.matchCauseEffect(handler as Effect.Effect<void, unknown, never>, onExit)
+    ;(frame as any)[frameSlot] = handler
+    return frame
   }
+}
+
+/** A placeholder handler, to find the slot of a `matchCauseEffect` frame that holds it. */
+const handlerSlotProbe: Effect.Effect<void, unknown> = Effect.void
+/** The own field of `frame` that holds `handlerSlotProbe`, if exactly one does. */
+const handlerSlotOf = (frame: object): string | undefined => {
+  const slots = Object.keys(frame).filter((key) => (frame as any)[key] === handlerSlotProbe)
+  return slots.length === 1 ? slots[0] : undefined
 }
 
 const logFailure = (worker: Worker, work: WorkState, cause: Cause.Cause<unknown>): Effect.Effect<void> => {
