@@ -62,8 +62,11 @@ export interface DurableWorkqueue<A> {
   readonly name: string
   /**
    * Stores `payload` under `item`. True if accepted; false if `item` is already pending (coalesced: the payload
-   * of the pending one is kept, as the kernel keeps the pending work). Fails with `Running` if a runner is
-   * executing `item` (docs/DESIGN.md). **Kernel**: `queue_work()`, kernel/workqueue.c.
+   * of the pending one is kept, as the kernel keeps the pending work). If a runner is executing `item` (in any
+   * process), the item is pending again: true, and it runs once more, with this payload and a new run key, after
+   * the current run has finished (completed, failed its last attempt or been cancelled), never beside it; a further
+   * `queue` meanwhile returns false. **Kernel**: `queue_work()`, kernel/workqueue.c (PENDING is clear while the
+   * work runs, so it is queued again).
    */
   readonly queue: (item: string, payload: A) => Effect.Effect<boolean, DurableWorkqueueError>
   /**
@@ -339,11 +342,6 @@ export const make = <S extends Schema.Codec<any, any, never, never>>(options: {
           .offer({ name, id: item, runKey, element, delay, fromOwnWork })
           .pipe(Effect.catchCause((cause) => storage(Cause.squash(cause))))
         switch (result) {
-          case "Running":
-            return yield* fail(
-              "Running",
-              `item ${item} is running: a durable workqueue keeps one entry per item, so it cannot be queued again until its run ends`
-            )
           case "Draining":
             return yield* fail(
               "Draining",

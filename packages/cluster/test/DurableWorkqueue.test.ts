@@ -76,27 +76,94 @@ describe.each(storages)("DurableWorkqueue on $label", (storage) => {
     )
   )
 
-  it.live("queue of a running item fails with Running and changes nothing; after the run it is accepted", () =>
+  it.live("queue of a running item queues it again: true, it runs once more after the run, never beside it; a second queue meanwhile coalesces", () =>
     live(
       Effect.gen(function* () {
-        const wq = yield* DurableWorkqueue.make({ name: uniqueName("running"), payload: Payload })
+        const wq = yield* DurableWorkqueue.make({ name: uniqueName("requeue"), payload: Payload })
+        const started = yield* Deferred.make<void>()
+        const release = yield* Deferred.make<void>()
+        const runs: Array<[number, string]> = []
+        let active = 0
+        let maxOverlap = 0
+        yield* wq.run(
+          (payload, run) =>
+            Effect.gen(function* () {
+              active++
+              maxOverlap = Math.max(maxOverlap, active)
+              runs.push([payload.n, run.runKey])
+              yield* Deferred.succeed(started, undefined)
+              if (payload.n === 1) yield* Deferred.await(release)
+            }).pipe(Effect.ensuring(Effect.sync(() => active--))),
+          { concurrency: 4 }
+        )
+        assert.strictEqual(yield* wq.queue("a", { n: 1 }), true)
+        yield* Deferred.await(started)
+        assert.strictEqual(yield* wq.queue("a", { n: 2 }), true)
+        assert.strictEqual(yield* wq.queue("a", { n: 3 }), false)
+        yield* Deferred.succeed(release, undefined)
+        // flush waits for the acceptance queued while the item ran, too
+        yield* wq.flush
+        assert.deepStrictEqual(
+          runs.map(([n]) => n),
+          [1, 2]
+        )
+        assert.notStrictEqual(runs[0]![1], runs[1]![1])
+        assert.strictEqual(maxOverlap, 1)
+        assert.strictEqual(yield* wq.queue("a", { n: 4 }), true)
+        yield* wq.flush
+        assert.deepStrictEqual(
+          runs.map(([n]) => n),
+          [1, 2, 4]
+        )
+      })
+    )
+  )
+
+  it.live("an item queued while its run fails for the last time still runs once more", () =>
+    live(
+      Effect.gen(function* () {
+        const wq = yield* DurableWorkqueue.make({ name: uniqueName("requeue-failed"), payload: Payload, maxAttempts: 1 })
         const started = yield* Deferred.make<void>()
         const release = yield* Deferred.make<void>()
         const runs: Array<number> = []
         yield* wq.run((payload) =>
           Effect.gen(function* () {
             runs.push(payload.n)
+            if (payload.n !== 1) return
             yield* Deferred.succeed(started, undefined)
-            if (payload.n === 1) yield* Deferred.await(release)
+            yield* Deferred.await(release)
+            return yield* Effect.fail("boom")
           })
         )
         assert.strictEqual(yield* wq.queue("a", { n: 1 }), true)
         yield* Deferred.await(started)
-        const error = yield* Effect.flip(wq.queue("a", { n: 2 }))
-        assert.strictEqual(error.reason, "Running")
-        assert.strictEqual(error.workqueue, wq.name)
+        assert.strictEqual(yield* wq.queue("a", { n: 2 }), true)
         yield* Deferred.succeed(release, undefined)
-        yield* wq.flush
+        yield* wq.drain
+        assert.deepStrictEqual(runs, [1, 2])
+      })
+    )
+  )
+
+  it.live("cancel of a running item with an acceptance waiting: true (it was pending); neither runs on", () =>
+    live(
+      Effect.gen(function* () {
+        const wq = yield* DurableWorkqueue.make({ name: uniqueName("requeue-cancel"), payload: Payload })
+        const started = yield* Deferred.make<void>()
+        const runs: Array<number> = []
+        yield* wq.run((payload) =>
+          Effect.gen(function* () {
+            runs.push(payload.n)
+            if (payload.n === 1) yield* Deferred.succeed(started, undefined).pipe(Effect.andThen(Effect.never))
+          })
+        )
+        assert.strictEqual(yield* wq.queue("a", { n: 1 }), true)
+        yield* Deferred.await(started)
+        assert.strictEqual(yield* wq.queue("a", { n: 2 }), true)
+        assert.strictEqual(yield* wq.cancelSync("a"), true)
+        yield* wq.drain
+        assert.deepStrictEqual(runs, [1])
+        // a queue after the cancel is new work
         assert.strictEqual(yield* wq.queue("a", { n: 3 }), true)
         yield* wq.flush
         assert.deepStrictEqual(runs, [1, 3])
