@@ -14,6 +14,7 @@ import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import { SqlClient } from "effect/sql"
 import { inject } from "vitest"
+import * as ledger from "../src/internal/ledger.ts"
 import { pgLayer, storages, uniqueName } from "./utils/storages.ts"
 
 const Payload = Schema.Struct({ n: Schema.Int })
@@ -518,6 +519,24 @@ describe.each(storages)("DurableWorkqueue on $label", (storage) => {
         assert.strictEqual(yield* wq.cancel("a"), false)
       })
     )
+  )
+})
+
+describe("DurableWorkqueue.layerMemory", () => {
+  it.live("holds nothing for a run once it has ended: 30 cancels of running items leave no cancel mark behind", () =>
+    Effect.gen(function* () {
+      const wq = yield* DurableWorkqueue.make({ name: uniqueName("footprint"), payload: Payload })
+      const started = yield* Queue.unbounded<string>()
+      yield* wq.run((_, run) => Queue.offer(started, run.item).pipe(Effect.andThen(Effect.never)), { concurrency: 3 })
+      for (let n = 0; n < 30; n++) {
+        assert.isTrue(yield* wq.queue(`item-${n}`, { n }))
+        assert.strictEqual(yield* Queue.take(started), `item-${n}`)
+        assert.isFalse(yield* wq.cancelSync(`item-${n}`))
+      }
+      yield* wq.drain
+      const service = yield* ledger.Ledger
+      assert.deepStrictEqual(yield* service.footprint, { runs: 0, cancelMarks: 0 })
+    }).pipe(Effect.scoped, Effect.provide(DurableWorkqueue.layerMemory))
   )
 })
 

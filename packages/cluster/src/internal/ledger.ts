@@ -107,6 +107,11 @@ export interface LedgerService {
   readonly destroy: (name: string) => Effect.Effect<void, PersistedQueue.PersistedQueueError>
   /** Whether the workqueue is destroyed. */
   readonly isDestroyed: (name: string) => Effect.Effect<boolean, PersistedQueue.PersistedQueueError>
+  /**
+   * What this process holds in memory for runs: registrations of runs in progress, and cancel marks (memory
+   * storage; PostgreSQL keeps them in its cancel table). Tests pin that neither grows with the runs ever made.
+   */
+  readonly footprint: Effect.Effect<{ readonly runs: number; readonly cancelMarks: number }>
 }
 
 /** @internal */
@@ -525,7 +530,8 @@ export const layerSql = (
           sql<{ destroyed: boolean }>`SELECT destroyed FROM ${control} WHERE queue_name = ${name}`.pipe(
             Effect.map((rows) => rows[0]?.destroyed === true),
             Effect.catchCause(storageError("Failed to read the state of the durable workqueue"))
-          )
+          ),
+        footprint: Effect.sync(() => ({ runs: runs.size, cancelMarks: 0 }))
       }
       return Context.make(Ledger, ledger).pipe(Context.add(PersistedQueue.PersistedQueueStore, store))
     })
@@ -800,7 +806,14 @@ export const layerMemory: Layer.Layer<Ledger | PersistedQueue.PersistedQueueStor
           (draining) => Effect.sync(() => void (draining && controlOf(name).drains--))
         ).pipe(Effect.map((draining) => (draining ? ("Draining" as const) : ("Destroyed" as const)))),
       destroy: (name) => Effect.sync(() => void (controlOf(name).destroyed = true)),
-      isDestroyed: (name) => Effect.sync(() => controlOf(name).destroyed)
+      isDestroyed: (name) => Effect.sync(() => controlOf(name).destroyed),
+      footprint: Effect.sync(() => {
+        let cancelMarks = 0
+        for (const queue of queues.values()) {
+          for (const entry of queue.entries.values()) if (entry.cancelled) cancelMarks++
+        }
+        return { runs: runs.size, cancelMarks }
+      })
     }
     return Context.make(Ledger, ledger).pipe(Context.add(PersistedQueue.PersistedQueueStore, store))
   })
