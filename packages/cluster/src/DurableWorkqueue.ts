@@ -108,20 +108,25 @@ export interface DurableWorkqueue<A> {
   /**
    * Drains the workqueue, then marks it destroyed in the storage: from then on `queue`, `queueDelayed` and `run`
    * fail with `Destroyed` in every process, for good (the rows already settled stay until cleanup). Runners already
-   * started stay idle until their scope closes. **Kernel**: `destroy_workqueue()`.
+   * started stop: at once in this process, within `pollInterval` in others (their `run` fiber completes).
+   * **Kernel**: `destroy_workqueue()`.
    */
   readonly destroy: Effect.Effect<void, DurableWorkqueueError>
   /**
-   * Runs items with `handler` in this process, `concurrency` at a time (default 1), until the scope closes; never
-   * more than the workqueue's cluster-wide `maxActive` at once over all processes. A handler failure retries the
-   * run with the workqueue's `retrySchedule`, up to `maxAttempts`. Each item runs at most once at a time across all
-   * runners, as long as its handler does not outlive the store's lock (docs/DESIGN.md). Fails with `Destroyed` on a
-   * destroyed workqueue. **Kernel**: the worker pool, `process_one_work()`.
+   * Runs items with `handler` in this process, `concurrency` at a time (default 1), until the scope closes or the
+   * workqueue is destroyed; never more than the workqueue's cluster-wide `maxActive` at once over all processes. A
+   * handler failure retries the run with the workqueue's `retrySchedule`, up to `maxAttempts`. Each item runs at
+   * most once at a time across all runners, as long as its handler does not outlive the store's lock
+   * (docs/DESIGN.md). Returns the runners' fiber: it completes once the workqueue is destroyed — at once for a
+   * `destroy` in this process, within `pollInterval` for one in another — the runners having stopped taking items
+   * and given their slots back (`destroy` drains first, so none is running then); interrupting it stops them as
+   * closing the scope does. Fails with `Destroyed` on a destroyed workqueue. **Kernel**: the worker pool,
+   * `process_one_work()`; `destroy_workqueue()` stops its workers.
    */
   readonly run: <E, R>(
     handler: (payload: A, run: Run) => Effect.Effect<void, E, R>,
     options?: { readonly concurrency?: number | undefined }
-  ) => Effect.Effect<void, DurableWorkqueueError, R | Scope.Scope>
+  ) => Effect.Effect<Fiber.Fiber<void>, DurableWorkqueueError, R | Scope.Scope>
 }
 
 /**
@@ -474,7 +479,7 @@ export const make = <S extends Schema.Codec<any, any, never, never>>(options: {
           ).pipe(
             Effect.catchCause((cause) =>
               Cause.hasInterruptsOnly(cause)
-                ? Effect.failCause(cause)
+                ? Effect.failCause(cause as Cause.Cause<never>)
                 : Cause.squash(cause) instanceof PersistedQueue.PersistedQueueError
                   ? Effect.logWarning(`durable workqueue ${name}: the storage failed (retried in 1 s)`, cause).pipe(
                       Effect.andThen(Effect.sleep("1 second"))
@@ -483,9 +488,13 @@ export const make = <S extends Schema.Codec<any, any, never, never>>(options: {
             ),
             Effect.forever
           )
-          yield* Effect.forEach(Array.from({ length: concurrency }), () => Effect.forkScoped(worker), {
+          // the workers run until the scope closes, or until the workqueue is destroyed (in any process): then
+          // their take loops end, their slots are given back, and the returned fiber completes
+          const workers = Effect.forEach(Array.from({ length: concurrency }), () => worker, {
+            concurrency: "unbounded",
             discard: true
           })
+          return yield* Effect.forkScoped(Effect.raceFirst(workers, ledgerService.awaitDestroyed(name)))
         })
     }
     return self

@@ -441,14 +441,17 @@ describe.each(storages)("DurableWorkqueue on $label", (storage) => {
     live(
       Effect.gen(function* () {
         const name = uniqueName("destroy")
-        const wq = yield* DurableWorkqueue.make({ name, payload: Payload })
+        const wq = yield* DurableWorkqueue.make({ name, payload: Payload, maxActive: 2 })
         const runs: Array<number> = []
-        yield* wq.run((payload) =>
-          Effect.sleep("20 millis").pipe(Effect.andThen(Effect.sync(() => void runs.push(payload.n))))
+        const runner = yield* wq.run(
+          (payload) => Effect.sleep("20 millis").pipe(Effect.andThen(Effect.sync(() => void runs.push(payload.n)))),
+          { concurrency: 3 }
         )
         assert.isTrue(yield* wq.queue("a", { n: 1 }))
         yield* wq.destroy
         assert.deepStrictEqual(runs, [1])
+        // the runners stopped: their fiber has completed (not interrupted) while the scope is still open
+        assert.isTrue(Exit.isSuccess(yield* Fiber.await(runner)))
         // another handle on the same workqueue sees it destroyed too
         const other = yield* DurableWorkqueue.make({ name, payload: Payload })
         const errors = yield* Effect.forEach(
@@ -457,7 +460,7 @@ describe.each(storages)("DurableWorkqueue on $label", (storage) => {
             other.queue("b", { n: 2 }),
             other.queueDelayed("b", { n: 2 }, "1 second"),
             other.run(() => Effect.void)
-          ],
+          ] as ReadonlyArray<Effect.Effect<unknown, DurableWorkqueueError.DurableWorkqueueError, Scope.Scope>>,
           (effect) => Effect.flip(effect)
         )
         assert.deepStrictEqual(
@@ -541,6 +544,20 @@ describe("DurableWorkqueue.layerMemory", () => {
 })
 
 describe("DurableWorkqueue.layerPg", () => {
+  it.live("a destroy in another process stops this process's runners within a poll interval", () =>
+    Effect.gen(function* () {
+      const name = uniqueName("destroy-elsewhere")
+      // two storages on one database: two processes' ledgers, each with its own runs, waiters and polls
+      const here = yield* Layer.build(pgLayer())
+      const elsewhere = yield* Layer.build(pgLayer())
+      const wq = yield* DurableWorkqueue.make({ name, payload: Payload }).pipe(Effect.provideContext(here))
+      const runner = yield* wq.run(() => Effect.void, { concurrency: 2 }).pipe(Effect.provideContext(here))
+      const remote = yield* DurableWorkqueue.make({ name, payload: Payload }).pipe(Effect.provideContext(elsewhere))
+      yield* remote.destroy
+      assert.isTrue(Exit.isSuccess(yield* Fiber.await(runner)))
+    }).pipe(Effect.scoped)
+  )
+
   it.live("cleanup deletes completed rows older than olderThan; pending and failed rows stay (default)", () =>
     Effect.gen(function* () {
       const name = uniqueName("cleanup")

@@ -236,7 +236,7 @@ describe("DurableWorkqueue control across processes (PostgreSQL)", () => {
     }).pipe(Effect.scoped, Effect.provide(pgLayer()))
   )
 
-  it.live("drain in one process refuses queueing in others (chained work accepted); destroy refuses for good", () =>
+  it.live("drain in one process refuses queueing in others (chained work accepted); destroy refuses for good and stops the runners of every process", () =>
     Effect.gen(function* () {
       const url = inject("pgUrl")
       const name = uniqueName("drain-x")
@@ -276,6 +276,9 @@ describe("DurableWorkqueue control across processes (PostgreSQL)", () => {
       assert.strictEqual(results.length, 1, "destroy drained the pending item first")
       assert.strictEqual((yield* Effect.flip(wq.queue(item("e"), { n: 5, workMillis: 0 }))).reason, "Destroyed")
       assert.strictEqual(yield* command(["queue", url, name, item("f")]), "Destroyed")
+      // the runner process's runners stopped on the destroy: it printed "stopped" and exited by itself
+      assert.strictEqual(yield* Effect.promise(() => runner.exited), 0, runner.output())
+      assert.isTrue(runner.output().includes("stopped"), runner.output())
       assert.strictEqual((yield* Effect.flip(wq.run(() => Effect.void))).reason, "Destroyed")
     }).pipe(Effect.scoped, Effect.provide(pgLayer()))
   )

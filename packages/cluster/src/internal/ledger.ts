@@ -105,6 +105,11 @@ export interface LedgerService {
   ) => Effect.Effect<"Draining" | "Destroyed", PersistedQueue.PersistedQueueError, Scope.Scope>
   /** Marks the workqueue destroyed: every later offer is refused. */
   readonly destroy: (name: string) => Effect.Effect<void, PersistedQueue.PersistedQueueError>
+  /**
+   * Completes once the workqueue is destroyed: at once for a destroy in this process; for one in another process,
+   * within a poll interval. Never fails (a failed poll is retried at the next one).
+   */
+  readonly awaitDestroyed: (name: string) => Effect.Effect<void>
   /** Whether the workqueue is destroyed. */
   readonly isDestroyed: (name: string) => Effect.Effect<boolean, PersistedQueue.PersistedQueueError>
   /**
@@ -280,6 +285,29 @@ export const layerSql = (
             )
       ).pipe(
         Effect.catchCause((cause) => Effect.logWarning("durable workqueue: a cancel poll failed", cause)),
+        Effect.schedule(Schedule.spaced(options.pollInterval)),
+        Effect.forever,
+        Effect.forkScoped
+      )
+
+      // workqueues whose runners in this process wait for a destroy (awaitDestroyed adds, the poll and destroy
+      // complete and delete)
+      const destroyWaiters = new Map<string, Deferred.Deferred<void>>()
+      const destroyed = (name: string) => {
+        const waiter = destroyWaiters.get(name)
+        if (waiter === undefined) return
+        destroyWaiters.delete(name)
+        Deferred.doneUnsafe(waiter, Exit.void)
+      }
+      yield* Effect.suspend(() =>
+        destroyWaiters.size === 0
+          ? Effect.void
+          : sql<{ queue_name: string }>`SELECT queue_name FROM ${control}
+              WHERE destroyed AND ${sql.in("queue_name", Array.from(destroyWaiters.keys()))}`.pipe(
+              Effect.map((rows) => rows.forEach((row) => destroyed(row.queue_name)))
+            )
+      ).pipe(
+        Effect.catchCause((cause) => Effect.logWarning("durable workqueue: a destroy poll failed", cause)),
         Effect.schedule(Schedule.spaced(options.pollInterval)),
         Effect.forever,
         Effect.forkScoped
@@ -523,7 +551,7 @@ export const layerSql = (
           ),
         destroy: (name) =>
           sql`UPDATE ${control} SET destroyed = TRUE WHERE queue_name = ${name}`.pipe(
-            Effect.asVoid,
+            Effect.andThen(Effect.sync(() => destroyed(name))),
             Effect.catchCause(storageError("Failed to destroy the durable workqueue"))
           ),
         isDestroyed: (name) =>
@@ -531,6 +559,15 @@ export const layerSql = (
             Effect.map((rows) => rows[0]?.destroyed === true),
             Effect.catchCause(storageError("Failed to read the state of the durable workqueue"))
           ),
+        awaitDestroyed: (name) =>
+          Effect.suspend(() => {
+            let waiter = destroyWaiters.get(name)
+            if (waiter === undefined) {
+              waiter = Deferred.makeUnsafe<void>()
+              destroyWaiters.set(name, waiter)
+            }
+            return Deferred.await(waiter)
+          }),
         footprint: Effect.sync(() => ({ runs: runs.size, cancelMarks: 0 }))
       }
       return Context.make(Ledger, ledger).pipe(Context.add(PersistedQueue.PersistedQueueStore, store))
@@ -679,6 +716,7 @@ export const layerMemory: Layer.Layer<Ledger | PersistedQueue.PersistedQueueStor
     interface Control {
       maxActive: number | null
       destroyed: boolean
+      readonly destroyedLatch: Latch.Latch // opened by destroy, for good
       drains: number
       active: number
       readonly released: Latch.Latch
@@ -687,7 +725,14 @@ export const layerMemory: Layer.Layer<Ledger | PersistedQueue.PersistedQueueStor
     const controlOf = (name: string) => {
       let state = controls.get(name)
       if (state === undefined) {
-        state = { maxActive: null, destroyed: false, drains: 0, active: 0, released: Latch.makeUnsafe(false) }
+        state = {
+          maxActive: null,
+          destroyed: false,
+          destroyedLatch: Latch.makeUnsafe(false),
+          drains: 0,
+          active: 0,
+          released: Latch.makeUnsafe(false)
+        }
         controls.set(name, state)
       }
       return state
@@ -805,7 +850,13 @@ export const layerMemory: Layer.Layer<Ledger | PersistedQueue.PersistedQueueStor
           }),
           (draining) => Effect.sync(() => void (draining && controlOf(name).drains--))
         ).pipe(Effect.map((draining) => (draining ? ("Draining" as const) : ("Destroyed" as const)))),
-      destroy: (name) => Effect.sync(() => void (controlOf(name).destroyed = true)),
+      destroy: (name) =>
+        Effect.sync(() => {
+          const state = controlOf(name)
+          state.destroyed = true
+          state.destroyedLatch.openUnsafe()
+        }),
+      awaitDestroyed: (name) => Effect.suspend(() => controlOf(name).destroyedLatch.await),
       isDestroyed: (name) => Effect.sync(() => controlOf(name).destroyed),
       footprint: Effect.sync(() => {
         let cancelMarks = 0
