@@ -19,6 +19,14 @@ import { pgLayer, storages, uniqueName } from "./utils/storages.ts"
 
 const Payload = Schema.Struct({ n: Schema.Int })
 
+/** The SQL client with its `listen` hidden: a storage on it can only poll (as on a client without LISTEN). */
+const withoutListen = Layer.effect(
+  SqlClient.SqlClient,
+  Effect.map(SqlClient.SqlClient, (client) =>
+    new Proxy(client, { get: (target, key, receiver) => (key === "listen" ? undefined : Reflect.get(target, key, receiver)) })
+  )
+)
+
 /** Polls `condition` every 20 ms: hang guards only (the project's test timeout), never a speed budget. */
 const until = <E, R>(condition: Effect.Effect<boolean, E, R>) =>
   Effect.gen(function* () {
@@ -544,11 +552,45 @@ describe("DurableWorkqueue.layerMemory", () => {
 })
 
 describe("DurableWorkqueue.layerPg", () => {
-  it.live("a destroy in another process stops this process's runners within a poll interval", () =>
+  it.live("a cancel and a destroy in another process reach this one by NOTIFY, without waiting for its poll", () =>
+    Effect.gen(function* () {
+      const name = uniqueName("notify")
+      // this process polls once an hour: only a notification can stop its run and its runners before the hang guard
+      const here = yield* Layer.build(pgLayer({ pollInterval: "1 hour" }))
+      const elsewhere = yield* Layer.build(pgLayer())
+      const wq = yield* DurableWorkqueue.make({ name, payload: Payload }).pipe(Effect.provideContext(here))
+      const started = yield* Deferred.make<void>()
+      const interrupted = yield* Deferred.make<void>()
+      const runner = yield* wq
+        .run(() =>
+          Deferred.succeed(started, undefined).pipe(
+            Effect.andThen(Effect.never),
+            Effect.onInterrupt(() => Deferred.succeed(interrupted, undefined))
+          )
+        )
+        .pipe(Effect.provideContext(here))
+      assert.isTrue(yield* wq.queue("a", { n: 1 }).pipe(Effect.provideContext(here)))
+      yield* Deferred.await(started)
+      const remote = yield* DurableWorkqueue.make({ name, payload: Payload }).pipe(Effect.provideContext(elsewhere))
+      assert.isFalse(yield* remote.cancelSync("a"))
+      assert.isTrue(yield* Deferred.isDone(interrupted))
+      yield* remote.destroy
+      assert.isTrue(Exit.isSuccess(yield* Fiber.await(runner)))
+    }).pipe(Effect.scoped)
+  )
+
+  it.live("a destroy in another process stops this process's runners within a poll interval (no LISTEN: polling)", () =>
     Effect.gen(function* () {
       const name = uniqueName("destroy-elsewhere")
-      // two storages on one database: two processes' ledgers, each with its own runs, waiters and polls
-      const here = yield* Layer.build(pgLayer())
+      // two storages on one database: two processes' ledgers, each with its own runs, waiters and polls; this one's
+      // client cannot LISTEN, so only its poll sees the destroy
+      const here = yield* Layer.build(
+        DurableWorkqueue.layerPg({ pollInterval: "100 millis" }).pipe(
+          Layer.provide(withoutListen),
+          Layer.provideMerge(PgClient.layer({ url: Redacted.make(inject("pgUrl")) })),
+          Layer.orDie
+        )
+      )
       const elsewhere = yield* Layer.build(pgLayer())
       const wq = yield* DurableWorkqueue.make({ name, payload: Payload }).pipe(Effect.provideContext(here))
       const runner = yield* wq.run(() => Effect.void, { concurrency: 2 }).pipe(Effect.provideContext(here))

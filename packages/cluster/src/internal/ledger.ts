@@ -18,10 +18,11 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Latch from "effect/Latch"
+import * as Queue from "effect/Queue"
 import * as Layer from "effect/Layer"
 import { PersistedQueue } from "effect/persistence"
 import * as Schedule from "effect/Schedule"
-import type * as Scope from "effect/Scope"
+import * as Scope from "effect/Scope"
 import { SqlClient } from "effect/sql"
 import { DurableWorkqueueError } from "../DurableWorkqueueError.ts"
 
@@ -134,6 +135,13 @@ const storageError = (message: string) => (cause: Cause.Cause<unknown>) =>
 // PostgreSQL
 // ---------------------------------------------------------------------------
 
+/** What a client that can LISTEN offers (@effect/sql-pg's `PgClient`; seen by shape, so the package stays optional). */
+interface Listener {
+  readonly listen: (
+    channel: string
+  ) => Effect.Effect<Queue.Dequeue<{ readonly payload: string }, unknown>, unknown, Scope.Scope>
+}
+
 /** @internal */
 export interface SqlOptions {
   readonly tableName: string
@@ -182,12 +190,14 @@ export const layerSql = (
           })
         )
       const store = yield* PersistedQueue.makeStoreSql(options).pipe(Effect.catchCause(prepareError))
-      const sql = (yield* SqlClient.SqlClient).withoutTransforms()
+      const client = yield* SqlClient.SqlClient
+      const sql = client.withoutTransforms()
       const table = sql(options.tableName)
       const control = sql(`${options.tableName}_control`)
       const leases = sql(`${options.tableName}_leases`)
       const cancels = sql(`${options.tableName}_cancels`)
       const requeues = sql(`${options.tableName}_requeues`)
+      const channel = `${options.tableName}_events`
       // one process at a time prepares the tables (concurrent CREATE OR REPLACE FUNCTION would conflict)
       yield* sql
         .withTransaction(
@@ -313,6 +323,46 @@ export const layerSql = (
         Effect.forkScoped
       )
 
+      // prompt delivery: a cancel of a running item and a destroy also NOTIFY `<table>_events` (sent on commit); a
+      // process whose client can LISTEN (@effect/sql-pg's PgClient) reacts at once, polling stays the fallback (a
+      // notification is lost while the listening connection is down). Costs one connection per process.
+      const notify = (payload: string) => sql`SELECT pg_notify(${channel}, ${payload})`
+      const listener = client as Partial<Listener>
+      if (typeof listener.listen === "function") {
+        const listen = listener.listen
+        const onNotification = (payload: string) => {
+          const colon = payload.indexOf(":")
+          const kind = payload.slice(0, colon)
+          const subject = payload.slice(colon + 1)
+          if (kind === "cancel") signal(subject)
+          else if (kind === "destroy") destroyed(subject)
+        }
+        type Notifications = Queue.Dequeue<{ readonly payload: string }, unknown>
+        const consume = (queue: Notifications): Effect.Effect<never, unknown> =>
+          Effect.forever(Effect.map(Queue.take(queue), (notification) => onNotification(notification.payload)))
+        // the first LISTEN is confirmed before the storage is ready: no notification sent after that is missed
+        // while the connection holds (it is held until the storage's scope closes)
+        const first: Notifications | undefined = yield* listen(channel).pipe(
+          Effect.catchCause((cause) =>
+            Effect.as(Effect.logWarning("durable workqueue: LISTEN failed (polling only until it holds)", cause), undefined)
+          )
+        )
+        const again: Effect.Effect<never> = Effect.scoped(Effect.flatMap(listen(channel), consume)).pipe(
+          Effect.catchCause((cause) =>
+            Effect.logWarning("durable workqueue: the LISTEN connection failed", cause).pipe(
+              Effect.andThen(Effect.sleep(options.pollInterval))
+            )
+          ),
+          Effect.forever
+        )
+        const consumeFirst: Effect.Effect<void, unknown> = first === undefined ? Effect.void : consume(first)
+        yield* consumeFirst.pipe(
+          Effect.catchCause((cause) => Effect.logWarning("durable workqueue: the LISTEN connection failed", cause)),
+          Effect.andThen(again),
+          Effect.forkScoped
+        )
+      }
+
       if (options.cleanup !== undefined) {
         const cleanup = options.cleanup
         yield* Effect.gen(function* () {
@@ -435,6 +485,7 @@ export const layerSql = (
                 if (runKey === undefined) return { pending: requeued, running: undefined } satisfies CancelResult
                 yield* sql`INSERT INTO ${cancels} (run_key, queue_name, id) VALUES (${runKey}, ${name}, ${id})
                   ON CONFLICT (run_key) DO NOTHING`
+                yield* notify(`cancel:${runKey}`)
                 return { pending: requeued, running: { id, runKey } } satisfies CancelResult
               })
             )
@@ -550,10 +601,16 @@ export const layerSql = (
             Effect.catchCause(storageError("Failed to start a drain of the durable workqueue"))
           ),
         destroy: (name) =>
-          sql`UPDATE ${control} SET destroyed = TRUE WHERE queue_name = ${name}`.pipe(
-            Effect.andThen(Effect.sync(() => destroyed(name))),
-            Effect.catchCause(storageError("Failed to destroy the durable workqueue"))
-          ),
+          sql
+            .withTransaction(
+              sql`UPDATE ${control} SET destroyed = TRUE WHERE queue_name = ${name}`.pipe(
+                Effect.andThen(notify(`destroy:${name}`))
+              )
+            )
+            .pipe(
+              Effect.andThen(Effect.sync(() => destroyed(name))),
+              Effect.catchCause(storageError("Failed to destroy the durable workqueue"))
+            ),
         isDestroyed: (name) =>
           sql<{ destroyed: boolean }>`SELECT destroyed FROM ${control} WHERE queue_name = ${name}`.pipe(
             Effect.map((rows) => rows[0]?.destroyed === true),
