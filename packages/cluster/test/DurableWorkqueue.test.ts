@@ -22,8 +22,12 @@ const Payload = Schema.Struct({ n: Schema.Int })
 /** The SQL client with its `listen` hidden: a storage on it can only poll (as on a client without LISTEN). */
 const withoutListen = Layer.effect(
   SqlClient.SqlClient,
-  Effect.map(SqlClient.SqlClient, (client) =>
-    new Proxy(client, { get: (target, key, receiver) => (key === "listen" ? undefined : Reflect.get(target, key, receiver)) })
+  Effect.map(
+    SqlClient.SqlClient,
+    (client) =>
+      new Proxy(client, {
+        get: (target, key, receiver) => (key === "listen" ? undefined : Reflect.get(target, key, receiver))
+      })
   )
 )
 
@@ -85,53 +89,59 @@ describe.each(storages)("DurableWorkqueue on $label", (storage) => {
     )
   )
 
-  it.live("queue of a running item queues it again: true, it runs once more after the run, never beside it; a second queue meanwhile coalesces", () =>
-    live(
-      Effect.gen(function* () {
-        const wq = yield* DurableWorkqueue.make({ name: uniqueName("requeue"), payload: Payload })
-        const started = yield* Deferred.make<void>()
-        const release = yield* Deferred.make<void>()
-        const runs: Array<[number, string]> = []
-        let active = 0
-        let maxOverlap = 0
-        yield* wq.run(
-          (payload, run) =>
-            Effect.gen(function* () {
-              active++
-              maxOverlap = Math.max(maxOverlap, active)
-              runs.push([payload.n, run.runKey])
-              yield* Deferred.succeed(started, undefined)
-              if (payload.n === 1) yield* Deferred.await(release)
-            }).pipe(Effect.ensuring(Effect.sync(() => active--))),
-          { concurrency: 4 }
-        )
-        assert.strictEqual(yield* wq.queue("a", { n: 1 }), true)
-        yield* Deferred.await(started)
-        assert.strictEqual(yield* wq.queue("a", { n: 2 }), true)
-        assert.strictEqual(yield* wq.queue("a", { n: 3 }), false)
-        yield* Deferred.succeed(release, undefined)
-        // flush waits for the acceptance queued while the item ran, too
-        yield* wq.flush
-        assert.deepStrictEqual(
-          runs.map(([n]) => n),
-          [1, 2]
-        )
-        assert.notStrictEqual(runs[0]![1], runs[1]![1])
-        assert.strictEqual(maxOverlap, 1)
-        assert.strictEqual(yield* wq.queue("a", { n: 4 }), true)
-        yield* wq.flush
-        assert.deepStrictEqual(
-          runs.map(([n]) => n),
-          [1, 2, 4]
-        )
-      })
-    )
+  it.live(
+    "queue of a running item queues it again: true, it runs once more after the run, never beside it; a second queue meanwhile coalesces",
+    () =>
+      live(
+        Effect.gen(function* () {
+          const wq = yield* DurableWorkqueue.make({ name: uniqueName("requeue"), payload: Payload })
+          const started = yield* Deferred.make<void>()
+          const release = yield* Deferred.make<void>()
+          const runs: Array<[number, string]> = []
+          let active = 0
+          let maxOverlap = 0
+          yield* wq.run(
+            (payload, run) =>
+              Effect.gen(function* () {
+                active++
+                maxOverlap = Math.max(maxOverlap, active)
+                runs.push([payload.n, run.runKey])
+                yield* Deferred.succeed(started, undefined)
+                if (payload.n === 1) yield* Deferred.await(release)
+              }).pipe(Effect.ensuring(Effect.sync(() => active--))),
+            { concurrency: 4 }
+          )
+          assert.strictEqual(yield* wq.queue("a", { n: 1 }), true)
+          yield* Deferred.await(started)
+          assert.strictEqual(yield* wq.queue("a", { n: 2 }), true)
+          assert.strictEqual(yield* wq.queue("a", { n: 3 }), false)
+          yield* Deferred.succeed(release, undefined)
+          // flush waits for the acceptance queued while the item ran, too
+          yield* wq.flush
+          assert.deepStrictEqual(
+            runs.map(([n]) => n),
+            [1, 2]
+          )
+          assert.notStrictEqual(runs[0]![1], runs[1]![1])
+          assert.strictEqual(maxOverlap, 1)
+          assert.strictEqual(yield* wq.queue("a", { n: 4 }), true)
+          yield* wq.flush
+          assert.deepStrictEqual(
+            runs.map(([n]) => n),
+            [1, 2, 4]
+          )
+        })
+      )
   )
 
   it.live("an item queued while its run fails for the last time still runs once more", () =>
     live(
       Effect.gen(function* () {
-        const wq = yield* DurableWorkqueue.make({ name: uniqueName("requeue-failed"), payload: Payload, maxAttempts: 1 })
+        const wq = yield* DurableWorkqueue.make({
+          name: uniqueName("requeue-failed"),
+          payload: Payload,
+          maxAttempts: 1
+        })
         const started = yield* Deferred.make<void>()
         const release = yield* Deferred.make<void>()
         const runs: Array<number> = []

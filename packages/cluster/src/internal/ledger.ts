@@ -1,7 +1,7 @@
 /**
  * The ledger: what the durable workqueue asks of its storage beyond `PersistedQueueStore` (effect/persistence):
- * whether an offer was accepted or coalesced (the kernel's PENDING bit, `queue_work()` → false), cancel of a
- * pending item, and which items are in flight (flush, drain). Two implementations: PostgreSQL (any number of
+ * whether an offer was accepted or coalesced (the kernel's PENDING bit, `queue_work()` → false), the queue of a
+ * running item (kept until its run settles, then run), cancel of a pending or running item, and which items are in flight (flush, drain). Two implementations: PostgreSQL (any number of
  * processes) and memory (one process, tests).
  *
  * Every stored element is an envelope `{ runKey, payload }`: `runKey` is a fresh UUID per accepted queue, so the
@@ -159,7 +159,7 @@ export interface SqlOptions {
 }
 
 /**
- * The ledger on the table of `PersistedQueue.makeStoreSql`, plus three tables of its own:
+ * The ledger on the table of `PersistedQueue.makeStoreSql`, plus four tables, a trigger and a channel of its own:
  *
  * - `<table>_control`: one row per workqueue: its cluster-wide `max_active` and whether it is destroyed. Every offer
  *   reads it `FOR SHARE`, every slot acquisition and drain start locks it `FOR UPDATE`: an offer either commits
@@ -168,6 +168,10 @@ export interface SqlOptions {
  *   `lockRefreshInterval` by the process holding it; a lease not refreshed for `lockExpiration` is dead (its process
  *   died) and no longer counts.
  * - `<table>_cancels`: a request to stop the run with a given run key; the process running it polls for it.
+ * - `<table>_requeues`: an acceptance of an item queued while it runs; the trigger `<table>_rearm`, fired by the
+ *   store's settlement of the run (`state` to 'completed' or 'failed'), moves it into the item's row in that statement.
+ * - the channel `<table>_events`: `cancel:<run key>` and `destroy:<name>`, sent on commit; a client that can LISTEN
+ *   reacts at once, the polls stay the fallback.
  *
  * The offer runs in a transaction with a read-back of the row: if our INSERT won, the row is ours and locked until
  * commit (no runner can claim it: the store claims with `FOR UPDATE SKIP LOCKED`), so the read sees our run key; if
@@ -344,7 +348,10 @@ export const layerSql = (
         // while the connection holds (it is held until the storage's scope closes)
         const first: Notifications | undefined = yield* listen(channel).pipe(
           Effect.catchCause((cause) =>
-            Effect.as(Effect.logWarning("durable workqueue: LISTEN failed (polling only until it holds)", cause), undefined)
+            Effect.as(
+              Effect.logWarning("durable workqueue: LISTEN failed (polling only until it holds)", cause),
+              undefined
+            )
           )
         )
         const again: Effect.Effect<never> = Effect.scoped(Effect.flatMap(listen(channel), consume)).pipe(
@@ -450,7 +457,9 @@ export const layerSql = (
                 const visibleAt =
                   delay === undefined
                     ? sql.literal("NOW()")
-                    : sql.literal(`clock_timestamp() + INTERVAL '${Math.max(Math.ceil(Duration.toSeconds(delay)), 0)} seconds'`)
+                    : sql.literal(
+                        `clock_timestamp() + INTERVAL '${Math.max(Math.ceil(Duration.toSeconds(delay)), 0)} seconds'`
+                      )
                 yield* sql`INSERT INTO ${requeues} (queue_name, id, run_key, element, visible_at)
                   VALUES (${name}, ${id}, ${runKey}, ${JSON.stringify(element)}, ${visibleAt})
                   ON CONFLICT (queue_name, id) DO NOTHING`
@@ -852,9 +861,7 @@ export const layerMemory: Layer.Layer<Ledger | PersistedQueue.PersistedQueueStor
           return items.filter((item) => {
             const entry = entries.get(item.id)
             return (
-              entry !== undefined &&
-              live(entry) &&
-              (entry.runKey === item.runKey || entry.next?.runKey === item.runKey)
+              entry !== undefined && live(entry) && (entry.runKey === item.runKey || entry.next?.runKey === item.runKey)
             )
           })
         }),
