@@ -22,7 +22,7 @@ import * as Queue from "effect/Queue"
 import * as Layer from "effect/Layer"
 import { PersistedQueue } from "effect/persistence"
 import * as Schedule from "effect/Schedule"
-import * as Scope from "effect/Scope"
+import type * as Scope from "effect/Scope"
 import { SqlClient } from "effect/sql"
 import { DurableWorkqueueError } from "../DurableWorkqueueError.ts"
 
