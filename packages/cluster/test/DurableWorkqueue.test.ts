@@ -134,6 +134,37 @@ describe.each(storages)("DurableWorkqueue on $label", (storage) => {
       )
   )
 
+  it.live("queueDelayed of a running item: pending after the run until its delay is due; cancel removes it", () =>
+    live(
+      Effect.gen(function* () {
+        const wq = yield* DurableWorkqueue.make({ name: uniqueName("requeue-delayed"), payload: Payload })
+        const started = yield* Deferred.make<void>()
+        const release = yield* Deferred.make<void>()
+        const runs: Array<number> = []
+        yield* wq.run((payload) =>
+          Effect.gen(function* () {
+            runs.push(payload.n)
+            yield* Deferred.succeed(started, undefined)
+            yield* Deferred.await(release)
+          })
+        )
+        assert.isTrue(yield* wq.queue("a", { n: 1 }))
+        yield* Deferred.await(started)
+        assert.isTrue(yield* wq.queueDelayed("a", { n: 2 }, "1 hour"))
+        assert.isFalse(yield* wq.queue("a", { n: 3 }))
+        yield* Deferred.succeed(release, undefined)
+        // flush waits for the run, not for the acceptance that is not due
+        yield* wq.flush
+        assert.deepStrictEqual(runs, [1])
+        // the acceptance is pending (armed for an hour): a queue coalesces with it, cancel removes it
+        assert.isFalse(yield* wq.queue("a", { n: 4 }))
+        assert.isTrue(yield* wq.cancel("a"))
+        yield* wq.drain
+        assert.deepStrictEqual(runs, [1])
+      })
+    )
+  )
+
   it.live("an item queued while its run fails for the last time still runs once more", () =>
     live(
       Effect.gen(function* () {
