@@ -4,7 +4,7 @@
  * ran them. Built on Effect's `PersistedQueue` (effect/persistence); see docs/DESIGN.md, "The cluster tier".
  *
  * The vocabulary is the kernel's where its contracts hold across processes: `queue` returns false for an item
- * already pending (coalescing by item id, the kernel's PENDING bit), `queueDelayed` arms a delay, `maxActive`
+ * already pending (coalescing by item id, the kernel's PENDING bit) and queues a running item again, `queueDelayed` arms a delay, `maxActive`
  * bounds the runs at once over all processes, `cancel` removes a pending item and stops a running one wherever it
  * runs, `flush` waits for the items queued before it, `drain` until nothing is left (refusing outside queueing in
  * every process meanwhile), `destroy` for good. Where a contract cannot hold, the call fails with a
@@ -62,8 +62,11 @@ export interface DurableWorkqueue<A> {
   readonly name: string
   /**
    * Stores `payload` under `item`. True if accepted; false if `item` is already pending (coalesced: the payload
-   * of the pending one is kept, as the kernel keeps the pending work). Fails with `Running` if a runner is
-   * executing `item` (docs/DESIGN.md). **Kernel**: `queue_work()`, kernel/workqueue.c.
+   * of the pending one is kept, as the kernel keeps the pending work). If a runner is executing `item` (in any
+   * process), the item is pending again: true, and it runs once more, with this payload and a new run key, after
+   * the current run has finished (completed, failed its last attempt or been cancelled), never beside it; a further
+   * `queue` meanwhile returns false. **Kernel**: `queue_work()`, kernel/workqueue.c (PENDING is clear while the
+   * work runs, so it is queued again).
    */
   readonly queue: (item: string, payload: A) => Effect.Effect<boolean, DurableWorkqueueError>
   /**
@@ -105,20 +108,25 @@ export interface DurableWorkqueue<A> {
   /**
    * Drains the workqueue, then marks it destroyed in the storage: from then on `queue`, `queueDelayed` and `run`
    * fail with `Destroyed` in every process, for good (the rows already settled stay until cleanup). Runners already
-   * started stay idle until their scope closes. **Kernel**: `destroy_workqueue()`.
+   * started stop: at once in this process, within `pollInterval` in others (their `run` fiber completes).
+   * **Kernel**: `destroy_workqueue()`.
    */
   readonly destroy: Effect.Effect<void, DurableWorkqueueError>
   /**
-   * Runs items with `handler` in this process, `concurrency` at a time (default 1), until the scope closes; never
-   * more than the workqueue's cluster-wide `maxActive` at once over all processes. A handler failure retries the
-   * run with the workqueue's `retrySchedule`, up to `maxAttempts`. Each item runs at most once at a time across all
-   * runners, as long as its handler does not outlive the store's lock (docs/DESIGN.md). Fails with `Destroyed` on a
-   * destroyed workqueue. **Kernel**: the worker pool, `process_one_work()`.
+   * Runs items with `handler` in this process, `concurrency` at a time (default 1), until the scope closes or the
+   * workqueue is destroyed; never more than the workqueue's cluster-wide `maxActive` at once over all processes. A
+   * handler failure retries the run with the workqueue's `retrySchedule`, up to `maxAttempts`. Each item runs at
+   * most once at a time across all runners, as long as its handler does not outlive the store's lock
+   * (docs/DESIGN.md). Returns the runners' fiber: it completes once the workqueue is destroyed — at once for a
+   * `destroy` in this process, within `pollInterval` for one in another — the runners having stopped taking items
+   * and given their slots back (`destroy` drains first, so none is running then); interrupting it stops them as
+   * closing the scope does. Fails with `Destroyed` on a destroyed workqueue. **Kernel**: the worker pool,
+   * `process_one_work()`; `destroy_workqueue()` stops its workers.
    */
   readonly run: <E, R>(
     handler: (payload: A, run: Run) => Effect.Effect<void, E, R>,
     options?: { readonly concurrency?: number | undefined }
-  ) => Effect.Effect<void, DurableWorkqueueError, R | Scope.Scope>
+  ) => Effect.Effect<Fiber.Fiber<void>, DurableWorkqueueError, R | Scope.Scope>
 }
 
 /**
@@ -143,12 +151,14 @@ export const layerMemory: Layer.Layer<Storage> = ledger.layerMemory
 
 /**
  * Storage in PostgreSQL through an `effect/sql` client (`@effect/sql-pg`'s `PgClient.layer`). Creates its tables
- * (`tableName`, default `effect_workqueue`, and `<tableName>_control`, `_leases`, `_cancels`) on first use. Timing
+ * (`tableName`, default `effect_workqueue`, and `<tableName>_control`, `_leases`, `_cancels`, `_requeues`, with a trigger
+ * `<tableName>_rearm`) on first use. With `@effect/sql-pg`'s `PgClient` it holds one connection that LISTENs on
+ * `<tableName>_events`, so a cancel or a destroy in another process reaches this one at once. Timing
  * settings, with their trade-off:
  *
  * - `pollInterval` (default 1 s): how often each runner process looks for items offered by other processes, for
- *   delayed items, for a free active slot and for cancels of its runs; an offer in the same process wakes its
- *   runners at once. Shorter: lower latency across processes, more queries.
+ *   delayed items, for a free active slot, for cancels of its runs and for a destroy; an offer in the same process
+ *   wakes its runners at once, and cancels and destroys also arrive at once by NOTIFY (the poll is their fallback). Shorter: lower latency across processes, more queries.
  * - `lockExpiration` (default 2 min): how long a claimed item, an active slot or a drain stays held without a
  *   refresh. After a runner dies, its items run again elsewhere and its slots come back after this (plus one
  *   poll). Shorter: faster failover; but a handler that blocks the event loop longer than this, or outlives it
@@ -235,6 +245,32 @@ export const layerPg = (options?: {
  * Opens the durable workqueue `name` on the storage in context. Any number of processes may open the same name
  * on the same storage: they share its items.
  *
+ * **Example** (Queue again while running: one more run, after the first)
+ *
+ * ```ts
+ * import { DurableWorkqueue } from "@effect-workqueue/cluster"
+ * import { Deferred, Effect, Schema } from "effect"
+ * const program = Effect.scoped(Effect.gen(function*() {
+ *   const seen: Array<string> = []
+ *   const started = yield* Deferred.make<void>()
+ *   const release = yield* Deferred.make<void>()
+ *   const wq = yield* DurableWorkqueue.make({ name: "sync", payload: Schema.String })
+ *   yield* wq.run((state) => Effect.gen(function*() {
+ *     seen.push(state)
+ *     yield* Deferred.succeed(started, undefined)
+ *     yield* Deferred.await(release)
+ *   }))
+ *   yield* wq.queue("doc-1", "v1")
+ *   yield* Deferred.await(started)
+ *   const again = yield* wq.queue("doc-1", "v2") // running: queued again
+ *   const coalesced = yield* wq.queue("doc-1", "v3") // v2 is pending
+ *   yield* Deferred.succeed(release, undefined)
+ *   yield* wq.flush
+ *   return [again, coalesced, seen]
+ * })).pipe(Effect.provide(DurableWorkqueue.layerMemory))
+ * Effect.runPromise(program) // => [true, false, ["v1", "v2"]]
+ * ```
+ *
  * **Example** (Queue, coalesce, run, flush)
  *
  * ```ts
@@ -256,19 +292,20 @@ export const layerPg = (options?: {
  *
  * ```ts
  * import { DurableWorkqueue } from "@effect-workqueue/cluster"
- * import { Deferred, Effect, Schema } from "effect"
+ * import { Deferred, Effect, Fiber, Schema } from "effect"
  * const program = Effect.scoped(Effect.gen(function*() {
  *   const started = yield* Deferred.make<void>()
  *   const wq = yield* DurableWorkqueue.make({ name: "reports", payload: Schema.Number, maxActive: 2 })
- *   yield* wq.run(() => Deferred.succeed(started, undefined).pipe(Effect.andThen(Effect.never)))
+ *   const runner = yield* wq.run(() => Deferred.succeed(started, undefined).pipe(Effect.andThen(Effect.never)))
  *   yield* wq.queue("report-1", 1)
  *   yield* Deferred.await(started)
  *   const wasPending = yield* wq.cancelSync("report-1") // the run is interrupted; false: it was running
  *   yield* wq.destroy
  *   const error = yield* Effect.flip(wq.queue("report-2", 2))
- *   return [wasPending, error.reason]
+ *   const stopped = yield* Fiber.await(runner) // destroy stopped the runners
+ *   return [wasPending, error.reason, stopped._tag]
  * })).pipe(Effect.provide(DurableWorkqueue.layerMemory))
- * Effect.runPromise(program) // => [false, "Destroyed"]
+ * Effect.runPromise(program) // => [false, "Destroyed", "Success"]
  * ```
  *
  * @category constructors
@@ -339,11 +376,6 @@ export const make = <S extends Schema.Codec<any, any, never, never>>(options: {
           .offer({ name, id: item, runKey, element, delay, fromOwnWork })
           .pipe(Effect.catchCause((cause) => storage(Cause.squash(cause))))
         switch (result) {
-          case "Running":
-            return yield* fail(
-              "Running",
-              `item ${item} is running: a durable workqueue keeps one entry per item, so it cannot be queued again until its run ends`
-            )
           case "Draining":
             return yield* fail(
               "Draining",
@@ -476,7 +508,7 @@ export const make = <S extends Schema.Codec<any, any, never, never>>(options: {
           ).pipe(
             Effect.catchCause((cause) =>
               Cause.hasInterruptsOnly(cause)
-                ? Effect.failCause(cause)
+                ? Effect.failCause(cause as Cause.Cause<never>)
                 : Cause.squash(cause) instanceof PersistedQueue.PersistedQueueError
                   ? Effect.logWarning(`durable workqueue ${name}: the storage failed (retried in 1 s)`, cause).pipe(
                       Effect.andThen(Effect.sleep("1 second"))
@@ -485,9 +517,13 @@ export const make = <S extends Schema.Codec<any, any, never, never>>(options: {
             ),
             Effect.forever
           )
-          yield* Effect.forEach(Array.from({ length: concurrency }), () => Effect.forkScoped(worker), {
+          // the workers run until the scope closes, or until the workqueue is destroyed (in any process): then
+          // their take loops end, their slots are given back, and the returned fiber completes
+          const workers = Effect.forEach(Array.from({ length: concurrency }), () => worker, {
+            concurrency: "unbounded",
             discard: true
           })
+          return yield* Effect.forkScoped(Effect.raceFirst(workers, ledgerService.awaitDestroyed(name)))
         })
     }
     return self

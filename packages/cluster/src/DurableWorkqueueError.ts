@@ -11,7 +11,6 @@ const reasons = [
   "InvalidDelay",
   "InvalidOptions",
   "InvalidPayload",
-  "Running",
   "Draining",
   "Destroyed",
   "Storage"
@@ -26,11 +25,6 @@ const reasons = [
  * - `InvalidDelay`: a delay that is not a finite, non-negative duration.
  * - `InvalidOptions`: `maxActive`, `concurrency`, `maxAttempts`, a table name or a timing setting out of range.
  * - `InvalidPayload`: a payload that its `Schema` cannot encode to JSON.
- * - `Running`: `queue` of an item that a runner is executing. The kernel queues it again (`queue_work()` on a
- *   running item returns true and the item runs once more); the durable store keeps one row per item id, so that
- *   contract cannot hold here: the call changes nothing and fails, and the caller decides (retry after the run, or
- *   use another item id). An item claimed by a runner that died counts as running until its lock expires and
- *   another runner re-runs it.
  * - `Draining`: `queue` while a drain of the workqueue runs (in any process), from outside the workqueue's own
  *   runs. The kernel refuses it too (`__queue_work()` warns and drops it); here the call fails and nothing is stored.
  * - `Destroyed`: `queue` or `run` on a workqueue that `destroy` marked destroyed (in any process).

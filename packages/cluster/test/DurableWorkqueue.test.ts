@@ -14,9 +14,22 @@ import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import { SqlClient } from "effect/sql"
 import { inject } from "vitest"
+import * as ledger from "../src/internal/ledger.ts"
 import { pgLayer, storages, uniqueName } from "./utils/storages.ts"
 
 const Payload = Schema.Struct({ n: Schema.Int })
+
+/** The SQL client with its `listen` hidden: a storage on it can only poll (as on a client without LISTEN). */
+const withoutListen = Layer.effect(
+  SqlClient.SqlClient,
+  Effect.map(
+    SqlClient.SqlClient,
+    (client) =>
+      new Proxy(client, {
+        get: (target, key, receiver) => (key === "listen" ? undefined : Reflect.get(target, key, receiver))
+      })
+  )
+)
 
 /** Polls `condition` every 20 ms: hang guards only (the project's test timeout), never a speed budget. */
 const until = <E, R>(condition: Effect.Effect<boolean, E, R>) =>
@@ -76,10 +89,55 @@ describe.each(storages)("DurableWorkqueue on $label", (storage) => {
     )
   )
 
-  it.live("queue of a running item fails with Running and changes nothing; after the run it is accepted", () =>
+  it.live(
+    "queue of a running item queues it again: true, it runs once more after the run, never beside it; a second queue meanwhile coalesces",
+    () =>
+      live(
+        Effect.gen(function* () {
+          const wq = yield* DurableWorkqueue.make({ name: uniqueName("requeue"), payload: Payload })
+          const started = yield* Deferred.make<void>()
+          const release = yield* Deferred.make<void>()
+          const runs: Array<[number, string]> = []
+          let active = 0
+          let maxOverlap = 0
+          yield* wq.run(
+            (payload, run) =>
+              Effect.gen(function* () {
+                active++
+                maxOverlap = Math.max(maxOverlap, active)
+                runs.push([payload.n, run.runKey])
+                yield* Deferred.succeed(started, undefined)
+                if (payload.n === 1) yield* Deferred.await(release)
+              }).pipe(Effect.ensuring(Effect.sync(() => active--))),
+            { concurrency: 4 }
+          )
+          assert.strictEqual(yield* wq.queue("a", { n: 1 }), true)
+          yield* Deferred.await(started)
+          assert.strictEqual(yield* wq.queue("a", { n: 2 }), true)
+          assert.strictEqual(yield* wq.queue("a", { n: 3 }), false)
+          yield* Deferred.succeed(release, undefined)
+          // flush waits for the acceptance queued while the item ran, too
+          yield* wq.flush
+          assert.deepStrictEqual(
+            runs.map(([n]) => n),
+            [1, 2]
+          )
+          assert.notStrictEqual(runs[0]![1], runs[1]![1])
+          assert.strictEqual(maxOverlap, 1)
+          assert.strictEqual(yield* wq.queue("a", { n: 4 }), true)
+          yield* wq.flush
+          assert.deepStrictEqual(
+            runs.map(([n]) => n),
+            [1, 2, 4]
+          )
+        })
+      )
+  )
+
+  it.live("queueDelayed of a running item: pending after the run until its delay is due; cancel removes it", () =>
     live(
       Effect.gen(function* () {
-        const wq = yield* DurableWorkqueue.make({ name: uniqueName("running"), payload: Payload })
+        const wq = yield* DurableWorkqueue.make({ name: uniqueName("requeue-delayed"), payload: Payload })
         const started = yield* Deferred.make<void>()
         const release = yield* Deferred.make<void>()
         const runs: Array<number> = []
@@ -87,16 +145,75 @@ describe.each(storages)("DurableWorkqueue on $label", (storage) => {
           Effect.gen(function* () {
             runs.push(payload.n)
             yield* Deferred.succeed(started, undefined)
-            if (payload.n === 1) yield* Deferred.await(release)
+            yield* Deferred.await(release)
+          })
+        )
+        assert.isTrue(yield* wq.queue("a", { n: 1 }))
+        yield* Deferred.await(started)
+        assert.isTrue(yield* wq.queueDelayed("a", { n: 2 }, "1 hour"))
+        assert.isFalse(yield* wq.queue("a", { n: 3 }))
+        yield* Deferred.succeed(release, undefined)
+        // flush waits for the run, not for the acceptance that is not due
+        yield* wq.flush
+        assert.deepStrictEqual(runs, [1])
+        // the acceptance is pending (armed for an hour): a queue coalesces with it, cancel removes it
+        assert.isFalse(yield* wq.queue("a", { n: 4 }))
+        assert.isTrue(yield* wq.cancel("a"))
+        yield* wq.drain
+        assert.deepStrictEqual(runs, [1])
+      })
+    )
+  )
+
+  it.live("an item queued while its run fails for the last time still runs once more", () =>
+    live(
+      Effect.gen(function* () {
+        const wq = yield* DurableWorkqueue.make({
+          name: uniqueName("requeue-failed"),
+          payload: Payload,
+          maxAttempts: 1
+        })
+        const started = yield* Deferred.make<void>()
+        const release = yield* Deferred.make<void>()
+        const runs: Array<number> = []
+        yield* wq.run((payload) =>
+          Effect.gen(function* () {
+            runs.push(payload.n)
+            if (payload.n !== 1) return
+            yield* Deferred.succeed(started, undefined)
+            yield* Deferred.await(release)
+            return yield* Effect.fail("boom")
           })
         )
         assert.strictEqual(yield* wq.queue("a", { n: 1 }), true)
         yield* Deferred.await(started)
-        const error = yield* Effect.flip(wq.queue("a", { n: 2 }))
-        assert.strictEqual(error.reason, "Running")
-        assert.strictEqual(error.workqueue, wq.name)
+        assert.strictEqual(yield* wq.queue("a", { n: 2 }), true)
         yield* Deferred.succeed(release, undefined)
-        yield* wq.flush
+        yield* wq.drain
+        assert.deepStrictEqual(runs, [1, 2])
+      })
+    )
+  )
+
+  it.live("cancel of a running item with an acceptance waiting: true (it was pending); neither runs on", () =>
+    live(
+      Effect.gen(function* () {
+        const wq = yield* DurableWorkqueue.make({ name: uniqueName("requeue-cancel"), payload: Payload })
+        const started = yield* Deferred.make<void>()
+        const runs: Array<number> = []
+        yield* wq.run((payload) =>
+          Effect.gen(function* () {
+            runs.push(payload.n)
+            if (payload.n === 1) yield* Deferred.succeed(started, undefined).pipe(Effect.andThen(Effect.never))
+          })
+        )
+        assert.strictEqual(yield* wq.queue("a", { n: 1 }), true)
+        yield* Deferred.await(started)
+        assert.strictEqual(yield* wq.queue("a", { n: 2 }), true)
+        assert.strictEqual(yield* wq.cancelSync("a"), true)
+        yield* wq.drain
+        assert.deepStrictEqual(runs, [1])
+        // a queue after the cancel is new work
         assert.strictEqual(yield* wq.queue("a", { n: 3 }), true)
         yield* wq.flush
         assert.deepStrictEqual(runs, [1, 3])
@@ -373,14 +490,17 @@ describe.each(storages)("DurableWorkqueue on $label", (storage) => {
     live(
       Effect.gen(function* () {
         const name = uniqueName("destroy")
-        const wq = yield* DurableWorkqueue.make({ name, payload: Payload })
+        const wq = yield* DurableWorkqueue.make({ name, payload: Payload, maxActive: 2 })
         const runs: Array<number> = []
-        yield* wq.run((payload) =>
-          Effect.sleep("20 millis").pipe(Effect.andThen(Effect.sync(() => void runs.push(payload.n))))
+        const runner = yield* wq.run(
+          (payload) => Effect.sleep("20 millis").pipe(Effect.andThen(Effect.sync(() => void runs.push(payload.n)))),
+          { concurrency: 3 }
         )
         assert.isTrue(yield* wq.queue("a", { n: 1 }))
         yield* wq.destroy
         assert.deepStrictEqual(runs, [1])
+        // the runners stopped: their fiber has completed (not interrupted) while the scope is still open
+        assert.isTrue(Exit.isSuccess(yield* Fiber.await(runner)))
         // another handle on the same workqueue sees it destroyed too
         const other = yield* DurableWorkqueue.make({ name, payload: Payload })
         const errors = yield* Effect.forEach(
@@ -389,7 +509,7 @@ describe.each(storages)("DurableWorkqueue on $label", (storage) => {
             other.queue("b", { n: 2 }),
             other.queueDelayed("b", { n: 2 }, "1 second"),
             other.run(() => Effect.void)
-          ],
+          ] as ReadonlyArray<Effect.Effect<unknown, DurableWorkqueueError.DurableWorkqueueError, Scope.Scope>>,
           (effect) => Effect.flip(effect)
         )
         assert.deepStrictEqual(
@@ -454,7 +574,73 @@ describe.each(storages)("DurableWorkqueue on $label", (storage) => {
   )
 })
 
+describe("DurableWorkqueue.layerMemory", () => {
+  it.live("holds nothing for a run once it has ended: 30 cancels of running items leave no cancel mark behind", () =>
+    Effect.gen(function* () {
+      const wq = yield* DurableWorkqueue.make({ name: uniqueName("footprint"), payload: Payload })
+      const started = yield* Queue.unbounded<string>()
+      yield* wq.run((_, run) => Queue.offer(started, run.item).pipe(Effect.andThen(Effect.never)), { concurrency: 3 })
+      for (let n = 0; n < 30; n++) {
+        assert.isTrue(yield* wq.queue(`item-${n}`, { n }))
+        assert.strictEqual(yield* Queue.take(started), `item-${n}`)
+        assert.isFalse(yield* wq.cancelSync(`item-${n}`))
+      }
+      yield* wq.drain
+      const service = yield* ledger.Ledger
+      assert.deepStrictEqual(yield* service.footprint, { runs: 0, cancelMarks: 0 })
+    }).pipe(Effect.scoped, Effect.provide(DurableWorkqueue.layerMemory))
+  )
+})
+
 describe("DurableWorkqueue.layerPg", () => {
+  it.live("a cancel and a destroy in another process reach this one by NOTIFY, without waiting for its poll", () =>
+    Effect.gen(function* () {
+      const name = uniqueName("notify")
+      // this process polls once an hour: only a notification can stop its run and its runners before the hang guard
+      const here = yield* Layer.build(pgLayer({ pollInterval: "1 hour" }))
+      const elsewhere = yield* Layer.build(pgLayer())
+      const wq = yield* DurableWorkqueue.make({ name, payload: Payload }).pipe(Effect.provideContext(here))
+      const started = yield* Deferred.make<void>()
+      const interrupted = yield* Deferred.make<void>()
+      const runner = yield* wq
+        .run(() =>
+          Deferred.succeed(started, undefined).pipe(
+            Effect.andThen(Effect.never),
+            Effect.onInterrupt(() => Deferred.succeed(interrupted, undefined))
+          )
+        )
+        .pipe(Effect.provideContext(here))
+      assert.isTrue(yield* wq.queue("a", { n: 1 }).pipe(Effect.provideContext(here)))
+      yield* Deferred.await(started)
+      const remote = yield* DurableWorkqueue.make({ name, payload: Payload }).pipe(Effect.provideContext(elsewhere))
+      assert.isFalse(yield* remote.cancelSync("a"))
+      assert.isTrue(yield* Deferred.isDone(interrupted))
+      yield* remote.destroy
+      assert.isTrue(Exit.isSuccess(yield* Fiber.await(runner)))
+    }).pipe(Effect.scoped)
+  )
+
+  it.live("a destroy in another process stops this process's runners within a poll interval (no LISTEN: polling)", () =>
+    Effect.gen(function* () {
+      const name = uniqueName("destroy-elsewhere")
+      // two storages on one database: two processes' ledgers, each with its own runs, waiters and polls; this one's
+      // client cannot LISTEN, so only its poll sees the destroy
+      const here = yield* Layer.build(
+        DurableWorkqueue.layerPg({ pollInterval: "100 millis" }).pipe(
+          Layer.provide(withoutListen),
+          Layer.provideMerge(PgClient.layer({ url: Redacted.make(inject("pgUrl")) })),
+          Layer.orDie
+        )
+      )
+      const elsewhere = yield* Layer.build(pgLayer())
+      const wq = yield* DurableWorkqueue.make({ name, payload: Payload }).pipe(Effect.provideContext(here))
+      const runner = yield* wq.run(() => Effect.void, { concurrency: 2 }).pipe(Effect.provideContext(here))
+      const remote = yield* DurableWorkqueue.make({ name, payload: Payload }).pipe(Effect.provideContext(elsewhere))
+      yield* remote.destroy
+      assert.isTrue(Exit.isSuccess(yield* Fiber.await(runner)))
+    }).pipe(Effect.scoped)
+  )
+
   it.live("cleanup deletes completed rows older than olderThan; pending and failed rows stay (default)", () =>
     Effect.gen(function* () {
       const name = uniqueName("cleanup")

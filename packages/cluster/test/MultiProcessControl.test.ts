@@ -158,6 +158,51 @@ describe("DurableWorkqueue control across processes (PostgreSQL)", () => {
       }).pipe(Effect.scoped, Effect.provide(pgLayer()))
   )
 
+  it.live(
+    "queue of an item running in another process queues it again: it runs once more, after the run, on either process",
+    () =>
+      Effect.gen(function* () {
+        const url = inject("pgUrl")
+        const name = uniqueName("requeue-x")
+        const sql = yield* SqlClient.SqlClient
+        yield* createTestTables
+        const wq = yield* DurableWorkqueue.make({ name, payload: Payload })
+        const first = start(["run", url, name, "gate", "2"])
+        const second = start(["run", url, name, "gate", "2"])
+        yield* Effect.addFinalizer(() => Effect.all([kill(first), kill(second)]))
+        yield* ready(first)
+        yield* ready(second)
+        const items = [0, 1, 2, 3].map((n) => `${name}-${n}`)
+        for (const [n, item] of items.entries()) assert.isTrue(yield* wq.queue(item, { n, workMillis: 0 }))
+        // every item is running (held at the gate)
+        yield* until(Effect.map(spansOf(name), (spans) => spans.length === items.length))
+        // queued again while running: accepted, from this process and from a third one; a second time: coalesced
+        assert.isTrue(yield* wq.queue(items[0]!, { n: 10, workMillis: 0 }))
+        assert.isTrue(yield* wq.queue(items[1]!, { n: 11, workMillis: 0 }))
+        assert.strictEqual(yield* command(["queue", url, name, items[2]!]), "true")
+        assert.strictEqual(yield* command(["queue", url, name, items[3]!]), "true")
+        assert.isFalse(yield* wq.queue(items[0]!, { n: 20, workMillis: 0 }))
+        assert.strictEqual(yield* command(["queue", url, name, items[3]!]), "false")
+        yield* sql`INSERT INTO wq_test_gates (name) VALUES (${name})`
+        yield* wq.drain
+        const runs = yield* sql<{ item: string; run_key: string; started: number; ended: number }>`
+          SELECT item, run_key, (extract(epoch from started_at) * 1000)::float8 AS started,
+            (extract(epoch from ended_at) * 1000)::float8 AS ended
+          FROM wq_test_spans WHERE item LIKE ${`${name}%`} ORDER BY started_at`
+        for (const item of items) {
+          const spans = runs.filter((run) => run.item === item)
+          assert.strictEqual(spans.length, 2, `${item} ran twice: once, and once more after the queue while it ran`)
+          assert.notStrictEqual(spans[0]!.run_key, spans[1]!.run_key, "the second run is new work (a new run key)")
+          // non-reentrance on the database clock, whichever process ran each
+          assert.isAtLeast(spans[1]!.started, spans[0]!.ended, `${item}'s second run overlapped its first`)
+        }
+        const results = yield* sql<{
+          n: number
+        }>`SELECT count(*)::int AS n FROM wq_test_results WHERE item LIKE ${`${name}%`}`
+        assert.strictEqual(results[0]!.n, 2 * items.length)
+      }).pipe(Effect.scoped, Effect.provide(pgLayer()))
+  )
+
   it.live("cancel interrupts an item running in another process; cancelSync returns after its run ended", () =>
     Effect.gen(function* () {
       const url = inject("pgUrl")
@@ -193,47 +238,52 @@ describe("DurableWorkqueue control across processes (PostgreSQL)", () => {
     }).pipe(Effect.scoped, Effect.provide(pgLayer()))
   )
 
-  it.live("drain in one process refuses queueing in others (chained work accepted); destroy refuses for good", () =>
-    Effect.gen(function* () {
-      const url = inject("pgUrl")
-      const name = uniqueName("drain-x")
-      const sql = yield* SqlClient.SqlClient
-      yield* createTestTables
-      const wq = yield* DurableWorkqueue.make({ name, payload: Payload })
-      const runner = start(["run", url, name, "gate", "2"])
-      yield* Effect.addFinalizer(() => kill(runner))
-      yield* ready(runner)
-      const item = (label: string) => `${name}-${label}`
-      // a gated item that chains one more item from its run
-      assert.isTrue(yield* wq.queue(item("a"), { n: 1, workMillis: 0, chain: 1 }))
-      yield* until(Effect.map(spansOf(item("a")), (spans) => spans.length === 1))
-      const drainer = start(["drain", url, name])
-      yield* until(
-        Effect.map(
-          sql`SELECT 1 FROM effect_workqueue_leases WHERE queue_name = ${name} AND kind = 'drain'`,
-          (rows) => rows.length > 0
+  it.live(
+    "drain in one process refuses queueing in others (chained work accepted); destroy refuses for good and stops the runners of every process",
+    () =>
+      Effect.gen(function* () {
+        const url = inject("pgUrl")
+        const name = uniqueName("drain-x")
+        const sql = yield* SqlClient.SqlClient
+        yield* createTestTables
+        const wq = yield* DurableWorkqueue.make({ name, payload: Payload })
+        const runner = start(["run", url, name, "gate", "2"])
+        yield* Effect.addFinalizer(() => kill(runner))
+        yield* ready(runner)
+        const item = (label: string) => `${name}-${label}`
+        // a gated item that chains one more item from its run
+        assert.isTrue(yield* wq.queue(item("a"), { n: 1, workMillis: 0, chain: 1 }))
+        yield* until(Effect.map(spansOf(item("a")), (spans) => spans.length === 1))
+        const drainer = start(["drain", url, name])
+        yield* until(
+          Effect.map(
+            sql`SELECT 1 FROM effect_workqueue_leases WHERE queue_name = ${name} AND kind = 'drain'`,
+            (rows) => rows.length > 0
+          )
         )
-      )
-      // refused here and in a third process while the drain holds the workqueue
-      const refused = yield* Effect.flip(wq.queue(item("b"), { n: 2, workMillis: 0 }))
-      assert.strictEqual(refused.reason, "Draining")
-      assert.strictEqual(yield* command(["queue", url, name, item("c")]), "Draining")
-      assert.isNull(drainer.process.exitCode, "the drain waits for the gated item")
-      yield* sql`INSERT INTO wq_test_gates (name) VALUES (${name})`
-      yield* Effect.promise(() => drainer.exited)
-      assert.strictEqual(drainer.output().trim(), "drained")
-      // the chained item (queued by the run during the drain) ran before the drain returned
-      const ran = yield* sql<{ item: string }>`SELECT item FROM wq_test_results WHERE item LIKE ${`${name}%`}`
-      assert.deepStrictEqual(ran.map((row) => row.item).sort(), [item("a"), `${item("a")}+`])
-      // after the drain, queueing is accepted again
-      assert.strictEqual(yield* command(["queue", url, name, item("d")]), "true")
-      // destroy in another process: drains, then every process is refused for good
-      assert.strictEqual(yield* command(["destroy", url, name]), "destroyed")
-      const results = yield* sql<{ item: string }>`SELECT item FROM wq_test_results WHERE item = ${item("d")}`
-      assert.strictEqual(results.length, 1, "destroy drained the pending item first")
-      assert.strictEqual((yield* Effect.flip(wq.queue(item("e"), { n: 5, workMillis: 0 }))).reason, "Destroyed")
-      assert.strictEqual(yield* command(["queue", url, name, item("f")]), "Destroyed")
-      assert.strictEqual((yield* Effect.flip(wq.run(() => Effect.void))).reason, "Destroyed")
-    }).pipe(Effect.scoped, Effect.provide(pgLayer()))
+        // refused here and in a third process while the drain holds the workqueue
+        const refused = yield* Effect.flip(wq.queue(item("b"), { n: 2, workMillis: 0 }))
+        assert.strictEqual(refused.reason, "Draining")
+        assert.strictEqual(yield* command(["queue", url, name, item("c")]), "Draining")
+        assert.isNull(drainer.process.exitCode, "the drain waits for the gated item")
+        yield* sql`INSERT INTO wq_test_gates (name) VALUES (${name})`
+        yield* Effect.promise(() => drainer.exited)
+        assert.strictEqual(drainer.output().trim(), "drained")
+        // the chained item (queued by the run during the drain) ran before the drain returned
+        const ran = yield* sql<{ item: string }>`SELECT item FROM wq_test_results WHERE item LIKE ${`${name}%`}`
+        assert.deepStrictEqual(ran.map((row) => row.item).sort(), [item("a"), `${item("a")}+`])
+        // after the drain, queueing is accepted again
+        assert.strictEqual(yield* command(["queue", url, name, item("d")]), "true")
+        // destroy in another process: drains, then every process is refused for good
+        assert.strictEqual(yield* command(["destroy", url, name]), "destroyed")
+        const results = yield* sql<{ item: string }>`SELECT item FROM wq_test_results WHERE item = ${item("d")}`
+        assert.strictEqual(results.length, 1, "destroy drained the pending item first")
+        assert.strictEqual((yield* Effect.flip(wq.queue(item("e"), { n: 5, workMillis: 0 }))).reason, "Destroyed")
+        assert.strictEqual(yield* command(["queue", url, name, item("f")]), "Destroyed")
+        // the runner process's runners stopped on the destroy: it printed "stopped" and exited by itself
+        assert.strictEqual(yield* Effect.promise(() => runner.exited), 0, runner.output())
+        assert.isTrue(runner.output().includes("stopped"), runner.output())
+        assert.strictEqual((yield* Effect.flip(wq.run(() => Effect.void))).reason, "Destroyed")
+      }).pipe(Effect.scoped, Effect.provide(pgLayer()))
   )
 })

@@ -1,7 +1,7 @@
 /**
  * The ledger: what the durable workqueue asks of its storage beyond `PersistedQueueStore` (effect/persistence):
- * whether an offer was accepted or coalesced (the kernel's PENDING bit, `queue_work()` → false), cancel of a
- * pending item, and which items are in flight (flush, drain). Two implementations: PostgreSQL (any number of
+ * whether an offer was accepted or coalesced (the kernel's PENDING bit, `queue_work()` → false), the queue of a
+ * running item (kept until its run settles, then run), cancel of a pending or running item, and which items are in flight (flush, drain). Two implementations: PostgreSQL (any number of
  * processes) and memory (one process, tests).
  *
  * Every stored element is an envelope `{ runKey, payload }`: `runKey` is a fresh UUID per accepted queue, so the
@@ -18,6 +18,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Latch from "effect/Latch"
+import * as Queue from "effect/Queue"
 import * as Layer from "effect/Layer"
 import { PersistedQueue } from "effect/persistence"
 import * as Schedule from "effect/Schedule"
@@ -26,7 +27,7 @@ import { SqlClient } from "effect/sql"
 import { DurableWorkqueueError } from "../DurableWorkqueueError.ts"
 
 /** @internal */
-export type OfferResult = "Queued" | "Pending" | "Running" | "Draining" | "Destroyed"
+export type OfferResult = "Queued" | "Pending" | "Draining" | "Destroyed"
 
 /** @internal */
 export interface InFlight {
@@ -105,8 +106,18 @@ export interface LedgerService {
   ) => Effect.Effect<"Draining" | "Destroyed", PersistedQueue.PersistedQueueError, Scope.Scope>
   /** Marks the workqueue destroyed: every later offer is refused. */
   readonly destroy: (name: string) => Effect.Effect<void, PersistedQueue.PersistedQueueError>
+  /**
+   * Completes once the workqueue is destroyed: at once for a destroy in this process; for one in another process,
+   * within a poll interval. Never fails (a failed poll is retried at the next one).
+   */
+  readonly awaitDestroyed: (name: string) => Effect.Effect<void>
   /** Whether the workqueue is destroyed. */
   readonly isDestroyed: (name: string) => Effect.Effect<boolean, PersistedQueue.PersistedQueueError>
+  /**
+   * What this process holds in memory for runs: registrations of runs in progress, and cancel marks (memory
+   * storage; PostgreSQL keeps them in its cancel table). Tests pin that neither grows with the runs ever made.
+   */
+  readonly footprint: Effect.Effect<{ readonly runs: number; readonly cancelMarks: number }>
 }
 
 /** @internal */
@@ -123,6 +134,13 @@ const storageError = (message: string) => (cause: Cause.Cause<unknown>) =>
 // ---------------------------------------------------------------------------
 // PostgreSQL
 // ---------------------------------------------------------------------------
+
+/** What a client that can LISTEN offers (@effect/sql-pg's `PgClient`; seen by shape, so the package stays optional). */
+interface Listener {
+  readonly listen: (
+    channel: string
+  ) => Effect.Effect<Queue.Dequeue<{ readonly payload: string }, unknown>, unknown, Scope.Scope>
+}
 
 /** @internal */
 export interface SqlOptions {
@@ -141,7 +159,7 @@ export interface SqlOptions {
 }
 
 /**
- * The ledger on the table of `PersistedQueue.makeStoreSql`, plus three tables of its own:
+ * The ledger on the table of `PersistedQueue.makeStoreSql`, plus four tables, a trigger and a channel of its own:
  *
  * - `<table>_control`: one row per workqueue: its cluster-wide `max_active` and whether it is destroyed. Every offer
  *   reads it `FOR SHARE`, every slot acquisition and drain start locks it `FOR UPDATE`: an offer either commits
@@ -150,6 +168,10 @@ export interface SqlOptions {
  *   `lockRefreshInterval` by the process holding it; a lease not refreshed for `lockExpiration` is dead (its process
  *   died) and no longer counts.
  * - `<table>_cancels`: a request to stop the run with a given run key; the process running it polls for it.
+ * - `<table>_requeues`: an acceptance of an item queued while it runs; the trigger `<table>_rearm`, fired by the
+ *   store's settlement of the run (`state` to 'completed' or 'failed'), moves it into the item's row in that statement.
+ * - the channel `<table>_events`: `cancel:<run key>` and `destroy:<name>`, sent on commit; a client that can LISTEN
+ *   reacts at once, the polls stay the fallback.
  *
  * The offer runs in a transaction with a read-back of the row: if our INSERT won, the row is ours and locked until
  * commit (no runner can claim it: the store claims with `FOR UPDATE SKIP LOCKED`), so the read sees our run key; if
@@ -172,31 +194,67 @@ export const layerSql = (
           })
         )
       const store = yield* PersistedQueue.makeStoreSql(options).pipe(Effect.catchCause(prepareError))
-      const sql = (yield* SqlClient.SqlClient).withoutTransforms()
+      const client = yield* SqlClient.SqlClient
+      const sql = client.withoutTransforms()
       const table = sql(options.tableName)
       const control = sql(`${options.tableName}_control`)
       const leases = sql(`${options.tableName}_leases`)
       const cancels = sql(`${options.tableName}_cancels`)
-      yield* Effect.all(
-        [
-          sql`CREATE TABLE IF NOT EXISTS ${control} (
-            queue_name VARCHAR(255) PRIMARY KEY,
-            max_active INTEGER NULL,
-            destroyed BOOLEAN NOT NULL DEFAULT FALSE)`,
-          sql`CREATE TABLE IF NOT EXISTS ${leases} (
-            holder UUID PRIMARY KEY,
-            queue_name VARCHAR(255) NOT NULL,
-            kind VARCHAR(10) NOT NULL,
-            leased_at TIMESTAMPTZ NOT NULL)`,
-          sql`CREATE INDEX IF NOT EXISTS ${sql(`idx_${options.tableName}_leases`)} ON ${leases} (queue_name, kind)`,
-          sql`CREATE TABLE IF NOT EXISTS ${cancels} (
-            run_key VARCHAR(36) PRIMARY KEY,
-            queue_name VARCHAR(255) NOT NULL,
-            id VARCHAR(255) NOT NULL,
-            created_at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp())`
-        ],
-        { discard: true }
-      ).pipe(Effect.catchCause(prepareError))
+      const requeues = sql(`${options.tableName}_requeues`)
+      const channel = `${options.tableName}_events`
+      // one process at a time prepares the tables (concurrent CREATE OR REPLACE FUNCTION would conflict)
+      yield* sql
+        .withTransaction(
+          Effect.gen(function* () {
+            yield* sql`SELECT pg_advisory_xact_lock(hashtext(${`effect-workqueue:${options.tableName}`}))`
+            yield* sql`CREATE TABLE IF NOT EXISTS ${control} (
+              queue_name VARCHAR(255) PRIMARY KEY,
+              max_active INTEGER NULL,
+              destroyed BOOLEAN NOT NULL DEFAULT FALSE)`
+            yield* sql`CREATE TABLE IF NOT EXISTS ${leases} (
+              holder UUID PRIMARY KEY,
+              queue_name VARCHAR(255) NOT NULL,
+              kind VARCHAR(10) NOT NULL,
+              leased_at TIMESTAMPTZ NOT NULL)`
+            yield* sql`CREATE INDEX IF NOT EXISTS ${sql(`idx_${options.tableName}_leases`)} ON ${leases} (queue_name, kind)`
+            yield* sql`CREATE TABLE IF NOT EXISTS ${cancels} (
+              run_key VARCHAR(36) PRIMARY KEY,
+              queue_name VARCHAR(255) NOT NULL,
+              id VARCHAR(255) NOT NULL,
+              created_at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp())`
+            // a queue of a running item: the next acceptance, waiting for the running one to settle
+            yield* sql`CREATE TABLE IF NOT EXISTS ${requeues} (
+              queue_name VARCHAR(255) NOT NULL,
+              id VARCHAR(255) NOT NULL,
+              run_key VARCHAR(36) NOT NULL,
+              element TEXT NOT NULL,
+              visible_at TIMESTAMP NOT NULL,
+              PRIMARY KEY (queue_name, id))`
+            // the run's settlement (the store's own UPDATE to 'completed' or 'failed') re-arms the row with the
+            // waiting acceptance in the same statement: no window where the requeue could be lost or run beside
+            // the settling run (the table name is a checked identifier)
+            const t = options.tableName
+            yield* sql.unsafe(`CREATE OR REPLACE FUNCTION ${t}_rearm() RETURNS trigger LANGUAGE plpgsql AS $rearm$
+              DECLARE next RECORD;
+              BEGIN
+                DELETE FROM ${t}_requeues WHERE queue_name = NEW.queue_name AND id = NEW.id
+                  RETURNING element, visible_at INTO next;
+                IF FOUND THEN
+                  NEW.state := 'pending';
+                  NEW.element := next.element;
+                  NEW.visible_at := next.visible_at;
+                  NEW.attempts := 0;
+                  NEW.acquired_at := NULL;
+                  NEW.acquired_by := NULL;
+                  NEW.last_failure := NULL;
+                END IF;
+                RETURN NEW;
+              END $rearm$`)
+            yield* sql.unsafe(`CREATE OR REPLACE TRIGGER ${t}_rearm BEFORE UPDATE OF state ON ${t} FOR EACH ROW
+              WHEN (OLD.state = 'pending' AND NEW.state IN ('completed', 'failed')) EXECUTE FUNCTION ${t}_rearm()`)
+          })
+        )
+        .pipe(Effect.catchCause(prepareError))
 
       const expirySeconds = Math.max(Duration.toSeconds(options.lockExpiration), 0.001)
       // a lease or a claim older than this is dead: its holder stopped refreshing it
@@ -245,6 +303,72 @@ export const layerSql = (
         Effect.forever,
         Effect.forkScoped
       )
+
+      // workqueues whose runners in this process wait for a destroy (awaitDestroyed adds, the poll and destroy
+      // complete and delete)
+      const destroyWaiters = new Map<string, Deferred.Deferred<void>>()
+      const destroyed = (name: string) => {
+        const waiter = destroyWaiters.get(name)
+        if (waiter === undefined) return
+        destroyWaiters.delete(name)
+        Deferred.doneUnsafe(waiter, Exit.void)
+      }
+      yield* Effect.suspend(() =>
+        destroyWaiters.size === 0
+          ? Effect.void
+          : sql<{ queue_name: string }>`SELECT queue_name FROM ${control}
+              WHERE destroyed AND ${sql.in("queue_name", Array.from(destroyWaiters.keys()))}`.pipe(
+              Effect.map((rows) => rows.forEach((row) => destroyed(row.queue_name)))
+            )
+      ).pipe(
+        Effect.catchCause((cause) => Effect.logWarning("durable workqueue: a destroy poll failed", cause)),
+        Effect.schedule(Schedule.spaced(options.pollInterval)),
+        Effect.forever,
+        Effect.forkScoped
+      )
+
+      // prompt delivery: a cancel of a running item and a destroy also NOTIFY `<table>_events` (sent on commit); a
+      // process whose client can LISTEN (@effect/sql-pg's PgClient) reacts at once, polling stays the fallback (a
+      // notification is lost while the listening connection is down). Costs one connection per process.
+      const notify = (payload: string) => sql`SELECT pg_notify(${channel}, ${payload})`
+      const listener = client as Partial<Listener>
+      if (typeof listener.listen === "function") {
+        const listen = listener.listen
+        const onNotification = (payload: string) => {
+          const colon = payload.indexOf(":")
+          const kind = payload.slice(0, colon)
+          const subject = payload.slice(colon + 1)
+          if (kind === "cancel") signal(subject)
+          else if (kind === "destroy") destroyed(subject)
+        }
+        type Notifications = Queue.Dequeue<{ readonly payload: string }, unknown>
+        const consume = (queue: Notifications): Effect.Effect<never, unknown> =>
+          Effect.forever(Effect.map(Queue.take(queue), (notification) => onNotification(notification.payload)))
+        // the first LISTEN is confirmed before the storage is ready: no notification sent after that is missed
+        // while the connection holds (it is held until the storage's scope closes)
+        const first: Notifications | undefined = yield* listen(channel).pipe(
+          Effect.catchCause((cause) =>
+            Effect.as(
+              Effect.logWarning("durable workqueue: LISTEN failed (polling only until it holds)", cause),
+              undefined
+            )
+          )
+        )
+        const again: Effect.Effect<never> = Effect.scoped(Effect.flatMap(listen(channel), consume)).pipe(
+          Effect.catchCause((cause) =>
+            Effect.logWarning("durable workqueue: the LISTEN connection failed", cause).pipe(
+              Effect.andThen(Effect.sleep(options.pollInterval))
+            )
+          ),
+          Effect.forever
+        )
+        const consumeFirst: Effect.Effect<void, unknown> = first === undefined ? Effect.void : consume(first)
+        yield* consumeFirst.pipe(
+          Effect.catchCause((cause) => Effect.logWarning("durable workqueue: the LISTEN connection failed", cause)),
+          Effect.andThen(again),
+          Effect.forkScoped
+        )
+      }
 
       if (options.cleanup !== undefined) {
         const cleanup = options.cleanup
@@ -317,13 +441,31 @@ export const layerSql = (
                   FROM ${control} WHERE queue_name = ${name} FOR SHARE`
                 if (state[0]?.destroyed === true) return "Destroyed" as const
                 if (state[0]?.draining === true && !fromOwnWork) return "Draining" as const
-                yield* store.offer({ name, id, element, isCustomId: true, delay, deduplicate: "untilExecuted" })
-                // a claimed row stays 'pending' with `acquired_by` set until it settles
-                const rows = yield* sql<{ element: string; acquired_by: string | null }>`
-                  SELECT element, acquired_by FROM ${table} WHERE id = ${id} AND queue_name = ${name}`
-                const row = rows[0]
-                if (row === undefined || parse(row.element) === runKey) return "Queued" as const
-                return row.acquired_by !== null ? ("Running" as const) : ("Pending" as const)
+                // the item's row, locked to the end of the transaction: its run cannot settle (and its settlement
+                // re-arm the row) between our read and our requeue below
+                const current = sql<{ state: string; element: string; acquired_by: string | null }>`
+                  SELECT state, element, acquired_by FROM ${table} WHERE id = ${id} AND queue_name = ${name} FOR UPDATE`
+                let row = (yield* current)[0]
+                if (row === undefined || row.state === "completed" || row.state === "failed") {
+                  yield* store.offer({ name, id, element, isCustomId: true, delay, deduplicate: "untilExecuted" })
+                  row = (yield* current)[0]
+                  if (row === undefined || parse(row.element) === runKey) return "Queued" as const
+                }
+                // pending and unclaimed (due, delayed, or waiting for a retry): coalesced
+                if (row.acquired_by === null) return "Pending" as const
+                // running: the acceptance waits beside the row until the run settles; a second one coalesces
+                const visibleAt =
+                  delay === undefined
+                    ? sql.literal("NOW()")
+                    : sql.literal(
+                        `clock_timestamp() + INTERVAL '${Math.max(Math.ceil(Duration.toSeconds(delay)), 0)} seconds'`
+                      )
+                yield* sql`INSERT INTO ${requeues} (queue_name, id, run_key, element, visible_at)
+                  VALUES (${name}, ${id}, ${runKey}, ${JSON.stringify(element)}, ${visibleAt})
+                  ON CONFLICT (queue_name, id) DO NOTHING`
+                const waiting = yield* sql<{ run_key: string }>`
+                  SELECT run_key FROM ${requeues} WHERE queue_name = ${name} AND id = ${id}`
+                return waiting[0]?.run_key === runKey ? ("Queued" as const) : ("Pending" as const)
               })
             )
             .pipe(Effect.catchCause(storageError("Failed to offer an item to the durable workqueue"))),
@@ -331,20 +473,29 @@ export const layerSql = (
           sql
             .withTransaction(
               Effect.gen(function* () {
+                // the row first (the order the settling run's re-arm takes: row, then requeue)
+                yield* sql`SELECT 1 FROM ${table} WHERE id = ${id} AND queue_name = ${name} FOR UPDATE`
+                // an acceptance waiting for the running one to settle is pending: removed
+                const requeued =
+                  (yield* sql`DELETE FROM ${requeues} WHERE queue_name = ${name} AND id = ${id} RETURNING 1`).length > 0
                 // pending: not claimed, or claimed by a runner that died (its lock expired)
                 const removed = yield* sql<{ element: string; acquired_by: string | null }>`
                   DELETE FROM ${table} WHERE id = ${id} AND queue_name = ${name} AND state = 'pending'
                     AND (acquired_by IS NULL OR acquired_at < ${expired}) RETURNING element, acquired_by`
                 if (removed.length > 0) {
-                  return { pending: removed[0]!.acquired_by === null, running: undefined } satisfies CancelResult
+                  return {
+                    pending: requeued || removed[0]!.acquired_by === null,
+                    running: undefined
+                  } satisfies CancelResult
                 }
                 const rows = yield* sql<{ element: string }>`
                   SELECT element FROM ${table} WHERE id = ${id} AND queue_name = ${name} AND state = 'pending'`
                 const runKey = rows[0] === undefined ? undefined : parse(rows[0].element)
-                if (runKey === undefined) return { pending: false, running: undefined } satisfies CancelResult
+                if (runKey === undefined) return { pending: requeued, running: undefined } satisfies CancelResult
                 yield* sql`INSERT INTO ${cancels} (run_key, queue_name, id) VALUES (${runKey}, ${name}, ${id})
                   ON CONFLICT (run_key) DO NOTHING`
-                return { pending: false, running: { id, runKey } } satisfies CancelResult
+                yield* notify(`cancel:${runKey}`)
+                return { pending: requeued, running: { id, runKey } } satisfies CancelResult
               })
             )
             .pipe(
@@ -352,15 +503,19 @@ export const layerSql = (
               Effect.tap((result) => Effect.sync(() => result.running !== undefined && signal(result.running.runKey))),
               Effect.catchCause(storageError("Failed to cancel an item of the durable workqueue"))
             ),
+        // an acceptance waiting for a running one (`requeues`) is in flight too, under its own run key
         inFlight: (name, includeDelayed) =>
           (includeDelayed
             ? sql<{ id: string; element: string }>`
               SELECT id, element FROM ${table}
-              WHERE queue_name = ${name} AND state = 'pending'`
+              WHERE queue_name = ${name} AND state = 'pending'
+              UNION ALL SELECT id, element FROM ${requeues} WHERE queue_name = ${name}`
             : sql<{ id: string; element: string }>`
               SELECT id, element FROM ${table}
               WHERE queue_name = ${name}
-                AND state = 'pending' AND (acquired_by IS NOT NULL OR visible_at <= clock_timestamp())`
+                AND state = 'pending' AND (acquired_by IS NOT NULL OR visible_at <= clock_timestamp())
+              UNION ALL SELECT id, element FROM ${requeues}
+              WHERE queue_name = ${name} AND visible_at <= clock_timestamp()`
           ).pipe(
             Effect.map((rows) => rows.map((row) => ({ id: row.id, runKey: parse(row.element) ?? "" }))),
             Effect.catchCause(storageError("Failed to read the items in flight of the durable workqueue"))
@@ -368,16 +523,19 @@ export const layerSql = (
         stillInFlight: (name, items) =>
           items.length === 0
             ? Effect.succeed([])
-            : sql<{ id: string; element: string }>`
-              SELECT id, element FROM ${table}
-              WHERE queue_name = ${name} AND state = 'pending'
-                AND ${sql.in(
-                  "id",
-                  items.map((item) => item.id)
-                )}`.pipe(
+            : sql<{ element: string }>`
+              SELECT element FROM ${table}
+              WHERE queue_name = ${name} AND state = 'pending' AND ${sql.in(
+                "id",
+                items.map((item) => item.id)
+              )}
+              UNION ALL SELECT element FROM ${requeues} WHERE queue_name = ${name} AND ${sql.in(
+                "id",
+                items.map((item) => item.id)
+              )}`.pipe(
                 Effect.map((rows) => {
-                  const live = new Map(rows.map((row) => [row.id, parse(row.element)]))
-                  return items.filter((item) => live.get(item.id) === item.runKey)
+                  const live = new Set(rows.map((row) => parse(row.element)))
+                  return items.filter((item) => live.has(item.runKey))
                 }),
                 Effect.catchCause(storageError("Failed to read the items in flight of the durable workqueue"))
               ),
@@ -452,15 +610,31 @@ export const layerSql = (
             Effect.catchCause(storageError("Failed to start a drain of the durable workqueue"))
           ),
         destroy: (name) =>
-          sql`UPDATE ${control} SET destroyed = TRUE WHERE queue_name = ${name}`.pipe(
-            Effect.asVoid,
-            Effect.catchCause(storageError("Failed to destroy the durable workqueue"))
-          ),
+          sql
+            .withTransaction(
+              sql`UPDATE ${control} SET destroyed = TRUE WHERE queue_name = ${name}`.pipe(
+                Effect.andThen(notify(`destroy:${name}`))
+              )
+            )
+            .pipe(
+              Effect.andThen(Effect.sync(() => destroyed(name))),
+              Effect.catchCause(storageError("Failed to destroy the durable workqueue"))
+            ),
         isDestroyed: (name) =>
           sql<{ destroyed: boolean }>`SELECT destroyed FROM ${control} WHERE queue_name = ${name}`.pipe(
             Effect.map((rows) => rows[0]?.destroyed === true),
             Effect.catchCause(storageError("Failed to read the state of the durable workqueue"))
-          )
+          ),
+        awaitDestroyed: (name) =>
+          Effect.suspend(() => {
+            let waiter = destroyWaiters.get(name)
+            if (waiter === undefined) {
+              waiter = Deferred.makeUnsafe<void>()
+              destroyWaiters.set(name, waiter)
+            }
+            return Deferred.await(waiter)
+          }),
+        footprint: Effect.sync(() => ({ runs: runs.size, cancelMarks: 0 }))
       }
       return Context.make(Ledger, ledger).pipe(Context.add(PersistedQueue.PersistedQueueStore, store))
     })
@@ -479,6 +653,10 @@ interface MemoryEntry {
   attempts: number // one synchronous step (offer, take, the take's finalizer)
   state: MemoryState // one synchronous step
   visibleAt: number // one synchronous step
+  /** A `cancel` asked this acceptance's run to stop (dies with the entry); written by cancel, read by watchRun. */
+  cancelled: boolean
+  /** An acceptance queued while this one runs: it replaces the entry when the run settles; offer and cancel write. */
+  next: { readonly runKey: string; readonly element: unknown; readonly visibleAt: number } | undefined
 }
 
 /**
@@ -502,6 +680,17 @@ export const layerMemory: Layer.Layer<Ledger | PersistedQueue.PersistedQueueStor
     }
     const live = (entry: MemoryEntry) => entry.state === "pending" || entry.state === "processing"
 
+    const entryOf = (id: string, element: unknown, visibleAt: number): MemoryEntry => ({
+      id,
+      runKey: runKeyOf(element) ?? "",
+      element,
+      attempts: 0,
+      state: "pending",
+      visibleAt,
+      cancelled: false,
+      next: undefined
+    })
+
     const offerUnsafe = (options: {
       readonly name: string
       readonly id: string
@@ -510,18 +699,18 @@ export const layerMemory: Layer.Layer<Ledger | PersistedQueue.PersistedQueueStor
     }): OfferResult => {
       const queue = queueOf(options.name)
       const existing = queue.entries.get(options.id)
-      if (existing !== undefined && live(existing)) return existing.state === "processing" ? "Running" : "Pending"
+      const now = clock.currentTimeMillisUnsafe()
+      const visibleAt = options.delay === undefined ? now : now + Duration.toMillis(options.delay)
+      if (existing !== undefined && existing.state === "pending") return "Pending"
+      if (existing !== undefined && existing.state === "processing") {
+        // running: the acceptance waits on the entry until its run settles; a second one coalesces
+        if (existing.next !== undefined) return "Pending"
+        existing.next = { runKey: runKeyOf(options.element) ?? "", element: options.element, visibleAt }
+        return "Queued"
+      }
       // delete first so the new entry is ordered after the existing ones
       queue.entries.delete(options.id)
-      const now = clock.currentTimeMillisUnsafe()
-      queue.entries.set(options.id, {
-        id: options.id,
-        runKey: runKeyOf(options.element) ?? "",
-        element: options.element,
-        attempts: 0,
-        state: "pending",
-        visibleAt: options.delay === undefined ? now : now + Duration.toMillis(options.delay)
-      })
+      queue.entries.set(options.id, entryOf(options.id, options.element, visibleAt))
       queue.latch.openUnsafe()
       return "Queued"
     }
@@ -557,9 +746,14 @@ export const layerMemory: Layer.Layer<Ledger | PersistedQueue.PersistedQueueStor
             Effect.fnUntraced(function* (exit) {
               // a settled entry is forgotten at once (the memory store keeps no history; nothing lists dead
               // letters), so a long-running test process does not grow with every item it ever ran
+              // an acceptance queued while it ran takes its place (the kernel runs the work once more)
               const settle = (state: "completed" | "failed") => {
                 entry.state = state
-                if (queue.entries.get(entry.id) === entry) queue.entries.delete(entry.id)
+                if (queue.entries.get(entry.id) !== entry) return
+                queue.entries.delete(entry.id)
+                if (entry.next !== undefined) {
+                  queue.entries.set(entry.id, entryOf(entry.id, entry.next.element, entry.next.visibleAt))
+                }
               }
               if (exit._tag === "Success") {
                 settle("completed")
@@ -588,6 +782,7 @@ export const layerMemory: Layer.Layer<Ledger | PersistedQueue.PersistedQueueStor
     interface Control {
       maxActive: number | null
       destroyed: boolean
+      readonly destroyedLatch: Latch.Latch // opened by destroy, for good
       drains: number
       active: number
       readonly released: Latch.Latch
@@ -596,15 +791,21 @@ export const layerMemory: Layer.Layer<Ledger | PersistedQueue.PersistedQueueStor
     const controlOf = (name: string) => {
       let state = controls.get(name)
       if (state === undefined) {
-        state = { maxActive: null, destroyed: false, drains: 0, active: 0, released: Latch.makeUnsafe(false) }
+        state = {
+          maxActive: null,
+          destroyed: false,
+          destroyedLatch: Latch.makeUnsafe(false),
+          drains: 0,
+          active: 0,
+          released: Latch.makeUnsafe(false)
+        }
         controls.set(name, state)
       }
       return state
     }
+    // runs in this process by run key (watchRun adds and deletes). A cancel marks the entry (`cancelled`), so a
+    // run that registers after the cancel, or re-runs after its runner left, stops too; the mark goes with the entry
     const runs = new Map<string, Deferred.Deferred<void>>()
-    // run keys asked to stop: a run that registers after the cancel (or re-runs after its runner left) stops too.
-    // Kept for the process's life: one short string per cancel of a running item.
-    const cancelledKeys = new Set<string>()
 
     const ledger: LedgerService = {
       open: (name, maxActive) =>
@@ -629,10 +830,13 @@ export const layerMemory: Layer.Layer<Ledger | PersistedQueue.PersistedQueueStor
             queue.entries.delete(id)
             return { pending: true, running: undefined }
           }
-          cancelledKeys.add(entry.runKey)
+          // running: an acceptance waiting for it is pending (removed); the run is asked to stop
+          const pending = entry.next !== undefined
+          entry.next = undefined
+          entry.cancelled = true
           const cancelled = runs.get(entry.runKey)
           if (cancelled !== undefined) Deferred.doneUnsafe(cancelled, Exit.void)
-          return { pending: false, running: { id, runKey: entry.runKey } }
+          return { pending, running: { id, runKey: entry.runKey } }
         }),
       inFlight: (name, includeDelayed) =>
         Effect.sync(() => {
@@ -645,6 +849,9 @@ export const layerMemory: Layer.Layer<Ledger | PersistedQueue.PersistedQueueStor
             ) {
               out.push({ id: entry.id, runKey: entry.runKey })
             }
+            if (entry.next !== undefined && (includeDelayed || entry.next.visibleAt <= now)) {
+              out.push({ id: entry.id, runKey: entry.next.runKey })
+            }
           }
           return out
         }),
@@ -653,7 +860,9 @@ export const layerMemory: Layer.Layer<Ledger | PersistedQueue.PersistedQueueStor
           const entries = queueOf(name).entries
           return items.filter((item) => {
             const entry = entries.get(item.id)
-            return entry !== undefined && live(entry) && entry.runKey === item.runKey
+            return (
+              entry !== undefined && live(entry) && (entry.runKey === item.runKey || entry.next?.runKey === item.runKey)
+            )
           })
         }),
       acquireSlot: (name) =>
@@ -682,13 +891,14 @@ export const layerMemory: Layer.Layer<Ledger | PersistedQueue.PersistedQueueStor
           }
         }),
       slotIdle: undefined,
-      watchRun: (_name, _id, runKey) =>
+      watchRun: (name, id, runKey) =>
         Effect.gen(function* () {
           const cancelled = yield* Deferred.make<void>()
           yield* Effect.acquireRelease(
             Effect.sync(() => {
               runs.set(runKey, cancelled)
-              if (cancelledKeys.has(runKey)) Deferred.doneUnsafe(cancelled, Exit.void)
+              const entry = queueOf(name).entries.get(id)
+              if (entry?.runKey === runKey && entry.cancelled) Deferred.doneUnsafe(cancelled, Exit.void)
             }),
             () => Effect.sync(() => runs.delete(runKey))
           )
@@ -704,8 +914,21 @@ export const layerMemory: Layer.Layer<Ledger | PersistedQueue.PersistedQueueStor
           }),
           (draining) => Effect.sync(() => void (draining && controlOf(name).drains--))
         ).pipe(Effect.map((draining) => (draining ? ("Draining" as const) : ("Destroyed" as const)))),
-      destroy: (name) => Effect.sync(() => void (controlOf(name).destroyed = true)),
-      isDestroyed: (name) => Effect.sync(() => controlOf(name).destroyed)
+      destroy: (name) =>
+        Effect.sync(() => {
+          const state = controlOf(name)
+          state.destroyed = true
+          state.destroyedLatch.openUnsafe()
+        }),
+      awaitDestroyed: (name) => Effect.suspend(() => controlOf(name).destroyedLatch.await),
+      isDestroyed: (name) => Effect.sync(() => controlOf(name).destroyed),
+      footprint: Effect.sync(() => {
+        let cancelMarks = 0
+        for (const queue of queues.values()) {
+          for (const entry of queue.entries.values()) if (entry.cancelled) cancelMarks++
+        }
+        return { runs: runs.size, cancelMarks }
+      })
     }
     return Context.make(Ledger, ledger).pipe(Context.add(PersistedQueue.PersistedQueueStore, store))
   })
