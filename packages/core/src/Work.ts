@@ -17,6 +17,7 @@ import * as Engine from "./internal/engine.ts"
 import * as Internal from "./internal/work.ts"
 import { WORK_PENDING } from "./internal/workData.ts"
 import type * as WorkqueueError from "./WorkqueueError.ts"
+import { isWorkqueueError } from "./WorkqueueError.ts"
 
 /**
  * The key that marks a `Work` value, delayed ones included (`isWork` tests for it).
@@ -54,7 +55,7 @@ export interface Work extends Pipeable {
  * @category guards
  * @since 0.1.0
  */
-export const isWork = (u: unknown): u is Work => typeof u === "object" && u !== null && TypeId in u
+export const isWork = (u: unknown): u is Work => Engine.hasMark(u, TypeId)
 
 /** The engine's state behind `work` (throws the typed `InvalidArgument` error if it is not a `Work`). */
 const toState = Internal.workState
@@ -91,12 +92,13 @@ export const make = <E, R>(
   fn: (self: Work) => Effect.Effect<void, E, R>,
   options?: { readonly name?: string | undefined }
 ): Effect.Effect<Work, never, R> => {
-  // checked when called (a pure check, no state): a handler that is not a function, options that are not an
-  // object, a name that is not a string — the one defect of the item API (see `badMakeArgs`)
-  const bad = Internal.badMakeArgs(fn, options, false)
-  if (bad !== undefined) return Effect.die(bad)
+  // checked when called (a pure check, no state): a handler that is not a function, options that are not a plain
+  // object or hold another key, a name that is not a string — the one defect of the item API (see `makeArgs`)
+  const args = Internal.makeArgs(fn, options, false)
+  if (isWorkqueueError(args)) return Effect.die(args)
+  const name = args.name
   // one primitive, evaluated in place: the caller's context is a reference to the fiber's, nothing is copied
-  return Effect.withFiberSucceed((fiber) => new (Internal.WorkImpl as any)(fn, fiber.context, options?.name) as Work)
+  return Effect.withFiberSucceed((fiber) => new (Internal.WorkImpl as any)(fn, fiber.context, name) as Work)
 }
 
 /**

@@ -20,6 +20,7 @@ import * as Internal from "./internal/workqueue.ts"
 import {
   allocUnsafe,
   badWorkqueue,
+  dataFirst,
   orThrow,
   queueDelayedResult,
   queueOnResult,
@@ -29,7 +30,7 @@ import {
   unwrap
 } from "./internal/workqueue.ts"
 import { WQ_FREEZABLE, WQ_MEM_RECLAIM, WQ_UNBOUND } from "./internal/flags.ts"
-import { badOptionsObject, resolveOptions } from "./internal/options.ts"
+import { namedFlags, type RawOptions, resolveOptions } from "./internal/options.ts"
 import { systemOf } from "./internal/service.ts"
 import type * as Work from "./Work.ts"
 import * as WorkqueueError from "./WorkqueueError.ts"
@@ -204,10 +205,37 @@ export const make = (
   name: string,
   options?: Options
 ): Effect.Effect<Workqueue, WorkqueueError.WorkqueueError, Scope.Scope | WorkqueueSystem> =>
+  makeWith(name, options, MAKE_KEYS, "Workqueue.make", false)
+
+/** The option keys `make` accepts, and `makeOrdered` (no `ordered`, `concurrency`, `maxActive`: it fixes them). */
+const MAKE_KEYS: ReadonlySet<string> = new Set([
+  "flags",
+  "maxActive",
+  "ordered",
+  "concurrency",
+  "maxPending",
+  ...Object.keys(namedFlags)
+])
+const ORDERED_KEYS: ReadonlySet<string> = new Set(
+  [...MAKE_KEYS].filter((key) => key !== "ordered" && key !== "concurrency" && key !== "maxActive")
+)
+
+/**
+ * `make` and `makeOrdered`: the name first, then the options read once into a plain copy (`readOptions`), then
+ * the bitmask and max_active (`checkAllocArgs`), then the named options' rules (`resolveOptions`).
+ */
+const makeWith = (name: string, options: unknown, keys: ReadonlySet<string>, what: string, ordered: boolean) =>
   Effect.suspend(() => {
-    const bad = Engine.checkAllocArgs(name, options?.flags ?? 0, options?.maxActive ?? 0)
+    const badName = Engine.checkAllocArgs(name, 0, 0)
+    if (badName !== undefined) return Effect.fail(badName)
+    const read = Engine.readOptions(name, what, options, keys)
+    if (WorkqueueError.isWorkqueueError(read)) return Effect.fail(read)
+    // the copy has no prototype (a polluted `Object.prototype` adds no option); so has the one made here
+    const o: Record<string, unknown> = Object.assign(Object.create(null), read, ordered ? { ordered: true } : undefined)
+    // a key present holds a value (`readOptions` drops `undefined`): `null` is a value, refused by its rule
+    const bad = Engine.checkAllocArgs(name, "flags" in o ? o.flags : 0, "maxActive" in o ? o.maxActive : 0)
     if (bad !== undefined) return Effect.fail(bad)
-    const resolved = resolveOptions(name, options)
+    const resolved = resolveOptions(name, o as RawOptions)
     if (WorkqueueError.isWorkqueueError(resolved)) return Effect.fail(resolved)
     const wq = alloc(name, resolved.flags, resolved.internal, resolved.maxActive)
     if (resolved.maxPending === Infinity) return wq
@@ -241,12 +269,9 @@ export const make = (
  */
 export const makeOrdered = (
   name: string,
-  options?: { readonly flags?: number | undefined }
+  options?: Omit<Options, "ordered" | "concurrency" | "maxActive">
 ): Effect.Effect<Workqueue, WorkqueueError.WorkqueueError, Scope.Scope | WorkqueueSystem> =>
-  Effect.suspend(() => {
-    const bad = Engine.checkAllocArgs(name, 0, 0) ?? badOptionsObject(name, options)
-    return bad !== undefined ? Effect.fail(bad) : alloc(name, options?.flags ?? 0, WQ_UNBOUND | Engine.__WQ_ORDERED, 1)
-  })
+  makeWith(name, options, ORDERED_KEYS, "Workqueue.makeOrdered", true)
 
 /**
  * The legacy `create_workqueue()`: per-CPU, `WQ_MEM_RECLAIM`, max_active 1 — one at a time *per CPU*.
@@ -338,7 +363,11 @@ export const maxActive = (wq: Workqueue): number => toStateOrThrow(wq).savedMaxA
  * @since 0.1.0
  */
 export const congestedUnsafe = (wq: Workqueue, cpu: number): boolean => {
-  const pwq = toStateOrThrow(wq).pwqs[cpu]
+  const state = toStateOrThrow(wq)
+  // the CPU is checked as the queueing calls check it (a value that is not one of the system's: InvalidCpu)
+  const bad = Engine.checkCpu(state.system, state, cpu === undefined ? Number.NaN : cpu)
+  if (bad !== undefined) throw bad
+  const pwq = state.pwqs[cpu]
   return pwq !== undefined && pwq.inactive.length > 0
 }
 
@@ -381,7 +410,7 @@ export const queue: {
   (work: Work.Work): (wq: Workqueue) => Effect.Effect<boolean, WorkqueueError.WorkqueueError>
   (wq: Workqueue, work: Work.Work): Effect.Effect<boolean, WorkqueueError.WorkqueueError>
 } = dual(
-  2,
+  dataFirst(2),
   (wq: Workqueue, work: Work.Work): Effect.Effect<boolean, WorkqueueError.WorkqueueError> =>
     Effect.suspend(() => unwrap(queueOnResult(wq, undefined, work)))
 )
@@ -430,7 +459,7 @@ export const queueOn: {
   (cpu: number, work: Work.Work): (wq: Workqueue) => Effect.Effect<boolean, WorkqueueError.WorkqueueError>
   (wq: Workqueue, cpu: number, work: Work.Work): Effect.Effect<boolean, WorkqueueError.WorkqueueError>
 } = dual(
-  3,
+  dataFirst(3),
   (wq: Workqueue, cpu: number, work: Work.Work): Effect.Effect<boolean, WorkqueueError.WorkqueueError> =>
     Effect.suspend(() => unwrap(queueOnResult(wq, cpu, work, true)))
 )
@@ -479,7 +508,7 @@ export const queueDelayed: {
     dwork: DelayedWork.DelayedWork,
     delay: Duration.Input
   ): Effect.Effect<boolean, WorkqueueError.WorkqueueError>
-} = dual(3, (wq: Workqueue, dwork: DelayedWork.DelayedWork, delay: Duration.Input) =>
+} = dual(dataFirst(3), (wq: Workqueue, dwork: DelayedWork.DelayedWork, delay: Duration.Input) =>
   Effect.suspend(() => unwrap(queueDelayedResult(wq, undefined, dwork, delay, false)))
 )
 
@@ -525,7 +554,7 @@ export const queueDelayedOn: {
     dwork: DelayedWork.DelayedWork,
     delay: Duration.Input
   ): Effect.Effect<boolean, WorkqueueError.WorkqueueError>
-} = dual(4, (wq: Workqueue, cpu: number, dwork: DelayedWork.DelayedWork, delay: Duration.Input) =>
+} = dual(dataFirst(4), (wq: Workqueue, cpu: number, dwork: DelayedWork.DelayedWork, delay: Duration.Input) =>
   Effect.suspend(() => unwrap(queueDelayedResult(wq, cpu, dwork, delay, false, true)))
 )
 
@@ -567,7 +596,7 @@ export const modDelayed: {
     dwork: DelayedWork.DelayedWork,
     delay: Duration.Input
   ): Effect.Effect<boolean, WorkqueueError.WorkqueueError>
-} = dual(3, (wq: Workqueue, dwork: DelayedWork.DelayedWork, delay: Duration.Input) =>
+} = dual(dataFirst(3), (wq: Workqueue, dwork: DelayedWork.DelayedWork, delay: Duration.Input) =>
   Effect.suspend(() => unwrap(queueDelayedResult(wq, undefined, dwork, delay, true)))
 )
 
@@ -613,7 +642,7 @@ export const modDelayedOn: {
     dwork: DelayedWork.DelayedWork,
     delay: Duration.Input
   ): Effect.Effect<boolean, WorkqueueError.WorkqueueError>
-} = dual(4, (wq: Workqueue, cpu: number, dwork: DelayedWork.DelayedWork, delay: Duration.Input) =>
+} = dual(dataFirst(4), (wq: Workqueue, cpu: number, dwork: DelayedWork.DelayedWork, delay: Duration.Input) =>
   Effect.suspend(() => unwrap(queueDelayedResult(wq, cpu, dwork, delay, true, true)))
 )
 
@@ -794,7 +823,7 @@ export const setMaxActive: {
   (n: number): (wq: Workqueue) => Effect.Effect<void, WorkqueueError.WorkqueueError>
   (wq: Workqueue, n: number): Effect.Effect<void, WorkqueueError.WorkqueueError>
 } = dual(
-  2,
+  dataFirst(2),
   (wq: Workqueue, n: number): Effect.Effect<void, WorkqueueError.WorkqueueError> =>
     Effect.suspend(() => {
       if (!isWorkqueue(wq)) return Effect.fail(badWorkqueue(wq))
@@ -803,6 +832,9 @@ export const setMaxActive: {
         return Effect.fail(
           makeError("InvalidMaxActive", state.name, `max_active must be an integer, got ${Engine.show(n)}`)
         )
+      }
+      if (state.lifecycle === "Destroyed") {
+        return Effect.fail(makeError("Destroyed", state.name, "cannot set max_active of a destroyed workqueue"))
       }
       Engine.setMaxActive(state.system, state, n)
       return Effect.void
@@ -885,7 +917,7 @@ export const queueWait: {
   (work: Work.Work): (wq: Workqueue) => Effect.Effect<boolean, WorkqueueError.WorkqueueError>
   (wq: Workqueue, work: Work.Work): Effect.Effect<boolean, WorkqueueError.WorkqueueError>
 } = dual(
-  2,
+  dataFirst(2),
   (wq: Workqueue, work: Work.Work): Effect.Effect<boolean, WorkqueueError.WorkqueueError> =>
     queueWaitWith(wq, () => queueOnResult(wq, undefined, work))
 )
@@ -923,7 +955,7 @@ const RefusedCancelling: Outcome = { _tag: "Refused", reason: "Cancelling" }
 
 /** Whether `work` is disabled before the call, read only from a value that is an item (validated after). */
 const disabledBefore = (work: unknown): boolean =>
-  typeof work === "object" && work !== null && (work as { disable?: number }).disable! > 0
+  Engine.hasMark(work, Internal.WorkTypeIdKey) && (work as { disable?: number }).disable! > 0
 
 const refused = (work: Work.Work): Outcome =>
   Engine.refusalReason(work as any) === "Cancelling" ? RefusedCancelling : RefusedDisabled
@@ -960,7 +992,7 @@ export const queueOutcome: {
   (work: Work.Work): (wq: Workqueue) => Effect.Effect<Outcome, WorkqueueError.WorkqueueError>
   (wq: Workqueue, work: Work.Work): Effect.Effect<Outcome, WorkqueueError.WorkqueueError>
 } = dual(
-  2,
+  dataFirst(2),
   (wq: Workqueue, work: Work.Work): Effect.Effect<Outcome, WorkqueueError.WorkqueueError> =>
     Effect.suspend(() => {
       const disabled = disabledBefore(work)
@@ -1006,7 +1038,7 @@ export const modDelayedOutcome: {
     dwork: DelayedWork.DelayedWork,
     delay: Duration.Input
   ): Effect.Effect<Outcome, WorkqueueError.WorkqueueError>
-} = dual(3, (wq: Workqueue, dwork: DelayedWork.DelayedWork, delay: Duration.Input) =>
+} = dual(dataFirst(3), (wq: Workqueue, dwork: DelayedWork.DelayedWork, delay: Duration.Input) =>
   Effect.suspend(() => {
     const disabled = disabledBefore(dwork)
     const result = queueDelayedResult(wq, undefined, dwork, delay, true)

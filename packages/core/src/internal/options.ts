@@ -144,7 +144,7 @@ export const resolveOptions = (
     internal = __WQ_ORDERED
     maxActive = 1
   }
-  const maxPending = options.maxPending ?? Infinity
+  const maxPending = options.maxPending === undefined ? Infinity : options.maxPending
   if (maxPending !== Infinity && (!Number.isInteger(maxPending) || maxPending < 1)) {
     return invalid(name, `maxPending ${show(maxPending)} is not a positive integer (or Infinity for no bound)`)
   }

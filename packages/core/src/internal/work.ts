@@ -92,51 +92,48 @@ export function WorkImpl(
 WorkImpl.prototype = WorkProto
 
 /**
- * What `Work.make` / `DelayedWork.make` check before building an item: a handler function, an options object (or
- * none) whose `name` is a string (or absent). The constructors have no error channel (a `DECLARE_WORK` layer
- * cannot fail), so they die with this `WorkqueueError`: the one defect of the item API, for input the types exclude.
+ * What `Work.make` / `DelayedWork.make` check before building an item: a handler function, a plain options object
+ * (or none) read once (`readOptions`: own keys only, `name` the only key) whose `name` is a string (or absent).
+ * Returns the name to build with, or the broken rule. The constructors have no error channel (a `DECLARE_WORK`
+ * layer cannot fail), so they die with this `WorkqueueError`: the one defect of the item API, for input the types
+ * exclude. The item has no workqueue yet: `InvalidArgument` names none, `InvalidOptions` names the handler.
  */
-export const badMakeArgs = (
+export const makeArgs = (
   fn: unknown,
   options: unknown,
   delayed: boolean
-): WorkqueueError.WorkqueueError | undefined => {
+): { readonly name: string | undefined } | WorkqueueError.WorkqueueError => {
   const what = delayed ? "DelayedWork.make" : "Work.make"
   if (typeof fn !== "function") {
-    return WorkqueueError.make(
+    return WorkqueueError.makeUnowned(
       "InvalidArgument",
-      Engine.show(fn),
       `${what}: the handler must be a function, got ${Engine.show(fn)}`
     )
   }
-  if (options === undefined) return undefined
-  if (typeof options !== "object" || options === null || Array.isArray(options)) {
-    return WorkqueueError.make(
-      "InvalidOptions",
-      fn.name || what,
-      `${what}: options must be an object (or absent), got ${Engine.show(options)}`
-    )
-  }
-  const name = (options as { name?: unknown }).name
+  if (options === undefined) return noName
+  const owner = fn.name || what
+  const o = Engine.readOptions(owner, what, options, MAKE_KEYS)
+  if (o === undefined) return noName
+  if (WorkqueueError.isWorkqueueError(o)) return o
+  const name = o.name
   return name === undefined || typeof name === "string"
-    ? undefined
-    : WorkqueueError.make(
-        "InvalidOptions",
-        fn.name || what,
-        `${what}: the name must be a string, got ${Engine.show(name)}`
-      )
+    ? { name }
+    : WorkqueueError.make("InvalidOptions", owner, `${what}: the name must be a string, got ${Engine.show(name)}`)
 }
+
+const noName = { name: undefined }
+const MAKE_KEYS: ReadonlySet<string> = new Set(["name"])
 
 /** Is `u` a work item (a `DelayedWork` too, if `delayed`)? One `in` test each. */
 export const isItem = (u: unknown, delayed: boolean): u is WorkState =>
-  typeof u === "object" && u !== null && (delayed ? DelayedWorkTypeId : WorkTypeId) in u
+  Engine.hasMark(u, delayed ? DelayedWorkTypeId : WorkTypeId)
 
 /**
  * The typed error for a value that is not a work item where one is required: `InvalidArgument`. The item belongs
  * to no workqueue, so the error names the value itself (as `badWorkqueue` does for a value that is not a workqueue).
  */
 export const badItem = (u: unknown, delayed: boolean): WorkqueueError.WorkqueueError =>
-  WorkqueueError.make("InvalidArgument", Engine.show(u), `not a ${delayed ? "DelayedWork" : "Work"}: ${Engine.show(u)}`)
+  WorkqueueError.makeUnowned("InvalidArgument", `not a ${delayed ? "DelayedWork" : "Work"}: ${Engine.show(u)}`)
 
 /** The state behind `work` for the synchronous calls: a value that is not a `Work` throws the typed error. */
 export const workState = (work: unknown): WorkState => {
