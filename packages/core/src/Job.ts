@@ -363,8 +363,8 @@ const SUBMIT_KEYS: ReadonlySet<string> = new Set([
 ])
 const RUN_KEYS: ReadonlySet<string> = new Set([...SUBMIT_KEYS, "interruptJob"])
 
-/** No options given: no prototype either, so a polluted `Object.prototype` adds none. */
-const NO_OPTIONS: Options<any> = Object.freeze(Object.create(null))
+/** No options given: every key its own `undefined`, so a polluted `Object.prototype` adds none. */
+const NO_OPTIONS = Object.freeze(Engine.noOptions(RUN_KEYS)) as Options<any>
 
 /**
  * The rules a submission's arguments must meet, checked before anything is built or queued: a workqueue, an effect

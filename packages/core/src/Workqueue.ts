@@ -230,10 +230,15 @@ const makeWith = (name: string, options: unknown, keys: ReadonlySet<string>, wha
     if (badName !== undefined) return Effect.fail(badName)
     const read = Engine.readOptions(name, what, options, keys)
     if (WorkqueueError.isWorkqueueError(read)) return Effect.fail(read)
-    // the copy has no prototype (a polluted `Object.prototype` adds no option); so has the one made here
-    const o: Record<string, unknown> = Object.assign(Object.create(null), read, ordered ? { ordered: true } : undefined)
-    // a key present holds a value (`readOptions` drops `undefined`): `null` is a value, refused by its rule
-    const bad = Engine.checkAllocArgs(name, "flags" in o ? o.flags : 0, "maxActive" in o ? o.maxActive : 0)
+    // every key of the copy is its own (a polluted `Object.prototype` adds no option); `undefined` is omitted,
+    // `null` is a value, refused by its rule
+    const o: Record<string, unknown> = read ?? Engine.noOptions(keys)
+    if (ordered) o.ordered = true
+    const bad = Engine.checkAllocArgs(
+      name,
+      o.flags === undefined ? 0 : o.flags,
+      o.maxActive === undefined ? 0 : o.maxActive
+    )
     if (bad !== undefined) return Effect.fail(bad)
     const resolved = resolveOptions(name, o as RawOptions)
     if (WorkqueueError.isWorkqueueError(resolved)) return Effect.fail(resolved)

@@ -5,7 +5,7 @@
  *
  * @internal
  */
-import { isEffect } from "effect/Effect"
+import { type Effect, isEffect } from "effect/Effect"
 import * as WorkqueueError from "./error.ts"
 import { currentCpuUnsafe, isChainedWork } from "./core.ts"
 import { WQ_DFL_ACTIVE, WQ_NAME_LEN, WQ_PUBLIC_FLAGS } from "./flags.ts"
@@ -141,7 +141,7 @@ export const hasMark = (u: unknown, key: string): boolean => {
 }
 
 /** `Effect.isEffect` that never throws (a `Proxy` whose `has` trap throws is not an Effect). @internal */
-export const isEffectSafe = (u: unknown): boolean => {
+export const isEffectSafe = (u: unknown): u is Effect<unknown, unknown, unknown> => {
   try {
     return isEffect(u)
   } catch {
@@ -180,6 +180,13 @@ export const show = (u: unknown): string => {
   }
 }
 
+/** The copy `readOptions` starts from: every known key its own property, `undefined`. @internal */
+export const noOptions = (known: ReadonlySet<string>): Record<string, unknown> => {
+  const copy: Record<string, unknown> = {}
+  for (const key of known) copy[key] = undefined
+  return copy
+}
+
 /**
  * Read a caller's options object ONCE into a plain copy, the only thing validated and kept afterwards (a getter
  * runs once, a later write to the caller's object changes nothing). Rules, each broken one an `InvalidOptions`
@@ -191,7 +198,8 @@ export const show = (u: unknown): string => {
  * - every key must be one of `known`: a typo (`maxActvie`) is refused, never silently ignored;
  * - a getter or `Proxy` trap that throws is refused with the rule, never escaping as a raw `Error`.
  * A key whose value is `undefined` is the option omitted (`null` is a value, checked by each option's rule). The
- * copy has no prototype, so `key in copy` and `copy[key]` see only what the caller gave.
+ * copy holds every known key as its own property (`undefined` when not given), so reading it never reaches a
+ * prototype.
  * @internal
  */
 export const readOptions = (
@@ -205,8 +213,9 @@ export const readOptions = (
   if (typeof options !== "object" || options === null || Array.isArray(options)) {
     return refuse(`options must be a plain object (or absent), got ${show(options)}`)
   }
-  // no prototype: a key the caller did not give reads as absent even with `Object.prototype` polluted
-  const copy: Record<string, unknown> = Object.create(null)
+  // every known key an own property, in one order (one hidden class per key set, fast to read): a key the caller
+  // did not give reads as `undefined`, never as a value inherited from a polluted `Object.prototype`
+  const copy = noOptions(known)
   try {
     const proto = Object.getPrototypeOf(options)
     if (proto !== Object.prototype && proto !== null) {
@@ -216,8 +225,7 @@ export const readOptions = (
       if (!known.has(key)) {
         return refuse(`unknown option ${JSON.stringify(key)} (known: ${[...known].join(", ")})`)
       }
-      const value = (options as Record<string, unknown>)[key]
-      if (value !== undefined) copy[key] = value
+      copy[key] = (options as Record<string, unknown>)[key]
     }
   } catch (e) {
     return refuse(`reading the options threw: ${show(e instanceof Error ? e.message : e)}`)
