@@ -352,16 +352,9 @@ interface Prepared {
 const invalidOption = (workqueue: string, rule: string) => makeError("InvalidOptions", workqueue, `job ${rule}`)
 
 /** The keys of `Options` (`submit`), and `run`'s with its `interruptJob`: any other key is refused. */
-const SUBMIT_KEYS: ReadonlySet<string> = new Set([
-  "id",
-  "delay",
-  "timeout",
-  "retrySchedule",
-  "maxAttempts",
-  "deadLetter",
-  "whenFull"
-])
-const RUN_KEYS: ReadonlySet<string> = new Set([...SUBMIT_KEYS, "interruptJob"])
+const SUBMIT_KEY_LIST = ["id", "delay", "timeout", "retrySchedule", "maxAttempts", "deadLetter", "whenFull"]
+const SUBMIT_KEYS = Engine.optionKeys(SUBMIT_KEY_LIST)
+const RUN_KEYS = Engine.optionKeys([...SUBMIT_KEY_LIST, "interruptJob"])
 
 /** No options given: every key its own `undefined`, so a polluted `Object.prototype` adds none. */
 const NO_OPTIONS = Object.freeze(Engine.noOptions(RUN_KEYS)) as Options<any>
@@ -376,8 +369,8 @@ const prepare = (
   wq: unknown,
   effect: unknown,
   options: unknown,
-  what: "submit" | "submitUnsafe" | "run" = "submit",
-  keys: ReadonlySet<string> = SUBMIT_KEYS
+  what: "job (submit)" | "job (submitUnsafe)" | "job (run)" = "job (submit)",
+  keys: Engine.OptionKeys = SUBMIT_KEYS
 ): Prepared | WorkqueueError.WorkqueueError => {
   if (!WorkqueueInternal.isWorkqueue(wq)) {
     return WorkqueueInternal.isWorkqueue(effect)
@@ -396,7 +389,7 @@ const prepare = (
     )
   }
   // read once into a plain copy: own keys only, no unknown key, a throwing getter refused; only the copy is kept
-  const read = Engine.readOptions(workqueue, `job (${what})`, options, keys)
+  const read = Engine.readOptions(workqueue, what, options, keys)
   if (isWorkqueueError(read)) return read
   const o = (read ?? NO_OPTIONS) as Options<any> & { readonly interruptJob?: unknown }
   if (o.id !== undefined && typeof o.id !== "string") {
@@ -605,7 +598,7 @@ export const submitUnsafe = <A, E>(
   effect: Effect.Effect<A, E> | ((attempt: Attempt) => Effect.Effect<A, E>),
   options?: Options<E>
 ): Job<A, E | Cause.TimeoutError> => {
-  const prepared = prepare(wq, effect, options, "submitUnsafe")
+  const prepared = prepare(wq, effect, options, "job (submitUnsafe)")
   if (isWorkqueueError(prepared)) throw prepared
   if (prepared.options.whenFull === "wait") {
     throw makeError(
@@ -903,7 +896,7 @@ export const run: {
     options?: Options<E> & { readonly interruptJob?: boolean | undefined }
   ): Effect.Effect<A, E | Cause.TimeoutError | WorkqueueError.WorkqueueError, R> =>
     Effect.suspend(() => {
-      const prepared = prepare(wq, effect, options, "run", RUN_KEYS)
+      const prepared = prepare(wq, effect, options, "job (run)", RUN_KEYS)
       if (isWorkqueueError(prepared)) return Effect.fail(prepared)
       return Effect.uninterruptibleMask((restore) =>
         Effect.flatMap(restore(submitPrepared<A, E, R>(prepared)), (job) =>

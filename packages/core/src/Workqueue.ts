@@ -208,23 +208,17 @@ export const make = (
   makeWith(name, options, MAKE_KEYS, "Workqueue.make", false)
 
 /** The option keys `make` accepts, and `makeOrdered` (no `ordered`, `concurrency`, `maxActive`: it fixes them). */
-const MAKE_KEYS: ReadonlySet<string> = new Set([
-  "flags",
-  "maxActive",
-  "ordered",
-  "concurrency",
-  "maxPending",
-  ...Object.keys(namedFlags)
-])
-const ORDERED_KEYS: ReadonlySet<string> = new Set(
-  [...MAKE_KEYS].filter((key) => key !== "ordered" && key !== "concurrency" && key !== "maxActive")
+const MAKE_KEY_LIST = ["flags", "maxActive", "ordered", "concurrency", "maxPending", ...Object.keys(namedFlags)]
+const MAKE_KEYS = Engine.optionKeys(MAKE_KEY_LIST)
+const ORDERED_KEYS = Engine.optionKeys(
+  MAKE_KEY_LIST.filter((key) => key !== "ordered" && key !== "concurrency" && key !== "maxActive")
 )
 
 /**
  * `make` and `makeOrdered`: the name first, then the options read once into a plain copy (`readOptions`), then
  * the bitmask and max_active (`checkAllocArgs`), then the named options' rules (`resolveOptions`).
  */
-const makeWith = (name: string, options: unknown, keys: ReadonlySet<string>, what: string, ordered: boolean) =>
+const makeWith = (name: string, options: unknown, keys: Engine.OptionKeys, what: string, ordered: boolean) =>
   Effect.suspend(() => {
     const badName = Engine.checkAllocArgs(name, 0, 0)
     if (badName !== undefined) return Effect.fail(badName)

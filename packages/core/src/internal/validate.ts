@@ -180,12 +180,20 @@ export const show = (u: unknown): string => {
   }
 }
 
-/** The copy `readOptions` starts from: every known key its own property, `undefined`. @internal */
-export const noOptions = (known: ReadonlySet<string>): Record<string, unknown> => {
-  const copy: Record<string, unknown> = {}
-  for (const key of known) copy[key] = undefined
-  return copy
+/** The keys an options argument may hold: checked by `readOptions`, copied in one order. @internal */
+export interface OptionKeys {
+  readonly keys: ReadonlySet<string>
+  readonly template: Readonly<Record<string, undefined>> // every key, `undefined`: the copy's one hidden class
 }
+
+/** The `OptionKeys` of `keys`. @internal */
+export const optionKeys = (keys: ReadonlyArray<string>): OptionKeys => ({
+  keys: new Set(keys),
+  template: Object.freeze(Object.fromEntries(keys.map((key) => [key, undefined])))
+})
+
+/** The copy `readOptions` starts from: every known key its own property, `undefined` (a spread of the template). @internal */
+export const noOptions = (known: OptionKeys): Record<string, unknown> => ({ ...known.template })
 
 /**
  * Read a caller's options object ONCE into a plain copy, the only thing validated and kept afterwards (a getter
@@ -206,7 +214,7 @@ export const readOptions = (
   owner: string,
   what: string,
   options: unknown,
-  known: ReadonlySet<string>
+  known: OptionKeys
 ): Record<string, unknown> | undefined | WorkqueueError.WorkqueueError => {
   if (options === undefined) return undefined
   const refuse = (rule: string) => WorkqueueError.make("InvalidOptions", owner, `${what}: ${rule}`)
@@ -222,8 +230,8 @@ export const readOptions = (
       return refuse(`options must be a plain object (or absent), got ${show(options)}`)
     }
     for (const key of Object.keys(options)) {
-      if (!known.has(key)) {
-        return refuse(`unknown option ${JSON.stringify(key)} (known: ${[...known].join(", ")})`)
+      if (!known.keys.has(key)) {
+        return refuse(`unknown option ${JSON.stringify(key)} (known: ${[...known.keys].join(", ")})`)
       }
       copy[key] = (options as Record<string, unknown>)[key]
     }

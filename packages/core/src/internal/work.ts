@@ -122,7 +122,7 @@ export const makeArgs = (
 }
 
 const noName = { name: undefined }
-const MAKE_KEYS: ReadonlySet<string> = new Set(["name"])
+const MAKE_KEYS = Engine.optionKeys(["name"])
 
 /** Is `u` a work item (a `DelayedWork` too, if `delayed`)? One `in` test each. */
 export const isItem = (u: unknown, delayed: boolean): u is WorkState =>
