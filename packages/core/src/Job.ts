@@ -46,7 +46,9 @@ import type * as WorkqueueError from "./WorkqueueError.ts"
 export const TypeId = "~effect-workqueue/Job"
 
 /**
- * A submitted job: its id, the workqueue it runs on, and (through `Job.await`) its `Exit`.
+ * A submitted job: its id, the workqueue it runs on, and (through `Job.await`) its `Exit`. The handle holds
+ * nothing else a caller can reach (no own property; `id` and `workqueue` are read-only): the job's item, options
+ * and result live behind it, so only the `Job` calls act on a job.
  *
  * @category models
  * @since 0.1.0
@@ -488,7 +490,11 @@ const queueJob = (state: JobState<any, any>) =>
  * effect that is neither an Effect nor a function fails with `reason: "InvalidArgument"`; each option with a wrong
  * type or value (`id` a string, `timeout` a duration > 0, `retrySchedule` a `Schedule`, `maxAttempts` an integer
  * >= 1 or `Infinity`, `deadLetter` a function, `whenFull` `"fail"` or `"wait"`) with `reason: "InvalidOptions"`, a
- * `delay` that is not a duration with `reason: "InvalidDelay"`.
+ * `delay` that is not a duration with `reason: "InvalidDelay"`. The options are read once into a copy, own keys
+ * only, and only the copy is used afterwards (changing the caller's object after `submit` changes nothing); they
+ * must be a plain object, an unknown key (`maxAtempts`, or `run`'s `interruptJob`) or a getter that throws fails
+ * with `reason: "InvalidOptions"`, and `null` is a value, not an option left out. The effect and the workqueue
+ * swapped (`submit(effect, wq)`) fail with `reason: "InvalidArgument"`, never curry.
  *
  * **Gotchas**: an attempt runs in a child fiber of the worker, so the engine's concurrency management sees a
  * worker waiting on it (sleeping), as for any handler that awaits: it does not count toward `nr_running`.

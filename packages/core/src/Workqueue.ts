@@ -173,13 +173,17 @@ const alloc = (name: string, flags: unknown, internal: number, maxActive: unknow
  * warning (`wq_clamp_max_active()`), anything else (NaN, 1.5, a string) fails with `reason: "InvalidMaxActive"`.
  * `flags` must be a non-negative integer made of the `WQ_*` constants above: any other bit (the kernel's
  * internal `__WQ_*` bits included) or a non-integer fails with `reason: "InvalidFlags"`, as does `WQ_BH` with any
- * flag but `WQ_HIGHPRI`, or with a non-zero `maxActive`. A name that is not a non-empty string fails with
+ * flag but `WQ_HIGHPRI` and `WQ_PERCPU` (the kernel's `__WQ_BH_ALLOWS`: a BH workqueue is per-CPU, so the explicit
+ * `WQ_PERCPU`, or `unbound: false`, is allowed), or with a non-zero `maxActive`. A name that is not a non-empty string fails with
  * `reason: "InvalidName"`; once the system layer has begun to close, every call fails with
  * `reason: "SystemClosed"`. The named options (`concurrency`, `ordered`, `unbound`, `highpri`, ...) map to exactly
  * one set of `WQ_*` flags (`{ concurrency: 4 }` is `{ flags: WQ_UNBOUND, maxActive: 4 }`); named options that
  * contradict each other or the `flags` bitmask (`unbound: true`, `ordered: true` or `concurrency` with
- * `WQ_PERCPU` in `flags`), a `maxPending` that is not a positive integer or `Infinity`, and options that are not an
- * object (`null`, an array, a number) fail with `reason: "InvalidOptions"`. `maxPending: Infinity` is accepted and
+ * `WQ_PERCPU` in `flags`), a `maxPending` that is not a positive integer or `Infinity`, options that are not a
+ * plain object (`null`, an array, a number, a `Map`, an object with another prototype), an unknown key (`maxActvie`)
+ * and an option whose getter throws fail with `reason: "InvalidOptions"` naming the workqueue and the key. The
+ * options are read once, own properties only (a polluted `Object.prototype` adds none); `undefined` is an option
+ * left out, `null` is a value (`maxPending: null` fails). `maxPending: Infinity` is accepted and
  * means no bound, as leaving it out does. `WQ_UNBOUND | WQ_PERCPU` in `flags` is not refused: a warning is logged
  * once per system and `WQ_PERCPU` is dropped (the workqueue is unbound).
  *
@@ -247,6 +251,11 @@ const makeWith = (name: string, options: unknown, keys: Engine.OptionKeys, what:
 /**
  * Allocate an ordered workqueue (`alloc_ordered_workqueue()`): at most one item executes at any time, in
  * queueing order, whatever CPU queued it.
+ *
+ * **Details**: the options are `make`'s without `ordered`, `concurrency` and `maxActive` (fixed here: giving one is
+ * an unknown key, `reason: "InvalidOptions"`); the named flags are honoured (`{ highpri: true }` is `WQ_HIGHPRI`,
+ * as `alloc_ordered_workqueue()` takes any flags), `unbound: false` or `WQ_PERCPU` contradict ordering
+ * (`InvalidOptions`), and the same checks as `make` apply.
  *
  * **Kernel**: `alloc_ordered_workqueue()` = `WQ_UNBOUND | __WQ_ORDERED | flags`, max_active 1.
  *
@@ -357,7 +366,9 @@ export const flags = (wq: Workqueue): number => toStateOrThrow(wq).flags
 export const maxActive = (wq: Workqueue): number => toStateOrThrow(wq).savedMaxActive
 
 /**
- * `workqueue_congested()`: advisory — that CPU's pwq holds inactive items.
+ * `workqueue_congested()`: advisory — that CPU's pwq holds inactive items. A CPU outside `0..cpus-1` (or not a
+ * number) throws `reason: "InvalidCpu"`, as the queueing calls' `*Unsafe` twins throw theirs; a value that is not a
+ * workqueue throws `reason: "InvalidArgument"`.
  * @category models
  * @since 0.1.0
  */
@@ -797,7 +808,8 @@ export const fireArmed = (wq: Workqueue): Effect.Effect<number, WorkqueueError.W
  * Change `max_active` (`workqueue_set_max_active()`): clamped to [1, 2048] with a warning (0 is out of range
  * here and becomes 1); raising it activates inactive items at once (round-robin over pwqs, FIFO within each);
  * lowering it never stops running items. On ordered and BH workqueues it warns and does nothing. A value that is
- * not an integer (NaN, 1.5, a string) fails with `reason: "InvalidMaxActive"` and changes nothing.
+ * not an integer (NaN, 1.5, a string) fails with `reason: "InvalidMaxActive"` and changes nothing; so does a
+ * destroyed workqueue, with `reason: "Destroyed"`.
  *
  * **Kernel**: `workqueue_set_max_active()`, kernel/workqueue.c.
  *

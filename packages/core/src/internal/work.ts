@@ -130,7 +130,7 @@ export const isItem = (u: unknown, delayed: boolean): u is WorkState =>
 
 /**
  * The typed error for a value that is not a work item where one is required: `InvalidArgument`. The item belongs
- * to no workqueue, so the error names the value itself (as `badWorkqueue` does for a value that is not a workqueue).
+ * to no workqueue, so the error names none (`workqueue: ""`), as `badWorkqueue` for a value that is not a workqueue.
  */
 export const badItem = (u: unknown, delayed: boolean): WorkqueueError.WorkqueueError =>
   WorkqueueError.makeUnowned("InvalidArgument", `not a ${delayed ? "DelayedWork" : "Work"}: ${Engine.show(u)}`)
