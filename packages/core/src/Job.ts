@@ -27,13 +27,13 @@ import { pipeArguments, type Pipeable } from "effect/Pipeable"
 import * as Pull from "effect/Pull"
 import type * as Schedule from "effect/Schedule"
 import * as ScheduleM from "effect/Schedule"
-import * as DelayedWork from "./DelayedWork.ts"
+import type * as DelayedWork from "./DelayedWork.ts"
 import * as Engine from "./internal/engine.ts"
 import * as WorkInternal from "./internal/work.ts"
 import { isWorkqueueError, make as makeError, makeUnowned } from "./internal/error.ts"
 import { EntityKey, entityOf } from "./internal/scheduler.ts"
 import type { DelayedWorkState } from "./internal/state.ts"
-import * as Workqueue from "./Workqueue.ts"
+import type * as Workqueue from "./Workqueue.ts"
 import * as WorkqueueInternal from "./internal/workqueue.ts"
 import type * as WorkqueueError from "./WorkqueueError.ts"
 
@@ -473,7 +473,7 @@ const newJob = <A, E>(
 
 /** The first queueing of a job: `queue` (or `queueDelayed` with `delay`), with `maxPending` applying. */
 const queueJob = (state: JobState<any, any>) =>
-  WorkqueueInternal.queueDelayedResult(state.wq, undefined, state.dwork, state.options.delay ?? 0, false)
+  WorkqueueInternal.queueDelayedResult(state.wq, undefined, state.dwork, state.options.delay ?? 0, false, false, true)
 
 /**
  * Queue a one-shot job on `wq` and return its handle at once; `Job.await` gives its `Exit`, `Job.join` its value.
@@ -960,7 +960,7 @@ export const cancel = <A, E>(job: Job<A, E>): Effect.Effect<boolean, WorkqueueEr
       // from its own attempt (or a fiber it forked): waiting for the attempt to stop would wait for itself, so
       // the attempt is interrupted at once — `cancel` does not return, the job's Exit is an interruption
       state.cancelled = true
-      DelayedWork.cancelUnsafe(state.dwork)
+      WorkInternal.cancelItemUnsafe(state.dwork as unknown as DelayedWorkState)
       const current = Fiber.getCurrent()
       if (state.fiber !== undefined && state.fiber !== current) {
         state.fiber.interruptUnsafe(current!.id)
@@ -969,7 +969,7 @@ export const cancel = <A, E>(job: Job<A, E>): Effect.Effect<boolean, WorkqueueEr
     }
     state.cancelled = true
     // 1. cancel pending: the queued / armed / retry instance can no longer start
-    if (DelayedWork.cancelUnsafe(state.dwork)) {
+    if (WorkInternal.cancelItemUnsafe(state.dwork as unknown as DelayedWorkState)) {
       return Effect.as(complete(state, Exit.interrupt()), true)
     }
     // 2. signal the running attempt, 3. wait for it to settle the result; it stopped if its Exit is an interruption

@@ -1124,6 +1124,47 @@ describe("WorkqueueError: bad input of every type fails typed — never a defect
     }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 2 })))
   )
 
+  it.effect("a job's own item, seen through a tracepoint, is refused by every public item and queueing call", () => {
+    const seen: Array<Work.Work> = []
+    return Effect.gen(function* () {
+      const wq = yield* Workqueue.make("traced")
+      const job = yield* Job.submit(wq, Effect.never)
+      const item = seen.find(DelayedWork.isDelayedWork)
+      assert.isDefined(item, "the tracepoint named the job's item")
+      const dwork = item as DelayedWork.DelayedWork
+      const calls: ReadonlyArray<readonly [string, () => unknown]> = [
+        ["DelayedWork.cancel", () => DelayedWork.cancel(dwork)],
+        ["DelayedWork.cancelSync", () => DelayedWork.cancelSync(dwork)],
+        ["DelayedWork.flush", () => DelayedWork.flush(dwork)],
+        ["Work.disable", () => Work.disable(dwork)],
+        ["Work.cancel", () => Work.cancel(dwork)],
+        ["Workqueue.modDelayed", () => Workqueue.modDelayed(wq, dwork, 0)],
+        ["Workqueue.queue", () => Workqueue.queue(wq, dwork)],
+        ["WorkqueueSystem.schedule", () => WorkqueueSystem.schedule(dwork)]
+      ]
+      for (const [label, call] of calls) {
+        const e = yield* failsTyped(label, call, "InvalidArgument")
+        assert.include(e?.message, "a job's own item", label)
+      }
+      throwsTyped("Work.cancelUnsafe", () => Work.cancelUnsafe(dwork), "InvalidArgument")
+      throwsTyped("Workqueue.queueUnsafe", () => Workqueue.queueUnsafe(wq, dwork), "InvalidArgument")
+      // the job is intact: the Job calls still act on it, and the workqueue serves other jobs
+      assert.isTrue(yield* Job.cancel(job))
+      assert.isTrue(Exit.hasInterrupts(yield* Job.await(job)))
+      assert.strictEqual(yield* Job.run(wq, Effect.succeed(7)), 7)
+    }).pipe(
+      Effect.scoped,
+      Effect.provide(
+        WorkqueueSystem.layer({
+          cpus: 2,
+          tracepoint: (tp) => {
+            if (tp._tag === "workqueue_queue_work" || tp._tag === "workqueue_execute_start") seen.push(tp.work)
+          }
+        })
+      )
+    )
+  })
+
   it.effect("options are copied once after validation: a later write to the caller's object changes nothing", () =>
     Effect.gen(function* () {
       const own = yield* setup

@@ -138,6 +138,7 @@ export const badItem = (u: unknown, delayed: boolean): WorkqueueError.WorkqueueE
 /** The state behind `work` for the synchronous calls: a value that is not a `Work` throws the typed error. */
 export const workState = (work: unknown): WorkState => {
   if (!isItem(work, false)) throw badItem(work, false)
+  if (isJobItem(work)) throw jobItemRefused("")
   return work
 }
 
@@ -152,7 +153,11 @@ export const withItem = <A, E>(
 ): Effect.Effect<A, E | WorkqueueError.WorkqueueError> =>
   Effect.suspend(
     (): Effect.Effect<A, E | WorkqueueError.WorkqueueError> =>
-      isItem(work, delayed) ? f(work) : Effect.fail(badItem(work, delayed))
+      !isItem(work, delayed)
+        ? Effect.fail(badItem(work, delayed))
+        : isJobItem(work)
+          ? Effect.fail(jobItemRefused(""))
+          : f(work)
   )
 
 const DelayedWorkProto = Object.create(
@@ -194,12 +199,50 @@ export function DelayedWorkImpl(
 }
 DelayedWorkImpl.prototype = DelayedWorkProto
 
-/** `DelayedWork.make` with the services already at hand (the jobs layer: no extra effect per job). @internal */
+/**
+ * A job's own item (`Job.submit`): a `DelayedWork` whose prototype says so (`isJobItem`). It can reach a caller
+ * (a tracepoint names the item it traces), but no public item or queueing call acts on it — cancelling or
+ * disabling it behind the job's back would strand `Job.await` — only the `Job` calls do, through the engine.
+ */
+const JobItemProto = Object.create(DelayedWorkProto, { isJobItem: { value: true } })
+
+function JobItemImpl(
+  this: DelayedWorkState,
+  fn: (self: any) => Effect.Effect<void, unknown, unknown>,
+  ctx: DelayedWorkState["ctx"],
+  name: string | undefined
+) {
+  initWork(this, fn, ctx, name)
+  this.expires = 0
+  this.timerWq = undefined
+  this.armedPrev = undefined
+  this.armedNext = undefined
+}
+JobItemImpl.prototype = JobItemProto
+
+/** Is `u` (already known to be an item) a job's own item? */
+export const isJobItem = (u: WorkState): boolean => (u as { isJobItem?: boolean }).isJobItem === true
+
+/** The refusal of a public call given a job's own item. */
+export const jobItemRefused = (workqueue: string): WorkqueueError.WorkqueueError =>
+  workqueue === ""
+    ? WorkqueueError.makeUnowned("InvalidArgument", "a job's own item: act on the job (Job.cancel, Job.await)")
+    : WorkqueueError.make("InvalidArgument", workqueue, "a job's own item: act on the job (Job.cancel, Job.await)")
+
+/** `DelayedWork.make` with the services already at hand, for a job's own item (no extra effect per job). @internal */
 export const makeWithContext = (
   fn: (self: any) => Effect.Effect<void, any, any>,
   ctx: Context.Context<any>,
   name: string | undefined
-): DelayedWorkState => new (DelayedWorkImpl as any)(fn, ctx, name)
+): DelayedWorkState => new (JobItemImpl as any)(fn, ctx, name)
+
+/** `cancel_work()` on a job's own item, for the `Job` calls (the public `cancelUnsafe` refuses it). @internal */
+export const cancelItemUnsafe = (self: WorkState): boolean =>
+  onSystem(
+    self,
+    (sys, item) => Engine.cancelWorkUnsafe(sys, item, false),
+    () => false
+  )
 
 /**
  * The one core of the item operations (`Work.cancel`, `flush`, `disable`, ... and their `DelayedWork` twins): the

@@ -16,7 +16,7 @@ import type { Workqueue } from "../Workqueue.ts"
 import * as Engine from "./engine.ts"
 import * as WorkqueueError from "./error.ts"
 import type { DelayedWorkState, PendingWaiter, WorkqueueState } from "./state.ts"
-import { WorkTypeId } from "./work.ts"
+import { jobItemRefused, WorkTypeId } from "./work.ts"
 
 /** The mark of a work item (read before any field of a value that should be one). */
 export const WorkTypeIdKey = WorkTypeId
@@ -102,7 +102,8 @@ export const badArguments = (
   work: unknown,
   delayed: boolean,
   on: boolean,
-  cpu: unknown
+  cpu: unknown,
+  job = false
 ): WorkqueueError.WorkqueueError | undefined => {
   if (!isWorkqueue(wq)) return badWorkqueue(wq)
   if (on && typeof cpu !== "number") {
@@ -119,6 +120,8 @@ export const badArguments = (
       `not a ${delayed ? "DelayedWork" : "Work"}: ${Engine.show(work)}`
     )
   }
+  // a job's own item is queued by its job only (`Job.ts` passes `job`)
+  if (!job && (work as { isJobItem?: boolean }).isJobItem === true) return jobItemRefused(toState(wq).name)
   return undefined
 }
 
@@ -190,9 +193,10 @@ export const queueDelayedResult = (
   dwork: DelayedWork.DelayedWork,
   delay: Duration.Input,
   mod: boolean,
-  on = false
+  on = false,
+  job = false
 ): Engine.QueueResult => {
-  const bad = badArguments(wq, dwork, true, on, cpu)
+  const bad = badArguments(wq, dwork, true, on, cpu, job)
   if (bad !== undefined) return bad
   const state = toState(wq)
   const f = mod ? Engine.modDelayedWorkOn : Engine.queueDelayedWorkOn
