@@ -231,7 +231,13 @@ const makeWith = (name: string, options: unknown, keys: Engine.OptionKeys, what:
     // every key of the copy is its own (a polluted `Object.prototype` adds no option); `undefined` is omitted,
     // `null` is a value, refused by its rule
     const o: Record<string, unknown> = read ?? Engine.noOptions(keys)
-    if (ordered) o.ordered = true
+    // ordered is WQ_UNBOUND: a named `unbound: false` contradicts it; WQ_PERCPU in the bitmask is the kernel's
+    // WARN-and-drop (`alloc_ordered_workqueue()` = `WQ_UNBOUND | __WQ_ORDERED | flags`), as for `make`
+    if (ordered && o.unbound === false) {
+      return Effect.fail(
+        makeError("InvalidOptions", name, `${what}: an ordered workqueue is unbound; unbound: false contradicts it`)
+      )
+    }
     const bad = Engine.checkAllocArgs(
       name,
       o.flags === undefined ? 0 : o.flags,
@@ -240,7 +246,9 @@ const makeWith = (name: string, options: unknown, keys: Engine.OptionKeys, what:
     if (bad !== undefined) return Effect.fail(bad)
     const resolved = resolveOptions(name, o as RawOptions)
     if (WorkqueueError.isWorkqueueError(resolved)) return Effect.fail(resolved)
-    const wq = alloc(name, resolved.flags, resolved.internal, resolved.maxActive)
+    const wq = ordered
+      ? alloc(name, resolved.flags, WQ_UNBOUND | Engine.__WQ_ORDERED, 1)
+      : alloc(name, resolved.flags, resolved.internal, resolved.maxActive)
     if (resolved.maxPending === Infinity) return wq
     return Effect.map(wq, (wq) => {
       toState(wq).maxPending = resolved.maxPending // before anyone can queue on it
@@ -254,8 +262,8 @@ const makeWith = (name: string, options: unknown, keys: Engine.OptionKeys, what:
  *
  * **Details**: the options are `make`'s without `ordered`, `concurrency` and `maxActive` (fixed here: giving one is
  * an unknown key, `reason: "InvalidOptions"`); the named flags are honoured (`{ highpri: true }` is `WQ_HIGHPRI`,
- * as `alloc_ordered_workqueue()` takes any flags), `unbound: false` or `WQ_PERCPU` contradict ordering
- * (`InvalidOptions`), and the same checks as `make` apply.
+ * as `alloc_ordered_workqueue()` takes any flags), `unbound: false` contradicts ordering (`InvalidOptions`),
+ * `WQ_PERCPU` in `flags` is warned about and dropped as in `make`, and the same checks as `make` apply.
  *
  * **Kernel**: `alloc_ordered_workqueue()` = `WQ_UNBOUND | __WQ_ORDERED | flags`, max_active 1.
  *

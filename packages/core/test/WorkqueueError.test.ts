@@ -1005,6 +1005,11 @@ describe("WorkqueueError: bad input of every type fails typed — never a defect
         ["make {maxActvie}", () => Workqueue.make("typo", { maxActvie: 4 } as Workqueue.Options), '"maxActvie"'],
         ["makeOrdered {maxActive}", () => Workqueue.makeOrdered("o", { maxActive: 4 } as never), '"maxActive"'],
         ["makeOrdered {concurrency}", () => Workqueue.makeOrdered("o", { concurrency: 2 } as never), '"concurrency"'],
+        [
+          "makeOrdered {unbound: false}",
+          () => Workqueue.makeOrdered("o", { unbound: false }),
+          "unbound: false contradicts"
+        ],
         ["submit {maxAtempts}", () => Job.submit(wq, Effect.succeed(1), { maxAtempts: 1 } as never), '"maxAtempts"'],
         ["submit {timout}", () => Job.submit(wq, Effect.succeed(1), { timout: 5 } as never), '"timout"'],
         [
