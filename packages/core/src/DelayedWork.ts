@@ -15,6 +15,7 @@ import { succeedStep } from "./internal/yieldable.ts"
 import type { DelayedWorkState } from "./internal/state.ts"
 import * as Work from "./Work.ts"
 import type * as WorkqueueError from "./WorkqueueError.ts"
+import { isWorkqueueError } from "./WorkqueueError.ts"
 
 /**
  * The key that marks a `DelayedWork` value (`isDelayedWork` tests for it).
@@ -56,7 +57,7 @@ export interface DelayedWork extends Work.Work, Pipeable {
  * @category guards
  * @since 0.1.0
  */
-export const isDelayedWork = (u: unknown): u is DelayedWork => typeof u === "object" && u !== null && TypeId in u
+export const isDelayedWork = (u: unknown): u is DelayedWork => Engine.hasMark(u, TypeId)
 
 /**
  * Create a delayed work item (`INIT_DELAYED_WORK()`); the services the handler needs are captured now.
@@ -83,9 +84,9 @@ export const make = <E, R>(
   fn: (self: DelayedWork) => Effect.Effect<void, E, R>,
   options?: { readonly name?: string | undefined }
 ): Effect.Effect<DelayedWork, never, R> => {
-  const bad = Internal.badMakeArgs(fn, options, true)
-  if (bad !== undefined) return Effect.die(bad)
-  return succeedStep(Internal.makeDelayedWorkStep, fn, options?.name, undefined) as unknown as Effect.Effect<
+  const args = Internal.makeArgs(fn, options, true)
+  if (isWorkqueueError(args)) return Effect.die(args)
+  return succeedStep(Internal.makeDelayedWorkStep, fn, args.name, undefined) as unknown as Effect.Effect<
     DelayedWork,
     never,
     R

@@ -27,13 +27,13 @@ import { pipeArguments, type Pipeable } from "effect/Pipeable"
 import * as Pull from "effect/Pull"
 import type * as Schedule from "effect/Schedule"
 import * as ScheduleM from "effect/Schedule"
-import * as DelayedWork from "./DelayedWork.ts"
+import type * as DelayedWork from "./DelayedWork.ts"
 import * as Engine from "./internal/engine.ts"
 import * as WorkInternal from "./internal/work.ts"
-import { isWorkqueueError, make as makeError } from "./internal/error.ts"
+import { isWorkqueueError, make as makeError, makeUnowned } from "./internal/error.ts"
 import { EntityKey, entityOf } from "./internal/scheduler.ts"
 import type { DelayedWorkState } from "./internal/state.ts"
-import * as Workqueue from "./Workqueue.ts"
+import type * as Workqueue from "./Workqueue.ts"
 import * as WorkqueueInternal from "./internal/workqueue.ts"
 import type * as WorkqueueError from "./WorkqueueError.ts"
 
@@ -46,7 +46,9 @@ import type * as WorkqueueError from "./WorkqueueError.ts"
 export const TypeId = "~effect-workqueue/Job"
 
 /**
- * A submitted job: its id, the workqueue it runs on, and (through `Job.await`) its `Exit`.
+ * A submitted job: its id, the workqueue it runs on, and (through `Job.await`) its `Exit`. The handle holds
+ * nothing else a caller can reach (no own property; `id` and `workqueue` are read-only): the job's item, options
+ * and result live behind it, so only the `Job` calls act on a job.
  *
  * @category models
  * @since 0.1.0
@@ -76,7 +78,7 @@ export interface Job<out A, out E> extends Pipeable {
  * @category guards
  * @since 0.1.0
  */
-export const isJob = (u: unknown): u is Job<unknown, unknown> => typeof u === "object" && u !== null && TypeId in u
+export const isJob = (u: unknown): u is Job<unknown, unknown> => Engine.hasMark(u, TypeId)
 
 /**
  * What an attempt is told (as `PersistedQueue.take`'s metadata): the job's id and the attempt number, from 1.
@@ -174,24 +176,45 @@ const isCurrentJob = (state: JobState<any, any>): boolean => {
   return fiber !== undefined && Context.get(fiber.context, CurrentJob) === state
 }
 
-const JobProto = {
-  [TypeId]: { _A: (_: never) => _, _E: (_: never) => _ },
+/**
+ * The handle `submit` returns: the job's id and workqueue (read-only accessors) and nothing else a caller can
+ * reach. The state (the workqueue, the options, the internal item, the deferred, the running fiber) is behind a
+ * `#private` field: no property, enumerable or not, leads to the job's item, so no public call
+ * (`DelayedWork.cancel`, `Work.disable`) can strand `Job.await`. One small object per job, no side table.
+ */
+class JobHandle {
+  readonly #state: JobImpl<any, any>
+  constructor(state: JobImpl<any, any>) {
+    this.#state = state
+  }
+  /** The state behind `u` if it is a handle made here (a brand check: no `Proxy` trap runs), else undefined. */
+  static stateOf(u: unknown): JobImpl<any, any> | undefined {
+    return typeof u === "object" && u !== null && #state in u ? (u as JobHandle).#state : undefined
+  }
+  get id(): string {
+    return this.#state.id
+  }
+  get workqueue(): string {
+    return this.#state.workqueue
+  }
   pipe() {
     return pipeArguments(this, arguments)
-  },
-  toJSON(this: JobState<unknown, unknown>) {
+  }
+  toJSON() {
+    const state = this.#state
     return {
       _id: "Job",
-      id: this.id,
-      workqueue: this.workqueue,
-      state: this.done ? "done" : this.fiber !== undefined ? "running" : this.cancelled ? "cancelling" : "pending",
-      attempts: this.attempts
+      id: state.id,
+      workqueue: state.workqueue,
+      state: state.done ? "done" : state.fiber !== undefined ? "running" : state.cancelled ? "cancelling" : "pending",
+      attempts: state.attempts
     }
-  },
-  toString(this: JobState<unknown, unknown>) {
-    return `Job(${this.id})`
+  }
+  toString() {
+    return `Job(${this.#state.id})`
   }
 }
+Object.defineProperty(JobHandle.prototype, TypeId, { value: { _A: (_: never) => _, _E: (_: never) => _ } })
 
 /** One hidden class for every job: the fields in one order, the prototype holding the methods. */
 class JobImpl<A, E> implements JobState<A, E> {
@@ -228,24 +251,28 @@ class JobImpl<A, E> implements JobState<A, E> {
     this.step = step
   }
 }
-Object.setPrototypeOf(JobImpl.prototype, JobProto)
 
-const toState = <A, E>(job: Job<A, E>): JobState<A, E> => job as unknown as JobState<A, E>
+/** The handle of a job's state, made once when the job is queued and returned by `submit`. */
+const handleOf = <A, E>(state: JobImpl<A, E>): Job<A, E> => new JobHandle(state) as unknown as Job<A, E>
+
+const toState = <A, E>(job: Job<A, E>): JobState<A, E> => JobHandle.stateOf(job) as JobState<A, E>
 
 /**
- * Is `u` a job made by `submit`? `instanceof`, not the `TypeId` test of `isJob`: the calls below read and write
- * the job's state, so an object that only looks like one (`{ [TypeId]: ... }`) is refused, never written to.
+ * Is `u` a job made by `submit`? The handle's `#private` brand, not the `TypeId` test of `isJob`: the calls below
+ * read and write the job's state, so an object that only looks like one (`{ [TypeId]: ... }`) is refused, never
+ * written to; a `Proxy` is never a job and none of its traps runs.
  */
-const isJobState = (u: unknown): u is JobState<unknown, unknown> => u instanceof JobImpl
+const isJobState = (u: unknown): u is Job<unknown, unknown> => JobHandle.stateOf(u) !== undefined
 
 /** The typed error for a value that is not a job: `InvalidArgument`, naming the value (it has no workqueue). */
 const badJob = (u: unknown): WorkqueueError.WorkqueueError =>
-  makeError("InvalidArgument", Engine.show(u), `not a Job: ${Engine.show(u)}`)
+  makeUnowned("InvalidArgument", `not a Job: ${Engine.show(u)}`)
 
 /** The state behind `job` for the synchronous calls: a value that is not a job throws the typed error. */
 const toStateOrThrow = <A, E>(job: Job<A, E>): JobState<A, E> => {
-  if (!isJobState(job)) throw badJob(job)
-  return toState(job)
+  const state = JobHandle.stateOf(job)
+  if (state === undefined) throw badJob(job)
+  return state
 }
 
 let nextId = 0 // L: the default id's counter
@@ -300,8 +327,18 @@ const count = (metric: Metric.Metric<number, unknown>, workqueue: string) =>
 const isDataFirst = (args: IArguments): boolean =>
   WorkqueueInternal.isWorkqueue(args[0]) ||
   args.length >= 3 ||
-  Effect.isEffect(args[1]) ||
-  typeof args[1] === "function"
+  Engine.isEffectSafe(args[1]) ||
+  typeof args[1] === "function" ||
+  WorkqueueInternal.isWorkqueue(args[1])
+
+/** `Schedule.isSchedule` that never throws (a hostile `Proxy` is not a schedule). */
+const isScheduleSafe = (u: unknown): boolean => {
+  try {
+    return ScheduleM.isSchedule(u)
+  } catch {
+    return false
+  }
+}
 
 /** A submission whose arguments passed every rule: what the job is built from. */
 interface Prepared {
@@ -311,9 +348,18 @@ interface Prepared {
   readonly options: Options<any>
   readonly timeoutMs: number
   readonly maxAttempts: number
+  readonly interruptJob: boolean // `run` only: interrupting the caller cancels the job (absent: true)
 }
 
 const invalidOption = (workqueue: string, rule: string) => makeError("InvalidOptions", workqueue, `job ${rule}`)
+
+/** The keys of `Options` (`submit`), and `run`'s with its `interruptJob`: any other key is refused. */
+const SUBMIT_KEY_LIST = ["id", "delay", "timeout", "retrySchedule", "maxAttempts", "deadLetter", "whenFull"]
+const SUBMIT_KEYS = Engine.optionKeys(SUBMIT_KEY_LIST)
+const RUN_KEYS = Engine.optionKeys([...SUBMIT_KEY_LIST, "interruptJob"])
+
+/** No options given: every key its own `undefined`, so a polluted `Object.prototype` adds none. */
+const NO_OPTIONS = Object.freeze(Engine.noOptions(RUN_KEYS)) as Options<any>
 
 /**
  * The rules a submission's arguments must meet, checked before anything is built or queued: a workqueue, an effect
@@ -321,20 +367,33 @@ const invalidOption = (workqueue: string, rule: string) => makeError("InvalidOpt
  * Each broken rule is a typed `WorkqueueError` naming the workqueue (`InvalidArgument` for the first two,
  * `InvalidOptions` for the options). Reads the caller's values, never writes them.
  */
-const prepare = (wq: unknown, effect: unknown, options: unknown): Prepared | WorkqueueError.WorkqueueError => {
-  if (!WorkqueueInternal.isWorkqueue(wq)) return WorkqueueInternal.badWorkqueue(wq)
+const prepare = (
+  wq: unknown,
+  effect: unknown,
+  options: unknown,
+  what: "job (submit)" | "job (submitUnsafe)" | "job (run)" = "job (submit)",
+  keys: Engine.OptionKeys = SUBMIT_KEYS
+): Prepared | WorkqueueError.WorkqueueError => {
+  if (!WorkqueueInternal.isWorkqueue(wq)) {
+    return WorkqueueInternal.isWorkqueue(effect)
+      ? makeUnowned(
+          "InvalidArgument",
+          `the workqueue comes first: submit(wq, effect, options), got ${Engine.show(wq)} then ${Engine.show(effect)}`
+        )
+      : WorkqueueInternal.badWorkqueue(wq)
+  }
   const workqueue = WorkqueueInternal.toState(wq).name
-  if (!Effect.isEffect(effect) && typeof effect !== "function") {
+  if (!Engine.isEffectSafe(effect) && typeof effect !== "function") {
     return makeError(
       "InvalidArgument",
       workqueue,
       `a job's effect must be an Effect or a function of the attempt, got ${Engine.show(effect)}`
     )
   }
-  if (options !== undefined && (typeof options !== "object" || options === null || Array.isArray(options))) {
-    return invalidOption(workqueue, `options must be an object (or absent), got ${Engine.show(options)}`)
-  }
-  const o = (options ?? {}) as Options<any>
+  // read once into a plain copy: own keys only, no unknown key, a throwing getter refused; only the copy is kept
+  const read = Engine.readOptions(workqueue, what, options, keys)
+  if (isWorkqueueError(read)) return read
+  const o = (read ?? NO_OPTIONS) as Options<any> & { readonly interruptJob?: unknown }
   if (o.id !== undefined && typeof o.id !== "string") {
     return invalidOption(workqueue, `id must be a string, got ${Engine.show(o.id)}`)
   }
@@ -345,10 +404,11 @@ const prepare = (wq: unknown, effect: unknown, options: unknown): Prepared | Wor
   if (!(timeoutMs > 0)) {
     return invalidOption(workqueue, `timeout ${Engine.show(o.timeout)} is not a duration > 0`)
   }
-  if (o.retrySchedule !== undefined && !ScheduleM.isSchedule(o.retrySchedule)) {
+  if (o.retrySchedule !== undefined && !isScheduleSafe(o.retrySchedule)) {
     return invalidOption(workqueue, `retrySchedule must be a Schedule, got ${Engine.show(o.retrySchedule)}`)
   }
-  const maxAttempts = o.maxAttempts ?? (o.retrySchedule === undefined ? 1 : Infinity)
+  // only an omitted maxAttempts takes the default: `null` is a value, refused below
+  const maxAttempts = o.maxAttempts === undefined ? (o.retrySchedule === undefined ? 1 : Infinity) : o.maxAttempts
   if (
     typeof maxAttempts !== "number" ||
     !(maxAttempts >= 1) ||
@@ -362,13 +422,16 @@ const prepare = (wq: unknown, effect: unknown, options: unknown): Prepared | Wor
   if (o.whenFull !== undefined && o.whenFull !== "fail" && o.whenFull !== "wait") {
     return invalidOption(workqueue, `whenFull must be "fail" or "wait", got ${Engine.show(o.whenFull)}`)
   }
+  if (o.interruptJob !== undefined && typeof o.interruptJob !== "boolean") {
+    return invalidOption(workqueue, `interruptJob must be a boolean, got ${Engine.show(o.interruptJob)}`)
+  }
   const body =
     typeof effect === "function"
       ? (attempt: Attempt): Effect.Effect<any, any, any> => {
           // known only when the attempt runs: a function that returns no Effect ends that job with a defect in its
           // own Exit (and dead letter) that says so, never anything outside the job
           const result: unknown = (effect as (attempt: Attempt) => unknown)(attempt)
-          return Effect.isEffect(result)
+          return Engine.isEffectSafe(result)
             ? result
             : Effect.die(
                 makeError(
@@ -379,7 +442,7 @@ const prepare = (wq: unknown, effect: unknown, options: unknown): Prepared | Wor
               )
         }
       : () => effect as Effect.Effect<any, any, any>
-  return { wq, workqueue, body, options: o, timeoutMs, maxAttempts }
+  return { wq, workqueue, body, options: o, timeoutMs, maxAttempts, interruptJob: o.interruptJob !== false }
 }
 
 /** The job's state and its item, made with the services `ctx` (the caller's, or the system's for `submitUnsafe`). */
@@ -410,7 +473,7 @@ const newJob = <A, E>(
 
 /** The first queueing of a job: `queue` (or `queueDelayed` with `delay`), with `maxPending` applying. */
 const queueJob = (state: JobState<any, any>) =>
-  WorkqueueInternal.queueDelayedResult(state.wq, undefined, state.dwork, state.options.delay ?? 0, false)
+  WorkqueueInternal.queueDelayedResult(state.wq, undefined, state.dwork, state.options.delay ?? 0, false, false, true)
 
 /**
  * Queue a one-shot job on `wq` and return its handle at once; `Job.await` gives its `Exit`, `Job.join` its value.
@@ -427,7 +490,11 @@ const queueJob = (state: JobState<any, any>) =>
  * effect that is neither an Effect nor a function fails with `reason: "InvalidArgument"`; each option with a wrong
  * type or value (`id` a string, `timeout` a duration > 0, `retrySchedule` a `Schedule`, `maxAttempts` an integer
  * >= 1 or `Infinity`, `deadLetter` a function, `whenFull` `"fail"` or `"wait"`) with `reason: "InvalidOptions"`, a
- * `delay` that is not a duration with `reason: "InvalidDelay"`.
+ * `delay` that is not a duration with `reason: "InvalidDelay"`. The options are read once into a copy, own keys
+ * only, and only the copy is used afterwards (changing the caller's object after `submit` changes nothing); they
+ * must be a plain object, an unknown key (`maxAtempts`, or `run`'s `interruptJob`) or a getter that throws fails
+ * with `reason: "InvalidOptions"`, and `null` is a value, not an option left out. The effect and the workqueue
+ * swapped (`submit(effect, wq)`) fail with `reason: "InvalidArgument"`, never curry.
  *
  * **Gotchas**: an attempt runs in a child fiber of the worker, so the engine's concurrency management sees a
  * worker waiting on it (sleeping), as for any handler that awaits: it does not count toward `nr_running`.
@@ -471,26 +538,33 @@ export const submit: {
     Effect.suspend(() => {
       const prepared = prepare(wq, effect, options)
       if (isWorkqueueError(prepared)) return Effect.fail(prepared)
-      const start = (step: JobState<A, E>["step"]) =>
-        Effect.contextWith((ctx: Context.Context<R>) => {
-          const state = newJob<A, E>(prepared, ctx, step)
-          if (prepared.options.whenFull === "wait") {
-            return Effect.as(
-              WorkqueueInternal.queueWaitWith(wq, () => queueJob(state)),
-              state
-            )
-          }
-          const result = queueJob(state)
-          return typeof result === "boolean" ? Effect.succeed(state) : Effect.fail(result)
-        })
-      const schedule = prepared.options.retrySchedule
-      const job =
-        schedule === undefined
-          ? start(undefined)
-          : Effect.flatMap(ScheduleM.toStep(schedule as any), (step) => start(step as any))
-      return job as unknown as Effect.Effect<Job<A, E | Cause.TimeoutError>, WorkqueueError.WorkqueueError, R>
+      return submitPrepared<A, E, R>(prepared)
     })
 )
+
+/** Build and queue the job a checked submission describes (`submit`, `run`): its handle, or why it was refused. */
+const submitPrepared = <A, E, R>(
+  prepared: Prepared
+): Effect.Effect<Job<A, E | Cause.TimeoutError>, WorkqueueError.WorkqueueError, R> => {
+  const start = (step: JobState<A, E>["step"]) =>
+    Effect.contextWith((ctx: Context.Context<R>) => {
+      const state = newJob<A, E>(prepared, ctx, step)
+      if (prepared.options.whenFull === "wait") {
+        return Effect.as(
+          WorkqueueInternal.queueWaitWith(prepared.wq, () => queueJob(state)),
+          handleOf(state)
+        )
+      }
+      const result = queueJob(state)
+      return typeof result === "boolean" ? Effect.succeed(handleOf(state)) : Effect.fail(result)
+    })
+  const schedule = prepared.options.retrySchedule
+  const job =
+    schedule === undefined
+      ? start(undefined)
+      : Effect.flatMap(ScheduleM.toStep(schedule as any), (step) => start(step as any))
+  return job as unknown as Effect.Effect<Job<A, E | Cause.TimeoutError>, WorkqueueError.WorkqueueError, R>
+}
 
 /**
  * Synchronous twin of `submit`, for callers outside an Effect (a callback, an event handler): the same checks and
@@ -530,7 +604,7 @@ export const submitUnsafe = <A, E>(
   effect: Effect.Effect<A, E> | ((attempt: Attempt) => Effect.Effect<A, E>),
   options?: Options<E>
 ): Job<A, E | Cause.TimeoutError> => {
-  const prepared = prepare(wq, effect, options)
+  const prepared = prepare(wq, effect, options, "job (submitUnsafe)")
   if (isWorkqueueError(prepared)) throw prepared
   if (prepared.options.whenFull === "wait") {
     throw makeError(
@@ -556,7 +630,7 @@ export const submitUnsafe = <A, E>(
   const state = newJob<A, E>(prepared, ctx, step)
   const result = queueJob(state)
   if (typeof result !== "boolean") throw result
-  return state as unknown as Job<A, E | Cause.TimeoutError>
+  return handleOf(state) as unknown as Job<A, E | Cause.TimeoutError>
 }
 
 // ---------------------------------------------------------------------------
@@ -826,21 +900,16 @@ export const run: {
     wq: Workqueue.Workqueue,
     effect: Effect.Effect<A, E, R> | ((attempt: Attempt) => Effect.Effect<A, E, R>),
     options?: Options<E> & { readonly interruptJob?: boolean | undefined }
-  ): Effect.Effect<A, E | Cause.TimeoutError | WorkqueueError.WorkqueueError, R> => {
-    const interruptJob = (options as { interruptJob?: unknown } | null | undefined)?.interruptJob
-    if (interruptJob !== undefined && typeof interruptJob !== "boolean") {
-      return Effect.fail(
-        WorkqueueInternal.isWorkqueue(wq)
-          ? invalidOption(Workqueue.name(wq), `interruptJob must be a boolean, got ${Engine.show(interruptJob)}`)
-          : WorkqueueInternal.badWorkqueue(wq)
+  ): Effect.Effect<A, E | Cause.TimeoutError | WorkqueueError.WorkqueueError, R> =>
+    Effect.suspend(() => {
+      const prepared = prepare(wq, effect, options, "job (run)", RUN_KEYS)
+      if (isWorkqueueError(prepared)) return Effect.fail(prepared)
+      return Effect.uninterruptibleMask((restore) =>
+        Effect.flatMap(restore(submitPrepared<A, E, R>(prepared)), (job) =>
+          prepared.interruptJob ? Effect.onInterrupt(restore(join(job)), () => cancel(job)) : restore(join(job))
+        )
       )
-    }
-    return Effect.uninterruptibleMask((restore) =>
-      Effect.flatMap(restore(submit(wq, effect, options)), (job) =>
-        options?.interruptJob === false ? restore(join(job)) : Effect.onInterrupt(restore(join(job)), () => cancel(job))
-      )
-    )
-  }
+    })
 )
 
 // ---------------------------------------------------------------------------
@@ -891,7 +960,7 @@ export const cancel = <A, E>(job: Job<A, E>): Effect.Effect<boolean, WorkqueueEr
       // from its own attempt (or a fiber it forked): waiting for the attempt to stop would wait for itself, so
       // the attempt is interrupted at once — `cancel` does not return, the job's Exit is an interruption
       state.cancelled = true
-      DelayedWork.cancelUnsafe(state.dwork)
+      WorkInternal.cancelItemUnsafe(state.dwork as unknown as DelayedWorkState)
       const current = Fiber.getCurrent()
       if (state.fiber !== undefined && state.fiber !== current) {
         state.fiber.interruptUnsafe(current!.id)
@@ -900,7 +969,7 @@ export const cancel = <A, E>(job: Job<A, E>): Effect.Effect<boolean, WorkqueueEr
     }
     state.cancelled = true
     // 1. cancel pending: the queued / armed / retry instance can no longer start
-    if (DelayedWork.cancelUnsafe(state.dwork)) {
+    if (WorkInternal.cancelItemUnsafe(state.dwork as unknown as DelayedWorkState)) {
       return Effect.as(complete(state, Exit.interrupt()), true)
     }
     // 2. signal the running attempt, 3. wait for it to settle the result; it stopped if its Exit is an interruption

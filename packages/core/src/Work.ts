@@ -18,6 +18,7 @@ import * as Internal from "./internal/work.ts"
 import { succeedStep } from "./internal/yieldable.ts"
 import { WORK_PENDING } from "./internal/workData.ts"
 import type * as WorkqueueError from "./WorkqueueError.ts"
+import { isWorkqueueError } from "./WorkqueueError.ts"
 
 /**
  * The key that marks a `Work` value, delayed ones included (`isWork` tests for it).
@@ -55,7 +56,7 @@ export interface Work extends Pipeable {
  * @category guards
  * @since 0.1.0
  */
-export const isWork = (u: unknown): u is Work => typeof u === "object" && u !== null && TypeId in u
+export const isWork = (u: unknown): u is Work => Engine.hasMark(u, TypeId)
 
 /** The engine's state behind `work` (throws the typed `InvalidArgument` error if it is not a `Work`). */
 const toState = Internal.workState
@@ -96,13 +97,13 @@ export const make = <E, R>(
   fn: (self: Work) => Effect.Effect<void, E, R>,
   options?: { readonly name?: string | undefined }
 ): Effect.Effect<Work, never, R> => {
-  // checked when called (a pure check, no state): a handler that is not a function, options that are not an
-  // object, a name that is not a string — the one defect of the item API (see `badMakeArgs`)
-  const bad = Internal.badMakeArgs(fn, options, false)
-  if (bad !== undefined) return Effect.die(bad)
+  // checked when called (a pure check, no state): a handler that is not a function, options that are not a plain
+  // object or hold another key, a name that is not a string — the one defect of the item API (see `makeArgs`)
+  const args = Internal.makeArgs(fn, options, false)
+  if (isWorkqueueError(args)) return Effect.die(args)
   // one step on the caller's fiber, completed inside its `yield*` when it can (internal/yieldable.ts): the
   // caller's context is a reference to the fiber's, nothing is copied
-  return succeedStep(Internal.makeWorkStep, fn, options?.name, undefined) as unknown as Effect.Effect<Work, never, R>
+  return succeedStep(Internal.makeWorkStep, fn, args.name, undefined) as unknown as Effect.Effect<Work, never, R>
 }
 
 /**

@@ -20,6 +20,7 @@ import * as Internal from "./internal/workqueue.ts"
 import {
   allocUnsafe,
   badWorkqueue,
+  dataFirst,
   orThrow,
   queueDelayedResult,
   queueOnResult,
@@ -29,7 +30,7 @@ import {
   unwrap
 } from "./internal/workqueue.ts"
 import { WQ_FREEZABLE, WQ_MEM_RECLAIM, WQ_UNBOUND } from "./internal/flags.ts"
-import { badOptionsObject, resolveOptions } from "./internal/options.ts"
+import { namedFlags, type RawOptions, resolveOptions } from "./internal/options.ts"
 import { resultStep } from "./internal/yieldable.ts"
 import { systemOf } from "./internal/service.ts"
 import type * as Work from "./Work.ts"
@@ -173,13 +174,17 @@ const alloc = (name: string, flags: unknown, internal: number, maxActive: unknow
  * warning (`wq_clamp_max_active()`), anything else (NaN, 1.5, a string) fails with `reason: "InvalidMaxActive"`.
  * `flags` must be a non-negative integer made of the `WQ_*` constants above: any other bit (the kernel's
  * internal `__WQ_*` bits included) or a non-integer fails with `reason: "InvalidFlags"`, as does `WQ_BH` with any
- * flag but `WQ_HIGHPRI`, or with a non-zero `maxActive`. A name that is not a non-empty string fails with
+ * flag but `WQ_HIGHPRI` and `WQ_PERCPU` (the kernel's `__WQ_BH_ALLOWS`: a BH workqueue is per-CPU, so the explicit
+ * `WQ_PERCPU`, or `unbound: false`, is allowed), or with a non-zero `maxActive`. A name that is not a non-empty string fails with
  * `reason: "InvalidName"`; once the system layer has begun to close, every call fails with
  * `reason: "SystemClosed"`. The named options (`concurrency`, `ordered`, `unbound`, `highpri`, ...) map to exactly
  * one set of `WQ_*` flags (`{ concurrency: 4 }` is `{ flags: WQ_UNBOUND, maxActive: 4 }`); named options that
  * contradict each other or the `flags` bitmask (`unbound: true`, `ordered: true` or `concurrency` with
- * `WQ_PERCPU` in `flags`), a `maxPending` that is not a positive integer or `Infinity`, and options that are not an
- * object (`null`, an array, a number) fail with `reason: "InvalidOptions"`. `maxPending: Infinity` is accepted and
+ * `WQ_PERCPU` in `flags`), a `maxPending` that is not a positive integer or `Infinity`, options that are not a
+ * plain object (`null`, an array, a number, a `Map`, an object with another prototype), an unknown key (`maxActvie`)
+ * and an option whose getter throws fail with `reason: "InvalidOptions"` naming the workqueue and the key. The
+ * options are read once, own properties only (a polluted `Object.prototype` adds none); `undefined` is an option
+ * left out, `null` is a value (`maxPending: null` fails). `maxPending: Infinity` is accepted and
  * means no bound, as leaving it out does. `WQ_UNBOUND | WQ_PERCPU` in `flags` is not refused: a warning is logged
  * once per system and `WQ_PERCPU` is dropped (the workqueue is unbound).
  *
@@ -205,12 +210,46 @@ export const make = (
   name: string,
   options?: Options
 ): Effect.Effect<Workqueue, WorkqueueError.WorkqueueError, Scope.Scope | WorkqueueSystem> =>
+  makeWith(name, options, MAKE_KEYS, "Workqueue.make", false)
+
+/** The option keys `make` accepts, and `makeOrdered` (no `ordered`, `concurrency`, `maxActive`: it fixes them). */
+const MAKE_KEY_LIST = ["flags", "maxActive", "ordered", "concurrency", "maxPending", ...Object.keys(namedFlags)]
+const MAKE_KEYS = Engine.optionKeys(MAKE_KEY_LIST)
+const ORDERED_KEYS = Engine.optionKeys(
+  MAKE_KEY_LIST.filter((key) => key !== "ordered" && key !== "concurrency" && key !== "maxActive")
+)
+
+/**
+ * `make` and `makeOrdered`: the name first, then the options read once into a plain copy (`readOptions`), then
+ * the bitmask and max_active (`checkAllocArgs`), then the named options' rules (`resolveOptions`).
+ */
+const makeWith = (name: string, options: unknown, keys: Engine.OptionKeys, what: string, ordered: boolean) =>
   Effect.suspend(() => {
-    const bad = Engine.checkAllocArgs(name, options?.flags ?? 0, options?.maxActive ?? 0)
+    const badName = Engine.checkAllocArgs(name, 0, 0)
+    if (badName !== undefined) return Effect.fail(badName)
+    const read = Engine.readOptions(name, what, options, keys)
+    if (WorkqueueError.isWorkqueueError(read)) return Effect.fail(read)
+    // every key of the copy is its own (a polluted `Object.prototype` adds no option); `undefined` is omitted,
+    // `null` is a value, refused by its rule
+    const o: Record<string, unknown> = read ?? Engine.noOptions(keys)
+    // ordered is WQ_UNBOUND: a named `unbound: false` contradicts it; WQ_PERCPU in the bitmask is the kernel's
+    // WARN-and-drop (`alloc_ordered_workqueue()` = `WQ_UNBOUND | __WQ_ORDERED | flags`), as for `make`
+    if (ordered && o.unbound === false) {
+      return Effect.fail(
+        makeError("InvalidOptions", name, `${what}: an ordered workqueue is unbound; unbound: false contradicts it`)
+      )
+    }
+    const bad = Engine.checkAllocArgs(
+      name,
+      o.flags === undefined ? 0 : o.flags,
+      o.maxActive === undefined ? 0 : o.maxActive
+    )
     if (bad !== undefined) return Effect.fail(bad)
-    const resolved = resolveOptions(name, options)
+    const resolved = resolveOptions(name, o as RawOptions)
     if (WorkqueueError.isWorkqueueError(resolved)) return Effect.fail(resolved)
-    const wq = alloc(name, resolved.flags, resolved.internal, resolved.maxActive)
+    const wq = ordered
+      ? alloc(name, resolved.flags, WQ_UNBOUND | Engine.__WQ_ORDERED, 1)
+      : alloc(name, resolved.flags, resolved.internal, resolved.maxActive)
     if (resolved.maxPending === Infinity) return wq
     return Effect.map(wq, (wq) => {
       toState(wq).maxPending = resolved.maxPending // before anyone can queue on it
@@ -221,6 +260,11 @@ export const make = (
 /**
  * Allocate an ordered workqueue (`alloc_ordered_workqueue()`): at most one item executes at any time, in
  * queueing order, whatever CPU queued it.
+ *
+ * **Details**: the options are `make`'s without `ordered`, `concurrency` and `maxActive` (fixed here: giving one is
+ * an unknown key, `reason: "InvalidOptions"`); the named flags are honoured (`{ highpri: true }` is `WQ_HIGHPRI`,
+ * as `alloc_ordered_workqueue()` takes any flags), `unbound: false` contradicts ordering (`InvalidOptions`),
+ * `WQ_PERCPU` in `flags` is warned about and dropped as in `make`, and the same checks as `make` apply.
  *
  * **Kernel**: `alloc_ordered_workqueue()` = `WQ_UNBOUND | __WQ_ORDERED | flags`, max_active 1.
  *
@@ -242,12 +286,9 @@ export const make = (
  */
 export const makeOrdered = (
   name: string,
-  options?: { readonly flags?: number | undefined }
+  options?: Omit<Options, "ordered" | "concurrency" | "maxActive">
 ): Effect.Effect<Workqueue, WorkqueueError.WorkqueueError, Scope.Scope | WorkqueueSystem> =>
-  Effect.suspend(() => {
-    const bad = Engine.checkAllocArgs(name, 0, 0) ?? badOptionsObject(name, options)
-    return bad !== undefined ? Effect.fail(bad) : alloc(name, options?.flags ?? 0, WQ_UNBOUND | Engine.__WQ_ORDERED, 1)
-  })
+  makeWith(name, options, ORDERED_KEYS, "Workqueue.makeOrdered", true)
 
 /**
  * The legacy `create_workqueue()`: per-CPU, `WQ_MEM_RECLAIM`, max_active 1 — one at a time *per CPU*.
@@ -334,12 +375,18 @@ export const flags = (wq: Workqueue): number => toStateOrThrow(wq).flags
 export const maxActive = (wq: Workqueue): number => toStateOrThrow(wq).savedMaxActive
 
 /**
- * `workqueue_congested()`: advisory — that CPU's pwq holds inactive items.
+ * `workqueue_congested()`: advisory — that CPU's pwq holds inactive items. A CPU outside `0..cpus-1` (or not a
+ * number) throws `reason: "InvalidCpu"`, as the queueing calls' `*Unsafe` twins throw theirs; a value that is not a
+ * workqueue throws `reason: "InvalidArgument"`.
  * @category models
  * @since 0.1.0
  */
 export const congestedUnsafe = (wq: Workqueue, cpu: number): boolean => {
-  const pwq = toStateOrThrow(wq).pwqs[cpu]
+  const state = toStateOrThrow(wq)
+  // the CPU is checked as the queueing calls check it (a value that is not one of the system's: InvalidCpu)
+  const bad = Engine.checkCpu(state.system, state, cpu === undefined ? Number.NaN : cpu)
+  if (bad !== undefined) throw bad
+  const pwq = state.pwqs[cpu]
   return pwq !== undefined && pwq.inactive.length > 0
 }
 
@@ -388,7 +435,7 @@ export const queue: {
   (work: Work.Work): (wq: Workqueue) => Effect.Effect<boolean, WorkqueueError.WorkqueueError>
   (wq: Workqueue, work: Work.Work): Effect.Effect<boolean, WorkqueueError.WorkqueueError>
 } = dual(
-  2,
+  dataFirst(2),
   (wq: Workqueue, work: Work.Work): Effect.Effect<boolean, WorkqueueError.WorkqueueError> =>
     resultStep(queueStep, wq, work, undefined)
 )
@@ -437,7 +484,7 @@ export const queueOn: {
   (cpu: number, work: Work.Work): (wq: Workqueue) => Effect.Effect<boolean, WorkqueueError.WorkqueueError>
   (wq: Workqueue, cpu: number, work: Work.Work): Effect.Effect<boolean, WorkqueueError.WorkqueueError>
 } = dual(
-  3,
+  dataFirst(3),
   (wq: Workqueue, cpu: number, work: Work.Work): Effect.Effect<boolean, WorkqueueError.WorkqueueError> =>
     Effect.suspend(() => unwrap(queueOnResult(wq, cpu, work, true)))
 )
@@ -486,7 +533,7 @@ export const queueDelayed: {
     dwork: DelayedWork.DelayedWork,
     delay: Duration.Input
   ): Effect.Effect<boolean, WorkqueueError.WorkqueueError>
-} = dual(3, (wq: Workqueue, dwork: DelayedWork.DelayedWork, delay: Duration.Input) =>
+} = dual(dataFirst(3), (wq: Workqueue, dwork: DelayedWork.DelayedWork, delay: Duration.Input) =>
   resultStep(queueDelayedStep, wq, dwork, delay)
 )
 
@@ -532,7 +579,7 @@ export const queueDelayedOn: {
     dwork: DelayedWork.DelayedWork,
     delay: Duration.Input
   ): Effect.Effect<boolean, WorkqueueError.WorkqueueError>
-} = dual(4, (wq: Workqueue, cpu: number, dwork: DelayedWork.DelayedWork, delay: Duration.Input) =>
+} = dual(dataFirst(4), (wq: Workqueue, cpu: number, dwork: DelayedWork.DelayedWork, delay: Duration.Input) =>
   Effect.suspend(() => unwrap(queueDelayedResult(wq, cpu, dwork, delay, false, true)))
 )
 
@@ -574,7 +621,7 @@ export const modDelayed: {
     dwork: DelayedWork.DelayedWork,
     delay: Duration.Input
   ): Effect.Effect<boolean, WorkqueueError.WorkqueueError>
-} = dual(3, (wq: Workqueue, dwork: DelayedWork.DelayedWork, delay: Duration.Input) =>
+} = dual(dataFirst(3), (wq: Workqueue, dwork: DelayedWork.DelayedWork, delay: Duration.Input) =>
   Effect.suspend(() => unwrap(queueDelayedResult(wq, undefined, dwork, delay, true)))
 )
 
@@ -620,7 +667,7 @@ export const modDelayedOn: {
     dwork: DelayedWork.DelayedWork,
     delay: Duration.Input
   ): Effect.Effect<boolean, WorkqueueError.WorkqueueError>
-} = dual(4, (wq: Workqueue, cpu: number, dwork: DelayedWork.DelayedWork, delay: Duration.Input) =>
+} = dual(dataFirst(4), (wq: Workqueue, cpu: number, dwork: DelayedWork.DelayedWork, delay: Duration.Input) =>
   Effect.suspend(() => unwrap(queueDelayedResult(wq, cpu, dwork, delay, true, true)))
 )
 
@@ -776,7 +823,8 @@ export const fireArmed = (wq: Workqueue): Effect.Effect<number, WorkqueueError.W
  * Change `max_active` (`workqueue_set_max_active()`): clamped to [1, 2048] with a warning (0 is out of range
  * here and becomes 1); raising it activates inactive items at once (round-robin over pwqs, FIFO within each);
  * lowering it never stops running items. On ordered and BH workqueues it warns and does nothing. A value that is
- * not an integer (NaN, 1.5, a string) fails with `reason: "InvalidMaxActive"` and changes nothing.
+ * not an integer (NaN, 1.5, a string) fails with `reason: "InvalidMaxActive"` and changes nothing; so does a
+ * destroyed workqueue, with `reason: "Destroyed"`.
  *
  * **Kernel**: `workqueue_set_max_active()`, kernel/workqueue.c.
  *
@@ -801,7 +849,7 @@ export const setMaxActive: {
   (n: number): (wq: Workqueue) => Effect.Effect<void, WorkqueueError.WorkqueueError>
   (wq: Workqueue, n: number): Effect.Effect<void, WorkqueueError.WorkqueueError>
 } = dual(
-  2,
+  dataFirst(2),
   (wq: Workqueue, n: number): Effect.Effect<void, WorkqueueError.WorkqueueError> =>
     Effect.suspend(() => {
       if (!isWorkqueue(wq)) return Effect.fail(badWorkqueue(wq))
@@ -810,6 +858,9 @@ export const setMaxActive: {
         return Effect.fail(
           makeError("InvalidMaxActive", state.name, `max_active must be an integer, got ${Engine.show(n)}`)
         )
+      }
+      if (state.lifecycle === "Destroyed") {
+        return Effect.fail(makeError("Destroyed", state.name, "cannot set max_active of a destroyed workqueue"))
       }
       Engine.setMaxActive(state.system, state, n)
       return Effect.void
@@ -892,7 +943,7 @@ export const queueWait: {
   (work: Work.Work): (wq: Workqueue) => Effect.Effect<boolean, WorkqueueError.WorkqueueError>
   (wq: Workqueue, work: Work.Work): Effect.Effect<boolean, WorkqueueError.WorkqueueError>
 } = dual(
-  2,
+  dataFirst(2),
   (wq: Workqueue, work: Work.Work): Effect.Effect<boolean, WorkqueueError.WorkqueueError> =>
     queueWaitWith(wq, () => queueOnResult(wq, undefined, work))
 )
@@ -930,7 +981,7 @@ const RefusedCancelling: Outcome = { _tag: "Refused", reason: "Cancelling" }
 
 /** Whether `work` is disabled before the call, read only from a value that is an item (validated after). */
 const disabledBefore = (work: unknown): boolean =>
-  typeof work === "object" && work !== null && (work as { disable?: number }).disable! > 0
+  Engine.hasMark(work, Internal.WorkTypeIdKey) && (work as { disable?: number }).disable! > 0
 
 const refused = (work: Work.Work): Outcome =>
   Engine.refusalReason(work as any) === "Cancelling" ? RefusedCancelling : RefusedDisabled
@@ -967,7 +1018,7 @@ export const queueOutcome: {
   (work: Work.Work): (wq: Workqueue) => Effect.Effect<Outcome, WorkqueueError.WorkqueueError>
   (wq: Workqueue, work: Work.Work): Effect.Effect<Outcome, WorkqueueError.WorkqueueError>
 } = dual(
-  2,
+  dataFirst(2),
   (wq: Workqueue, work: Work.Work): Effect.Effect<Outcome, WorkqueueError.WorkqueueError> =>
     Effect.suspend(() => {
       const disabled = disabledBefore(work)
@@ -1013,7 +1064,7 @@ export const modDelayedOutcome: {
     dwork: DelayedWork.DelayedWork,
     delay: Duration.Input
   ): Effect.Effect<Outcome, WorkqueueError.WorkqueueError>
-} = dual(3, (wq: Workqueue, dwork: DelayedWork.DelayedWork, delay: Duration.Input) =>
+} = dual(dataFirst(3), (wq: Workqueue, dwork: DelayedWork.DelayedWork, delay: Duration.Input) =>
   Effect.suspend(() => {
     const disabled = disabledBefore(dwork)
     const result = queueDelayedResult(wq, undefined, dwork, delay, true)

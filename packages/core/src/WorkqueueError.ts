@@ -46,12 +46,17 @@ const reasons = [
  *   (a work item belongs to the first system it is queued on, until that system closes; see docs/DESIGN.md).
  * - `InvalidArgument`: a value that is not a `Workqueue`, `Work`, `DelayedWork` or `Job` where one is required
  *   (`queueDelayed` needs a `DelayedWork`), a job effect that is neither an Effect nor a function, or a missing
- *   CPU for a `*On` call. With no workqueue to name, `workqueue` holds the offending value as text.
+ *   CPU for a `*On` call (a `*On` call missing its CPU, `queueOn(wq, work)`, fails here: it is never curried). With
+ *   no workqueue to name (the bad value is where the workqueue, item or job should be), `workqueue` is `""` and the
+ *   message is the rule alone, the value shown by kind (`Workqueue("events")`, `Job("a-1")`, `42`).
  * - `QueueFull`: the workqueue's `maxPending` items are pending (armed or queued, not started); ours, the
  *   kernel has no bound. `Workqueue.queueWait` waits for room instead.
- * - `InvalidOptions`: options that are not an object; named options of `Workqueue.make` that contradict each
- *   other or the `flags` bitmask, or a `maxPending` that is not a positive integer (or `Infinity`); a `Job.submit`
- *   option of the wrong type or value (`whenFull: "block"`, `retrySchedule: {}`, ...).
+ * - `InvalidOptions`: options that are not a plain object (`null`, an array, a `Map`, a workqueue, an object with
+ *   another prototype), an unknown key (a typo such as `maxActvie` is refused, never ignored), an option whose
+ *   getter throws; named options of `Workqueue.make` that contradict each other or the `flags` bitmask, or a
+ *   `maxPending` that is not a positive integer (or `Infinity`); a `Job.submit` option of the wrong type or value
+ *   (`whenFull: "block"`, `retrySchedule: {}`, `maxAttempts: null`, ...). Options are read once, own keys only:
+ *   `undefined` is an option left out, `null` is a value and must meet the option's rule.
  *
  * A `WQ_BH` handler that suspends is not an error: it is warned once (BH work must not sleep) and completes.
  *

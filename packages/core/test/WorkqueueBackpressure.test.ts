@@ -85,7 +85,7 @@ describe("Workqueue friendly options", () => {
             const error = yield* Effect.flip(make())
             assert.strictEqual(error.reason, "InvalidOptions", String(options))
             assert.strictEqual(error.workqueue, "opts")
-            assert.include(error.message, "options must be an object")
+            assert.include(error.message, "options must be a plain object")
           }
         }
         assert.lengthOf(

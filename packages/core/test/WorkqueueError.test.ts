@@ -457,6 +457,26 @@ describe("WorkqueueError: arguments a JavaScript caller may get wrong (InvalidAr
 // the bad-value table: every public call, every argument, every JavaScript type
 // ---------------------------------------------------------------------------
 
+/** A `Proxy` whose every trap throws: the type tests must not let its errors escape (they answer "not one"). */
+const hostileProxy = (): object =>
+  new Proxy(
+    {},
+    {
+      has() {
+        throw new Error("PROXY-HAS")
+      },
+      get() {
+        throw new Error("PROXY-GET")
+      },
+      getPrototypeOf() {
+        throw new Error("PROXY-PROTO")
+      },
+      ownKeys() {
+        throw new Error("PROXY-KEYS")
+      }
+    }
+  )
+
 describe("WorkqueueError: bad input of every type fails typed — never a defect, a throw from an Effect call, a hang", () => {
   /** The values a JavaScript caller may pass anywhere: every type, and the API's own values in the wrong place. */
   const table = (own: {
@@ -478,7 +498,8 @@ describe("WorkqueueError: bad input of every type fails typed — never a defect
     ["a Work", own.work],
     ["a DelayedWork", own.dwork],
     ["a Workqueue", own.wq],
-    ["a Job", own.job]
+    ["a Job", own.job],
+    ["a Proxy whose traps throw", hostileProxy()]
   ]
 
   /**
@@ -507,7 +528,12 @@ describe("WorkqueueError: bad input of every type fails typed — never a defect
       assert.isTrue(WorkqueueError.isWorkqueueError(error), `${label}: failed with ${String(error)}`)
       const e = error as WorkqueueError.WorkqueueError
       assert.strictEqual(e.reason, reason, `${label}: ${e.message}`)
-      assert.include(e.message, `workqueue "${e.workqueue}"`, `${label}: the message names the workqueue`)
+      if (e.workqueue === "") {
+        // no workqueue at hand (the bad value is in its place): the bad value is never presented as a name
+        assert.notInclude(e.message, 'workqueue "', `${label}: no workqueue, none named`)
+      } else {
+        assert.include(e.message, `workqueue "${e.workqueue}"`, `${label}: the message names the workqueue`)
+      }
       return e
     })
 
@@ -596,7 +622,10 @@ describe("WorkqueueError: bad input of every type fails typed — never a defect
             const work = v as Work.Work
             calls.push(
               ["queueOutcome", () => Workqueue.queueOutcome(wq, work)],
-              ["queueOutcome (data-last)", () => Workqueue.queueOutcome(work)(wq)],
+              // a workqueue in first position is data-first (its item missing): covered by the D3 spec below
+              ...(Workqueue.isWorkqueue(v)
+                ? []
+                : ([["queueOutcome (data-last)", () => Workqueue.queueOutcome(work)(wq)]] as const)),
               ["queueWait", () => Workqueue.queueWait(wq, work)],
               ["schedule", () => WorkqueueSystem.schedule(work)],
               ["Work.pending", () => Work.pending(work)],
@@ -615,7 +644,9 @@ describe("WorkqueueError: bad input of every type fails typed — never a defect
             const dwork = v as DelayedWork.DelayedWork
             calls.push(
               ["modDelayedOutcome", () => Workqueue.modDelayedOutcome(wq, dwork, 1)],
-              ["modDelayedOutcome (data-last)", () => Workqueue.modDelayedOutcome(dwork, 1)(wq)],
+              ...(Workqueue.isWorkqueue(v)
+                ? []
+                : ([["modDelayedOutcome (data-last)", () => Workqueue.modDelayedOutcome(dwork, 1)(wq)]] as const)),
               ["queueDelayed", () => Workqueue.queueDelayed(wq, dwork, 1)],
               ["modDelayed", () => Workqueue.modDelayed(wq, dwork, 1)],
               ["scheduleDelayed", () => WorkqueueSystem.scheduleDelayed(dwork, 1)],
@@ -670,9 +701,9 @@ describe("WorkqueueError: bad input of every type fails typed — never a defect
           )
         }
         const options: ReadonlyArray<readonly [string, unknown, WorkqueueError.Reason, string]> = [
-          ["options null", null, "InvalidOptions", "options must be an object"],
-          ["options 42", 42, "InvalidOptions", "options must be an object"],
-          ["options []", [], "InvalidOptions", "options must be an object"],
+          ["options null", null, "InvalidOptions", "options must be a plain object"],
+          ["options 42", 42, "InvalidOptions", "options must be a plain object"],
+          ["options []", [], "InvalidOptions", "options must be a plain object"],
           ["id 42", { id: 42 }, "InvalidOptions", "id must be a string"],
           ["id {}", { id: {} }, "InvalidOptions", "id must be a string"],
           ["retrySchedule {}", { retrySchedule: {} }, "InvalidOptions", "retrySchedule must be a Schedule"],
@@ -772,6 +803,412 @@ describe("WorkqueueError: bad input of every type fails typed — never a defect
         assert.include(String(Cause.squash(exit.cause)), "its effect function returned 42, not an Effect")
       }
       assert.isTrue(yield* Job.submit(own.wq, Effect.succeed(1)).pipe(Effect.flatMap(Job.join), Effect.as(true)))
+    }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 2 })))
+  )
+
+  /** A getter that throws: reading the option must be refused with the rule, never escape as a raw Error. */
+  const throwingGetter = (key: string): object =>
+    Object.defineProperty({}, key, {
+      enumerable: true,
+      get() {
+        throw new Error("GETTER")
+      }
+    })
+
+  /** Runs `f` with `Object.prototype[key] = value`, always restoring it. */
+  const withPolluted = <A, E, R>(key: string, value: unknown, f: () => Effect.Effect<A, E, R>) =>
+    Effect.acquireUseRelease(
+      Effect.sync(() => {
+        ;(Object.prototype as Record<string, unknown>)[key] = value
+      }),
+      f,
+      () =>
+        Effect.sync(() => {
+          delete (Object.prototype as Record<string, unknown>)[key]
+        })
+    )
+
+  it.effect("the type guards answer false for a Proxy whose traps throw, never throw themselves", () =>
+    Effect.gen(function* () {
+      const proxy = hostileProxy()
+      assert.isFalse(Work.isWork(proxy))
+      assert.isFalse(DelayedWork.isDelayedWork(proxy))
+      assert.isFalse(Workqueue.isWorkqueue(proxy))
+      assert.isFalse(Job.isJob(proxy))
+      const own = yield* setup
+      assert.isTrue(Work.isWork(own.work) && DelayedWork.isDelayedWork(own.dwork) && Job.isJob(own.job))
+      assert.isTrue(Workqueue.isWorkqueue(own.wq))
+    }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 2 })))
+  )
+
+  it.effect("options are read once inside a guard: a throwing getter is InvalidOptions at every constructor", () =>
+    Effect.gen(function* () {
+      const own = yield* setup
+      for (const key of ["flags", "maxActive", "highpri", "maxPending"]) {
+        const e = yield* failsTyped(
+          `make {get ${key}}`,
+          () => Workqueue.make("getter", throwingGetter(key)),
+          "InvalidOptions"
+        )
+        assert.strictEqual(e?.workqueue, "getter")
+        assert.include(e?.message, "reading the options threw")
+      }
+      yield* failsTyped(
+        "makeOrdered {get flags}",
+        () => Workqueue.makeOrdered("g", throwingGetter("flags")),
+        "InvalidOptions"
+      )
+      for (const key of ["id", "delay", "deadLetter", "whenFull"]) {
+        const o = throwingGetter(key) as Job.Options<never>
+        yield* failsTyped(`submit {get ${key}}`, () => Job.submit(own.wq, Effect.succeed(1), o), "InvalidOptions")
+        yield* failsTyped(`run {get ${key}}`, () => Job.run(own.wq, Effect.succeed(1), o), "InvalidOptions")
+        throwsTyped(`submitUnsafe {get ${key}}`, () => Job.submitUnsafe(own.wq, Effect.succeed(1), o), "InvalidOptions")
+      }
+      // the item constructors have no error channel: they die with the typed error (their one defect)
+      for (const make of [Work.make, DelayedWork.make] as const) {
+        const exit = yield* Effect.exit(make(() => Effect.void, throwingGetter("name") as { name?: string }))
+        assert.isTrue(Exit.isFailure(exit) && Cause.hasDies(exit.cause))
+        const defect = Exit.isFailure(exit) ? Cause.squash(exit.cause) : undefined
+        assert.isTrue(WorkqueueError.isWorkqueueError(defect), String(defect))
+        assert.strictEqual((defect as WorkqueueError.WorkqueueError).reason, "InvalidOptions")
+      }
+      assert.strictEqual(Workqueue.pendingCountUnsafe(own.wq), 0, "no refused job was queued")
+    }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 2 })))
+  )
+
+  it.effect("a missing or swapped argument runs data-first and fails typed, never returns a function", () =>
+    Effect.gen(function* () {
+      const own = yield* setup
+      const { wq, work, dwork } = own
+      const cases: ReadonlyArray<readonly [string, () => unknown, WorkqueueError.Reason, string]> = [
+        ["queueOn(wq, work)", () => (Workqueue.queueOn as Function)(wq, work), "InvalidArgument", "a CPU is required"],
+        [
+          "queueDelayedOn(wq, dwork, 5)",
+          () => (Workqueue.queueDelayedOn as Function)(wq, dwork, 5),
+          "InvalidArgument",
+          "a CPU is required"
+        ],
+        [
+          "modDelayedOn(wq, dwork, 5)",
+          () => (Workqueue.modDelayedOn as Function)(wq, dwork, 5),
+          "InvalidArgument",
+          "a CPU is required"
+        ],
+        [
+          "queueDelayed(wq, dwork)",
+          () => (Workqueue.queueDelayed as Function)(wq, dwork),
+          "InvalidDelay",
+          "delay undefined"
+        ],
+        [
+          "modDelayed(wq, dwork)",
+          () => (Workqueue.modDelayed as Function)(wq, dwork),
+          "InvalidDelay",
+          "delay undefined"
+        ],
+        ["queue(wq)", () => (Workqueue.queue as Function)(wq), "InvalidArgument", "not a Work: undefined"],
+        ["queueWait(wq)", () => (Workqueue.queueWait as Function)(wq), "InvalidArgument", "not a Work"],
+        ["queueOutcome(wq)", () => (Workqueue.queueOutcome as Function)(wq), "InvalidArgument", "not a Work"],
+        [
+          "modDelayedOutcome(wq, dwork)",
+          () => (Workqueue.modDelayedOutcome as Function)(wq, dwork),
+          "InvalidDelay",
+          "delay undefined"
+        ],
+        ["setMaxActive(wq)", () => (Workqueue.setMaxActive as Function)(wq), "InvalidMaxActive", "got undefined"],
+        [
+          "submit(effect, wq)",
+          () => (Job.submit as Function)(Effect.succeed(1), wq),
+          "InvalidArgument",
+          "the workqueue comes first"
+        ],
+        [
+          "run(effect, wq)",
+          () => (Job.run as Function)(Effect.succeed(1), wq),
+          "InvalidArgument",
+          "the workqueue comes first"
+        ],
+        [
+          "scheduleDelayedOn(dwork, 5)",
+          () => (WorkqueueSystem.scheduleDelayedOn as Function)(dwork, 5),
+          "InvalidArgument",
+          "a CPU is required"
+        ],
+        [
+          "scheduleOn(work)",
+          () => (WorkqueueSystem.scheduleOn as Function)(work),
+          "InvalidArgument",
+          "a CPU is required"
+        ]
+      ]
+      for (const [label, call, reason, rule] of cases) {
+        const e = yield* failsTyped(label, call, reason)
+        assert.include(e?.message, rule, label)
+      }
+      // the data-last forms still curry
+      assert.isTrue(yield* wq.pipe(Workqueue.queueOn(0, work)))
+      assert.isTrue(yield* wq.pipe(Workqueue.queueDelayed(dwork, "1 hour")))
+      yield* wq.pipe(Workqueue.setMaxActive(3))
+      assert.strictEqual(Workqueue.maxActive(wq), 3)
+    }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 2 })))
+  )
+
+  it.effect("WQ_BH | WQ_PERCPU is a BH workqueue, as the kernel's __WQ_BH_ALLOWS has it (alloc_workqueue)", () =>
+    Effect.gen(function* () {
+      // WQ_PERCPU is the explicit complement of WQ_UNBOUND; a BH workqueue is per-CPU, so the kernel allows it
+      const bitmask = yield* Workqueue.make("bh_percpu", { flags: Workqueue.WQ_BH | Workqueue.WQ_PERCPU })
+      const named = yield* Workqueue.make("bh_named", { bh: true, unbound: false, highpri: true })
+      assert.strictEqual(Workqueue.flags(bitmask), Workqueue.WQ_BH | Workqueue.WQ_PERCPU)
+      assert.strictEqual(Workqueue.flags(named), Workqueue.WQ_BH | Workqueue.WQ_PERCPU | Workqueue.WQ_HIGHPRI)
+      // every other flag stays refused, named or in the bitmask
+      yield* failsTyped("bh + unbound", () => Workqueue.make("bh_u", { bh: true, unbound: true }), "InvalidFlags")
+      yield* failsTyped("bh + freezable", () => Workqueue.make("bh_f", { bh: true, freezable: true }), "InvalidFlags")
+    }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 2 })))
+  )
+
+  it.effect("an inherited property is never an option: a polluted Object.prototype changes no make or submit", () =>
+    Effect.gen(function* () {
+      const own = yield* setup
+      const flags = yield* withPolluted("flags", Workqueue.WQ_BH, () =>
+        Effect.map(Workqueue.make("clean", {}), Workqueue.flags)
+      )
+      assert.strictEqual(flags, 0)
+      const maxActive = yield* withPolluted("maxActive", 7, () =>
+        Effect.map(Workqueue.make("clean2"), Workqueue.maxActive)
+      )
+      assert.strictEqual(maxActive, 1024)
+      const ordered = yield* withPolluted("highpri", true, () =>
+        Effect.map(Workqueue.makeOrdered("clean3", {}), Workqueue.flags)
+      )
+      assert.strictEqual(ordered & Workqueue.WQ_HIGHPRI, 0)
+      for (const options of [{}, undefined]) {
+        const value = yield* withPolluted("delay", "1 hour", () =>
+          Effect.flatMap(Job.submit(own.wq, Effect.succeed(1), options), Job.join)
+        )
+        assert.strictEqual(value, 1, "the job ran at once: no inherited delay")
+      }
+      // an object whose options live on its prototype is not a plain object: refused, not half-read
+      const e = yield* failsTyped(
+        "make(Object.create({maxActive: 7}))",
+        () => Workqueue.make("proto", Object.create({ maxActive: 7 })),
+        "InvalidOptions"
+      )
+      assert.include(e?.message, "plain object")
+    }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 2 })))
+  )
+
+  it.effect("an unknown option key or a non-plain options object is refused with InvalidOptions naming the key", () =>
+    Effect.gen(function* () {
+      const own = yield* setup
+      const { wq } = own
+      const cases: ReadonlyArray<readonly [string, () => unknown, string]> = [
+        ["make {maxActvie}", () => Workqueue.make("typo", { maxActvie: 4 } as Workqueue.Options), '"maxActvie"'],
+        ["makeOrdered {maxActive}", () => Workqueue.makeOrdered("o", { maxActive: 4 } as never), '"maxActive"'],
+        ["makeOrdered {concurrency}", () => Workqueue.makeOrdered("o", { concurrency: 2 } as never), '"concurrency"'],
+        [
+          "makeOrdered {unbound: false}",
+          () => Workqueue.makeOrdered("o", { unbound: false }),
+          "unbound: false contradicts"
+        ],
+        ["submit {maxAtempts}", () => Job.submit(wq, Effect.succeed(1), { maxAtempts: 1 } as never), '"maxAtempts"'],
+        ["submit {timout}", () => Job.submit(wq, Effect.succeed(1), { timout: 5 } as never), '"timout"'],
+        [
+          "submit {interruptJob}",
+          () => Job.submit(wq, Effect.succeed(1), { interruptJob: false } as never),
+          '"interruptJob"'
+        ],
+        ["run {retries}", () => Job.run(wq, Effect.succeed(1), { retries: 3 } as never), '"retries"'],
+        ["make(new Map())", () => Workqueue.make("map", new Map() as never), "plain object"],
+        ["make(new Date())", () => Workqueue.make("date", new Date() as never), "plain object"],
+        ["make(a Workqueue)", () => Workqueue.make("wq", wq as never), "plain object"],
+        ["submit(wq, effect, a Workqueue)", () => Job.submit(wq, Effect.succeed(1), wq as never), "plain object"],
+        ["submit(wq, effect, a Work)", () => Job.submit(wq, Effect.succeed(1), own.work as never), "plain object"]
+      ]
+      for (const [label, call, rule] of cases) {
+        const e = yield* failsTyped(label, call, "InvalidOptions")
+        assert.include(e?.message, rule, label)
+      }
+      throwsTyped(
+        "submitUnsafe {timout}",
+        () => Job.submitUnsafe(wq, Effect.succeed(1), { timout: 5 } as never),
+        "InvalidOptions"
+      )
+      const item = yield* Effect.exit(Work.make(() => Effect.void, { nmae: "x" } as never))
+      assert.isTrue(Exit.isFailure(item) && String(Cause.squash(item.cause)).includes('"nmae"'))
+      // makeOrdered honours highpri (alloc_ordered_workqueue takes any flags), null-prototype options are plain
+      const ordered = yield* Workqueue.makeOrdered("ordered_hi", { highpri: true })
+      assert.strictEqual(Workqueue.flags(ordered) & Workqueue.WQ_HIGHPRI, Workqueue.WQ_HIGHPRI)
+      assert.strictEqual(Workqueue.maxActive(ordered), 1)
+      const bare = Object.assign(Object.create(null), { maxActive: 5 })
+      assert.strictEqual(Workqueue.maxActive(yield* Workqueue.make("bare", bare)), 5)
+      // run keeps its own key
+      assert.strictEqual(yield* Job.run(wq, Effect.succeed(2), { interruptJob: false }), 2)
+      assert.strictEqual(Workqueue.pendingCountUnsafe(wq), 0, "no refused job was queued")
+    }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 2 })))
+  )
+
+  it.effect("null is a value, not an omitted option: refused by the option's rule everywhere", () =>
+    Effect.gen(function* () {
+      const own = yield* setup
+      const cases: ReadonlyArray<readonly [string, () => unknown, WorkqueueError.Reason]> = [
+        ["make {maxPending: null}", () => Workqueue.make("n1", { maxPending: null } as never), "InvalidOptions"],
+        ["make {maxActive: null}", () => Workqueue.make("n2", { maxActive: null } as never), "InvalidMaxActive"],
+        ["make {flags: null}", () => Workqueue.make("n3", { flags: null } as never), "InvalidFlags"],
+        ["make {concurrency: null}", () => Workqueue.make("n4", { concurrency: null } as never), "InvalidOptions"],
+        ["make {highpri: null}", () => Workqueue.make("n5", { highpri: null } as never), "InvalidOptions"],
+        [
+          "submit {maxAttempts: null}",
+          () => Job.submit(own.wq, Effect.succeed(1), { maxAttempts: null } as never),
+          "InvalidOptions"
+        ],
+        ["submit {id: null}", () => Job.submit(own.wq, Effect.succeed(1), { id: null } as never), "InvalidOptions"],
+        [
+          "submit {timeout: null}",
+          () => Job.submit(own.wq, Effect.succeed(1), { timeout: null } as never),
+          "InvalidOptions"
+        ]
+      ]
+      for (const [label, call, reason] of cases) {
+        const e = yield* failsTyped(label, call, reason)
+        assert.include(e?.message, "null", label)
+      }
+      // undefined is the option omitted
+      assert.strictEqual(Workqueue.maxPending(yield* Workqueue.make("u", { maxPending: undefined })), Infinity)
+    }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 2 })))
+  )
+
+  it.effect("setMaxActive on a destroyed workqueue fails with Destroyed and changes nothing", () =>
+    Effect.gen(function* () {
+      const wq = yield* Effect.scoped(Workqueue.make("gone", { maxActive: 2 }))
+      const e = yield* failsTyped("setMaxActive(destroyed, 7)", () => Workqueue.setMaxActive(wq, 7), "Destroyed")
+      assert.strictEqual(e?.workqueue, "gone")
+      assert.strictEqual(Workqueue.maxActive(wq), 2)
+    }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 2 })))
+  )
+
+  it.effect("congestedUnsafe checks its CPU as every other call does: InvalidCpu thrown", () =>
+    Effect.gen(function* () {
+      const own = yield* setup
+      for (const cpu of [2, -1, 1.5, Number.NaN, undefined, "0", Object.create(null)]) {
+        throwsTyped(
+          `congestedUnsafe(wq, ${String(typeof cpu)})`,
+          () => Workqueue.congestedUnsafe(own.wq, cpu as number),
+          "InvalidCpu"
+        )
+      }
+      assert.isFalse(Workqueue.congestedUnsafe(own.wq, 1))
+    }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 2 })))
+  )
+
+  it.effect("a Job handle exposes its id and workqueue only: nothing reaches its item or its state", () =>
+    Effect.gen(function* () {
+      const own = yield* setup
+      const job = yield* Job.submit(own.wq, Effect.succeed(1), { delay: "1 hour", id: "hidden" })
+      assert.deepStrictEqual(Object.keys(job), [])
+      assert.deepStrictEqual(Reflect.ownKeys(job), [])
+      for (const field of ["wq", "options", "dwork", "deferred", "fiber", "done", "exit", "attempts", "cancelled"]) {
+        assert.isUndefined((job as unknown as Record<string, unknown>)[field], field)
+      }
+      assert.strictEqual(job.id, "hidden")
+      assert.strictEqual(job.workqueue, "table")
+      assert.throws(() => {
+        ;(job as { id: string }).id = "other"
+      })
+      assert.strictEqual(job.id, "hidden", "the id cannot be overwritten")
+      assert.deepStrictEqual(JSON.parse(JSON.stringify(job)), {
+        _id: "Job",
+        id: "hidden",
+        workqueue: "table",
+        state: "pending",
+        attempts: 0
+      })
+      assert.strictEqual(String(job), "Job(hidden)")
+      // the job still completes through its own calls
+      yield* Workqueue.fireArmed(own.wq)
+      assert.strictEqual(yield* Job.join(job), 1)
+    }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 2 })))
+  )
+
+  it.effect("a job's own item, seen through a tracepoint, is refused by every public item and queueing call", () => {
+    const seen: Array<Work.Work> = []
+    return Effect.gen(function* () {
+      const wq = yield* Workqueue.make("traced")
+      const job = yield* Job.submit(wq, Effect.never)
+      const item = seen.find(DelayedWork.isDelayedWork)
+      assert.isDefined(item, "the tracepoint named the job's item")
+      const dwork = item as DelayedWork.DelayedWork
+      const calls: ReadonlyArray<readonly [string, () => unknown]> = [
+        ["DelayedWork.cancel", () => DelayedWork.cancel(dwork)],
+        ["DelayedWork.cancelSync", () => DelayedWork.cancelSync(dwork)],
+        ["DelayedWork.flush", () => DelayedWork.flush(dwork)],
+        ["Work.disable", () => Work.disable(dwork)],
+        ["Work.cancel", () => Work.cancel(dwork)],
+        ["Workqueue.modDelayed", () => Workqueue.modDelayed(wq, dwork, 0)],
+        ["Workqueue.queue", () => Workqueue.queue(wq, dwork)],
+        ["WorkqueueSystem.schedule", () => WorkqueueSystem.schedule(dwork)]
+      ]
+      for (const [label, call] of calls) {
+        const e = yield* failsTyped(label, call, "InvalidArgument")
+        assert.include(e?.message, "a job's own item", label)
+      }
+      throwsTyped("Work.cancelUnsafe", () => Work.cancelUnsafe(dwork), "InvalidArgument")
+      throwsTyped("Workqueue.queueUnsafe", () => Workqueue.queueUnsafe(wq, dwork), "InvalidArgument")
+      // the job is intact: the Job calls still act on it, and the workqueue serves other jobs
+      assert.isTrue(yield* Job.cancel(job))
+      assert.isTrue(Exit.hasInterrupts(yield* Job.await(job)))
+      assert.strictEqual(yield* Job.run(wq, Effect.succeed(7)), 7)
+    }).pipe(
+      Effect.scoped,
+      Effect.provide(
+        WorkqueueSystem.layer({
+          cpus: 2,
+          tracepoint: (tp) => {
+            if (tp._tag === "workqueue_queue_work" || tp._tag === "workqueue_execute_start") seen.push(tp.work)
+          }
+        })
+      )
+    )
+  })
+
+  it.effect("options are copied once after validation: a later write to the caller's object changes nothing", () =>
+    Effect.gen(function* () {
+      const own = yield* setup
+      const letters: Array<string> = []
+      const options: Record<string, unknown> = {
+        id: "copied",
+        deadLetter: (letter: Job.DeadLetter<unknown>) => Effect.sync(() => letters.push(letter.id))
+      }
+      const job = yield* Job.submit(own.wq, Effect.fail("no"), options as Job.Options<string>)
+      options.deadLetter = 42
+      options.id = "changed"
+      yield* Job.await(job)
+      assert.deepStrictEqual(letters, ["copied"], "the validated handler got the letter")
+    }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 2 })))
+  )
+
+  it.effect("messages show the value given and name values by kind, never a bad value as a workqueue", () =>
+    Effect.gen(function* () {
+      const own = yield* setup
+      const soon = yield* failsTyped(
+        "queueDelayed(wq, dwork, 'soon')",
+        () => Workqueue.queueDelayed(own.wq, own.dwork, "soon" as never),
+        "InvalidDelay"
+      )
+      assert.include(soon?.message, '"soon"')
+      assert.notInclude(soon?.message, "NaN")
+      const notWork = yield* failsTyped("Work.cancel(42)", () => Work.cancel(42 as never), "InvalidArgument")
+      assert.strictEqual(notWork?.workqueue, "")
+      assert.strictEqual(notWork?.message, "not a Work: 42")
+      const wqAsWork = yield* failsTyped(
+        "queue(wq, wq)",
+        () => Workqueue.queue(own.wq, own.wq as never),
+        "InvalidArgument"
+      )
+      assert.include(wqAsWork?.message, 'not a Work: Workqueue("table")')
+      const jobAsWq = yield* failsTyped("flush(job)", () => Workqueue.flush(own.job as never), "InvalidArgument")
+      assert.include(jobAsWq?.message, "not a Workqueue: Job(")
+      const workAsJob = yield* failsTyped("Job.await(work)", () => Job.await(own.work as never), "InvalidArgument")
+      assert.include(workAsJob?.message, "not a Job: Work(")
     }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 2 })))
   )
 })

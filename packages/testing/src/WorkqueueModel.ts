@@ -1723,11 +1723,9 @@ const step = (s: S, op: Op): Result => {
     case "SetMaxActive": {
       if (resolveCaller(s, op.from) === "skip") return skipped(`${String(op.from)} is not running`)
       const wq = getWq(s, op.wq)
-      // After destroy the kernel call would be a use-after-free (destroy_workqueue() frees it); the API has
-      // `setMaxActive` as an
-      // `Effect<void>` without a failure channel, so the port's defined behaviour is a no-op (like the WARN-and-ignore
-      // of workqueue_set_max_active() on BH and ordered queues).
-      if (wq.lifecycle === "Destroyed") return returned(undefined)
+      // After destroy the kernel call would be a use-after-free (destroy_workqueue() frees it); the port fails
+      // with `Destroyed` instead, as every other call on a destroyed workqueue does
+      if (wq.lifecycle === "Destroyed") return failed("Destroyed")
       if (wq.kind === "ordered") return returned(undefined) // WARN, no change
       wq.maxActive = clampMaxActive(op.maxActive) // 0 is out of range here: becomes 1
       wq.maxActiveCeiling = Math.max(wq.maxActiveCeiling, wq.maxActive)

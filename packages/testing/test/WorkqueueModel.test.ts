@@ -850,13 +850,10 @@ describe("WorkqueueModel", () => {
       assert.isFalse(s.ret(waiter))
     })
 
-    it("setMaxActive on a destroyed workqueue is a no-op (Effect<void>, no failure channel; workqueue_set_max_active)", () => {
+    it("setMaxActive on a destroyed workqueue fails with Destroyed (the kernel's use-after-free → typed error)", () => {
       const s = make([bound(1)])
       s.call({ _tag: "Destroy", wq: "wq0" })
-      assert.deepStrictEqual(s.do({ _tag: "SetMaxActive", wq: "wq0", maxActive: 2 }), {
-        _tag: "Returned",
-        value: undefined
-      })
+      assert.deepStrictEqual(s.do({ _tag: "SetMaxActive", wq: "wq0", maxActive: 2 }), failed("Destroyed"))
     })
 
     it("destroy fires armed timers in expiry order, so the earliest expiry gets the free slot (delayed_work_timer_fn)", () => {

@@ -112,7 +112,7 @@ export const allocWorkqueue = (
   const bh = (flags & WQ_BH) !== 0
   if (bh) {
     if ((flags & ~WQ_BH_ALLOWS & ~(__WQ_ORDERED | __WQ_LEGACY)) !== 0 || (flags & __WQ_ORDERED) !== 0) {
-      return WorkqueueError.make("InvalidFlags", name, "WQ_BH allows only WQ_HIGHPRI as another flag")
+      return WorkqueueError.make("InvalidFlags", name, "WQ_BH allows only WQ_HIGHPRI and WQ_PERCPU as other flags")
     }
     if (rawMaxActive !== 0) {
       return WorkqueueError.make("InvalidFlags", name, `WQ_BH requires max_active 0, got ${rawMaxActive}`)

@@ -12,10 +12,10 @@
  * - `unbound: false` adds `WQ_PERCPU` (the newest kernels' explicit complement); `WQ_PERCPU` in the `flags` bitmask
  *   contradicts `unbound: true`, `ordered: true` and `concurrency` (each means unbound);
  * - `maxPending` must be a positive integer or `Infinity` (the default: no bound);
- * - the options themselves must be an object (or absent): `null`, an array, a function or a primitive is refused.
+ * - the options are the plain copy `readOptions` made (own known keys only, read once) before these rules run.
  * `WQ_UNBOUND | WQ_PERCPU` in the bitmask alone is not refused here: `Workqueue.make` warns once and drops
  * `WQ_PERCPU`, as the kernel's WARN does.
- * The kernel's own rules (`WQ_BH` allows only `WQ_HIGHPRI`, max_active 0) are checked afterwards by
+ * The kernel's own rules (`WQ_BH` allows only `WQ_HIGHPRI` and `WQ_PERCPU`, max_active 0) are checked afterwards by
  * `allocWorkqueue`, as for the bitmask form.
  *
  * @internal
@@ -144,7 +144,7 @@ export const resolveOptions = (
     internal = __WQ_ORDERED
     maxActive = 1
   }
-  const maxPending = options.maxPending ?? Infinity
+  const maxPending = options.maxPending === undefined ? Infinity : options.maxPending
   if (maxPending !== Infinity && (!Number.isInteger(maxPending) || maxPending < 1)) {
     return invalid(name, `maxPending ${show(maxPending)} is not a positive integer (or Infinity for no bound)`)
   }

@@ -5,6 +5,7 @@
  *
  * @internal
  */
+import { type Effect, isEffect } from "effect/Effect"
 import * as WorkqueueError from "./error.ts"
 import { currentCpuUnsafe, isChainedWork } from "./core.ts"
 import { WQ_DFL_ACTIVE, WQ_NAME_LEN, WQ_PUBLIC_FLAGS } from "./flags.ts"
@@ -124,19 +125,120 @@ export const armRejection = (wq: WorkqueueState, ms: number): WorkqueueError.Wor
 // alloc_workqueue's arguments
 // ---------------------------------------------------------------------------
 
-/** A caller's value in a message: never throws (a symbol, an object with a throwing `toString`). @internal */
+/**
+ * Does `u` carry the marker `key` (a `TypeId`)? The one `in` test of the type guards, which never throws: a
+ * `Proxy` whose `has` trap throws is simply not marked (so the public `is*` guards answer `false` and the calls
+ * refuse it with their typed `InvalidArgument`).
+ * @internal
+ */
+export const hasMark = (u: unknown, key: string): boolean => {
+  if (typeof u !== "object" || u === null) return false
+  try {
+    return key in u
+  } catch {
+    return false
+  }
+}
+
+/** `Effect.isEffect` that never throws (a `Proxy` whose `has` trap throws is not an Effect). @internal */
+export const isEffectSafe = (u: unknown): u is Effect<unknown, unknown, unknown> => {
+  try {
+    return isEffect(u)
+  } catch {
+    return false
+  }
+}
+
+/** The kinds the engine's values render as in a message: marker and the field naming the value. */
+const KINDS: ReadonlyArray<readonly [marker: string, kind: string, nameField: string]> = [
+  ["~effect-workqueue/DelayedWork", "DelayedWork", "name"],
+  ["~effect-workqueue/Work", "Work", "name"],
+  ["~effect-workqueue/Workqueue", "Workqueue", "name"],
+  ["~effect-workqueue/Job", "Job", "id"]
+]
+
+/**
+ * A caller's value in a message: never throws (a symbol, an object with a throwing `toString`, a hostile `Proxy`).
+ * A work item, a workqueue or a job is shown by kind and name (`Workqueue("events")`), never `[object Object]`.
+ * @internal
+ */
 export const show = (u: unknown): string => {
   if (typeof u === "string") return JSON.stringify(u)
   if (typeof u === "bigint") return `${u}n`
   try {
-    return typeof u === "symbol"
-      ? u.toString()
-      : typeof u === "object" && u !== null
-        ? Object.prototype.toString.call(u)
-        : String(u)
+    if (typeof u === "symbol") return u.toString()
+    if (isEffectSafe(u)) return "an Effect"
+    if (typeof u === "object" && u !== null) {
+      for (const [marker, kind, field] of KINDS) {
+        if (hasMark(u, marker)) return `${kind}(${JSON.stringify(String((u as Record<string, unknown>)[field]))})`
+      }
+      return Object.prototype.toString.call(u)
+    }
+    return String(u)
   } catch {
     return typeof u
   }
+}
+
+/** The keys an options argument may hold: checked by `readOptions`, copied in one order. @internal */
+export interface OptionKeys {
+  readonly keys: ReadonlySet<string>
+  readonly template: Readonly<Record<string, undefined>> // every key, `undefined`: the copy's one hidden class
+}
+
+/** The `OptionKeys` of `keys`. @internal */
+export const optionKeys = (keys: ReadonlyArray<string>): OptionKeys => ({
+  keys: new Set(keys),
+  template: Object.freeze(Object.fromEntries(keys.map((key) => [key, undefined])))
+})
+
+/** The copy `readOptions` starts from: every known key its own property, `undefined` (a spread of the template). @internal */
+export const noOptions = (known: OptionKeys): Record<string, unknown> => ({ ...known.template })
+
+/**
+ * Read a caller's options object ONCE into a plain copy, the only thing validated and kept afterwards (a getter
+ * runs once, a later write to the caller's object changes nothing). Rules, each broken one an `InvalidOptions`
+ * error naming `owner` (the workqueue, or the item's name) and the rule:
+ * - absent (`undefined`) is no options; anything else must be a plain object (prototype `Object.prototype` or
+ *   `null`): `null`, an array, a function, a primitive, a `Map`, a `Date`, a work item or a workqueue is refused;
+ * - only its own enumerable string keys are read (`Object.hasOwn`): a property inherited from a polluted
+ *   `Object.prototype` is never an option;
+ * - every key must be one of `known`: a typo (`maxActvie`) is refused, never silently ignored;
+ * - a getter or `Proxy` trap that throws is refused with the rule, never escaping as a raw `Error`.
+ * A key whose value is `undefined` is the option omitted (`null` is a value, checked by each option's rule). The
+ * copy holds every known key as its own property (`undefined` when not given), so reading it never reaches a
+ * prototype.
+ * @internal
+ */
+export const readOptions = (
+  owner: string,
+  what: string,
+  options: unknown,
+  known: OptionKeys
+): Record<string, unknown> | undefined | WorkqueueError.WorkqueueError => {
+  if (options === undefined) return undefined
+  const refuse = (rule: string) => WorkqueueError.make("InvalidOptions", owner, `${what}: ${rule}`)
+  if (typeof options !== "object" || options === null || Array.isArray(options)) {
+    return refuse(`options must be a plain object (or absent), got ${show(options)}`)
+  }
+  // every known key an own property, in one order (one hidden class per key set, fast to read): a key the caller
+  // did not give reads as `undefined`, never as a value inherited from a polluted `Object.prototype`
+  const copy = noOptions(known)
+  try {
+    const proto = Object.getPrototypeOf(options)
+    if (proto !== Object.prototype && proto !== null) {
+      return refuse(`options must be a plain object (or absent), got ${show(options)}`)
+    }
+    for (const key of Object.keys(options)) {
+      if (!known.keys.has(key)) {
+        return refuse(`unknown option ${JSON.stringify(key)} (known: ${[...known.keys].join(", ")})`)
+      }
+      copy[key] = (options as Record<string, unknown>)[key]
+    }
+  } catch (e) {
+    return refuse(`reading the options threw: ${show(e instanceof Error ? e.message : e)}`)
+  }
+  return copy
 }
 
 /**

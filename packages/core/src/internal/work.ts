@@ -90,55 +90,53 @@ export function WorkImpl(
 WorkImpl.prototype = WorkProto
 
 /**
- * What `Work.make` / `DelayedWork.make` check before building an item: a handler function, an options object (or
- * none) whose `name` is a string (or absent). The constructors have no error channel (a `DECLARE_WORK` layer
- * cannot fail), so they die with this `WorkqueueError`: the one defect of the item API, for input the types exclude.
+ * What `Work.make` / `DelayedWork.make` check before building an item: a handler function, a plain options object
+ * (or none) read once (`readOptions`: own keys only, `name` the only key) whose `name` is a string (or absent).
+ * Returns the name to build with, or the broken rule. The constructors have no error channel (a `DECLARE_WORK`
+ * layer cannot fail), so they die with this `WorkqueueError`: the one defect of the item API, for input the types
+ * exclude. The item has no workqueue yet: `InvalidArgument` names none, `InvalidOptions` names the handler.
  */
-export const badMakeArgs = (
+export const makeArgs = (
   fn: unknown,
   options: unknown,
   delayed: boolean
-): WorkqueueError.WorkqueueError | undefined => {
+): { readonly name: string | undefined } | WorkqueueError.WorkqueueError => {
   const what = delayed ? "DelayedWork.make" : "Work.make"
   if (typeof fn !== "function") {
-    return WorkqueueError.make(
+    return WorkqueueError.makeUnowned(
       "InvalidArgument",
-      Engine.show(fn),
       `${what}: the handler must be a function, got ${Engine.show(fn)}`
     )
   }
-  if (options === undefined) return undefined
-  if (typeof options !== "object" || options === null || Array.isArray(options)) {
-    return WorkqueueError.make(
-      "InvalidOptions",
-      fn.name || what,
-      `${what}: options must be an object (or absent), got ${Engine.show(options)}`
-    )
-  }
-  const name = (options as { name?: unknown }).name
+  if (options === undefined) return noName
+  const owner = fn.name || what
+  const o = Engine.readOptions(owner, what, options, MAKE_KEYS)
+  if (o === undefined) return noName
+  if (WorkqueueError.isWorkqueueError(o)) return o
+  const name = o.name
   return name === undefined || typeof name === "string"
-    ? undefined
-    : WorkqueueError.make(
-        "InvalidOptions",
-        fn.name || what,
-        `${what}: the name must be a string, got ${Engine.show(name)}`
-      )
+    ? { name }
+    : WorkqueueError.make("InvalidOptions", owner, `${what}: the name must be a string, got ${Engine.show(name)}`)
 }
+
+const noName = { name: undefined }
+const MAKE_KEYS = Engine.optionKeys(["name"])
 
 /** Is `u` a work item (a `DelayedWork` too, if `delayed`)? One `in` test each. */
 export const isItem = (u: unknown, delayed: boolean): u is WorkState =>
-  typeof u === "object" && u !== null && (delayed ? DelayedWorkTypeId : WorkTypeId) in u
+  Engine.hasMark(u, delayed ? DelayedWorkTypeId : WorkTypeId)
 
 /**
  * The typed error for a value that is not a work item where one is required: `InvalidArgument`. The item belongs
- * to no workqueue, so the error names the value itself (as `badWorkqueue` does for a value that is not a workqueue).
+ * to no workqueue, so the error names none (`workqueue: ""`), as `badWorkqueue` for a value that is not a workqueue.
  */
 export const badItem = (u: unknown, delayed: boolean): WorkqueueError.WorkqueueError =>
-  WorkqueueError.make("InvalidArgument", Engine.show(u), `not a ${delayed ? "DelayedWork" : "Work"}: ${Engine.show(u)}`)
+  WorkqueueError.makeUnowned("InvalidArgument", `not a ${delayed ? "DelayedWork" : "Work"}: ${Engine.show(u)}`)
 
 /** The state behind `work` for the synchronous calls: a value that is not a `Work` throws the typed error. */
 export const workState = (work: unknown): WorkState => {
   if (!isItem(work, false)) throw badItem(work, false)
+  if (isJobItem(work)) throw jobItemRefused("")
   return work
 }
 
@@ -153,7 +151,11 @@ export const withItem = <A, E>(
 ): Effect.Effect<A, E | WorkqueueError.WorkqueueError> =>
   Effect.suspend(
     (): Effect.Effect<A, E | WorkqueueError.WorkqueueError> =>
-      isItem(work, delayed) ? f(work) : Effect.fail(badItem(work, delayed))
+      !isItem(work, delayed)
+        ? Effect.fail(badItem(work, delayed))
+        : isJobItem(work)
+          ? Effect.fail(jobItemRefused(""))
+          : f(work)
   )
 
 const DelayedWorkProto = Object.create(
@@ -222,12 +224,60 @@ export const makeDelayedWorkStep = (
   _: undefined
 ): DelayedWorkState => new (DelayedWorkImpl as any)(fn, fiber.context, name)
 
-/** `DelayedWork.make` with the services already at hand (the jobs layer: no extra effect per job). @internal */
+/**
+ * A job's own item (`Job.submit`): a `DelayedWork` whose prototype says so (`isJobItem`). It can reach a caller
+ * (a tracepoint names the item it traces), but no public item or queueing call acts on it — cancelling or
+ * disabling it behind the job's back would strand `Job.await` — only the `Job` calls do, through the engine.
+ */
+const JobItemProto = Object.create(DelayedWorkProto, { isJobItem: { value: true } })
+
+function JobItemImpl(
+  this: DelayedWorkState,
+  fn: (self: any) => Effect.Effect<void, unknown, unknown>,
+  ctx: DelayedWorkState["ctx"],
+  name: string | undefined
+) {
+  ;(this as any).next = undefined
+  ;(this as any).prev = undefined
+  ;(this as any).list = undefined
+  ;(this as any).fn = fn
+  ;(this as any).ctx = ctx
+  this.data = 0
+  this.disable = 0
+  this.pwq = undefined
+  this.current = undefined
+  this.system = undefined
+  ;(this as any).ownName = name
+  this.expires = 0
+  this.timerWq = undefined
+  this.armedPrev = undefined
+  this.armedNext = undefined
+}
+JobItemImpl.prototype = JobItemProto
+
+/** Is `u` (already known to be an item) a job's own item? */
+export const isJobItem = (u: WorkState): boolean => (u as { isJobItem?: boolean }).isJobItem === true
+
+/** The refusal of a public call given a job's own item. */
+export const jobItemRefused = (workqueue: string): WorkqueueError.WorkqueueError =>
+  workqueue === ""
+    ? WorkqueueError.makeUnowned("InvalidArgument", "a job's own item: act on the job (Job.cancel, Job.await)")
+    : WorkqueueError.make("InvalidArgument", workqueue, "a job's own item: act on the job (Job.cancel, Job.await)")
+
+/** `DelayedWork.make` with the services already at hand, for a job's own item (no extra effect per job). @internal */
 export const makeWithContext = (
   fn: (self: any) => Effect.Effect<void, any, any>,
   ctx: Context.Context<any>,
   name: string | undefined
-): DelayedWorkState => new (DelayedWorkImpl as any)(fn, ctx, name)
+): DelayedWorkState => new (JobItemImpl as any)(fn, ctx, name)
+
+/** `cancel_work()` on a job's own item, for the `Job` calls (the public `cancelUnsafe` refuses it). @internal */
+export const cancelItemUnsafe = (self: WorkState): boolean =>
+  onSystem(
+    self,
+    (sys, item) => Engine.cancelWorkUnsafe(sys, item, false),
+    () => false
+  )
 
 /**
  * The one core of the item operations (`Work.cancel`, `flush`, `disable`, ... and their `DelayedWork` twins): the

@@ -16,13 +16,16 @@ import type { Workqueue } from "../Workqueue.ts"
 import * as Engine from "./engine.ts"
 import * as WorkqueueError from "./error.ts"
 import type { DelayedWorkState, PendingWaiter, WorkqueueState } from "./state.ts"
-import { WorkTypeId } from "./work.ts"
+import { jobItemRefused, WorkTypeId } from "./work.ts"
+
+/** The mark of a work item (read before any field of a value that should be one). */
+export const WorkTypeIdKey = WorkTypeId
 
 /** `Workqueue.TypeId` */
 export const TypeId = "~effect-workqueue/Workqueue"
 
 /** `Workqueue.isWorkqueue` */
-export const isWorkqueue = (u: unknown): u is Workqueue => typeof u === "object" && u !== null && TypeId in u
+export const isWorkqueue = (u: unknown): u is Workqueue => Engine.hasMark(u, TypeId)
 
 const WorkqueueProto = {
   [TypeId]: TypeId,
@@ -42,6 +45,17 @@ const WorkqueueProto = {
     return `Workqueue(${this.name})`
   }
 }
+
+/**
+ * The `dual` predicate of the workqueue calls: data-first when all `arity` arguments are given, or when the first
+ * one is a workqueue — so a call missing an argument (`queueOn(wq, work)` without its CPU, `queue(wq)`) runs and
+ * fails with its typed error instead of returning a function that waits for a workqueue.
+ * @internal
+ */
+export const dataFirst =
+  (arity: number) =>
+  (args: IArguments): boolean =>
+    args.length >= arity || isWorkqueue(args[0])
 
 export const toState = (wq: Workqueue): WorkqueueState => wq as unknown as WorkqueueState
 
@@ -88,29 +102,31 @@ export const badArguments = (
   work: unknown,
   delayed: boolean,
   on: boolean,
-  cpu: unknown
+  cpu: unknown,
+  job = false
 ): WorkqueueError.WorkqueueError | undefined => {
   if (!isWorkqueue(wq)) return badWorkqueue(wq)
-  if (
-    typeof work !== "object" ||
-    work === null ||
-    !(WorkTypeId in work) ||
-    (delayed && (work as { isDelayed?: unknown }).isDelayed !== true)
-  ) {
+  if (on && typeof cpu !== "number") {
+    return WorkqueueError.make(
+      "InvalidArgument",
+      toState(wq).name,
+      `a CPU is required (a number), got ${Engine.show(cpu)} (the call without On has none)`
+    )
+  }
+  if (!Engine.hasMark(work, WorkTypeId) || (delayed && (work as { isDelayed?: unknown }).isDelayed !== true)) {
     return WorkqueueError.make(
       "InvalidArgument",
       toState(wq).name,
       `not a ${delayed ? "DelayedWork" : "Work"}: ${Engine.show(work)}`
     )
   }
-  if (on && cpu === undefined) {
-    return WorkqueueError.make("InvalidArgument", toState(wq).name, "a CPU is required (the call without On has none)")
-  }
+  // a job's own item is queued by its job only (`Job.ts` passes `job`)
+  if (!job && (work as { isJobItem?: boolean }).isJobItem === true) return jobItemRefused(toState(wq).name)
   return undefined
 }
 
 export const badWorkqueue = (wq: unknown): WorkqueueError.WorkqueueError =>
-  WorkqueueError.make("InvalidArgument", Engine.show(wq), `not a Workqueue: ${Engine.show(wq)}`)
+  WorkqueueError.makeUnowned("InvalidArgument", `not a Workqueue: ${Engine.show(wq)}`)
 
 export const queueOnResult = (
   wq: Workqueue,
@@ -154,18 +170,19 @@ const isDurationObject = (o: object): boolean => {
 /** A delay in ms: `NaN` for what is not a duration (then refused with `InvalidDelay`). */
 export const toMillis = (delay: Duration.Input): number => {
   if (typeof delay === "number") return delay
-  if (
-    typeof delay === "object" &&
-    delay !== null &&
-    !Array.isArray(delay) &&
-    !Duration.isDuration(delay) &&
-    !isDurationObject(delay)
-  ) {
-    return Number.NaN
-  }
   try {
+    if (
+      typeof delay === "object" &&
+      delay !== null &&
+      !Array.isArray(delay) &&
+      !Duration.isDuration(delay) &&
+      !isDurationObject(delay)
+    ) {
+      return Number.NaN
+    }
     return Duration.toMillis(Duration.fromInputUnsafe(delay))
   } catch {
+    // not a duration, or a value whose getters or traps throw (a hostile `Proxy`): refused, never a defect
     return Number.NaN
   }
 }
@@ -176,13 +193,18 @@ export const queueDelayedResult = (
   dwork: DelayedWork.DelayedWork,
   delay: Duration.Input,
   mod: boolean,
-  on = false
+  on = false,
+  job = false
 ): Engine.QueueResult => {
-  const bad = badArguments(wq, dwork, true, on, cpu)
+  const bad = badArguments(wq, dwork, true, on, cpu, job)
   if (bad !== undefined) return bad
   const state = toState(wq)
   const f = mod ? Engine.modDelayedWorkOn : Engine.queueDelayedWorkOn
-  return f(state.system, cpu, state, dwork as unknown as DelayedWorkState, toMillis(delay))
+  const result = f(state.system, cpu, state, dwork as unknown as DelayedWorkState, toMillis(delay))
+  // the refusal names the delay the caller gave ("soon"), not the NaN it converted to
+  return typeof result !== "boolean" && result.reason === "InvalidDelay"
+    ? WorkqueueError.make("InvalidDelay", state.name, `delay ${Engine.show(delay)} is not a finite duration`)
+    : result
 }
 
 export const isQueueFull = (result: Engine.QueueResult): boolean =>
