@@ -147,7 +147,7 @@ const alloc = (name: string, flags: unknown, internal: number, maxActive: unknow
       const wq = allocUnsafe(systemOf(service), name, (flags as number) | internal, maxActive as number)
       return WorkqueueError.isWorkqueueError(wq) ? Effect.fail(wq) : Effect.succeed(wq)
     }),
-    (wq) => Effect.ignore(destroy(wq))
+    (wq) => Engine.releaseWorkqueue(toState(wq).system, toState(wq))
   )
 
 /**

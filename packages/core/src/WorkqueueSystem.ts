@@ -392,6 +392,35 @@ export const flushScheduled: Effect.Effect<void, WorkqueueError.WorkqueueError, 
   }
 )
 
+/**
+ * Begin the system's shutdown: from now on, for the rest of the system's life, queueing and arming on any of its
+ * workqueues fails with `reason: "Draining"` unless the caller is one of the system's own work items (so
+ * chained work and pipelines between its workqueues still flow while they drain). Idempotent. The platform's
+ * shutdown calls it first, so an idle workqueue whose drain has already ended does not take outside work again.
+ *
+ * **Kernel**: none as such; `system_state` leaving `SYSTEM_RUNNING` before `kernel_restart_prepare()`.
+ *
+ * **Example** (Outside work is refused)
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Work, WorkqueueSystem } from "@effect-workqueue/core"
+ *
+ * const program = Effect.gen(function*() {
+ *   yield* WorkqueueSystem.beginShutdown
+ *   const error = yield* Effect.flip(WorkqueueSystem.schedule(yield* Work.make(() => Effect.void)))
+ *   return error.reason
+ * })
+ * await Effect.runPromise(program.pipe(Effect.provide(WorkqueueSystem.layer()))) // => "Draining"
+ * ```
+ *
+ * @category configuration
+ * @since 0.1.0
+ */
+export const beginShutdown: Effect.Effect<void, never, WorkqueueSystem> = Effect.map(WorkqueueSystem, (service) => {
+  systemOf(service).shuttingDown = true
+})
+
 // ---------------------------------------------------------------------------
 // freeze / thaw
 // ---------------------------------------------------------------------------

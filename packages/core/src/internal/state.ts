@@ -340,6 +340,8 @@ export class System {
   freezing = false // WQ
   closing = false // WQ: workers and the timer fiber are being stopped (the last phase of closeSystem)
   closed = false // WQ: closeSystem has begun: no new workqueue (SystemClosed); its own are flushed, destroyed
+  //   and outside queueing (not from one of this system's items) fails with Destroyed
+  shuttingDown = false // WQ: set once by beginShutdown, never cleared: outside queueing fails with Draining
   readonly scheduler: WorkqueueScheduler // I
   readonly clock: Clock.Clock // I
   readonly baseCtx: Context.Context<never> // I: context of every worker fiber
