@@ -791,4 +791,28 @@ describe("WorkqueueSystem: a run's identity follows the fibers its handler forks
       assert.strictEqual(contexts.size, 2)
     }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 1, maxWorkersPerPool: 1 })))
   )
+  it.effect("closing the system's scope from one of its items neither hangs nor keeps taking outside work", () => {
+    const logs = makeLogCapture()
+    return Effect.gen(function* () {
+      const scope = yield* Scope.make()
+      const ctx = yield* Layer.buildWithScope(WorkqueueSystem.layer({ cpus: 1 }), scope)
+      const closeReturned = yield* Deferred.make<void>()
+      yield* Effect.gen(function* () {
+        yield* WorkqueueSystem.schedule(
+          yield* Work.make(() =>
+            Effect.andThen(Scope.close(scope, Exit.void), Deferred.succeed(closeReturned, undefined))
+          )
+        )
+        yield* Deferred.await(closeReturned) // the close returned inside the handler (it used to hang there)
+        const scheduled = yield* Effect.flip(WorkqueueSystem.schedule(yield* Work.make(() => Effect.void)))
+        assert.strictEqual(scheduled.reason, "Destroyed")
+        const made = yield* Effect.flip(Effect.scoped(Workqueue.make("late")))
+        assert.strictEqual(made.reason, "SystemClosed")
+        yield* settle()
+        assert.strictEqual((yield* WorkqueueSystem.snapshot).workqueues.length, 0) // the close completed
+      }).pipe(Effect.provide(ctx))
+      assert.include(logs.text(), "the WorkqueueSystem's scope closed from one of its own work items")
+    }).pipe(Effect.provide(logs.layer))
+  })
+
 })
