@@ -630,7 +630,9 @@ export const flush = (wq: Workqueue): Effect.Effect<void, WorkqueueError.Workque
  * Wait until the workqueue is empty (`drain_workqueue()`), through chains of items re-queueing themselves or
  * each other. Meanwhile only its own items may queue to it; outside queueing fails with `reason: "Draining"`.
  * An armed delayed item whose timer fires during the drain is accepted and waited for (a deliberate difference:
- * docs/KERNEL-MAPPING.md).
+ * docs/KERNEL-MAPPING.md); one still armed when the queue empties is not: a drained workqueue can still have
+ * delayed items and jobs waiting to retry (their retry is an armed timer), as the kernel's drain leaves delayed
+ * timers alone. `destroy` fires them first.
  *
  * **Kernel**: `drain_workqueue()`, kernel/workqueue.c. On return the workqueue is empty and open again.
  *
