@@ -598,7 +598,8 @@ export const modDelayedOn: {
  * items, and an item's re-queue of itself during the flush are not waited on, so a flush is never live-locked.
  * Flushers use the kernel's 16 flush colours.
  *
- * **Gotchas**: from one of the workqueue's own items it fails with `reason: "Deadlock"`.
+ * **Gotchas**: from one of the workqueue's own items it fails with `reason: "Deadlock"`; on a system workqueue
+ * (`WorkqueueSystem.systemWq` & co.) with `reason: "InvalidArgument"`: only the system's close destroys those.
  *
  * **Kernel**: `flush_workqueue()` / `__flush_workqueue()`, kernel/workqueue.c.
  *
@@ -692,6 +693,15 @@ export const drain = (wq: Workqueue): Effect.Effect<void, WorkqueueError.Workque
 export const destroy = (wq: Workqueue): Effect.Effect<void, WorkqueueError.WorkqueueError> => {
   if (!isWorkqueue(wq)) return Effect.fail(badWorkqueue(wq))
   const state = toState(wq)
+  if (state.isSystem) {
+    return Effect.fail(
+      makeError(
+        "InvalidArgument",
+        state.name,
+        "a system workqueue is never destroyed by its users: only the WorkqueueSystem's close destroys it (the kernel's system_wq & co. live as long as the kernel)"
+      )
+    )
+  }
   return Engine.destroyWorkqueue(state.system, state)
 }
 

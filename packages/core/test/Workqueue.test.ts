@@ -866,4 +866,15 @@ describe("Workqueue: an interrupted destroy", () => {
     }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 1 })), Effect.provide(logs.layer))
   })
 
+  it.effect("destroying a system workqueue fails naming the rule; it stays usable", () =>
+    Effect.gen(function* () {
+      const events = yield* WorkqueueSystem.systemWq
+      const error = yield* Effect.flip(Workqueue.destroy(events))
+      assert.strictEqual(error.reason, "InvalidArgument")
+      assert.strictEqual(error.workqueue, "events")
+      assert.include(error.message, "only the WorkqueueSystem's close destroys it")
+      assert.isTrue(yield* WorkqueueSystem.schedule(yield* Work.make(() => Effect.void)))
+    }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 1 })))
+  )
+
 })
