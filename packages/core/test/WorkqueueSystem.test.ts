@@ -212,32 +212,35 @@ describe("WorkqueueSystem", () => {
     )
 
     for (const mode of ["throws", "returns NaN"] as const) {
-      it.effect(`a cpuClock that ${mode} is replaced by performance.now, warned once and counted: every item runs`, () => {
-        const logs = makeLogCapture()
-        let calls = 0
-        const cpuClock = () => {
-          calls++
-          if (mode === "returns NaN") return Number.NaN
-          if (calls >= 3) throw new Error("clock bug")
-          return 0
+      it.effect(
+        `a cpuClock that ${mode} is replaced by performance.now, warned once and counted: every item runs`,
+        () => {
+          const logs = makeLogCapture()
+          let calls = 0
+          const cpuClock = () => {
+            calls++
+            if (mode === "returns NaN") return Number.NaN
+            if (calls >= 3) throw new Error("clock bug")
+            return 0
+          }
+          return Effect.gen(function* () {
+            const wq = yield* Workqueue.make("clocked", { maxActive: 1 })
+            let ran = 0
+            const items: Array<Work.Work> = []
+            for (let i = 0; i < 5; i++) items.push(yield* Work.make(() => Effect.sync(() => ran++)))
+            for (const w of items) yield* Workqueue.queue(wq, w)
+            yield* Workqueue.flush(wq)
+            assert.strictEqual(ran, 5)
+            const callsAfterFailure = calls
+            yield* Workqueue.queue(wq, yield* Work.make(() => Effect.void))
+            yield* Workqueue.flush(wq)
+            assert.strictEqual(calls, callsAfterFailure) // the broken clock is not asked again
+            assert.strictEqual((yield* WorkqueueSystem.snapshot).hookErrors, 1)
+            assert.strictEqual(logs.lines.filter((l) => l.message.startsWith("cpuClock ")).length, 1)
+            yield* Workqueue.destroy(wq)
+          }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 1, cpuClock })), Effect.provide(logs.layer))
         }
-        return Effect.gen(function* () {
-          const wq = yield* Workqueue.make("clocked", { maxActive: 1 })
-          let ran = 0
-          const items: Array<Work.Work> = []
-          for (let i = 0; i < 5; i++) items.push(yield* Work.make(() => Effect.sync(() => ran++)))
-          for (const w of items) yield* Workqueue.queue(wq, w)
-          yield* Workqueue.flush(wq)
-          assert.strictEqual(ran, 5)
-          const callsAfterFailure = calls
-          yield* Workqueue.queue(wq, yield* Work.make(() => Effect.void))
-          yield* Workqueue.flush(wq)
-          assert.strictEqual(calls, callsAfterFailure) // the broken clock is not asked again
-          assert.strictEqual((yield* WorkqueueSystem.snapshot).hookErrors, 1)
-          assert.strictEqual(logs.lines.filter((l) => l.message.startsWith("cpuClock ")).length, 1)
-          yield* Workqueue.destroy(wq)
-        }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 1, cpuClock })), Effect.provide(logs.layer))
-      })
+      )
     }
 
     it.effect("cpus must be an integer in 1..1024 (layer)", () =>
@@ -814,5 +817,4 @@ describe("WorkqueueSystem: a run's identity follows the fibers its handler forks
       assert.include(logs.text(), "the WorkqueueSystem's scope closed from one of its own work items")
     }).pipe(Effect.provide(logs.layer))
   })
-
 })

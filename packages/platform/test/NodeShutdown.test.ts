@@ -187,13 +187,16 @@ describe("NodeShutdown", () => {
       yield* Workqueue.queue(
         busy,
         yield* Work.make(() =>
-          Effect.andThen(Effect.sleep(500), Effect.flatMap(WorkqueueSystem.schedule(chained), () => Effect.void))
+          Effect.andThen(
+            Effect.sleep(500),
+            Effect.flatMap(WorkqueueSystem.schedule(chained), () => Effect.void)
+          )
         )
       )
       yield* settle
       const shutdown = yield* Effect.forkChild(NodeShutdown.drainAll({ deadlineMs: 2000 }))
       yield* TestClock.adjust(100) // "busy" still drains; "idle"'s drain has ended
-      const reason = (r: Effect.Effect<boolean, { readonly reason: string }>) =>
+      const reason = <R>(r: Effect.Effect<boolean, { readonly reason: string }, R>) =>
         Effect.map(Effect.flip(r), (e) => e.reason)
       assert.strictEqual(yield* reason(Workqueue.queue(busy, yield* Work.make(() => Effect.void))), "Draining")
       assert.strictEqual(yield* reason(Workqueue.queue(idle, yield* Work.make(() => Effect.void))), "Draining")

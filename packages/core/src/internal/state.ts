@@ -504,7 +504,11 @@ export class System {
           return clock()
         }
         clock = () => performance.now()
-        hookFailed("cpuClock", `cpuClock returned ${t}, not a finite number: performance.now measures handler CPU time from now on`, undefined)
+        hookFailed(
+          "cpuClock",
+          `cpuClock returned ${t}, not a finite number: performance.now measures handler CPU time from now on`,
+          undefined
+        )
         return clock()
       }
     }
