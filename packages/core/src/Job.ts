@@ -683,7 +683,8 @@ const runAttempt = <A, E, R>(
   })
 
 const settle = <A, E>(state: JobState<A, E>, exit: Exit.Exit<A, E>): Effect.Effect<void> => {
-  if (Exit.isSuccess(exit) || state.cancelled) return complete(state, exit)
+  // an attempt that ended interrupted (cancelled, or interrupting itself) is not a dead letter, nor retried
+  if (Exit.isSuccess(exit) || state.cancelled || Cause.hasInterruptsOnly(exit.cause)) return complete(state, exit)
   const cause = exit.cause
   const failure = cause.reasons.find(Cause.isFailReason)
   if (failure === undefined || state.step === undefined || state.attempts >= state.maxAttempts) {

@@ -161,7 +161,7 @@ const alloc = (name: string, flags: unknown, internal: number, maxActive: unknow
       const wq = allocUnsafe(sys, name, all, maxActive as number)
       return WorkqueueError.isWorkqueueError(wq) ? Effect.fail(wq) : Effect.succeed(wq)
     }),
-    (wq) => Effect.ignore(destroy(wq))
+    (wq) => Engine.releaseWorkqueue(toState(wq).system, toState(wq))
   )
 
 /**
@@ -680,7 +680,8 @@ export const modDelayedOn: {
  * items, and an item's re-queue of itself during the flush are not waited on, so a flush is never live-locked.
  * Flushers use the kernel's 16 flush colours.
  *
- * **Gotchas**: from one of the workqueue's own items it fails with `reason: "Deadlock"`.
+ * **Gotchas**: from one of the workqueue's own items it fails with `reason: "Deadlock"`; on a system workqueue
+ * (`WorkqueueSystem.systemWq` & co.) with `reason: "InvalidArgument"`: only the system's close destroys those.
  *
  * **Kernel**: `flush_workqueue()` / `__flush_workqueue()`, kernel/workqueue.c.
  *
@@ -712,7 +713,9 @@ export const flush = (wq: Workqueue): Effect.Effect<void, WorkqueueError.Workque
  * Wait until the workqueue is empty (`drain_workqueue()`), through chains of items re-queueing themselves or
  * each other. Meanwhile only its own items may queue to it; outside queueing fails with `reason: "Draining"`.
  * An armed delayed item whose timer fires during the drain is accepted and waited for (a deliberate difference:
- * docs/KERNEL-MAPPING.md).
+ * docs/KERNEL-MAPPING.md); one still armed when the queue empties is not: a drained workqueue can still have
+ * delayed items and jobs waiting to retry (their retry is an armed timer), as the kernel's drain leaves delayed
+ * timers alone. `destroy` fires them first.
  *
  * **Kernel**: `drain_workqueue()`, kernel/workqueue.c. On return the workqueue is empty and open again.
  *
@@ -772,6 +775,15 @@ export const drain = (wq: Workqueue): Effect.Effect<void, WorkqueueError.Workque
 export const destroy = (wq: Workqueue): Effect.Effect<void, WorkqueueError.WorkqueueError> => {
   if (!isWorkqueue(wq)) return Effect.fail(badWorkqueue(wq))
   const state = toState(wq)
+  if (state.isSystem) {
+    return Effect.fail(
+      makeError(
+        "InvalidArgument",
+        state.name,
+        "a system workqueue is never destroyed by its users: only the WorkqueueSystem's close destroys it (the kernel's system_wq & co. live as long as the kernel)"
+      )
+    )
+  }
   return Engine.destroyWorkqueue(state.system, state)
 }
 

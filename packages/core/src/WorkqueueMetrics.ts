@@ -22,7 +22,9 @@ import { WorkqueueSystem } from "./WorkqueueSystem.ts"
  * `WorkqueueSystem.layer({ tracepoint })`. `work` is the item itself (the kernel's work pointer; its `name` is the
  * function), so an event costs no name lookup. `reqCpu` is -1 when none was requested (`WORK_CPU_UNBOUND`);
  * `cpu` is -1 for unbound pools; `time` is ms on the system Clock. (`W` is the item type: the engine reports its
- * own item state under the same union; users see `Work`.)
+ * own item state under the same union; users see `Work`.) A sink that throws is caught: the event is dropped,
+ * the engine's step goes on, the first throw per event kind is logged and every one is counted
+ * (`WorkqueueSystem.snapshot`'s `hookErrors`).
  *
  * **Kernel**: `trace_workqueue_queue_work()` & co., kernel/workqueue.c.
  *

@@ -90,12 +90,18 @@ export interface Options {
   readonly cpuIntensiveThresh?: number | undefined
   /** Hog reports start at this count (`workqueue.cpu_intensive_warning_thresh`, default 4). */
   readonly cpuIntensiveWarningThresh?: number | undefined
-  /** Clock measuring handler CPU time (default `performance.now`); tests inject a fake one. */
+  /**
+   * Clock measuring handler CPU time (default `performance.now`); tests inject a fake one. One that throws or
+   * returns a non-finite number is replaced by `performance.now` from then on (logged once, counted in
+   * `snapshot`'s `hookErrors`).
+   */
   readonly cpuClock?: (() => number) | undefined
   /**
    * The tracepoint sink: `workqueue_queue_work`, `workqueue_activate_work`, `workqueue_execute_start`,
    * `workqueue_execute_end` with the kernel's fields (see `WorkqueueMetrics.Tracepoint`). Unset: one check per
-   * event. Called inside the engine's synchronous steps: record, don't block.
+   * event. Called inside the engine's synchronous steps: record, don't block. A sink that throws never breaks a
+   * step: the throw is caught, the event dropped, the first throw per event kind logged (naming the event and the
+   * workqueue) and every throw counted in `snapshot`'s `hookErrors`.
    */
   readonly tracepoint?: ((tp: WorkqueueMetrics.Tracepoint) => void) | undefined
   /** Run each handler in a root span named after its work item, with workqueue/worker/cpu/pool attributes. */
@@ -389,6 +395,35 @@ export const flushScheduled: Effect.Effect<void, WorkqueueError.WorkqueueError, 
   }
 )
 
+/**
+ * Begin the system's shutdown: from now on, for the rest of the system's life, queueing and arming on any of its
+ * workqueues fails with `reason: "Draining"` unless the caller is one of the system's own work items (so
+ * chained work and pipelines between its workqueues still flow while they drain). Idempotent. The platform's
+ * shutdown calls it first, so an idle workqueue whose drain has already ended does not take outside work again.
+ *
+ * **Kernel**: none as such; `system_state` leaving `SYSTEM_RUNNING` before `kernel_restart_prepare()`.
+ *
+ * **Example** (Outside work is refused)
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Work, WorkqueueSystem } from "@effect-workqueue/core"
+ *
+ * const program = Effect.gen(function*() {
+ *   yield* WorkqueueSystem.beginShutdown
+ *   const error = yield* Effect.flip(WorkqueueSystem.schedule(yield* Work.make(() => Effect.void)))
+ *   return error.reason
+ * })
+ * await Effect.runPromise(program.pipe(Effect.provide(WorkqueueSystem.layer()))) // => "Draining"
+ * ```
+ *
+ * @category configuration
+ * @since 0.1.0
+ */
+export const beginShutdown: Effect.Effect<void, never, WorkqueueSystem> = Effect.map(WorkqueueSystem, (service) => {
+  systemOf(service).shuttingDown = true
+})
+
 // ---------------------------------------------------------------------------
 // freeze / thaw
 // ---------------------------------------------------------------------------
@@ -638,6 +673,11 @@ export interface Snapshot {
   readonly pools: ReadonlyArray<PoolSnapshot>
   readonly timers: number
   readonly runQueue: RunQueue
+  /**
+   * Calls of a user hook (`tracepoint`, `cpuClock`) that threw (or, for `cpuClock`, returned a non-finite
+   * number) since the system booted: each was caught so the engine step went on; each kind is logged once.
+   */
+  readonly hookErrors: number
 }
 
 /**
@@ -719,7 +759,8 @@ const snapshotUnsafe = (sys: Engine.System): Snapshot => ({
   })),
   pools: sys.pools.map((pool) => poolSnapshot(sys, pool)),
   timers: sys.timers.size,
-  runQueue: runQueueUnsafe(sys)
+  runQueue: runQueueUnsafe(sys),
+  hookErrors: sys.hookErrors
 })
 
 const runQueueUnsafe = (sys: Engine.System): RunQueue => ({

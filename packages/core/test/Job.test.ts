@@ -221,6 +221,37 @@ describe("Job", () => {
         }).pipe(Effect.scoped, Effect.provide(layer))
     )
 
+    it.effect("an attempt that interrupts itself ends the job interrupted: not retried, not a dead letter", () =>
+      Effect.gen(function* () {
+        const wq = yield* Workqueue.make("selfstop")
+        const letters: Array<unknown> = []
+        let attempts = 0
+        const job = yield* Job.submit(wq, () => Effect.suspend(() => (++attempts, Effect.interrupt)), {
+          retrySchedule: Schedule.forever,
+          deadLetter: (l) => Effect.sync(() => letters.push(l))
+        })
+        const exit = yield* Job.await(job)
+        assert.isTrue(Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause))
+        assert.strictEqual(attempts, 1)
+        assert.deepStrictEqual(letters, [])
+      }).pipe(Effect.scoped, Effect.provide(layer))
+    )
+
+    it.effect("drain returns while a job's retry is armed: the retry still runs later (like a delayed timer)", () =>
+      Effect.gen(function* () {
+        const wq = yield* Workqueue.make("drained", { concurrency: 1 })
+        const job = yield* Job.submit(wq, ({ attempts }) => (attempts < 2 ? Effect.fail("x") : Effect.succeed("ok")), {
+          retrySchedule: Schedule.spaced(1000)
+        })
+        yield* settle()
+        assert.strictEqual(Job.attemptsUnsafe(job), 1)
+        yield* Workqueue.drain(wq) // returns at once: nothing queued, the retry is an armed timer
+        assert.isUndefined(Job.pollUnsafe(job))
+        yield* TestClock.adjust(1000)
+        assert.deepStrictEqual(yield* Job.await(job), Exit.succeed("ok"))
+      }).pipe(Effect.scoped, Effect.provide(layer))
+    )
+
     it.effect(
       "destroying the workqueue runs an armed retry at once; a further retry cannot be armed: dead letter",
       () =>

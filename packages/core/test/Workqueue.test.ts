@@ -1,9 +1,11 @@
 import * as WorkqueueInternal from "../src/internal/workqueue.ts"
 import { assert, describe, it } from "@effect/vitest"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Scheduler from "effect/Scheduler"
+import * as Scope from "effect/Scope"
 import { TestClock } from "effect/testing"
 import { DelayedWork, Work, Workqueue, WorkqueueError, WorkqueueSystem } from "../src/index.ts"
 import {
@@ -876,5 +878,49 @@ describe("Workqueue: an interrupted destroy", () => {
       yield* Fiber.join(patient)
       assert.strictEqual(WorkqueueInternal.toState(wq).lifecycle, "Destroyed")
     }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 2 })))
+  )
+  it.effect(
+    "a scope closed from its own workqueue's item refuses outside work at once and destroys once the item returns",
+    () => {
+      const logs = makeLogCapture()
+      return Effect.gen(function* () {
+        const scope = yield* Scope.make()
+        const wq = yield* Workqueue.make("own").pipe(Scope.provide(scope))
+        const closed = yield* Deferred.make<string>()
+        const gate = yield* Deferred.make<void>()
+        yield* Workqueue.queue(
+          wq,
+          yield* Work.make(() =>
+            Effect.gen(function* () {
+              yield* Scope.close(scope, Exit.void)
+              // the item's own chained work still flows: the background destroy drains it
+              const chained = yield* Workqueue.queue(wq, yield* Work.make(() => Effect.void))
+              yield* Deferred.succeed(closed, `chained ${chained}`)
+              yield* Deferred.await(gate)
+            })
+          )
+        )
+        assert.strictEqual(yield* Deferred.await(closed), "chained true")
+        const outside = yield* Effect.flip(Workqueue.queue(wq, yield* Work.make(() => Effect.void)))
+        assert.strictEqual(outside.reason, "Draining") // being destroyed: outside work refused at once
+        assert.include(logs.text(), "workqueue own: its scope closed from one of its own work items")
+        yield* Deferred.succeed(gate, undefined)
+        yield* settle()
+        const after = yield* Effect.flip(Workqueue.queue(wq, yield* Work.make(() => Effect.void)))
+        assert.strictEqual(after.reason, "Destroyed")
+        assert.isUndefined((yield* WorkqueueSystem.snapshot).workqueues.find((w) => w.name === "own"))
+      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 1 })), Effect.provide(logs.layer))
+    }
+  )
+
+  it.effect("destroying a system workqueue fails naming the rule; it stays usable", () =>
+    Effect.gen(function* () {
+      const events = yield* WorkqueueSystem.systemWq
+      const error = yield* Effect.flip(Workqueue.destroy(events))
+      assert.strictEqual(error.reason, "InvalidArgument")
+      assert.strictEqual(error.workqueue, "events")
+      assert.include(error.message, "only the WorkqueueSystem's close destroys it")
+      assert.isTrue(yield* WorkqueueSystem.schedule(yield* Work.make(() => Effect.void)))
+    }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 1 })))
   )
 })

@@ -267,6 +267,27 @@ describe("Workqueue backpressure (maxPending)", () => {
     }).pipe(Effect.scoped, Effect.provide(layer))
   )
 
+  it.effect("a plain queue never takes the room just freed for a woken waiter: it fails with QueueFull", () =>
+    Effect.gen(function* () {
+      const gate = yield* makeGate
+      const wq = yield* Workqueue.make("reserved", { concurrency: 1, maxPending: 1 })
+      yield* Workqueue.queue(wq, yield* Work.make(() => gate.await))
+      yield* settle()
+      const p0 = yield* Work.make(() => Effect.void)
+      yield* Workqueue.queue(wq, p0)
+      const waiterItem = yield* Work.make(() => Effect.void)
+      const waiter = yield* Effect.forkChild(Workqueue.queueWait(wq, waiterItem), { startImmediately: true })
+      yield* settle()
+      const item = yield* Work.make(() => Effect.void)
+      Work.cancelUnsafe(p0) // room opens: the waiter is woken, the room reserved for it
+      const newcomer = yield* Effect.flip(Workqueue.queue(wq, item)) // same fiber, no yield in between
+      assert.strictEqual(newcomer.reason, "QueueFull")
+      assert.isTrue(yield* Fiber.join(waiter))
+      assert.isTrue(Work.pendingUnsafe(waiterItem))
+      yield* gate.open
+    }).pipe(Effect.scoped, Effect.provide(layer))
+  )
+
   it.effect("callers waiting for room when the workqueue is destroyed fail with a typed error, none hangs", () =>
     Effect.gen(function* () {
       const gate = yield* makeGate

@@ -211,6 +211,38 @@ describe("WorkqueueSystem", () => {
       })
     )
 
+    for (const mode of ["throws", "returns NaN"] as const) {
+      it.effect(
+        `a cpuClock that ${mode} is replaced by performance.now, warned once and counted: every item runs`,
+        () => {
+          const logs = makeLogCapture()
+          let calls = 0
+          const cpuClock = () => {
+            calls++
+            if (mode === "returns NaN") return Number.NaN
+            if (calls >= 3) throw new Error("clock bug")
+            return 0
+          }
+          return Effect.gen(function* () {
+            const wq = yield* Workqueue.make("clocked", { maxActive: 1 })
+            let ran = 0
+            const items: Array<Work.Work> = []
+            for (let i = 0; i < 5; i++) items.push(yield* Work.make(() => Effect.sync(() => ran++)))
+            for (const w of items) yield* Workqueue.queue(wq, w)
+            yield* Workqueue.flush(wq)
+            assert.strictEqual(ran, 5)
+            const callsAfterFailure = calls
+            yield* Workqueue.queue(wq, yield* Work.make(() => Effect.void))
+            yield* Workqueue.flush(wq)
+            assert.strictEqual(calls, callsAfterFailure) // the broken clock is not asked again
+            assert.strictEqual((yield* WorkqueueSystem.snapshot).hookErrors, 1)
+            assert.strictEqual(logs.lines.filter((l) => l.message.startsWith("cpuClock ")).length, 1)
+            yield* Workqueue.destroy(wq)
+          }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 1, cpuClock })), Effect.provide(logs.layer))
+        }
+      )
+    }
+
     it.effect("cpus must be an integer in 1..1024 (layer)", () =>
       Effect.gen(function* () {
         const exit = yield* Effect.exit(Effect.scoped(Layer.build(WorkqueueSystem.layer({ cpus: 0 }))))
@@ -851,4 +883,27 @@ describe("WorkqueueSystem: a run's identity follows the fibers its handler forks
       assert.strictEqual(contexts.size, 2)
     }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 1, maxWorkersPerPool: 1 })))
   )
+  it.effect("closing the system's scope from one of its items neither hangs nor keeps taking outside work", () => {
+    const logs = makeLogCapture()
+    return Effect.gen(function* () {
+      const scope = yield* Scope.make()
+      const ctx = yield* Layer.buildWithScope(WorkqueueSystem.layer({ cpus: 1 }), scope)
+      const closeReturned = yield* Deferred.make<void>()
+      yield* Effect.gen(function* () {
+        yield* WorkqueueSystem.schedule(
+          yield* Work.make(() =>
+            Effect.andThen(Scope.close(scope, Exit.void), Deferred.succeed(closeReturned, undefined))
+          )
+        )
+        yield* Deferred.await(closeReturned) // the close returned inside the handler (it used to hang there)
+        const scheduled = yield* Effect.flip(WorkqueueSystem.schedule(yield* Work.make(() => Effect.void)))
+        assert.strictEqual(scheduled.reason, "Destroyed")
+        const made = yield* Effect.flip(Effect.scoped(Workqueue.make("late")))
+        assert.strictEqual(made.reason, "SystemClosed")
+        yield* settle()
+        assert.strictEqual((yield* WorkqueueSystem.snapshot).workqueues.length, 0) // the close completed
+      }).pipe(Effect.provide(ctx))
+      assert.include(logs.text(), "the WorkqueueSystem's scope closed from one of its own work items")
+    }).pipe(Effect.provide(logs.layer))
+  })
 })

@@ -7,6 +7,7 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
+import * as Scope from "effect/Scope"
 import { TestClock } from "effect/testing"
 import { NodeShutdown, NodeWorkqueue } from "../src/index.ts"
 
@@ -173,6 +174,39 @@ describe("NodeShutdown", () => {
         running: []
       })
       assert.strictEqual(NodeShutdown.formatReport(report), "workqueue shutdown: every workqueue drained in 10 ms")
+    }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 1 })))
+  )
+
+  it.effect("for the whole shutdown every workqueue refuses outside work, idle ones too; handlers still chain", () =>
+    Effect.gen(function* () {
+      const scope = yield* Scope.make()
+      const busy = yield* Workqueue.make("busy").pipe(Scope.provide(scope))
+      const idle = yield* Workqueue.make("idle").pipe(Scope.provide(scope))
+      let chainedRan = false
+      const chained = yield* Work.make(() => Effect.sync(() => (chainedRan = true)))
+      yield* Workqueue.queue(
+        busy,
+        yield* Work.make(() =>
+          Effect.andThen(
+            Effect.sleep(500),
+            Effect.flatMap(WorkqueueSystem.schedule(chained), () => Effect.void)
+          )
+        )
+      )
+      yield* settle
+      const shutdown = yield* Effect.forkChild(NodeShutdown.drainAll({ deadlineMs: 2000 }))
+      yield* TestClock.adjust(100) // "busy" still drains; "idle"'s drain has ended
+      const reason = <R>(r: Effect.Effect<boolean, { readonly reason: string }, R>) =>
+        Effect.map(Effect.flip(r), (e) => e.reason)
+      assert.strictEqual(yield* reason(Workqueue.queue(busy, yield* Work.make(() => Effect.void))), "Draining")
+      assert.strictEqual(yield* reason(Workqueue.queue(idle, yield* Work.make(() => Effect.void))), "Draining")
+      assert.strictEqual(yield* reason(WorkqueueSystem.schedule(yield* Work.make(() => Effect.void))), "Draining")
+      yield* TestClock.adjust(400)
+      const report = yield* Fiber.join(shutdown)
+      assert.isTrue(report.drained)
+      assert.isTrue(chainedRan) // a handler's work on another workqueue still flowed
+      assert.strictEqual(yield* reason(Workqueue.queue(idle, yield* Work.make(() => Effect.void))), "Draining")
+      yield* Scope.close(scope, Exit.void)
     }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 1 })))
   )
 

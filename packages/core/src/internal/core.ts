@@ -391,9 +391,12 @@ export const workerWakeFromSleep = (worker: Worker): void => {
 /**
  * Backpressure (ours; the kernel has none): the items holding PENDING on `wq` — armed timers plus queued items
  * not yet started (worklist, scheduled or inactive; never running ones) — are at `maxPending`. Called by every
- * public queueing entry; a timer's expiry moves an item from armed to queued and is never refused.
+ * public queueing entry; a timer's expiry moves an item from armed to queued and is never refused. Room reserved
+ * for woken `queueWait` callers (`nrWoken`) counts as taken: a plain `queue` never takes it from them (a woken
+ * caller gives its reservation back before it retries).
  */
-export const wqPendingFull = (wq: WorkqueueState): boolean => wq.nrQueued + wq.timerCount.armed >= wq.maxPending
+export const wqPendingFull = (wq: WorkqueueState): boolean =>
+  wq.nrQueued + wq.timerCount.armed + wq.nrWoken >= wq.maxPending
 
 /** The `QueueFull` rejection, naming the workqueue and its bound. @internal */
 export const queueFull = (wq: WorkqueueState): WorkqueueError.WorkqueueError =>

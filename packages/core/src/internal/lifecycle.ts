@@ -8,7 +8,7 @@
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as WorkqueueError from "./error.ts"
-import { freezeBusy, removeFrom, wakeAll, wqAdjustMaxActive, wqIsEmpty } from "./core.ts"
+import { callerWorker, freezeBusy, removeFrom, wakeAll, wqAdjustMaxActive, wqIsEmpty } from "./core.ts"
 import {
   WQ_BH,
   WQ_BH_ALLOWS,
@@ -215,6 +215,36 @@ export const destroyWorkqueue = (sys: System, wq: WorkqueueState): Effect.Effect
     )
   })
 
+/**
+ * The finaliser of `Workqueue.make`'s scope. A scope closed from one of the workqueue's own items cannot wait
+ * for the destroy (it would wait for itself: `destroy_workqueue()` from its own work, which the kernel WARNs on),
+ * and a finaliser has no error channel: outside queueing is refused at once (the workqueue is Destroying), a
+ * warning names the workqueue, and the destroy finishes in the background once that item returns.
+ */
+export const releaseWorkqueue = (sys: System, wq: WorkqueueState): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    if (selfDeadlock(wq, "destroy_workqueue()") === undefined) return Effect.ignore(destroyWorkqueue(sys, wq))
+    if (wq.lifecycle === "Destroyed") return Effect.void
+    sys.log(
+      "Warn",
+      `workqueue ${wq.name}: its scope closed from one of its own work items (destroy_workqueue() from its own work would wait for itself): outside queueing is refused now, the destroy completes once that item returns`,
+      { workqueue: wq.name }
+    )
+    wq.lifecycle = "Destroying"
+    wq.nrDestroyers++
+    Effect.runForkWith(sys.baseCtx)(
+      Effect.ensuring(
+        Effect.ignore(destroyWorkqueue(sys, wq)),
+        Effect.sync(() => {
+          if (--wq.nrDestroyers === 0 && wq.lifecycle === "Destroying") {
+            wq.lifecycle = wq.nrDrainers > 0 ? "Draining" : "Open"
+          }
+        })
+      )
+    )
+    return Effect.void
+  })
+
 /** `workqueue_set_max_active()`: BH and ordered ⇒ WARN, no-op; 0 is out of range here (becomes 1). */
 export const setMaxActive = (sys: System, wq: WorkqueueState, n: number): void => {
   if (wq.bh || wq.ordered) {
@@ -233,6 +263,21 @@ export const setMaxActive = (sys: System, wq: WorkqueueState, n: number): void =
 
 /** Close the system: destroy every workqueue (user ones first, after a flush), end workers and the timer fiber. */
 export const closeSystem = (sys: System): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    if (callerWorker() === undefined) return closeSystemNow(sys)
+    // closed from one of the system's own items: the close waits for every item, that one included, and ends its
+    // worker: it cannot run there. It begins now (no workqueue is made, outside queueing fails) and completes in
+    // the background once that item returns.
+    sys.closed = true
+    sys.log(
+      "Warn",
+      "workqueue: the WorkqueueSystem's scope closed from one of its own work items: the close completes in the background once that item returns"
+    )
+    Effect.runForkWith(sys.baseCtx)(closeSystemNow(sys))
+    return Effect.void
+  })
+
+const closeSystemNow = (sys: System): Effect.Effect<void> =>
   Effect.gen(function* () {
     // from now on no workqueue is made (SystemClosed): one made later would have no workers, and hang
     sys.closed = true

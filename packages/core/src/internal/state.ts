@@ -340,6 +340,8 @@ export class System {
   freezing = false // WQ
   closing = false // WQ: workers and the timer fiber are being stopped (the last phase of closeSystem)
   closed = false // WQ: closeSystem has begun: no new workqueue (SystemClosed); its own are flushed, destroyed
+  //   and outside queueing (not from one of this system's items) fails with Destroyed
+  shuttingDown = false // WQ: set once by beginShutdown, never cleared: outside queueing fails with Draining
   readonly scheduler: WorkqueueScheduler // I
   readonly clock: Clock.Clock // I
   readonly baseCtx: Context.Context<never> // I: context of every worker fiber
@@ -350,6 +352,7 @@ export class System {
   readonly allWorkers = new Set<Worker>() // L
   private readonly runCtxCache = new WeakMap<Context.Context<never>, Context.Context<never>>() // L
   private readonly warnedOnce = new Set<string>() // L
+  hookErrors = 0 // L: calls of a user hook (`tracepoint`, `cpuClock`) that threw or gave a non-finite time
   retired: Array<WorkqueueState> | undefined = undefined // L: destroyed since the last metrics publication (kept
   //   only once something publishes: WorkqueueMetrics.publish sets it, drains it each time)
   readonly hogCounts = new Map<string, number>() // L: wq_cpu_intensive_report() per work name (at most 128)
@@ -359,9 +362,9 @@ export class System {
   constructor(ctx: Context.Context<never>, options: SystemOptions, fns: SystemFns) {
     this.fns = fns
     this.cpus = options.cpus
-    this.options = options
+    this.options = this.guardHooks(options)
     const parent = Context.get(ctx, Scheduler.Scheduler)
-    this.scheduler = new WorkqueueScheduler(parent, options.cpuIntensiveSliceMs, options.cpuClock)
+    this.scheduler = new WorkqueueScheduler(parent, options.cpuIntensiveSliceMs, this.options.cpuClock)
     this.scheduler.readClock = () => this.clock.currentTimeMillisUnsafe()
     this.clock = Context.get(ctx, Clock.Clock)
     this.timers = new TimerBase(this.clock.currentTimeMillisUnsafe())
@@ -456,6 +459,59 @@ export class System {
     const token = new RunToken(worker, Context.get(base, Metric.FiberRuntimeMetrics))
     token.runCtx = Context.add(base, Metric.FiberRuntimeMetrics, token)
     return token
+  }
+
+  /**
+   * The user's synchronous hooks, guarded: they run inside the engine's steps, where a throw would leave a step
+   * half done (an item PENDING on no list, a worker that never starts its item). A `tracepoint` that throws is
+   * counted (`hookErrors`) and warned about once per event kind; the step goes on. A `cpuClock` that throws or
+   * returns a non-finite number is counted, warned about once, and replaced by `performance.now` for the rest of
+   * the system's life (its readings no longer compare with the broken clock's).
+   */
+  private guardHooks(options: SystemOptions): SystemOptions {
+    const tracepoint = options.tracepoint
+    const userClock = options.cpuClock
+    let clock: () => number = userClock
+    const hookFailed = (key: string, message: string, cause: unknown) => {
+      this.hookErrors++
+      this.warnOnce(key, message, cause === undefined ? undefined : { cause: String(cause) })
+    }
+    return {
+      ...options,
+      tracepoint:
+        tracepoint === undefined
+          ? undefined
+          : (tp) => {
+              try {
+                tracepoint(tp)
+              } catch (cause) {
+                hookFailed(
+                  `tracepoint:${tp._tag}`,
+                  `tracepoint sink threw on ${tp._tag} (workqueue "${tp.workqueue}"): event dropped, the engine goes on; further throws on ${tp._tag} are counted (snapshot hookErrors), not logged`,
+                  cause
+                )
+              }
+            },
+      cpuClock: () => {
+        if (clock !== userClock) return clock()
+        let t: number
+        try {
+          t = userClock()
+          if (Number.isFinite(t)) return t
+        } catch (cause) {
+          clock = () => performance.now()
+          hookFailed("cpuClock", "cpuClock threw: performance.now measures handler CPU time from now on", cause)
+          return clock()
+        }
+        clock = () => performance.now()
+        hookFailed(
+          "cpuClock",
+          `cpuClock returned ${t}, not a finite number: performance.now measures handler CPU time from now on`,
+          undefined
+        )
+        return clock()
+      }
+    }
   }
 
   /** Log from a synchronous step (a WARN in the kernel's voice). */

@@ -7,7 +7,7 @@
  */
 import { type Effect, isEffect } from "effect/Effect"
 import * as WorkqueueError from "./error.ts"
-import { currentCpuUnsafe, isChainedWork } from "./core.ts"
+import { callerWorker, currentCpuUnsafe, isChainedWork } from "./core.ts"
 import { WQ_DFL_ACTIVE, WQ_NAME_LEN, WQ_PUBLIC_FLAGS } from "./flags.ts"
 import { type System, type WorkqueueState, type WorkState } from "./state.ts"
 import { WORK_PENDING } from "./workData.ts"
@@ -20,7 +20,7 @@ import { WORK_PENDING } from "./workData.ts"
 export const queueRejection = (wq: WorkqueueState): WorkqueueError.WorkqueueError | undefined => {
   switch (wq.lifecycle) {
     case "Open":
-      return undefined
+      return wq.system.closed || wq.system.shuttingDown ? outsideRejection(wq) : undefined
     case "Destroyed":
       return WorkqueueError.make(
         "Destroyed",
@@ -39,6 +39,22 @@ export const queueRejection = (wq: WorkqueueState): WorkqueueError.WorkqueueErro
             `cannot queue while ${wq.lifecycle === "Draining" ? "draining" : "being destroyed"} (only chained work allowed)`
           )
   }
+}
+
+/** A closing or shutting-down system takes work from its own items only (the pipelines its close still drains). */
+const outsideRejection = (wq: WorkqueueState): WorkqueueError.WorkqueueError | undefined => {
+  if (callerWorker()?.currentPwq?.wq.system === wq.system) return undefined
+  return wq.system.closed
+    ? WorkqueueError.make(
+        "Destroyed",
+        wq.name,
+        "cannot queue from outside: its WorkqueueSystem is closing (only its own work items may queue)"
+      )
+    : WorkqueueError.make(
+        "Draining",
+        wq.name,
+        "cannot queue from outside: its WorkqueueSystem is shutting down (only its own work items may queue)"
+      )
 }
 
 const isCpu = (sys: System, cpu: number): boolean => Number.isInteger(cpu) && cpu >= 0 && cpu < sys.cpus

@@ -213,6 +213,9 @@ const anyBusy = Effect.map(WorkqueueSystem.snapshot, (s) =>
  */
 const drainSequence = (run: Run) =>
   Effect.gen(function* () {
+    // outside queueing is refused for the whole shutdown, on every workqueue: an idle queue's drain ends at once
+    // and would reopen it
+    yield* WorkqueueSystem.beginShutdown
     let frozen = false
     while (run.report === undefined) {
       const entries = liveWorkqueues(yield* WorkqueueSystem.workqueues)
