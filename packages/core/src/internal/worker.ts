@@ -374,8 +374,9 @@ const workerStartWork = (sys: System, worker: Worker, work: WorkState): void => 
 
 /**
  * `process_one_work()` after the call: one L step. `handoff`: the worker picks its next item right after this
- * step, in the same synchronous run (`workerNextWork`), so an item this step activates is left to it, unkicked,
- * when it will be the one taking it (nothing scheduled on it, `keep_working()`); otherwise the pool is kicked.
+ * step, in the same synchronous run (`workerNextWork`), so on an unbound or BH pool an item this step activates is
+ * left to it, unkicked, when it will be the one taking it (nothing scheduled on it, `keep_working()`); otherwise
+ * the pool is kicked.
  */
 const workerFinishWork = (
   sys: System,
@@ -431,7 +432,10 @@ const workerFinishWork = (
   const flushers = worker.runFlushers
   worker.runFlushers = undefined
   // pwq_dec_nr_in_flight(): the slot goes to the next inactive item, then the colour is counted down
-  if (pwqDecNrActive(sys, pwq, !handoff) && handoff && !(worker.scheduled.length === 0 && keepWorking(pool))) {
+  // a concurrency-managed pool is kicked as before: there the kick also asks for the probe that notices a sleeping
+  // worker (`poolRequestProbe`), which keeps its CM wake-ups where they were
+  const direct = handoff && !poolIsManaged(pool)
+  if (pwqDecNrActive(sys, pwq, !direct) && direct && !(worker.scheduled.length === 0 && keepWorking(pool))) {
     kickPool(sys, pool)
   }
   wqDecNrInFlight(pwq.wq, worker.currentColor)
