@@ -283,37 +283,37 @@ process.stdout.write(`\nwrote ${written.map((p) => relative(root, p)).join(", ")
 function whereTheTimeGoes(): string {
   return `## Where the time per job goes (profile)
 
-Profiled with \`node --expose-gc --cpu-prof packages/core/bench/perJob.ts 1000000 3 freshSync\` (the headline
-loop of scenario 1: 1M synchronous jobs, a fresh item per job, \`yield* Workqueue.queue(wq, yield* Work.make(h))\`,
-unbound, \`maxActive: 1\`). In that probe, on this shared 2-core machine, a job costs about 355 ns (about 550 ns
-before the changes listed below), \`Effect.forEach\` about 58 ns, and the same items pre-made and queued with
-\`queueUnsafe\` about 300 ns. Self time, module loading and idle left out:
+Profiled with \`node --conditions=@effect-workqueue/source --expose-gc --cpu-prof packages/core/bench/perJob.ts 1000000 3 freshSync\`
+(the headline loop of scenario 1: 1M synchronous jobs, a fresh item per job,
+\`yield* Workqueue.queue(wq, yield* Work.make(h))\`, unbound, \`maxActive: 1\`; without the condition the probe loads
+the last \`dist\` build, not the sources). In that probe, on this shared 2-core machine under load (medians of 5,
+2026-12-05), a job costs about 710 ns, \`Effect.forEach\` about 55 ns, the same items pre-made and queued with
+\`queueUnsafe\` about 325 ns; the suspending probe \`freshSuspend\` about 1,390 ns against \`forEachSuspend\` about
+815 ns. Module loading and idle left out:
 
 | where | share | ≈ ns per job |
 |---|---:|---:|
-| engine bookkeeping: \`queue_work_on()\` / \`__queue_work()\` (checks, colour, \`nr_active\`, the inactive list), \`process_one_work()\` start and end (statistics, PENDING, activation of the next inactive item, flush colours) | 46% | 160 |
-| Effect runtime: the worker's run loop, the handler's primitive, continuations | 20% | 70 |
-| the submitting generator and the handler closures (user code) | 12% | 45 |
-| garbage collection | 10% | 35 |
-| \`Work\` / \`Workqueue\` wrappers and the in-step submission (\`internal/yieldable.ts\`) | 7% | 25 |
-| the CPU clock read at each item's end (per-item CPU time, hog detection) | 6% | 20 |
+| garbage collection: the submitting loop outruns the worker (a pump runs 64 items, then the event loop gets a turn), so the million items and their closures are live at once and every scavenge copies them | 40% | 285 |
+| engine bookkeeping: \`queue_work_on()\` / \`__queue_work()\`, \`process_one_work()\` start and end, activation of the next inactive item, the run token and context switch per item (\`makeRunner\`) | 33% | 235 |
+| Effect runtime: the worker's run loop, the handler's primitive, continuations | 11% | 75 |
+| the submitting generator and the handler closures (user code) | 7% | 50 |
+| \`Work\` / \`Workqueue\` wrappers and the in-step submission (\`internal/yieldable.ts\`) | 5% | 40 |
+| the CPU clock read at each item's end (per-item CPU time, hog detection) | 4% | 25 |
 
-A job is now 2 run-loop turns (the worker's continuation frame and the handler; the submitter's \`yield*\` of
-\`make\` and \`queue\` completes inside the generator's own step) and 7 allocations: 3 are the user's (the handler
-closure, the handler's \`Effect.sync\` and its closure), 4 ours (the 112-byte item, one step object per \`make\`
-and per \`queue\`, \`make\`'s result holder). \`Effect.forEach\` spends 1–2 turns and 2 allocations per job; what separates the
-two is the engine's per-item bookkeeping, the kernel's own \`__queue_work()\` and \`process_one_work()\` steps,
-with \`maxActive: 1\` every item also passing through the inactive list.
-
-Suspending jobs (scenario 2, 16 workers, probe \`freshSuspend\`: about 1,350 ns per job, from about 1,770; the
-forEach probe about 800): the same split plus the scheduler (each suspension is a task in the workqueue run queue,
-two CPU-clock reads per item) and garbage collection (about 20%): every queued job's item and closure stay live
-until it runs, where \`Effect.forEach\` makes each job's effect only when it starts.
+Second pass (issue 18, each change measured by an interleaved A/B in one process, baseline and change alternating,
+CPU time per job, medians of 5–7): the caller's CPU is read once per \`queue\` (the check read it and
+\`__queue_work()\` read it again); on an unbound pool a finishing worker takes the item its slot activates instead of
+kicking the pool, as the kernel's \`pwq_activate_first_inactive()\` wakes no one — before, each such activation on an unbound
+pool woke an idle worker that found the worklist empty (200k suspending jobs: 2,498 wake-ups → 316;
+\`freshSuspend\` 1,605 → 1,542 ns CPU, −4%; the synchronous loop and scenario 4's enqueue unchanged within noise:
+871 → 870 ns, 438 → 440 ns). \`Job.submit\`: the result's \`Deferred\` is made by the first wait, and there is no
+options object, body closure or context effect per submission (1M jobs: heap growth while submitting 857 → 643
+B/job, CPU 4.7 → 3.8 µs per job).
 
 Memory, scenario 4: about 208 B per pending job = the item (112 B, 11 fields) + the handler closure with its
 captured index (about 96 B, what \`() => job(i)\` costs in V8; Effect \`Queue\`'s row pays the same closure plus
-a 32 B \`Effect.sync\`). Its enqueue through the Effect API is mostly garbage collection (44% of its profile): a
-million items survive while the loop churns its per-job step objects, so every scavenge copies the survivors.
+a 32 B \`Effect.sync\`). Unchanged by the second pass; its enqueue through the Effect API is mostly garbage
+collection (a million items survive while the loop churns its per-job step objects).
 
 Removed by issue 18: a \`WeakMap\` entry per item for its name (\`Work.make\` from about 715 to 86 ns at 1M items),
 the \`map(context)\` chain in \`make\`, a success exit per \`queue\`, an options object per run, one run-loop turn per
@@ -328,15 +328,17 @@ constructor (112 B; a shared init helper had left 5 slack slots, 144 B); **one C
 
 Next levers, largest first:
 
-1. **Engine bookkeeping per item** (160 ns): the caller's CPU is computed twice per \`queue\` (the check and
-   \`__queue_work()\`), and an item activated by a finishing worker goes worklist → kick → take where the kernel's
-   \`assign_work()\` could hand it to that worker directly.
-2. **A batch submission API** (\`Workqueue.queueAll\`, one validation and one kick for N items, a count back):
-   the per-job \`yield*\` no longer pays run-loop turns, so this now saves the per-call checks, about 40 ns.
-3. **A compact item**: the list pointer derived from the state bits, the disable count and explicit name in one
-   rarely allocated side object (about 88 B); 150 B per pending job also needs the handler closure gone (a
-   \`Work.make(handler, data)\` form: a shared handler and the datum in the item).
-4. **Per-item CPU time** (20 ns): sample it per slice, as the kernel's tick does, with the hog check kept exact
+1. **Survivors**: the 40% garbage collection is the backlog of live items and closures. A compact item (next)
+   shrinks it; a \`Work.make(handler, data)\` form (a shared handler, the datum in the item) removes the 96 B
+   closure, which 150 B per pending job needs in any case.
+2. **A compact item**: the list pointer derived from the state bits (the timer buckets read it too, as "armed"),
+   the disable count and explicit name in one rarely allocated side object (about 88 B).
+3. **Engine bookkeeping per item** (235 ns): the run-token check and context switch per item, the statistics and
+   flush-colour updates at each end, \`nr_active\` through the inactive list with \`maxActive: 1\`.
+4. **\`Job.submit\`**: each attempt still forks a child fiber (what makes it interruptible by a timeout or a
+   cancel) and the submission takes the ordinary run-loop path (no in-step \`yield*\` yet); running an attempt
+   inline and forking only when a timeout or a cancel needs to interrupt it is the next cut.
+5. **Per-item CPU time** (25 ns): sample it per slice, as the kernel's tick does, with the hog check kept exact
    only for items that outlast a slice.`
 }
 

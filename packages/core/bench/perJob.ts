@@ -1,5 +1,6 @@
 // Per-job cost probe (issue 18): a fresh work item per job, queued through the Effect API, against Effect.forEach.
-// ./node_modules/.bin/node --expose-gc packages/core/bench/perJob.ts [n] [reps]
+// ./node_modules/.bin/node --conditions=@effect-workqueue/source --expose-gc packages/core/bench/perJob.ts [n] [reps] [cases]
+// (without the condition "@effect-workqueue/core" resolves to the last dist build, not the sources)
 import { Effect } from "effect"
 import { Work, Workqueue, WorkqueueSystem } from "@effect-workqueue/core"
 

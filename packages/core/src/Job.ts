@@ -149,7 +149,7 @@ interface JobState<A, E> {
   readonly id: string // I
   readonly workqueue: string // I
   readonly wq: Workqueue.Workqueue // I
-  readonly deferred: Deferred.Deferred<A, E> // I: completed once, with the final Exit
+  deferred: Deferred.Deferred<A, E> | undefined // waiters: made by the first wait (`resultOf`); completed once
   readonly options: Options<any> // I
   readonly timeoutMs: number // I: Infinity when absent
   readonly maxAttempts: number // I
@@ -158,7 +158,7 @@ interface JobState<A, E> {
   attempts: number // handler: attempts started so far
   fiber: Fiber.Fiber<A, E> | undefined // handler: the running attempt's fiber
   cancelled: boolean // cancel: no further attempt may start or be scheduled
-  done: boolean // handler / cancel: the deferred is completed
+  done: boolean // handler / cancel: the final Exit is set (and the deferred, if made, completed)
   exit: Exit.Exit<A, E> | undefined // handler / cancel: the final Exit, set with `done`
   lettering: Exit.Exit<A, E> | undefined // handler: the final Exit while the dead-letter handler runs
 }
@@ -225,7 +225,7 @@ class JobImpl<A, E> implements JobState<A, E> {
   readonly timeoutMs: number
   readonly maxAttempts: number
   readonly step: JobState<A, E>["step"]
-  readonly deferred: Deferred.Deferred<A, E> = Deferred.makeUnsafe<A, E>()
+  deferred: Deferred.Deferred<A, E> | undefined = undefined
   dwork: DelayedWork.DelayedWork = undefined as unknown as DelayedWork.DelayedWork
   attempts = 0
   fiber: Fiber.Fiber<A, E> | undefined = undefined
@@ -256,6 +256,20 @@ class JobImpl<A, E> implements JobState<A, E> {
 const handleOf = <A, E>(state: JobImpl<A, E>): Job<A, E> => new JobHandle(state) as unknown as Job<A, E>
 
 const toState = <A, E>(job: Job<A, E>): JobState<A, E> => JobHandle.stateOf(job) as JobState<A, E>
+
+/**
+ * The deferred the job's waiters wait on, made by the first wait: most jobs are never awaited, and a deferred per
+ * job was a third of a pending job's memory. A job already done gets it completed with its final Exit.
+ */
+const resultOf = <A, E>(state: JobState<A, E>): Deferred.Deferred<A, E> => {
+  let deferred = state.deferred
+  if (deferred === undefined) {
+    deferred = Deferred.makeUnsafe<A, E>()
+    state.deferred = deferred
+    if (state.done) Deferred.doneUnsafe(deferred, state.exit!)
+  }
+  return deferred
+}
 
 /**
  * Is `u` a job made by `submit`? The handle's `#private` brand, not the `TypeId` test of `isJob`: the calls below
@@ -344,7 +358,7 @@ const isScheduleSafe = (u: unknown): boolean => {
 interface Prepared {
   readonly wq: Workqueue.Workqueue
   readonly workqueue: string
-  readonly body: (attempt: Attempt) => Effect.Effect<any, any, any>
+  readonly body: unknown // the effect, or a function of the attempt (see `attemptEffect`)
   readonly options: Options<any>
   readonly timeoutMs: number
   readonly maxAttempts: number
@@ -425,24 +439,26 @@ const prepare = (
   if (o.interruptJob !== undefined && typeof o.interruptJob !== "boolean") {
     return invalidOption(workqueue, `interruptJob must be a boolean, got ${Engine.show(o.interruptJob)}`)
   }
-  const body =
-    typeof effect === "function"
-      ? (attempt: Attempt): Effect.Effect<any, any, any> => {
-          // known only when the attempt runs: a function that returns no Effect ends that job with a defect in its
-          // own Exit (and dead letter) that says so, never anything outside the job
-          const result: unknown = (effect as (attempt: Attempt) => unknown)(attempt)
-          return Engine.isEffectSafe(result)
-            ? result
-            : Effect.die(
-                makeError(
-                  "InvalidArgument",
-                  workqueue,
-                  `job "${attempt.id}": its effect function returned ${Engine.show(result)}, not an Effect`
-                )
-              )
-        }
-      : () => effect as Effect.Effect<any, any, any>
-  return { wq, workqueue, body, options: o, timeoutMs, maxAttempts, interruptJob: o.interruptJob !== false }
+  return { wq, workqueue, body: effect, options: o, timeoutMs, maxAttempts, interruptJob: o.interruptJob !== false }
+}
+
+/**
+ * An attempt's effect: the submitted effect, or what the submitted function returns for `attempt`. Known only when
+ * the attempt runs: a function that returns no Effect ends that job with a defect in its own Exit (and dead
+ * letter) that says so, never anything outside the job. Shared by every job (no closure per submission).
+ */
+const attemptEffect = (workqueue: string, body: unknown, attempt: Attempt): Effect.Effect<any, any, any> => {
+  if (typeof body !== "function") return body as Effect.Effect<any, any, any>
+  const result: unknown = (body as (attempt: Attempt) => unknown)(attempt)
+  return Engine.isEffectSafe(result)
+    ? result
+    : Effect.die(
+        makeError(
+          "InvalidArgument",
+          workqueue,
+          `job "${attempt.id}": its effect function returned ${Engine.show(result)}, not an Effect`
+        )
+      )
 }
 
 /** The job's state and its item, made with the services `ctx` (the caller's, or the system's for `submitUnsafe`). */
@@ -463,12 +479,30 @@ const newJob = <A, E>(
   )
   // the item captures the services as `DelayedWork.make` would; named after an explicit id only (a name is a
   // side-table entry, too dear for every anonymous job)
+  const body = prepared.body // the handler holds the state and the body, not the submission's `prepared`
   state.dwork = WorkInternal.makeWithContext(
-    () => runAttempt(state, prepared.body),
+    () => runAttempt(state, body),
     ctx,
     options.id
   ) as unknown as DelayedWork.DelayedWork
   return state
+}
+
+/** `submit` past its checks: make the job with the caller's services `ctx`, queue it (or wait for room). */
+const startJob = <A, E>(
+  prepared: Prepared,
+  ctx: Context.Context<any>,
+  step: JobState<A, E>["step"]
+): Effect.Effect<Job<A, E | Cause.TimeoutError>, WorkqueueError.WorkqueueError> => {
+  const state = newJob<A, E>(prepared, ctx, step)
+  if (prepared.options.whenFull === "wait") {
+    return Effect.as(
+      WorkqueueInternal.queueWaitWith(prepared.wq, () => queueJob(state)),
+      handleOf(state)
+    )
+  }
+  const result = queueJob(state)
+  return typeof result === "boolean" ? Effect.succeed(handleOf(state)) : Effect.fail(result)
 }
 
 /** The first queueing of a job: `queue` (or `queueDelayed` with `delay`), with `maxPending` applying. */
@@ -535,34 +569,24 @@ export const submit: {
     effect: Effect.Effect<A, E, R> | ((attempt: Attempt) => Effect.Effect<A, E, R>),
     options?: Options<E>
   ): Effect.Effect<Job<A, E | Cause.TimeoutError>, WorkqueueError.WorkqueueError, R> =>
-    Effect.suspend(() => {
+    // one step on the caller's fiber: its services are the job's (no context effect, no closure per submission)
+    Effect.withFiber((fiber) => {
       const prepared = prepare(wq, effect, options)
       if (isWorkqueueError(prepared)) return Effect.fail(prepared)
-      return submitPrepared<A, E, R>(prepared)
+      return submitPrepared<A, E, R>(prepared, fiber.context as Context.Context<R>)
     })
 )
 
 /** Build and queue the job a checked submission describes (`submit`, `run`): its handle, or why it was refused. */
 const submitPrepared = <A, E, R>(
-  prepared: Prepared
+  prepared: Prepared,
+  ctx: Context.Context<R>
 ): Effect.Effect<Job<A, E | Cause.TimeoutError>, WorkqueueError.WorkqueueError, R> => {
-  const start = (step: JobState<A, E>["step"]) =>
-    Effect.contextWith((ctx: Context.Context<R>) => {
-      const state = newJob<A, E>(prepared, ctx, step)
-      if (prepared.options.whenFull === "wait") {
-        return Effect.as(
-          WorkqueueInternal.queueWaitWith(prepared.wq, () => queueJob(state)),
-          handleOf(state)
-        )
-      }
-      const result = queueJob(state)
-      return typeof result === "boolean" ? Effect.succeed(handleOf(state)) : Effect.fail(result)
-    })
   const schedule = prepared.options.retrySchedule
   const job =
     schedule === undefined
-      ? start(undefined)
-      : Effect.flatMap(ScheduleM.toStep(schedule as any), (step) => start(step as any))
+      ? startJob<A, E>(prepared, ctx, undefined)
+      : Effect.flatMap(ScheduleM.toStep(schedule as any), (step) => startJob<A, E>(prepared, ctx, step as any))
   return job as unknown as Effect.Effect<Job<A, E | Cause.TimeoutError>, WorkqueueError.WorkqueueError, R>
 }
 
@@ -639,13 +663,13 @@ export const submitUnsafe = <A, E>(
 
 const runAttempt = <A, E, R>(
   state: JobState<A, E | Cause.TimeoutError>,
-  body: (attempt: Attempt) => Effect.Effect<A, E, R>
+  body: unknown
 ): Effect.Effect<void, never, R> =>
   Effect.suspend(() => {
     if (state.done || state.cancelled) return Effect.void
     state.attempts++
     let attempt: Effect.Effect<A, E | Cause.TimeoutError, R> = Effect.suspend(() =>
-      body({ id: state.id, attempts: state.attempts })
+      attemptEffect(state.workqueue, body, { id: state.id, attempts: state.attempts })
     )
     if (state.timeoutMs !== Infinity) {
       attempt = Effect.timeoutOrElse(attempt, {
@@ -724,7 +748,7 @@ const complete = <A, E>(state: JobState<A, E>, exit: Exit.Exit<A, E>): Effect.Ef
     if (state.done) return
     state.done = true
     state.exit = exit
-    Deferred.doneUnsafe(state.deferred, exit)
+    if (state.deferred !== undefined) Deferred.doneUnsafe(state.deferred, exit)
   })
 
 const finalFailure = <A, E>(state: JobState<A, E>, exit: Exit.Exit<A, E>): Effect.Effect<void> => {
@@ -800,7 +824,7 @@ const await_ = <A, E>(job: Job<A, E>): Effect.Effect<Exit.Exit<A, E>, WorkqueueE
     if (!isJobState(job)) return Effect.fail(badJob(job))
     const state = toState(job)
     const own = ownResult(state)
-    if (own === undefined) return Effect.exit(Deferred.await(state.deferred))
+    if (own === undefined) return Effect.exit(Deferred.await(resultOf(state)))
     return state.lettering !== undefined ? Effect.succeed(state.lettering) : (own as Effect.Effect<never>)
   })
 
@@ -834,7 +858,7 @@ export const join = <A, E>(job: Job<A, E>): Effect.Effect<A, E | WorkqueueError.
   Effect.suspend((): Effect.Effect<A, E | WorkqueueError.WorkqueueError> => {
     if (!isJobState(job)) return Effect.fail(badJob(job))
     const state = toState(job)
-    return ownResult(state) ?? Deferred.await(state.deferred)
+    return ownResult(state) ?? Deferred.await(resultOf(state))
   })
 
 /**
@@ -906,8 +930,10 @@ export const run: {
       const prepared = prepare(wq, effect, options, "job (run)", RUN_KEYS)
       if (isWorkqueueError(prepared)) return Effect.fail(prepared)
       return Effect.uninterruptibleMask((restore) =>
-        Effect.flatMap(restore(submitPrepared<A, E, R>(prepared)), (job) =>
-          prepared.interruptJob ? Effect.onInterrupt(restore(join(job)), () => cancel(job)) : restore(join(job))
+        Effect.flatMap(
+          restore(Effect.withFiber((fiber) => submitPrepared<A, E, R>(prepared, fiber.context as Context.Context<R>))),
+          (job) =>
+            prepared.interruptJob ? Effect.onInterrupt(restore(join(job)), () => cancel(job)) : restore(join(job))
         )
       )
     })
@@ -976,6 +1002,6 @@ export const cancel = <A, E>(job: Job<A, E>): Effect.Effect<boolean, WorkqueueEr
     // 2. signal the running attempt, 3. wait for it to settle the result; it stopped if its Exit is an interruption
     // (an attempt that had already ended, its dead letter being handed over, keeps its own Exit: false)
     const fiber = state.fiber
-    const waitDone = Effect.map(Effect.exit(Deferred.await(state.deferred)), Exit.hasInterrupts)
+    const waitDone = Effect.map(Effect.exit(Deferred.await(resultOf(state))), Exit.hasInterrupts)
     return fiber === undefined ? waitDone : Effect.andThen(Fiber.interrupt(fiber), waitDone)
   })

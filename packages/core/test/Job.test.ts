@@ -34,6 +34,25 @@ describe("Job", () => {
       }).pipe(Effect.scoped, Effect.provide(layer))
     )
 
+    it.effect("every waiter gets the job's Exit: one waiting before it ends, one asking only after it ended", () =>
+      Effect.gen(function* () {
+        const wq = yield* Workqueue.make("waiters", { concurrency: 1 })
+        const gate = yield* makeGate
+        const early = yield* Job.submit(wq, Effect.as(gate.await, "early" as const))
+        const waiting = yield* Effect.forkChild(Job.await(early))
+        yield* settle()
+        yield* gate.open
+        assert.deepStrictEqual(yield* Fiber.join(waiting), Exit.succeed("early" as const))
+        // never waited on while it ran: its result is still there for a first wait after its end
+        const late = yield* Job.submit(wq, Effect.fail("late" as const))
+        yield* settle()
+        assert.deepStrictEqual(Job.pollUnsafe(late), Exit.fail("late" as const))
+        assert.deepStrictEqual(yield* Job.await(late), Exit.fail("late" as const))
+        assert.strictEqual(yield* Effect.flip(Job.join(late)), "late")
+        assert.isFalse(yield* Job.cancel(late), "cancel of an ended job: false, its Exit kept")
+      }).pipe(Effect.scoped, Effect.provide(layer))
+    )
+
     it.effect("the workqueue's max_active and ordering apply to jobs", () =>
       Effect.gen(function* () {
         const wq = yield* Workqueue.make("ordered", { ordered: true })

@@ -172,8 +172,11 @@ export const pwqTryIncNrActive = (pwq: Pwq): boolean => {
   return false
 }
 
-/** Put an active item on its pool's worklist (`__pwq_activate_work` / insert_work), then kick the pool. */
-export const poolInsertWork = (sys: System, pool: Pool, work: WorkState): void => {
+/**
+ * Put an active item on its pool's worklist (`__pwq_activate_work` / insert_work), then kick the pool, unless
+ * `kick` is false: a finishing worker activating the next item takes it itself (see `pwqDecNrActive`).
+ */
+export const poolInsertWork = (sys: System, pool: Pool, work: WorkState, kick = true): void => {
   const trace = sys.options.tracepoint
   if (trace !== undefined) {
     trace({
@@ -186,24 +189,31 @@ export const poolInsertWork = (sys: System, pool: Pool, work: WorkState): void =
   }
   if (pool.worklist.length === 0) pool.progress++
   pool.worklist.push(work)
-  kickPool(sys, pool)
+  if (kick) kickPool(sys, pool)
 }
 
 /** `pwq_activate_first_inactive()`: FIFO within a pwq. */
-const pwqActivateFirstInactive = (sys: System, pwq: Pwq): boolean => {
+const pwqActivateFirstInactive = (sys: System, pwq: Pwq, kick = true): boolean => {
   const work = pwq.inactive.head
   if (work === undefined || !pwqTryIncNrActive(pwq)) return false
   pwq.inactive.remove(work)
   work.data &= ~WORK_INACTIVE
-  poolInsertWork(sys, pwq.pool, work)
+  poolInsertWork(sys, pwq.pool, work, kick)
   return true
 }
 
-/** `pwq_dec_nr_active()`: give back a slot; the first inactive item of the same pwq takes it. */
-export const pwqDecNrActive = (sys: System, pwq: Pwq): void => {
+/**
+ * `pwq_dec_nr_active()`: give back a slot; the first inactive item of the same pwq takes it. `kick` false: the
+ * caller is a worker of `pwq`'s pool that finished an item and picks its next one from the worklist right after
+ * this step (`keep_working()` holds for it), so the activated item goes to it — the kernel's
+ * `pwq_activate_first_inactive()` does not wake the pool either — instead of waking an idle worker that would find
+ * the worklist empty again. True if an item was activated.
+ */
+export const pwqDecNrActive = (sys: System, pwq: Pwq, kick = true): boolean => {
   pwq.nrActive--
-  pwqActivateFirstInactive(sys, pwq)
+  const activated = pwqActivateFirstInactive(sys, pwq, kick)
   if (sys.freezing && pwq.nrActive === 0 && (pwq.wq.flags & WQ_FREEZABLE) !== 0) freezeCheck(sys)
+  return activated
 }
 
 /** `wq_adjust_max_active()`: activate round-robin across pwqs, FIFO within each, while room remains. */

@@ -18,7 +18,14 @@ import {
   wqTimerUnlink
 } from "./core.ts"
 import { type DelayedWorkState, type System, type WorkqueueState, type WorkState } from "./state.ts"
-import { armRefusal, checkArmCaller, checkCaller, queueRejection } from "./validate.ts"
+import {
+  armRefusal,
+  callerCpuRejection,
+  checkArmCaller,
+  checkCaller,
+  foreignSystem,
+  queueRejection
+} from "./validate.ts"
 import { WORK_COLOR_SHIFT, WORK_INACTIVE, WORK_PENDING, workCpu, workLastRunning, workSetCpu } from "./workData.ts"
 
 // ---------------------------------------------------------------------------
@@ -38,7 +45,15 @@ export const queueWorkOn = (
   work: WorkState,
   bounded = true
 ): QueueResult => {
-  const bad = checkCaller(sys, wq, cpu, work)
+  // the caller's CPU is read once, here: checked, then handed to `__queue_work()` (the same synchronous step)
+  let caller = cpu
+  let bad: WorkqueueError.WorkqueueError | undefined
+  if (cpu === undefined) {
+    caller = currentCpuUnsafe(sys)
+    bad = callerCpuRejection(sys, wq, caller) ?? foreignSystem(sys, wq, work)
+  } else {
+    bad = checkCaller(sys, wq, cpu, work)
+  }
   if (bad !== undefined) return bad
   if (workIsPending(work) || work.disable > 0) return false
   const rejected = queueRejection(wq)
@@ -46,7 +61,7 @@ export const queueWorkOn = (
   if (bounded && wqPendingFull(wq)) return queueFull(wq)
   work.system = sys
   work.data |= WORK_PENDING
-  insertQueued(sys, cpu, wq, work)
+  insertQueued(sys, cpu, wq, work, caller)
   return true
 }
 
@@ -54,8 +69,15 @@ export const queueWorkOn = (
  * `__queue_work()` with PENDING already owned: pick the pwq (non-reentrance redirect), colour the item, and put
  * it on the worklist if a slot is free and nothing waits before it, else at the tail of the inactive list.
  */
-export const insertQueued = (sys: System, reqCpu: number | undefined, wq: WorkqueueState, work: WorkState): void => {
-  let cpu = reqCpu ?? currentCpuUnsafe(sys)
+export const insertQueued = (
+  sys: System,
+  reqCpu: number | undefined,
+  wq: WorkqueueState,
+  work: WorkState,
+  callerCpu: number | undefined = undefined
+): void => {
+  // `callerCpu`: the CPU `queueWorkOn` already read for the caller (`reqCpu` if given), so it is not read twice
+  let cpu = callerCpu ?? reqCpu ?? currentCpuUnsafe(sys)
   let pwq = wq.unbound ? wq.pwqs[0]! : wq.pwqs[cpu]!
   const running = workLastRunning(work)
   if (!wq.ordered && running !== undefined && running.currentPwq?.wq === wq && running.currentPwq !== pwq) {

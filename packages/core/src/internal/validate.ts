@@ -78,15 +78,22 @@ export const checkCpu = (
           `CPU ${show(cpu)} is not one of the ${sys.cpus} CPUs (0..${sys.cpus - 1})`
         )
   }
-  const caller = currentCpuUnsafe(sys)
-  return isCpu(sys, caller)
+  return callerCpuRejection(sys, wq, currentCpuUnsafe(sys))
+}
+
+/** The caller's CPU (`currentCpuUnsafe`, already read) is not one of `sys`'s: `InvalidCpu` naming `wq`. */
+export const callerCpuRejection = (
+  sys: System,
+  wq: WorkqueueState,
+  caller: number
+): WorkqueueError.WorkqueueError | undefined =>
+  isCpu(sys, caller)
     ? undefined
     : WorkqueueError.make(
         "InvalidCpu",
         wq.name,
         `the caller's CPU ${show(caller)} (onCpu) is not one of the ${sys.cpus} CPUs (0..${sys.cpus - 1})`
       )
-}
 
 /**
  * A work item belongs to one system: the first it is queued or armed on (`work.system`, set when that succeeds),

@@ -372,12 +372,18 @@ const workerStartWork = (sys: System, worker: Worker, work: WorkState): void => 
   }
 }
 
-/** `process_one_work()` after the call: one L step. Returns the failure to log, if any. */
+/**
+ * `process_one_work()` after the call: one L step. `handoff`: the worker picks its next item right after this
+ * step, in the same synchronous run (`workerNextWork`), so on an unbound or BH pool an item this step activates is
+ * left to it, unkicked, when it will be the one taking it (nothing scheduled on it, `keep_working()`); otherwise
+ * the pool is kicked.
+ */
 const workerFinishWork = (
   sys: System,
   worker: Worker,
   work: WorkState,
-  failure: Cause.Cause<unknown> | undefined
+  failure: Cause.Cause<unknown> | undefined,
+  handoff = false
 ): void => {
   const pwq = worker.currentPwq!
   const pool = worker.pool
@@ -426,7 +432,12 @@ const workerFinishWork = (
   const flushers = worker.runFlushers
   worker.runFlushers = undefined
   // pwq_dec_nr_in_flight(): the slot goes to the next inactive item, then the colour is counted down
-  pwqDecNrActive(sys, pwq)
+  // a concurrency-managed pool is kicked as before: there the kick also asks for the probe that notices a sleeping
+  // worker (`poolRequestProbe`), which keeps its CM wake-ups where they were
+  const direct = handoff && !poolIsManaged(pool)
+  if (pwqDecNrActive(sys, pwq, !direct) && direct && !(worker.scheduled.length === 0 && keepWorking(pool))) {
+    kickPool(sys, pool)
+  }
   wqDecNrInFlight(pwq.wq, worker.currentColor)
   if (flushers !== undefined) for (const f of flushers) f(true)
 }
@@ -476,16 +487,14 @@ const workerLoop = (sys: System, worker: Worker): Effect.Effect<void> => {
   const parkThenStep = Effect.flatMap(park, () => afterPark)
   const yieldThenStep = Effect.flatMap(Effect.yieldNow, () => step)
   const run = makeRunner(sys, worker, (work, failure) => {
-    workerFinishWork(sys, worker, work, failure)
-    if (worker.pool.kind === "bh" && ++bhRestarts % BH_WORKER_RESTARTS === 0) {
-      return failure === undefined
-        ? yieldThenStep
-        : Effect.flatMap(logFailure(worker, work, failure), () => yieldThenStep)
-    }
-    // the pump's item budget is spent: back through the run queue, so the parent (the event loop) gets a turn; a
-    // request/reply loop (the handler completes a Deferred whose waiter, resumed inline, queues the next request)
-    // otherwise never leaves this continuation
-    if (sys.scheduler.itemDone()) {
+    // a BH worker yields the thread every BH_WORKER_RESTARTS items; and when the pump's item budget is spent, the
+    // worker goes back through the run queue, so the parent (the event loop) gets a turn (a request/reply loop —
+    // the handler completes a Deferred whose waiter, resumed inline, queues the next request — otherwise never
+    // leaves this continuation). Decided before the finish step: only a worker that picks its next item right
+    // after it takes the item that step activates (`handoff`)
+    const yieldNext = (worker.pool.kind === "bh" && ++bhRestarts % BH_WORKER_RESTARTS === 0) || sys.scheduler.itemDone()
+    workerFinishWork(sys, worker, work, failure, failure === undefined && !yieldNext)
+    if (yieldNext) {
       return failure === undefined
         ? yieldThenStep
         : Effect.flatMap(logFailure(worker, work, failure), () => yieldThenStep)
