@@ -34,6 +34,8 @@ const countingScheduler = () => {
 }
 
 const CYCLES = 20_000
+/** Round trips of the request/reply loops: enough pumps' item budgets (2048 items each) to count turns. */
+const RR_CYCLES = 200_000
 
 /** `queue` + `flush` in a loop, the way a request handler would hand one job off and wait for it. */
 const flushLoop = (flavour: "Workqueue.flush" | "Work.flush") =>
@@ -52,16 +54,16 @@ const flushLoop = (flavour: "Workqueue.flush" | "Work.flush") =>
  * `Deferred.succeed` resumes the waiting fiber inline (on the worker's stack), which queues the next request before
  * the worker takes it in the same continuation: without an item budget the loop never leaves one run-queue task.
  */
-const requestReplyLoop = (flavour: "Deferred" | "Job") =>
+const requestReplyLoop = (flavour: "Deferred" | "Job", cycles: number) =>
   Effect.gen(function* () {
     const wq = yield* Workqueue.make("rr")
     if (flavour === "Job") {
-      for (let i = 0; i < CYCLES; i++) yield* Job.join(yield* Job.submit(wq, Effect.succeed(i)))
+      for (let i = 0; i < cycles; i++) yield* Job.join(yield* Job.submit(wq, Effect.succeed(i)))
       return
     }
     let reply = Deferred.makeUnsafe<void>()
     const work = yield* Work.make(() => Deferred.succeed(reply, undefined))
-    for (let i = 0; i < CYCLES; i++) {
+    for (let i = 0; i < cycles; i++) {
       reply = Deferred.makeUnsafe<void>()
       yield* Workqueue.queue(wq, work)
       yield* Deferred.await(reply)
@@ -99,35 +101,57 @@ const countTurns = <E, R>(body: Effect.Effect<void, E, R>) =>
 describe("WorkqueueScheduler pumps (internal/scheduler.ts)", () => {
   for (const flavour of ["Deferred", "Job"] as const) {
     it.live(
-      `a request/reply loop (${flavour === "Deferred" ? "queue + a handler completing a Deferred + Deferred.await" : "Job.submit + Job.join"}) gives the event loop and other fibers a turn at least every 200 round trips`,
+      `a request/reply loop (${flavour === "Deferred" ? "queue + a handler completing a Deferred + Deferred.await" : "Job.submit + Job.join"}) gives the event loop and other fibers a turn at least every 4096 round trips`,
       () =>
         Effect.gen(function* () {
           // control: the same number of hand-offs written with plain Deferreds (about one turn per cycle)
           const control = yield* countTurns(
             Effect.gen(function* () {
-              for (let i = 0; i < CYCLES; i++) {
+              for (let i = 0; i < RR_CYCLES; i++) {
                 const d = yield* Deferred.make<void>()
                 yield* Effect.forkChild(Deferred.succeed(d, undefined))
                 yield* Deferred.await(d)
               }
             })
           )
-          const loop = yield* countTurns(requestReplyLoop(flavour))
-          // a turn per pump's item budget (64 items): 20 000 round trips give about 312; before the budget, 0 or 1
+          const loop = yield* countTurns(requestReplyLoop(flavour, RR_CYCLES))
+          // a turn per pump's item budget (2048 items): 200 000 round trips give about 97; before the budget, 4 to 11
           assert.isAtLeast(
             loop.ticks,
-            CYCLES / 200,
-            `event-loop turns during ${CYCLES} round trips (control: ${control.ticks})`
+            RR_CYCLES / 4096,
+            `event-loop turns during ${RR_CYCLES} round trips (control: ${control.ticks})`
           )
           assert.isAtLeast(
             loop.fiberTurns,
-            CYCLES / 200,
-            `other fiber's turns during ${CYCLES} round trips (control: ${control.fiberTurns})`
+            RR_CYCLES / 4096,
+            `other fiber's turns during ${RR_CYCLES} round trips (control: ${control.fiberTurns})`
           )
         }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 1, watchdogThresh: 0 }))),
       { timeout: 120_000 }
     )
   }
+
+  it.live(
+    "a submission loop does not run ahead of its workers: pending items stay within a pump's item budget or two",
+    () =>
+      Effect.gen(function* () {
+        // a fiber queueing fresh items in a loop spends an operation or more per item and yields every 2048
+        // operations; the workers run as many items per pump, so the backlog stays bounded (with a 64-item budget
+        // it grew to nearly the whole submission: ~93 000 of 100 000)
+        const wq = yield* Workqueue.make("submitter", { unbound: true, concurrency: 1 })
+        let maxPending = 0
+        let ran = 0
+        for (let i = 0; i < 100_000; i++) {
+          yield* Workqueue.queue(wq, yield* Work.make(() => Effect.sync(() => void ran++)))
+          const pending = Workqueue.pendingCountUnsafe(wq)
+          if (pending > maxPending) maxPending = pending
+        }
+        yield* Workqueue.flush(wq)
+        assert.strictEqual(ran, 100_000)
+        assert.isAtMost(maxPending, 4 * 2048, "most items pending at once during the loop")
+      }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 1, watchdogThresh: 0 }))),
+    { timeout: 120_000 }
+  )
 
   for (const flavour of ["Workqueue.flush", "Work.flush"] as const) {
     it.live(
