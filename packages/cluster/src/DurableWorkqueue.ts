@@ -115,7 +115,10 @@ export interface DurableWorkqueue<A> {
   /**
    * Runs items with `handler` in this process, `concurrency` at a time (default 1), until the scope closes or the
    * workqueue is destroyed; never more than the workqueue's cluster-wide `maxActive` at once over all processes. A
-   * handler failure retries the run with the workqueue's `retrySchedule`, up to `maxAttempts`. Each item runs at
+   * handler failure retries the run with the workqueue's `retrySchedule`, up to `maxAttempts`. A handler that
+   * interrupts itself (`Effect.interrupt`, or joining an interrupted fiber) ends its run as a `cancel` does:
+   * finished, neither retried nor a dead letter (as core's `Job`, whose interrupted attempt is not a dead letter),
+   * with a warning logged; its worker takes the next item. Each item runs at
    * most once at a time across all runners, as long as its handler does not outlive the store's lock
    * (docs/DESIGN.md). Returns the runners' fiber: it completes once the workqueue is destroyed — at once for a
    * `destroy` in this process, within `pollInterval` for one in another — the runners having stopped taking items
@@ -427,7 +430,11 @@ export const make = <S extends Schema.Codec<any, any, never, never>>(options: {
         })
       )
 
-    // one run: the handler, stopped by a cancel from any process (the run then counts as finished, not retried)
+    // one run: the handler, stopped by a cancel from any process (the run then counts as finished, not retried).
+    // A handler that interrupts itself ends its run as a cancel does (core's Job: an interrupted attempt is neither
+    // retried nor a dead letter). The handler runs in the race's own fiber, so an interruption seen there as the
+    // handler's result is its own: an interruption of this worker (its runner leaving) ends the race from outside,
+    // without that result, and the store releases the item for another runner.
     const runOne = <E, R>(
       handler: (payload: S["Type"], run: Run) => Effect.Effect<void, E, R>,
       value: { readonly runKey: string; readonly payload: S["Type"] },
@@ -436,10 +443,24 @@ export const make = <S extends Schema.Codec<any, any, never, never>>(options: {
       Effect.scoped(
         Effect.gen(function* () {
           const cancelled = yield* ledgerService.watchRun(name, meta.id, value.runKey)
-          yield* handler(value.payload, { item: meta.id, runKey: value.runKey, attempt: meta.attempts }).pipe(
+          const outcome = yield* handler(value.payload, {
+            item: meta.id,
+            runKey: value.runKey,
+            attempt: meta.attempts
+          }).pipe(
             Effect.provideService(CurrentWorkqueue, name),
+            Effect.catchCause((cause) =>
+              Cause.hasInterruptsOnly(cause)
+                ? Effect.succeed("SelfInterrupted" as const)
+                : Effect.failCause(cause as Cause.Cause<E>)
+            ),
             Effect.raceFirst(cancelled)
           )
+          if (outcome === "SelfInterrupted") {
+            yield* Effect.logWarning(
+              `durable workqueue ${name}: the run of item ${meta.id} interrupted itself: it counts as cancelled (finished, not retried)`
+            )
+          }
         })
       )
 
