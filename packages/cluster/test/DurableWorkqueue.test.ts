@@ -656,7 +656,14 @@ describe.each(storages)("DurableWorkqueue on $label", (storage) => {
           wq.cancel(""),
           wq.run(() => Effect.void, { concurrency: 0 }),
           Effect.asVoid(DurableWorkqueue.make({ name, payload: Payload, maxActive: 0 })),
-          Effect.asVoid(DurableWorkqueue.make({ name, payload: Payload, maxActive: 1.5 }))
+          Effect.asVoid(DurableWorkqueue.make({ name, payload: Payload, maxActive: 1.5 })),
+          // beyond what the stores hold (a 32-bit column; a timestamp): refused up front, not a Storage failure
+          Effect.asVoid(DurableWorkqueue.make({ name, payload: Payload, maxActive: 2 ** 40 })),
+          wq.queueDelayed("a", { n: 1 }, "1000000000 days"),
+          Effect.asVoid(DurableWorkqueue.make({ name, payload: Payload, retrySchedule: "x" as never })),
+          Effect.asVoid(DurableWorkqueue.make({ name, payload: Payload, retrySchedule: 5 as never })),
+          Effect.asVoid(DurableWorkqueue.make({ name, payload: Payload, retrySchedule: null as never })),
+          Effect.asVoid(DurableWorkqueue.make({ name, payload: undefined as unknown as typeof Payload }))
         ]
         const reasons = yield* Effect.forEach(attempts, (effect) => Effect.flip(effect))
         assert.deepStrictEqual(
@@ -670,6 +677,12 @@ describe.each(storages)("DurableWorkqueue on $label", (storage) => {
             "InvalidDelay",
             "InvalidDelay",
             "InvalidItem",
+            "InvalidOptions",
+            "InvalidOptions",
+            "InvalidOptions",
+            "InvalidOptions",
+            "InvalidDelay",
+            "InvalidOptions",
             "InvalidOptions",
             "InvalidOptions",
             "InvalidOptions"
@@ -794,7 +807,13 @@ describe("DurableWorkqueue.layerPg", () => {
         { tableName: "Bad-Name" },
         { cleanup: { olderThan: -1 } },
         { cleanup: { interval: 0 } },
-        { cleanup: { failedOlderThan: Number.POSITIVE_INFINITY } }
+        { cleanup: { failedOlderThan: Number.POSITIVE_INFINITY } },
+        { cleanup: true as never },
+        { cleanup: "x" as never },
+        // a refresh must come at least twice within the expiration, else a live run's claim and slot lapse
+        { lockRefreshInterval: "10 seconds", lockExpiration: "2 seconds" },
+        { lockRefreshInterval: "3 seconds", lockExpiration: "5 seconds" },
+        { lockRefreshInterval: "2 minutes" }
       ]
       for (const options of settings) {
         const error = yield* Effect.scoped(Layer.build(DurableWorkqueue.layerPg(options))).pipe(
@@ -803,6 +822,10 @@ describe("DurableWorkqueue.layerPg", () => {
         )
         assert.strictEqual(error.reason, "InvalidOptions", JSON.stringify(options))
       }
+      // exactly half is accepted
+      yield* Effect.scoped(
+        Layer.build(DurableWorkqueue.layerPg({ lockRefreshInterval: "1 second", lockExpiration: "2 seconds" }))
+      ).pipe(Effect.provide(Layer.orDie(PgClient.layer({ url: Redacted.make(inject("pgUrl")) }))))
     })
   )
 })
