@@ -70,8 +70,8 @@ export interface DurableWorkqueue<A> {
    */
   readonly queue: (item: string, payload: A) => Effect.Effect<boolean, DurableWorkqueueError>
   /**
-   * As `queue`, visible to runners only after `delay`. On PostgreSQL the store rounds delays up to whole
-   * seconds (database clock). **Kernel**: `queue_delayed_work()`.
+   * As `queue`, visible to runners only after `delay` (at most 36,500 days, else `InvalidDelay`). On PostgreSQL the
+   * store rounds delays up to whole seconds (database clock). **Kernel**: `queue_delayed_work()`.
    */
   readonly queueDelayed: (
     item: string,
@@ -92,9 +92,9 @@ export interface DurableWorkqueue<A> {
    */
   readonly cancelSync: (item: string) => Effect.Effect<boolean, DurableWorkqueueError>
   /**
-   * On return, every item that was queued (due) or running when `flush` began has finished its run (completed,
-   * failed its last attempt, or been cancelled) or been re-queued under a new run key. Delayed items not yet due
-   * are not waited for. Polls the storage every `flushPollInterval` on the `Clock` (under `TestClock`, advance
+   * On return, every item that was queued (due), running or waiting for a retry when `flush` began has finished its
+   * run (completed, failed its last attempt, or been cancelled) or been re-queued under a new run key. Delayed items
+   * not yet due are not waited for. Polls the storage every `flushPollInterval` on the `Clock` (under `TestClock`, advance
    * it). **Kernel**: `flush_workqueue()`.
    */
   readonly flush: Effect.Effect<void, DurableWorkqueueError>
@@ -115,7 +115,10 @@ export interface DurableWorkqueue<A> {
   /**
    * Runs items with `handler` in this process, `concurrency` at a time (default 1), until the scope closes or the
    * workqueue is destroyed; never more than the workqueue's cluster-wide `maxActive` at once over all processes. A
-   * handler failure retries the run with the workqueue's `retrySchedule`, up to `maxAttempts`. Each item runs at
+   * handler failure retries the run with the workqueue's `retrySchedule`, up to `maxAttempts`. A handler that
+   * interrupts itself (`Effect.interrupt`, or joining an interrupted fiber) ends its run as a `cancel` does:
+   * finished, neither retried nor a dead letter (as core's `Job`, whose interrupted attempt is not a dead letter),
+   * with a warning logged; its worker takes the next item. Each item runs at
    * most once at a time across all runners, as long as its handler does not outlive the store's lock
    * (docs/DESIGN.md). Returns the runners' fiber: it completes once the workqueue is destroyed — at once for a
    * `destroy` in this process, within `pollInterval` for one in another — the runners having stopped taking items
@@ -163,8 +166,8 @@ export const layerMemory: Layer.Layer<Storage> = ledger.layerMemory
  *   refresh. After a runner dies, its items run again elsewhere and its slots come back after this (plus one
  *   poll). Shorter: faster failover; but a handler that blocks the event loop longer than this, or outlives it
  *   without a refresh, runs concurrently with a re-run (and beside `maxActive` others).
- * - `lockRefreshInterval` (default 30 s): how often a live process renews its claims and leases. Must be well
- *   below `lockExpiration`.
+ * - `lockRefreshInterval` (default 30 s): how often a live process renews its claims and leases. At most half of
+ *   `lockExpiration` (else `InvalidOptions`), so one late or failed refresh does not let a live claim lapse.
  * - `cleanup` (default `{ olderThan: "1 day", interval: "1 hour" }`): every `interval`, rows of completed items
  *   older than `olderThan` are deleted (with old cancel requests and dead leases), so the table does not grow
  *   forever. Failed rows (the dead letters) are kept unless `failedOlderThan` is given. `false`: never (provide
@@ -195,6 +198,14 @@ export const layerPg = (options?: {
   if (typeof tableName !== "string" || !/^[a-z_][a-z0-9_]{0,40}$/.test(tableName)) {
     return invalid(`tableName must be a lower-case SQL identifier of at most 41 characters, got ${describe(tableName)}`)
   }
+  const cleanupOption: unknown = options?.cleanup
+  if (
+    cleanupOption !== undefined &&
+    cleanupOption !== false &&
+    (typeof cleanupOption !== "object" || cleanupOption === null)
+  ) {
+    return invalid(`cleanup must be false or an object of durations, got ${describe(cleanupOption)}`)
+  }
   const durations: Record<string, Duration.Duration | undefined> = {}
   const inputs: Record<string, [unknown, Duration.Input, boolean]> = {
     pollInterval: [options?.pollInterval, "1 second", false],
@@ -211,6 +222,13 @@ export const layerPg = (options?: {
       )
     }
     durations[key] = duration
+  }
+  // a claim or a lease is refreshed at least twice within its expiration: one late or failed refresh does not let
+  // a live run's item, slot or drain lapse (and run twice at once, or beside maxActive others)
+  if (Duration.isGreaterThan(Duration.times(durations["lockRefreshInterval"]!, 2), durations["lockExpiration"]!)) {
+    return invalid(
+      `lockRefreshInterval must be at most half of lockExpiration, got ${describe(options?.lockRefreshInterval ?? "30 seconds")} against ${describe(options?.lockExpiration ?? "2 minutes")}`
+    )
   }
   let failedOlderThan: Duration.Duration | undefined
   if (options?.cleanup !== false && options?.cleanup?.failedOlderThan !== undefined) {
@@ -332,13 +350,29 @@ export const make = <S extends Schema.Codec<any, any, never, never>>(options: {
     if (typeof name !== "string" || name.length === 0 || name.length > 100) {
       return yield* fail("InvalidName", "a durable workqueue name must be a string of 1..100 characters")
     }
+    if (!Schema.isSchema(options.payload)) {
+      return yield* fail("InvalidOptions", `payload must be a Schema, got ${describe(options.payload)}`)
+    }
     const maxAttempts = options.maxAttempts ?? 10
-    if (!Number.isSafeInteger(maxAttempts) || maxAttempts < 1) {
-      return yield* fail("InvalidOptions", `maxAttempts must be a positive integer, got ${String(maxAttempts)}`)
+    if (!Number.isSafeInteger(maxAttempts) || maxAttempts < 1 || maxAttempts > maxInt32) {
+      return yield* fail(
+        "InvalidOptions",
+        `maxAttempts must be an integer in 1..${maxInt32}, got ${describe(maxAttempts)}`
+      )
     }
     const maxActive = options.maxActive
-    if (maxActive !== undefined && maxActive !== null && (!Number.isSafeInteger(maxActive) || maxActive < 1)) {
-      return yield* fail("InvalidOptions", `maxActive must be a positive integer or null, got ${describe(maxActive)}`)
+    if (
+      maxActive !== undefined &&
+      maxActive !== null &&
+      (!Number.isSafeInteger(maxActive) || maxActive < 1 || maxActive > maxInt32)
+    ) {
+      return yield* fail(
+        "InvalidOptions",
+        `maxActive must be an integer in 1..${maxInt32} or null, got ${describe(maxActive)}`
+      )
+    }
+    if (options.retrySchedule !== undefined && !Schedule.isSchedule(options.retrySchedule)) {
+      return yield* fail("InvalidOptions", `retrySchedule must be a Schedule, got ${describe(options.retrySchedule)}`)
     }
     const flushPoll = validDuration(options.flushPollInterval ?? "100 millis")
     if (flushPoll === undefined || !Duration.isPositive(flushPoll)) {
@@ -427,7 +461,11 @@ export const make = <S extends Schema.Codec<any, any, never, never>>(options: {
         })
       )
 
-    // one run: the handler, stopped by a cancel from any process (the run then counts as finished, not retried)
+    // one run: the handler, stopped by a cancel from any process (the run then counts as finished, not retried).
+    // A handler that interrupts itself ends its run as a cancel does (core's Job: an interrupted attempt is neither
+    // retried nor a dead letter). The handler runs in the race's own fiber, so an interruption seen there as the
+    // handler's result is its own: an interruption of this worker (its runner leaving) ends the race from outside,
+    // without that result, and the store releases the item for another runner.
     const runOne = <E, R>(
       handler: (payload: S["Type"], run: Run) => Effect.Effect<void, E, R>,
       value: { readonly runKey: string; readonly payload: S["Type"] },
@@ -436,10 +474,24 @@ export const make = <S extends Schema.Codec<any, any, never, never>>(options: {
       Effect.scoped(
         Effect.gen(function* () {
           const cancelled = yield* ledgerService.watchRun(name, meta.id, value.runKey)
-          yield* handler(value.payload, { item: meta.id, runKey: value.runKey, attempt: meta.attempts }).pipe(
+          const outcome = yield* handler(value.payload, {
+            item: meta.id,
+            runKey: value.runKey,
+            attempt: meta.attempts
+          }).pipe(
             Effect.provideService(CurrentWorkqueue, name),
+            Effect.catchCause((cause) =>
+              Cause.hasInterruptsOnly(cause)
+                ? Effect.succeed("SelfInterrupted" as const)
+                : Effect.failCause(cause as Cause.Cause<E>)
+            ),
             Effect.raceFirst(cancelled)
           )
+          if (outcome === "SelfInterrupted") {
+            yield* Effect.logWarning(
+              `durable workqueue ${name}: the run of item ${meta.id} interrupted itself: it counts as cancelled (finished, not retried)`
+            )
+          }
         })
       )
 
@@ -474,8 +526,11 @@ export const make = <S extends Schema.Codec<any, any, never, never>>(options: {
       queue: (item, payload) => offer(item, payload, undefined),
       queueDelayed: (item, payload, delay) => {
         const duration = validDuration(delay)
-        if (duration === undefined || Duration.isNegative(duration)) {
-          return fail("InvalidDelay", `a delay must be a finite, non-negative duration, got ${describe(delay)}`)
+        if (duration === undefined || Duration.isNegative(duration) || Duration.isGreaterThan(duration, maxDelay)) {
+          return fail(
+            "InvalidDelay",
+            `a delay must be a non-negative duration of at most 36500 days, got ${describe(delay)}`
+          )
         }
         return offer(item, payload, Duration.isPositive(duration) ? duration : undefined)
       },
@@ -540,6 +595,12 @@ const CurrentWorkqueue = Context.Reference<string | undefined>("@effect-workqueu
 // ---------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------
+
+/** The largest `maxActive` and `maxAttempts`: the stores keep them in 32-bit integer columns. */
+const maxInt32 = 2 ** 31 - 1
+
+/** The longest delay (100 years): the PostgreSQL store adds it to a `TIMESTAMP`, whose range it must not leave. */
+const maxDelay = Duration.days(36500)
 
 const validDuration = (input: unknown): Duration.Duration | undefined => {
   // `Duration.fromInputUnsafe` reads NaN as zero

@@ -22,8 +22,11 @@ const reasons = [
  * - `InvalidName`: a workqueue name that is not a non-empty string of at most 100 characters (the store's
  *   `queue_name` column).
  * - `InvalidItem`: an item id that is not a non-empty string of at most 36 characters (the store's `id` column).
- * - `InvalidDelay`: a delay that is not a finite, non-negative duration.
- * - `InvalidOptions`: `maxActive`, `concurrency`, `maxAttempts`, a table name or a timing setting out of range.
+ * - `InvalidDelay`: a delay that is not a non-negative duration of at most 36,500 days (100 years).
+ * - `InvalidOptions`: `maxActive` or `maxAttempts` not in 1..2^31-1, `concurrency` not a positive integer, a
+ *   `payload` that is not a `Schema`, a `retrySchedule` that is not a `Schedule`, a table name that is not a SQL
+ *   identifier, `cleanup` neither `false` nor an object, a timing setting that is not a positive duration, or a
+ *   `lockRefreshInterval` above half the `lockExpiration`.
  * - `InvalidPayload`: a payload that its `Schema` cannot encode to JSON.
  * - `Draining`: `queue` while a drain of the workqueue runs (in any process), from outside the workqueue's own
  *   runs. The kernel refuses it too (`__queue_work()` warns and drops it); here the call fails and nothing is stored.

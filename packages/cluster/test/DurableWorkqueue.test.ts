@@ -312,6 +312,122 @@ describe.each(storages)("DurableWorkqueue on $label", (storage) => {
     )
   )
 
+  it.live(
+    "a handler that interrupts itself ends its run as a cancel does (not retried, no dead letter); its worker runs on",
+    () =>
+      live(
+        Effect.gen(function* () {
+          const wq = yield* DurableWorkqueue.make({
+            name: uniqueName("self-interrupt"),
+            payload: Payload,
+            maxAttempts: 3,
+            retrySchedule: Schedule.spaced("10 millis")
+          })
+          const runs: Array<string> = []
+          // one worker: a lost worker leaves "next" pending, and the flush waits for it (until the hang guard)
+          yield* wq.run(
+            (_payload, run) =>
+              Effect.sync(() => void runs.push(`${run.item}#${run.attempt}`)).pipe(
+                Effect.andThen(run.item === "self" ? Effect.interrupt : Effect.void)
+              ),
+            { concurrency: 1 }
+          )
+          assert.isTrue(yield* wq.queue("self", { n: 1 }))
+          assert.isTrue(yield* wq.queue("next", { n: 2 }))
+          yield* wq.flush
+          assert.deepStrictEqual(runs, ["self#1", "next#1"])
+          // the interrupted run is finished: the item is not pending, a queue is new work and runs
+          assert.isFalse(yield* wq.cancel("self"))
+          assert.isTrue(yield* wq.queue("next", { n: 3 }))
+          yield* wq.flush
+          assert.deepStrictEqual(runs, ["self#1", "next#1", "next#1"])
+        })
+      )
+  )
+
+  it.live("a handler that interrupts itself on one of two workers runs once; both workers run on", () =>
+    live(
+      Effect.gen(function* () {
+        const wq = yield* DurableWorkqueue.make({ name: uniqueName("self-interrupt-2"), payload: Payload })
+        const runs: Array<string> = []
+        yield* wq.run(
+          (_payload, run) =>
+            Effect.sync(() => void runs.push(run.item)).pipe(
+              Effect.andThen(run.item.startsWith("self") ? Effect.interrupt : Effect.void)
+            ),
+          { concurrency: 2 }
+        )
+        for (let n = 0; n < 4; n++) yield* wq.queue(`self-${n}`, { n })
+        for (let n = 0; n < 4; n++) yield* wq.queue(`ok-${n}`, { n })
+        yield* wq.flush
+        assert.deepStrictEqual(runs.toSorted(), [
+          "ok-0",
+          "ok-1",
+          "ok-2",
+          "ok-3",
+          "self-0",
+          "self-1",
+          "self-2",
+          "self-3"
+        ])
+      })
+    )
+  )
+
+  it.live("flush waits for an item waiting for a retry: it returns after the retry's run", () =>
+    live(
+      Effect.gen(function* () {
+        const wq = yield* DurableWorkqueue.make({
+          name: uniqueName("flush-retry"),
+          payload: Payload,
+          maxAttempts: 2,
+          retrySchedule: Schedule.spaced("2 seconds")
+        })
+        const failed = yield* Deferred.make<void>()
+        const attempts: Array<number> = []
+        yield* wq.run((_payload, run) =>
+          Effect.sync(() => void attempts.push(run.attempt)).pipe(
+            Effect.andThen(
+              run.attempt === 1
+                ? Deferred.succeed(failed, undefined).pipe(Effect.andThen(Effect.fail("boom")))
+                : Effect.void
+            )
+          )
+        )
+        yield* wq.queue("a", { n: 1 })
+        yield* Deferred.await(failed)
+        // let the failure settle (the item then waits for its retry); a flush begun earlier waits for the run anyway
+        yield* Effect.sleep("300 millis")
+        yield* wq.flush
+        assert.deepStrictEqual(attempts, [1, 2])
+      })
+    )
+  )
+
+  it.live("cancelSync raced with queues of the same item and no runner: returns, never waiting for a run", () =>
+    live(
+      Effect.gen(function* () {
+        const wq = yield* DurableWorkqueue.make({ name: uniqueName("cancel-race"), payload: Payload })
+        for (let round = 0; round < 100; round++) {
+          const item = `a-${round}`
+          yield* Effect.all(
+            [wq.queue(item, { n: 1 }), wq.cancel(item), wq.queue(item, { n: 2 }), wq.cancelSync(item)],
+            { concurrency: "unbounded" }
+          ).pipe(
+            // hang guard: no runner exists, so a cancelSync waiting for a run would wait forever
+            Effect.timeoutOrElse({
+              duration: "60 seconds",
+              orElse: () => Effect.die(`cancelSync of ${item} waited for a run that no runner could start`)
+            })
+          )
+          // whatever the order, nothing runs: a cancel leaves nothing in flight, so the flush returns
+          yield* wq.cancel(item)
+        }
+        yield* wq.flush
+      })
+    )
+  )
+
   it.live("a failed run is retried with the same run key and the next attempt number", () =>
     live(
       Effect.gen(function* () {
@@ -540,7 +656,14 @@ describe.each(storages)("DurableWorkqueue on $label", (storage) => {
           wq.cancel(""),
           wq.run(() => Effect.void, { concurrency: 0 }),
           Effect.asVoid(DurableWorkqueue.make({ name, payload: Payload, maxActive: 0 })),
-          Effect.asVoid(DurableWorkqueue.make({ name, payload: Payload, maxActive: 1.5 }))
+          Effect.asVoid(DurableWorkqueue.make({ name, payload: Payload, maxActive: 1.5 })),
+          // beyond what the stores hold (a 32-bit column; a timestamp): refused up front, not a Storage failure
+          Effect.asVoid(DurableWorkqueue.make({ name, payload: Payload, maxActive: 2 ** 40 })),
+          wq.queueDelayed("a", { n: 1 }, "1000000000 days"),
+          Effect.asVoid(DurableWorkqueue.make({ name, payload: Payload, retrySchedule: "x" as never })),
+          Effect.asVoid(DurableWorkqueue.make({ name, payload: Payload, retrySchedule: 5 as never })),
+          Effect.asVoid(DurableWorkqueue.make({ name, payload: Payload, retrySchedule: null as never })),
+          Effect.asVoid(DurableWorkqueue.make({ name, payload: undefined as unknown as typeof Payload }))
         ]
         const reasons = yield* Effect.forEach(attempts, (effect) => Effect.flip(effect))
         assert.deepStrictEqual(
@@ -554,6 +677,12 @@ describe.each(storages)("DurableWorkqueue on $label", (storage) => {
             "InvalidDelay",
             "InvalidDelay",
             "InvalidItem",
+            "InvalidOptions",
+            "InvalidOptions",
+            "InvalidOptions",
+            "InvalidOptions",
+            "InvalidDelay",
+            "InvalidOptions",
             "InvalidOptions",
             "InvalidOptions",
             "InvalidOptions"
@@ -678,7 +807,13 @@ describe("DurableWorkqueue.layerPg", () => {
         { tableName: "Bad-Name" },
         { cleanup: { olderThan: -1 } },
         { cleanup: { interval: 0 } },
-        { cleanup: { failedOlderThan: Number.POSITIVE_INFINITY } }
+        { cleanup: { failedOlderThan: Number.POSITIVE_INFINITY } },
+        { cleanup: true as never },
+        { cleanup: "x" as never },
+        // a refresh must come at least twice within the expiration, else a live run's claim and slot lapse
+        { lockRefreshInterval: "10 seconds", lockExpiration: "2 seconds" },
+        { lockRefreshInterval: "3 seconds", lockExpiration: "5 seconds" },
+        { lockRefreshInterval: "2 minutes" }
       ]
       for (const options of settings) {
         const error = yield* Effect.scoped(Layer.build(DurableWorkqueue.layerPg(options))).pipe(
@@ -687,6 +822,10 @@ describe("DurableWorkqueue.layerPg", () => {
         )
         assert.strictEqual(error.reason, "InvalidOptions", JSON.stringify(options))
       }
+      // exactly half is accepted
+      yield* Effect.scoped(
+        Layer.build(DurableWorkqueue.layerPg({ lockRefreshInterval: "1 second", lockExpiration: "2 seconds" }))
+      ).pipe(Effect.provide(Layer.orDie(PgClient.layer({ url: Redacted.make(inject("pgUrl")) }))))
     })
   )
 })

@@ -473,24 +473,27 @@ export const layerSql = (
           sql
             .withTransaction(
               Effect.gen(function* () {
-                // the row first (the order the settling run's re-arm takes: row, then requeue)
-                yield* sql`SELECT 1 FROM ${table} WHERE id = ${id} AND queue_name = ${name} FOR UPDATE`
+                // the row first (the order the settling run's re-arm takes: row, then requeue), locked: every
+                // decision below is on this one read. A row an offer commits after it is not seen (the cancel came
+                // first); reading it again later could take a just-queued, unclaimed row for a running one and
+                // make cancelSync wait for a run that nothing will ever start
+                const rows = yield* sql<{ state: string; element: string; claimed: boolean; lapsed: boolean }>`
+                  SELECT state, element, acquired_by IS NOT NULL AS claimed,
+                    (acquired_by IS NOT NULL AND acquired_at < ${expired}) AS lapsed
+                  FROM ${table} WHERE id = ${id} AND queue_name = ${name} FOR UPDATE`
+                const row = rows[0]
                 // an acceptance waiting for the running one to settle is pending: removed
                 const requeued =
                   (yield* sql`DELETE FROM ${requeues} WHERE queue_name = ${name} AND id = ${id} RETURNING 1`).length > 0
-                // pending: not claimed, or claimed by a runner that died (its lock expired)
-                const removed = yield* sql<{ element: string; acquired_by: string | null }>`
-                  DELETE FROM ${table} WHERE id = ${id} AND queue_name = ${name} AND state = 'pending'
-                    AND (acquired_by IS NULL OR acquired_at < ${expired}) RETURNING element, acquired_by`
-                if (removed.length > 0) {
-                  return {
-                    pending: requeued || removed[0]!.acquired_by === null,
-                    running: undefined
-                  } satisfies CancelResult
+                if (row === undefined || row.state !== "pending") {
+                  return { pending: requeued, running: undefined } satisfies CancelResult
                 }
-                const rows = yield* sql<{ element: string }>`
-                  SELECT element FROM ${table} WHERE id = ${id} AND queue_name = ${name} AND state = 'pending'`
-                const runKey = rows[0] === undefined ? undefined : parse(rows[0].element)
+                // pending: not claimed, or claimed by a runner that died (its lock expired)
+                if (!row.claimed || row.lapsed) {
+                  yield* sql`DELETE FROM ${table} WHERE id = ${id} AND queue_name = ${name}`
+                  return { pending: requeued || !row.claimed, running: undefined } satisfies CancelResult
+                }
+                const runKey = parse(row.element)
                 if (runKey === undefined) return { pending: requeued, running: undefined } satisfies CancelResult
                 yield* sql`INSERT INTO ${cancels} (run_key, queue_name, id) VALUES (${runKey}, ${name}, ${id})
                   ON CONFLICT (run_key) DO NOTHING`
@@ -503,7 +506,8 @@ export const layerSql = (
               Effect.tap((result) => Effect.sync(() => result.running !== undefined && signal(result.running.runKey))),
               Effect.catchCause(storageError("Failed to cancel an item of the durable workqueue"))
             ),
-        // an acceptance waiting for a running one (`requeues`) is in flight too, under its own run key
+        // an acceptance waiting for a running one (`requeues`) is in flight too, under its own run key; so is one
+        // waiting for a retry (attempts > 0: its run has not finished), due or not
         inFlight: (name, includeDelayed) =>
           (includeDelayed
             ? sql<{ id: string; element: string }>`
@@ -512,8 +516,8 @@ export const layerSql = (
               UNION ALL SELECT id, element FROM ${requeues} WHERE queue_name = ${name}`
             : sql<{ id: string; element: string }>`
               SELECT id, element FROM ${table}
-              WHERE queue_name = ${name}
-                AND state = 'pending' AND (acquired_by IS NOT NULL OR visible_at <= clock_timestamp())
+              WHERE queue_name = ${name} AND state = 'pending'
+                AND (acquired_by IS NOT NULL OR visible_at <= clock_timestamp() OR attempts > 0)
               UNION ALL SELECT id, element FROM ${requeues}
               WHERE queue_name = ${name} AND visible_at <= clock_timestamp()`
           ).pipe(
@@ -843,9 +847,10 @@ export const layerMemory: Layer.Layer<Ledger | PersistedQueue.PersistedQueueStor
           const now = clock.currentTimeMillisUnsafe()
           const out: Array<InFlight> = []
           for (const entry of queueOf(name).entries.values()) {
+            // waiting for a retry (attempts > 0) counts as in flight, due or not: its run has not finished
             if (
               entry.state === "processing" ||
-              (entry.state === "pending" && (includeDelayed || entry.visibleAt <= now))
+              (entry.state === "pending" && (includeDelayed || entry.visibleAt <= now || entry.attempts > 0))
             ) {
               out.push({ id: entry.id, runKey: entry.runKey })
             }
