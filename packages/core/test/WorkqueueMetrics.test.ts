@@ -281,39 +281,49 @@ describe("WorkqueueMetrics", () => {
       "workqueue_execute_start",
       "workqueue_execute_end"
     ] as const) {
-      it.effect(
-        `a sink that throws on ${kind} drops that event only: every item runs, flush and destroy return`,
-        () => {
-          const logs = makeLogCapture()
-          let seen = 0
-          return Effect.gen(function* () {
-            const wq = yield* Workqueue.make("sinkbug", { maxActive: 1 })
-            let ran = 0
-            const items: Array<Work.Work> = []
-            for (let i = 0; i < 5; i++) items.push(yield* Work.make(() => Effect.sync(() => ran++)))
-            for (const w of items) assert.isTrue(yield* Workqueue.queue(wq, w))
-            yield* Workqueue.flush(wq)
-            assert.strictEqual(ran, 5)
-            assert.deepStrictEqual(items.filter(Work.pendingUnsafe), [])
-            const snap = yield* WorkqueueSystem.snapshot
-            assert.strictEqual(snap.hookErrors, 4) // the 2nd to 5th events of the kind threw
-            yield* Workqueue.destroy(wq)
-            const warned = logs.lines.filter((l) => l.message.includes(`tracepoint sink threw on ${kind}`))
-            assert.strictEqual(warned.length, 1) // once per kind
-            assert.include(warned[0]!.message, 'workqueue "sinkbug"')
-          }).pipe(
-            Effect.provide(
-              WorkqueueSystem.layer({
-                cpus: 1,
-                tracepoint: (tp) => {
-                  if (tp._tag === kind && tp.workqueue === "sinkbug" && ++seen >= 2) throw new Error("sink bug")
-                }
-              })
-            ),
-            Effect.provide(logs.layer)
-          )
-        }
-      )
+      for (const thrown of ["an Error", "an unprintable object"] as const)
+        it.effect(
+          `a sink that throws ${thrown} on ${kind} drops that event only: every item runs, flush and destroy return`,
+          () => {
+            const logs = makeLogCapture()
+            let seen = 0
+            return Effect.gen(function* () {
+              const wq = yield* Workqueue.make("sinkbug", { maxActive: 1 })
+              let ran = 0
+              const items: Array<Work.Work> = []
+              for (let i = 0; i < 5; i++) items.push(yield* Work.make(() => Effect.sync(() => ran++)))
+              for (const w of items) assert.isTrue(yield* Workqueue.queue(wq, w))
+              yield* Workqueue.flush(wq)
+              assert.strictEqual(ran, 5)
+              assert.deepStrictEqual(items.filter(Work.pendingUnsafe), [])
+              const snap = yield* WorkqueueSystem.snapshot
+              assert.strictEqual(snap.hookErrors, 4) // the 2nd to 5th events of the kind threw
+              yield* Workqueue.destroy(wq)
+              const warned = logs.lines.filter((l) => l.message.includes(`tracepoint sink threw on ${kind}`))
+              assert.strictEqual(warned.length, 1) // once per kind
+              assert.include(warned[0]!.message, 'workqueue "sinkbug"')
+            }).pipe(
+              Effect.provide(
+                WorkqueueSystem.layer({
+                  cpus: 1,
+                  tracepoint: (tp) => {
+                    if (tp._tag === kind && tp.workqueue === "sinkbug" && ++seen >= 2) {
+                      // an object whose toString throws: the guard must not throw while reporting it
+                      throw thrown === "an Error"
+                        ? new Error("sink bug")
+                        : {
+                            toString() {
+                              throw new Error("unprintable")
+                            }
+                          }
+                    }
+                  }
+                })
+              ),
+              Effect.provide(logs.layer)
+            )
+          }
+        )
     }
   })
 

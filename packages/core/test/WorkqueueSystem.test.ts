@@ -8,6 +8,7 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
+import * as WorkqueueMetrics from "../src/WorkqueueMetrics.ts"
 import * as Scope from "effect/Scope"
 import { TestClock } from "effect/testing"
 import { DelayedWork, Work, Workqueue, WorkqueueError, WorkqueueSystem } from "../src/index.ts"
@@ -211,7 +212,7 @@ describe("WorkqueueSystem", () => {
       })
     )
 
-    for (const mode of ["throws", "returns NaN"] as const) {
+    for (const mode of ["throws", "returns NaN", "returns a Symbol", "throws an unprintable object"] as const) {
       it.effect(
         `a cpuClock that ${mode} is replaced by performance.now, warned once and counted: every item runs`,
         () => {
@@ -220,7 +221,14 @@ describe("WorkqueueSystem", () => {
           const cpuClock = () => {
             calls++
             if (mode === "returns NaN") return Number.NaN
-            if (calls >= 3) throw new Error("clock bug")
+            if (mode === "returns a Symbol") return Symbol("clock") as unknown as number
+            if (calls >= 3 && mode === "throws") throw new Error("clock bug")
+            if (calls >= 3)
+              throw {
+                toString() {
+                  throw new Error("unprintable")
+                }
+              }
             return 0
           }
           return Effect.gen(function* () {
@@ -242,6 +250,20 @@ describe("WorkqueueSystem", () => {
         }
       )
     }
+
+    it.effect("a cpuClock that runs backwards charges no CPU time: cpuTime is never negative", () => {
+      let t = 1_000_000
+      return Effect.gen(function* () {
+        const wq = yield* Workqueue.make("backwards", { maxActive: 1 })
+        for (let i = 0; i < 5; i++) yield* Workqueue.queue(wq, yield* Work.make(() => Effect.void))
+        yield* Workqueue.flush(wq)
+        const stats = yield* WorkqueueMetrics.stats
+        const mine = stats.find((s) => s.name === "backwards")
+        assert.isDefined(mine)
+        assert.isAtLeast(mine!.cpuTime, 0)
+        yield* Workqueue.destroy(wq)
+      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 1, cpuClock: () => (t -= 50) })))
+    })
 
     it.effect("cpus must be an integer in 1..1024 (layer)", () =>
       Effect.gen(function* () {

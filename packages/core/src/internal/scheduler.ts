@@ -198,7 +198,8 @@ export class WorkqueueScheduler implements Scheduler.Scheduler {
   /** Inside a slice (`currentOwner` set): the CPU time since the slice started or the last cut, and cut here. */
   cutSlice(): number {
     const now = this.cpuClock()
-    const ms = now - this.sliceMark
+    // a clock that runs backwards (a user's cpuClock) charges nothing, never a negative time
+    const ms = now > this.sliceMark ? now - this.sliceMark : 0
     this.sliceMark = now
     return ms
   }
@@ -291,7 +292,8 @@ export class WorkqueueScheduler implements Scheduler.Scheduler {
         }
         const intensive = owner.cpuIntensive
         const end = this.cpuClock()
-        const ms = end - this.sliceMark
+        // a clock that runs backwards (a user's cpuClock) charges nothing, never a negative time
+        const ms = end > this.sliceMark ? end - this.sliceMark : 0
         // a slice nested in this one (a task that flushed the parent) resumes charging from here
         this.sliceMark = end
         this.lastEnd = previous === undefined ? end : -1

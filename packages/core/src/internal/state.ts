@@ -329,6 +329,15 @@ export interface SystemFns {
 }
 
 /** @internal */
+/** `String(u)` for a log line, for any value: a Symbol, or an object whose `toString` throws, never throws here. */
+const printable = (u: unknown): string => {
+  try {
+    return typeof u === "symbol" ? u.toString() : String(u)
+  } catch {
+    return `<unprintable ${typeof u}>`
+  }
+}
+
 export class System {
   readonly cpus: number // I
   readonly options: SystemOptions // I
@@ -472,9 +481,15 @@ export class System {
     const tracepoint = options.tracepoint
     const userClock = options.cpuClock
     let clock: () => number = userClock
+    // the guard itself must not throw: a thrown value (or a clock's return value) may be a Symbol or an object whose
+    // toString throws, and the guard runs inside engine steps
     const hookFailed = (key: string, message: string, cause: unknown) => {
       this.hookErrors++
-      this.warnOnce(key, message, cause === undefined ? undefined : { cause: String(cause) })
+      try {
+        this.warnOnce(key, message, cause === undefined ? undefined : { cause: printable(cause) })
+      } catch {
+        // the log itself failed (a broken logger): the count above still says it happened
+      }
     }
     return {
       ...options,
@@ -497,7 +512,7 @@ export class System {
         let t: number
         try {
           t = userClock()
-          if (Number.isFinite(t)) return t
+          if (typeof t === "number" && Number.isFinite(t)) return t
         } catch (cause) {
           clock = () => performance.now()
           hookFailed("cpuClock", "cpuClock threw: performance.now measures handler CPU time from now on", cause)
@@ -506,7 +521,7 @@ export class System {
         clock = () => performance.now()
         hookFailed(
           "cpuClock",
-          `cpuClock returned ${t}, not a finite number: performance.now measures handler CPU time from now on`,
+          `cpuClock returned ${printable(t)}, not a finite number: performance.now measures handler CPU time from now on`,
           undefined
         )
         return clock()
