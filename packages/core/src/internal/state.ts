@@ -410,6 +410,7 @@ export class System {
       this.timers,
       this.scheduler,
       () => this.now(),
+      () => this.fineNow(),
       (message) => this.log("Error", message)
     )
     for (let cpu = 0; cpu < this.cpus; cpu++) {
@@ -434,6 +435,19 @@ export class System {
 
   now(): number {
     return this.clock.currentTimeMillisUnsafe()
+  }
+
+  /**
+   * The Clock below a millisecond, for the timers: `now()` truncates, so a timer armed at 1000.9 for 2 ms
+   * (expiry 1002 from `now()`) would fire 1.1 ms later. The Clock's nanoseconds when they agree with its
+   * milliseconds to within one (Effect's live Clock anchors its nanoseconds on a truncated `Date.now()` and runs
+   * them on the monotonic clock, so they may trail it by up to a millisecond, but differences between two
+   * readings are exact; `TestClock` keeps both equal); else `now()` (a Clock whose nanoseconds say nothing).
+   */
+  fineNow(): number {
+    const ms = this.clock.currentTimeMillisUnsafe()
+    const fine = Number(this.clock.currentTimeNanosUnsafe()) / 1e6
+    return Math.abs(fine - ms) < 1 ? fine : ms
   }
 
   /** The Clock, or inside a scheduler pump the pump's stamp (the same time, without a clock read). */
