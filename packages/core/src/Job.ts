@@ -300,6 +300,23 @@ export const retries: Metric.Counter<number> = jobCounters.retries
 
 /**
  * `workqueue_job_dead_letters`: jobs that failed for good (published as `Job.timeouts` is).
+ *
+ * **Example** (Count a dead letter)
+ *
+ * ```ts
+ * import { Effect, Metric } from "effect"
+ * import { Job, Workqueue, WorkqueueMetrics, WorkqueueSystem } from "@effect-workqueue/core"
+ *
+ * const program = Effect.gen(function*() {
+ *   const wq = yield* Workqueue.make("payments")
+ *   yield* Effect.exit(Job.run(wq, Effect.fail("declined")))
+ *   yield* WorkqueueMetrics.publish
+ *   const state = yield* Metric.value(Metric.withAttributes(Job.deadLetters, { workqueue: "payments" }))
+ *   return state.count
+ * })
+ * await Effect.runPromise(program.pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer()))) // => 1
+ * ```
+ *
  * @category metrics
  * @since 0.1.0
  */
