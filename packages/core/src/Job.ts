@@ -22,7 +22,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import { dual } from "effect/Function"
-import * as Metric from "effect/Metric"
+import type * as Metric from "effect/Metric"
 import { pipeArguments, type Pipeable } from "effect/Pipeable"
 import * as Pull from "effect/Pull"
 import type * as Schedule from "effect/Schedule"
@@ -32,7 +32,7 @@ import * as Engine from "./internal/engine.ts"
 import * as WorkInternal from "./internal/work.ts"
 import { isWorkqueueError, make as makeError, makeUnowned } from "./internal/error.ts"
 import { EntityKey, entityOf } from "./internal/scheduler.ts"
-import type { DelayedWorkState } from "./internal/state.ts"
+import { type DelayedWorkState, jobCounters, type JobStatName } from "./internal/state.ts"
 import type * as Workqueue from "./Workqueue.ts"
 import * as WorkqueueInternal from "./internal/workqueue.ts"
 import type * as WorkqueueError from "./WorkqueueError.ts"
@@ -296,37 +296,51 @@ let nextId = 0 // L: the default id's counter
 // ---------------------------------------------------------------------------
 
 /**
- * `workqueue_job_timeouts`: attempts interrupted by their `timeout`, with a `workqueue` attribute.
+ * `workqueue_job_timeouts`: attempts interrupted by their `timeout`, with a `workqueue` attribute. Counted in the
+ * workqueue and published with its statistics by `WorkqueueMetrics.publish` (or `WorkqueueMetrics.layer`), so a
+ * destroyed workqueue leaves no series behind unless its counts were published.
  * @category metrics
  * @since 0.1.0
  */
-export const timeouts = Metric.counter("workqueue_job_timeouts", {
-  description: "job attempts interrupted by their timeout",
-  incremental: true
-})
+export const timeouts: Metric.Counter<number> = jobCounters.timeouts
 
 /**
- * `workqueue_job_retries`: failed attempts queued again after their schedule's delay.
+ * `workqueue_job_retries`: failed attempts queued again after their schedule's delay (published as
+ * `Job.timeouts` is).
  * @category metrics
  * @since 0.1.0
  */
-export const retries = Metric.counter("workqueue_job_retries", {
-  description: "failed job attempts queued again",
-  incremental: true
-})
+export const retries: Metric.Counter<number> = jobCounters.retries
 
 /**
- * `workqueue_job_dead_letters`: jobs that failed for good.
+ * `workqueue_job_dead_letters`: jobs that failed for good (published as `Job.timeouts` is).
+ *
+ * **Example** (Count a dead letter)
+ *
+ * ```ts
+ * import { Effect, Metric } from "effect"
+ * import { Job, Workqueue, WorkqueueMetrics, WorkqueueSystem } from "@effect-workqueue/core"
+ *
+ * const program = Effect.gen(function*() {
+ *   const wq = yield* Workqueue.make("payments")
+ *   yield* Effect.exit(Job.run(wq, Effect.fail("declined")))
+ *   yield* WorkqueueMetrics.publish
+ *   const state = yield* Metric.value(Metric.withAttributes(Job.deadLetters, { workqueue: "payments" }))
+ *   return state.count
+ * })
+ * await Effect.runPromise(program.pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer()))) // => 1
+ * ```
+ *
  * @category metrics
  * @since 0.1.0
  */
-export const deadLetters = Metric.counter("workqueue_job_dead_letters", {
-  description: "jobs that failed after their last attempt",
-  incremental: true
-})
+export const deadLetters: Metric.Counter<number> = jobCounters.deadLetters
 
-const count = (metric: Metric.Metric<number, unknown>, workqueue: string) =>
-  Metric.update(Metric.withAttributes(metric, { workqueue }), 1)
+/** Count one event of `key` in the job's workqueue (published by `WorkqueueMetrics.publish`). */
+const count = (key: JobStatName, state: JobState<any, any>): Effect.Effect<void> =>
+  Effect.sync(() => {
+    WorkqueueInternal.toState(state.wq).jobStats[key]++
+  })
 
 // ---------------------------------------------------------------------------
 // constructors
@@ -676,7 +690,7 @@ const runAttempt = <A, E, R>(
         duration: state.timeoutMs,
         orElse: () =>
           Effect.andThen(
-            count(timeouts, state.workqueue),
+            count("timeouts", state),
             Effect.fail(
               new Cause.TimeoutError(
                 `job "${state.id}" on "${state.workqueue}": attempt ${state.attempts} timed out after ${state.timeoutMs} ms`
@@ -738,7 +752,7 @@ const settle = <A, E>(state: JobState<A, E>, exit: Exit.Exit<A, E>): Effect.Effe
         Duration.toMillis(next[1]),
         false
       )
-      return requeued === true ? count(retries, state.workqueue) : finalFailure(state, exit)
+      return requeued === true ? count("retries", state) : finalFailure(state, exit)
     })
   })
 }
@@ -755,7 +769,7 @@ const finalFailure = <A, E>(state: JobState<A, E>, exit: Exit.Exit<A, E>): Effec
   const cause = (exit as Exit.Failure<A, E>).cause
   const handler = state.options.deadLetter as ((letter: DeadLetter<E>) => Effect.Effect<void, unknown>) | undefined
   const letter = Effect.andThen(
-    count(deadLetters, state.workqueue),
+    count("deadLetters", state),
     handler === undefined
       ? Effect.void
       : Effect.catchCause(

@@ -11,7 +11,16 @@ import * as Metric from "effect/Metric"
 import * as Schedule from "effect/Schedule"
 import * as Engine from "./internal/engine.ts"
 import type * as Work from "./Work.ts"
-import { makeStats, PWQ_STAT_NAMES, PWQ_STATS, statMetricName, type WorkqueueState } from "./internal/state.ts"
+import {
+  JOB_STAT_NAMES,
+  jobCounters,
+  type JobStatName,
+  makeStats,
+  PWQ_STAT_NAMES,
+  PWQ_STATS,
+  statMetricName,
+  type WorkqueueState
+} from "./internal/state.ts"
 import { systemOf } from "./internal/service.ts"
 import { WorkqueueSystem } from "./WorkqueueSystem.ts"
 
@@ -182,7 +191,7 @@ const counters = Object.fromEntries(
 
 const inFlightGauge = Metric.gauge("workqueue_in_flight", { description: "started - completed" })
 
-type CounterKey = keyof PwqStats
+type CounterKey = keyof PwqStats | JobStatName
 
 /**
  * What was last published per workqueue, so counters get deltas: keyed by the workqueue itself, never by its
@@ -193,7 +202,9 @@ const published = new WeakMap<WorkqueueState, Record<CounterKey, number>>()
 
 /**
  * Publish the statistics to the `workqueue_*` metrics (counters get the delta since the last publication, the
- * `workqueue_in_flight` gauge the current value), each with a `workqueue` attribute.
+ * `workqueue_in_flight` gauge the current value), each with a `workqueue` attribute, and the job counters to
+ * `Job.timeouts`, `Job.retries` and `Job.deadLetters` (`workqueue_job_*`) the same way. Nothing reaches Effect's
+ * metric registry (which keeps every series it is given for ever) until it is published.
  *
  * **Details**: deltas are kept per workqueue, not per name: two workqueues with the same (truncated) name add up
  * under one attribute without corrupting each other's counts. A workqueue destroyed since the last publication
@@ -238,6 +249,11 @@ export const publish: Effect.Effect<void, never, WorkqueueSystem> = Effect.flatM
         next[key] = s[key]
         const delta = s[key] - (prev?.[key] ?? 0)
         if (delta > 0) updates.push(Metric.update(counters[key].pipe(Metric.withAttributes(attributes)), delta))
+      }
+      for (const key of JOB_STAT_NAMES) {
+        next[key] = wq.jobStats[key]
+        const delta = wq.jobStats[key] - (prev?.[key] ?? 0)
+        if (delta > 0) updates.push(Metric.update(jobCounters[key].pipe(Metric.withAttributes(attributes)), delta))
       }
       published.set(wq, next)
       inFlight.set(s.name, (inFlight.get(s.name) ?? 0) + (wq.lifecycle === "Destroyed" ? 0 : s.inFlight))

@@ -7,14 +7,18 @@ import * as Fiber from "effect/Fiber"
 import * as Metric from "effect/Metric"
 import * as Schedule from "effect/Schedule"
 import { TestClock } from "effect/testing"
-import { Job, Work, Workqueue, WorkqueueError, WorkqueueSystem } from "../src/index.ts"
+import { Job, Work, Workqueue, WorkqueueError, WorkqueueMetrics, WorkqueueSystem } from "../src/index.ts"
+import { systemOf } from "../src/internal/service.ts"
 import { makeGate, makeLogCapture, settle } from "./utils/recorder.ts"
 
 const layer = WorkqueueSystem.layer({ cpus: 2 })
 
-/** The counter's value for one workqueue. */
+/** The counter's value for one workqueue, once published. */
 const counted = (metric: typeof Job.timeouts, workqueue: string) =>
-  Effect.map(Metric.value(Metric.withAttributes(metric, { workqueue })), (s) => Number(s.count))
+  Effect.andThen(
+    WorkqueueMetrics.publish,
+    Effect.map(Metric.value(Metric.withAttributes(metric, { workqueue })), (s) => Number(s.count))
+  )
 
 describe("Job", () => {
   describe("results", () => {
@@ -307,6 +311,53 @@ describe("Job", () => {
         )
       }).pipe(Effect.scoped, Effect.provide(layer), Effect.provide(logs.layer))
     })
+  })
+
+  describe("counts", () => {
+    /** The `workqueue_job_*` series in the registry, by attribute. */
+    const jobSeries = Effect.map(Metric.snapshot, (snapshot) =>
+      snapshot.filter((m) => m.id.startsWith("workqueue_job_"))
+    )
+
+    it.effect("short-lived workqueues with failed jobs leave no workqueue_job_* series behind unless published", () =>
+      Effect.gen(function* () {
+        // a registry of its own: the series counted are this test's only
+        for (let i = 0; i < 50; i++) {
+          yield* Effect.scoped(
+            Effect.gen(function* () {
+              const wq = yield* Workqueue.make(`shortlived-${i}`)
+              yield* Effect.exit(
+                Job.run(wq, Effect.fail("declined"), { retrySchedule: Schedule.spaced(0), maxAttempts: 2 })
+              )
+              const slow = yield* Job.submit(wq, Effect.never, { timeout: 1 })
+              yield* TestClock.adjust(1)
+              assert.isTrue(Exit.isFailure(yield* Job.await(slow)))
+            })
+          )
+        }
+        assert.deepStrictEqual(yield* jobSeries, [], "nothing reached the registry: no series per destroyed workqueue")
+      }).pipe(Effect.provide(layer), Effect.provideService(Metric.MetricRegistry, new Map()))
+    )
+
+    it.effect("a destroyed workqueue's job counts are published once, with its statistics", () =>
+      Effect.gen(function* () {
+        yield* WorkqueueMetrics.publish // from here on destroyed workqueues are kept for their final counts
+        yield* Effect.scoped(
+          Effect.gen(function* () {
+            const wq = yield* Workqueue.make("ephemeral-jobs")
+            yield* Effect.exit(
+              Job.run(wq, Effect.fail("declined"), { retrySchedule: Schedule.spaced(0), maxAttempts: 3 })
+            )
+          })
+        )
+        assert.deepStrictEqual(yield* jobSeries, [], "not published yet")
+        assert.strictEqual(yield* counted(Job.retries, "ephemeral-jobs"), 2)
+        assert.strictEqual(yield* counted(Job.deadLetters, "ephemeral-jobs"), 1)
+        assert.strictEqual(yield* counted(Job.retries, "ephemeral-jobs"), 2, "published once, not again")
+        const system = systemOf(yield* WorkqueueSystem.WorkqueueSystem)
+        assert.strictEqual(system.retired?.length, 0, "the destroyed workqueue is let go once published")
+      }).pipe(Effect.provide(layer), Effect.provideService(Metric.MetricRegistry, new Map()))
+    )
   })
 
   describe("cancelling", () => {

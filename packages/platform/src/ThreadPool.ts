@@ -472,11 +472,14 @@ const toResult = <O, E>(
       outcome.error instanceof Error
         ? `: ${typeof error.code === "string" ? error.code : error.name}: ${error.message}`
         : ""
-    // a crash may come from async work an earlier run on the thread left behind that was not seen at its end
+    // a crash inside the task function's own synchronous call is this run's; a later one may come from async work
+    // an earlier run on the thread left behind that was not seen at its end
     const previous =
-      outcome.previous !== undefined
-        ? `; the thread's previous run was task "${outcome.previous.task}" (${outcome.previous.label}): async work it left behind (a timer, a promise) may have caused this`
-        : ""
+      outcome.inRun === true
+        ? "; it died inside this run's call of the task function"
+        : outcome.previous !== undefined
+          ? `; the thread's previous run was task "${outcome.previous.task}" (${outcome.previous.label}): async work it left behind (a timer, a promise) may have caused this`
+          : ""
     return Effect.die(
       poolError(
         "Crashed",

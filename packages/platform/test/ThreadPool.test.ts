@@ -12,6 +12,7 @@ import {
   buggy,
   crash,
   echo,
+  exitNow,
   effectNever,
   failing,
   fib,
@@ -463,6 +464,23 @@ describe("ThreadPool", () => {
         assert.strictEqual(yield* ThreadPool.run(pool, fib, 10, { label: "warm-up" }), 55)
         const defect = defectOf(yield* Effect.exit(ThreadPool.run(pool, crash, undefined)))
         assert.include((defect as ThreadPool.ThreadPoolError).message, `previous run was task "fib" (warm-up)`)
+      }).pipe(Effect.scoped)
+    )
+
+    it.live("a thread that dies inside a run's own call of its task is blamed on that run, not the previous one", () =>
+      Effect.gen(function* () {
+        const pool = yield* ThreadPool.make({ threads: 1 })
+        assert.strictEqual(yield* ThreadPool.run(pool, fib, 10, { label: "warm-up" }), 55)
+        const defect = defectOf(yield* Effect.exit(ThreadPool.run(pool, exitNow, undefined, { label: "exits" })))
+        const message = (defect as ThreadPool.ThreadPoolError).message
+        assert.strictEqual((defect as ThreadPool.ThreadPoolError).reason, "Crashed")
+        assert.include(message, "exit code 3")
+        assert.include(message, "it died inside this run's call of the task function")
+        assert.notInclude(message, "previous run")
+        // the replacement thread starts clean: a later crash in async work still names its previous run
+        assert.strictEqual(yield* ThreadPool.run(pool, fib, 10, { label: "after" }), 55)
+        const later = defectOf(yield* Effect.exit(ThreadPool.run(pool, crash, undefined)))
+        assert.include((later as ThreadPool.ThreadPoolError).message, `previous run was task "fib" (after)`)
       }).pipe(Effect.scoped)
     )
 

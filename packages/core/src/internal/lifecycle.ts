@@ -27,7 +27,7 @@ import {
 import { drainWorkqueue, flushWorkqueue, selfDeadlock, waitOn } from "./flush.ts"
 import { List } from "./list.ts"
 import { fireArmedTimers } from "./queue.ts"
-import { makePwq, type PendingWaiter, type System, uniquePwqs, type WorkqueueState } from "./state.ts"
+import { makeJobStats, makePwq, type PendingWaiter, type System, uniquePwqs, type WorkqueueState } from "./state.ts"
 import { WORK_NR_COLORS } from "./workData.ts"
 import { initRescuer } from "./worker.ts"
 
@@ -149,7 +149,8 @@ export const allocWorkqueue = (
     nrQueued: 0,
     maxPending: Infinity,
     pendingWaiters: new List<PendingWaiter>(),
-    nrWoken: 0
+    nrWoken: 0,
+    jobStats: makeJobStats()
   })
   if (unbound) {
     const pool = sys.unboundPool(highpri)

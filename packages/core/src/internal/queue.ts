@@ -125,7 +125,8 @@ const armDelayed = (sys: System, cpu: number | undefined, wq: WorkqueueState, dw
   }
   workSetCpu(dwork, cpu ?? (wq.unbound ? -1 : currentCpuUnsafe()))
   wqTimerLink(wq, dwork)
-  sys.timerFiber.arm(dwork, sys.now() + ms)
+  // from the Clock below the millisecond: the expiry rounds up from the real arming time, so never early
+  sys.timerFiber.arm(dwork, sys.fineNow() + ms)
 }
 
 /** `delayed_work_timer_fn()`: expiry re-enters the ordinary queueing path (drain/destroy: accepted,

@@ -140,6 +140,34 @@ export const snapshotStatKey = <K extends keyof PwqStats>(name: K): SnapshotStat
 export const statMetricName = (name: keyof PwqStats): string =>
   `workqueue_${name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}${PWQ_STATS[name].unit === "ms" ? "_ms" : ""}`
 
+/**
+ * The job counters of one workqueue (`Job`'s `workqueue_job_*` metrics): one row per counter, its Effect metric's
+ * name and description. They are kept in the workqueue (`WorkqueueState.jobStats`) and published by
+ * `WorkqueueMetrics.publish` with the `workqueue_*` statistics, under the same rule: deltas per workqueue, a
+ * destroyed workqueue's final counts once. Counting straight into the global metric registry instead would leave
+ * a series per workqueue name behind for ever, published or not.
+ * @internal
+ */
+export const JOB_STATS = {
+  timeouts: { metric: "workqueue_job_timeouts", description: "job attempts interrupted by their timeout" },
+  retries: { metric: "workqueue_job_retries", description: "failed job attempts queued again" },
+  deadLetters: { metric: "workqueue_job_dead_letters", description: "jobs that failed after their last attempt" }
+} as const
+
+/** The names of the job counters, in the table's order. @internal */
+export type JobStatName = keyof typeof JOB_STATS
+
+/** @internal */
+export const JOB_STAT_NAMES = Object.keys(JOB_STATS) as ReadonlyArray<JobStatName>
+
+/** One Effect counter per job counter (exported as `Job.timeouts` & co.), named and described by the table. @internal */
+export const jobCounters = Object.fromEntries(
+  JOB_STAT_NAMES.map((key) => [
+    key,
+    Metric.counter(JOB_STATS[key].metric, { description: JOB_STATS[key].description, incremental: true })
+  ])
+) as { readonly [K in JobStatName]: Metric.Counter<number> }
+
 /** `struct pool_workqueue`. @internal */
 export interface Pwq {
   readonly wq: WorkqueueState // I
@@ -260,6 +288,8 @@ export interface WorkqueueState {
    * waiter or a newcomer (without it, waiters woken together raced and the losers went back in reverse order).
    */
   nrWoken: number // L (see above)
+  /** L: the job counters (`JOB_STATS`), bumped by the workqueue's jobs, read by `WorkqueueMetrics.publish` */
+  readonly jobStats: Record<JobStatName, number>
 }
 
 /** A `Workqueue.queueWait` caller parked until the workqueue has room (a node: O(1) removal on interrupt). @internal */
@@ -272,6 +302,13 @@ export interface PendingWaiter extends Node {
 export const makeStats = (): PwqStats => {
   const stats = {} as PwqStats
   for (const key of PWQ_STAT_NAMES) stats[key] = 0
+  return stats
+}
+
+/** Zero job counters for a new workqueue. @internal */
+export const makeJobStats = (): Record<JobStatName, number> => {
+  const stats = {} as Record<JobStatName, number>
+  for (const key of JOB_STAT_NAMES) stats[key] = 0
   return stats
 }
 
@@ -382,6 +419,7 @@ export class System {
       this.timers,
       this.scheduler,
       () => this.now(),
+      () => this.fineNow(),
       (message) => this.log("Error", message)
     )
     for (let cpu = 0; cpu < this.cpus; cpu++) {
@@ -406,6 +444,19 @@ export class System {
 
   now(): number {
     return this.clock.currentTimeMillisUnsafe()
+  }
+
+  /**
+   * The Clock below a millisecond, for the timers: `now()` truncates, so a timer armed at 1000.9 for 2 ms
+   * (expiry 1002 from `now()`) would fire 1.1 ms later. The Clock's nanoseconds when they agree with its
+   * milliseconds to within one (Effect's live Clock anchors its nanoseconds on a truncated `Date.now()` and runs
+   * them on the monotonic clock, so they may trail it by up to a millisecond, but differences between two
+   * readings are exact; `TestClock` keeps both equal); else `now()` (a Clock whose nanoseconds say nothing).
+   */
+  fineNow(): number {
+    const ms = this.clock.currentTimeMillisUnsafe()
+    const fine = Number(this.clock.currentTimeNanosUnsafe()) / 1e6
+    return Math.abs(fine - ms) < 1 ? fine : ms
   }
 
   /** The Clock, or inside a scheduler pump the pump's stamp (the same time, without a clock read). */

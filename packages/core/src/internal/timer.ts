@@ -3,7 +3,11 @@
  * maydays).
  *
  * Expiries are whole milliseconds (our "jiffy" is 1 ms; a delay is rounded up, so a timer may fire late, never
- * early). Timers with the same expiry share one bucket, an intrusive FIFO list, so they fire in arming order.
+ * early). "Never early" holds against the Clock below the millisecond (`System.fineNow`): delayed work is armed
+ * at the fine arming time plus its delay, rounded up (`arm`), and the timer fiber fires what is due by the fine
+ * time, so a timer armed at 1000.9 for 2 ms fires at 1003, not at 1002 (1.1 ms after it was armed). The fiber
+ * sleeps whole milliseconds, rounded up, and looks again on every wake, so a sleep that ends early (Node's timers
+ * run on a loop time truncated to the millisecond) only sleeps again. Timers with the same expiry share one bucket, an intrusive FIFO list, so they fire in arming order.
  * Distinct expiries live in a binary min-heap of numbers. Arming into an existing bucket is one `Map` lookup and a
  * list append, O(1); a new expiry adds one heap push, O(log buckets); cancel is an O(1) unlink. Nothing is
  * allocated per armed item: the node is the item itself.
@@ -56,9 +60,12 @@ export class TimerBase {
   private firing: TimerBucket | undefined = undefined // L: the bucket `expire` is taking nodes from (kept until empty)
   size = 0 // L: armed timers
 
-  /** `add_timer()`: arm `node` to fire at `expires` (whole ms). Returns true if it is the new earliest expiry. */
+  /**
+   * `add_timer()`: arm `node` to fire at `absolute`, rounded up to a whole ms. Returns true if it is the new
+   * earliest expiry.
+   */
   arm(node: TimerNode, absolute: number): boolean {
-    const expires = absolute - this.base
+    const expires = Math.ceil(absolute - this.base) // base is a whole ms: the same as rounding `absolute` up
     node.expires = expires
     let bucket = this.buckets.get(expires)
     let earliest = false
@@ -214,17 +221,25 @@ export class TimerFiber {
   readonly timers: TimerBase // I
   readonly entity: SchedEntity // I: its scheduling entity (class ClassTimer: ahead of every worker)
   private readonly scheduler: WorkqueueScheduler // I
-  private readonly now: () => number // I: the system Clock
+  private readonly now: () => number // I: the system Clock, ms (what `onTimer` is given)
+  private readonly fineNow: () => number // I: the system Clock below the ms (what is due is decided on it)
   private readonly log: (message: string) => void // I: an error in the kernel's voice
   private fiber: Fiber.Fiber<unknown, unknown> | undefined = undefined // I (set by `start`)
   target = Infinity // L: the fiber looks at the structure again by this time (<= every armed expiry)
   private parked: (() => void) | undefined = undefined // L: resumes the fiber's current wait (see below)
   private kickQueued = false // L: a kick task is in the run queue and has not started
 
-  constructor(timers: TimerBase, scheduler: WorkqueueScheduler, now: () => number, log: (message: string) => void) {
+  constructor(
+    timers: TimerBase,
+    scheduler: WorkqueueScheduler,
+    now: () => number,
+    fineNow: () => number,
+    log: (message: string) => void
+  ) {
     this.timers = timers
     this.scheduler = scheduler
     this.now = now
+    this.fineNow = fineNow
     this.log = log
     this.entity = {
       schedClass: ClassTimer,
@@ -262,8 +277,10 @@ export class TimerFiber {
   start(baseCtx: Context.Context<never>): void {
     const self = this
     const loop: Effect.Effect<void> = Effect.suspend(() => {
-      const now = self.now()
-      self.timers.expire(now, (node) => {
+      // due by the fine time (an expiry is whole ms, so `now` is past it too); see the module doc
+      const fine = self.fineNow()
+      const now = Math.max(self.now(), Math.floor(fine))
+      self.timers.expire(fine, (node) => {
         try {
           node.onTimer(now)
         } catch (defect) {
@@ -282,7 +299,8 @@ export class TimerFiber {
           if (self.parked === wake) self.parked = undefined
         })
       })
-      const wait = next === Infinity ? park : Effect.raceFirst(Effect.sleep(next - now), park)
+      // whole ms, rounded up: a sleep that still ends before `next` (the host's timer resolution) looks again
+      const wait = next === Infinity ? park : Effect.raceFirst(Effect.sleep(Math.ceil(next - fine)), park)
       return Effect.flatMap(wait, () => loop)
     })
     const entity = this.entity
@@ -294,9 +312,10 @@ export class TimerFiber {
     )
   }
 
-  /** `add_timer()`: arm `node` at `expires`; kick the timer fiber if that is earlier than it will look (I1). */
-  arm(node: TimerNode, expires: number): void {
-    this.timers.arm(node, expires)
+  /** `add_timer()`: arm `node` at `absolute` (rounded up); kick the timer fiber if that is earlier than it will look (I1). */
+  arm(node: TimerNode, absolute: number): void {
+    this.timers.arm(node, absolute)
+    const expires = this.timers.expiresOf(node) // rounded up to a whole ms
     if (expires < this.target) {
       this.target = expires
       if (!this.kickQueued) {

@@ -13,6 +13,71 @@ import { settle } from "../utils/recorder.ts"
 const stamped = (at: Array<number>) =>
   DelayedWork.make(() => Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.sync(() => void at.push(now))))
 
+/**
+ * A Clock the test moves by hand, below the millisecond (`t` in ms): its milliseconds truncate `t` as the live
+ * Clock's do, its nanoseconds do not. Its sleeps end only when the test says so (`wakeAll`), however early: the
+ * host's timers, whose resolution is a whole millisecond, may wake a sleeper before its time.
+ */
+class HandClock implements Clock.Clock {
+  t: number
+  private readonly sleepers = new Set<() => void>()
+  constructor(t: number) {
+    this.t = t
+  }
+  currentTimeMillisUnsafe(): number {
+    return Math.floor(this.t)
+  }
+  readonly currentTimeMillis = Effect.sync(() => this.currentTimeMillisUnsafe())
+  currentTimeNanosUnsafe(): bigint {
+    return BigInt(Math.round(this.t * 1e6))
+  }
+  readonly currentTimeNanos = Effect.sync(() => this.currentTimeNanosUnsafe())
+  monotonicTimeNanosUnsafe(): bigint {
+    return this.currentTimeNanosUnsafe()
+  }
+  readonly monotonicTimeNanos = Effect.sync(() => this.monotonicTimeNanosUnsafe())
+  sleep(): Effect.Effect<void> {
+    return Effect.callback<void>((resume) => {
+      const wake = () => resume(Effect.void)
+      this.sleepers.add(wake)
+      return Effect.sync(() => void this.sleepers.delete(wake))
+    })
+  }
+  /** End every sleep now (an early wake for any whose time has not come). */
+  readonly wakeAll = Effect.sync(() => {
+    const woken = [...this.sleepers]
+    this.sleepers.clear()
+    for (const wake of woken) wake()
+  })
+}
+
+describe("the timer fiber on a Clock finer than a millisecond (internal/timer.ts)", () => {
+  it.effect("an item armed between two milliseconds fires no earlier than its delay, whenever the fiber wakes", () => {
+    const clock = new HandClock(1000.9)
+    return Effect.gen(function* () {
+      const wq = yield* Workqueue.make("fine")
+      yield* settle()
+      const fired: Array<number> = []
+      const item = yield* DelayedWork.make(() => Effect.sync(() => void fired.push(clock.t)))
+      yield* Workqueue.queueDelayed(wq, item, 2) // armed at 1000.9: due at 1002.9, so at 1003 in whole ms
+      // 1002 is 2 ms after the Clock's (truncated) millisecond but only 1.1 ms after the arming
+      for (const t of [1001.5, 1002, 1002.5, 1002.95]) {
+        clock.t = t
+        yield* clock.wakeAll
+        yield* settle()
+        assert.deepStrictEqual(fired, [], `not yet at ${t}`)
+      }
+      clock.t = 1003
+      yield* clock.wakeAll
+      yield* settle()
+      assert.deepStrictEqual(fired, [1003])
+    }).pipe(
+      Effect.provide(WorkqueueSystem.layer({ cpus: 1, watchdogThresh: 0 })),
+      Effect.provideService(Clock.Clock, clock)
+    )
+  })
+})
+
 describe("the timer fiber's wake-ups (internal/timer.ts TimerFiber.arm)", () => {
   for (const watchdogThresh of [30_000, 0]) {
     it.effect(

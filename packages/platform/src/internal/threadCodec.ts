@@ -93,6 +93,21 @@ export type ToThread =
     }
   | { readonly _: "Abort"; readonly id: number }
 
+/**
+ * The slots of the `Int32Array` a pool shares with each thread (`workerData.posted`): `SLOT_POSTED` counts the
+ * pool's messages (the thread's idle wait sleeps on it); `SLOT_ENTERED` / `SLOT_RETURNED` hold the id of the last
+ * run whose task function the thread called / that returned (-1 before any), so when a thread dies the pool knows
+ * whether it died inside a run's own synchronous call. Written with `Atomics`: unlike a message, a store is seen
+ * even when the thread exits right after it.
+ *
+ * @internal
+ */
+export const SLOT_POSTED = 0
+/** @internal */
+export const SLOT_ENTERED = 1
+/** @internal */
+export const SLOT_RETURNED = 2
+
 /** @internal */
 export interface Done {
   readonly _: "Done"

@@ -13,7 +13,16 @@ import * as Exit from "effect/Exit"
 import * as Schema from "effect/Schema"
 import { parentPort, receiveMessageOnPort, type TransferListItem, workerData } from "node:worker_threads"
 import { isThreadTask, type ThreadTask } from "../ThreadTask.ts"
-import { cloneableDefect, decode, type Done, encode, type ToThread } from "./threadCodec.ts"
+import {
+  cloneableDefect,
+  decode,
+  type Done,
+  encode,
+  SLOT_ENTERED,
+  SLOT_POSTED,
+  SLOT_RETURNED,
+  type ToThread
+} from "./threadCodec.ts"
 
 if (parentPort === null) {
   throw new Error(
@@ -21,7 +30,7 @@ if (parentPort === null) {
   )
 }
 const port = parentPort
-// the pool adds 1 here after each message it posts (see `idleWait`)
+// shared with the pool (`SLOT_*`): it adds 1 to SLOT_POSTED after each message it posts (see `idleWait`)
 const posted = new Int32Array((workerData as { readonly posted: SharedArrayBuffer }).posted)
 let seen = 0 // the count of `posted` this thread has caught up with
 let waiting = false // inside idleWait's loop (a run that completes synchronously returns into it)
@@ -174,7 +183,14 @@ const run = async (msg: Extract<ToThread, { _: "Run" }>) => {
     } else if (Exit.isFailure(input)) {
       exit = Exit.die(new Error(`ThreadTask "${task.export}": input does not decode: ${Cause.squash(input.cause)}`))
     } else {
-      const result = task.run(input.value, { signal: controller.signal })
+      // tell the pool (shared memory: seen even if the call exits the thread) that this run's own code runs now
+      Atomics.store(posted, SLOT_ENTERED, msg.id)
+      let result: unknown
+      try {
+        result = task.run(input.value, { signal: controller.signal })
+      } finally {
+        Atomics.store(posted, SLOT_RETURNED, msg.id)
+      }
       if (Effect.isEffect(result)) {
         exit = await Effect.runPromiseExit(result as Effect.Effect<unknown, unknown>, { signal: controller.signal })
       } else {
@@ -213,8 +229,8 @@ const onMessage = (msg: ToThread): void => {
 const idleWait = (): void => {
   waiting = true
   while (current === undefined) {
-    Atomics.wait(posted, 0, seen)
-    seen = Atomics.load(posted, 0)
+    Atomics.wait(posted, SLOT_POSTED, seen)
+    seen = Atomics.load(posted, SLOT_POSTED)
     for (let entry = receiveMessageOnPort(port); entry !== undefined; entry = receiveMessageOnPort(port)) {
       onMessage(entry.message as ToThread)
     }

@@ -24,7 +24,7 @@
  */
 import { type ResourceLimits, type TransferListItem, Worker } from "node:worker_threads"
 import type { ThreadTask } from "../ThreadTask.ts"
-import type { Done, ToThread } from "./threadCodec.ts"
+import { type Done, SLOT_ENTERED, SLOT_POSTED, SLOT_RETURNED, type ToThread } from "./threadCodec.ts"
 
 // ---------------------------------------------------------------------------
 // structs
@@ -38,7 +38,13 @@ export interface Thread {
   readonly id: number // I
   readonly name: string // I: `<pool>/<id>`
   readonly worker: Worker // I
-  readonly posted: Int32Array // I: shared with the thread; +1 after each message (wakes its idle wait)
+  /**
+   * I: shared with the thread. Slot `POSTED`: +1 after each message (wakes its idle wait), written by the pool.
+   * Slots `ENTERED` / `RETURNED`: the id of the last run whose task function the thread called / that returned
+   * (-1 before any), written by the thread, read by the pool when the thread dies: a death between the two is the
+   * run's own synchronous code, never work an earlier run left behind.
+   */
+  readonly posted: Int32Array
   state: ThreadState // P
   run: Run | undefined // P: the run it executes (Busy, Aborting)
   cpuUs: number // P: thread CPU time of its finished runs, µs
@@ -65,8 +71,13 @@ export type Outcome =
       readonly thread: string
       readonly code: number
       readonly error: unknown
-      /** the thread's previous run (task export, label): its leftover async work may be what crashed */
+      /**
+       * the thread's previous run (task export, label): its leftover async work may be what crashed; absent when
+       * the thread died inside the run's own synchronous code
+       */
       readonly previous?: { readonly task: string; readonly label: string } | undefined
+      /** the thread died inside the task function's synchronous call (`process.exit` in it, ...) */
+      readonly inRun?: boolean | undefined
     }
   | { readonly _: "Closed" }
   | { readonly _: "Unsendable"; readonly error: unknown }
@@ -214,7 +225,8 @@ const trace = (pool: PoolState, tp: Tracepoint): void => {
 const createThread = (pool: PoolState): Thread => {
   const id = pool.nextThreadId++
   const name = `${pool.name}/${id}`
-  const posted = new Int32Array(new SharedArrayBuffer(4))
+  const posted = new Int32Array(new SharedArrayBuffer(3 * Int32Array.BYTES_PER_ELEMENT))
+  posted[SLOT_ENTERED] = posted[SLOT_RETURNED] = -1
   const worker = new Worker(pool.entry, {
     name,
     workerData: { posted: posted.buffer },
@@ -340,6 +352,11 @@ const threadExited = (pool: PoolState, thread: Thread, code: number): void => {
   if (i >= 0) pool.idle.splice(i, 1)
   const run = thread.run
   thread.run = undefined
+  // the thread told us (shared memory, so even a `process.exit` cannot outrun it) it was inside this run's task call
+  const inRun =
+    run !== undefined &&
+    Atomics.load(thread.posted, SLOT_ENTERED) === run.id &&
+    Atomics.load(thread.posted, SLOT_RETURNED) !== run.id
   const reason =
     pool.lifecycle === "Closed"
       ? "close"
@@ -372,7 +389,9 @@ const threadExited = (pool: PoolState, thread: Thread, code: number): void => {
       run,
       pool.lifecycle === "Closed" && reason === "close"
         ? { _: "Closed" }
-        : { _: "Crashed", thread: thread.name, code, error: thread.error, previous: thread.previous }
+        : inRun
+          ? { _: "Crashed", thread: thread.name, code, error: thread.error, inRun: true }
+          : { _: "Crashed", thread: thread.name, code, error: thread.error, previous: thread.previous }
     ) // must be the last step
   }
 }
@@ -402,8 +421,8 @@ const isQueued = (pool: PoolState, run: Run): boolean =>
 
 const post = (thread: Thread, msg: ToThread, transfer?: Array<TransferListItem>): void => {
   thread.worker.postMessage(msg, transfer)
-  Atomics.add(thread.posted, 0, 1)
-  Atomics.notify(thread.posted, 0) // must follow the post: the thread reads the port after it wakes
+  Atomics.add(thread.posted, SLOT_POSTED, 1)
+  Atomics.notify(thread.posted, SLOT_POSTED) // must follow the post: the thread reads the port after it wakes
 }
 
 // a number per task (module + export) for all pools, so a thread is sent the task's location once
