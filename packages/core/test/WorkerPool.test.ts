@@ -1,5 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import { TestClock } from "effect/testing"
 import { Work, Workqueue, WorkqueueSystem } from "../src/index.ts"
@@ -85,6 +87,31 @@ describe("WorkerPool", () => {
     }
 
     it.effect(
+      "an expectation a loaded machine breaks fails at once: the system's close, which would wait for TestClock sleepers, is skipped",
+      () =>
+        Effect.gen(function* () {
+          // the "any machine" expectation above, on the loaded clock: a hog left concurrency management, so no
+          // concurrency-management wake-up; with the close run on failure, flushing the sleepers nobody advances
+          // the TestClock for would hang instead of reporting
+          const exit = yield* Effect.exit(
+            Effect.gen(function* () {
+              const wq = yield* Workqueue.make("cm")
+              yield* Workqueue.queueOn(wq, 0, yield* Work.make(() => Effect.sleep(10)))
+              yield* Workqueue.queueOn(wq, 0, yield* Work.make(() => Effect.sleep(10)))
+              yield* settle()
+              assert.isAtLeast(statsOf(yield* WorkqueueSystem.snapshot, "cm").cmWakeup, 1)
+            }).pipe(withSystemClosedOnSuccess({ cpus: 4, cpuClock: loadedCpuClock() }))
+          )
+          assert.isTrue(Exit.isFailure(exit), "the loaded clock changed the schedule")
+          assert.match(
+            String(Cause.squash((exit as Exit.Failure<void, unknown>).cause)),
+            /expected \+0 to be at least 1/
+          )
+        }),
+      { timeout: 60_000 }
+    )
+
+    it.effect(
       "CPU-bound handlers that only yield run one after another on one CPU (need_more_worker / keep_working)",
       () =>
         Effect.gen(function* () {
@@ -106,7 +133,7 @@ describe("WorkerPool", () => {
         yield* Workqueue.queueOn(wq, 1, yield* Work.make(rec.handler("b", spin(20))))
         yield* settle(200)
         assert.deepStrictEqual(kinds(yield* rec.events).slice(0, 2), ["start a", "start b"])
-      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+      }).pipe(withSystemClosedOnSuccess({ cpus: 4 }))
     )
 
     it.effect(
@@ -134,7 +161,7 @@ describe("WorkerPool", () => {
         yield* Workqueue.queueOn(plain, 0, yield* Work.make(rec.handler("quick", spin(2))))
         yield* settle(300)
         assert.deepStrictEqual(kinds(yield* rec.events), ["start hog", "start quick", "end quick", "end hog"])
-      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+      }).pipe(withSystemClosedOnSuccess({ cpus: 4 }))
     )
 
     it.effect("WQ_HIGHPRI items are served before normal ones on the same CPU (WQ_HIGHPRI)", () =>
@@ -168,7 +195,7 @@ describe("WorkerPool", () => {
         const snap = yield* WorkqueueSystem.snapshot
         assert.strictEqual(poolOf(snap, "events_bh_highpri").nice, -20)
         assert.strictEqual(poolOf(snap, "events_bh_highpri").kind, "bh")
-      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+      }).pipe(withSystemClosedOnSuccess({ cpus: 4 }))
     )
 
     it.effect("BH items run in queueing order, one at a time, on the queueing CPU (WQ_BH)", () =>
@@ -191,7 +218,7 @@ describe("WorkerPool", () => {
         const pool = poolOf(snap, "events_bh", 1)
         assert.strictEqual(pool.kind, "bh")
         assert.strictEqual(pool.cpu, 1)
-      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+      }).pipe(withSystemClosedOnSuccess({ cpus: 4 }))
     )
 
     it.effect("a long run of BH items keeps queueing order across softirq restarts (bh_worker)", () =>
@@ -203,7 +230,7 @@ describe("WorkerPool", () => {
         yield* settle(200)
         assert.deepStrictEqual(yield* rec.starts, names)
         assert.isTrue((yield* rec.events).every((e) => e.cpu === 2))
-      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+      }).pipe(withSystemClosedOnSuccess({ cpus: 4 }))
     )
 
     it.effect("a suspending BH handler logs a diagnostic naming the item and workqueue (WQ_BH)", () => {
@@ -219,7 +246,7 @@ describe("WorkerPool", () => {
         const diag = logs.lines.filter((l) => l.message.includes("sleepy_bh") && l.message.includes("events_bh"))
         assert.strictEqual(diag.length, 1, logs.text())
         assert.strictEqual(diag[0]!.level, "Warn")
-      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })), Effect.provide(logs.layer))
+      }).pipe(withSystemClosedOnSuccess({ cpus: 4 }), Effect.provide(logs.layer))
     })
   })
 
@@ -257,7 +284,7 @@ describe("WorkerPool", () => {
           const after = poolOf(yield* WorkqueueSystem.snapshot, "bound").workers[0]!
           assert.strictEqual(after.state, "idle")
           assert.strictEqual(after.comm, "kworker/0:0-bound")
-        }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+        }).pipe(withSystemClosedOnSuccess({ cpus: 4 }))
     )
 
     it.effect("worker ids are per pool and the lowest free id is reused (format_worker_id)", () =>
@@ -274,7 +301,7 @@ describe("WorkerPool", () => {
         assert.deepStrictEqual(poolOf(snap, "ids", 2).workers, [], "other CPUs' pools are untouched")
         yield* TestClock.adjust(10)
         yield* settle()
-      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+      }).pipe(withSystemClosedOnSuccess({ cpus: 4 }))
     )
 
     it.effect("idle workers beyond the reserve are culled after 300 s on the Clock (idle_worker_timeout)", () =>
@@ -298,7 +325,7 @@ describe("WorkerPool", () => {
         assert.deepStrictEqual(yield* count, { workers: 2, idle: 2 }, "culled down to the reserve")
         const names = poolOf(yield* WorkqueueSystem.snapshot, "cull").workers.map((w) => w.name)
         assert.strictEqual(names.length, 2)
-      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+      }).pipe(withSystemClosedOnSuccess({ cpus: 4 }))
     )
 
     it.effect(
@@ -313,7 +340,7 @@ describe("WorkerPool", () => {
           assert.deepStrictEqual(yield* rec.starts, ["interrupts", "next"])
           const stats = statsOf(yield* WorkqueueSystem.snapshot, "interrupting")
           assert.deepStrictEqual([stats.completed, stats.defects], [2, 1])
-        }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+        }).pipe(withSystemClosedOnSuccess({ cpus: 4 }))
     )
 
     it.effect("a handler that interrupts its own fiber doesn't leave the item running forever (process_one_work)", () =>
@@ -358,7 +385,7 @@ describe("WorkerPool", () => {
           h.workers.map((w) => w.name),
           [`kworker/u${h.id}:0`]
         )
-      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+      }).pipe(withSystemClosedOnSuccess({ cpus: 4 }))
     )
 
     it.effect(
@@ -394,7 +421,7 @@ describe("WorkerPool", () => {
           )
           yield* TestClock.adjust(10)
           yield* settle()
-        }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+        }).pipe(withSystemClosedOnSuccess({ cpus: 4 }))
     )
 
     it.effect(
@@ -434,7 +461,7 @@ describe("WorkerPool", () => {
           yield* Workqueue.queueOn(wq, 0, yield* Work.make(rec.handler("again")))
           yield* settle()
           assert.deepStrictEqual((yield* rec.ends).at(-1), "again")
-        }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })), Effect.provide(logs.layer))
+        }).pipe(withSystemClosedOnSuccess({ cpus: 4 }), Effect.provide(logs.layer))
       }
     )
   })
@@ -548,7 +575,7 @@ describe("WorkerPool", () => {
           assert.isAbove(statsOf(yield* WorkqueueSystem.snapshot, "reclaim").rescued, 0)
           yield* gate.open
           yield* settle()
-        }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4, maxWorkersPerPool: 1 })))
+        }).pipe(withSystemClosedOnSuccess({ cpus: 4, maxWorkersPerPool: 1 }))
     )
 
     it.effect(
@@ -587,7 +614,7 @@ describe("WorkerPool", () => {
             [0, 0, 1],
             "the pool's accounting is intact"
           )
-        }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4, maxWorkersPerPool: 1 })))
+        }).pipe(withSystemClosedOnSuccess({ cpus: 4, maxWorkersPerPool: 1 }))
     )
 
     it.effect(
@@ -654,7 +681,7 @@ describe("WorkerPool", () => {
             ["start w1@0", "end w1@110", "start w2@110", "end w2@110"],
             "never two at once"
           )
-        }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4, maxWorkersPerPool: 1 })))
+        }).pipe(withSystemClosedOnSuccess({ cpus: 4, maxWorkersPerPool: 1 }))
     )
   })
 })

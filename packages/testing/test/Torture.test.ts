@@ -53,6 +53,16 @@ describe("torture (CI slice)", () => {
     )
   }
 
+  it.effect(
+    "seed 85, TestClock, a yield every operation: a DelayedWork.flush that fires a timer re-armed after the flush began is not a timer firing early",
+    () =>
+      Effect.map(
+        Torture.run({ seed: 85, rounds: 1, steps: 200, clock: "test", pingPong: 5_000, opsBeforeYield: 1 }),
+        expectClean
+      ),
+    { timeout: 120_000 }
+  )
+
   for (const seed of [2, 4]) {
     it.live(`seed ${seed}, live clock: 1 round of 150 random steps keeps every invariant (timers within 2 s)`, () =>
       Effect.map(

@@ -228,7 +228,8 @@ const waitEmpty = (wq: WorkqueueState): Effect.Effect<void> =>
   Effect.asVoid(
     waitOn(
       wq.system,
-      (w) => wq.drainWaiters.push(w),
+      // decided again here (see `waitOn`): the queue may have emptied since the caller's check, waking no one
+      (w) => (wqIsEmpty(wq) ? w(true) : wq.drainWaiters.push(w)),
       (w) => removeFrom(wq.drainWaiters, w)
     )
   )

@@ -121,9 +121,18 @@ export const makeLogCapture = (): {
 
 /**
  * Like `Effect.provide(WorkqueueSystem.layer(options))`, but the system is closed only when `body` succeeds: a
- * failing assertion is reported at once instead of hanging in the system's close (which flushes every queue).
- * Use it for tests that expose engine bugs which may leave the engine's accounting broken.
+ * failing assertion is reported at once instead of hanging in the system's close (which flushes every queue,
+ * sleepers on a TestClock nobody advances included). Use it for tests that expose engine bugs which may leave the
+ * engine's accounting broken.
+ *
+ * The CPU clock is frozen unless `options.cpuClock` is given: the machine's speed reaches a schedule only through
+ * it (a slice over `cpuIntensiveThresh` of real time marks the item CPU-intensive, which takes it out of
+ * concurrency management, and time slices), so with it frozen the schedule is the same on a loaded machine. Tests
+ * about hog detection or time slices pass their own clock.
  */
+/** A CPU clock that never moves: no slice is ever long (see `withSystemClosedOnSuccess`). */
+export const frozenCpuClock = (): number => 0
+
 export const withSystemClosedOnSuccess =
   (options: WorkqueueSystem.Options) =>
   <A, E, R>(
@@ -131,7 +140,10 @@ export const withSystemClosedOnSuccess =
   ): Effect.Effect<A, E, Exclude<R, WorkqueueSystem.WorkqueueSystem | Scope.Scope>> =>
     Effect.gen(function* () {
       const scope = yield* Scope.make()
-      const context = yield* Layer.buildWithScope(WorkqueueSystem.layer(options), scope)
+      const context = yield* Layer.buildWithScope(
+        WorkqueueSystem.layer({ cpuClock: frozenCpuClock, ...options }),
+        scope
+      )
       const a = yield* body.pipe(Effect.provideContext(context), Scope.provide(scope)) as Effect.Effect<
         A,
         E,
