@@ -7,41 +7,12 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import { SqlClient } from "effect/sql"
-import { type ChildProcess, spawn } from "node:child_process"
-import * as Path from "node:path"
 import { inject } from "vitest"
+import { kill, start, until } from "./utils/processes.ts"
 import { pgLayer, uniqueName } from "./utils/storages.ts"
 import { createTestTables } from "./utils/tables.ts"
 
-const runnerPath = Path.join(import.meta.dirname, "fixtures", "runner.ts")
 const Payload = Schema.Struct({ n: Schema.Int, workMillis: Schema.Int })
-
-interface Child {
-  readonly process: ChildProcess
-  readonly output: () => string
-  readonly exited: Promise<number | null>
-}
-
-const start = (args: ReadonlyArray<string>): Child => {
-  const child = spawn(process.execPath, [runnerPath, ...args], { stdio: ["ignore", "pipe", "pipe"] })
-  let output = ""
-  child.stdout.on("data", (chunk) => (output += String(chunk)))
-  child.stderr.on("data", (chunk) => (output += String(chunk)))
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)))
-  return { process: child, output: () => output, exited }
-}
-
-/** Polls `condition` every 100 ms: hang guards only (the project's test timeout), never a speed budget. */
-const until = <E, R>(condition: Effect.Effect<boolean, E, R>) =>
-  Effect.gen(function* () {
-    while (!(yield* condition)) yield* Effect.sleep("100 millis")
-  })
-
-const kill = (child: Child) =>
-  Effect.promise(() => {
-    if (child.process.exitCode === null && child.process.signalCode === null) child.process.kill("SIGKILL")
-    return child.exited
-  })
 
 describe("DurableWorkqueue across processes (PostgreSQL)", () => {
   it.live(

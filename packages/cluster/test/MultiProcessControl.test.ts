@@ -8,51 +8,12 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import { SqlClient } from "effect/sql"
-import { type ChildProcess, spawn } from "node:child_process"
-import * as Path from "node:path"
 import { inject } from "vitest"
+import { kill, ready, start, until } from "./utils/processes.ts"
 import { pgLayer, uniqueName } from "./utils/storages.ts"
 import { createTestTables } from "./utils/tables.ts"
 
-const runnerPath = Path.join(import.meta.dirname, "fixtures", "runner.ts")
 const Payload = Schema.Struct({ n: Schema.Int, workMillis: Schema.Int, chain: Schema.optional(Schema.Int) })
-
-interface Child {
-  readonly process: ChildProcess
-  readonly output: () => string
-  readonly exited: Promise<number | null>
-}
-
-const start = (args: ReadonlyArray<string>, env: Record<string, string> = {}): Child => {
-  const child = spawn(process.execPath, [runnerPath, ...args], {
-    stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, ...env }
-  })
-  let output = ""
-  child.stdout.on("data", (chunk) => (output += String(chunk)))
-  child.stderr.on("data", (chunk) => (output += String(chunk)))
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)))
-  return { process: child, output: () => output, exited }
-}
-
-/** Polls `condition` every 100 ms: hang guards only (the project's test timeout), never a speed budget. */
-const until = <E, R>(condition: Effect.Effect<boolean, E, R>) =>
-  Effect.gen(function* () {
-    while (!(yield* condition)) yield* Effect.sleep("100 millis")
-  })
-
-const ready = (child: Child) =>
-  until(Effect.sync(() => child.output().includes("ready") || child.process.exitCode !== null)).pipe(
-    Effect.andThen(
-      Effect.sync(() => assert.isTrue(child.output().includes("ready"), `runner did not start: ${child.output()}`))
-    )
-  )
-
-const kill = (child: Child) =>
-  Effect.promise(() => {
-    if (child.process.exitCode === null && child.process.signalCode === null) child.process.kill("SIGKILL")
-    return child.exited
-  })
 
 /** Runs a one-shot command of the runner fixture in its own process; its printed line. */
 const command = (args: ReadonlyArray<string>) =>
