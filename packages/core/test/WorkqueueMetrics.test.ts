@@ -8,7 +8,7 @@ import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import { TestClock } from "effect/testing"
 import * as Tracer from "effect/Tracer"
-import { DelayedWork, Work, Workqueue, WorkqueueMetrics, WorkqueueSystem } from "../src/index.ts"
+import { DelayedWork, Job, Work, Workqueue, WorkqueueMetrics, WorkqueueSystem } from "../src/index.ts"
 import { makeLogCapture, settle } from "./utils/recorder.ts"
 
 describe("WorkqueueMetrics", () => {
@@ -325,6 +325,232 @@ describe("WorkqueueMetrics", () => {
           }
         )
     }
+  })
+
+  describe("a sink calling back in: every tracepoint comes where the engine's state is consistent", () => {
+    // the sink reacts once, to the first event of `kind` on `work` (no try/catch: a throw would count in hookErrors)
+    const reacting = () => {
+      const hook: { on: ((tp: WorkqueueMetrics.Tracepoint) => void) | undefined } = { on: undefined }
+      const layer = WorkqueueSystem.layer({ cpus: 2, tracepoint: (tp) => hook.on?.(tp) })
+      const once = (kind: WorkqueueMetrics.Tracepoint["_tag"], work: Work.Work, react: () => void) => {
+        hook.on = (tp) => {
+          if (tp._tag !== kind || tp.work !== work) return
+          hook.on = undefined
+          react()
+        }
+      }
+      return { layer, once }
+    }
+    const noHookErrors = Effect.map(WorkqueueSystem.snapshot, (snap) => assert.strictEqual(snap.hookErrors, 0))
+
+    for (const kind of ["workqueue_queue_work", "workqueue_activate_work"] as const) {
+      it.effect(
+        `Work.cancelUnsafe on ${kind} of the item cancels it: it never runs, and it can be queued again`,
+        () => {
+          const { layer, once } = reacting()
+          return Effect.gen(function* () {
+            const wq = yield* Workqueue.make("reent")
+            let runs = 0
+            const work = yield* Work.make(() => Effect.sync(() => runs++))
+            let cancelled: boolean | undefined
+            once(kind, work, () => (cancelled = Work.cancelUnsafe(work)))
+            assert.isTrue(yield* Workqueue.queue(wq, work))
+            assert.isTrue(cancelled)
+            assert.isFalse(Work.pendingUnsafe(work))
+            assert.strictEqual(Workqueue.pendingCountUnsafe(wq), 0)
+            yield* Workqueue.flush(wq)
+            assert.strictEqual(runs, 0)
+            assert.isTrue(yield* Workqueue.queue(wq, work))
+            yield* Workqueue.flush(wq)
+            assert.strictEqual(runs, 1)
+            yield* noHookErrors
+          }).pipe(Effect.provide(layer))
+        }
+      )
+    }
+
+    it.effect(
+      "a cancel whose freed slot activates the next item: the sink cancels that one too, the third runs",
+      () => {
+        const { layer, once } = reacting()
+        return Effect.gen(function* () {
+          const wq = yield* Workqueue.make("reent", { maxActive: 1 })
+          const ran: Array<string> = []
+          const [a, b, c] = yield* Effect.forEach(["a", "b", "c"], (name) =>
+            Work.make(() => Effect.sync(() => ran.push(name)), { name })
+          )
+          // queued in one step: a is active, b and c wait for max_active
+          for (const w of [a!, b!, c!]) assert.isTrue(Workqueue.queueUnsafe(wq, w))
+          let nested: boolean | undefined
+          once("workqueue_activate_work", b!, () => (nested = Work.cancelUnsafe(b!)))
+          assert.isTrue(Work.cancelUnsafe(a!))
+          assert.isTrue(nested)
+          assert.deepStrictEqual([a!, b!, c!].map(Work.pendingUnsafe), [false, false, true])
+          yield* Workqueue.flush(wq)
+          assert.deepStrictEqual(ran, ["c"])
+          yield* noHookErrors
+        }).pipe(Effect.provide(layer))
+      }
+    )
+
+    it.effect("modDelayedUnsafe on workqueue_queue_work of another item queues the delayed item now", () => {
+      const { layer, once } = reacting()
+      return Effect.gen(function* () {
+        const wq = yield* Workqueue.make("reent")
+        const ran: Array<string> = []
+        const work = yield* Work.make(() => Effect.sync(() => ran.push("work")))
+        const dwork = yield* DelayedWork.make(() => Effect.sync(() => ran.push("dwork")))
+        assert.isTrue(yield* Workqueue.queueDelayed(wq, dwork, "1 hour"))
+        let modded: boolean | undefined
+        once("workqueue_queue_work", work, () => (modded = Workqueue.modDelayedUnsafe(wq, dwork, 0)))
+        assert.isTrue(yield* Workqueue.queue(wq, work))
+        assert.isTrue(modded)
+        yield* Workqueue.flush(wq)
+        assert.sameMembers(ran, ["work", "dwork"])
+        assert.strictEqual(ran.length, 2)
+        yield* noHookErrors
+      }).pipe(Effect.provide(layer))
+    })
+
+    it.effect(
+      "modDelayedUnsafe on workqueue_activate_work of the item itself re-arms it: it runs at its new expiry",
+      () => {
+        const { layer, once } = reacting()
+        return Effect.gen(function* () {
+          const wq = yield* Workqueue.make("reent", { maxActive: 1 })
+          let runs = 0
+          const dwork = yield* DelayedWork.make(() => Effect.sync(() => runs++))
+          let modded: boolean | undefined
+          once("workqueue_activate_work", dwork, () => (modded = Workqueue.modDelayedUnsafe(wq, dwork, 100)))
+          assert.isTrue(yield* Workqueue.queueDelayed(wq, dwork, 0))
+          assert.isTrue(modded)
+          assert.isTrue(Work.pendingUnsafe(dwork))
+          assert.strictEqual(Workqueue.pendingCountUnsafe(wq), 1)
+          yield* settle()
+          assert.strictEqual(runs, 0)
+          yield* TestClock.adjust(100)
+          yield* Workqueue.flush(wq)
+          assert.strictEqual(runs, 1)
+          yield* noHookErrors
+        }).pipe(Effect.provide(layer))
+      }
+    )
+
+    it.effect(
+      "a modDelayed whose freed slot activates the next item: the sink cancels the re-queued item there",
+      () => {
+        const { layer, once } = reacting()
+        return Effect.gen(function* () {
+          const wq = yield* Workqueue.make("reent", { maxActive: 1 })
+          const ran: Array<string> = []
+          const dwork = yield* DelayedWork.make(() => Effect.sync(() => ran.push("dwork")))
+          const next = yield* Work.make(() => Effect.sync(() => ran.push("next")))
+          // one step: dwork active, next inactive
+          assert.isTrue(Workqueue.queueDelayedUnsafe(wq, dwork, 0))
+          assert.isTrue(Workqueue.queueUnsafe(wq, next))
+          let cancelled: boolean | undefined
+          once("workqueue_activate_work", next, () => (cancelled = Work.cancelUnsafe(dwork)))
+          // re-queued now: behind next, whose activation comes after, with dwork already back on its pwq
+          assert.isTrue(Workqueue.modDelayedUnsafe(wq, dwork, 0))
+          assert.isTrue(cancelled)
+          assert.isFalse(Work.pendingUnsafe(dwork))
+          yield* Workqueue.flush(wq)
+          assert.deepStrictEqual(ran, ["next"])
+          yield* noHookErrors
+        }).pipe(Effect.provide(layer))
+      }
+    )
+
+    it.effect("queueUnsafe of the item on workqueue_execute_start runs it once more, after this run", () => {
+      const { layer, once } = reacting()
+      return Effect.gen(function* () {
+        const wq = yield* Workqueue.make("reent", { maxActive: 4 })
+        let runs = 0
+        let running = 0
+        let overlapped = false
+        const work = yield* Work.make(() =>
+          Effect.gen(function* () {
+            if (++running > 1) overlapped = true
+            yield* Effect.yieldNow
+            runs++
+            running--
+          })
+        )
+        let requeued: boolean | undefined
+        once("workqueue_execute_start", work, () => (requeued = Workqueue.queueUnsafe(wq, work)))
+        assert.isTrue(yield* Workqueue.queue(wq, work))
+        yield* Workqueue.flush(wq)
+        yield* Workqueue.flush(wq)
+        assert.isTrue(requeued)
+        assert.strictEqual(runs, 2)
+        assert.isFalse(overlapped, "non-reentrance")
+        yield* noHookErrors
+      }).pipe(Effect.provide(layer))
+    })
+
+    it.effect("queueUnsafe of the item on each workqueue_execute_end runs it again, as often as asked", () => {
+      const hook: { left: number } = { left: 3 }
+      const state: { wq?: Workqueue.Workqueue; work?: Work.Work } = {}
+      return Effect.gen(function* () {
+        const wq = yield* Workqueue.make("reent")
+        let runs = 0
+        const work = yield* Work.make(() => Effect.sync(() => runs++))
+        state.wq = wq
+        state.work = work
+        assert.isTrue(yield* Workqueue.queue(wq, work))
+        for (let i = 0; i < 4; i++) yield* Workqueue.flush(wq)
+        assert.strictEqual(runs, 4)
+        assert.isFalse(Work.pendingUnsafe(work))
+        yield* noHookErrors
+      }).pipe(
+        Effect.provide(
+          WorkqueueSystem.layer({
+            cpus: 2,
+            tracepoint: (tp) => {
+              if (tp._tag === "workqueue_execute_end" && tp.work === state.work && hook.left-- > 0)
+                assert.isTrue(Workqueue.queueUnsafe(state.wq!, state.work))
+            }
+          })
+        )
+      )
+    })
+
+    it.effect("Job.submitUnsafe on workqueue_execute_start submits a job that completes", () => {
+      const { layer, once } = reacting()
+      return Effect.gen(function* () {
+        const wq = yield* Workqueue.make("reent")
+        const work = yield* Work.make(() => Effect.void)
+        let job: Job.Job<number, unknown> | undefined
+        once("workqueue_execute_start", work, () => (job = Job.submitUnsafe(wq, Effect.succeed(5))))
+        assert.isTrue(yield* Workqueue.queue(wq, work))
+        yield* Workqueue.flush(wq)
+        assert.isDefined(job)
+        assert.strictEqual(yield* Job.join(job!), 5)
+        yield* noHookErrors
+      }).pipe(Effect.provide(layer))
+    })
+
+    it.effect("a sink cancelling a timer that fireArmed has not fired yet: it stays cancelled, the rest fire", () => {
+      const { layer, once } = reacting()
+      return Effect.gen(function* () {
+        const wq = yield* Workqueue.make("reent")
+        const ran: Array<string> = []
+        const [d1, d2, d3] = yield* Effect.forEach(["d1", "d2", "d3"], (name) =>
+          DelayedWork.make(() => Effect.sync(() => ran.push(name)), { name })
+        )
+        yield* Workqueue.queueDelayed(wq, d1!, 100)
+        yield* Workqueue.queueDelayed(wq, d2!, 200)
+        yield* Workqueue.queueDelayed(wq, d3!, 300)
+        let cancelled: boolean | undefined
+        once("workqueue_queue_work", d1!, () => (cancelled = DelayedWork.cancelUnsafe(d2!)))
+        yield* Workqueue.fireArmed(wq)
+        assert.isTrue(cancelled)
+        yield* Workqueue.flush(wq)
+        assert.deepStrictEqual(ran, ["d1", "d3"])
+        assert.isFalse(Work.pendingUnsafe(d2!))
+        yield* noHookErrors
+      }).pipe(Effect.provide(layer))
+    })
   })
 
   it.effect("with spans on, a handler runs in a root span named after its work item, never the caller's child", () => {
