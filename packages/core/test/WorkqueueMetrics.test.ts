@@ -9,7 +9,7 @@ import * as Option from "effect/Option"
 import { TestClock } from "effect/testing"
 import * as Tracer from "effect/Tracer"
 import { DelayedWork, Job, Work, Workqueue, WorkqueueMetrics, WorkqueueSystem } from "../src/index.ts"
-import { makeLogCapture, settle } from "./utils/recorder.ts"
+import { makeLogCapture, settle, systemLayer } from "./utils/recorder.ts"
 
 describe("WorkqueueMetrics", () => {
   it.effect("stats count started, completed, failed and defects per workqueue (wq_monitor.py, PWQ_STAT_*)", () =>
@@ -27,7 +27,7 @@ describe("WorkqueueMetrics", () => {
       assert.strictEqual(stats.defects, 1)
       assert.strictEqual(stats.unbound, false)
       assert.strictEqual(stats.memReclaim, false)
-    }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 2 })), Effect.provide(makeLogCapture().layer))
+    }).pipe(Effect.provide(systemLayer({ cpus: 2 })), Effect.provide(makeLogCapture().layer))
   )
 
   it.effect("chargeCpuTime adds time spent off the event loop to the running item's pwq only (PWQ_STAT_CPU_TIME)", () =>
@@ -53,7 +53,7 @@ describe("WorkqueueMetrics", () => {
       assert.isTrue(stats.find((s) => s.name === "charged")!.cpuTime >= 40)
       assert.isTrue(stats.find((s) => s.name === "other")!.cpuTime < 40)
       assert.strictEqual(stats.find((s) => s.name === "charged")!.cpuIntensive, 0)
-    }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer()))
+    }).pipe(Effect.scoped, Effect.provide(systemLayer()))
   )
 
   it.effect("publish exposes workqueue_* counters with a workqueue attribute, as deltas", () =>
@@ -70,7 +70,7 @@ describe("WorkqueueMetrics", () => {
         (m) => m.id === "workqueue_completed" && (m.attributes as any)?.workqueue === "published"
       )
       assert.strictEqual((completed?.state as { count: number } | undefined)?.count, 2)
-    }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 1 })))
+    }).pipe(Effect.provide(systemLayer({ cpus: 1 })))
   )
 
   it.effect("publish names one counter per statistic, workqueue_<name in snake case> (_ms for CPU time)", () =>
@@ -99,7 +99,7 @@ describe("WorkqueueMetrics", () => {
       for (const id of ["workqueue_started", "workqueue_completed", "workqueue_failed", "workqueue_defects"]) {
         assert.isTrue(ids.has(id), id)
       }
-    }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 1 })))
+    }).pipe(Effect.provide(systemLayer({ cpus: 1 })))
   )
 
   it.effect("the watchdog's show-state line of a bounded workqueue shows its pending count against maxPending", () => {
@@ -118,7 +118,7 @@ describe("WorkqueueMetrics", () => {
       yield* Deferred.succeed(gate, undefined)
       yield* Workqueue.flush(wq)
     }).pipe(
-      Effect.provide(WorkqueueSystem.layer({ cpus: 1, maxWorkersPerPool: 1, watchdogThresh: 1000 })),
+      Effect.provide(systemLayer({ cpus: 1, maxWorkersPerPool: 1, watchdogThresh: 1000 })),
       Effect.provide(logs.layer)
     )
   })
@@ -144,7 +144,7 @@ describe("WorkqueueMetrics", () => {
       yield* Deferred.succeed(gate, undefined)
       yield* Workqueue.flush(wq)
     }).pipe(
-      Effect.provide(WorkqueueSystem.layer({ cpus: 1, maxWorkersPerPool: 1, watchdogThresh: 1000 })),
+      Effect.provide(systemLayer({ cpus: 1, maxWorkersPerPool: 1, watchdogThresh: 1000 })),
       Effect.provide(logs.layer)
     )
   })
@@ -175,13 +175,13 @@ describe("WorkqueueMetrics", () => {
         const stats = (yield* WorkqueueMetrics.stats).find((s) => s.name === "hogs")!
         assert.strictEqual(stats.cpuIntensive, 7)
         assert.isAtLeast(stats.cpuTime, 7 * 15)
-      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 1, cpuClock: () => cpuNow })), Effect.provide(logs.layer))
+      }).pipe(Effect.provide(systemLayer({ cpus: 1, cpuClock: () => cpuNow })), Effect.provide(logs.layer))
     }
   )
 
   describe("tracepoints (include/trace/events/workqueue.h)", () => {
     const traced = (events: Array<WorkqueueMetrics.Tracepoint>) =>
-      WorkqueueSystem.layer({ cpus: 4, tracepoint: (tp) => events.push(tp) })
+      systemLayer({ cpus: 4, tracepoint: (tp) => events.push(tp) })
     // the events carry the item itself (the kernel's work pointer); compare by its name
     const of = (events: Array<WorkqueueMetrics.Tracepoint>, work: string) =>
       events
@@ -304,7 +304,7 @@ describe("WorkqueueMetrics", () => {
               assert.include(warned[0]!.message, 'workqueue "sinkbug"')
             }).pipe(
               Effect.provide(
-                WorkqueueSystem.layer({
+                systemLayer({
                   cpus: 1,
                   tracepoint: (tp) => {
                     if (tp._tag === kind && tp.workqueue === "sinkbug" && ++seen >= 2) {
@@ -331,7 +331,7 @@ describe("WorkqueueMetrics", () => {
     // the sink reacts once, to the first event of `kind` on `work` (no try/catch: a throw would count in hookErrors)
     const reacting = () => {
       const hook: { on: ((tp: WorkqueueMetrics.Tracepoint) => void) | undefined } = { on: undefined }
-      const layer = WorkqueueSystem.layer({ cpus: 2, tracepoint: (tp) => hook.on?.(tp) })
+      const layer = systemLayer({ cpus: 2, tracepoint: (tp) => hook.on?.(tp) })
       const once = (kind: WorkqueueMetrics.Tracepoint["_tag"], work: Work.Work, react: () => void) => {
         hook.on = (tp) => {
           if (tp._tag !== kind || tp.work !== work) return
@@ -504,7 +504,7 @@ describe("WorkqueueMetrics", () => {
         yield* noHookErrors
       }).pipe(
         Effect.provide(
-          WorkqueueSystem.layer({
+          systemLayer({
             cpus: 2,
             tracepoint: (tp) => {
               if (tp._tag === "workqueue_execute_end" && tp.work === state.work && hook.left-- > 0)
@@ -573,7 +573,7 @@ describe("WorkqueueMetrics", () => {
       assert.strictEqual(span!.attributes.get("workqueue.name"), "spanned")
       assert.strictEqual(span!.attributes.get("workqueue.worker"), "kworker/1:0")
       assert.strictEqual(span!.attributes.get("workqueue.cpu"), 1)
-    }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 2, spans: true })), Effect.withTracer(tracer))
+    }).pipe(Effect.provide(systemLayer({ cpus: 2, spans: true })), Effect.withTracer(tracer))
   })
 })
 
@@ -596,7 +596,7 @@ describe("WorkqueueMetrics: each workqueue's deltas are its own", () => {
         yield* WorkqueueMetrics.publish
         assert.strictEqual(count(yield* Metric.snapshot, "workqueue_completed", prefix), 10, `publish ${i + 1}`)
       }
-    }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 1 })), Effect.provide(makeLogCapture().layer))
+    }).pipe(Effect.scoped, Effect.provide(systemLayer({ cpus: 1 })), Effect.provide(makeLogCapture().layer))
   )
 
   it.effect("a workqueue made, used and destroyed between two publications has its final counts published once", () =>
@@ -614,7 +614,7 @@ describe("WorkqueueMetrics: each workqueue's deltas are its own", () => {
       assert.strictEqual(count(yield* Metric.snapshot, "workqueue_completed", "ephemeral"), 3)
       const system = systemOf(yield* WorkqueueSystem.WorkqueueSystem)
       assert.strictEqual(system.retired?.length, 0)
-    }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 1 })))
+    }).pipe(Effect.provide(systemLayer({ cpus: 1 })))
   )
 
   it.effect("layer refuses an intervalMs that is not a finite number > 0", () =>
@@ -625,6 +625,6 @@ describe("WorkqueueMetrics: each workqueue's deltas are its own", () => {
         )
         assert.isTrue(Exit.isFailure(exit))
       }
-    }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 1 })))
+    }).pipe(Effect.provide(systemLayer({ cpus: 1 })))
   )
 })

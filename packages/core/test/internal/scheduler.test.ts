@@ -3,6 +3,7 @@ import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import { TestClock } from "effect/testing"
 import { DelayedWork, Work, WorkqueueSystem } from "../../src/index.ts"
+import { systemLayer } from "../utils/recorder.ts"
 
 describe("WorkqueueScheduler", () => {
   it.effect(
@@ -23,7 +24,7 @@ describe("WorkqueueScheduler", () => {
         // one adjust: the workers' chain of wake-ups settles before TestClock moves time
         yield* TestClock.adjust(1000)
         assert.deepStrictEqual(starts, [0, 0, 0])
-      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 1 })))
+      }).pipe(Effect.provide(systemLayer({ cpus: 1 })))
   )
 
   it.effect(
@@ -40,7 +41,7 @@ describe("WorkqueueScheduler", () => {
         yield* WorkqueueSystem.scheduleDelayed(periodic, 4)
         yield* TestClock.adjust(1000)
         assert.deepStrictEqual(times, [4, 8, 12, 16, 20])
-      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 1 })))
+      }).pipe(Effect.provide(systemLayer({ cpus: 1 })))
   )
 
   it.effect("CPU-bound handlers that only yield keep the pool at one running item (keep_working)", () =>
@@ -61,6 +62,6 @@ describe("WorkqueueScheduler", () => {
       yield* TestClock.adjust(0)
       for (let i = 0; i < 20; i++) yield* Effect.yieldNow
       assert.deepStrictEqual(trace, ["a0", "a1", "a2", "b0", "b1", "b2"])
-    }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 1 })))
+    }).pipe(Effect.provide(systemLayer({ cpus: 1 })))
   )
 })

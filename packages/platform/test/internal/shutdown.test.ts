@@ -4,12 +4,13 @@
  * makes either yield at (its op budget, `Scheduler.MaxOpsBeforeYield`) — joins the first run instead of starting
  * a second drain.
  */
-import { WorkqueueSystem } from "@effect-workqueue/core"
+import type { WorkqueueSystem } from "@effect-workqueue/core"
 import { assert, describe, it } from "@effect/vitest"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Scheduler from "effect/Scheduler"
 import * as Shutdown from "../../src/internal/shutdown.ts"
+import { systemLayer } from "../utils/system.ts"
 
 const BUDGETS = Array.from({ length: 32 }, (_, i) => i + 1)
 
@@ -25,7 +26,7 @@ describe("internal/shutdown begin: deciding to shut down and recording it are on
       assert.strictEqual(first.deadlineMs, 50)
       const report = yield* Deferred.await(first.outcome)
       assert.strictEqual(report.outcome, "drained")
-    }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 1 })))
+    }).pipe(Effect.provide(systemLayer({ cpus: 1 })))
   )
 
   it.effect(
@@ -38,7 +39,7 @@ describe("internal/shutdown begin: deciding to shut down and recording it are on
             concurrency: "unbounded"
           }).pipe(
             Effect.tap(([first]) => Deferred.await(first.outcome)),
-            Effect.provide(WorkqueueSystem.layer({ cpus: 1 })),
+            Effect.provide(systemLayer({ cpus: 1 })),
             Effect.provideService(Scheduler.MaxOpsBeforeYield, ops)
           )
           if (first !== second) split.push(ops)
