@@ -530,6 +530,102 @@ describe("WorkqueueMetrics", () => {
       }).pipe(Effect.provide(layer))
     })
 
+    for (const seed of [1, 2, 3, 4]) {
+      it.effect(
+        `seed ${seed}: a sink calling queue, cancel and modDelayed at random on every event loses no item, corrupts no count`,
+        () => {
+          // a fixed-seed LCG: the same calls at the same events every run
+          let state = seed
+          const random = () => {
+            state = (state * 1103515245 + 12345) % 2147483648
+            return state / 2147483648
+          }
+          interface Item {
+            readonly work: Work.Work
+            readonly delayed: boolean
+            queued: number // instances this test added: queue true, modDelayed false (it was idle)
+            cancelled: number // instances a cancel took back: cancel true
+            runs: number
+          }
+          const items: Array<Item> = []
+          const wqs: Array<Workqueue.Workqueue> = []
+          const unexpected: Array<string> = []
+          let on = false
+          let depth = 0
+          const call = () => {
+            const item = items[Math.floor(random() * items.length)]!
+            const wq = wqs[Math.floor(random() * wqs.length)]!
+            const r = random()
+            if (r < 0.35) {
+              if (Workqueue.queueUnsafe(wq, item.work)) item.queued++
+            } else if (r < 0.6) {
+              if (Work.cancelUnsafe(item.work)) item.cancelled++
+            } else if (item.delayed) {
+              if (!Workqueue.modDelayedUnsafe(wq, item.work as DelayedWork.DelayedWork, random() < 0.5 ? 0 : 3))
+                item.queued++
+            }
+          }
+          const guarded = () => {
+            try {
+              call()
+            } catch (e) {
+              unexpected.push(String(e))
+            }
+          }
+          const layer = systemLayer({
+            cpus: 2,
+            watchdogThresh: 0,
+            tracepoint: () => {
+              if (!on || depth >= 3 || random() >= 0.3) return
+              depth++
+              guarded()
+              depth--
+            }
+          })
+          return Effect.gen(function* () {
+            for (let k = 0; k < 4; k++) {
+              wqs.push(yield* Workqueue.make(`w${k}`, { maxActive: 1 + k, highpri: k === 3 }))
+            }
+            for (let i = 0; i < 12; i++) {
+              const item: Item = { work: undefined!, delayed: i % 3 === 0, queued: 0, cancelled: 0, runs: 0 }
+              const run = Effect.sync(() => void item.runs++)
+              ;(item as { work: Work.Work }).work = item.delayed
+                ? yield* DelayedWork.make(() => run)
+                : yield* Work.make(() => (i % 2 === 0 ? run : Effect.andThen(Effect.sleep(1), run)))
+              items.push(item)
+            }
+            on = true
+            for (let step = 0; step < 400; step++) {
+              guarded()
+              if (random() < 0.2) yield* TestClock.adjust(1)
+            }
+            on = false
+            for (let round = 0; round < 3; round++) {
+              for (const wq of wqs) yield* Workqueue.fireArmed(wq)
+              yield* TestClock.adjust(10)
+              for (const wq of wqs) yield* Workqueue.flush(wq)
+            }
+            assert.deepStrictEqual(unexpected, [])
+            assert.isAbove(
+              items.reduce((n, item) => n + item.queued, 0),
+              100
+            )
+            // every instance added either ran or was taken back by a cancel; nothing is left pending
+            assert.deepStrictEqual(
+              items.flatMap((item, i) =>
+                item.runs + item.cancelled !== item.queued || Work.pendingUnsafe(item.work)
+                  ? [{ i, queued: item.queued, cancelled: item.cancelled, runs: item.runs }]
+                  : []
+              ),
+              []
+            )
+            for (const wq of wqs) assert.strictEqual(Workqueue.pendingCountUnsafe(wq), 0)
+            yield* noHookErrors
+          }).pipe(Effect.scoped, Effect.provide(layer))
+        }
+      )
+    }
+
     it.effect("a sink cancelling a timer that fireArmed has not fired yet: it stays cancelled, the rest fire", () => {
       const { layer, once } = reacting()
       return Effect.gen(function* () {
