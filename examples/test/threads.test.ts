@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { WorkqueueSystem } from "@effect-workqueue/core"
+import { TestWorkqueue } from "@effect-workqueue/testing"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import { program } from "../src/threads.ts"
@@ -15,7 +16,7 @@ describe("threads (CPU-bound hashing offloaded from an HTTP service)", () => {
           log: (...args: ReadonlyArray<unknown>) => void lines.push(args.map(String).join(" "))
         } as unknown as Console.Console
         yield* program.pipe(
-          Effect.provide(WorkqueueSystem.layer({ cpus: 2 })),
+          Effect.provide(WorkqueueSystem.layer({ cpus: 2, cpuClock: TestWorkqueue.frozenCpuClock })),
           Effect.provideService(Console.Console, console)
         )
         // the two "(timing, machine-dependent)" lines are shown, not asserted

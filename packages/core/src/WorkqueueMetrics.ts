@@ -35,7 +35,20 @@ import { WorkqueueSystem } from "./WorkqueueSystem.ts"
  * the engine's step goes on, the first throw per event kind is logged and every one is counted
  * (`WorkqueueSystem.snapshot`'s `hookErrors`).
  *
- * **Kernel**: `trace_workqueue_queue_work()` & co., kernel/workqueue.c.
+ * **Calling back in from the sink.** Every event is emitted where the engine's state is consistent, so the sink
+ * may call the synchronous entry points (`Work.cancelUnsafe`, `Workqueue.queueUnsafe`, `Workqueue.modDelayedUnsafe`,
+ * `Job.submitUnsafe`) on any item, the traced one included; the call acts as if made right after the event, and
+ * the events it causes reach the sink re-entrantly, before the call returns. `workqueue_queue_work` comes with the
+ * item queued on its pwq, waiting on its inactive list (`workqueue_activate_work` follows if it is activated then:
+ * first in line with a slot free; an item the sink cancelled or moved meanwhile is not); `workqueue_activate_work`
+ * with the item on its pool's worklist; `workqueue_execute_start` once the start step is complete, right before
+ * the handler; `workqueue_execute_end` right after it, before the finish step. A cancel or `modDelayed` that frees
+ * an active slot hands it on last, and a finishing item hands its slot on once it is off its worker, so the
+ * activation either causes never shows a half-moved item. The kernel emits `workqueue_queue_work` and `workqueue_activate_work` under `pool->lock`, where a probe
+ * cannot call back in at all; the execute events come outside it, as here.
+ *
+ * **Kernel**: `trace_workqueue_queue_work()` & co., kernel/workqueue.c (`__queue_work()`, `pwq_activate_work()`,
+ * `process_one_work()`).
  *
  * **Example** (Trace one item)
  *

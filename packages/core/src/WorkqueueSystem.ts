@@ -101,7 +101,10 @@ export interface Options {
    * `workqueue_execute_end` with the kernel's fields (see `WorkqueueMetrics.Tracepoint`). Unset: one check per
    * event. Called inside the engine's synchronous steps: record, don't block. A sink that throws never breaks a
    * step: the throw is caught, the event dropped, the first throw per event kind logged (naming the event and the
-   * workqueue) and every throw counted in `snapshot`'s `hookErrors`.
+   * workqueue) and every throw counted in `snapshot`'s `hookErrors`. Each event comes where the engine's state is
+   * consistent, so the sink may call back in (`Work.cancelUnsafe`, `Workqueue.queueUnsafe`,
+   * `Workqueue.modDelayedUnsafe`, `Job.submitUnsafe`): the call acts as if made right after the event, and the
+   * events it causes reach the sink before it returns (see `WorkqueueMetrics.Tracepoint`).
    */
   readonly tracepoint?: ((tp: WorkqueueMetrics.Tracepoint) => void) | undefined
   /** Run each handler in a root span named after its work item, with workqueue/worker/cpu/pool attributes. */

@@ -6,7 +6,7 @@ import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
 import { TestClock } from "effect/testing"
 import { DelayedWork, Work, Workqueue, WorkqueueSystem } from "../src/index.ts"
-import { makeGate, makeRecorder, settle, withSystemClosedOnSuccess } from "./utils/recorder.ts"
+import { makeGate, makeRecorder, settle, systemLayer, withSystemClosedOnSuccess } from "./utils/recorder.ts"
 
 /** Delayed items armed for the workqueue `name` (its timers in the system's timer structure). */
 const armedOn = (name: string) =>
@@ -34,7 +34,7 @@ describe("DelayedWork", () => {
         assert.deepStrictEqual(yield* rec.trace, ["start d@105/cpu0", "end d@105/cpu0"])
         assert.isFalse(yield* DelayedWork.pending(dwork))
         assert.strictEqual(yield* armedOn("delayed"), 0)
-      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+      }).pipe(Effect.provide(systemLayer({ cpus: 4 })))
     )
 
     it.effect(
@@ -55,7 +55,7 @@ describe("DelayedWork", () => {
           assert.deepStrictEqual(yield* rec.starts, ["early", "a", "b", "c", "d", "late"])
           const at = (yield* rec.events).filter((e) => e.kind === "start").map((e) => e.at)
           assert.deepStrictEqual(at, [30, 50, 50, 50, 50, 70])
-        }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+        }).pipe(Effect.provide(systemLayer({ cpus: 4 })))
     )
 
     it.effect(
@@ -77,7 +77,7 @@ describe("DelayedWork", () => {
           yield* TestClock.adjust(1000)
           yield* settle()
           assert.deepStrictEqual(yield* rec.starts, ["d"], "ran once")
-        }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+        }).pipe(Effect.provide(systemLayer({ cpus: 4 })))
     )
 
     it.effect("queueDelayed on a queued (already expired) item returns false (queue_delayed_work_on)", () =>
@@ -94,7 +94,7 @@ describe("DelayedWork", () => {
         yield* gate.open
         yield* settle()
         assert.deepStrictEqual(yield* rec.starts, ["blocker", "d"])
-      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+      }).pipe(Effect.provide(systemLayer({ cpus: 4 })))
     )
 
     it.effect("delay 0 queues at once with no timer (__queue_delayed_work)", () =>
@@ -108,7 +108,7 @@ describe("DelayedWork", () => {
         assert.strictEqual(snap.workqueues.find((w) => w.name === "delayed")!.armed, 0)
         yield* settle()
         assert.deepStrictEqual(yield* rec.trace, ["start d@0/cpu0", "end d@0/cpu0"])
-      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+      }).pipe(Effect.provide(systemLayer({ cpus: 4 })))
     )
 
     it.effect("the CPU recorded at arming decides the pool the item runs on (queue_delayed_work_on)", () =>
@@ -125,7 +125,7 @@ describe("DelayedWork", () => {
         yield* settle()
         const cpus = Object.fromEntries((yield* rec.events).map((e) => [e.name, e.cpu]))
         assert.deepStrictEqual(cpus, { a: 2, b: 3, c: 0 })
-      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+      }).pipe(Effect.provide(systemLayer({ cpus: 4 })))
     )
 
     it.effect(
@@ -159,7 +159,7 @@ describe("DelayedWork", () => {
         yield* TestClock.adjust("2 seconds")
         yield* settle()
         assert.deepStrictEqual(yield* rec.trace, ["start d@2000/cpu0", "end d@2000/cpu0"])
-      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+      }).pipe(Effect.provide(systemLayer({ cpus: 4 })))
     )
 
     it.effect(
@@ -181,7 +181,7 @@ describe("DelayedWork", () => {
             (yield* rec.events).filter((e) => e.kind === "start").map((e) => `${e.name}@${e.at}`),
             ["negative@0", "fraction@2"]
           )
-        }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+        }).pipe(Effect.provide(systemLayer({ cpus: 4 })))
     )
 
     it.effect("a disabled item is not armed and queueDelayed returns false (queue_delayed_work_on)", () =>
@@ -193,7 +193,7 @@ describe("DelayedWork", () => {
         assert.isFalse(yield* Workqueue.modDelayed(wq, dwork, 10))
         assert.strictEqual(yield* armedOn("delayed"), 0)
         assert.isTrue(yield* DelayedWork.enable(dwork))
-      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+      }).pipe(Effect.provide(systemLayer({ cpus: 4 })))
     )
   })
 
@@ -209,7 +209,7 @@ describe("DelayedWork", () => {
         yield* TestClock.adjust(20)
         yield* settle()
         assert.deepStrictEqual(yield* rec.trace, ["start d@23/cpu0", "end d@23/cpu0"])
-      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+      }).pipe(Effect.provide(systemLayer({ cpus: 4 })))
     )
 
     it.effect("armed: re-arms for now + delay (shorter or longer) and returns true (mod_delayed_work_on)", () =>
@@ -238,7 +238,7 @@ describe("DelayedWork", () => {
         yield* TestClock.adjust(2000)
         yield* settle()
         assert.deepStrictEqual(yield* rec.starts, ["shorter", "longer"], "the old expiries never fire")
-      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+      }).pipe(Effect.provide(systemLayer({ cpus: 4 })))
     )
 
     it.effect("queued: pulled off the list and re-armed, i.e. postponed; returns true (mod_delayed_work_on)", () =>
@@ -265,7 +265,7 @@ describe("DelayedWork", () => {
           "start d@40/cpu0",
           "end d@40/cpu0"
         ])
-      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+      }).pipe(Effect.provide(systemLayer({ cpus: 4 })))
     )
 
     it.effect(
@@ -296,7 +296,7 @@ describe("DelayedWork", () => {
           yield* settle()
           const events = (yield* rec.events).map((e) => `${e.kind} ${e.name}@${e.at}`)
           assert.deepStrictEqual(events, ["start d1@0", "end d1@30", "start d2@30", "end d2@60"])
-        }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+        }).pipe(Effect.provide(systemLayer({ cpus: 4 })))
     )
 
     it.effect(
@@ -330,7 +330,7 @@ describe("DelayedWork", () => {
             "start d2@50/cpu0",
             "end d2@50/cpu0"
           ])
-        }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+        }).pipe(Effect.provide(systemLayer({ cpus: 4 })))
     )
 
     it.effect("modDelayed(0) on an armed item runs it now (mod_delayed_work_on)", () =>
@@ -347,7 +347,7 @@ describe("DelayedWork", () => {
         yield* TestClock.adjust(2000)
         yield* settle()
         assert.deepStrictEqual(yield* rec.starts, ["d"])
-      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+      }).pipe(Effect.provide(systemLayer({ cpus: 4 })))
     )
 
     it.effect("repeated modDelayed debounces: the item runs once, delay after the last call (mod_delayed_work)", () =>
@@ -364,7 +364,7 @@ describe("DelayedWork", () => {
         yield* TestClock.adjust(1000)
         yield* settle()
         assert.deepStrictEqual(yield* rec.trace, ["start d@220/cpu0", "end d@220/cpu0"])
-      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+      }).pipe(Effect.provide(systemLayer({ cpus: 4 })))
     )
 
     it.effect("modDelayedOn moves an armed item to another workqueue and CPU (mod_delayed_work_on)", () =>
@@ -382,7 +382,7 @@ describe("DelayedWork", () => {
         const started = (name: string) =>
           snap.workqueues.find((w) => w.name === name)!.pwqs.reduce((n, p) => n + p.stats.started, 0)
         assert.deepStrictEqual([started("first"), started("second")], [0, 1])
-      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+      }).pipe(Effect.provide(systemLayer({ cpus: 4 })))
     )
   })
 
@@ -403,7 +403,7 @@ describe("DelayedWork", () => {
           yield* settle()
           assert.deepStrictEqual(yield* rec.starts, ["d"])
           assert.isFalse(yield* DelayedWork.flush(dwork), "idle now")
-        }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+        }).pipe(Effect.provide(systemLayer({ cpus: 4 })))
     )
 
     it.effect("DelayedWork.flush of an already queued item waits for it and returns true (flush_delayed_work)", () =>
@@ -420,7 +420,7 @@ describe("DelayedWork", () => {
         yield* gate.open
         assert.isTrue(yield* Fiber.join(flusher))
         assert.deepStrictEqual(yield* rec.ends, ["blocker", "d"])
-      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+      }).pipe(Effect.provide(systemLayer({ cpus: 4 })))
     )
 
     it.effect("Work.flush of an armed-only item returns false at once without waiting for the timer (flush_work)", () =>
@@ -435,7 +435,7 @@ describe("DelayedWork", () => {
         yield* TestClock.adjust(100)
         yield* settle()
         assert.deepStrictEqual(yield* rec.starts, ["d"])
-      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+      }).pipe(Effect.provide(systemLayer({ cpus: 4 })))
     )
   })
 
@@ -458,7 +458,7 @@ describe("DelayedWork", () => {
         yield* TestClock.adjust(10)
         yield* settle()
         assert.deepStrictEqual(yield* rec.trace, ["start d@210/cpu0", "end d@210/cpu0"])
-      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+      }).pipe(Effect.provide(systemLayer({ cpus: 4 })))
     )
 
     it.effect(
@@ -480,7 +480,7 @@ describe("DelayedWork", () => {
           yield* TestClock.adjust(10)
           yield* settle()
           assert.deepStrictEqual(yield* rec.trace, ["start d@110/cpu0", "end d@110/cpu0"])
-        }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+        }).pipe(Effect.provide(systemLayer({ cpus: 4 })))
     )
 
     it.effect(
@@ -505,7 +505,7 @@ describe("DelayedWork", () => {
           yield* settle()
           assert.strictEqual((yield* rec.events).length, 3)
           assert.strictEqual(yield* armedOn("periodic"), 0)
-        }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+        }).pipe(Effect.provide(systemLayer({ cpus: 4 })))
     )
 
     it.effect(
@@ -538,7 +538,7 @@ describe("DelayedWork", () => {
           yield* settle()
           assert.strictEqual((yield* rec.events).length, 1)
           assert.strictEqual(yield* armedOn("periodic"), 0)
-        }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+        }).pipe(Effect.provide(systemLayer({ cpus: 4 })))
     )
   })
 
@@ -567,7 +567,7 @@ describe("DelayedWork", () => {
           "end blocker@50/cpu0"
         ])
         assert.isFalse(yield* DelayedWork.pending(dwork))
-      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+      }).pipe(Effect.provide(systemLayer({ cpus: 4 })))
     )
 
     it.effect(
@@ -583,7 +583,7 @@ describe("DelayedWork", () => {
           yield* TestClock.adjust(100)
           yield* settle()
           assert.deepStrictEqual(yield* rec.trace, ["start d@100/cpu0", "end d@100/cpu0"])
-        }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+        }).pipe(Effect.provide(systemLayer({ cpus: 4 })))
     )
 
     it.effect("Workqueue.flush does not wait for armed delayed items (flush_workqueue)", () =>
@@ -595,7 +595,7 @@ describe("DelayedWork", () => {
         assert.deepStrictEqual(yield* rec.starts, [])
         yield* TestClock.adjust(100)
         yield* settle()
-      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+      }).pipe(Effect.provide(systemLayer({ cpus: 4 })))
     )
 
     it.effect("destroy fires armed timers at once and runs them before returning (destroy_workqueue; by design)", () =>
@@ -616,7 +616,7 @@ describe("DelayedWork", () => {
         yield* TestClock.adjust(10_000)
         yield* settle()
         assert.deepStrictEqual(yield* rec.starts, ["a", "b"])
-      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+      }).pipe(Effect.provide(systemLayer({ cpus: 4 })))
     )
 
     it.effect(
@@ -636,7 +636,7 @@ describe("DelayedWork", () => {
           yield* TestClock.adjust(1000)
           yield* settle()
           assert.isAtMost((yield* rec.events).length, 2, "the handler never runs on the destroyed workqueue")
-        }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+        }).pipe(Effect.provide(systemLayer({ cpus: 4 })))
     )
 
     it.effect(
@@ -645,7 +645,7 @@ describe("DelayedWork", () => {
         Effect.gen(function* () {
           const rec = yield* makeRecorder
           const scope = yield* Scope.make()
-          const context = yield* Layer.buildWithScope(WorkqueueSystem.layer({ cpus: 4, watchdogThresh: 0 }), scope)
+          const context = yield* Layer.buildWithScope(systemLayer({ cpus: 4, watchdogThresh: 0 }), scope)
           yield* Effect.gen(function* () {
             const wq = yield* Workqueue.make("fired")
             for (const [name, delay] of [
@@ -669,7 +669,7 @@ describe("DelayedWork", () => {
       Effect.gen(function* () {
         const rec = yield* makeRecorder
         const scope = yield* Scope.make()
-        const context = yield* Layer.buildWithScope(WorkqueueSystem.layer({ cpus: 4 }), scope)
+        const context = yield* Layer.buildWithScope(systemLayer({ cpus: 4 }), scope)
         const service = context.mapUnsafe.get(WorkqueueSystem.WorkqueueSystem.key) as
           | WorkqueueSystem.WorkqueueSystem["Service"]
           | undefined
@@ -732,7 +732,7 @@ describe("DelayedWork", () => {
           assert.strictEqual(json(running).state, "disabled")
           assert.isTrue(yield* DelayedWork.enable(running))
           assert.strictEqual(json(running).state, "idle")
-        }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+        }).pipe(Effect.provide(systemLayer({ cpus: 4 })))
     )
   })
 

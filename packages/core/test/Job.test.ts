@@ -9,9 +9,9 @@ import * as Schedule from "effect/Schedule"
 import { TestClock } from "effect/testing"
 import { Job, Work, Workqueue, WorkqueueError, WorkqueueMetrics, WorkqueueSystem } from "../src/index.ts"
 import { systemOf } from "../src/internal/service.ts"
-import { makeGate, makeLogCapture, settle } from "./utils/recorder.ts"
+import { makeGate, makeLogCapture, settle, systemLayer } from "./utils/recorder.ts"
 
-const layer = WorkqueueSystem.layer({ cpus: 2 })
+const layer = systemLayer({ cpus: 2 })
 
 /** The counter's value for one workqueue, once published. */
 const counted = (metric: typeof Job.timeouts, workqueue: string) =>
@@ -105,7 +105,7 @@ describe("Job", () => {
             ["h", "n"],
             "the highpri job, submitted once the other was under way, finishes first"
           )
-        }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 2, cpuIntensiveThresh: 0 })))
+        }).pipe(Effect.scoped, Effect.provide(systemLayer({ cpus: 2, cpuIntensiveThresh: 0 })))
     )
 
     it.effect("invalid job options fail with InvalidOptions naming the workqueue", () =>

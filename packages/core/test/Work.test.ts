@@ -8,7 +8,14 @@ import * as Scope from "effect/Scope"
 import * as Fiber from "effect/Fiber"
 import { TestClock } from "effect/testing"
 import { DelayedWork, Work, Workqueue, WorkqueueError, WorkqueueSystem } from "../src/index.ts"
-import { makeGate, makeLogCapture, makeRecorder, settle, withSystemClosedOnSuccess } from "./utils/recorder.ts"
+import {
+  makeGate,
+  makeLogCapture,
+  makeRecorder,
+  settle,
+  systemLayer,
+  withSystemClosedOnSuccess
+} from "./utils/recorder.ts"
 
 class Greeting extends Context.Service<Greeting, { readonly text: string }>()("test/Greeting") {}
 
@@ -329,7 +336,7 @@ describe("Work", () => {
           yield* Workqueue.queue(wq, a)
           yield* settle()
           assert.deepStrictEqual(seen, ["second", "first"])
-        }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+        }).pipe(Effect.provide(systemLayer({ cpus: 4 })))
     )
 
     it.effect(
@@ -359,7 +366,7 @@ describe("Work", () => {
           assert.deepStrictEqual(traced, ["namedFailure", "work", "delayed_work", "given"])
         }).pipe(
           Effect.provide(
-            WorkqueueSystem.layer({
+            systemLayer({
               cpus: 4,
               tracepoint: (event) => {
                 if (event._tag === "workqueue_queue_work") traced.push(event.work.name)
@@ -1013,8 +1020,8 @@ describe("Work: a work item belongs to one system", () => {
     Effect.gen(function* () {
       const scopeA = yield* Scope.make()
       const scopeB = yield* Scope.make()
-      const a = yield* Layer.buildWithScope(WorkqueueSystem.layer({ cpus: cpusA }), scopeA)
-      const b = yield* Layer.buildWithScope(WorkqueueSystem.layer({ cpus: cpusB }), scopeB)
+      const a = yield* Layer.buildWithScope(systemLayer({ cpus: cpusA }), scopeA)
+      const b = yield* Layer.buildWithScope(systemLayer({ cpus: cpusB }), scopeB)
       return { a, b, scopeA, scopeB }
     })
 

@@ -5,7 +5,14 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import { TestClock } from "effect/testing"
 import { Work, Workqueue, WorkqueueSystem } from "../src/index.ts"
-import { makeGate, makeLogCapture, makeRecorder, settle, withSystemClosedOnSuccess } from "./utils/recorder.ts"
+import {
+  makeGate,
+  makeLogCapture,
+  makeRecorder,
+  settle,
+  systemLayer,
+  withSystemClosedOnSuccess
+} from "./utils/recorder.ts"
 
 /** A CPU-bound handler body: never suspends on anything but cooperative yields. */
 const spin = (n: number) =>
@@ -122,7 +129,7 @@ describe("WorkerPool", () => {
           assert.deepStrictEqual(kinds(yield* rec.events), ["start a", "end a", "start b", "end b", "start c", "end c"])
           const snap = yield* WorkqueueSystem.snapshot
           assert.strictEqual(poolOf(snap, "cm").workers.length, 1, "one worker was enough")
-        }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4, cpuIntensiveThresh: NO_HOG_DETECTION })))
+        }).pipe(Effect.provide(systemLayer({ cpus: 4, cpuIntensiveThresh: NO_HOG_DETECTION })))
     )
 
     it.effect("CPU-bound items on different CPUs run side by side: pools are per CPU (need_more_worker)", () =>
@@ -149,7 +156,7 @@ describe("WorkerPool", () => {
           assert.deepStrictEqual(kinds(yield* rec.events), ["start a", "end a", "start b", "end b"])
           const snap = yield* WorkqueueSystem.snapshot
           assert.strictEqual(poolOf(snap, "one", 2).id, poolOf(snap, "two", 2).id)
-        }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4, cpuIntensiveThresh: NO_HOG_DETECTION })))
+        }).pipe(Effect.provide(systemLayer({ cpus: 4, cpuIntensiveThresh: NO_HOG_DETECTION })))
     )
 
     it.effect("WQ_CPU_INTENSIVE items don't hold back the next item on their CPU (WQ_CPU_INTENSIVE)", () =>
@@ -178,7 +185,7 @@ describe("WorkerPool", () => {
         assert.notStrictEqual(poolOf(snap, "high").id, poolOf(snap, "normal").id, "a separate pool")
         assert.strictEqual(poolOf(snap, "high").nice, -20)
         assert.strictEqual(poolOf(snap, "normal").nice, 0)
-      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4, cpuIntensiveThresh: NO_HOG_DETECTION })))
+      }).pipe(Effect.provide(systemLayer({ cpus: 4, cpuIntensiveThresh: NO_HOG_DETECTION })))
     )
   })
 
@@ -551,7 +558,7 @@ describe("WorkerPool", () => {
             }
           }
           for (const work of works) assert.isFalse(yield* Work.pending(work))
-        }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4, cpuIntensiveThresh: NO_HOG_DETECTION })))
+        }).pipe(Effect.provide(systemLayer({ cpus: 4, cpuIntensiveThresh: NO_HOG_DETECTION })))
     )
   })
 

@@ -9,11 +9,12 @@ import * as Scope from "effect/Scope"
 import { TestClock } from "effect/testing"
 import { DelayedWork, Work, Workqueue, WorkqueueError, WorkqueueSystem } from "../src/index.ts"
 import {
-  type Event,
   makeGate,
   makeLogCapture,
   makeRecorder,
   settle,
+  systemLayer,
+  type Event,
   withSystemClosedOnSuccess
 } from "./utils/recorder.ts"
 
@@ -745,7 +746,7 @@ describe("Workqueue", () => {
         assert.deepStrictEqual(yield* rec.ends, ["early", "late"])
         const snap = yield* WorkqueueSystem.snapshot
         assert.strictEqual(snap.workqueues.find((w) => w.name === "armed")?.armed, 0)
-      }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 2 })))
+      }).pipe(Effect.scoped, Effect.provide(systemLayer({ cpus: 2 })))
     )
   })
 
@@ -835,7 +836,7 @@ describe("Workqueue: an interrupted destroy", () => {
           "Destroyed"
         )
       }).pipe(Effect.ensuring(gate.open), Effect.scoped) // a failed assertion must not hang in the scope's destroy
-    }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 2 })))
+    }).pipe(Effect.provide(systemLayer({ cpus: 2 })))
   )
 
   it.effect("the armed items an interrupted destroy fired stay queued and run; the queue stays usable", () =>
@@ -857,7 +858,7 @@ describe("Workqueue: an interrupted destroy", () => {
       yield* TestClock.adjust(10)
       yield* Workqueue.flush(wq)
       assert.strictEqual(ran, 2)
-    }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 2 })))
+    }).pipe(Effect.scoped, Effect.provide(systemLayer({ cpus: 2 })))
   )
 
   it.effect("while another destroy is still under way, it stays Destroying (destroy_workqueue)", () =>
@@ -877,7 +878,7 @@ describe("Workqueue: an interrupted destroy", () => {
       yield* gate.open
       yield* Fiber.join(patient)
       assert.strictEqual(WorkqueueInternal.toState(wq).lifecycle, "Destroyed")
-    }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 2 })))
+    }).pipe(Effect.scoped, Effect.provide(systemLayer({ cpus: 2 })))
   )
   it.effect(
     "a scope closed from its own workqueue's item refuses outside work at once and destroys once the item returns",
@@ -909,7 +910,7 @@ describe("Workqueue: an interrupted destroy", () => {
         const after = yield* Effect.flip(Workqueue.queue(wq, yield* Work.make(() => Effect.void)))
         assert.strictEqual(after.reason, "Destroyed")
         assert.isUndefined((yield* WorkqueueSystem.snapshot).workqueues.find((w) => w.name === "own"))
-      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 1 })), Effect.provide(logs.layer))
+      }).pipe(Effect.provide(systemLayer({ cpus: 1 })), Effect.provide(logs.layer))
     }
   )
 
@@ -921,6 +922,6 @@ describe("Workqueue: an interrupted destroy", () => {
       assert.strictEqual(error.workqueue, "events")
       assert.include(error.message, "only the WorkqueueSystem's close destroys it")
       assert.isTrue(yield* WorkqueueSystem.schedule(yield* Work.make(() => Effect.void)))
-    }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 1 })))
+    }).pipe(Effect.provide(systemLayer({ cpus: 1 })))
   )
 })

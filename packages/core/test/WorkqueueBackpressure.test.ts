@@ -7,9 +7,9 @@ import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import { TestClock } from "effect/testing"
 import { DelayedWork, Work, Workqueue, WorkqueueError, WorkqueueSystem } from "../src/index.ts"
-import { makeGate, makeLogCapture, makeRecorder, settle } from "./utils/recorder.ts"
+import { makeGate, makeLogCapture, makeRecorder, settle, systemLayer } from "./utils/recorder.ts"
 
-const layer = WorkqueueSystem.layer({ cpus: 2 })
+const layer = systemLayer({ cpus: 2 })
 
 describe("Workqueue friendly options", () => {
   it.effect("named options map to exactly one set of WQ_* flags and max_active", () =>

@@ -7,7 +7,7 @@ import * as Fiber from "effect/Fiber"
 import { TestClock } from "effect/testing"
 import * as Schedule from "effect/Schedule"
 import { DelayedWork, Job, Work, Workqueue, WorkqueueError, WorkqueueSystem } from "../src/index.ts"
-import { makeGate, settle, withSystemClosedOnSuccess } from "./utils/recorder.ts"
+import { makeGate, settle, systemLayer, withSystemClosedOnSuccess } from "./utils/recorder.ts"
 
 /** Asserts the error is a `WorkqueueError` for `reason` that names workqueue `name` in its field and message. */
 const assertRule = (error: unknown, reason: WorkqueueError.Reason, name: string) => {
@@ -53,7 +53,7 @@ describe("WorkqueueError", () => {
         assertRule(yield* Effect.flip(Workqueue.modDelayed(wq, dwork, 10)), "Destroyed", "gone")
         assert.isFalse(yield* Work.pending(work))
         assert.isFalse(yield* DelayedWork.pending(dwork))
-      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+      }).pipe(Effect.provide(systemLayer({ cpus: 4 })))
   )
 
   it.effect(
@@ -80,7 +80,7 @@ describe("WorkqueueError", () => {
         yield* gate.open
         yield* Fiber.join(drainer)
         yield* Fiber.join(destroyer)
-      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+      }).pipe(Effect.provide(systemLayer({ cpus: 4 })))
   )
 
   it.effect.each([
@@ -99,7 +99,7 @@ describe("WorkqueueError", () => {
         snap.workqueues.find((w) => w.name === "bh_bad"),
         "nothing was allocated"
       )
-    }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+    }).pipe(Effect.provide(systemLayer({ cpus: 4 })))
   )
 
   it.effect(
@@ -118,7 +118,7 @@ describe("WorkqueueError", () => {
         )
         const ok = yield* Workqueue.make("bh_hi", { flags: Workqueue.WQ_BH | Workqueue.WQ_HIGHPRI })
         assert.strictEqual(Workqueue.name(ok), "bh_hi")
-      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+      }).pipe(Effect.provide(systemLayer({ cpus: 4 })))
   )
 
   it.effect("a CPU outside 0..cpus-1 fails with InvalidCpu and changes nothing (queue_work_on)", () =>
@@ -135,7 +135,7 @@ describe("WorkqueueError", () => {
       assertRule(yield* Effect.flip(WorkqueueSystem.scheduleDelayedOn(9, dwork, 1)), "InvalidCpu", "events")
       assert.isFalse(yield* Work.pending(work))
       assert.isFalse(yield* DelayedWork.pending(dwork))
-    }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+    }).pipe(Effect.provide(systemLayer({ cpus: 4 })))
   )
 
   it.effect(
@@ -170,7 +170,7 @@ describe("WorkqueueError", () => {
       assert.isFalse(yield* DelayedWork.pending(dwork))
       const snap = yield* WorkqueueSystem.snapshot
       assert.strictEqual(snap.workqueues.find((w) => w.name === "delays")!.armed, 0)
-    }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+    }).pipe(Effect.provide(systemLayer({ cpus: 4 })))
   )
 
   describe("Deadlock", () => {
@@ -189,7 +189,7 @@ describe("WorkqueueError", () => {
             "the workqueue is still usable"
           )
           yield* settle()
-        }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+        }).pipe(Effect.provide(systemLayer({ cpus: 4 })))
     )
 
     it.effect(
@@ -200,7 +200,7 @@ describe("WorkqueueError", () => {
           assertRule(yield* failureInHandler(wq, (self) => Work.flush(self)), "Deadlock", "itself")
           assertRule(yield* failureInHandler(wq, (self) => Work.cancelSync(self)), "Deadlock", "itself")
           assertRule(yield* failureInHandler(wq, (self) => Work.disableSync(self)), "Deadlock", "itself")
-        }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+        }).pipe(Effect.provide(systemLayer({ cpus: 4 })))
     )
 
     it.effect("a delayed item flushing itself from its handler fails with Deadlock (flush_delayed_work)", () =>
@@ -216,7 +216,7 @@ describe("WorkqueueError", () => {
         yield* TestClock.adjust(5)
         yield* settle()
         assertRule(failure, "Deadlock", "delayed_self")
-      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+      }).pipe(Effect.provide(systemLayer({ cpus: 4 })))
     )
 
     it.effect(
@@ -235,7 +235,7 @@ describe("WorkqueueError", () => {
           yield* Workqueue.queue(wq, front)
           yield* settle()
           assertRule(failure, "Deadlock", "ordered")
-        }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+        }).pipe(Effect.provide(systemLayer({ cpus: 4 })))
     )
 
     it.effect("a handler flushing another workqueue or another item is not a deadlock (flush_workqueue)", () =>
@@ -255,7 +255,7 @@ describe("WorkqueueError", () => {
         yield* Workqueue.queue(wq, work)
         yield* settle()
         assert.deepStrictEqual(result, [true])
-      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+      }).pipe(Effect.provide(systemLayer({ cpus: 4 })))
     )
   })
 
@@ -276,7 +276,7 @@ describe("WorkqueueError", () => {
         assert.strictEqual(error.workqueue, "bad_cpu")
         assert.isFalse(yield* Work.pending(work))
       }
-    }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 2 })))
+    }).pipe(Effect.provide(systemLayer({ cpus: 2 })))
   )
 })
 
@@ -309,7 +309,7 @@ describe("WorkqueueError: input validation (alloc_workqueue, workqueue_set_max_a
           "ordered_flagged"
         )
         assert.strictEqual((yield* WorkqueueSystem.workqueues).length, before)
-      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 2 })))
+      }).pipe(Effect.provide(systemLayer({ cpus: 2 })))
     )
   }
 
@@ -323,7 +323,7 @@ describe("WorkqueueError: input validation (alloc_workqueue, workqueue_set_max_a
         const wq = yield* Effect.scoped(Workqueue.make("ok_flags", { flags }))
         assert.isTrue(Workqueue.isWorkqueue(wq))
       }
-    }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 2 })))
+    }).pipe(Effect.scoped, Effect.provide(systemLayer({ cpus: 2 })))
   )
 
   it.effect("a per-CPU queue cannot be made 'ordered' by the internal bit: setMaxActive still applies", () =>
@@ -333,7 +333,7 @@ describe("WorkqueueError: input validation (alloc_workqueue, workqueue_set_max_a
       const wq = yield* Workqueue.make("honest", { flags: Workqueue.WQ_PERCPU })
       yield* Workqueue.setMaxActive(wq, 3)
       assert.strictEqual(Workqueue.maxActive(wq), 3)
-    }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 2 })))
+    }).pipe(Effect.scoped, Effect.provide(systemLayer({ cpus: 2 })))
   )
 
   it.effect("a maxActive that is not an integer fails with InvalidMaxActive (wq_clamp_max_active)", () =>
@@ -350,7 +350,7 @@ describe("WorkqueueError: input validation (alloc_workqueue, workqueue_set_max_a
         assertRule(yield* Effect.flip(Workqueue.setMaxActive(wq, n as number)), "InvalidMaxActive", "limited")
         assert.strictEqual(Workqueue.maxActive(wq), 4)
       }
-    }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 2 })))
+    }).pipe(Effect.scoped, Effect.provide(systemLayer({ cpus: 2 })))
   )
 
   it.effect("a name that is not a non-empty string fails with InvalidName, never a defect (alloc_workqueue)", () =>
@@ -369,7 +369,7 @@ describe("WorkqueueError: input validation (alloc_workqueue, workqueue_set_max_a
           "InvalidName"
         )
       }
-    }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 2 })))
+    }).pipe(Effect.provide(systemLayer({ cpus: 2 })))
   )
 
   it.effect("onCpu(-1) is a CPU like any other, not 'unset': queueing fails with InvalidCpu", () =>
@@ -385,7 +385,7 @@ describe("WorkqueueError: input validation (alloc_workqueue, workqueue_set_max_a
       )
       assert.isFalse(yield* Work.pending(work))
       assert.isFalse(yield* DelayedWork.pending(dwork))
-    }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 2 })))
+    }).pipe(Effect.scoped, Effect.provide(systemLayer({ cpus: 2 })))
   )
 })
 
@@ -433,7 +433,7 @@ describe("WorkqueueError: arguments a JavaScript caller may get wrong (InvalidAr
         "args"
       )
       assert.isFalse(yield* Work.pending(work))
-    }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 2 })))
+    }).pipe(Effect.scoped, Effect.provide(systemLayer({ cpus: 2 })))
   )
 
   it.effect(
@@ -607,7 +607,7 @@ describe("WorkqueueError: bad input of every type fails typed — never a defect
       }
       assert.isFalse(yield* Work.pending(work), "nothing was queued")
       assert.isFalse(yield* DelayedWork.pending(dwork), "nothing was armed")
-    }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 2 })))
+    }).pipe(Effect.scoped, Effect.provide(systemLayer({ cpus: 2 })))
   )
 
   it.effect(
@@ -656,7 +656,7 @@ describe("WorkqueueError: bad input of every type fails typed — never a defect
           for (const [call, f] of calls) yield* failsTyped(`${call}(${name})`, f, "InvalidArgument")
         }
         assert.strictEqual(Workqueue.pendingCountUnsafe(wq), 0, "nothing was queued or armed")
-      }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 2 })))
+      }).pipe(Effect.scoped, Effect.provide(systemLayer({ cpus: 2 })))
   )
 
   it.effect("a value that is not a Job: InvalidArgument from await, join, cancel; never written to", () =>
@@ -678,7 +678,7 @@ describe("WorkqueueError: bad input of every type fails typed — never a defect
       yield* failsTyped("Job.cancel({})", () => Job.cancel(plain as never), "InvalidArgument")
       assert.deepStrictEqual(Object.keys(plain), [], "cancel wrote nothing onto the caller's object")
       assert.deepStrictEqual(Object.keys(own.work), Object.keys(yield* Work.make(() => Effect.void)))
-    }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 2 })))
+    }).pipe(Effect.scoped, Effect.provide(systemLayer({ cpus: 2 })))
   )
 
   it.effect(
@@ -771,7 +771,7 @@ describe("WorkqueueError: bad input of every type fails typed — never a defect
           Effect.flatMap(Fiber.join)
         )
         assert.strictEqual(ok, 2)
-      }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 2 })))
+      }).pipe(Effect.scoped, Effect.provide(systemLayer({ cpus: 2 })))
   )
 
   it.effect("Job.submit decides data-first from its arguments: a bad workqueue first is refused, not curried", () =>
@@ -790,7 +790,7 @@ describe("WorkqueueError: bad input of every type fails typed — never a defect
       assert.isFunction(curried)
       assert.strictEqual(yield* Job.join(yield* own.wq.pipe(curried)), 5)
       assert.strictEqual(yield* own.wq.pipe(Job.run(() => Effect.succeed(6))), 6)
-    }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 2 })))
+    }).pipe(Effect.scoped, Effect.provide(systemLayer({ cpus: 2 })))
   )
 
   it.effect("a job effect function that returns no Effect ends the job with a defect in its own Exit, contained", () =>
@@ -803,7 +803,7 @@ describe("WorkqueueError: bad input of every type fails typed — never a defect
         assert.include(String(Cause.squash(exit.cause)), "its effect function returned 42, not an Effect")
       }
       assert.isTrue(yield* Job.submit(own.wq, Effect.succeed(1)).pipe(Effect.flatMap(Job.join), Effect.as(true)))
-    }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 2 })))
+    }).pipe(Effect.scoped, Effect.provide(systemLayer({ cpus: 2 })))
   )
 
   /** A getter that throws: reading the option must be refused with the rule, never escape as a raw Error. */
@@ -838,7 +838,7 @@ describe("WorkqueueError: bad input of every type fails typed — never a defect
       const own = yield* setup
       assert.isTrue(Work.isWork(own.work) && DelayedWork.isDelayedWork(own.dwork) && Job.isJob(own.job))
       assert.isTrue(Workqueue.isWorkqueue(own.wq))
-    }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 2 })))
+    }).pipe(Effect.scoped, Effect.provide(systemLayer({ cpus: 2 })))
   )
 
   it.effect("options are read once inside a guard: a throwing getter is InvalidOptions at every constructor", () =>
@@ -873,7 +873,7 @@ describe("WorkqueueError: bad input of every type fails typed — never a defect
         assert.strictEqual((defect as WorkqueueError.WorkqueueError).reason, "InvalidOptions")
       }
       assert.strictEqual(Workqueue.pendingCountUnsafe(own.wq), 0, "no refused job was queued")
-    }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 2 })))
+    }).pipe(Effect.scoped, Effect.provide(systemLayer({ cpus: 2 })))
   )
 
   it.effect("a missing or swapped argument runs data-first and fails typed, never returns a function", () =>
@@ -950,7 +950,7 @@ describe("WorkqueueError: bad input of every type fails typed — never a defect
       assert.isTrue(yield* wq.pipe(Workqueue.queueDelayed(dwork, "1 hour")))
       yield* wq.pipe(Workqueue.setMaxActive(3))
       assert.strictEqual(Workqueue.maxActive(wq), 3)
-    }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 2 })))
+    }).pipe(Effect.scoped, Effect.provide(systemLayer({ cpus: 2 })))
   )
 
   it.effect("WQ_BH | WQ_PERCPU is a BH workqueue, as the kernel's __WQ_BH_ALLOWS has it (alloc_workqueue)", () =>
@@ -963,7 +963,7 @@ describe("WorkqueueError: bad input of every type fails typed — never a defect
       // every other flag stays refused, named or in the bitmask
       yield* failsTyped("bh + unbound", () => Workqueue.make("bh_u", { bh: true, unbound: true }), "InvalidFlags")
       yield* failsTyped("bh + freezable", () => Workqueue.make("bh_f", { bh: true, freezable: true }), "InvalidFlags")
-    }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 2 })))
+    }).pipe(Effect.scoped, Effect.provide(systemLayer({ cpus: 2 })))
   )
 
   it.effect("an inherited property is never an option: a polluted Object.prototype changes no make or submit", () =>
@@ -994,7 +994,7 @@ describe("WorkqueueError: bad input of every type fails typed — never a defect
         "InvalidOptions"
       )
       assert.include(e?.message, "plain object")
-    }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 2 })))
+    }).pipe(Effect.scoped, Effect.provide(systemLayer({ cpus: 2 })))
   )
 
   it.effect("an unknown option key or a non-plain options object is refused with InvalidOptions naming the key", () =>
@@ -1044,7 +1044,7 @@ describe("WorkqueueError: bad input of every type fails typed — never a defect
       // run keeps its own key
       assert.strictEqual(yield* Job.run(wq, Effect.succeed(2), { interruptJob: false }), 2)
       assert.strictEqual(Workqueue.pendingCountUnsafe(wq), 0, "no refused job was queued")
-    }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 2 })))
+    }).pipe(Effect.scoped, Effect.provide(systemLayer({ cpus: 2 })))
   )
 
   it.effect("null is a value, not an omitted option: refused by the option's rule everywhere", () =>
@@ -1074,7 +1074,7 @@ describe("WorkqueueError: bad input of every type fails typed — never a defect
       }
       // undefined is the option omitted
       assert.strictEqual(Workqueue.maxPending(yield* Workqueue.make("u", { maxPending: undefined })), Infinity)
-    }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 2 })))
+    }).pipe(Effect.scoped, Effect.provide(systemLayer({ cpus: 2 })))
   )
 
   it.effect("setMaxActive on a destroyed workqueue fails with Destroyed and changes nothing", () =>
@@ -1083,7 +1083,7 @@ describe("WorkqueueError: bad input of every type fails typed — never a defect
       const e = yield* failsTyped("setMaxActive(destroyed, 7)", () => Workqueue.setMaxActive(wq, 7), "Destroyed")
       assert.strictEqual(e?.workqueue, "gone")
       assert.strictEqual(Workqueue.maxActive(wq), 2)
-    }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 2 })))
+    }).pipe(Effect.provide(systemLayer({ cpus: 2 })))
   )
 
   it.effect("congestedUnsafe checks its CPU as every other call does: InvalidCpu thrown", () =>
@@ -1097,7 +1097,7 @@ describe("WorkqueueError: bad input of every type fails typed — never a defect
         )
       }
       assert.isFalse(Workqueue.congestedUnsafe(own.wq, 1))
-    }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 2 })))
+    }).pipe(Effect.scoped, Effect.provide(systemLayer({ cpus: 2 })))
   )
 
   it.effect("a Job handle exposes its id and workqueue only: nothing reaches its item or its state", () =>
@@ -1126,7 +1126,7 @@ describe("WorkqueueError: bad input of every type fails typed — never a defect
       // the job still completes through its own calls
       yield* Workqueue.fireArmed(own.wq)
       assert.strictEqual(yield* Job.join(job), 1)
-    }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 2 })))
+    }).pipe(Effect.scoped, Effect.provide(systemLayer({ cpus: 2 })))
   )
 
   it.effect("a job's own item, seen through a tracepoint, is refused by every public item and queueing call", () => {
@@ -1160,7 +1160,7 @@ describe("WorkqueueError: bad input of every type fails typed — never a defect
     }).pipe(
       Effect.scoped,
       Effect.provide(
-        WorkqueueSystem.layer({
+        systemLayer({
           cpus: 2,
           tracepoint: (tp) => {
             if (tp._tag === "workqueue_queue_work" || tp._tag === "workqueue_execute_start") seen.push(tp.work)
@@ -1183,7 +1183,7 @@ describe("WorkqueueError: bad input of every type fails typed — never a defect
       options.id = "changed"
       yield* Job.await(job)
       assert.deepStrictEqual(letters, ["copied"], "the validated handler got the letter")
-    }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 2 })))
+    }).pipe(Effect.scoped, Effect.provide(systemLayer({ cpus: 2 })))
   )
 
   it.effect("messages show the value given and name values by kind, never a bad value as a workqueue", () =>
@@ -1209,6 +1209,6 @@ describe("WorkqueueError: bad input of every type fails typed — never a defect
       assert.include(jobAsWq?.message, "not a Workqueue: Job(")
       const workAsJob = yield* failsTyped("Job.await(work)", () => Job.await(own.work as never), "InvalidArgument")
       assert.include(workAsJob?.message, "not a Job: Work(")
-    }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 2 })))
+    }).pipe(Effect.scoped, Effect.provide(systemLayer({ cpus: 2 })))
   )
 })

@@ -8,8 +8,8 @@ import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import { TestClock } from "effect/testing"
 import * as Tracer from "effect/Tracer"
-import { DelayedWork, Work, Workqueue, WorkqueueMetrics, WorkqueueSystem } from "../src/index.ts"
-import { makeLogCapture, settle } from "./utils/recorder.ts"
+import { DelayedWork, Job, Work, Workqueue, WorkqueueMetrics, WorkqueueSystem } from "../src/index.ts"
+import { makeLogCapture, settle, systemLayer } from "./utils/recorder.ts"
 
 describe("WorkqueueMetrics", () => {
   it.effect("stats count started, completed, failed and defects per workqueue (wq_monitor.py, PWQ_STAT_*)", () =>
@@ -27,7 +27,7 @@ describe("WorkqueueMetrics", () => {
       assert.strictEqual(stats.defects, 1)
       assert.strictEqual(stats.unbound, false)
       assert.strictEqual(stats.memReclaim, false)
-    }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 2 })), Effect.provide(makeLogCapture().layer))
+    }).pipe(Effect.provide(systemLayer({ cpus: 2 })), Effect.provide(makeLogCapture().layer))
   )
 
   it.effect("chargeCpuTime adds time spent off the event loop to the running item's pwq only (PWQ_STAT_CPU_TIME)", () =>
@@ -53,7 +53,7 @@ describe("WorkqueueMetrics", () => {
       assert.isTrue(stats.find((s) => s.name === "charged")!.cpuTime >= 40)
       assert.isTrue(stats.find((s) => s.name === "other")!.cpuTime < 40)
       assert.strictEqual(stats.find((s) => s.name === "charged")!.cpuIntensive, 0)
-    }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer()))
+    }).pipe(Effect.scoped, Effect.provide(systemLayer()))
   )
 
   it.effect("publish exposes workqueue_* counters with a workqueue attribute, as deltas", () =>
@@ -70,7 +70,7 @@ describe("WorkqueueMetrics", () => {
         (m) => m.id === "workqueue_completed" && (m.attributes as any)?.workqueue === "published"
       )
       assert.strictEqual((completed?.state as { count: number } | undefined)?.count, 2)
-    }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 1 })))
+    }).pipe(Effect.provide(systemLayer({ cpus: 1 })))
   )
 
   it.effect("publish names one counter per statistic, workqueue_<name in snake case> (_ms for CPU time)", () =>
@@ -99,7 +99,7 @@ describe("WorkqueueMetrics", () => {
       for (const id of ["workqueue_started", "workqueue_completed", "workqueue_failed", "workqueue_defects"]) {
         assert.isTrue(ids.has(id), id)
       }
-    }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 1 })))
+    }).pipe(Effect.provide(systemLayer({ cpus: 1 })))
   )
 
   it.effect("the watchdog's show-state line of a bounded workqueue shows its pending count against maxPending", () => {
@@ -118,7 +118,7 @@ describe("WorkqueueMetrics", () => {
       yield* Deferred.succeed(gate, undefined)
       yield* Workqueue.flush(wq)
     }).pipe(
-      Effect.provide(WorkqueueSystem.layer({ cpus: 1, maxWorkersPerPool: 1, watchdogThresh: 1000 })),
+      Effect.provide(systemLayer({ cpus: 1, maxWorkersPerPool: 1, watchdogThresh: 1000 })),
       Effect.provide(logs.layer)
     )
   })
@@ -144,7 +144,7 @@ describe("WorkqueueMetrics", () => {
       yield* Deferred.succeed(gate, undefined)
       yield* Workqueue.flush(wq)
     }).pipe(
-      Effect.provide(WorkqueueSystem.layer({ cpus: 1, maxWorkersPerPool: 1, watchdogThresh: 1000 })),
+      Effect.provide(systemLayer({ cpus: 1, maxWorkersPerPool: 1, watchdogThresh: 1000 })),
       Effect.provide(logs.layer)
     )
   })
@@ -175,13 +175,13 @@ describe("WorkqueueMetrics", () => {
         const stats = (yield* WorkqueueMetrics.stats).find((s) => s.name === "hogs")!
         assert.strictEqual(stats.cpuIntensive, 7)
         assert.isAtLeast(stats.cpuTime, 7 * 15)
-      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 1, cpuClock: () => cpuNow })), Effect.provide(logs.layer))
+      }).pipe(Effect.provide(systemLayer({ cpus: 1, cpuClock: () => cpuNow })), Effect.provide(logs.layer))
     }
   )
 
   describe("tracepoints (include/trace/events/workqueue.h)", () => {
     const traced = (events: Array<WorkqueueMetrics.Tracepoint>) =>
-      WorkqueueSystem.layer({ cpus: 4, tracepoint: (tp) => events.push(tp) })
+      systemLayer({ cpus: 4, tracepoint: (tp) => events.push(tp) })
     // the events carry the item itself (the kernel's work pointer); compare by its name
     const of = (events: Array<WorkqueueMetrics.Tracepoint>, work: string) =>
       events
@@ -304,7 +304,7 @@ describe("WorkqueueMetrics", () => {
               assert.include(warned[0]!.message, 'workqueue "sinkbug"')
             }).pipe(
               Effect.provide(
-                WorkqueueSystem.layer({
+                systemLayer({
                   cpus: 1,
                   tracepoint: (tp) => {
                     if (tp._tag === kind && tp.workqueue === "sinkbug" && ++seen >= 2) {
@@ -327,6 +327,328 @@ describe("WorkqueueMetrics", () => {
     }
   })
 
+  describe("a sink calling back in: every tracepoint comes where the engine's state is consistent", () => {
+    // the sink reacts once, to the first event of `kind` on `work` (no try/catch: a throw would count in hookErrors)
+    const reacting = () => {
+      const hook: { on: ((tp: WorkqueueMetrics.Tracepoint) => void) | undefined } = { on: undefined }
+      const layer = systemLayer({ cpus: 2, tracepoint: (tp) => hook.on?.(tp) })
+      const once = (kind: WorkqueueMetrics.Tracepoint["_tag"], work: Work.Work, react: () => void) => {
+        hook.on = (tp) => {
+          if (tp._tag !== kind || tp.work !== work) return
+          hook.on = undefined
+          react()
+        }
+      }
+      return { layer, once }
+    }
+    const noHookErrors = Effect.map(WorkqueueSystem.snapshot, (snap) => assert.strictEqual(snap.hookErrors, 0))
+
+    for (const kind of ["workqueue_queue_work", "workqueue_activate_work"] as const) {
+      it.effect(
+        `Work.cancelUnsafe on ${kind} of the item cancels it: it never runs, and it can be queued again`,
+        () => {
+          const { layer, once } = reacting()
+          return Effect.gen(function* () {
+            const wq = yield* Workqueue.make("reent")
+            let runs = 0
+            const work = yield* Work.make(() => Effect.sync(() => runs++))
+            let cancelled: boolean | undefined
+            once(kind, work, () => (cancelled = Work.cancelUnsafe(work)))
+            assert.isTrue(yield* Workqueue.queue(wq, work))
+            assert.isTrue(cancelled)
+            assert.isFalse(Work.pendingUnsafe(work))
+            assert.strictEqual(Workqueue.pendingCountUnsafe(wq), 0)
+            yield* Workqueue.flush(wq)
+            assert.strictEqual(runs, 0)
+            assert.isTrue(yield* Workqueue.queue(wq, work))
+            yield* Workqueue.flush(wq)
+            assert.strictEqual(runs, 1)
+            yield* noHookErrors
+          }).pipe(Effect.provide(layer))
+        }
+      )
+    }
+
+    it.effect(
+      "a cancel whose freed slot activates the next item: the sink cancels that one too, the third runs",
+      () => {
+        const { layer, once } = reacting()
+        return Effect.gen(function* () {
+          const wq = yield* Workqueue.make("reent", { maxActive: 1 })
+          const ran: Array<string> = []
+          const [a, b, c] = yield* Effect.forEach(["a", "b", "c"], (name) =>
+            Work.make(() => Effect.sync(() => ran.push(name)), { name })
+          )
+          // queued in one step: a is active, b and c wait for max_active
+          for (const w of [a!, b!, c!]) assert.isTrue(Workqueue.queueUnsafe(wq, w))
+          let nested: boolean | undefined
+          once("workqueue_activate_work", b!, () => (nested = Work.cancelUnsafe(b!)))
+          assert.isTrue(Work.cancelUnsafe(a!))
+          assert.isTrue(nested)
+          assert.deepStrictEqual([a!, b!, c!].map(Work.pendingUnsafe), [false, false, true])
+          yield* Workqueue.flush(wq)
+          assert.deepStrictEqual(ran, ["c"])
+          yield* noHookErrors
+        }).pipe(Effect.provide(layer))
+      }
+    )
+
+    it.effect("modDelayedUnsafe on workqueue_queue_work of another item queues the delayed item now", () => {
+      const { layer, once } = reacting()
+      return Effect.gen(function* () {
+        const wq = yield* Workqueue.make("reent")
+        const ran: Array<string> = []
+        const work = yield* Work.make(() => Effect.sync(() => ran.push("work")))
+        const dwork = yield* DelayedWork.make(() => Effect.sync(() => ran.push("dwork")))
+        assert.isTrue(yield* Workqueue.queueDelayed(wq, dwork, "1 hour"))
+        let modded: boolean | undefined
+        once("workqueue_queue_work", work, () => (modded = Workqueue.modDelayedUnsafe(wq, dwork, 0)))
+        assert.isTrue(yield* Workqueue.queue(wq, work))
+        assert.isTrue(modded)
+        yield* Workqueue.flush(wq)
+        assert.sameMembers(ran, ["work", "dwork"])
+        assert.strictEqual(ran.length, 2)
+        yield* noHookErrors
+      }).pipe(Effect.provide(layer))
+    })
+
+    it.effect(
+      "modDelayedUnsafe on workqueue_activate_work of the item itself re-arms it: it runs at its new expiry",
+      () => {
+        const { layer, once } = reacting()
+        return Effect.gen(function* () {
+          const wq = yield* Workqueue.make("reent", { maxActive: 1 })
+          let runs = 0
+          const dwork = yield* DelayedWork.make(() => Effect.sync(() => runs++))
+          let modded: boolean | undefined
+          once("workqueue_activate_work", dwork, () => (modded = Workqueue.modDelayedUnsafe(wq, dwork, 100)))
+          assert.isTrue(yield* Workqueue.queueDelayed(wq, dwork, 0))
+          assert.isTrue(modded)
+          assert.isTrue(Work.pendingUnsafe(dwork))
+          assert.strictEqual(Workqueue.pendingCountUnsafe(wq), 1)
+          yield* settle()
+          assert.strictEqual(runs, 0)
+          yield* TestClock.adjust(100)
+          yield* Workqueue.flush(wq)
+          assert.strictEqual(runs, 1)
+          yield* noHookErrors
+        }).pipe(Effect.provide(layer))
+      }
+    )
+
+    it.effect(
+      "a modDelayed whose freed slot activates the next item: the sink cancels the re-queued item there",
+      () => {
+        const { layer, once } = reacting()
+        return Effect.gen(function* () {
+          const wq = yield* Workqueue.make("reent", { maxActive: 1 })
+          const ran: Array<string> = []
+          const dwork = yield* DelayedWork.make(() => Effect.sync(() => ran.push("dwork")))
+          const next = yield* Work.make(() => Effect.sync(() => ran.push("next")))
+          // one step: dwork active, next inactive
+          assert.isTrue(Workqueue.queueDelayedUnsafe(wq, dwork, 0))
+          assert.isTrue(Workqueue.queueUnsafe(wq, next))
+          let cancelled: boolean | undefined
+          once("workqueue_activate_work", next, () => (cancelled = Work.cancelUnsafe(dwork)))
+          // re-queued now: behind next, whose activation comes after, with dwork already back on its pwq
+          assert.isTrue(Workqueue.modDelayedUnsafe(wq, dwork, 0))
+          assert.isTrue(cancelled)
+          assert.isFalse(Work.pendingUnsafe(dwork))
+          yield* Workqueue.flush(wq)
+          assert.deepStrictEqual(ran, ["next"])
+          yield* noHookErrors
+        }).pipe(Effect.provide(layer))
+      }
+    )
+
+    it.effect("queueUnsafe of the item on workqueue_execute_start runs it once more, after this run", () => {
+      const { layer, once } = reacting()
+      return Effect.gen(function* () {
+        const wq = yield* Workqueue.make("reent", { maxActive: 4 })
+        let runs = 0
+        let running = 0
+        let overlapped = false
+        const work = yield* Work.make(() =>
+          Effect.gen(function* () {
+            if (++running > 1) overlapped = true
+            yield* Effect.yieldNow
+            runs++
+            running--
+          })
+        )
+        let requeued: boolean | undefined
+        once("workqueue_execute_start", work, () => (requeued = Workqueue.queueUnsafe(wq, work)))
+        assert.isTrue(yield* Workqueue.queue(wq, work))
+        yield* Workqueue.flush(wq)
+        yield* Workqueue.flush(wq)
+        assert.isTrue(requeued)
+        assert.strictEqual(runs, 2)
+        assert.isFalse(overlapped, "non-reentrance")
+        yield* noHookErrors
+      }).pipe(Effect.provide(layer))
+    })
+
+    it.effect("queueUnsafe of the item on each workqueue_execute_end runs it again, as often as asked", () => {
+      const hook: { left: number } = { left: 3 }
+      const state: { wq?: Workqueue.Workqueue; work?: Work.Work } = {}
+      return Effect.gen(function* () {
+        const wq = yield* Workqueue.make("reent")
+        let runs = 0
+        const work = yield* Work.make(() => Effect.sync(() => runs++))
+        state.wq = wq
+        state.work = work
+        assert.isTrue(yield* Workqueue.queue(wq, work))
+        for (let i = 0; i < 4; i++) yield* Workqueue.flush(wq)
+        assert.strictEqual(runs, 4)
+        assert.isFalse(Work.pendingUnsafe(work))
+        yield* noHookErrors
+      }).pipe(
+        Effect.provide(
+          systemLayer({
+            cpus: 2,
+            tracepoint: (tp) => {
+              if (tp._tag === "workqueue_execute_end" && tp.work === state.work && hook.left-- > 0)
+                assert.isTrue(Workqueue.queueUnsafe(state.wq!, state.work))
+            }
+          })
+        )
+      )
+    })
+
+    it.effect("Job.submitUnsafe on workqueue_execute_start submits a job that completes", () => {
+      const { layer, once } = reacting()
+      return Effect.gen(function* () {
+        const wq = yield* Workqueue.make("reent")
+        const work = yield* Work.make(() => Effect.void)
+        let job: Job.Job<number, unknown> | undefined
+        once("workqueue_execute_start", work, () => (job = Job.submitUnsafe(wq, Effect.succeed(5))))
+        assert.isTrue(yield* Workqueue.queue(wq, work))
+        yield* Workqueue.flush(wq)
+        assert.isDefined(job)
+        assert.strictEqual(yield* Job.join(job!), 5)
+        yield* noHookErrors
+      }).pipe(Effect.provide(layer))
+    })
+
+    for (const seed of [1, 2, 3, 4]) {
+      it.effect(
+        `seed ${seed}: a sink calling queue, cancel and modDelayed at random on every event loses no item, corrupts no count`,
+        () => {
+          // a fixed-seed LCG: the same calls at the same events every run
+          let state = seed
+          const random = () => {
+            state = (state * 1103515245 + 12345) % 2147483648
+            return state / 2147483648
+          }
+          interface Item {
+            readonly work: Work.Work
+            readonly delayed: boolean
+            queued: number // instances this test added: queue true, modDelayed false (it was idle)
+            cancelled: number // instances a cancel took back: cancel true
+            runs: number
+          }
+          const items: Array<Item> = []
+          const wqs: Array<Workqueue.Workqueue> = []
+          const unexpected: Array<string> = []
+          let on = false
+          let depth = 0
+          const call = () => {
+            const item = items[Math.floor(random() * items.length)]!
+            const wq = wqs[Math.floor(random() * wqs.length)]!
+            const r = random()
+            if (r < 0.35) {
+              if (Workqueue.queueUnsafe(wq, item.work)) item.queued++
+            } else if (r < 0.6) {
+              if (Work.cancelUnsafe(item.work)) item.cancelled++
+            } else if (item.delayed) {
+              if (!Workqueue.modDelayedUnsafe(wq, item.work as DelayedWork.DelayedWork, random() < 0.5 ? 0 : 3))
+                item.queued++
+            }
+          }
+          const guarded = () => {
+            try {
+              call()
+            } catch (e) {
+              unexpected.push(String(e))
+            }
+          }
+          const layer = systemLayer({
+            cpus: 2,
+            watchdogThresh: 0,
+            tracepoint: () => {
+              if (!on || depth >= 3 || random() >= 0.3) return
+              depth++
+              guarded()
+              depth--
+            }
+          })
+          return Effect.gen(function* () {
+            for (let k = 0; k < 4; k++) {
+              wqs.push(yield* Workqueue.make(`w${k}`, { maxActive: 1 + k, highpri: k === 3 }))
+            }
+            for (let i = 0; i < 12; i++) {
+              const item: Item = { work: undefined!, delayed: i % 3 === 0, queued: 0, cancelled: 0, runs: 0 }
+              const run = Effect.sync(() => void item.runs++)
+              ;(item as { work: Work.Work }).work = item.delayed
+                ? yield* DelayedWork.make(() => run)
+                : yield* Work.make(() => (i % 2 === 0 ? run : Effect.andThen(Effect.sleep(1), run)))
+              items.push(item)
+            }
+            on = true
+            for (let step = 0; step < 400; step++) {
+              guarded()
+              if (random() < 0.2) yield* TestClock.adjust(1)
+            }
+            on = false
+            for (let round = 0; round < 3; round++) {
+              for (const wq of wqs) yield* Workqueue.fireArmed(wq)
+              yield* TestClock.adjust(10)
+              for (const wq of wqs) yield* Workqueue.flush(wq)
+            }
+            assert.deepStrictEqual(unexpected, [])
+            assert.isAbove(
+              items.reduce((n, item) => n + item.queued, 0),
+              100
+            )
+            // every instance added either ran or was taken back by a cancel; nothing is left pending
+            assert.deepStrictEqual(
+              items.flatMap((item, i) =>
+                item.runs + item.cancelled !== item.queued || Work.pendingUnsafe(item.work)
+                  ? [{ i, queued: item.queued, cancelled: item.cancelled, runs: item.runs }]
+                  : []
+              ),
+              []
+            )
+            for (const wq of wqs) assert.strictEqual(Workqueue.pendingCountUnsafe(wq), 0)
+            yield* noHookErrors
+          }).pipe(Effect.scoped, Effect.provide(layer))
+        }
+      )
+    }
+
+    it.effect("a sink cancelling a timer that fireArmed has not fired yet: it stays cancelled, the rest fire", () => {
+      const { layer, once } = reacting()
+      return Effect.gen(function* () {
+        const wq = yield* Workqueue.make("reent")
+        const ran: Array<string> = []
+        const [d1, d2, d3] = yield* Effect.forEach(["d1", "d2", "d3"], (name) =>
+          DelayedWork.make(() => Effect.sync(() => ran.push(name)), { name })
+        )
+        yield* Workqueue.queueDelayed(wq, d1!, 100)
+        yield* Workqueue.queueDelayed(wq, d2!, 200)
+        yield* Workqueue.queueDelayed(wq, d3!, 300)
+        let cancelled: boolean | undefined
+        once("workqueue_queue_work", d1!, () => (cancelled = DelayedWork.cancelUnsafe(d2!)))
+        yield* Workqueue.fireArmed(wq)
+        assert.isTrue(cancelled)
+        yield* Workqueue.flush(wq)
+        assert.deepStrictEqual(ran, ["d1", "d3"])
+        assert.isFalse(Work.pendingUnsafe(d2!))
+        yield* noHookErrors
+      }).pipe(Effect.provide(layer))
+    })
+  })
+
   it.effect("with spans on, a handler runs in a root span named after its work item, never the caller's child", () => {
     const spans: Array<Tracer.NativeSpan> = []
     const tracer = Tracer.make({
@@ -347,7 +669,7 @@ describe("WorkqueueMetrics", () => {
       assert.strictEqual(span!.attributes.get("workqueue.name"), "spanned")
       assert.strictEqual(span!.attributes.get("workqueue.worker"), "kworker/1:0")
       assert.strictEqual(span!.attributes.get("workqueue.cpu"), 1)
-    }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 2, spans: true })), Effect.withTracer(tracer))
+    }).pipe(Effect.provide(systemLayer({ cpus: 2, spans: true })), Effect.withTracer(tracer))
   })
 })
 
@@ -370,7 +692,7 @@ describe("WorkqueueMetrics: each workqueue's deltas are its own", () => {
         yield* WorkqueueMetrics.publish
         assert.strictEqual(count(yield* Metric.snapshot, "workqueue_completed", prefix), 10, `publish ${i + 1}`)
       }
-    }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 1 })), Effect.provide(makeLogCapture().layer))
+    }).pipe(Effect.scoped, Effect.provide(systemLayer({ cpus: 1 })), Effect.provide(makeLogCapture().layer))
   )
 
   it.effect("a workqueue made, used and destroyed between two publications has its final counts published once", () =>
@@ -388,7 +710,7 @@ describe("WorkqueueMetrics: each workqueue's deltas are its own", () => {
       assert.strictEqual(count(yield* Metric.snapshot, "workqueue_completed", "ephemeral"), 3)
       const system = systemOf(yield* WorkqueueSystem.WorkqueueSystem)
       assert.strictEqual(system.retired?.length, 0)
-    }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 1 })))
+    }).pipe(Effect.provide(systemLayer({ cpus: 1 })))
   )
 
   it.effect("layer refuses an intervalMs that is not a finite number > 0", () =>
@@ -399,6 +721,6 @@ describe("WorkqueueMetrics: each workqueue's deltas are its own", () => {
         )
         assert.isTrue(Exit.isFailure(exit))
       }
-    }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 1 })))
+    }).pipe(Effect.provide(systemLayer({ cpus: 1 })))
   )
 })

@@ -12,7 +12,14 @@ import * as WorkqueueMetrics from "../src/WorkqueueMetrics.ts"
 import * as Scope from "effect/Scope"
 import { TestClock } from "effect/testing"
 import { DelayedWork, Work, Workqueue, WorkqueueError, WorkqueueSystem } from "../src/index.ts"
-import { makeGate, makeLogCapture, makeRecorder, settle, withSystemClosedOnSuccess } from "./utils/recorder.ts"
+import {
+  makeGate,
+  makeLogCapture,
+  makeRecorder,
+  settle,
+  systemLayer,
+  withSystemClosedOnSuccess
+} from "./utils/recorder.ts"
 
 const startedOn = (snap: WorkqueueSystem.Snapshot, wq: string) =>
   snap.workqueues.find((w) => w.name === wq)!.pwqs.reduce((n, p) => n + p.stats.started, 0)
@@ -53,7 +60,7 @@ describe("WorkqueueSystem", () => {
           assert.strictEqual(types["events"], "percpu")
           assert.strictEqual(types["events_unbound"], "unbound")
           assert.strictEqual(types["events_bh"], "bh")
-        }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+        }).pipe(Effect.provide(systemLayer({ cpus: 4 })))
     )
 
     it.effect("schedule queues on the system per-CPU workqueue and keeps the pending-bit result (schedule_work)", () =>
@@ -65,7 +72,7 @@ describe("WorkqueueSystem", () => {
         yield* settle()
         assert.deepStrictEqual(yield* rec.trace, ["start w@0/cpu0", "end w@0/cpu0"])
         assert.strictEqual(startedOn(yield* WorkqueueSystem.snapshot, "events"), 1)
-      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+      }).pipe(Effect.provide(systemLayer({ cpus: 4 })))
     )
 
     it.effect("scheduleOn runs the item on that CPU of the system workqueue (schedule_work_on)", () =>
@@ -74,7 +81,7 @@ describe("WorkqueueSystem", () => {
         assert.isTrue(yield* WorkqueueSystem.scheduleOn(3, yield* Work.make(rec.handler("w"))))
         yield* settle()
         assert.deepStrictEqual(yield* rec.trace, ["start w@0/cpu3", "end w@0/cpu3"])
-      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+      }).pipe(Effect.provide(systemLayer({ cpus: 4 })))
     )
 
     it.effect(
@@ -96,7 +103,7 @@ describe("WorkqueueSystem", () => {
             "end a@30/cpu0"
           ])
           assert.strictEqual(startedOn(yield* WorkqueueSystem.snapshot, "events"), 2)
-        }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+        }).pipe(Effect.provide(systemLayer({ cpus: 4 })))
     )
 
     it.effect(
@@ -116,7 +123,7 @@ describe("WorkqueueSystem", () => {
             logs.lines.some((l) => l.level === "Warn" && l.message.includes("flush")),
             logs.text()
           )
-        }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })), Effect.provide(logs.layer))
+        }).pipe(Effect.provide(systemLayer({ cpus: 4 })), Effect.provide(logs.layer))
       }
     )
 
@@ -124,7 +131,7 @@ describe("WorkqueueSystem", () => {
       Effect.gen(function* () {
         const rec = yield* makeRecorder
         const scope = yield* Scope.make()
-        const context = yield* Layer.buildWithScope(WorkqueueSystem.layer({ cpus: 2 }), scope)
+        const context = yield* Layer.buildWithScope(systemLayer({ cpus: 2 }), scope)
         const service = context.mapUnsafe.get(WorkqueueSystem.WorkqueueSystem.key) as
           | WorkqueueSystem.WorkqueueSystem["Service"]
           | undefined
@@ -149,12 +156,12 @@ describe("WorkqueueSystem", () => {
           const type = (snap: WorkqueueSystem.Snapshot, name: string) =>
             snap.workqueues.find((w) => w.name === name)!.type
           const efficient = yield* WorkqueueSystem.snapshot.pipe(
-            Effect.provide(WorkqueueSystem.layer({ cpus: 4, powerEfficient: true }))
+            Effect.provide(systemLayer({ cpus: 4, powerEfficient: true }))
           )
           assert.strictEqual(type(efficient, "events_power_efficient"), "unbound")
           assert.strictEqual(type(efficient, "events_freezable_pwr_efficient"), "unbound")
           assert.strictEqual(type(efficient, "events"), "percpu")
-          const normal = yield* WorkqueueSystem.snapshot.pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+          const normal = yield* WorkqueueSystem.snapshot.pipe(Effect.provide(systemLayer({ cpus: 4 })))
           assert.strictEqual(type(normal, "events_power_efficient"), "percpu")
         })
     )
@@ -165,7 +172,7 @@ describe("WorkqueueSystem", () => {
         Effect.gen(function* () {
           const rec = yield* makeRecorder
           const scope = yield* Scope.make()
-          const context = yield* Layer.buildWithScope(WorkqueueSystem.layer({ cpus: 4 }), scope)
+          const context = yield* Layer.buildWithScope(systemLayer({ cpus: 4 }), scope)
           yield* Effect.gen(function* () {
             const freezable = yield* WorkqueueSystem.systemFreezableWq
             yield* WorkqueueSystem.freeze
@@ -194,7 +201,7 @@ describe("WorkqueueSystem", () => {
           { cpuClock: 5 as unknown as () => number }
         ]
         for (const options of bad) {
-          const exit = yield* Effect.exit(Effect.scoped(Layer.build(WorkqueueSystem.layer(options))))
+          const exit = yield* Effect.exit(Effect.scoped(Layer.build(systemLayer(options))))
           assert.isTrue(Exit.isFailure(exit), JSON.stringify(options))
           if (Exit.isFailure(exit)) {
             const defect = String(Cause.squash(exit.cause))
@@ -203,9 +210,7 @@ describe("WorkqueueSystem", () => {
         }
         const ok = yield* Effect.exit(
           Effect.scoped(
-            Layer.build(
-              WorkqueueSystem.layer({ maxWorkersPerPool: Number.POSITIVE_INFINITY, idleTimeout: 0, watchdogThresh: 0 })
-            )
+            Layer.build(systemLayer({ maxWorkersPerPool: Number.POSITIVE_INFINITY, idleTimeout: 0, watchdogThresh: 0 }))
           )
         )
         assert.isTrue(Exit.isSuccess(ok))
@@ -246,7 +251,7 @@ describe("WorkqueueSystem", () => {
             assert.strictEqual((yield* WorkqueueSystem.snapshot).hookErrors, 1)
             assert.strictEqual(logs.lines.filter((l) => l.message.startsWith("cpuClock ")).length, 1)
             yield* Workqueue.destroy(wq)
-          }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 1, cpuClock })), Effect.provide(logs.layer))
+          }).pipe(Effect.provide(systemLayer({ cpus: 1, cpuClock })), Effect.provide(logs.layer))
         }
       )
     }
@@ -262,14 +267,14 @@ describe("WorkqueueSystem", () => {
         assert.isDefined(mine)
         assert.isAtLeast(mine!.cpuTime, 0)
         yield* Workqueue.destroy(wq)
-      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 1, cpuClock: () => (t -= 50) })))
+      }).pipe(Effect.provide(systemLayer({ cpus: 1, cpuClock: () => (t -= 50) })))
     })
 
     it.effect("cpus must be an integer in 1..1024 (layer)", () =>
       Effect.gen(function* () {
-        const exit = yield* Effect.exit(Effect.scoped(Layer.build(WorkqueueSystem.layer({ cpus: 0 }))))
+        const exit = yield* Effect.exit(Effect.scoped(Layer.build(systemLayer({ cpus: 0 }))))
         assert.isTrue(Exit.isFailure(exit))
-        const ok = yield* Effect.exit(Effect.scoped(Layer.build(WorkqueueSystem.layer({ cpus: 1 }))))
+        const ok = yield* Effect.exit(Effect.scoped(Layer.build(systemLayer({ cpus: 1 }))))
         assert.isTrue(Exit.isSuccess(ok))
       })
     )
@@ -314,7 +319,7 @@ describe("WorkqueueSystem", () => {
           assert.deepStrictEqual([...starts].sort(), ["x", "y", "z"])
           assert.isBelow(starts.indexOf("x"), starts.indexOf("z"), "FIFO within a pwq")
           assert.isFalse((yield* WorkqueueSystem.snapshot).freezing)
-        }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+        }).pipe(Effect.provide(systemLayer({ cpus: 4 })))
     )
 
     it.effect(
@@ -334,7 +339,7 @@ describe("WorkqueueSystem", () => {
           yield* Fiber.join(freezer)
           assert.deepStrictEqual(yield* rec.ends, ["hog", "active"])
           yield* WorkqueueSystem.thaw
-        }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+        }).pipe(Effect.provide(systemLayer({ cpus: 4 })))
     )
 
     it.effect(
@@ -423,7 +428,7 @@ describe("WorkqueueSystem", () => {
         yield* WorkqueueSystem.thaw
         yield* settle()
         assert.deepStrictEqual(yield* rec.trace, ["start d@15/cpu0", "end d@15/cpu0"])
-      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+      }).pipe(Effect.provide(systemLayer({ cpus: 4 })))
     )
 
     it.effect("a workqueue made while frozen is frozen too; thaw without freeze is a no-op (thaw_workqueues)", () =>
@@ -438,7 +443,7 @@ describe("WorkqueueSystem", () => {
         yield* WorkqueueSystem.thaw
         yield* settle()
         assert.deepStrictEqual(yield* rec.starts, ["w"])
-      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+      }).pipe(Effect.provide(systemLayer({ cpus: 4 })))
     )
     it.effect("setMaxActive while frozen keeps items held; thaw applies the new limit (wq_adjust_max_active)", () =>
       Effect.gen(function* () {
@@ -455,7 +460,7 @@ describe("WorkqueueSystem", () => {
         assert.deepStrictEqual(yield* rec.starts, ["a", "b", "c"])
         yield* TestClock.adjust(10)
         yield* settle()
-      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+      }).pipe(Effect.provide(systemLayer({ cpus: 4 })))
     )
 
     it.effect("an ordered freezable workqueue thaws in queueing order, one at a time (thaw_workqueues)", () =>
@@ -477,7 +482,7 @@ describe("WorkqueueSystem", () => {
           (yield* rec.events).map((e) => `${e.kind} ${e.name}@${e.at}`),
           ["start a@0", "end a@5", "start b@5", "end b@10", "start c@10", "end c@15"]
         )
-      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+      }).pipe(Effect.provide(systemLayer({ cpus: 4 })))
     )
 
     it.effect("freeze with nothing running returns at once; freezing twice warns (freeze_workqueues_begin)", () => {
@@ -491,7 +496,7 @@ describe("WorkqueueSystem", () => {
           logs.text()
         )
         yield* WorkqueueSystem.thaw
-      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })), Effect.provide(logs.layer))
+      }).pipe(Effect.provide(systemLayer({ cpus: 4 })), Effect.provide(logs.layer))
     })
   })
 
@@ -513,7 +518,7 @@ describe("WorkqueueSystem", () => {
           }
           yield* settle()
           assert.deepStrictEqual([...seen].sort(), [0, 1, 2, 3])
-        }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+        }).pipe(Effect.provide(systemLayer({ cpus: 4 })))
     )
 
     it.effect(
@@ -538,7 +543,7 @@ describe("WorkqueueSystem", () => {
           yield* settle()
           const starts = (yield* rec.events).filter((e) => e.kind === "start").map((e) => `${e.name}/cpu${e.cpu}`)
           assert.deepStrictEqual([...starts].sort(), ["child/cpu3", "parent/cpu3", "pinned/cpu2"])
-        }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+        }).pipe(Effect.provide(systemLayer({ cpus: 4 })))
     )
 
     it.effect("a handler on an unbound workqueue sees a valid CPU (raw_smp_processor_id)", () =>
@@ -549,7 +554,7 @@ describe("WorkqueueSystem", () => {
         yield* settle()
         const cpu = (yield* rec.events)[0]!.cpu
         assert.isTrue(cpu >= 0 && cpu < 4)
-      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+      }).pipe(Effect.provide(systemLayer({ cpus: 4 })))
     )
   })
 
@@ -632,7 +637,7 @@ describe("WorkqueueSystem", () => {
         )
         yield* gate.open
         yield* settle()
-      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+      }).pipe(Effect.provide(systemLayer({ cpus: 4 })))
     )
   })
 })
@@ -641,7 +646,7 @@ describe("WorkqueueSystem: a closed system", () => {
   it.effect("a workqueue cannot be made once its system has closed: SystemClosed at make, never a hang", () =>
     Effect.gen(function* () {
       const scope = yield* Scope.make()
-      const context = yield* Layer.buildWithScope(WorkqueueSystem.layer({ cpus: 2 }), scope)
+      const context = yield* Layer.buildWithScope(systemLayer({ cpus: 2 }), scope)
       const open = yield* Workqueue.make("open_at_close").pipe(Scope.provide(scope), Effect.provideContext(context))
       yield* Scope.close(scope, Exit.void)
       const error = yield* Effect.flip(Effect.scoped(Workqueue.make("late")).pipe(Effect.provideContext(context)))
@@ -684,7 +689,7 @@ describe("WorkqueueSystem: a closed system", () => {
       assert.strictEqual(logs.lines.filter((l) => l.message.includes("exceeds WQ_NAME_LEN")).length, 1)
       const system = systemOf(yield* WorkqueueSystem.WorkqueueSystem)
       assert.isAtMost((system as unknown as { warnedOnce: Set<string> }).warnedOnce.size, 1)
-    }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 1 })), Effect.provide(logs.layer))
+    }).pipe(Effect.provide(systemLayer({ cpus: 1 })), Effect.provide(logs.layer))
   })
 })
 
@@ -704,7 +709,7 @@ describe("WorkqueueSystem: warnings remember nothing per distinct name", () => {
       assert.isAtMost(warnings, 129)
       const system = systemOf(yield* WorkqueueSystem.WorkqueueSystem)
       assert.isAtMost((system as unknown as { warnedOnce: Set<string> }).warnedOnce.size, 130)
-    }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 1 })), Effect.provide(logs.layer))
+    }).pipe(Effect.provide(systemLayer({ cpus: 1 })), Effect.provide(logs.layer))
   })
 })
 
@@ -727,7 +732,7 @@ describe("WorkqueueSystem: a run's identity follows the fibers its handler forks
       yield* settle()
       assert.isTrue(WorkqueueError.isWorkqueueError(failure), String(failure))
       assert.strictEqual((failure as WorkqueueError.WorkqueueError).reason, "Deadlock")
-    }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 2 })))
+    }).pipe(Effect.scoped, Effect.provide(systemLayer({ cpus: 2 })))
   )
 
   it.effect(
@@ -775,7 +780,7 @@ describe("WorkqueueSystem: a run's identity follows the fibers its handler forks
       yield* Workqueue.queueOn(wq, 3, work)
       yield* Workqueue.flush(wq)
       assert.deepStrictEqual(seen, [3, 3, 3, 3, 3, 3])
-    }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 4 })))
+    }).pipe(Effect.scoped, Effect.provide(systemLayer({ cpus: 4 })))
   )
 
   it.effect("chained queueing during drain from the handler's forked fibers is accepted (is_chained_work)", () =>
@@ -797,7 +802,7 @@ describe("WorkqueueSystem: a run's identity follows the fibers its handler forks
       yield* gate.open
       yield* Fiber.join(drainer)
       assert.strictEqual(runs, 3)
-    }).pipe(Effect.scoped, Effect.provide(makeLogCapture().layer), Effect.provide(WorkqueueSystem.layer({ cpus: 2 })))
+    }).pipe(Effect.scoped, Effect.provide(makeLogCapture().layer), Effect.provide(systemLayer({ cpus: 2 })))
   )
 
   it.effect("a fiber that outlives its run is not the worker: no Deadlock, no chained queueing, no worker CPU", () =>
@@ -835,7 +840,7 @@ describe("WorkqueueSystem: a run's identity follows the fibers its handler forks
       assert.strictEqual(after[0], 0)
       assert.strictEqual((after[1] as WorkqueueError.WorkqueueError).reason, "Draining")
       assert.isTrue(Exit.isSuccess(after[2] as Exit.Exit<void, unknown>), String(after[2]))
-    }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 2, maxWorkersPerPool: 1 })))
+    }).pipe(Effect.scoped, Effect.provide(systemLayer({ cpus: 2, maxWorkersPerPool: 1 })))
   )
 
   it.effect(
@@ -867,7 +872,7 @@ describe("WorkqueueSystem: a run's identity follows the fibers its handler forks
         assert.deepStrictEqual(seen, [1, 1, 0])
         assert.isAtLeast(started, 2)
         assert.strictEqual(started, ended)
-      }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 2 })))
+      }).pipe(Effect.scoped, Effect.provide(systemLayer({ cpus: 2 })))
   )
 
   it.effect("a handler that forks nothing, or whose forks end within the run, builds no context per item", () =>
@@ -903,13 +908,13 @@ describe("WorkqueueSystem: a run's identity follows the fibers its handler forks
       for (const item of timed) yield* Workqueue.queueOn(wq, 0, item)
       yield* Workqueue.flush(wq)
       assert.strictEqual(contexts.size, 2)
-    }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 1, maxWorkersPerPool: 1 })))
+    }).pipe(Effect.scoped, Effect.provide(systemLayer({ cpus: 1, maxWorkersPerPool: 1 })))
   )
   it.effect("closing the system's scope from one of its items neither hangs nor keeps taking outside work", () => {
     const logs = makeLogCapture()
     return Effect.gen(function* () {
       const scope = yield* Scope.make()
-      const ctx = yield* Layer.buildWithScope(WorkqueueSystem.layer({ cpus: 1 }), scope)
+      const ctx = yield* Layer.buildWithScope(systemLayer({ cpus: 1 }), scope)
       const closeReturned = yield* Deferred.make<void>()
       yield* Effect.gen(function* () {
         yield* WorkqueueSystem.schedule(

@@ -79,6 +79,12 @@ export interface Options {
    * provide another).
    */
   readonly env?: Readonly<Record<string, string | undefined>> | undefined
+  /**
+   * The clock measuring handler CPU time (`WorkqueueSystem.Options.cpuClock`, default `performance.now`); not read
+   * from the environment. Tests pass a frozen one (`TestWorkqueue.frozenCpuClock`) so that no schedule depends on
+   * machine speed.
+   */
+  readonly cpuClock?: (() => number) | undefined
 }
 
 /**
@@ -412,7 +418,10 @@ export const layer = (options: Options = {}): Layer.Layer<WorkqueueSystem.Workqu
       const inner = yield* Scope.make()
       const clock = ReleasableClock.make(yield* Clock.Clock)
       const context = yield* Layer.buildWithScope(
-        Layer.provide(WorkqueueSystem.layer(toSystemOptions(resolved)), Layer.succeed(Clock.Clock, clock.clock)),
+        Layer.provide(
+          WorkqueueSystem.layer({ ...toSystemOptions(resolved), cpuClock: options.cpuClock }),
+          Layer.succeed(Clock.Clock, clock.clock)
+        ),
         inner
       )
       // the listeners first, so that they are removed last: a second signal during this layer's own close counts

@@ -4,6 +4,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import { TestClock } from "effect/testing"
 import { NodeMonitor } from "../src/index.ts"
+import { systemLayer } from "./utils/system.ts"
 
 /** Let every runnable fiber run until the system is idle (workers start on the next scheduler turns). */
 const settle = TestWorkqueue.settle()
@@ -26,7 +27,7 @@ const workload = Effect.gen(function* () {
   return { before, running, after }
 })
 
-const layer = WorkqueueSystem.layer({ cpus: 2 })
+const layer = systemLayer({ cpus: 2 })
 
 describe("NodeMonitor", () => {
   it.effect("formatMonitorTable prints wq_monitor.py's columns, '-' where the kernel does", () =>

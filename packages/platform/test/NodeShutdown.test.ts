@@ -10,6 +10,8 @@ import * as Logger from "effect/Logger"
 import * as Scope from "effect/Scope"
 import { TestClock } from "effect/testing"
 import { NodeShutdown, NodeWorkqueue } from "../src/index.ts"
+import { systemLayer } from "./utils/system.ts"
+import { TestWorkqueue } from "@effect-workqueue/testing"
 
 /**
  * 50 scheduler turns of the test fiber. Not `TestWorkqueue.settle`: the system lives in the layer of the forked
@@ -31,6 +33,7 @@ const captureLogs = () => {
 const nodeLayer = (deadlineMs: number) =>
   NodeWorkqueue.layer({
     cpus: 2,
+    cpuClock: TestWorkqueue.frozenCpuClock,
     shutdownDeadlineMs: deadlineMs,
     env: {},
     dumpOnSignal: false,
@@ -174,7 +177,7 @@ describe("NodeShutdown", () => {
         running: []
       })
       assert.strictEqual(NodeShutdown.formatReport(report), "workqueue shutdown: every workqueue drained in 10 ms")
-    }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 1 })))
+    }).pipe(Effect.provide(systemLayer({ cpus: 1 })))
   )
 
   it.effect("for the whole shutdown every workqueue refuses outside work, idle ones too; handlers still chain", () =>
@@ -207,7 +210,7 @@ describe("NodeShutdown", () => {
       assert.isTrue(chainedRan) // a handler's work on another workqueue still flowed
       assert.strictEqual(yield* reason(Workqueue.queue(idle, yield* Work.make(() => Effect.void))), "Draining")
       yield* Scope.close(scope, Exit.void)
-    }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 1 })))
+    }).pipe(Effect.provide(systemLayer({ cpus: 1 })))
   )
 
   it.effect("an armed delayed item is fired by the drain and waited for, within the deadline (issue 12.10)", () =>
@@ -232,7 +235,7 @@ describe("NodeShutdown", () => {
       assert.deepStrictEqual(logs.lines, [
         "Info workqueue shutdown: every workqueue drained in 100 ms; 1 armed delayed item(s) were fired early and ran"
       ])
-    }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 1 })))
+    }).pipe(Effect.scoped, Effect.provide(systemLayer({ cpus: 1 })))
   )
 
   it.effect("an item re-armed by a handler during the drain is fired again: nothing armed is left behind", () =>
@@ -249,7 +252,7 @@ describe("NodeShutdown", () => {
       assert.strictEqual(runs, 3)
       assert.strictEqual(report.fired, 3)
       assert.isFalse(yield* DelayedWork.pending(dwork))
-    }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 1 })))
+    }).pipe(Effect.scoped, Effect.provide(systemLayer({ cpus: 1 })))
   )
 
   it.effect("a handler that re-arms itself forever: the deadline report lists it, and the firing stops there", () =>
@@ -285,7 +288,7 @@ describe("NodeShutdown", () => {
       }
       assert.isAtMost(runs, atDeadline + 1, "after the deadline it is not fired again")
       yield* Work.cancelSync(dwork)
-    }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 1 })))
+    }).pipe(Effect.scoped, Effect.provide(systemLayer({ cpus: 1 })))
   )
 
   it.effect("past the deadline an item armed after the drain's firing is reported as armed, not dropped", () =>
@@ -318,7 +321,7 @@ describe("NodeShutdown", () => {
       assert.deepStrictEqual(report.workqueues, [{ name: "blocked", running: 1, pending: 0, armed: 1 }])
       assert.strictEqual(logs.lines[0]?.split("\n")[1], "  workqueue blocked: 1 running, 0 pending, 1 armed")
       yield* Deferred.succeed(gate, undefined)
-    }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 1 })))
+    }).pipe(Effect.scoped, Effect.provide(systemLayer({ cpus: 1 })))
   )
 
   it.effect("a system shuts down once: a second drainAll joins the first (one report, one log, one freeze)", () =>
@@ -337,7 +340,7 @@ describe("NodeShutdown", () => {
       const third = yield* NodeShutdown.drainAll({ deadlineMs: 1 }).pipe(Effect.provide(logs.layer))
       assert.strictEqual(third, a)
       assert.deepStrictEqual(logs.lines, ["Info workqueue shutdown: every workqueue drained in 10 ms"])
-    }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 1 })))
+    }).pipe(Effect.provide(systemLayer({ cpus: 1 })))
   )
 
   it.effect(
@@ -400,7 +403,7 @@ describe("NodeShutdown", () => {
         )
         const built = yield* Effect.exit(Layer.build(NodeShutdown.layer({ deadlineMs })).pipe(Effect.scoped))
         assert.isTrue(Exit.hasDies(built), "the layer refuses it when built, not when it closes")
-      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 1 })))
+      }).pipe(Effect.provide(systemLayer({ cpus: 1 })))
   )
 
   it("formatReport lists at most 64 busy workers one per line; the counts stay complete", () => {

@@ -4,6 +4,7 @@ import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as os from "node:os"
 import { NodeWorkqueue } from "../src/index.ts"
+import { TestWorkqueue } from "@effect-workqueue/testing"
 
 const resolve = (options: NodeWorkqueue.Options) => NodeWorkqueue.resolveOptions(options)
 
@@ -150,6 +151,7 @@ describe("NodeWorkqueue", () => {
       Effect.provide(
         NodeWorkqueue.layer({
           env: { EFFECT_WORKQUEUE_CPUS: "3" },
+          cpuClock: TestWorkqueue.frozenCpuClock,
           dumpOnSignal: false,
           forceExitOnSecondSignal: false
         })
@@ -160,7 +162,10 @@ describe("NodeWorkqueue", () => {
   it.effect("the layer fails with the config error on a bad variable", () =>
     Effect.gen(function* () {
       const error = yield* Effect.flip(
-        Effect.provide(WorkqueueSystem.snapshot, NodeWorkqueue.layer({ env: { EFFECT_WORKQUEUE_CPUS: "lots" } }))
+        Effect.provide(
+          WorkqueueSystem.snapshot,
+          NodeWorkqueue.layer({ env: { EFFECT_WORKQUEUE_CPUS: "lots" }, cpuClock: TestWorkqueue.frozenCpuClock })
+        )
       )
       assert.strictEqual(error.variable, "EFFECT_WORKQUEUE_CPUS")
     })

@@ -9,9 +9,10 @@ import * as Scope from "effect/Scope"
 import { ThreadPool, ThreadWork } from "../src/index.ts"
 import { crash, fib, gate, spin } from "./fixtures/threadTasks.ts"
 import { makeGate, timeoutAfterStart, turns } from "./utils/gate.ts"
+import { systemLayer } from "./utils/system.ts"
 
 // handler failures are logged by the engine; keep the test output clean
-const system = Layer.mergeAll(WorkqueueSystem.layer({ cpus: 2 }), Logger.layer([]))
+const system = Layer.mergeAll(systemLayer({ cpus: 2 }), Logger.layer([]))
 
 /** Records thread runs per label; `maxConcurrent` is the most runs of a label (or of all) at once. */
 const recorder = () => {

@@ -10,6 +10,7 @@ import * as Effect from "effect/Effect"
 import * as path from "node:path"
 import { killAll, start } from "./utils/child.ts"
 import { json, silent, type TestServer } from "./utils/server.ts"
+import { systemLayer } from "./utils/system.ts"
 
 const bin = path.join(import.meta.dirname, "..", "bin", "monitor.ts")
 
@@ -32,9 +33,7 @@ describe("effect-workqueue-monitor (integration: real process, real SIGINT)", ()
   })
 
   it("SIGINT while waiting for the next interval: exit 0 at once (the interval is an hour here)", async () => {
-    const snapshot = await Effect.runPromise(
-      Effect.provide(WorkqueueSystem.snapshot, WorkqueueSystem.layer({ cpus: 1 }))
-    )
+    const snapshot = await Effect.runPromise(Effect.provide(WorkqueueSystem.snapshot, systemLayer({ cpus: 1 })))
     const server = await json(() => snapshot)
     servers.push(server)
     const child = start(bin, { args: [server.url, "-i", "3600"] })

@@ -72,7 +72,32 @@ export class WindDownError extends Error {
 }
 
 /**
- * `WorkqueueSystem.layer` for tests: 2 CPUs unless `cpus` says otherwise. Provide it inside `it.effect`, after the
+ * A CPU clock that never moves, for `WorkqueueSystem.layer({ cpuClock })`: no handler's slice is ever long, so no
+ * item is flagged CPU-intensive (`cpuIntensiveThresh`) and no scheduler slice ends early on machine time. The
+ * machine's speed reaches a schedule only through the CPU clock (a slice of real time over the threshold takes
+ * an item out of concurrency management, and ends a pump), so with it frozen a test's schedule is the same on a
+ * loaded machine as on an idle one. `layer` uses it unless `cpuClock` is given; tests about hog detection or time
+ * slices pass a clock they move themselves.
+ *
+ * **Kernel**: the task runtime `wq_worker_tick()` reads (`cpu_intensive_thresh_us`), held still.
+ *
+ * **Example** (A system whose schedule ignores machine speed)
+ *
+ * ```ts
+ * import { WorkqueueSystem } from "@effect-workqueue/core"
+ * import { TestWorkqueue } from "@effect-workqueue/testing"
+ * const layer = WorkqueueSystem.layer({ cpus: 2, cpuClock: TestWorkqueue.frozenCpuClock })
+ * TestWorkqueue.frozenCpuClock() // => 0
+ * ```
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const frozenCpuClock = (): number => 0
+
+/**
+ * `WorkqueueSystem.layer` for tests: 2 CPUs unless `cpus` says otherwise, and the CPU clock frozen
+ * (`frozenCpuClock`) unless `cpuClock` says otherwise, so no schedule depends on machine speed. Provide it inside `it.effect`, after the
  * test services, so the system's timers and workers run on `TestClock`. It also provides the `Scope` the test's
  * workqueues are made in, so that its finaliser closes them.
  *
@@ -118,7 +143,11 @@ export const layer = (options?: Options): Layer.Layer<WorkqueueSystem.WorkqueueS
       const systemScope = yield* Scope.make()
       const { windDownAdvanceMs, windDownLiveMs, ...systemOptions } = options ?? {}
       const system = yield* Layer.buildWithScope(
-        WorkqueueSystem.layer({ ...systemOptions, cpus: systemOptions.cpus ?? 2 }),
+        WorkqueueSystem.layer({
+          ...systemOptions,
+          cpus: systemOptions.cpus ?? 2,
+          cpuClock: systemOptions.cpuClock ?? frozenCpuClock
+        }),
         systemScope
       )
       const userScope = yield* Scope.make()

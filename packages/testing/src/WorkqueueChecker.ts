@@ -207,7 +207,8 @@ export interface CheckOptions {
  */
 export const engine: SystemUnderTest = {
   name: "@effect-workqueue/core",
-  layer: ({ cpus }) => WorkqueueSystem.layer({ cpus }),
+  // the CPU clock frozen: the model has no CPU hogs, and the engine's schedule must not depend on machine speed
+  layer: ({ cpus }) => WorkqueueSystem.layer({ cpus, cpuClock: TestWorkqueue.frozenCpuClock }),
   makeWorkqueue: (spec) => {
     const extra =
       (spec.freezable === true ? Workqueue.WQ_FREEZABLE : 0) |

@@ -43,6 +43,7 @@ import * as References from "effect/References"
 import * as Scheduler from "effect/Scheduler"
 import * as Scope from "effect/Scope"
 import { TestClock } from "effect/testing"
+import * as TestWorkqueue from "../src/TestWorkqueue.ts"
 
 // ---------------------------------------------------------------------------
 // Models
@@ -248,7 +249,15 @@ const runRound = (options: Options, round: number, report: Report): Effect.Effec
 
     const systemScope = yield* Scope.make()
     const systemCtx = yield* Layer.buildWithScope(
-      WorkqueueSystem.layer({ cpus: CPUS, tracepoint, watchdogThresh: 0 }),
+      // under TestClock the CPU clock is frozen too: counts come from the seed, never from machine speed (a slice
+      // of real time over cpuIntensiveThresh would flag an item CPU-intensive and change the schedule); the live
+      // clock keeps the real one, whose interleavings are what a live run explores
+      WorkqueueSystem.layer({
+        cpus: CPUS,
+        tracepoint,
+        watchdogThresh: 0,
+        cpuClock: live ? undefined : TestWorkqueue.frozenCpuClock
+      }),
       systemScope
     ).pipe(Effect.provideService(Scheduler.Scheduler, parent))
     const provideSystem = <A, E>(effect: Effect.Effect<A, E, WorkqueueSystem.WorkqueueSystem>) =>

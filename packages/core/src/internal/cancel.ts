@@ -17,9 +17,10 @@ import { WORK_OFFQ_DISABLE_MAX } from "./workData.ts"
 
 /** The non-waiting half of `__cancel_work()`: grab, optionally disable. */
 export const cancelWorkUnsafe = (sys: System, work: WorkState, disable: boolean): boolean => {
-  const pending = grabPending(sys, work)
+  // disabled before the grab: the grab hands on the slot it frees last, and that activation's tracepoint sink may
+  // call back in; a queue attempt from there must already be refused (disable_work() has no window)
   if (disable) workDisableInc(sys, work)
-  return pending
+  return grabPending(sys, work)
 }
 
 /**
@@ -105,8 +106,8 @@ export const cancelWorkSync = (
     // the temporary +1 is given back only if it was taken (at the 65535 cap it is refused)
     const held = workDisableInc(sys, work)
     if (held) cancellingSyncs.set(work, (cancellingSyncs.get(work) ?? 0) + 1)
-    const pending = grabPending(sys, work)
     if (disable) workDisableInc(sys, work)
+    const pending = grabPending(sys, work)
     return Effect.ensuring(
       Effect.as(waitAllRunning(sys, work), pending),
       Effect.sync(() => {

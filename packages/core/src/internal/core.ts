@@ -174,9 +174,13 @@ export const pwqTryIncNrActive = (pwq: Pwq): boolean => {
 
 /**
  * Put an active item on its pool's worklist (`__pwq_activate_work` / insert_work), then kick the pool, unless
- * `kick` is false: a finishing worker activating the next item takes it itself (see `pwqDecNrActive`).
+ * `kick` is false: a finishing worker activating the next item takes it itself (see `pwqDecNrActive`). The
+ * `workqueue_activate_work` tracepoint comes once the item is on the worklist, before the kick: a sink calling back
+ * in (cancelling it, say) finds a consistent state, and the kick then finds whatever the sink left.
  */
 export const poolInsertWork = (sys: System, pool: Pool, work: WorkState, kick = true): void => {
+  if (pool.worklist.length === 0) pool.progress++
+  pool.worklist.push(work)
   const trace = sys.options.tracepoint
   if (trace !== undefined) {
     trace({
@@ -187,13 +191,11 @@ export const poolInsertWork = (sys: System, pool: Pool, work: WorkState, kick = 
       pool: pool.id
     })
   }
-  if (pool.worklist.length === 0) pool.progress++
-  pool.worklist.push(work)
   if (kick) kickPool(sys, pool)
 }
 
 /** `pwq_activate_first_inactive()`: FIFO within a pwq. */
-const pwqActivateFirstInactive = (sys: System, pwq: Pwq, kick = true): boolean => {
+export const pwqActivateFirstInactive = (sys: System, pwq: Pwq, kick = true): boolean => {
   const work = pwq.inactive.head
   if (work === undefined || !pwqTryIncNrActive(pwq)) return false
   pwq.inactive.remove(work)
@@ -211,6 +213,15 @@ const pwqActivateFirstInactive = (sys: System, pwq: Pwq, kick = true): boolean =
  */
 export const pwqDecNrActive = (sys: System, pwq: Pwq, kick = true): boolean => {
   pwq.nrActive--
+  return pwqActivateFreed(sys, pwq, kick)
+}
+
+/**
+ * The second half of `pwqDecNrActive`, for a caller that gave back the slot (`nrActive--`) earlier in its step
+ * and hands it on last (`grabPending`, `mod_delayed_work_on()`): the activation emits a tracepoint, whose sink may
+ * call back in, so it comes once the caller's own item is consistent.
+ */
+export const pwqActivateFreed = (sys: System, pwq: Pwq, kick = true): boolean => {
   const activated = pwqActivateFirstInactive(sys, pwq, kick)
   if (sys.freezing && pwq.nrActive === 0 && (pwq.wq.flags & WQ_FREEZABLE) !== 0) freezeCheck(sys)
   return activated
@@ -447,32 +458,51 @@ export const wqHasRoom = (wq: WorkqueueState): boolean => !wqPendingFull(wq)
  * on (giving back its active slot and its colour). Returns true if it was pending. PENDING is left cleared.
  */
 export const grabPending = (sys: System, work: WorkState): boolean => {
+  const grabbed = grabPendingHoldSlot(sys, work)
+  if (typeof grabbed !== "object") return grabbed
+  pwqActivateFreed(sys, grabbed)
+  return true
+}
+
+/**
+ * `grabPending` up to handing on the active slot it freed: the item is off every list and PENDING is cleared,
+ * `nrActive` already counts the slot free, but no inactive item has taken it yet. Returns false if it was not
+ * pending, true if it held no active slot (armed, or inactive), else the pwq whose slot the caller hands on with
+ * `pwqActivateFreed` as the last thing of its step: that activation emits `workqueue_activate_work`, and a
+ * tracepoint sink calling back in must find the caller's item in a consistent state (not half grabbed, not half
+ * re-armed).
+ */
+export const grabPendingHoldSlot = (sys: System, work: WorkState): boolean | Pwq => {
   if (!workIsPending(work)) return false
   const dwork = work as DelayedWorkState
   if (work.isDelayed && dwork.timerWq !== undefined && sys.timers.isArmed(dwork)) {
     const wq = dwork.timerWq
     sys.timers.cancel(dwork)
     wqTimerUnlink(dwork)
+    work.data &= ~WORK_PENDING
     wqWakePendingWaiter(sys, wq)
-  } else if (work.pwq !== undefined) {
-    const pwq = work.pwq
-    const wasInactive = (work.data & WORK_INACTIVE) !== 0
-    work.list!.remove(work)
-    work.pwq = undefined
-    work.data &= ~(WORK_PENDING | WORK_INACTIVE)
-    wqPendingDec(sys, pwq.wq)
-    if (!wasInactive) pwqDecNrActive(sys, pwq)
-    // the flush barrier glued behind it would have run: complete its flush_work waiters
-    if ((work.data & WORK_FLUSHERS) !== 0) {
-      work.data &= ~WORK_FLUSHERS
-      const flushers = sys.workFlushers.get(work)!
-      sys.workFlushers.delete(work)
-      for (const f of flushers) f(true)
-    }
-    wqDecNrInFlight(pwq.wq, workColor(work))
+    return true
   }
-  work.data &= ~WORK_PENDING
-  return true
+  const pwq = work.pwq
+  if (pwq === undefined) {
+    work.data &= ~WORK_PENDING
+    return true
+  }
+  const wasInactive = (work.data & WORK_INACTIVE) !== 0
+  work.list!.remove(work)
+  work.pwq = undefined
+  work.data &= ~(WORK_PENDING | WORK_INACTIVE)
+  if (!wasInactive) pwq.nrActive--
+  wqPendingDec(sys, pwq.wq)
+  // the flush barrier glued behind it would have run: complete its flush_work waiters
+  if ((work.data & WORK_FLUSHERS) !== 0) {
+    work.data &= ~WORK_FLUSHERS
+    const flushers = sys.workFlushers.get(work)!
+    sys.workFlushers.delete(work)
+    for (const f of flushers) f(true)
+  }
+  wqDecNrInFlight(pwq.wq, workColor(work))
+  return wasInactive ? true : pwq
 }
 
 /** Put an item being armed on `wq`'s armed list (newest first); sets `timerWq`. */

@@ -12,7 +12,8 @@
 
 /**
  * Execute in the queueing CPU's BH (softirq) context: queueing order, one at a time, handlers must not
- * suspend. Only `WQ_HIGHPRI` may be added and `maxActive` must be 0.
+ * suspend. Only `WQ_HIGHPRI` may be added and `maxActive` must be 0. Served before every other pool, but a BH
+ * chain that re-queues itself leaves one scheduler turn in 88 to the waiting classes (see `WQ_HIGHPRI`).
  * @category configuration
  * @since 0.1.0
  */
@@ -36,7 +37,10 @@ export const WQ_FREEZABLE = 1 << 2
  */
 export const WQ_MEM_RECLAIM = 1 << 3
 /**
- * Uses the high-priority pools, served before normal pools by the scheduler (the kernel's nice -20).
+ * Uses the high-priority pools, served before normal pools by the scheduler (the kernel's nice -20), weighted
+ * rather than strictly: while normal work waits on the same CPU, one scheduler turn in 88 goes to it, so a
+ * self-requeuing highpri chain slows normal work down about 88-fold and never starves it (the kernel's CFS weights
+ * nice -20 against nice 0 about 87 : 1; here the unit is a worker's turn, not CPU time: docs/KERNEL-MAPPING.md).
  * @category configuration
  * @since 0.1.0
  */

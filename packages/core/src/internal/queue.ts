@@ -8,8 +8,10 @@
 import type * as WorkqueueError from "./error.ts"
 import {
   currentCpuUnsafe,
-  grabPending,
+  grabPendingHoldSlot,
   poolInsertWork,
+  pwqActivateFirstInactive,
+  pwqActivateFreed,
   pwqTryIncNrActive,
   queueFull,
   workIsPending,
@@ -89,28 +91,36 @@ export const insertQueued = (
   workSetCpu(work, cpu)
   work.pwq = pwq
   wq.nrQueued++
-  const trace = sys.options.tracepoint
-  if (trace !== undefined) {
-    trace({
-      _tag: "workqueue_queue_work",
-      time: sys.stampNow(),
-      work,
-      workqueue: wq.name,
-      reqCpu: reqCpu ?? -1,
-      cpu: pwq.pool.cpu,
-      pool: pwq.pool.id
-    })
-  }
   const color = wq.workColor
   work.data = (work.data & ~(15 << WORK_COLOR_SHIFT)) | (color << WORK_COLOR_SHIFT)
   wq.nrInFlight[color]!++
-  if (pwq.inactive.length === 0 && pwqTryIncNrActive(pwq)) {
-    work.data &= ~WORK_INACTIVE
-    poolInsertWork(sys, pwq.pool, work)
-  } else {
-    work.data |= WORK_INACTIVE
-    pwq.inactive.push(work)
+  const trace = sys.options.tracepoint
+  if (trace === undefined) {
+    if (pwq.inactive.length === 0 && pwqTryIncNrActive(pwq)) {
+      work.data &= ~WORK_INACTIVE
+      poolInsertWork(sys, pwq.pool, work)
+    } else {
+      work.data |= WORK_INACTIVE
+      pwq.inactive.push(work)
+    }
+    return
   }
+  // traced: the sink sees the item queued, on its pwq's inactive list (the kernel emits this under pool->lock, a
+  // state no caller can see; here the sink may call back in, so it sees a consistent one), then the activation
+  // the untraced path makes directly: first in line with a slot free (`workqueue_activate_work` follows). The sink
+  // may have cancelled, re-queued or moved the item meanwhile: it is activated only if still first in line here.
+  work.data |= WORK_INACTIVE
+  pwq.inactive.push(work)
+  trace({
+    _tag: "workqueue_queue_work",
+    time: sys.stampNow(),
+    work,
+    workqueue: wq.name,
+    reqCpu: reqCpu ?? -1,
+    cpu: pwq.pool.cpu,
+    pool: pwq.pool.id
+  })
+  if (pwq.inactive.head === work) pwqActivateFirstInactive(sys, pwq)
 }
 
 // ---------------------------------------------------------------------------
@@ -180,10 +190,13 @@ export const modDelayedWorkOn = (
   // another workqueue and moved) meets this workqueue's bound
   if (!pendingOn(sys, wq, dwork) && wqPendingFull(wq)) return queueFull(wq)
   dwork.system = sys
-  const pending = grabPending(sys, dwork)
+  // the slot a grabbed active instance frees is handed on last, once the item is armed again: that activation
+  // emits `workqueue_activate_work`, and a sink calling back in must find this item in a consistent state
+  const grabbed = grabPendingHoldSlot(sys, dwork)
   dwork.data |= WORK_PENDING
   armDelayed(sys, cpu, wq, dwork, ms)
-  return pending
+  if (typeof grabbed === "object") pwqActivateFreed(sys, grabbed)
+  return grabbed !== false
 }
 
 /**
@@ -197,6 +210,8 @@ export const fireArmedTimers = (sys: System, wq: WorkqueueState): void => {
   due.reverse() // the list is newest first; a stable sort then keeps arming order within one expiry
   due.sort((a, b) => a.expires - b.expires)
   for (const dwork of due) {
+    // a tracepoint sink called back in while an earlier one fired may have cancelled or moved this one
+    if (dwork.timerWq !== wq || !sys.timers.isArmed(dwork)) continue
     sys.timers.cancel(dwork)
     delayedWorkTimerFn(sys, dwork)
   }

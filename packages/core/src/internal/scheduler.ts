@@ -14,6 +14,11 @@
  * the parent (the event loop: timers, I/O, other fibers) gets a turn between pumps. Under `TestClock` the parent
  * is its tracking scheduler, so `TestClock.adjust` still waits for work items to settle.
  *
+ * Classes are served best first, but not strictly: while a worse class waits, one task in every
+ * `FAIR_STREAK + 1` goes to it (`runBest`), so a self-requeuing `WQ_HIGHPRI` or BH chain slows normal work on its
+ * CPU down instead of starving it — the kernel's highpri workers are nice -20 threads under CFS, weighted against
+ * nice 0 (88761 : 1024, about 87 : 1), not strictly first. The timer class is always served first.
+ *
  * The queue also answers the question concurrency management needs: is a worker runnable? A worker fiber that
  * has a task here is runnable; a busy worker with no task here and not on the JS stack is sleeping (suspended on
  * a timer, a Deferred, I/O...). See `core.ts` `poolProbe`.
@@ -253,12 +258,52 @@ export class WorkqueueScheduler implements Scheduler.Scheduler {
     }
   }
 
+  /**
+   * Tasks run in a row from the best bucket while a worse one waited (L): after `FAIR_STREAK` of them the next
+   * task comes from a waiting worse bucket (see `fairPick`). Reset when the best bucket is the only one with tasks
+   * and by each fair turn; timer-class tasks leave it alone.
+   */
+  private streak = 0
+  /** The bucket priority the last fair turn went to (L): fair turns go round the waiting worse buckets. */
+  private lastFair = Number.NEGATIVE_INFINITY
+
+  /**
+   * Bounded fairness: the bucket a fair turn goes to, among the non-empty buckets after `best` (index), the first
+   * one worse than the last fair turn's, else the first: with several classes starved, each gets a turn in
+   * rotation. One exists: the caller found tasks outside `best`.
+   */
+  private fairPick(best: number): number {
+    const buckets = this.buckets
+    let first = -1
+    for (let j = best + 1; j < buckets.length; j++) {
+      const c = buckets[j]!
+      if (c.head >= c.tasks.length) continue
+      if (first < 0) first = j
+      if (c.priority > this.lastFair) {
+        this.lastFair = c.priority
+        return j
+      }
+    }
+    this.lastFair = buckets[first]!.priority
+    return first
+  }
+
   /** Run the best task; true if it was a CPU-intensive slice (the event loop gets a turn after it). */
   private runBest(): boolean {
     const buckets = this.buckets
     for (let i = 0; i < buckets.length; i++) {
-      const b = buckets[i]!
+      let b = buckets[i]!
       if (b.head < b.tasks.length) {
+        // bounded fairness (see the module doc): one cheap test per task. The timer class is never passed over and
+        // leaves the streak as it is (a timer firing in the middle of a chain neither ends nor extends it)
+        if (b.priority < ClassBhHighpri) {
+          // the timer fiber
+        } else if (b.tasks.length - b.head === this.size) {
+          this.streak = 0
+        } else if (++this.streak > FAIR_STREAK) {
+          this.streak = 0
+          b = buckets[this.fairPick(i)]!
+        }
         const task = b.tasks[b.head]!
         const owner = b.owners[b.head]
         b.tasks[b.head] = undefined as any
@@ -304,6 +349,14 @@ export class WorkqueueScheduler implements Scheduler.Scheduler {
     return false
   }
 }
+
+/**
+ * Bounded fairness between classes: after this many tasks in a row of the best class while a worse class waits,
+ * one task of a worse class runs. CFS's weights of nice -20 and nice 0 (`sched_prio_to_weight[]`,
+ * kernel/sched/core.c: 88761 and 1024) give the highpri worker about 87 times the normal one's CPU; here the unit
+ * is a run-queue task, not CPU time. @internal
+ */
+export const FAIR_STREAK = 87
 
 /** How many of our tasks one pump may run before the parent scheduler (and the event loop) gets a turn. */
 const PUMP_BUDGET_TASKS = 64

@@ -334,18 +334,6 @@ const workerStartWork = (sys: System, worker: Worker, work: WorkState): void => 
   }
   pwq.stats.started++
   pool.progress++
-  const trace = sys.options.tracepoint
-  if (trace !== undefined) {
-    trace({
-      _tag: "workqueue_execute_start",
-      time: worker.currentStart,
-      work,
-      workqueue: pwq.wq.name,
-      worker: worker.name,
-      cpu: worker.currentCpu,
-      pool: pool.id
-    })
-  }
   if (worker.rescuerOf === undefined) {
     if (!worker.counted && poolIsManaged(pool)) {
       worker.counted = true
@@ -369,6 +357,20 @@ const workerStartWork = (sys: System, worker: Worker, work: WorkState): void => 
     ) {
       poolRequestProbe(sys, pool)
     }
+  }
+  // the start step is complete (the kernel emits this after dropping pool->lock, right before the call): a sink
+  // may call back in, queueing this item again (it runs after this run: non-reentrance) or cancelling others
+  const trace = sys.options.tracepoint
+  if (trace !== undefined) {
+    trace({
+      _tag: "workqueue_execute_start",
+      time: worker.currentStart,
+      work,
+      workqueue: pwq.wq.name,
+      worker: worker.name,
+      cpu: worker.currentCpu,
+      pool: pool.id
+    })
   }
 }
 

@@ -8,6 +8,7 @@ import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import { TestClock } from "effect/testing"
+import { systemLayer } from "../utils/recorder.ts"
 
 describe("known engine bugs under TestClock (core 0.1.0)", () => {
   it.effect(
@@ -29,7 +30,7 @@ describe("known engine bugs under TestClock (core 0.1.0)", () => {
           yield* WorkqueueSystem.schedule(b)
           yield* Work.flush(a)
           yield* Work.flush(b)
-        }).pipe(Effect.provide(WorkqueueSystem.layer(), { local: true }))
+        }).pipe(Effect.provide(systemLayer(), { local: true }))
         const fiber = yield* Effect.forkChild(program)
         yield* TestClock.adjust(1000)
         yield* Fiber.join(fiber)
@@ -45,7 +46,7 @@ describe("known engine bugs under TestClock (core 0.1.0)", () => {
           yield* WorkqueueSystem.scheduleOn(cpu, work)
           yield* Work.flush(work)
         }
-      }).pipe(Effect.provide(WorkqueueSystem.layer(), { local: true }))
+      }).pipe(Effect.provide(systemLayer(), { local: true }))
       const fiber = yield* Effect.forkChild(program)
       yield* TestClock.adjust(1000)
       assert.isDefined(fiber.pollUnsafe()) // observed: still running; it finishes a few yields later
@@ -63,7 +64,7 @@ describe("known engine bugs under TestClock (core 0.1.0)", () => {
           }).pipe(Effect.orDie)
         )
         yield* WorkqueueSystem.schedule(dwork)
-      }).pipe(Effect.andThen(Effect.never), Effect.provide(WorkqueueSystem.layer(), { local: true }))
+      }).pipe(Effect.andThen(Effect.never), Effect.provide(systemLayer(), { local: true }))
       const fiber = yield* Effect.forkChild(program)
       yield* TestClock.adjust(1000)
       const observed = runs

@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import { Work, Workqueue, WorkqueueMetrics, WorkqueueSystem } from "../../src/index.ts"
-import { makeLogCapture } from "../utils/recorder.ts"
+import { Work, Workqueue, WorkqueueMetrics } from "../../src/index.ts"
+import { makeLogCapture, systemLayer } from "../utils/recorder.ts"
 
 /**
  * CPU-time accounting and CPU-hog detection (`wq_worker_tick()`, `wq_cpu_intensive_report()`), all on an
@@ -20,7 +20,7 @@ describe("CPU-hog accounting (internal/worker.ts wqWorkerTick, internal/schedule
       const stats = yield* statsOf("sync")
       assert.strictEqual(stats.cpuTime, 200)
       assert.strictEqual(stats.cpuIntensive, 1)
-    }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 1, cpuClock: () => cpu.now })))
+    }).pipe(Effect.provide(systemLayer({ cpus: 1, cpuClock: () => cpu.now })))
   })
 
   it.effect("five synchronous 30 ms hogs: five detections, warned at counts 4 and 5 (wq_cpu_intensive_report)", () => {
@@ -40,7 +40,7 @@ describe("CPU-hog accounting (internal/worker.ts wqWorkerTick, internal/schedule
       assert.strictEqual(warnings.length, 2)
       assert.include(warnings[0]!.message, "4 times")
       assert.include(warnings[1]!.message, "5 times")
-    }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 1, cpuClock: () => cpu.now })), Effect.provide(logs.layer))
+    }).pipe(Effect.provide(systemLayer({ cpus: 1, cpuClock: () => cpu.now })), Effect.provide(logs.layer))
   })
 
   it.effect("a slice's CPU time is charged to the items that ran in it, not to the one running at its end", () => {
@@ -65,7 +65,7 @@ describe("CPU-hog accounting (internal/worker.ts wqWorkerTick, internal/schedule
       assert.strictEqual(b.cpuIntensive, 0, "1 ms each: none is a hog")
       assert.strictEqual(v.cpuTime, 0)
       assert.strictEqual(v.cpuIntensive, 0)
-    }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 1, cpuClock: () => cpu.now })))
+    }).pipe(Effect.provide(systemLayer({ cpus: 1, cpuClock: () => cpu.now })))
   })
 
   it.effect("CPU-intensive time slices end on the injected CPU clock (WQ_CPU_INTENSIVE)", () => {
@@ -97,6 +97,6 @@ describe("CPU-hog accounting (internal/worker.ts wqWorkerTick, internal/schedule
       yield* Workqueue.flush(wq)
       // both start at once (CPU-intensive items leave concurrency management) and take turns slice by slice
       assert.isAtLeast(trace.length, 6, `interleaving: ${trace.join("")}`)
-    }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 1, cpuClock: () => cpu.now, cpuIntensiveSliceMs: 2 })))
+    }).pipe(Effect.provide(systemLayer({ cpus: 1, cpuClock: () => cpu.now, cpuIntensiveSliceMs: 2 })))
   })
 })

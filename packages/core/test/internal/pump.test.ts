@@ -3,7 +3,8 @@ import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Scheduler from "effect/Scheduler"
-import { Job, Work, Workqueue, WorkqueueSystem } from "../../src/index.ts"
+import { Job, Work, Workqueue } from "../../src/index.ts"
+import { systemLayer } from "../utils/recorder.ts"
 
 /**
  * A parent scheduler that counts the tasks its dispatchers hold: scheduled and not yet run. The workqueue
@@ -126,7 +127,7 @@ describe("WorkqueueScheduler pumps (internal/scheduler.ts)", () => {
             RR_CYCLES / 4096,
             `other fiber's turns during ${RR_CYCLES} round trips (control: ${control.fiberTurns})`
           )
-        }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 1, watchdogThresh: 0 }))),
+        }).pipe(Effect.scoped, Effect.provide(systemLayer({ cpus: 1, watchdogThresh: 0 }))),
       { timeout: 120_000 }
     )
   }
@@ -149,7 +150,7 @@ describe("WorkqueueScheduler pumps (internal/scheduler.ts)", () => {
         yield* Workqueue.flush(wq)
         assert.strictEqual(ran, 100_000)
         assert.isAtMost(maxPending, 4 * 2048, "most items pending at once during the loop")
-      }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 1, watchdogThresh: 0 }))),
+      }).pipe(Effect.scoped, Effect.provide(systemLayer({ cpus: 1, watchdogThresh: 0 }))),
     { timeout: 120_000 }
   )
 
@@ -163,9 +164,7 @@ describe("WorkqueueScheduler pumps (internal/scheduler.ts)", () => {
           // one pump at a time per scheduler, plus the probe task and the timer fiber's own turns
           assert.isAtMost(counting.stats.maxPending, 4, `max pending parent tasks over ${CYCLES} cycles`)
           assert.isAbove(counting.stats.scheduled, 100, "the loop did go through the parent scheduler")
-        }).pipe(
-          Effect.provide(WorkqueueSystem.layer({ cpus: 1, watchdogThresh: 0 }).pipe(Layer.provide(counting.layer)))
-        )
+        }).pipe(Effect.provide(systemLayer({ cpus: 1, watchdogThresh: 0 }).pipe(Layer.provide(counting.layer))))
       },
       { timeout: 120_000 }
     )
@@ -210,7 +209,7 @@ describe("WorkqueueScheduler pumps (internal/scheduler.ts)", () => {
         // generous: a timer turn every 200 cycles (the control gets about one per cycle or two)
         assert.isAtLeast(loopTicks, CYCLES / 200, `event-loop turns during ${CYCLES} cycles (control: ${controlTicks})`)
         assert.isAtLeast(loopTurns, CYCLES / 200, `other fiber's turns during ${CYCLES} cycles`)
-      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 1, watchdogThresh: 0 }))),
+      }).pipe(Effect.provide(systemLayer({ cpus: 1, watchdogThresh: 0 }))),
     { timeout: 120_000 }
   )
 })

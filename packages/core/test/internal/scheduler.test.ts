@@ -2,7 +2,9 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import { TestClock } from "effect/testing"
-import { DelayedWork, Work, WorkqueueSystem } from "../../src/index.ts"
+import { DelayedWork, Work, Workqueue, WorkqueueSystem } from "../../src/index.ts"
+import { FAIR_STREAK } from "../../src/internal/scheduler.ts"
+import { systemLayer } from "../utils/recorder.ts"
 
 describe("WorkqueueScheduler", () => {
   it.effect(
@@ -23,7 +25,7 @@ describe("WorkqueueScheduler", () => {
         // one adjust: the workers' chain of wake-ups settles before TestClock moves time
         yield* TestClock.adjust(1000)
         assert.deepStrictEqual(starts, [0, 0, 0])
-      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 1 })))
+      }).pipe(Effect.provide(systemLayer({ cpus: 1 })))
   )
 
   it.effect(
@@ -40,7 +42,7 @@ describe("WorkqueueScheduler", () => {
         yield* WorkqueueSystem.scheduleDelayed(periodic, 4)
         yield* TestClock.adjust(1000)
         assert.deepStrictEqual(times, [4, 8, 12, 16, 20])
-      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 1 })))
+      }).pipe(Effect.provide(systemLayer({ cpus: 1 })))
   )
 
   it.effect("CPU-bound handlers that only yield keep the pool at one running item (keep_working)", () =>
@@ -61,6 +63,78 @@ describe("WorkqueueScheduler", () => {
       yield* TestClock.adjust(0)
       for (let i = 0; i < 20; i++) yield* Effect.yieldNow
       assert.deepStrictEqual(trace, ["a0", "a1", "a2", "b0", "b1", "b2"])
-    }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 1 })))
+    }).pipe(Effect.provide(systemLayer({ cpus: 1 })))
   )
+
+  describe("bounded fairness: a chain of a better class slows worse ones on its CPU, never starves them", () => {
+    /**
+     * A self-requeuing chain on `chainWq` (CPU 0) and, queued right after it, one item per `others` workqueue on
+     * the same CPU: each records how many chain runs had started when it began. The chain stops once every other
+     * item ran, or after a bound of test-fiber turns (the assertion then reports the starvation; no hang).
+     */
+    const race = (chain: Workqueue.Options, yieldEachRun: boolean, others: ReadonlyArray<Workqueue.Options>) =>
+      Effect.gen(function* () {
+        const chainWq = yield* Workqueue.make("chain", chain)
+        let runs = 0
+        let stopped = false
+        const self: Work.Work = yield* Work.make(() =>
+          Effect.suspend(() => {
+            runs++
+            if (stopped) return Effect.void
+            const again = Effect.sync(() => void Workqueue.queueOnUnsafe(chainWq, 0, self))
+            return yieldEachRun ? Effect.andThen(Effect.yieldNow, again) : again
+          })
+        )
+        const startedAt: Array<number | undefined> = others.map(() => undefined)
+        yield* Workqueue.queueOn(chainWq, 0, self)
+        for (let i = 0; i < others.length; i++) {
+          const wq = yield* Workqueue.make(`other${i}`, others[i]!)
+          yield* Workqueue.queueOn(wq, 0, yield* Work.make(() => Effect.sync(() => (startedAt[i] = runs))))
+        }
+        for (let turn = 0; turn < 1_000 && startedAt.includes(undefined); turn++) yield* Effect.yieldNow
+        stopped = true
+        yield* Workqueue.flush(chainWq)
+        return startedAt
+      }).pipe(Effect.scoped, Effect.provide(systemLayer({ cpus: 1, watchdogThresh: 0 })))
+
+    it.effect(
+      "a WQ_HIGHPRI chain whose runs each yield (one run-queue task each): the normal item runs after FAIR_STREAK of them",
+      () =>
+        Effect.gen(function* () {
+          const [normal] = yield* race({ highpri: true }, true, [{}])
+          assert.strictEqual(normal, FAIR_STREAK)
+        })
+    )
+
+    it.effect(
+      "a WQ_BH chain (its worker runs 10 items per task, BH_WORKER_RESTARTS): the normal item runs after FAIR_STREAK tasks",
+      () =>
+        Effect.gen(function* () {
+          const [normal] = yield* race({ bh: true }, false, [{}])
+          assert.strictEqual(normal, FAIR_STREAK * 10)
+        })
+    )
+
+    it.effect(
+      "a BH chain starving two classes: the fair turns go round them, highpri at the first, normal at the second",
+      () =>
+        Effect.gen(function* () {
+          const [highpri, normal] = yield* race({ bh: true }, false, [{ highpri: true }, {}])
+          assert.deepStrictEqual([highpri, normal], [FAIR_STREAK * 10, 2 * FAIR_STREAK * 10])
+        })
+    )
+
+    it.effect("short of a streak the order is strict: a highpri item queued after a normal one still runs first", () =>
+      Effect.gen(function* () {
+        const order: Array<string> = []
+        const normal = yield* Workqueue.make("n")
+        const highpri = yield* Workqueue.make("h", { highpri: true })
+        yield* Workqueue.queueOn(normal, 0, yield* Work.make(() => Effect.sync(() => order.push("normal"))))
+        yield* Workqueue.queueOn(highpri, 0, yield* Work.make(() => Effect.sync(() => order.push("highpri"))))
+        yield* Workqueue.flush(normal)
+        yield* Workqueue.flush(highpri)
+        assert.deepStrictEqual(order, ["highpri", "normal"])
+      }).pipe(Effect.scoped, Effect.provide(systemLayer({ cpus: 1 })))
+    )
+  })
 })

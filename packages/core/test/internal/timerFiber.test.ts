@@ -7,7 +7,7 @@ import * as Exit from "effect/Exit"
 import * as Scope from "effect/Scope"
 import { TestClock } from "effect/testing"
 import { DelayedWork, Work, Workqueue, WorkqueueSystem } from "../../src/index.ts"
-import { settle } from "../utils/recorder.ts"
+import { settle, systemLayer } from "../utils/recorder.ts"
 
 /** A delayed item that records the virtual time it ran at into `at`. */
 const stamped = (at: Array<number>) =>
@@ -71,10 +71,7 @@ describe("the timer fiber on a Clock finer than a millisecond (internal/timer.ts
       yield* clock.wakeAll
       yield* settle()
       assert.deepStrictEqual(fired, [1003])
-    }).pipe(
-      Effect.provide(WorkqueueSystem.layer({ cpus: 1, watchdogThresh: 0 })),
-      Effect.provideService(Clock.Clock, clock)
-    )
+    }).pipe(Effect.provide(systemLayer({ cpus: 1, watchdogThresh: 0 })), Effect.provideService(Clock.Clock, clock))
   })
 })
 
@@ -104,7 +101,7 @@ describe("the timer fiber's wake-ups (internal/timer.ts TimerFiber.arm)", () => 
           yield* Workqueue.queueDelayed(wq, c, 10)
           yield* TestClock.adjust(10)
           assert.deepStrictEqual(at, [10])
-        }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 1, watchdogThresh })))
+        }).pipe(Effect.provide(systemLayer({ cpus: 1, watchdogThresh })))
     )
   }
 
@@ -125,7 +122,7 @@ describe("the timer fiber's wake-ups (internal/timer.ts TimerFiber.arm)", () => 
       yield* Workqueue.queueDelayed(wq, c, 10)
       yield* TestClock.adjust(10)
       assert.deepStrictEqual(at, [10])
-    }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 1, watchdogThresh: 0 })))
+    }).pipe(Effect.provide(systemLayer({ cpus: 1, watchdogThresh: 0 })))
   )
 
   it.live(
@@ -153,7 +150,7 @@ describe("the timer fiber's wake-ups (internal/timer.ts TimerFiber.arm)", () => 
         // generous hang guard: the item is due in 5 ms
         const ran = yield* Deferred.await(done).pipe(Effect.timeout("10 seconds"), Effect.option)
         assert.isTrue(ran._tag === "Some", "the 5 ms item ran")
-      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 1, watchdogThresh: 0 }))),
+      }).pipe(Effect.provide(systemLayer({ cpus: 1, watchdogThresh: 0 }))),
     { timeout: 60_000 }
   )
 
@@ -181,7 +178,7 @@ describe("the timer fiber's wake-ups (internal/timer.ts TimerFiber.arm)", () => 
         yield* TestClock.adjust(95)
         assert.deepStrictEqual(at, [t0 + 7, t0 + 50], `iteration ${i}`)
       }
-    }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 1 })))
+    }).pipe(Effect.provide(systemLayer({ cpus: 1 })))
   )
 })
 
@@ -265,7 +262,7 @@ describe("the timer fiber under random arms, cancels and mods (fixed seed)", () 
           assert.deepStrictEqual(ran[i], expected[i], `item ${i} at the end`)
         }
         assert.isAbove(ops, 1000)
-      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 2 })))
+      }).pipe(Effect.provide(systemLayer({ cpus: 2 })))
     )
   }
 })
@@ -304,7 +301,7 @@ describe("reclaiming and destroying timers (internal/timer.ts, internal/queue.ts
       assert.strictEqual(timers.bucketCount, buckets0, "no bucket per cancelled timer")
       assert.isAtMost(timers.heapLength, 2 * buckets0 + 64, "the heap's dead entries are compacted")
       assert.strictEqual((yield* WorkqueueSystem.snapshot).workqueues.find((w) => w.name === "jitter")?.armed, 0)
-    }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 1 })))
+    }).pipe(Effect.provide(systemLayer({ cpus: 1 })))
   )
 
   it.effect("destroying a workqueue visits only its own armed timers (destroy_workqueue)", () =>
@@ -326,7 +323,7 @@ describe("reclaiming and destroying timers (internal/timer.ts, internal/queue.ts
       )
       assert.strictEqual(ran.length, 1, "destroy fired the small queue's own timer")
       assert.strictEqual(others.visits, 0, "no other queue's armed item was looked at")
-    }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 1 })))
+    }).pipe(Effect.provide(systemLayer({ cpus: 1 })))
   )
 
   it.effect("creating and destroying n queues, each with an armed timer, visits O(n) timers in all", () =>
@@ -347,7 +344,7 @@ describe("reclaiming and destroying timers (internal/timer.ts, internal/queue.ts
       // each destroy reads its own item's timerWq a few times; walking every armed timer would be ~n²/2
       assert.isAtMost(counter.visits, 10 * n)
       assert.isAtLeast(counter.visits, n, "each queue's own timer was fired")
-    }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 1 })))
+    }).pipe(Effect.provide(systemLayer({ cpus: 1 })))
   )
 
   it.effect(
@@ -382,6 +379,6 @@ describe("reclaiming and destroying timers (internal/timer.ts, internal/queue.ts
         assert.strictEqual((yield* WorkqueueSystem.snapshot).workqueues.find((w) => w.name === "b")?.armed, 1)
         yield* TestClock.adjust(50)
         assert.deepStrictEqual(at.slice(4), ["moved@50"])
-      }).pipe(Effect.provide(WorkqueueSystem.layer({ cpus: 1 })))
+      }).pipe(Effect.provide(systemLayer({ cpus: 1 })))
   )
 })

@@ -13,6 +13,7 @@ import * as Fiber from "effect/Fiber"
 import * as Scheduler from "effect/Scheduler"
 import * as Scope from "effect/Scope"
 import { DelayedWork, Job, Work, Workqueue, WorkqueueSystem } from "../../src/index.ts"
+import { systemLayer } from "../utils/recorder.ts"
 
 const BUDGETS = Array.from({ length: 48 }, (_, i) => i + 1)
 const CYCLES = 40
@@ -30,7 +31,7 @@ const hung = (
     const runs = yield* Effect.forEach(BUDGETS, (ops) =>
       Effect.forkChild(
         body.pipe(
-          Effect.provide(WorkqueueSystem.layer({ cpus: 2, watchdogThresh: 0 })),
+          Effect.provide(systemLayer({ cpus: 2, watchdogThresh: 0 })),
           Effect.andThen(Effect.sync(() => void ended.add(ops))),
           Effect.provideService(Scheduler.MaxOpsBeforeYield, ops)
         )

@@ -5,13 +5,14 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Tracer from "effect/Tracer"
-import { DelayedWork, Work, Workqueue, WorkqueueError, WorkqueueSystem } from "../../src/index.ts"
+import { DelayedWork, Work, Workqueue, WorkqueueError } from "../../src/index.ts"
 import { supported } from "../../src/internal/yieldable.ts"
+import { systemLayer } from "../utils/recorder.ts"
 
 class Greeting extends Context.Service<Greeting, { readonly text: string }>()("test/Greeting") {}
 
 const withSystem = <A, E>(program: Effect.Effect<A, E, any>) =>
-  program.pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer())) as Effect.Effect<A, E>
+  program.pipe(Effect.scoped, Effect.provide(systemLayer())) as Effect.Effect<A, E>
 
 /** A gate a blocker item waits on; opened whatever happens, so the workqueue always drains at scope close. */
 const withGate = <A, E>(body: (gate: Deferred.Deferred<void>) => Effect.Effect<A, E, any>): Effect.Effect<A, E> =>

@@ -131,7 +131,15 @@ export const makeLogCapture = (): {
  * about hog detection or time slices pass their own clock.
  */
 /** A CPU clock that never moves: no slice is ever long (see `withSystemClosedOnSuccess`). */
-export const frozenCpuClock = (): number => 0
+export const frozenCpuClock = TestWorkqueue.frozenCpuClock
+
+/**
+ * `WorkqueueSystem.layer` for a test: the CPU clock frozen unless `options.cpuClock` is given (see
+ * `withSystemClosedOnSuccess`). Every test builds its system with this (or passes its own clock): tests never depend
+ * on machine speed (`test/machineSpeed.test.ts` in the testing package keeps it so).
+ */
+export const systemLayer = (options?: WorkqueueSystem.Options) =>
+  WorkqueueSystem.layer({ cpuClock: frozenCpuClock, ...options })
 
 export const withSystemClosedOnSuccess =
   (options: WorkqueueSystem.Options) =>

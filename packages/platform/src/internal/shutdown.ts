@@ -68,7 +68,9 @@ export interface Run {
 
 /** The per-system coordinator. @internal */
 export interface Coordinator {
-  run: Run | undefined // begin: set once
+  // set once, by `claim`: the "already shutting down?" check and this write are one synchronous step, no yield*
+  // between read and write (a second begin in between would start a second drain)
+  run: Run | undefined
 }
 
 const coordinators = new WeakMap<object, Coordinator>()
@@ -242,6 +244,29 @@ const drainSequence = (run: Run) =>
   })
 
 /**
+ * The decision to start a shutdown and the state change that records it, as one synchronous step: the Clock is
+ * read here, not by a `yield*` between the "already shutting down?" check and `c.run`'s write, where the fiber
+ * may yield (its op budget) and a second caller (a signal, another layer's finaliser) would pass the same check and
+ * start a second drain. Returns the new run, or undefined when one was already started (the caller joins it).
+ */
+const claim = (c: Coordinator, deadlineMs: number, clock: Clock.Clock): Run | undefined => {
+  if (c.run !== undefined) return undefined
+  c.run = {
+    startedAt: clock.currentTimeMillisUnsafe(),
+    deadlineMs,
+    outcome: Deferred.makeUnsafe<Report>(),
+    fired: 0,
+    report: undefined,
+    deadlineLogged: false,
+    signalled: false,
+    exiting: false,
+    completed: false,
+    guard: undefined
+  }
+  return c.run
+}
+
+/**
  * Start the system's shutdown (or join the one in progress): the drain in a detached fiber, and a referee that
  * completes `run.outcome` with the drain's report, or the deadline's, and logs it. Returns at once.
  *
@@ -250,20 +275,9 @@ const drainSequence = (run: Run) =>
 export const begin = (deadlineMs: number): Effect.Effect<Run, never, WorkqueueSystem.WorkqueueSystem> =>
   Effect.gen(function* () {
     const c = yield* coordinator
-    if (c.run !== undefined) return c.run
-    const run: Run = {
-      startedAt: yield* Clock.currentTimeMillis,
-      deadlineMs,
-      outcome: Deferred.makeUnsafe<Report>(),
-      fired: 0,
-      report: undefined,
-      deadlineLogged: false,
-      signalled: false,
-      exiting: false,
-      completed: false,
-      guard: undefined
-    }
-    c.run = run // must be the step right after the check: a second begin in the same step joins this run
+    const clock = yield* Clock.Clock
+    const run = claim(c, deadlineMs, clock)
+    if (run === undefined) return c.run!
     const drain = yield* Effect.forkDetach(drainSequence(run), { startImmediately: true })
     yield* Effect.forkDetach(
       Effect.gen(function* () {

@@ -9,6 +9,7 @@ import { afterEach, assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import { type Args, parseArgs, run } from "../../src/internal/monitorCli.ts"
 import { endless, json, serve, silent, type TestServer, trickle } from "../utils/server.ts"
+import { systemLayer } from "../utils/system.ts"
 
 const servers: Array<TestServer> = []
 afterEach(async () => {
@@ -40,7 +41,7 @@ const snapshotWith = (name: string) =>
       yield* Workqueue.queue(wq, yield* Work.make(() => Effect.void, { name: `${name}-item` }))
       yield* Workqueue.flush(wq)
       return yield* WorkqueueSystem.snapshot
-    }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 2 })))
+    }).pipe(Effect.scoped, Effect.provide(systemLayer({ cpus: 2 })))
   )
 
 describe("monitorCli", () => {
