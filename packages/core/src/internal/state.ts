@@ -54,16 +54,31 @@ export type Waiter = (value: boolean) => void
 export interface WorkState extends Node {
   readonly fn: (self: any) => Effect.Effect<void, unknown, unknown> // I: the handler factory (work->func)
   readonly ctx: Context.Context<never> // I: the services captured by `Work.make`
-  readonly ownName: string | undefined // I: the name given to `make`, if any
-  readonly name: string // I, on the prototype: `ownName`, else the handler's name, else "work" / "delayed_work"
+  readonly name: string // I, on the prototype: `extra.name`, else the handler's name, else "work" / "delayed_work"
   readonly isDelayed: boolean // I, on the prototype
   data: number // L: the work->data word, every bit listed in `workData.ts`
-  disable: number // L: the off-queue disable count (`disable_work`)
+  extra: WorkExtra | undefined // L: the rarely used fields, made by `make` for a named item or by the first
+  //                              disable_work() (`workExtra`); once made, kept for the item's life
   pwq: Pwq | undefined // L: the pwq it is queued on, while PENDING and on a list
   current: Worker | undefined // L: the worker executing it now (the busy hash, inverted)
   system: System | undefined // L: the system it belongs to: set by its first successful queueing or arming; another
   //                               system may take it only once that one has closed (`validate.ts` `foreignSystem`)
 }
+
+/**
+ * The fields of a work item that most items never use, in one object made on first use (`workExtra`), so an item
+ * without them is four fields smaller. @internal
+ */
+export interface WorkExtra {
+  readonly name: string | undefined // I: the name given to `make`, if any
+  disable: number // L: the off-queue disable count (`disable_work`; the kernel keeps it in the off-queue data bits)
+}
+
+/** The item's `WorkExtra`, made now if it has none (a disable count's first use). @internal */
+export const workExtra = (work: WorkState): WorkExtra => (work.extra ??= { name: undefined, disable: 0 })
+
+/** The off-queue disable count (`disable_work`): 0 for an item without a `WorkExtra`. @internal */
+export const workDisableCount = (work: WorkState): number => (work.extra === undefined ? 0 : work.extra.disable)
 
 /** The engine's `delayed_work`: a work item that is also a timer node. @internal */
 export interface DelayedWorkState extends WorkState, TimerNode {
