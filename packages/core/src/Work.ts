@@ -68,7 +68,7 @@ const toState = Internal.workState
  * **When to use**: once per unit of deferred work that may be queued repeatedly (a device's "process pending
  * data" item, a request's completion).
  *
- * **Cost**: one object of 104 bytes (a name given in `options` adds one small side object). `yield*` inside `Effect.gen` makes it within the generator's own step, with
+ * **Cost**: one object of 96 bytes (a name given in `options` adds one small side object). `yield*` inside `Effect.gen` makes it within the generator's own step, with
  * no run-loop turn (so does `yield*` of `Workqueue.queue`), which is what makes a fresh item per one-shot job
  * cheap; the step still counts as one operation of the fiber, so a long submission loop yields as usual.
  *

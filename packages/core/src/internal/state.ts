@@ -36,7 +36,7 @@ import * as Scheduler from "effect/Scheduler"
 import * as Tracer from "effect/Tracer"
 import type * as WorkqueueMetrics from "../WorkqueueMetrics.ts"
 import type * as WorkqueueSystem from "../WorkqueueSystem.ts"
-import { List, type Node } from "./list.ts"
+import { type Link, type List, type Node, WorkList } from "./list.ts"
 import { type SchedEntity, WorkqueueScheduler } from "./scheduler.ts"
 import { makeTimerNode, TimerBase, TimerFiber, type TimerNode } from "./timer.ts"
 
@@ -51,7 +51,7 @@ export type Waiter = (value: boolean) => void
  * The engine's `work_struct`. The public `Work` value *is* this object (one allocation per item).
  * @internal
  */
-export interface WorkState extends Node {
+export interface WorkState extends Link {
   readonly fn: (self: any) => Effect.Effect<void, unknown, unknown> // I: the handler factory (work->func)
   readonly ctx: Context.Context<never> // I: the services captured by `Work.make`
   readonly name: string // I, on the prototype: `extra.name`, else the handler's name, else "work" / "delayed_work"
@@ -82,6 +82,9 @@ export const workDisableCount = (work: WorkState): number => (work.extra === und
 
 /** The engine's `delayed_work`: a work item that is also a timer node. @internal */
 export interface DelayedWorkState extends WorkState, TimerNode {
+  // its links serve the timer buckets (a `List`: `list` says which bucket, "armed") and, once queued, a `WorkList`
+  next: Node | undefined // L
+  prev: Node | undefined // L
   timerWq: WorkqueueState | undefined // L: dwork->wq, set when a non-zero delay is armed (dwork->cpu: data bits)
   armedPrev: DelayedWorkState | undefined // L: links in timerWq's armed list (`timerCount.head`), while armed
   armedNext: DelayedWorkState | undefined // L
@@ -189,7 +192,7 @@ export interface Pwq {
   readonly pool: Pool // I
   readonly cpu: number // I: the CPU slot (-1 for the unbound dfl_pwq)
   nrActive: number // L: active items (worklist + running), <= wq.maxActive
-  readonly inactive: List<WorkState> // L: held back by max_active, freezing
+  readonly inactive: WorkList<WorkState> // L: held back by max_active, freezing
   readonly stats: PwqStats // L
   mayday: boolean // L: on its pool's mayday list
 }
@@ -207,7 +210,7 @@ export interface Pool {
   readonly kind: PoolKind // I
   readonly cpu: number // I: -1 for unbound
   readonly highpri: boolean // I: nice -20
-  readonly worklist: List<WorkState> // L: active items waiting for a worker, FIFO shared by every wq of the pool
+  readonly worklist: WorkList<WorkState> // L: active items waiting for a worker, FIFO shared by every wq of the pool
   readonly workers: Set<Worker> // L
   readonly idle: Array<Worker> // L: idle workers, LIFO (the kernel's idle_list)
   nrRunning: number // L: concurrency-managed workers busy and not sleeping (pool->nr_running)
@@ -243,7 +246,8 @@ export interface Worker extends SchedEntity {
   currentStart: number // L: ms on the Clock when the current item started
   sleeping: boolean // L: suspended inside the current item (left nr_running)
   counted: boolean // L: counted in pool.nrRunning
-  readonly scheduled: List<WorkState> // L: items assigned to this worker (non-reentrance collisions)
+  readonly scheduled: WorkList<WorkState> // L: items assigned to this worker (non-reentrance collisions, the
+  //                                           rescuer's batch); each is in `System.scheduledOn` while there
   runFlushers: Array<Waiter> | undefined // L: flush_work/cancel_sync waiters on the running instance
   lastDesc: string // L: the last workqueue it ran for (comm "-desc")
   idleSince: number // L: ms on the Clock when it went idle
@@ -333,7 +337,7 @@ export const makePwq = (wq: WorkqueueState, pool: Pool, cpu: number): Pwq => ({
   pool,
   cpu,
   nrActive: 0,
-  inactive: new List<WorkState>(),
+  inactive: new WorkList<WorkState>(),
   stats: makeStats(),
   mayday: false
 })
@@ -409,6 +413,12 @@ export class System {
   readonly timers: TimerBase // L
   readonly timerFiber: TimerFiber // I: fires `timers` (timer.ts)
   readonly workFlushers = new Map<WorkState, Array<Waiter>>() // L: flush_work waiters on queued instances
+  /**
+   * L: the worker whose scheduled list holds each item on one (a work item has no list pointer: on no scheduled
+   * list, a queued item is on its pwq's inactive list if WORK_INACTIVE, else on its pool's worklist). Written only
+   * by `scheduleOn` / `takeScheduled` and a grab (`core.ts`); rare: collisions and the rescuer's batches.
+   */
+  readonly scheduledOn = new Map<WorkState, Worker>()
   readonly freezeWaiters: Array<Waiter> = [] // L
   readonly allWorkers = new Set<Worker>() // L
   private readonly runCtxCache = new WeakMap<Context.Context<never>, Context.Context<never>>() // L
@@ -487,7 +497,7 @@ export class System {
       kind,
       cpu,
       highpri,
-      worklist: new List<WorkState>(),
+      worklist: new WorkList<WorkState>(),
       workers: new Set(),
       idle: [],
       nrRunning: 0,
