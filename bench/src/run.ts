@@ -385,8 +385,9 @@ the same tables and writes only \`bench/results/latest-quick.json\`.
   job's work item is made inside the timed region and queued through the Effect API,
   \`yield* Workqueue.queue(wq, yield* Work.make(handler))\` in one \`Effect.gen\` loop (scenario 3: per chunk,
   scenario 4: the whole loop is the "enqueue" time). **workqueue-unsafe** makes the items before the clock starts
-  (their cost is its "create ns/item" column) and queues with the synchronous \`*Unsafe\` twins. Every "ours vs it"
-  ratio and every target is computed on the headline row. Scenario 3: delays are integers in [0, 100] ms from a seeded mulberry32 PRNG; jobs are armed in chunks of
+  (their cost is its "create ns/item" column) and queues with the synchronous \`*Unsafe\` twins. **workqueue-data**
+  (scenarios 1, 2, 4) is the headline loop with \`Work.makeWith(handler, i)\`: one shared handler, the index as the
+  item's datum, no closure per job. Every "ours vs it" ratio and every target is computed on the headline row. Scenario 3: delays are integers in [0, 100] ms from a seeded mulberry32 PRNG; jobs are armed in chunks of
   ${fmtCount(ARM_CHUNK)} with a yield to the event loop between chunks (arming all 200k in one loop blocks the loop
   for about as long as the longest delay); lateness is a job's start time minus (its arm time + its delay). Peers arm
   with \`setTimeout\` and then add the job to their queue. Scenario 4: nothing starts because the queue is paused

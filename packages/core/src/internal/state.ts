@@ -52,10 +52,12 @@ export type Waiter = (value: boolean) => void
  * @internal
  */
 export interface WorkState extends Link {
-  readonly fn: (self: any) => Effect.Effect<void, unknown, unknown> // I: the handler factory (work->func)
+  readonly fn: (self: any, item?: any) => Effect.Effect<void, unknown, unknown> // I: the handler factory (work->func):
+  //                                   called with the item, or with its datum and the item when `hasDatum`
   readonly ctx: Context.Context<never> // I: the services captured by `Work.make`
   readonly name: string // I, on the prototype: `extra.name`, else the handler's name, else "work" / "delayed_work"
   readonly isDelayed: boolean // I, on the prototype
+  readonly hasDatum: boolean // I, on the prototype: a `DataWorkState` (`Work.makeWith`)
   data: number // L: the work->data word, every bit listed in `workData.ts`
   extra: WorkExtra | undefined // L: the rarely used fields, made by `make` for a named item or by the first
   //                              disable_work() (`workExtra`); once made, kept for the item's life
@@ -63,6 +65,11 @@ export interface WorkState extends Link {
   current: Worker | undefined // L: the worker executing it now (the busy hash, inverted)
   system: System | undefined // L: the system it belongs to: set by its first successful queueing or arming; another
   //                               system may take it only once that one has closed (`validate.ts` `foreignSystem`)
+}
+
+/** A work item made by `Work.makeWith`: its handler is shared, and gets this datum. @internal */
+export interface DataWorkState extends WorkState {
+  readonly datum: unknown // I: what `fn` gets, with the item
 }
 
 /**

@@ -11,7 +11,7 @@ import { pipeArguments } from "effect/Pipeable"
 import * as Engine from "./engine.ts"
 import * as WorkqueueError from "./error.ts"
 import type * as Fiber from "effect/Fiber"
-import { type DelayedWorkState, type System, workDisableCount, type WorkState } from "./state.ts"
+import { type DataWorkState, type DelayedWorkState, type System, workDisableCount, type WorkState } from "./state.ts"
 import { WORK_INACTIVE, WORK_PENDING } from "./workData.ts"
 
 /** `Work.TypeId` */
@@ -23,6 +23,8 @@ export const DelayedWorkTypeId = "~effect-workqueue/DelayedWork"
 export const WorkProto = {
   [WorkTypeId]: WorkTypeId,
   isDelayed: false,
+  /** false: the worker calls `fn(item)`; true (`Work.makeWith`): `fn(item.datum, item)` */
+  hasDatum: false,
   get name(): string {
     // computed when read (logs, spans, snapshots): making an item stores no name
     const self = this as unknown as WorkState
@@ -87,6 +89,42 @@ export function WorkImpl(
   this.system = undefined
 }
 WorkImpl.prototype = WorkProto
+
+/**
+ * `Work.makeWith`'s item: the fields of `WorkImpl`, in the same order, then the datum the shared handler gets (the
+ * kernel's `container_of()` the other way round: the item holds the datum). 10 fields, 104 bytes; no closure per
+ * item.
+ */
+const DataWorkProto = Object.create(WorkProto, { hasDatum: { value: true } })
+
+function DataWorkImpl(
+  this: DataWorkState,
+  fn: (datum: any, self: any) => Effect.Effect<void, unknown, unknown>,
+  ctx: WorkState["ctx"],
+  name: string | undefined,
+  datum: unknown
+) {
+  checkMake(fn, name)
+  ;(this as any).next = undefined
+  ;(this as any).prev = undefined
+  ;(this as any).fn = fn
+  ;(this as any).ctx = ctx
+  this.data = 0
+  this.extra = name === undefined ? undefined : { name, disable: 0 }
+  this.pwq = undefined
+  this.current = undefined
+  this.system = undefined
+  ;(this as any).datum = datum
+}
+DataWorkImpl.prototype = DataWorkProto
+
+/** `Work.makeWith`'s step: an item holding `datum`, capturing the making fiber's context. */
+export const makeDataWorkStep = (
+  fiber: Fiber.Fiber<unknown, unknown>,
+  fn: (datum: any, self: any) => Effect.Effect<void, any, any>,
+  name: string | undefined,
+  datum: unknown
+): WorkState => new (DataWorkImpl as any)(fn, fiber.context, name, datum)
 
 /**
  * What `Work.make` / `DelayedWork.make` check before building an item: a handler function, a plain options object

@@ -35,6 +35,7 @@ import { WQ_CPU_INTENSIVE } from "./flags.ts"
 import { WorkList } from "./list.ts"
 import { ClassBh, ClassBhHighpri, ClassCpuIntensive, ClassHighpri, ClassNormal, EntityKey } from "./scheduler.ts"
 import {
+  type DataWorkState,
   type Pool,
   type RunToken,
   System,
@@ -568,7 +569,7 @@ const makeRunner = (
     if (fiber.context !== ctx) fiber.setContext(ctx)
     let handler: Effect.Effect<void, unknown, unknown>
     try {
-      handler = work.fn(work)
+      handler = work.hasDatum ? work.fn((work as DataWorkState).datum, work) : work.fn(work)
     } catch (defect) {
       handler = Effect.die(defect)
     }
