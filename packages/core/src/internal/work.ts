@@ -265,13 +265,14 @@ export const makeDelayedWorkStep = (
  * (a tracepoint names the item it traces), but no public item or queueing call acts on it — cancelling or
  * disabling it behind the job's back would strand `Job.await` — only the `Job` calls do, through the engine.
  */
-const JobItemProto = Object.create(DelayedWorkProto, { isJobItem: { value: true } })
+const JobItemProto = Object.create(DelayedWorkProto, { isJobItem: { value: true }, hasDatum: { value: true } })
 
 function JobItemImpl(
   this: DelayedWorkState,
-  fn: (self: any) => Effect.Effect<void, unknown, unknown>,
+  fn: (datum: any, self: any) => Effect.Effect<void, unknown, unknown>,
   ctx: DelayedWorkState["ctx"],
-  name: string | undefined
+  name: string | undefined,
+  datum: unknown
 ) {
   ;(this as any).next = undefined
   ;(this as any).prev = undefined
@@ -287,6 +288,7 @@ function JobItemImpl(
   this.timerWq = undefined
   this.armedPrev = undefined
   this.armedNext = undefined
+  ;(this as any).datum = datum
 }
 JobItemImpl.prototype = JobItemProto
 
@@ -299,12 +301,17 @@ export const jobItemRefused = (workqueue: string): WorkqueueError.WorkqueueError
     ? WorkqueueError.makeUnowned("InvalidArgument", "a job's own item: act on the job (Job.cancel, Job.await)")
     : WorkqueueError.make("InvalidArgument", workqueue, "a job's own item: act on the job (Job.cancel, Job.await)")
 
-/** `DelayedWork.make` with the services already at hand, for a job's own item (no extra effect per job). @internal */
+/**
+ * `DelayedWork.make` with the services already at hand, for a job's own item (no extra effect per job). The item
+ * holds `datum` (the job's state) and its shared handler gets it (`fn(datum, item)`, as `Work.makeWith`): no
+ * closure per job. @internal
+ */
 export const makeWithContext = (
-  fn: (self: any) => Effect.Effect<void, any, any>,
+  fn: (datum: any, self: any) => Effect.Effect<void, any, any>,
   ctx: Context.Context<any>,
-  name: string | undefined
-): DelayedWorkState => new (JobItemImpl as any)(fn, ctx, name)
+  name: string | undefined,
+  datum: unknown
+): DelayedWorkState => new (JobItemImpl as any)(fn, ctx, name, datum)
 
 /** `cancel_work()` on a job's own item, for the `Job` calls (the public `cancelUnsafe` refuses it). @internal */
 export const cancelItemUnsafe = (self: WorkState): boolean =>
