@@ -337,8 +337,23 @@ CPU time per job; "sync" = 1M fresh items through the Effect API at \`maxActive:
   headline keeps \`Work.make(() => job(i))\`). Single runs of \`bench/src/case.ts\`, 1M pending: 104.3 B/job and
   217–337 ns enqueue, against the headline's 192.3 B and 480–625 ns and Effect \`Queue\`'s 138.4 B and 215–306 ns;
   200k suspending: 1,496 against 2,281 ns/job.
+- **Job items without a closure**: a job's item holds its state as the datum of one shared handler, as
+  \`Work.makeWith\` does. 200k \`Job.submit\` in one \`runSync\`: heap growth while submitting 175.0 → 157.2 MB
+  (−88 B per job); CPU 2,113 → 2,071 ns per job (noise).
+- **Arming reads the live Clock once per 10 ms.** Every arm read the Clock below the millisecond
+  (\`System.fineNow\`), and Effect's live Clock builds several \`BigInt\`s per reading (about 130 ns against 35 for
+  \`performance.now()\`). Its nanoseconds run on the same monotonic clock as \`performance.now()\`, so between two
+  readings they are extrapolated; the anchor's \`performance.now()\` is read before the Clock, so the extrapolation
+  is never below the Clock and no timer fires early (\`TestClock\` and any other Clock are read every time). 500k
+  \`DelayedWork.make\` + \`queueDelayed\`: 1,170 → 1,033 ns CPU per item; live-clock torture runs found no violation.
 - All of it against the tree before this pass: sync 422 → 314 ns CPU (−26%), suspend 1,572 → 1,413 ns (−10%),
   pending enqueue 482 → 445 ns and 208.1 → 192.0 B/job.
+- The headline cases at full size (\`bench/src/case.ts\`, one process per case, the tree before this pass and this
+  one alternating, medians of 3, machine shared): scenario 1 2.34M → 3.61M items/s (p-queue 305k: 11.8×, was
+  7.7×; \`Effect.forEach\` 17.9M: 0.20×); scenario 2 450k → 598k items/s (fastq promise 586k: 1.02×;
+  \`Effect.forEach\` 1.07M: 0.56×); scenario 4 enqueue 637 → 459 ns (Effect \`Queue\` 252 ns: 1.8×), 208.3 → 192.3
+  B per job; scenario 3's p99 swung between 16 and 35 ms from run to run for every system under the load of the
+  moment (ours, fastq and the raw loop alike), too noisy to compare.
 - Tried and dropped: the in-step \`Work.make\` returning its step object as its own iterator result (no \`Done\` per
   call: −24 B of garbage per job) — within noise (322 → 318 ns), and it would keep the last item alive in a reused
   effect value; the timer epoch moved onto the monotonic millisecond grid (to stop the early wakes below) — no
@@ -384,11 +399,14 @@ Next levers, largest first:
    scavenger copies each survivor; \`Work.makeWith\` removes it for users who can pass a datum. For the headline
    itself, what is left is per-job garbage of the submission (the two step objects and the \`Done\` of
    \`Work.make\`, about 170 B) — measured above as within noise for the synchronous path.
-3. **\`Job.submit\`**: each attempt still forks a child fiber (what makes it interruptible by a timeout or a
+3. **Arming** (scenario 7, about 1 µs per item, 60% of it garbage collection of a million live armed items): an
+   armed \`DelayedWork\` is 14 fields (136 B) plus its closure; the timer's bucket lookup (\`Map\` of whole
+   milliseconds) and the tail write touch a random bucket per arm when delays are spread.
+4. **\`Job.submit\`**: each attempt still forks a child fiber (what makes it interruptible by a timeout or a
    cancel) and the submission takes the ordinary run-loop path (no in-step \`yield*\` yet); running an attempt
    inline and forking only when a timeout or a cancel needs to interrupt it is the next cut. Effect cannot
    interrupt part of a fiber, so a \`Job.cancel\` arriving while an attempt runs inline needs its own mechanism.
-4. **Engine bookkeeping per item** (about 85 ns): the activation at \`maxActive: 1\` still goes through the pool's
+5. **Engine bookkeeping per item** (about 85 ns): the activation at \`maxActive: 1\` still goes through the pool's
    worklist (push, then the finishing worker's shift and \`find_worker_executing_work()\` check) where a direct
    handoff would do when the worklist is empty; the statistics and flush-colour updates at each end are a few
    nanoseconds each.`
