@@ -14,6 +14,7 @@ export type { ScenarioId } from "./systems/types.ts"
 export type SystemId =
   | "workqueue"
   | "workqueue-unsafe"
+  | "workqueue-data"
   | "workqueue-observed"
   | "workqueue-spans"
   | "workqueue-job"
@@ -50,6 +51,12 @@ export const systems: ReadonlyArray<SystemDef> = [
     kind: "ours",
     how: 'the same library, items made before the clock starts (their cost is the "create ns/item" column) and queued with the synchronous `Workqueue.queueUnsafe` / `queueDelayedUnsafe`, one call per job as the peers do',
     load: () => import("./systems/workqueue.ts").then((m) => m.workqueueUnsafe)
+  },
+  {
+    id: "workqueue-data",
+    kind: "ours",
+    how: "the headline loop with `Work.makeWith(handler, i)` instead of `Work.make(() => handler(i))`: one shared handler, the job's index as the item's datum, no closure per job (scenarios 1, 2, 4; not in any ratio or target)",
+    load: () => import("./systems/workqueue.ts").then((m) => m.workqueueData)
   },
   {
     id: "workqueue-observed",
@@ -152,17 +159,31 @@ export interface ScenarioDef {
 }
 
 /**
- * Every system but the observed variants of ours, which run only where their cost is measured (scenarios 1, 2), and
+ * Every system but the observed variants of ours, which run only where their cost is measured (scenarios 1, 2), the
+ * `Work.makeWith` row (scenarios 1, 2, 4), and
  * the effect-gen floor (scenario 1 only).
  */
 const all: ReadonlyArray<SystemId> = systems
   .map((s) => s.id)
   .filter(
-    (id) => id !== "workqueue-observed" && id !== "workqueue-spans" && id !== "workqueue-job" && id !== "effect-gen"
+    (id) =>
+      id !== "workqueue-observed" &&
+      id !== "workqueue-spans" &&
+      id !== "workqueue-job" &&
+      id !== "workqueue-data" &&
+      id !== "effect-gen"
   )
+/** Ours and the peers, with `workqueue-data` after `workqueue-unsafe` (scenarios 1, 2 and 4). */
+const withData: ReadonlyArray<SystemId> = [
+  "workqueue",
+  "workqueue-unsafe",
+  "workqueue-data",
+  ...all.filter((id) => id !== "workqueue" && id !== "workqueue-unsafe")
+]
 const withObserved: ReadonlyArray<SystemId> = [
   "workqueue",
   "workqueue-unsafe",
+  "workqueue-data",
   "workqueue-observed",
   "workqueue-spans",
   "workqueue-job",
@@ -221,7 +242,7 @@ export const scenarios: ReadonlyArray<ScenarioDef> = [
       { key: "enqueueNsPerItem", label: "enqueue ns/job", better: "lower", digits: 0 },
       createNs
     ],
-    systems: all.filter((s) => s !== "effect-forEach"),
+    systems: withData.filter((s) => s !== "effect-forEach"),
     size: { full: 1_000_000, quick: 100_000 }
   },
   {

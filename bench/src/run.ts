@@ -283,22 +283,26 @@ process.stdout.write(`\nwrote ${written.map((p) => relative(root, p)).join(", ")
 function whereTheTimeGoes(): string {
   return `## Where the time per job goes (profile)
 
-Profiled with \`node --conditions=@effect-workqueue/source --expose-gc --cpu-prof packages/core/bench/perJob.ts 1000000 3 freshSync\`
+Profiled with \`node --conditions=@effect-workqueue/source --expose-gc --cpu-prof packages/core/bench/perJob.ts 1000000 5 freshSync\`
 (the headline loop of scenario 1: 1M synchronous jobs, a fresh item per job,
 \`yield* Workqueue.queue(wq, yield* Work.make(h))\`, unbound, \`maxActive: 1\`; without the condition the probe loads
-the last \`dist\` build, not the sources). In that probe, on this shared 2-core machine under load (medians of 5,
-2026-12-05), a job costs about 710 ns, \`Effect.forEach\` about 55 ns, the same items pre-made and queued with
-\`queueUnsafe\` about 325 ns; the suspending probe \`freshSuspend\` about 1,390 ns against \`forEachSuspend\` about
-815 ns. Module loading and idle left out:
+the last \`dist\` build, not the sources). In that probe, on this shared 2-core machine (medians of 5, 2026-12-05,
+after the third pass below), a job costs about 290 ns,
+\`Effect.forEach\` about 58 ns, the same items pre-made and queued with \`queueUnsafe\` about 225 ns, making an item
+alone about 36 ns; the suspending probe \`freshSuspend\` about 1,200 ns against \`forEachSuspend\` about 850 ns. Module
+loading and idle left out:
 
 | where | share | ≈ ns per job |
 |---|---:|---:|
-| garbage collection: the submitting loop outruns the worker (a pump runs 64 items, then the event loop gets a turn), so the million items and their closures are live at once and every scavenge copies them | 40% | 285 |
-| engine bookkeeping: \`queue_work_on()\` / \`__queue_work()\`, \`process_one_work()\` start and end, activation of the next inactive item, the run token and context switch per item (\`makeRunner\`) | 33% | 235 |
-| Effect runtime: the worker's run loop, the handler's primitive, continuations | 11% | 75 |
-| the submitting generator and the handler closures (user code) | 7% | 50 |
-| \`Work\` / \`Workqueue\` wrappers and the in-step submission (\`internal/yieldable.ts\`) | 5% | 40 |
-| the CPU clock read at each item's end (per-item CPU time, hog detection) | 4% | 25 |
+| engine bookkeeping: \`queue_work_on()\` / \`__queue_work()\`, \`process_one_work()\` start and end, activation of the next inactive item, statistics and flush colours, the run token per item (\`makeRunner\`) | 33% | 85 |
+| Effect runtime: the worker's run loop, the handler's primitive, continuations, the submitting fiber's generator steps | 22% | 60 |
+| garbage collection: per job an item (96 B), the handler closure (about 96 B) and the submission's step objects; with the pump's item budget at 2048 the workers keep pace and few survive a scavenge (it was 40% with a 64-item budget) | 13% | 35 |
+| the submitting generator and the handler closures (user code) | 13% | 35 |
+| \`Work\` / \`Workqueue\` wrappers, argument checks and the in-step submission (\`internal/yieldable.ts\`) | 10% | 25 |
+| the CPU clock read at each item's end (per-item CPU time, hog detection): \`performance.now()\` costs about 36–39 ns in Node 24 (a brand check and a binding call; \`Date.now()\`, \`process.hrtime()\` are no cheaper) | 9% | 25 |
+
+\`freshSuspend\` (200k jobs, 16 at a time): garbage collection 32% (the submitting loop finishes before most jobs
+start, so 200k items and closures are live at once), engine 27%, Effect runtime 27%, the rest under 6% each.
 
 Second pass (issue 18, each change measured by an interleaved A/B in one process, baseline and change alternating,
 CPU time per job, medians of 5–7): the caller's CPU is read once per \`queue\` (the check read it and
@@ -310,10 +314,68 @@ pool woke an idle worker that found the worklist empty (200k suspending jobs: 2,
 options object, body closure or context effect per submission (1M jobs: heap growth while submitting 857 → 643
 B/job, CPU 4.7 → 3.8 µs per job).
 
-Memory, scenario 4: about 208 B per pending job = the item (112 B, 11 fields) + the handler closure with its
+Third pass (issue 18; A/B in one process, the baseline's sources loaded next to the change's, runs alternating,
+CPU time per job; "sync" = 1M fresh items through the Effect API at \`maxActive: 1\`, "suspend" = 200k at 16,
+"pending" = 1M queued behind a blocker):
+
+- **The workqueue handle had slow properties.** \`Workqueue.make\` copied the state's 26 fields into
+  \`Object.create(proto)\` with \`Object.assign\`, which leaves the object in V8's dictionary mode
+  (\`%HasFastProperties\` false): every read of a workqueue field — several per \`queue\`, per item start and end —
+  was a hash lookup. The state literal now gets the prototype (\`Object.setPrototypeOf\`) and keeps one hidden
+  class. Sync 416 → 340 ns (−18%), suspend 1,587 → 1,427 ns (−10%), pending enqueue 518 → 474 ns.
+- **Mark checks with their own \`in\` test.** \`Engine.hasMark\` served workqueues, four kinds of item and jobs at one
+  site, so its \`in\` went megamorphic (a generic lookup, twice per \`queue\`); \`isWorkqueue\` and the item check now
+  have their own. Sync 336 → 308 and 335 → 319 ns (two runs), pending enqueue 467 → 452 ns.
+- **A smaller item.** The explicit name and the disable count moved to one side object made on first use
+  (\`WorkExtra\`), and the item no longer points at the list it is on: the worklists, inactive lists and workers'
+  scheduled lists are \`WorkList\`s without back pointers (an item's list follows from \`WORK_INACTIVE\`, a rare
+  scheduled one is found in \`System.scheduledOn\`, else its pool's worklist; delayed items keep theirs for the
+  timer buckets). 11 → 9 fields, 112 → 96 B: scenario 4 heap 208.1 → 192.0 B per pending job; CPU unchanged
+  within noise.
+- **\`Work.makeWith(handler, data)\`**, new: the item holds a datum and hands it to a shared handler (the kernel's
+  \`container_of()\`), no closure per job; its own bench row, **workqueue-data**, in scenarios 1, 2 and 4 (the
+  headline keeps \`Work.make(() => job(i))\`). Single runs of \`bench/src/case.ts\`, 1M pending: 104.3 B/job and
+  217–337 ns enqueue, against the headline's 192.3 B and 480–625 ns and Effect \`Queue\`'s 138.4 B and 215–306 ns;
+  200k suspending: 1,496 against 2,281 ns/job.
+- **Job items without a closure**: a job's item holds its state as the datum of one shared handler, as
+  \`Work.makeWith\` does. 200k \`Job.submit\` in one \`runSync\`: heap growth while submitting 175.0 → 157.2 MB
+  (−88 B per job); CPU 2,113 → 2,071 ns per job (noise).
+- **Arming reads the live Clock once per 10 ms.** Every arm read the Clock below the millisecond
+  (\`System.fineNow\`), and Effect's live Clock builds several \`BigInt\`s per reading (about 130 ns against 35 for
+  \`performance.now()\`). Its nanoseconds run on the same monotonic clock as \`performance.now()\`, so between two
+  readings they are extrapolated; the anchor's \`performance.now()\` is read before the Clock, so the extrapolation
+  is never below the Clock and no timer fires early (\`TestClock\` and any other Clock are read every time). 500k
+  \`DelayedWork.make\` + \`queueDelayed\`: 1,170 → 1,033 ns CPU per item; live-clock torture runs found no violation.
+- All of it against the tree before this pass: sync 422 → 314 ns CPU (−26%), suspend 1,572 → 1,413 ns (−10%),
+  pending enqueue 482 → 445 ns and 208.1 → 192.0 B/job.
+- The headline cases at full size (\`bench/src/case.ts\`, one process per case, the tree before this pass and this
+  one alternating, medians of 3, machine shared): scenario 1 2.34M → 3.61M items/s (p-queue 305k: 11.8×, was
+  7.7×; \`Effect.forEach\` 17.9M: 0.20×); scenario 2 450k → 598k items/s (fastq promise 586k: 1.02×;
+  \`Effect.forEach\` 1.07M: 0.56×); scenario 4 enqueue 637 → 459 ns (Effect \`Queue\` 252 ns: 1.8×), 208.3 → 192.3
+  B per job; scenario 3's p99 swung between 16 and 35 ms from run to run for every system under the load of the
+  moment (ours, fastq and the raw loop alike), too noisy to compare.
+- Tried and dropped: the in-step \`Work.make\` returning its step object as its own iterator result (no \`Done\` per
+  call: −24 B of garbage per job) — within noise (322 → 318 ns), and it would keep the last item alive in a reused
+  effect value; the timer epoch moved onto the monotonic millisecond grid (to stop the early wakes below) — no
+  change, since Node's timer wakes fall anywhere in the monotonic millisecond (fraction of the millisecond at wake,
+  p10/p50/p90: 0.10/0.51/0.88: libuv's loop time is its coarse clock).
+
+Memory, scenario 4: about 192 B per pending job = the item (96 B, 9 fields) + the handler closure with its
 captured index (about 96 B, what \`() => job(i)\` costs in V8; Effect \`Queue\`'s row pays the same closure plus
-a 32 B \`Effect.sync\`). Unchanged by the second pass; its enqueue through the Effect API is mostly garbage
-collection (a million items survive while the loop churns its per-job step objects).
+a small \`Effect.sync\`); with \`Work.makeWith\` 104 B (the item and its datum). The headline's enqueue through the
+Effect API is mostly garbage collection (58.6% of one profiled pass, the release included: a million items and a million
+closures survive, and each survivor is copied by the scavenger before it is promoted), which is why it stays near
+twice Effect \`Queue\`'s enqueue time while \`Work.makeWith\`, one survivor per job, matches it.
+
+Delayed work (scenario 3), where the lateness comes from: one delayed item at a time on an idle loop, our lateness
+is p50 1.24 ms against 0.10 ms for a bare \`setTimeout\`. Two structural parts: an expiry is the fine arming time
+plus the delay rounded up to a whole millisecond (never early: +0.5 ms on average), and half of the timer
+fiber's wakes come early (Node fires a \`setTimeout\` on its loop's millisecond clock, which trails real time), find
+nothing due and sleep one more whole millisecond. A peer's \`setTimeout\` callback counts as on time when it fires
+up to a millisecond early relative to \`performance.now()\`, which the lateness column takes as negative. Under the
+scenario's burst (about 2,000 jobs due per millisecond while 1,000-item arming chunks hold the loop) the p99 is set
+by how fast due jobs run, which the passes above speed up; closing the last millisecond would need sub-millisecond
+host timers (spinning the loop before each expiry), which a library should not do.
 
 Removed by issue 18: a \`WeakMap\` entry per item for its name (\`Work.make\` from about 715 to 86 ns at 1M items),
 the \`map(context)\` chain in \`make\`, a success exit per \`queue\`, an options object per run, one run-loop turn per
@@ -323,23 +385,31 @@ generator step (\`internal/yieldable.ts\`: no run-loop turn, continuation or \`S
 still counts as an operation, so the fiber yields where it would have, and a tracer that wraps every operation
 gets the ordinary path), which takes the place of a batch submission API for the per-job loop; **one continuation
 frame per worker**, reused for every item, instead of a \`matchCauseEffect\` per item; items sized by their
-constructor (112 B; a shared init helper had left 5 slack slots, 144 B); **one CPU-clock read per scheduler task**
-(a slice starts where the previous one in the same pump ended).
+constructor (a shared init helper had left 5 slack slots); **one CPU-clock read per scheduler task** (a slice
+starts where the previous one in the same pump ended); the dictionary-mode workqueue, the megamorphic mark check
+and 16 B per item (third pass).
 
 Next levers, largest first:
 
-1. **Survivors**: the 40% garbage collection is the backlog of live items and closures. A compact item (next)
-   shrinks it; a \`Work.make(handler, data)\` form (a shared handler, the datum in the item) removes the 96 B
-   closure, which 150 B per pending job needs in any case.
-2. **A compact item**: the list pointer derived from the state bits (the timer buckets read it too, as "armed"),
-   the disable count and explicit name in one rarely allocated side object (about 88 B).
-3. **Engine bookkeeping per item** (235 ns): the run-token check and context switch per item, the statistics and
-   flush-colour updates at each end, \`nr_active\` through the inactive list with \`maxActive: 1\`.
+1. **Per-item CPU time** (about 25 ns, 9% of the synchronous path; no cheaper clock exists in Node): sample it per
+   slice, as the kernel's \`wq_worker_tick()\` does. The cost is semantic — a synchronous item that ends inside a
+   slice would no longer be timed on its own, so hog detection would be exact only for items that outlast a
+   slice — and needs a decision, not just code.
+2. **Survivors in scenarios 2 and 4**: the headline's own closure (96 B) is half of what survives per job, and the
+   scavenger copies each survivor; \`Work.makeWith\` removes it for users who can pass a datum. For the headline
+   itself, what is left is per-job garbage of the submission (the two step objects and the \`Done\` of
+   \`Work.make\`, about 170 B) — measured above as within noise for the synchronous path.
+3. **Arming** (scenario 7, about 1 µs per item, 60% of it garbage collection of a million live armed items): an
+   armed \`DelayedWork\` is 14 fields (136 B) plus its closure; the timer's bucket lookup (\`Map\` of whole
+   milliseconds) and the tail write touch a random bucket per arm when delays are spread.
 4. **\`Job.submit\`**: each attempt still forks a child fiber (what makes it interruptible by a timeout or a
    cancel) and the submission takes the ordinary run-loop path (no in-step \`yield*\` yet); running an attempt
-   inline and forking only when a timeout or a cancel needs to interrupt it is the next cut.
-5. **Per-item CPU time** (25 ns): sample it per slice, as the kernel's tick does, with the hog check kept exact
-   only for items that outlast a slice.`
+   inline and forking only when a timeout or a cancel needs to interrupt it is the next cut. Effect cannot
+   interrupt part of a fiber, so a \`Job.cancel\` arriving while an attempt runs inline needs its own mechanism.
+5. **Engine bookkeeping per item** (about 85 ns): the activation at \`maxActive: 1\` still goes through the pool's
+   worklist (push, then the finishing worker's shift and \`find_worker_executing_work()\` check) where a direct
+   handoff would do when the worklist is empty; the statistics and flush-colour updates at each end are a few
+   nanoseconds each.`
 }
 
 // the thread executor against piscina (bench/src/threads/run.ts), in its own processes; skipped when this run was
@@ -385,8 +455,9 @@ the same tables and writes only \`bench/results/latest-quick.json\`.
   job's work item is made inside the timed region and queued through the Effect API,
   \`yield* Workqueue.queue(wq, yield* Work.make(handler))\` in one \`Effect.gen\` loop (scenario 3: per chunk,
   scenario 4: the whole loop is the "enqueue" time). **workqueue-unsafe** makes the items before the clock starts
-  (their cost is its "create ns/item" column) and queues with the synchronous \`*Unsafe\` twins. Every "ours vs it"
-  ratio and every target is computed on the headline row. Scenario 3: delays are integers in [0, 100] ms from a seeded mulberry32 PRNG; jobs are armed in chunks of
+  (their cost is its "create ns/item" column) and queues with the synchronous \`*Unsafe\` twins. **workqueue-data**
+  (scenarios 1, 2, 4) is the headline loop with \`Work.makeWith(handler, i)\`: one shared handler, the index as the
+  item's datum, no closure per job. Every "ours vs it" ratio and every target is computed on the headline row. Scenario 3: delays are integers in [0, 100] ms from a seeded mulberry32 PRNG; jobs are armed in chunks of
   ${fmtCount(ARM_CHUNK)} with a yield to the event loop between chunks (arming all 200k in one loop blocks the loop
   for about as long as the longest delay); lateness is a job's start time minus (its arm time + its delay). Peers arm
   with \`setTimeout\` and then add the job to their queue. Scenario 4: nothing starts because the queue is paused

@@ -9,6 +9,8 @@
  *   1,000 in scenario 3, whose driver yields to the event loop between chunks).
  * - `workqueue-unsafe`: the same items created before the clock starts (their cost is the "create ns/item" column)
  *   and queued with the synchronous `*Unsafe` twins, one call per job as the peers do.
+ * - `workqueue-data`: the headline loop with `Work.makeWith(handler, i)`: one shared handler, the job's index as the
+ *   item's datum, no closure per job.
  */
 import { DelayedWork, Job, Work, Workqueue, WorkqueueSystem } from "@effect-workqueue/core"
 import { Effect, type Scope } from "effect"
@@ -95,15 +97,26 @@ const queueFresh = (wq: Workqueue.Workqueue, n: number, body: (i: number) => Eff
     for (let i = 0; i < n; i++) yield* Workqueue.queue(wq, yield* Work.make(() => body(i)))
   })
 
+/** The same loop with `Work.makeWith`: `body` is the shared handler, the index each item's datum. */
+const queueFreshData = (wq: Workqueue.Workqueue, n: number, body: (i: number) => Effect.Effect<void>) =>
+  Effect.gen(function* () {
+    for (let i = 0; i < n; i++) yield* Workqueue.queue(wq, yield* Work.makeWith(body, i))
+  })
+
 /**
  * Throughput of `n` jobs, each a fresh item made and queued inside the timed region through the Effect API, by a
  * fiber running in the program's context (as a user's fiber would).
  */
-const throughputFresh = (n: number, maxActive: number, body: (i: number) => Effect.Effect<void>): Program =>
+const throughputFresh = (
+  n: number,
+  maxActive: number,
+  body: (i: number) => Effect.Effect<void>,
+  loop: typeof queueFresh = queueFresh
+): Program =>
   Effect.gen(function* () {
     const wq = yield* Workqueue.make("bench", { flags: Workqueue.WQ_UNBOUND, maxActive })
     const ctx = yield* Effect.context<never>()
-    return yield* Effect.promise(() => measureThroughput(n, () => Effect.runPromiseWith(ctx)(queueFresh(wq, n, body))))
+    return yield* Effect.promise(() => measureThroughput(n, () => Effect.runPromiseWith(ctx)(loop(wq, n, body))))
   })
 
 /** A workqueue whose only active slot is held by a blocker item until `release`. */
@@ -158,6 +171,22 @@ export const workqueueObserved: SystemImpl = {
 export const workqueueSpans: SystemImpl = {
   sync: (n) => run(throughputFresh(n, 1, syncJob), spansToo),
   suspend: (n) => run(throughputFresh(n, 16, suspendJob), spansToo)
+}
+
+/** The headline loop with `Work.makeWith(handler, i)`: a shared handler, the index as the datum. */
+export const workqueueData: SystemImpl = {
+  sync: (n) => run(throughputFresh(n, 1, syncJob, queueFreshData)),
+  suspend: (n) => run(throughputFresh(n, 16, suspendJob, queueFreshData)),
+  pending: (n) =>
+    run(
+      Effect.gen(function* () {
+        const { wq, release } = yield* blocked
+        const runSync = Effect.runSyncWith(yield* Effect.context<never>())
+        return yield* Effect.promise(() =>
+          measurePending(n, { enqueueAll: () => runSync(queueFreshData(wq, n, syncJob)), release })
+        )
+      })
+    )
 }
 
 /** The headline: a fresh item per job, made and queued through the Effect API inside the timed region. */

@@ -154,6 +154,7 @@ interface JobState<A, E> {
   readonly timeoutMs: number // I: Infinity when absent
   readonly maxAttempts: number // I
   readonly step: ((now: number, input: unknown) => Pull.Pull<[unknown, Duration.Duration], never, unknown>) | undefined // I
+  readonly body: unknown // I: the job's effect, or the function that makes each attempt's (its item's datum is the state)
   dwork: DelayedWork.DelayedWork // I (set right after make)
   attempts: number // handler: attempts started so far
   fiber: Fiber.Fiber<A, E> | undefined // handler: the running attempt's fiber
@@ -225,6 +226,7 @@ class JobImpl<A, E> implements JobState<A, E> {
   readonly timeoutMs: number
   readonly maxAttempts: number
   readonly step: JobState<A, E>["step"]
+  readonly body: unknown
   deferred: Deferred.Deferred<A, E> | undefined = undefined
   dwork: DelayedWork.DelayedWork = undefined as unknown as DelayedWork.DelayedWork
   attempts = 0
@@ -240,7 +242,8 @@ class JobImpl<A, E> implements JobState<A, E> {
     options: Options<any>,
     timeoutMs: number,
     maxAttempts: number,
-    step: JobState<A, E>["step"]
+    step: JobState<A, E>["step"],
+    body: unknown
   ) {
     this.id = id
     this.workqueue = workqueue
@@ -249,6 +252,7 @@ class JobImpl<A, E> implements JobState<A, E> {
     this.timeoutMs = timeoutMs
     this.maxAttempts = maxAttempts
     this.step = step
+    this.body = body
   }
 }
 
@@ -489,18 +493,19 @@ const newJob = <A, E>(
     options,
     prepared.timeoutMs,
     prepared.maxAttempts,
-    step
+    step,
+    prepared.body // the state holds the body, not the submission's `prepared`
   )
-  // the item captures the services as `DelayedWork.make` would; named after an explicit id only (a name is a
-  // side-table entry, too dear for every anonymous job)
-  const body = prepared.body // the handler holds the state and the body, not the submission's `prepared`
-  state.dwork = WorkInternal.makeWithContext(
-    () => runAttempt(state, body),
-    ctx,
-    options.id
-  ) as unknown as DelayedWork.DelayedWork
+  // the item captures the services as `DelayedWork.make` would, and holds the state for the shared handler (no
+  // closure per job); named after an explicit id only
+  state.dwork = WorkInternal.makeWithContext(runJob, ctx, options.id, state) as unknown as DelayedWork.DelayedWork
   return state
 }
+
+/** Every job item's handler: one attempt of the job whose state the item holds. */
+const runJob = (state: JobState<any, any>): Effect.Effect<void> => runAttempt(state, state.body)
+// nameless, as the per-job closure it replaces was: an item without an explicit id is named "delayed_work"
+Object.defineProperty(runJob, "name", { value: "" })
 
 /** `submit` past its checks: make the job with the caller's services `ctx`, queue it (or wait for room). */
 const startJob = <A, E>(

@@ -993,7 +993,7 @@ const RefusedCancelling: Outcome = { _tag: "Refused", reason: "Cancelling" }
 
 /** Whether `work` is disabled before the call, read only from a value that is an item (validated after). */
 const disabledBefore = (work: unknown): boolean =>
-  Engine.hasMark(work, Internal.WorkTypeIdKey) && (work as { disable?: number }).disable! > 0
+  Engine.hasMark(work, Internal.WorkTypeIdKey) && Engine.workDisableCount(work as any) > 0
 
 const refused = (work: Work.Work): Outcome =>
   Engine.refusalReason(work as any) === "Cancelling" ? RefusedCancelling : RefusedDisabled

@@ -319,6 +319,52 @@ describe("Work", () => {
       })
     )
     it.effect(
+      "Work.makeWith: one shared handler gets each item's datum and the item, with the maker's services; the item is an ordinary Work (INIT_WORK, container_of)",
+      () =>
+        Effect.gen(function* () {
+          const wq = yield* Workqueue.make("datum", { maxActive: 1 })
+          const seen: Array<string> = []
+          const items: Array<Work.Work> = []
+          function handle(datum: { readonly n: number }, self: Work.Work) {
+            return Effect.gen(function* () {
+              seen.push(`${(yield* Greeting).text}:${datum.n}:${items.indexOf(self)}`)
+            })
+          }
+          for (let n = 0; n < 3; n++) {
+            items.push(yield* Work.makeWith(handle, { n }).pipe(Effect.provideService(Greeting, { text: `g${n}` })))
+          }
+          const named = yield* Work.makeWith(handle, { n: 9 }, { name: "custom" }).pipe(
+            Effect.provideService(Greeting, { text: "g9" })
+          )
+          assert.strictEqual(items[0]!.name, "handle", "named by the shared handler")
+          assert.strictEqual(named.name, "custom")
+          assert.isTrue(Work.isWork(items[0]))
+          assert.isTrue(yield* Workqueue.queue(wq, items[0]!))
+          assert.isTrue(yield* Workqueue.queue(wq, items[1]!))
+          assert.isFalse(yield* Workqueue.queue(wq, items[1]!), "pending: the second queue changes nothing")
+          assert.isTrue(yield* Workqueue.queue(wq, items[2]!))
+          assert.isTrue(yield* Work.cancel(items[2]!), "still pending behind the others: cancelled")
+          yield* Workqueue.flush(wq)
+          assert.deepStrictEqual(seen, ["g0:0:0", "g1:1:1"])
+          assert.isTrue(yield* Workqueue.queue(wq, items[2]!), "queued again after the cancel")
+          yield* Workqueue.flush(wq)
+          assert.deepStrictEqual(seen, ["g0:0:0", "g1:1:1", "g2:2:2"])
+        }).pipe(withSystemClosedOnSuccess({ cpus: 4 }))
+    )
+
+    it.effect("Work.makeWith dies with InvalidArgument for a handler that is not a function, as make does", () =>
+      Effect.gen(function* () {
+        const exit = yield* Effect.exit(Work.makeWith(42 as unknown as (n: number) => Effect.Effect<void>, 1))
+        assert.isTrue(Exit.isFailure(exit))
+        if (Exit.isFailure(exit)) {
+          const error = Cause.squash(exit.cause) as WorkqueueError.WorkqueueError
+          assert.strictEqual(error.reason, "InvalidArgument")
+          assert.include(error.message, "the handler must be a function")
+        }
+      })
+    )
+
+    it.effect(
       "one Work.make effect run twice makes two items, each with the services of the fiber that ran it (INIT_WORK)",
       () =>
         Effect.gen(function* () {

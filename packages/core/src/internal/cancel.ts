@@ -8,7 +8,7 @@ import * as Effect from "effect/Effect"
 import * as WorkqueueError from "./error.ts"
 import { callerWorker, grabPending } from "./core.ts"
 import { waitAllRunning } from "./flush.ts"
-import { type System, type WorkState } from "./state.ts"
+import { type System, workDisableCount, workExtra, type WorkState } from "./state.ts"
 import { WORK_OFFQ_DISABLE_MAX } from "./workData.ts"
 
 // ---------------------------------------------------------------------------
@@ -32,13 +32,13 @@ export const workDisableInc = (
   work: WorkState,
   warnIdle?: (message: string) => void
 ): boolean => {
-  if (work.disable >= WORK_OFFQ_DISABLE_MAX) {
+  if (workDisableCount(work) >= WORK_OFFQ_DISABLE_MAX) {
     const message = `workqueue: work disable count overflowed ("${work.name}")`
     if (sys !== undefined) sys.warnOnce(`disable-overflow:${work.name}`, message)
     else warnIdle?.(message)
     return false
   }
-  work.disable++
+  workExtra(work).disable++
   return true
 }
 
@@ -62,14 +62,15 @@ export const enableWorkUnsafe = (
   work: WorkState,
   warnIdle: (message: string) => void
 ): boolean => {
-  if (work.disable === 0) {
+  const extra = work.extra
+  if (extra === undefined || extra.disable === 0) {
     const message = `workqueue: work disable count underflowed ("${work.name}")`
     if (sys !== undefined) sys.warnOnce(`disable-underflow:${work.name}`, message)
     else warnIdle(message)
     return true
   }
   const held = cancellingSyncs.get(work)
-  if (held !== undefined && work.disable <= held && sys !== undefined) {
+  if (held !== undefined && extra.disable <= held && sys !== undefined) {
     const wq = work.current?.currentPwq?.wq.name ?? work.pwq?.wq.name ?? "(none)"
     sys.warnOnce(
       `enable-during-cancel:${work.name}`,
@@ -79,7 +80,7 @@ export const enableWorkUnsafe = (
     )
     return false
   }
-  return --work.disable === 0
+  return --extra.disable === 0
 }
 
 /**
@@ -113,7 +114,7 @@ export const cancelWorkSync = (
       Effect.sync(() => {
         // enable_work(): an unbalanced enable meanwhile was refused (enableWorkUnsafe), so the count still holds
         // this +1; the guard only keeps it from going below zero
-        if (held && work.disable > 0) work.disable--
+        if (held && workDisableCount(work) > 0) work.extra!.disable--
         if (held) {
           const n = cancellingSyncs.get(work)! - 1
           if (n === 0) cancellingSyncs.delete(work)
@@ -134,4 +135,4 @@ const cancellingSyncs = new Map<WorkState, number>()
  * by a `cancelSync` in progress, else `"Disabled"`. @internal
  */
 export const refusalReason = (work: WorkState): "Disabled" | "Cancelling" =>
-  work.disable > 0 && work.disable === (cancellingSyncs.get(work) ?? 0) ? "Cancelling" : "Disabled"
+  workDisableCount(work) > 0 && workDisableCount(work) === (cancellingSyncs.get(work) ?? 0) ? "Cancelling" : "Disabled"

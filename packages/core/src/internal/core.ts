@@ -18,6 +18,7 @@ import * as Fiber from "effect/Fiber"
 import * as Metric from "effect/Metric"
 import * as WorkqueueError from "./error.ts"
 import { WQ_FREEZABLE } from "./flags.ts"
+import type { WorkList } from "./list.ts"
 import { entityOf } from "./scheduler.ts"
 import {
   CurrentCpu,
@@ -489,7 +490,7 @@ export const grabPendingHoldSlot = (sys: System, work: WorkState): boolean | Pwq
     return true
   }
   const wasInactive = (work.data & WORK_INACTIVE) !== 0
-  work.list!.remove(work)
+  workList(sys, work, pwq).remove(work)
   work.pwq = undefined
   work.data &= ~(WORK_PENDING | WORK_INACTIVE)
   if (!wasInactive) pwq.nrActive--
@@ -503,6 +504,31 @@ export const grabPendingHoldSlot = (sys: System, work: WorkState): boolean | Pwq
   }
   wqDecNrInFlight(pwq.wq, workColor(work))
   return wasInactive ? true : pwq
+}
+
+/**
+ * The list a queued item (PENDING, on `pwq`) is on: its pwq's inactive list if WORK_INACTIVE, a worker's scheduled
+ * list if it was assigned to one (`System.scheduledOn`, which it then leaves), else its pool's worklist.
+ */
+const workList = (sys: System, work: WorkState, pwq: Pwq): WorkList<WorkState> => {
+  if ((work.data & WORK_INACTIVE) !== 0) return pwq.inactive
+  const worker = sys.scheduledOn.get(work)
+  if (worker === undefined) return pwq.pool.worklist
+  sys.scheduledOn.delete(work)
+  return worker.scheduled
+}
+
+/** `assign_work()`: put `work` on `worker`'s scheduled list (a collision, or the rescuer's batch). */
+export const scheduleOn = (sys: System, worker: Worker, work: WorkState): void => {
+  worker.scheduled.push(work)
+  sys.scheduledOn.set(work, worker)
+}
+
+/** Take the first item off `worker`'s scheduled list, if any. */
+export const takeScheduled = (sys: System, worker: Worker): WorkState | undefined => {
+  const work = worker.scheduled.shift()
+  if (work !== undefined) sys.scheduledOn.delete(work)
+  return work
 }
 
 /** Put an item being armed on `wq`'s armed list (newest first); sets `timerWq`. */

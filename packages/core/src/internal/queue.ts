@@ -19,7 +19,7 @@ import {
   wqTimerLink,
   wqTimerUnlink
 } from "./core.ts"
-import { type DelayedWorkState, type System, type WorkqueueState, type WorkState } from "./state.ts"
+import { type DelayedWorkState, type System, workDisableCount, type WorkqueueState, type WorkState } from "./state.ts"
 import {
   armRefusal,
   callerCpuRejection,
@@ -57,7 +57,7 @@ export const queueWorkOn = (
     bad = checkCaller(sys, wq, cpu, work)
   }
   if (bad !== undefined) return bad
-  if (workIsPending(work) || work.disable > 0) return false
+  if (workIsPending(work) || workDisableCount(work) > 0) return false
   const rejected = queueRejection(wq)
   if (rejected !== undefined) return rejected
   if (bounded && wqPendingFull(wq)) return queueFull(wq)
@@ -159,7 +159,7 @@ export const queueDelayedWorkOn = (
 ): QueueResult => {
   const ms = checkArmCaller(sys, wq, cpu, dwork, millis)
   if (typeof ms !== "number") return ms
-  if (workIsPending(dwork) || dwork.disable > 0) return false
+  if (workIsPending(dwork) || workDisableCount(dwork) > 0) return false
   const refused = armRefusal(wq, ms)
   if (refused !== undefined) return refused
   if (bounded && wqPendingFull(wq)) return queueFull(wq)
@@ -183,7 +183,7 @@ export const modDelayedWorkOn = (
 ): QueueResult => {
   const ms = checkArmCaller(sys, wq, cpu, dwork, millis)
   if (typeof ms !== "number") return ms
-  if (dwork.disable > 0) return false
+  if (workDisableCount(dwork) > 0) return false
   const refused = armRefusal(wq, ms)
   if (refused !== undefined) return refused
   // re-arming an item already pending on this same workqueue adds nothing; an item new here (idle, or pending on

@@ -36,9 +36,25 @@ import * as Scheduler from "effect/Scheduler"
 import * as Tracer from "effect/Tracer"
 import type * as WorkqueueMetrics from "../WorkqueueMetrics.ts"
 import type * as WorkqueueSystem from "../WorkqueueSystem.ts"
-import { List, type Node } from "./list.ts"
+import { type Link, type List, type Node, WorkList } from "./list.ts"
 import { type SchedEntity, WorkqueueScheduler } from "./scheduler.ts"
 import { makeTimerNode, TimerBase, TimerFiber, type TimerNode } from "./timer.ts"
+
+/**
+ * The prototype of Effect's live Clock (its default `Clock` service), to recognise it: its nanoseconds are the
+ * monotonic clock from an origin anchored on `Date.now()`, so `System.fineNow` may extrapolate them with
+ * `performance.now()`. Undefined if it cannot be told (then every Clock is read on every call).
+ */
+const liveClockProto: object | undefined = (() => {
+  try {
+    return typeof performance?.now === "function" ? Object.getPrototypeOf(Clock.Clock.defaultValue()) : undefined
+  } catch {
+    return undefined
+  }
+})()
+
+/** How long (ms of `performance.now()`) `System.fineNow` extrapolates one reading of the live Clock. */
+const FINE_RESYNC_MS = 10
 
 /** A waiter on a completion: resumed once. @internal */
 export type Waiter = (value: boolean) => void
@@ -51,22 +67,47 @@ export type Waiter = (value: boolean) => void
  * The engine's `work_struct`. The public `Work` value *is* this object (one allocation per item).
  * @internal
  */
-export interface WorkState extends Node {
-  readonly fn: (self: any) => Effect.Effect<void, unknown, unknown> // I: the handler factory (work->func)
+export interface WorkState extends Link {
+  readonly fn: (self: any, item?: any) => Effect.Effect<void, unknown, unknown> // I: the handler factory (work->func):
+  //                                   called with the item, or with its datum and the item when `hasDatum`
   readonly ctx: Context.Context<never> // I: the services captured by `Work.make`
-  readonly ownName: string | undefined // I: the name given to `make`, if any
-  readonly name: string // I, on the prototype: `ownName`, else the handler's name, else "work" / "delayed_work"
+  readonly name: string // I, on the prototype: `extra.name`, else the handler's name, else "work" / "delayed_work"
   readonly isDelayed: boolean // I, on the prototype
+  readonly hasDatum: boolean // I, on the prototype: a `DataWorkState` (`Work.makeWith`)
   data: number // L: the work->data word, every bit listed in `workData.ts`
-  disable: number // L: the off-queue disable count (`disable_work`)
+  extra: WorkExtra | undefined // L: the rarely used fields, made by `make` for a named item or by the first
+  //                              disable_work() (`workExtra`); once made, kept for the item's life
   pwq: Pwq | undefined // L: the pwq it is queued on, while PENDING and on a list
   current: Worker | undefined // L: the worker executing it now (the busy hash, inverted)
   system: System | undefined // L: the system it belongs to: set by its first successful queueing or arming; another
   //                               system may take it only once that one has closed (`validate.ts` `foreignSystem`)
 }
 
+/** A work item made by `Work.makeWith`: its handler is shared, and gets this datum. @internal */
+export interface DataWorkState extends WorkState {
+  readonly datum: unknown // I: what `fn` gets, with the item
+}
+
+/**
+ * The fields of a work item that most items never use, in one object made on first use (`workExtra`), so an item
+ * without them is four fields smaller. @internal
+ */
+export interface WorkExtra {
+  readonly name: string | undefined // I: the name given to `make`, if any
+  disable: number // L: the off-queue disable count (`disable_work`; the kernel keeps it in the off-queue data bits)
+}
+
+/** The item's `WorkExtra`, made now if it has none (a disable count's first use). @internal */
+export const workExtra = (work: WorkState): WorkExtra => (work.extra ??= { name: undefined, disable: 0 })
+
+/** The off-queue disable count (`disable_work`): 0 for an item without a `WorkExtra`. @internal */
+export const workDisableCount = (work: WorkState): number => (work.extra === undefined ? 0 : work.extra.disable)
+
 /** The engine's `delayed_work`: a work item that is also a timer node. @internal */
 export interface DelayedWorkState extends WorkState, TimerNode {
+  // its links serve the timer buckets (a `List`: `list` says which bucket, "armed") and, once queued, a `WorkList`
+  next: Node | undefined // L
+  prev: Node | undefined // L
   timerWq: WorkqueueState | undefined // L: dwork->wq, set when a non-zero delay is armed (dwork->cpu: data bits)
   armedPrev: DelayedWorkState | undefined // L: links in timerWq's armed list (`timerCount.head`), while armed
   armedNext: DelayedWorkState | undefined // L
@@ -174,7 +215,7 @@ export interface Pwq {
   readonly pool: Pool // I
   readonly cpu: number // I: the CPU slot (-1 for the unbound dfl_pwq)
   nrActive: number // L: active items (worklist + running), <= wq.maxActive
-  readonly inactive: List<WorkState> // L: held back by max_active, freezing
+  readonly inactive: WorkList<WorkState> // L: held back by max_active, freezing
   readonly stats: PwqStats // L
   mayday: boolean // L: on its pool's mayday list
 }
@@ -192,7 +233,7 @@ export interface Pool {
   readonly kind: PoolKind // I
   readonly cpu: number // I: -1 for unbound
   readonly highpri: boolean // I: nice -20
-  readonly worklist: List<WorkState> // L: active items waiting for a worker, FIFO shared by every wq of the pool
+  readonly worklist: WorkList<WorkState> // L: active items waiting for a worker, FIFO shared by every wq of the pool
   readonly workers: Set<Worker> // L
   readonly idle: Array<Worker> // L: idle workers, LIFO (the kernel's idle_list)
   nrRunning: number // L: concurrency-managed workers busy and not sleeping (pool->nr_running)
@@ -228,7 +269,8 @@ export interface Worker extends SchedEntity {
   currentStart: number // L: ms on the Clock when the current item started
   sleeping: boolean // L: suspended inside the current item (left nr_running)
   counted: boolean // L: counted in pool.nrRunning
-  readonly scheduled: List<WorkState> // L: items assigned to this worker (non-reentrance collisions)
+  readonly scheduled: WorkList<WorkState> // L: items assigned to this worker (non-reentrance collisions, the
+  //                                           rescuer's batch); each is in `System.scheduledOn` while there
   runFlushers: Array<Waiter> | undefined // L: flush_work/cancel_sync waiters on the running instance
   lastDesc: string // L: the last workqueue it ran for (comm "-desc")
   idleSince: number // L: ms on the Clock when it went idle
@@ -318,7 +360,7 @@ export const makePwq = (wq: WorkqueueState, pool: Pool, cpu: number): Pwq => ({
   pool,
   cpu,
   nrActive: 0,
-  inactive: new List<WorkState>(),
+  inactive: new WorkList<WorkState>(),
   stats: makeStats(),
   mayday: false
 })
@@ -390,10 +432,23 @@ export class System {
   shuttingDown = false // WQ: set once by beginShutdown, never cleared: outside queueing fails with Draining
   readonly scheduler: WorkqueueScheduler // I
   readonly clock: Clock.Clock // I
+  /**
+   * I: `clock` is Effect's live Clock, whose nanoseconds run on the monotonic clock `performance.now()` reads too
+   * (`fineNow` extrapolates them between readings); false for any other Clock (`TestClock`, a user's).
+   */
+  private readonly liveClock: boolean
+  private fineAnchor = 0 // L: a `fineNow` reading of the Clock's nanoseconds, taken right after `perfAnchor`
+  private perfAnchor = -Infinity // L: `performance.now()` just before `fineAnchor` was read; -Infinity: none
   readonly baseCtx: Context.Context<never> // I: context of every worker fiber
   readonly timers: TimerBase // L
   readonly timerFiber: TimerFiber // I: fires `timers` (timer.ts)
   readonly workFlushers = new Map<WorkState, Array<Waiter>>() // L: flush_work waiters on queued instances
+  /**
+   * L: the worker whose scheduled list holds each item on one (a work item has no list pointer: on no scheduled
+   * list, a queued item is on its pwq's inactive list if WORK_INACTIVE, else on its pool's worklist). Written only
+   * by `scheduleOn` / `takeScheduled` and a grab (`core.ts`); rare: collisions and the rescuer's batches.
+   */
+  readonly scheduledOn = new Map<WorkState, Worker>()
   readonly freezeWaiters: Array<Waiter> = [] // L
   readonly allWorkers = new Set<Worker>() // L
   private readonly runCtxCache = new WeakMap<Context.Context<never>, Context.Context<never>>() // L
@@ -413,6 +468,7 @@ export class System {
     this.scheduler = new WorkqueueScheduler(parent, options.cpuIntensiveSliceMs, this.options.cpuClock)
     this.scheduler.readClock = () => this.clock.currentTimeMillisUnsafe()
     this.clock = Context.get(ctx, Clock.Clock)
+    this.liveClock = liveClockProto !== undefined && Object.getPrototypeOf(this.clock) === liveClockProto
     this.timers = new TimerBase(this.clock.currentTimeMillisUnsafe())
     this.baseCtx = Context.add(Context.omit(Tracer.ParentSpan, CurrentCpu)(ctx), Scheduler.Scheduler, this.scheduler)
     this.timerFiber = new TimerFiber(
@@ -454,9 +510,31 @@ export class System {
    * readings are exact; `TestClock` keeps both equal); else `now()` (a Clock whose nanoseconds say nothing).
    */
   fineNow(): number {
+    if (this.liveClock) {
+      // between readings of the live Clock, its nanoseconds advance exactly as `performance.now()` (the same
+      // monotonic clock): one Clock reading per FINE_RESYNC_MS instead of one per arm (a reading builds several
+      // BigInts: ~130 ns against ~35). The anchor's `performance.now()` is read first, so an extrapolation is
+      // never below the Clock (a timer armed from it is never early); re-read often enough to follow the Clock
+      // when it re-anchors on a jump of the wall clock.
+      const p = performance.now()
+      if (p - this.perfAnchor < FINE_RESYNC_MS) return this.fineAnchor + (p - this.perfAnchor)
+      const fine = this.clockFine()
+      if (fine !== undefined) {
+        this.perfAnchor = p
+        this.fineAnchor = fine
+        return fine
+      }
+      this.perfAnchor = -Infinity
+      return this.clock.currentTimeMillisUnsafe()
+    }
+    return this.clockFine() ?? this.clock.currentTimeMillisUnsafe()
+  }
+
+  /** The Clock's nanoseconds, in ms, if they agree with its milliseconds to within one (see `fineNow`). */
+  private clockFine(): number | undefined {
     const ms = this.clock.currentTimeMillisUnsafe()
     const fine = Number(this.clock.currentTimeNanosUnsafe()) / 1e6
-    return Math.abs(fine - ms) < 1 ? fine : ms
+    return Math.abs(fine - ms) < 1 ? fine : undefined
   }
 
   /** The Clock, or inside a scheduler pump the pump's stamp (the same time, without a clock read). */
@@ -472,7 +550,7 @@ export class System {
       kind,
       cpu,
       highpri,
-      worklist: new List<WorkState>(),
+      worklist: new WorkList<WorkState>(),
       workers: new Set(),
       idle: [],
       nrRunning: 0,

@@ -49,7 +49,7 @@ export const WORK_CPU_MASK = 0x7ff
 const WORK_EXEC_SHIFT = 19
 /** One running instance in the exec count. @internal */
 export const WORK_EXEC_ONE = 1 << WORK_EXEC_SHIFT
-/** `WORK_OFFQ_DISABLE_MAX`: the cap of `WorkState.disable` (a separate field here, not data bits). @internal */
+/** `WORK_OFFQ_DISABLE_MAX`: the cap of the disable count (`WorkExtra.disable`, not data bits). @internal */
 export const WORK_OFFQ_DISABLE_MAX = 65535
 
 /** The flush colour it was queued with. @internal */

@@ -21,6 +21,8 @@ import {
   poolRequestProbe,
   pwqDecNrActive,
   removeFrom,
+  scheduleOn,
+  takeScheduled,
   tooManyWorkers,
   workerSleeping,
   workersExecuting,
@@ -30,9 +32,10 @@ import {
 } from "./core.ts"
 import { wqCpuIntensiveReport, wqWatchdogTimerFn } from "./diagnostics.ts"
 import { WQ_CPU_INTENSIVE } from "./flags.ts"
-import { List } from "./list.ts"
+import { WorkList } from "./list.ts"
 import { ClassBh, ClassBhHighpri, ClassCpuIntensive, ClassHighpri, ClassNormal, EntityKey } from "./scheduler.ts"
 import {
+  type DataWorkState,
   type Pool,
   type RunToken,
   System,
@@ -112,7 +115,7 @@ const makeWorker = (
     currentStart: 0,
     sleeping: false,
     counted: false,
-    scheduled: new List<WorkState>(),
+    scheduled: new WorkList<WorkState>(),
     runFlushers: undefined,
     lastDesc: "",
     idleSince: 0,
@@ -188,7 +191,7 @@ const workerDied = (sys: System, worker: Worker, exit: Exit.Exit<unknown, unknow
     worker.counted = false
     pool.nrRunning--
   }
-  for (let item = worker.scheduled.shift(); item !== undefined; item = worker.scheduled.shift()) {
+  for (let item = takeScheduled(sys, worker); item !== undefined; item = takeScheduled(sys, worker)) {
     pool.worklist.push(item)
   }
   worker.state = "Dying"
@@ -291,9 +294,9 @@ const wqWorkerTick = (sys: System, worker: Worker, ms: number, ended: boolean): 
 // ---------------------------------------------------------------------------
 
 /** Pick the next item for `worker`, or undefined to go idle. One L step. */
-const workerNextWork = (worker: Worker, afterWake: boolean): WorkState | undefined => {
+const workerNextWork = (sys: System, worker: Worker, afterWake: boolean): WorkState | undefined => {
   const pool = worker.pool
-  const scheduled = worker.scheduled.shift()
+  const scheduled = worker.scheduled.length === 0 ? undefined : takeScheduled(sys, worker)
   if (scheduled !== undefined) return scheduled
   if (!afterWake && !keepWorking(pool)) return undefined
   for (let work = pool.worklist.head; work !== undefined; work = pool.worklist.head) {
@@ -301,7 +304,7 @@ const workerNextWork = (worker: Worker, afterWake: boolean): WorkState | undefin
     // assign_work(): the same item running on another worker of this pool runs there next (non-reentrance)
     const collision = findWorkerExecuting(pool, work)
     if (collision !== undefined && collision !== worker) {
-      collision.scheduled.push(work)
+      scheduleOn(sys, collision, work)
       continue
     }
     return work
@@ -508,7 +511,7 @@ const workerLoop = (sys: System, worker: Worker): Effect.Effect<void> => {
   })
   const step: Effect.Effect<void> = Effect.withFiber((fiber) => nextStep(fiber))
   const nextStep = (fiber: Fiber.Fiber<unknown, unknown>): Effect.Effect<void> => {
-    const work = workerNextWork(worker, afterWake)
+    const work = workerNextWork(sys, worker, afterWake)
     if (afterWake) {
       afterWake = false
       worker.pool.nrWaking--
@@ -568,7 +571,7 @@ const makeRunner = (
     if (fiber.context !== ctx) fiber.setContext(ctx)
     let handler: Effect.Effect<void, unknown, unknown>
     try {
-      handler = work.fn(work)
+      handler = work.hasDatum ? work.fn((work as DataWorkState).datum, work) : work.fn(work)
     } catch (defect) {
       handler = Effect.die(defect)
     }
@@ -679,7 +682,7 @@ export const initRescuer = (sys: System, wq: WorkqueueState): void => {
 /** The rescuer takes its own wq's active items off a pool in mayday (at most RESCUER_BATCH per turn). */
 const rescuerNextWork = (sys: System, rescuer: Worker): WorkState | undefined => {
   const wq = rescuer.rescuerOf!
-  const scheduled = rescuer.scheduled.shift()
+  const scheduled = takeScheduled(sys, rescuer)
   if (scheduled !== undefined) return scheduled
   for (const pool of sys.pools) {
     for (let i = 0; i < pool.maydays.length; i++) {
@@ -696,9 +699,9 @@ const rescuerNextWork = (sys: System, rescuer: Worker): WorkState | undefined =>
           // assign_work(): an item still running on a worker of this pool runs there next, not here
           const collision = findWorkerExecuting(pool, work)
           if (collision !== undefined) {
-            collision.scheduled.push(work)
+            scheduleOn(sys, collision, work)
           } else {
-            rescuer.scheduled.push(work)
+            scheduleOn(sys, rescuer, work)
             n++
           }
         }
@@ -708,7 +711,7 @@ const rescuerNextWork = (sys: System, rescuer: Worker): WorkState | undefined =>
         pwq.mayday = true
         pool.maydays.push(pwq)
       }
-      const first = rescuer.scheduled.shift()
+      const first = takeScheduled(sys, rescuer)
       if (first !== undefined) return first
     }
   }

@@ -25,7 +25,26 @@ export const WorkTypeIdKey = WorkTypeId
 export const TypeId = "~effect-workqueue/Workqueue"
 
 /** `Workqueue.isWorkqueue` */
-export const isWorkqueue = (u: unknown): u is Workqueue => Engine.hasMark(u, TypeId)
+export const isWorkqueue = (u: unknown): u is Workqueue => {
+  // `Engine.hasMark`, with an `in` test of its own: a shared one sees every kind of value (workqueues, four kinds
+  // of item, jobs...) and goes megamorphic, a generic lookup on every queueing call
+  if (typeof u !== "object" || u === null) return false
+  try {
+    return TypeId in u
+  } catch {
+    return false
+  }
+}
+
+/** Is `u` a work item (any kind)? `Engine.hasMark(u, WorkTypeId)` with its own `in` test (see `isWorkqueue`). */
+const isWorkItem = (u: unknown): boolean => {
+  if (typeof u !== "object" || u === null) return false
+  try {
+    return WorkTypeId in u
+  } catch {
+    return false
+  }
+}
 
 const WorkqueueProto = {
   [TypeId]: TypeId,
@@ -68,7 +87,13 @@ export const toStateOrThrow = (wq: unknown): WorkqueueState => {
   return wq as unknown as WorkqueueState
 }
 
-export const makeHandle = (state: WorkqueueState): WorkqueueState => Object.assign(Object.create(WorkqueueProto), state)
+/**
+ * The public handle is the state itself, given the workqueue prototype: the literal keeps its fast properties (one
+ * hidden class, fields in the object). Copying its 26 fields into `Object.create(WorkqueueProto)` with
+ * `Object.assign` had turned every workqueue into a dictionary-mode object, one hash lookup per field read on every
+ * queueing and every item's start and end.
+ */
+export const makeHandle = (state: WorkqueueState): WorkqueueState => Object.setPrototypeOf(state, WorkqueueProto)
 
 export const allocUnsafe = (
   sys: Engine.System,
@@ -113,7 +138,7 @@ export const badArguments = (
       `a CPU is required (a number), got ${Engine.show(cpu)} (the call without On has none)`
     )
   }
-  if (!Engine.hasMark(work, WorkTypeId) || (delayed && (work as { isDelayed?: unknown }).isDelayed !== true)) {
+  if (!isWorkItem(work) || (delayed && (work as { isDelayed?: unknown }).isDelayed !== true)) {
     return WorkqueueError.make(
       "InvalidArgument",
       toState(wq).name,
