@@ -156,7 +156,7 @@ interface JobState<A, E> {
   readonly step: ((now: number, input: unknown) => Pull.Pull<[unknown, Duration.Duration], never, unknown>) | undefined // I
   dwork: DelayedWork.DelayedWork // I (set right after make)
   attempts: number // handler: attempts started so far
-  fiber: Fiber.Fiber<A, E> | undefined // handler: the running attempt's fiber
+  fiber: Fiber.Fiber<A, E> | undefined // handler: the running attempt's (or schedule step's) fiber
   cancelled: boolean // cancel: no further attempt may start or be scheduled
   done: boolean // handler / cancel: the final Exit is set (and the deferred, if made, completed)
   exit: Exit.Exit<A, E> | undefined // handler / cancel: the final Exit, set with `done`
@@ -164,16 +164,35 @@ interface JobState<A, E> {
 }
 
 /**
- * The job whose attempt or dead-letter handler the current fiber runs for (inherited by the fibers it forks), so
- * that `cancel` / `await` on its own job answer at once instead of waiting for themselves.
+ * One run of a job's code: an attempt, or its dead-letter handler. It is the job's identity for the fibers that
+ * run forks, **while the run lasts** (as the engine's `RunToken` for a work item): a fiber forked by an attempt
+ * that outlives it is not that attempt any more, so `cancel` / `await` from it act on the job as from anywhere.
  */
-const CurrentJob = Context.Reference<JobState<any, any> | undefined>("effect-workqueue/Job/CurrentJob", {
+class JobRun {
+  readonly state: JobState<any, any>
+  // handler: cleared in one synchronous step once the run has ended (the attempt's fiber awaited, children
+  // included; the dead-letter handler returned), never set again
+  live = true
+  constructor(state: JobState<any, any>) {
+    this.state = state
+  }
+}
+
+/**
+ * The run (attempt or dead-letter handler) the current fiber belongs to, inherited by the fibers it forks, so
+ * that `cancel` / `await` on its own job answer at once instead of waiting for themselves. Only a live run
+ * counts (`isCurrentJob`): the reference itself is inherited for ever.
+ */
+const CurrentJob = Context.Reference<JobRun | undefined>("effect-workqueue/Job/CurrentJob", {
   defaultValue: () => undefined
 })
 
+/** Does the current fiber belong to a run of this job that is still going on? */
 const isCurrentJob = (state: JobState<any, any>): boolean => {
   const fiber = Fiber.getCurrent()
-  return fiber !== undefined && Context.get(fiber.context, CurrentJob) === state
+  if (fiber === undefined) return false
+  const run = Context.get(fiber.context, CurrentJob)
+  return run !== undefined && run.live && run.state === state
 }
 
 /**
@@ -680,7 +699,10 @@ const runAttempt = <A, E, R>(
   body: unknown
 ): Effect.Effect<void, never, R> =>
   Effect.suspend(() => {
-    if (state.done || state.cancelled) return Effect.void
+    if (state.done) return Effect.void
+    // cancelled after its item left the queue, before this step: `cancel` found nothing pending and nothing
+    // running and waits for the result — the job ends here, interrupted
+    if (state.cancelled) return complete(state, Exit.interrupt() as Exit.Exit<A, E>)
     state.attempts++
     let attempt: Effect.Effect<A, E | Cause.TimeoutError, R> = Effect.suspend(() =>
       attemptEffect(state.workqueue, body, { id: state.id, attempts: state.attempts })
@@ -702,23 +724,37 @@ const runAttempt = <A, E, R>(
     // The attempt's fiber schedules as the worker it runs for: its class (WQ_HIGHPRI first, WQ_CPU_INTENSIVE
     // time-sliced) and its runnable count (concurrency management sees a runnable job, not a sleeping worker).
     // Tagged in its first synchronous step, before it can schedule anything.
-    attempt = Effect.provideService(attempt, CurrentJob, state)
+    // this attempt's run: the job's identity for the attempt and the fibers it forks, until the attempt has ended
+    const run = new JobRun(state)
+    const inRun = Effect.provideService(attempt, CurrentJob, run)
     const entity = entityOf(Fiber.getCurrent())
-    if (entity !== undefined) {
-      const body = attempt
-      attempt = Effect.withFiber((child) => {
-        ;(child as any)[EntityKey] = entity
-        return body
-      })
-    }
+    attempt = Effect.withFiber((child) => {
+      if (entity !== undefined) (child as any)[EntityKey] = entity
+      // held from the attempt's first step: a `cancel` from a fiber it forks synchronously can interrupt it
+      state.fiber = child as Fiber.Fiber<A, E | Cause.TimeoutError>
+      return inRun
+    })
     return Effect.flatMap(Effect.forkChild(attempt, { startImmediately: true }), (fiber) => {
       state.fiber = fiber
-      return Effect.flatMap(Fiber.await(fiber), (exit) => {
-        state.fiber = undefined
-        return settle(state, exit)
-      })
+      return Effect.flatMap(
+        // the worker's wait interrupted (the worker stopped under it): the attempt, its child, is interrupted too
+        // and nothing would settle the job — it ends interrupted here
+        Effect.onInterrupt(Fiber.await(fiber), () => ended(state, run, Exit.interrupt() as Exit.Exit<A, E>)),
+        (exit) => {
+          state.fiber = undefined
+          run.live = false // one step with `settle`'s reads: from now on no fiber of the attempt is the job
+          return settle(state, exit)
+        }
+      )
     })
   })
+
+/** The worker's wait for an attempt was interrupted: the run is over, the job ends with `exit`. */
+const ended = <A, E>(state: JobState<A, E>, run: JobRun, exit: Exit.Exit<A, E>): Effect.Effect<void> => {
+  state.fiber = undefined
+  run.live = false
+  return complete(state, exit)
+}
 
 const settle = <A, E>(state: JobState<A, E>, exit: Exit.Exit<A, E>): Effect.Effect<void> => {
   // an attempt that ended interrupted (cancelled, or interrupting itself) is not a dead letter, nor retried
@@ -758,15 +794,20 @@ const settle = <A, E>(state: JobState<A, E>, exit: Exit.Exit<A, E>): Effect.Effe
 }
 
 const complete = <A, E>(state: JobState<A, E>, exit: Exit.Exit<A, E>): Effect.Effect<void> =>
-  Effect.sync(() => {
-    if (state.done) return
-    state.done = true
-    state.exit = exit
-    if (state.deferred !== undefined) Deferred.doneUnsafe(state.deferred, exit)
-  })
+  Effect.sync(() => completeUnsafe(state, exit))
+
+/** Set the final Exit, once (the first one wins), and complete the waiters' deferred if one was made. */
+const completeUnsafe = <A, E>(state: JobState<A, E>, exit: Exit.Exit<A, E>): void => {
+  if (state.done) return
+  state.done = true
+  state.exit = exit
+  if (state.deferred !== undefined) Deferred.doneUnsafe(state.deferred, exit)
+}
 
 const finalFailure = <A, E>(state: JobState<A, E>, exit: Exit.Exit<A, E>): Effect.Effect<void> => {
   const cause = (exit as Exit.Failure<A, E>).cause
+  // the handler's run: `await` from it (or a fiber it forks, while it runs) answers with the final Exit
+  const run = new JobRun(state)
   const handler = state.options.deadLetter as ((letter: DeadLetter<E>) => Effect.Effect<void, unknown>) | undefined
   const letter = Effect.andThen(
     count("deadLetters", state),
@@ -778,7 +819,7 @@ const finalFailure = <A, E>(state: JobState<A, E>, exit: Exit.Exit<A, E>): Effec
               handler({ id: state.id, workqueue: state.workqueue, attempts: state.attempts, cause })
             ),
             CurrentJob,
-            state
+            run
           ),
           (failure) =>
             Effect.logError(
@@ -799,6 +840,7 @@ const finalFailure = <A, E>(state: JobState<A, E>, exit: Exit.Exit<A, E>): Effec
         letter
       ),
       Effect.sync(() => {
+        run.live = false
         state.lettering = undefined
       })
     ),
@@ -1013,8 +1055,10 @@ export const cancel = <A, E>(job: Job<A, E>): Effect.Effect<boolean, WorkqueueEr
     if (WorkInternal.cancelItemUnsafe(state.dwork as unknown as DelayedWorkState)) {
       return Effect.as(complete(state, Exit.interrupt()), true)
     }
-    // 2. signal the running attempt, 3. wait for it to settle the result; it stopped if its Exit is an interruption
-    // (an attempt that had already ended, its dead letter being handed over, keeps its own Exit: false)
+    // 2. signal the running attempt (or schedule step), 3. wait for the result: each completes it when it ends
+    // (`runAttempt`, `settle`), and with nothing running the job is between two of those steps, which read
+    // `cancelled` first. It stopped if its Exit is an interruption (an attempt that had already ended, its dead
+    // letter being handed over, keeps its own Exit: false)
     const fiber = state.fiber
     const waitDone = Effect.map(Effect.exit(Deferred.await(resultOf(state))), Exit.hasInterrupts)
     return fiber === undefined ? waitDone : Effect.andThen(Fiber.interrupt(fiber), waitDone)

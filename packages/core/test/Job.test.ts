@@ -406,6 +406,80 @@ describe("Job", () => {
       }).pipe(Effect.scoped, Effect.provide(layer))
     )
 
+    it.effect(
+      "a fiber forked by an attempt that outlives it is not the attempt: its cancel during the armed retry ends the job interrupted and returns",
+      () =>
+        Effect.gen(function* () {
+          const wq = yield* Workqueue.make("outlived", { concurrency: 2 })
+          let self: Job.Job<string, unknown> | undefined
+          let childSaw: Exit.Exit<boolean, unknown> | undefined
+          const job = yield* Job.submit(
+            wq,
+            ({ attempts }) =>
+              attempts === 1
+                ? Effect.andThen(
+                    // outlives the attempt, and acts on the job while its retry is armed
+                    Effect.forkDetach(
+                      Effect.andThen(
+                        Effect.sleep(20),
+                        Effect.flatMap(Effect.exit(Effect.suspend(() => Job.cancel(self!))), (exit) =>
+                          Effect.sync(() => (childSaw = exit))
+                        )
+                      )
+                    ),
+                    Effect.fail("first")
+                  )
+                : Effect.succeed("second"),
+            { retrySchedule: Schedule.spaced(100), maxAttempts: 3 }
+          )
+          self = job
+          yield* settle()
+          assert.strictEqual(Workqueue.pendingCountUnsafe(wq), 1, "attempt 1 failed, its retry is armed")
+          yield* TestClock.adjust(20)
+          assert.deepStrictEqual(childSaw, Exit.succeed(true), "the cancel returned: the armed retry was removed")
+          assert.isTrue(Exit.hasInterrupts(Job.pollUnsafe(job)!), "the job has its final Exit, an interruption")
+          assert.strictEqual(Workqueue.pendingCountUnsafe(wq), 0)
+          yield* TestClock.adjust(1000)
+          assert.strictEqual(Job.attemptsUnsafe(job), 1, "no further attempt")
+          assert.isFalse(yield* Job.cancel(job), "a cancel from outside returns at once: already finished")
+        }).pipe(Effect.scoped, Effect.provide(layer))
+    )
+
+    it.effect(
+      "a fiber forked by an attempt that outlives it awaits the job as anyone does: the retry's result, no Deadlock",
+      () =>
+        Effect.gen(function* () {
+          const wq = yield* Workqueue.make("outlived-await", { concurrency: 2 })
+          let self: Job.Job<string, unknown> | undefined
+          let childSaw: Exit.Exit<Exit.Exit<string, unknown>, unknown> | undefined
+          const job = yield* Job.submit(
+            wq,
+            ({ attempts }) =>
+              attempts === 1
+                ? Effect.andThen(
+                    Effect.forkDetach(
+                      Effect.andThen(
+                        Effect.sleep(20),
+                        Effect.flatMap(Effect.exit(Effect.suspend(() => Job.await(self!))), (exit) =>
+                          Effect.sync(() => (childSaw = exit))
+                        )
+                      )
+                    ),
+                    Effect.fail("first")
+                  )
+                : Effect.succeed("second"),
+            { retrySchedule: Schedule.spaced(100), maxAttempts: 3 }
+          )
+          self = job
+          yield* TestClock.adjust(20)
+          assert.isUndefined(childSaw, "it waits for the armed retry")
+          yield* TestClock.adjust(100)
+          yield* settle()
+          assert.deepStrictEqual(childSaw, Exit.succeed(Exit.succeed("second")))
+          assert.deepStrictEqual(yield* Job.await(job), Exit.succeed("second"))
+        }).pipe(Effect.scoped, Effect.provide(layer))
+    )
+
     it.effect("Job.await of its own job from its attempt dies with Deadlock instead of waiting for itself", () =>
       Effect.gen(function* () {
         const wq = yield* Workqueue.make("self-await")
