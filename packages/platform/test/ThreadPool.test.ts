@@ -15,6 +15,7 @@ import {
   exitNow,
   effectNever,
   failing,
+  failsWith,
   fib,
   gate,
   hog,
@@ -210,6 +211,20 @@ describe("ThreadPool", () => {
           const { stats } = ThreadPool.snapshotUnsafe(pool)
           assert.deepStrictEqual([stats.failed, stats.defects, stats.spawned], [1, 0, 1])
         }).pipe(Effect.scoped)
+    )
+
+    it.live("a failure its failure schema takes but does not encode fails with the typed Decode as well", () =>
+      Effect.gen(function* () {
+        const pool = yield* ThreadPool.make({ threads: 1 })
+        assert.strictEqual(yield* Effect.flip(ThreadPool.run(pool, failsWith, "declined")), "declined")
+        const error = yield* Effect.flip(ThreadPool.run(pool, failsWith, "secret"))
+        assert.isTrue(ThreadPool.isThreadPoolError(error), String(error))
+        const typed = error as ThreadPool.ThreadPoolError
+        assert.strictEqual(typed.reason, "Decode")
+        assert.strictEqual(typed.task, "failsWith")
+        assert.include(typed.message, "failure schema")
+        assert.include(typed.message, "a secret cannot leave the thread")
+      }).pipe(Effect.scoped)
     )
 
     it.live("a result structured clone refuses is a defect; the thread stays usable", () =>
