@@ -495,6 +495,30 @@ describe("Job", () => {
         }).pipe(Effect.scoped, Effect.provide(layer))
     )
 
+    it.effect("a fiber the attempt forks in its first synchronous step cancels the attempt too: the job ends", () => {
+      let release: Effect.Effect<void> = Effect.void
+      return Effect.gen(function* () {
+        const gate = yield* makeGate
+        release = gate.open
+        const wq = yield* Workqueue.make("self-cancel-sync")
+        let self: Job.Job<unknown, unknown> | undefined
+        const job = yield* Job.submit(
+          wq,
+          Effect.andThen(
+            // started at once, before the attempt has yielded (the worker has not yet seen the attempt's fiber)
+            Effect.forkChild(
+              Effect.suspend(() => Job.cancel(self!)),
+              { startImmediately: true }
+            ),
+            gate.await
+          )
+        )
+        self = job
+        const exit = yield* unlessStuck(Job.await(job))
+        assert.isTrue(exit !== "stuck" && Exit.hasInterrupts(exit), "the attempt was interrupted, the job ended")
+      }).pipe(Effect.ensuring(Effect.suspend(() => release)), Effect.scoped, Effect.provide(layer))
+    })
+
     it.effect("Job.await of its own job from its attempt dies with Deadlock instead of waiting for itself", () =>
       Effect.gen(function* () {
         const wq = yield* Workqueue.make("self-await")
