@@ -130,7 +130,11 @@ export interface Options<E> {
   readonly maxAttempts?: number | undefined
   /**
    * Called once with a job that failed for good, before its result completes (so when `Job.await` returns the
-   * failure, the letter has been handled); the handler's own failure is logged, never lost silently.
+   * failure, the letter has been handled); the handler's own failure is logged, never lost silently. It runs in a
+   * fiber of its own, **not on the worker**: it holds no worker and no active slot (the next job of an ordered
+   * workqueue starts while it runs), so a slow handler delays only this job's waiters. `Job.cancel` meanwhile
+   * interrupts it and returns once it has stopped (`false`: the job's Exit stays its final failure), and so
+   * does interrupting `Job.run`; closing the `WorkqueueSystem` waits for it as for a running item.
    */
   readonly deadLetter?: ((letter: DeadLetter<E | Cause.TimeoutError>) => Effect.Effect<void, unknown>) | undefined
   /** At the workqueue's `maxPending`: fail with `QueueFull` (`"fail"`, the default) or wait for room. */
@@ -157,24 +161,45 @@ interface JobState<A, E> {
   readonly body: unknown // I: the job's effect, or the function that makes each attempt's (its item's datum is the state)
   dwork: DelayedWork.DelayedWork // I (set right after make)
   attempts: number // handler: attempts started so far
-  fiber: Fiber.Fiber<A, E> | undefined // handler: the running attempt's fiber
+  fiber: Fiber.Fiber<A, E> | undefined // handler: the running attempt's (or schedule step's) fiber
+  letter: Fiber.Fiber<void> | undefined // handler (set) / the letter's end (cleared): the dead-letter handler's fiber
   cancelled: boolean // cancel: no further attempt may start or be scheduled
-  done: boolean // handler / cancel: the final Exit is set (and the deferred, if made, completed)
-  exit: Exit.Exit<A, E> | undefined // handler / cancel: the final Exit, set with `done`
-  lettering: Exit.Exit<A, E> | undefined // handler: the final Exit while the dead-letter handler runs
+  done: boolean // handler / cancel / the letter's end: the final Exit is set (and the deferred, if made, completed)
+  exit: Exit.Exit<A, E> | undefined // handler / cancel / the letter's end: the final Exit, set with `done`
+  lettering: Exit.Exit<A, E> | undefined // handler (set) / the letter's end (cleared): the final Exit while the
+  //   dead-letter handler runs
 }
 
 /**
- * The job whose attempt or dead-letter handler the current fiber runs for (inherited by the fibers it forks), so
- * that `cancel` / `await` on its own job answer at once instead of waiting for themselves.
+ * One run of a job's code: an attempt, or its dead-letter handler. It is the job's identity for the fibers that
+ * run forks, **while the run lasts** (as the engine's `RunToken` for a work item): a fiber forked by an attempt
+ * that outlives it is not that attempt any more, so `cancel` / `await` from it act on the job as from anywhere.
  */
-const CurrentJob = Context.Reference<JobState<any, any> | undefined>("effect-workqueue/Job/CurrentJob", {
+class JobRun {
+  readonly state: JobState<any, any>
+  // handler: cleared in one synchronous step once the run has ended (the attempt's fiber awaited, children
+  // included; the dead-letter fiber's observer), never set again
+  live = true
+  constructor(state: JobState<any, any>) {
+    this.state = state
+  }
+}
+
+/**
+ * The run (attempt or dead-letter handler) the current fiber belongs to, inherited by the fibers it forks, so
+ * that `cancel` / `await` on its own job answer at once instead of waiting for themselves. Only a live run
+ * counts (`isCurrentJob`): the reference itself is inherited for ever.
+ */
+const CurrentJob = Context.Reference<JobRun | undefined>("effect-workqueue/Job/CurrentJob", {
   defaultValue: () => undefined
 })
 
+/** Does the current fiber belong to a run of this job that is still going on? */
 const isCurrentJob = (state: JobState<any, any>): boolean => {
   const fiber = Fiber.getCurrent()
-  return fiber !== undefined && Context.get(fiber.context, CurrentJob) === state
+  if (fiber === undefined) return false
+  const run = Context.get(fiber.context, CurrentJob)
+  return run !== undefined && run.live && run.state === state
 }
 
 /**
@@ -207,7 +232,15 @@ class JobHandle {
       _id: "Job",
       id: state.id,
       workqueue: state.workqueue,
-      state: state.done ? "done" : state.fiber !== undefined ? "running" : state.cancelled ? "cancelling" : "pending",
+      state: state.done
+        ? "done"
+        : state.fiber !== undefined
+          ? "running"
+          : state.letter !== undefined
+            ? "dead-letter"
+            : state.cancelled
+              ? "cancelling"
+              : "pending",
       attempts: state.attempts
     }
   }
@@ -231,6 +264,7 @@ class JobImpl<A, E> implements JobState<A, E> {
   dwork: DelayedWork.DelayedWork = undefined as unknown as DelayedWork.DelayedWork
   attempts = 0
   fiber: Fiber.Fiber<A, E> | undefined = undefined
+  letter: Fiber.Fiber<void> | undefined = undefined
   cancelled = false
   done = false
   exit: Exit.Exit<A, E> | undefined = undefined
@@ -685,7 +719,10 @@ const runAttempt = <A, E, R>(
   body: unknown
 ): Effect.Effect<void, never, R> =>
   Effect.suspend(() => {
-    if (state.done || state.cancelled) return Effect.void
+    if (state.done) return Effect.void
+    // cancelled after its item left the queue, before this step: `cancel` found nothing pending and nothing
+    // running and waits for the result — the job ends here, interrupted
+    if (state.cancelled) return complete(state, Exit.interrupt() as Exit.Exit<A, E>)
     state.attempts++
     let attempt: Effect.Effect<A, E | Cause.TimeoutError, R> = Effect.suspend(() =>
       attemptEffect(state.workqueue, body, { id: state.id, attempts: state.attempts })
@@ -707,23 +744,37 @@ const runAttempt = <A, E, R>(
     // The attempt's fiber schedules as the worker it runs for: its class (WQ_HIGHPRI first, WQ_CPU_INTENSIVE
     // time-sliced) and its runnable count (concurrency management sees a runnable job, not a sleeping worker).
     // Tagged in its first synchronous step, before it can schedule anything.
-    attempt = Effect.provideService(attempt, CurrentJob, state)
+    // this attempt's run: the job's identity for the attempt and the fibers it forks, until the attempt has ended
+    const run = new JobRun(state)
+    const inRun = Effect.provideService(attempt, CurrentJob, run)
     const entity = entityOf(Fiber.getCurrent())
-    if (entity !== undefined) {
-      const body = attempt
-      attempt = Effect.withFiber((child) => {
-        ;(child as any)[EntityKey] = entity
-        return body
-      })
-    }
+    attempt = Effect.withFiber((child) => {
+      if (entity !== undefined) (child as any)[EntityKey] = entity
+      // held from the attempt's first step: a `cancel` from a fiber it forks synchronously can interrupt it
+      state.fiber = child as Fiber.Fiber<A, E | Cause.TimeoutError>
+      return inRun
+    })
     return Effect.flatMap(Effect.forkChild(attempt, { startImmediately: true }), (fiber) => {
       state.fiber = fiber
-      return Effect.flatMap(Fiber.await(fiber), (exit) => {
-        state.fiber = undefined
-        return settle(state, exit)
-      })
+      return Effect.flatMap(
+        // the worker's wait interrupted (the worker stopped under it): the attempt, its child, is interrupted too
+        // and nothing would settle the job — it ends interrupted here
+        Effect.onInterrupt(Fiber.await(fiber), () => ended(state, run, Exit.interrupt() as Exit.Exit<A, E>)),
+        (exit) => {
+          state.fiber = undefined
+          run.live = false // one step with `settle`'s reads: from now on no fiber of the attempt is the job
+          return settle(state, exit)
+        }
+      )
     })
   })
+
+/** The worker's wait for an attempt was interrupted: the run is over, the job ends with `exit`. */
+const ended = <A, E>(state: JobState<A, E>, run: JobRun, exit: Exit.Exit<A, E>): Effect.Effect<void> => {
+  state.fiber = undefined
+  run.live = false
+  return complete(state, exit)
+}
 
 const settle = <A, E>(state: JobState<A, E>, exit: Exit.Exit<A, E>): Effect.Effect<void> => {
   // an attempt that ended interrupted (cancelled, or interrupting itself) is not a dead letter, nor retried
@@ -763,53 +814,66 @@ const settle = <A, E>(state: JobState<A, E>, exit: Exit.Exit<A, E>): Effect.Effe
 }
 
 const complete = <A, E>(state: JobState<A, E>, exit: Exit.Exit<A, E>): Effect.Effect<void> =>
-  Effect.sync(() => {
-    if (state.done) return
-    state.done = true
-    state.exit = exit
-    if (state.deferred !== undefined) Deferred.doneUnsafe(state.deferred, exit)
-  })
+  Effect.sync(() => completeUnsafe(state, exit))
 
-const finalFailure = <A, E>(state: JobState<A, E>, exit: Exit.Exit<A, E>): Effect.Effect<void> => {
-  const cause = (exit as Exit.Failure<A, E>).cause
-  const handler = state.options.deadLetter as ((letter: DeadLetter<E>) => Effect.Effect<void, unknown>) | undefined
-  const letter = Effect.andThen(
-    count("deadLetters", state),
-    handler === undefined
-      ? Effect.void
-      : Effect.catchCause(
-          Effect.provideService(
-            Effect.suspend(() =>
-              handler({ id: state.id, workqueue: state.workqueue, attempts: state.attempts, cause })
-            ),
-            CurrentJob,
-            state
-          ),
-          (failure) =>
-            Effect.logError(
+/** Set the final Exit, once (the first one wins), and complete the waiters' deferred if one was made. */
+const completeUnsafe = <A, E>(state: JobState<A, E>, exit: Exit.Exit<A, E>): void => {
+  if (state.done) return
+  state.done = true
+  state.exit = exit
+  if (state.deferred !== undefined) Deferred.doneUnsafe(state.deferred, exit)
+}
+
+/**
+ * The job failed for good: count the dead letter and hand it to the `deadLetter` handler, **in a fiber of its
+ * own**, not on the worker: the worker returns at once, so the handler holds no worker and no active slot (the
+ * next item of an ordered workqueue starts while it runs). The job's result completes when the handler ends (so
+ * when `Job.await` returns the failure, the letter has been handled), however it ends: done, failed (logged), or
+ * interrupted by `Job.cancel` (which waits for it to stop) or by the system's close. The fiber is the system's
+ * until it ends (`letterFibers`), so closing the system waits for it as it waits for running items.
+ */
+const finalFailure = <A, E>(state: JobState<A, E>, exit: Exit.Exit<A, E>): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    // a cancel landed since `settle` read the flag (the worker's fiber may yield between two steps): interrupted,
+    // never a dead letter
+    if (state.cancelled) return complete(state, Exit.interrupt() as Exit.Exit<A, E>)
+    const wq = WorkqueueInternal.toState(state.wq)
+    wq.jobStats.deadLetters++
+    const handler = state.options.deadLetter as ((letter: DeadLetter<E>) => Effect.Effect<void, unknown>) | undefined
+    if (handler === undefined) return complete(state, exit)
+    const cause = (exit as Exit.Failure<A, E>).cause
+    // the handler's run: `await` from it (or a fiber it forks, while it runs) answers with this Exit, `cancel`
+    // with false — no self-wait
+    const run = new JobRun(state)
+    const letter = Effect.catchCause(
+      Effect.provideService(
+        Effect.suspend(() => handler({ id: state.id, workqueue: state.workqueue, attempts: state.attempts, cause })),
+        CurrentJob,
+        run
+      ),
+      (failure) =>
+        Cause.hasInterruptsOnly(failure) // stopped by `cancel` or the system's close: not the handler's failure
+          ? Effect.void
+          : Effect.logError(
               `job "${state.id}" on "${state.workqueue}": the dead-letter handler failed: ${Engine.describeFailure(failure)}`,
               failure
             )
-        )
-  )
-  // the dead letter is handed over before the result completes: when `Job.await` returns a final failure, the
-  // dead-letter handler has run (a slow handler delays the waiters, never a worker of another item)
-  // (while it runs, `await` from the handler answers with this Exit and `cancel` with false: no self-wait)
-  return Effect.andThen(
-    Effect.ensuring(
-      Effect.andThen(
-        Effect.sync(() => {
-          state.lettering = exit
-        }),
-        letter
-      ),
-      Effect.sync(() => {
+    )
+    state.lettering = exit
+    return Effect.map(Effect.forkDetach(letter), (fiber) => {
+      // the same synchronous step as the fork: the fiber has not started yet, nothing can have read `letter`
+      state.letter = fiber
+      const letters = wq.system.letterFibers
+      letters.add(fiber)
+      fiber.addObserver(() => {
+        letters.delete(fiber)
+        run.live = false
+        state.letter = undefined
         state.lettering = undefined
+        completeUnsafe(state, exit)
       })
-    ),
-    complete(state, exit)
-  )
-}
+    })
+  })
 
 // ---------------------------------------------------------------------------
 // results
@@ -902,7 +966,8 @@ export const attemptsUnsafe = (job: Job<unknown, unknown>): number => toStateOrT
 
 /**
  * Submit and wait: the job's value, or its failure. Interrupting the caller cancels the job (`Job.cancel`:
- * removed if pending, interrupted if running, and the interrupt waits until it has stopped) unless
+ * removed if pending, interrupted if running — its dead-letter handler too — and the interrupt waits until it
+ * has stopped) unless
  * `interruptJob: false`, which leaves it running detached.
  *
  * **When to use**: a request handler that needs the result on a bounded workqueue (`whenFull: "wait"` to slow
@@ -966,7 +1031,9 @@ export const run: {
  * Stop the job and wait until it has stopped, in the order that cannot go wrong: remove the pending instance
  * (queued, armed, or waiting for a retry) first, then interrupt the running attempt, then wait for it. Returns
  * `true` if the job was stopped (its `Exit` is then an interruption), `false` if it had already finished or
- * finished on its own meanwhile. On return the job has its final `Exit` and nothing of it runs or is pending. A value
+ * finished on its own meanwhile — a job whose dead-letter handler runs has failed for good: the handler is
+ * interrupted, the job keeps its failure, `false`. On return the job has its final `Exit` and nothing of it
+ * runs or is pending (its dead-letter handler included). A value
  * that is not a job made by `submit` (an object that only carries its `TypeId` included) fails with
  * `reason: "InvalidArgument"` before anything is read from it or written to it.
  *
@@ -1018,9 +1085,12 @@ export const cancel = <A, E>(job: Job<A, E>): Effect.Effect<boolean, WorkqueueEr
     if (WorkInternal.cancelItemUnsafe(state.dwork as unknown as DelayedWorkState)) {
       return Effect.as(complete(state, Exit.interrupt()), true)
     }
-    // 2. signal the running attempt, 3. wait for it to settle the result; it stopped if its Exit is an interruption
-    // (an attempt that had already ended, its dead letter being handed over, keeps its own Exit: false)
-    const fiber = state.fiber
+    // 2. signal the running attempt (or schedule step), or the dead-letter handler, 3. wait for the result: every
+    // one of them completes it when it ends (`runAttempt`, `settle`, `finalFailure`), and with nothing running
+    // the job is between two of those steps, which read `cancelled` first. It stopped if its Exit is an
+    // interruption: an attempt that had already ended, its dead letter being handed over, keeps its own Exit
+    // (false) — the handler is interrupted all the same, and the cancel returns once it has stopped.
+    const fiber: Fiber.Fiber<unknown, unknown> | undefined = state.fiber ?? state.letter
     const waitDone = Effect.map(Effect.exit(Deferred.await(resultOf(state))), Exit.hasInterrupts)
     return fiber === undefined ? waitDone : Effect.andThen(Fiber.interrupt(fiber), waitDone)
   })

@@ -20,6 +20,21 @@ const counted = (metric: typeof Job.timeouts, workqueue: string) =>
     Effect.map(Metric.value(Metric.withAttributes(metric, { workqueue })), (s) => Number(s.count))
   )
 
+/**
+ * `effect`'s result, or `"stuck"` if it is still waiting after a virtual minute: a hang guard in TestClock time,
+ * so a call that should return without waiting fails its assertion instead of hanging the file.
+ */
+const unlessStuck = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A | "stuck", E, R> =>
+  Effect.flatMap(
+    Effect.forkChild(
+      Effect.timeoutOrElse(effect, { duration: "1 minute", orElse: () => Effect.succeed("stuck" as const) }),
+      {
+        startImmediately: true
+      }
+    ),
+    (fiber) => Effect.andThen(TestClock.adjust("1 minute"), Fiber.join(fiber))
+  )
+
 describe("Job", () => {
   describe("results", () => {
     it.effect("submit gives the typed Exit: a value, a typed failure, a defect", () =>
@@ -406,6 +421,104 @@ describe("Job", () => {
       }).pipe(Effect.scoped, Effect.provide(layer))
     )
 
+    it.effect(
+      "a fiber forked by an attempt that outlives it is not the attempt: its cancel during the armed retry ends the job interrupted and returns",
+      () =>
+        Effect.gen(function* () {
+          const wq = yield* Workqueue.make("outlived", { concurrency: 2 })
+          let self: Job.Job<string, unknown> | undefined
+          let childSaw: Exit.Exit<boolean, unknown> | undefined
+          const job = yield* Job.submit(
+            wq,
+            ({ attempts }) =>
+              attempts === 1
+                ? Effect.andThen(
+                    // outlives the attempt, and acts on the job while its retry is armed
+                    Effect.forkDetach(
+                      Effect.andThen(
+                        Effect.sleep(20),
+                        Effect.flatMap(Effect.exit(Effect.suspend(() => Job.cancel(self!))), (exit) =>
+                          Effect.sync(() => (childSaw = exit))
+                        )
+                      )
+                    ),
+                    Effect.fail("first")
+                  )
+                : Effect.succeed("second"),
+            { retrySchedule: Schedule.spaced(100), maxAttempts: 3 }
+          )
+          self = job
+          yield* settle()
+          assert.strictEqual(Workqueue.pendingCountUnsafe(wq), 1, "attempt 1 failed, its retry is armed")
+          yield* TestClock.adjust(20)
+          assert.deepStrictEqual(childSaw, Exit.succeed(true), "the cancel returned: the armed retry was removed")
+          assert.isTrue(Exit.hasInterrupts(Job.pollUnsafe(job)!), "the job has its final Exit, an interruption")
+          assert.strictEqual(Workqueue.pendingCountUnsafe(wq), 0)
+          yield* TestClock.adjust(1000)
+          assert.strictEqual(Job.attemptsUnsafe(job), 1, "no further attempt")
+          assert.isFalse(yield* Job.cancel(job), "a cancel from outside returns at once: already finished")
+        }).pipe(Effect.scoped, Effect.provide(layer))
+    )
+
+    it.effect(
+      "a fiber forked by an attempt that outlives it awaits the job as anyone does: the retry's result, no Deadlock",
+      () =>
+        Effect.gen(function* () {
+          const wq = yield* Workqueue.make("outlived-await", { concurrency: 2 })
+          let self: Job.Job<string, unknown> | undefined
+          let childSaw: Exit.Exit<Exit.Exit<string, unknown>, unknown> | undefined
+          const job = yield* Job.submit(
+            wq,
+            ({ attempts }) =>
+              attempts === 1
+                ? Effect.andThen(
+                    Effect.forkDetach(
+                      Effect.andThen(
+                        Effect.sleep(20),
+                        Effect.flatMap(Effect.exit(Effect.suspend(() => Job.await(self!))), (exit) =>
+                          Effect.sync(() => (childSaw = exit))
+                        )
+                      )
+                    ),
+                    Effect.fail("first")
+                  )
+                : Effect.succeed("second"),
+            { retrySchedule: Schedule.spaced(100), maxAttempts: 3 }
+          )
+          self = job
+          yield* TestClock.adjust(20)
+          assert.isUndefined(childSaw, "it waits for the armed retry")
+          yield* TestClock.adjust(100)
+          yield* settle()
+          assert.deepStrictEqual(childSaw, Exit.succeed(Exit.succeed("second")))
+          assert.deepStrictEqual(yield* Job.await(job), Exit.succeed("second"))
+        }).pipe(Effect.scoped, Effect.provide(layer))
+    )
+
+    it.effect("a fiber the attempt forks in its first synchronous step cancels the attempt too: the job ends", () => {
+      let release: Effect.Effect<void> = Effect.void
+      return Effect.gen(function* () {
+        const gate = yield* makeGate
+        release = gate.open
+        const wq = yield* Workqueue.make("self-cancel-sync")
+        let self: Job.Job<unknown, unknown> | undefined
+        const job = yield* Job.submit(
+          wq,
+          Effect.andThen(
+            // started at once, before the attempt has yielded (the worker has not yet seen the attempt's fiber)
+            Effect.forkChild(
+              Effect.suspend(() => Job.cancel(self!)),
+              { startImmediately: true }
+            ),
+            gate.await
+          )
+        )
+        self = job
+        const exit = yield* unlessStuck(Job.await(job))
+        assert.isTrue(exit !== "stuck" && Exit.hasInterrupts(exit), "the attempt was interrupted, the job ended")
+      }).pipe(Effect.ensuring(Effect.suspend(() => release)), Effect.scoped, Effect.provide(layer))
+    })
+
     it.effect("Job.await of its own job from its attempt dies with Deadlock instead of waiting for itself", () =>
       Effect.gen(function* () {
         const wq = yield* Workqueue.make("self-await")
@@ -438,6 +551,69 @@ describe("Job", () => {
         assert.deepStrictEqual(exit, Exit.fail("nope"))
         assert.deepStrictEqual(seen, [false, Exit.fail("nope")])
       }).pipe(Effect.scoped, Effect.provide(layer))
+    )
+
+    it.effect(
+      "a hanging dead-letter handler holds no worker: the next job of an ordered workqueue runs; cancel interrupts the handler and returns",
+      () => {
+        let release: Effect.Effect<void> = Effect.void
+        return Effect.gen(function* () {
+          const gate = yield* makeGate
+          release = gate.open
+          const wq = yield* Workqueue.make("letter-hangs", { ordered: true })
+          let handlerStopped = false
+          const job = yield* Job.submit(wq, Effect.fail("x"), {
+            deadLetter: () => gate.await.pipe(Effect.onInterrupt(() => Effect.sync(() => (handlerStopped = true))))
+          })
+          yield* settle()
+          assert.isUndefined(Job.pollUnsafe(job), "the result waits for the dead-letter handler")
+          // the ordered workqueue's single slot is free: the next job starts and ends while the handler hangs
+          const next = yield* Job.submit(wq, Effect.succeed(2))
+          assert.deepStrictEqual(yield* unlessStuck(Job.await(next)), Exit.succeed(2))
+          assert.strictEqual(JSON.parse(JSON.stringify(job)).state, "dead-letter")
+          assert.isFalse(yield* unlessStuck(Job.cancel(job)), "it had failed for good: its Exit stays that failure")
+          assert.isTrue(handlerStopped, "on return the handler has stopped")
+          assert.deepStrictEqual(yield* Job.await(job), Exit.fail("x"))
+        }).pipe(Effect.ensuring(Effect.suspend(() => release)), Effect.scoped, Effect.provide(layer))
+      }
+    )
+
+    it.effect("interrupting Job.run while its dead-letter handler hangs stops the handler and returns", () => {
+      let release: Effect.Effect<void> = Effect.void
+      return Effect.gen(function* () {
+        const gate = yield* makeGate
+        release = gate.open
+        const wq = yield* Workqueue.make("run-letter-hangs")
+        let handlerStopped = false
+        const caller = yield* Effect.forkChild(
+          Job.run(wq, Effect.fail("x"), {
+            deadLetter: () => gate.await.pipe(Effect.onInterrupt(() => Effect.sync(() => (handlerStopped = true))))
+          }),
+          { startImmediately: true }
+        )
+        yield* settle()
+        assert.isUndefined(caller.pollUnsafe(), "the caller waits for the letter to be handled")
+        assert.notStrictEqual(yield* unlessStuck(Fiber.interrupt(caller)), "stuck")
+        assert.isTrue(handlerStopped, "the interrupt returned once the handler had stopped")
+      }).pipe(Effect.ensuring(Effect.suspend(() => release)), Effect.scoped, Effect.provide(layer))
+    })
+
+    it.effect("closing the system waits for a dead-letter handler still running, as for a running item", () =>
+      Effect.gen(function* () {
+        const handled: Array<string> = []
+        const job = yield* Effect.gen(function* () {
+          const wq = yield* Workqueue.make("letter-at-close")
+          return yield* Job.submit(wq, Effect.fail("x"), {
+            deadLetter: (letter) =>
+              Effect.andThen(
+                Effect.repeat(Effect.yieldNow, { times: 50 }),
+                Effect.sync(() => handled.push(letter.id))
+              )
+          })
+        }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 2 })))
+        assert.deepStrictEqual(handled, [job.id])
+        assert.deepStrictEqual(Job.pollUnsafe(job), Exit.fail("x"))
+      })
     )
 
     it.effect(

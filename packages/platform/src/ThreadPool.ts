@@ -73,7 +73,9 @@ export const isThreadPool = (u: unknown): u is ThreadPool => typeof u === "objec
  * - `Closed`: a run on a closed pool, or a run still waiting when the pool closed (typed failure).
  * - `Encode`: the input does not encode with the task's `input` schema, or its encoding cannot be structured-cloned
  *   (typed failure).
- * - `Decode`: the thread's result or failure does not decode with the task's schema (typed failure).
+ * - `Decode`: the thread's result or failure does not decode with the task's schema, or the task returned (or
+ *   failed with) a value its schema does not encode in the thread — `"not a number"` for `success: Schema.Number`
+ *   (typed failure, the message names the schema problem).
  * - `Crashed`: the thread died under the run (an uncaught error, `process.exit`, `resourceLimits`): a defect.
  *
  * @category errors
@@ -511,6 +513,9 @@ const toResult = <O, E>(
           `the thread cannot load the task from ${task.module}: ${String(outcome.value)} (bundled? a task module must be an entry point of its own that only defines tasks)`
         )
       )
+    case "Decode":
+      // the thread's result (or failure) was refused by the task's schema before it was sent back
+      return Effect.fail(poolError("Decode", state.name, task.export, String(outcome.value)))
     case "Defect":
       return Effect.die(outcome.value)
     case "Interrupted":

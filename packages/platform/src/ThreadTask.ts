@@ -81,7 +81,8 @@ export interface ThreadTask<I, O, E = never> {
   /**
    * The function run in the thread. It may return the result, a promise of it, or an `Effect` (run in the
    * thread, interrupted by the signal). A thrown value or an Effect failure that `failure` accepts is a typed
-   * failure; anything else is a defect.
+   * failure; anything else is a defect. A result (or failure) its schema does not encode fails the run with the
+   * typed `ThreadPoolError` `Decode`.
    */
   readonly run: (input: I, context: Context) => O | PromiseLike<O> | Effect.Effect<O, E>
 }

@@ -15,6 +15,7 @@ import {
   exitNow,
   effectNever,
   failing,
+  failsWith,
   fib,
   gate,
   hog,
@@ -23,7 +24,8 @@ import {
   sleepy,
   spin,
   TaskError,
-  untilAborted
+  untilAborted,
+  wrongType
 } from "./fixtures/threadTasks.ts"
 import { killAll, start } from "./utils/child.ts"
 import { makeGate, timeoutAfterStart, turns } from "./utils/gate.ts"
@@ -190,6 +192,39 @@ describe("ThreadPool", () => {
           killAll()
         }
       })
+    )
+
+    it.live(
+      "a result its success schema does not take fails with the typed Decode naming the task and the problem",
+      () =>
+        Effect.gen(function* () {
+          const pool = yield* ThreadPool.make({ threads: 1 })
+          const error = yield* Effect.flip(ThreadPool.run(pool, wrongType, 0))
+          assert.isTrue(ThreadPool.isThreadPoolError(error), String(error))
+          const typed = error as ThreadPool.ThreadPoolError
+          assert.strictEqual(typed.reason, "Decode")
+          assert.strictEqual(typed.task, "wrongType")
+          assert.include(typed.message, "success schema")
+          assert.include(typed.message, "Expected number")
+          // a typed failure, counted as one; the thread stays usable
+          assert.strictEqual(yield* ThreadPool.run(pool, wrongType, 3), 3)
+          const { stats } = ThreadPool.snapshotUnsafe(pool)
+          assert.deepStrictEqual([stats.failed, stats.defects, stats.spawned], [1, 0, 1])
+        }).pipe(Effect.scoped)
+    )
+
+    it.live("a failure its failure schema takes but does not encode fails with the typed Decode as well", () =>
+      Effect.gen(function* () {
+        const pool = yield* ThreadPool.make({ threads: 1 })
+        assert.strictEqual(yield* Effect.flip(ThreadPool.run(pool, failsWith, "declined")), "declined")
+        const error = yield* Effect.flip(ThreadPool.run(pool, failsWith, "secret"))
+        assert.isTrue(ThreadPool.isThreadPoolError(error), String(error))
+        const typed = error as ThreadPool.ThreadPoolError
+        assert.strictEqual(typed.reason, "Decode")
+        assert.strictEqual(typed.task, "failsWith")
+        assert.include(typed.message, "failure schema")
+        assert.include(typed.message, "a secret cannot leave the thread")
+      }).pipe(Effect.scoped)
     )
 
     it.live("a result structured clone refuses is a defect; the thread stays usable", () =>

@@ -290,8 +290,11 @@ const closeSystemNow = (sys: System): Effect.Effect<void> =>
     // armed timers fire now, and every queue is flushed until all are quiet, before any is destroyed: an item
     // handing work to another queue (a pipeline, or schedule_work) finds it still open
     for (const wq of all) fireArmedTimers(sys, wq)
-    for (let round = 0; round < 100 && all.some((wq) => !wqIsEmpty(wq)); round++) {
+    // a job's dead-letter handler runs in a fiber of its own, not on a worker: it is waited for as a running item
+    // is (it may queue work), and it is the job's own to stop (`Job.cancel`)
+    for (let round = 0; round < 100 && (all.some((wq) => !wqIsEmpty(wq)) || sys.letterFibers.size > 0); round++) {
       for (const wq of all) yield* Effect.ignore(flushWorkqueue(wq))
+      if (sys.letterFibers.size > 0) yield* Fiber.awaitAll([...sys.letterFibers])
     }
     for (const wq of [...user, ...system]) yield* Effect.ignore(destroyWorkqueue(sys, wq))
     sys.closing = true

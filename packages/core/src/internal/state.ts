@@ -451,6 +451,8 @@ export class System {
   readonly scheduledOn = new Map<WorkState, Worker>()
   readonly freezeWaiters: Array<Waiter> = [] // L
   readonly allWorkers = new Set<Worker>() // L
+  readonly letterFibers = new Set<Fiber.Fiber<void>>() // L: the fibers of jobs' dead-letter handlers still running
+  //   (added by `Job` when it forks one, removed by the fiber's end); closeSystem waits for them with the items
   private readonly runCtxCache = new WeakMap<Context.Context<never>, Context.Context<never>>() // L
   private readonly warnedOnce = new Set<string>() // L
   hookErrors = 0 // L: calls of a user hook (`tracepoint`, `cpuClock`) that threw or gave a non-finite time

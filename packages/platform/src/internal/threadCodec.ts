@@ -114,9 +114,10 @@ export interface Done {
   readonly id: number
   /**
    * `Success`: `value` is the encoded result; `Failure`: the encoded typed failure; `Defect`: a cloneable defect;
-   * `TaskNotFound`: why the task's module or export did not load (a string).
+   * `TaskNotFound`: why the task's module or export did not load (a string); `Decode`: the result (or typed
+   * failure) does not encode with the task's schema in the thread — the schema problem (a string).
    */
-  readonly outcome: "Success" | "Failure" | "Defect" | "Interrupted" | "TaskNotFound"
+  readonly outcome: "Success" | "Failure" | "Defect" | "Interrupted" | "TaskNotFound" | "Decode"
   readonly value: unknown
   /** thread CPU time of this run (user + system), µs */
   readonly cpuUs: number

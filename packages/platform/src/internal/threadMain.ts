@@ -108,6 +108,12 @@ const describe = (u: unknown): string => {
   return tag !== undefined ? `${tag} ${text}` : text
 }
 
+/** A schema failure's message (the `SchemaError`'s issue), or the squashed cause's text. */
+const schemaMessage = (cause: Cause.Cause<unknown>): string => {
+  const error = Cause.squash(cause)
+  return error instanceof Error ? error.message : String(error)
+}
+
 const finish = (
   id: number,
   task: ThreadTask<unknown, unknown, unknown> | undefined,
@@ -123,7 +129,10 @@ const finish = (
     if (Exit.isSuccess(encoded)) {
       return post({ _: "Done", id, outcome: "Success", value: encoded.value[0], cpuUs }, encoded.value[1])
     }
-    return post({ _: "Done", id, outcome: "Defect", value: cloneableDefect(Cause.squash(encoded.cause)), cpuUs })
+    // the value the task returned is not what its success schema takes: the typed `Decode` of the pool, as for a
+    // result that does not decode on the main thread (the schema problem as text: a SchemaError does not clone)
+    const why = `result does not encode with the task's success schema: ${schemaMessage(encoded.cause)}`
+    return post({ _: "Done", id, outcome: "Decode", value: why, cpuUs })
   }
   const cause = exit.cause
   const error = Cause.findErrorOption(cause)
@@ -132,6 +141,9 @@ const finish = (
     if (Exit.isSuccess(encoded)) {
       return post({ _: "Done", id, outcome: "Failure", value: encoded.value[0], cpuUs }, encoded.value[1])
     }
+    // of the failure schema's type but refused by its encoding (a check, a transformation): `Decode` as well
+    const why = `failure does not encode with the task's failure schema: ${schemaMessage(encoded.cause)}`
+    return post({ _: "Done", id, outcome: "Decode", value: why, cpuUs })
   }
   if (error._tag === "Some" && task !== undefined) {
     // an Effect failure the task's failure schema does not take: a defect that says so (its own message may be "")

@@ -293,6 +293,7 @@ const countOutcome = (pool: PoolState, outcome: Outcome["_"] | Done["outcome"]):
       break
     case "Failure":
     case "TaskNotFound":
+    case "Decode":
       pool.stats.failed++
       break
     case "Interrupted":
@@ -322,7 +323,7 @@ const threadDone = (pool: PoolState, thread: Thread, done: Done): void => {
     thread: thread.name,
     task: run.task.export,
     label: run.label,
-    outcome: done.outcome === "TaskNotFound" ? "Failure" : done.outcome,
+    outcome: done.outcome === "TaskNotFound" || done.outcome === "Decode" ? "Failure" : done.outcome,
     cpuTimeMs: done.cpuUs / 1000,
     wallTimeMs: performance.now() - run.startedAt
   })
