@@ -610,7 +610,7 @@ describe("Job", () => {
                 Effect.sync(() => handled.push(letter.id))
               )
           })
-        }).pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer({ cpus: 2 })))
+        }).pipe(Effect.scoped, Effect.provide(systemLayer({ cpus: 2 })))
         assert.deepStrictEqual(handled, [job.id])
         assert.deepStrictEqual(Job.pollUnsafe(job), Exit.fail("x"))
       })
