@@ -376,9 +376,11 @@ export const toSystemOptions = (resolved: ResolvedOptions): WorkqueueSystem.Opti
  * and logs one report; then this layer closes the core system. The deadline counts from the shutdown's start and
  * bounds all of it:
  *
- * - past the deadline, the report of what is still running, pending or armed is logged and the core system is
- *   closed in the background (its close waits for running items); its own timers no longer keep the process
- *   alive, so outside `runMain` the process ends when your program does;
+ * - past the deadline, the report of what is still running, pending or armed is logged, the system is sealed
+ *   (`WorkqueueSystem.sealShutdown`: no more queueing, not even from its own work items, so a chain that re-queues
+ *   itself forever ends after its current run) and the core system is closed in the background (its close waits
+ *   for the items still running); its own timers no longer keep the process alive, so outside `runMain` the
+ *   process ends when your program does, unless a handler never returns and holds a timer or I/O of its own;
  * - after a signal, the process exits with 130 no later than the deadline, whichever layer is still waiting
  *   then (a workqueue your own layer owns and destroys, a slow HTTP client, ...): the report says what was
  *   left;

@@ -135,3 +135,25 @@ describe("NodeShutdown (integration: real processes, real signals)", () => {
     assert.match(deadlineReport(child, 200)[0] ?? "", /1 accepted item\(s\) not finished/, child.output())
   })
 })
+
+describe("NodeShutdown (integration: a chain that re-queues itself forever, no signal)", () => {
+  const selfRequeue = path.join(import.meta.dirname, "fixtures", "selfRequeue.ts")
+
+  it.each(["sleep", "yield", "runMain", "rearm0"])(
+    "%s: past the deadline the system is sealed, the chain ends and the process ends by itself with 0",
+    async (mode) => {
+      const child = start(selfRequeue, { args: [mode] })
+      const { code, signal } = await child.waitForExit()
+      assert.strictEqual(signal, null, child.output())
+      assert.strictEqual(code, 0, child.output())
+      assert.isTrue(
+        child.events.some((e) => e.event === "returned"),
+        child.output()
+      )
+      assert.strictEqual(deadlineReport(child, 300).length, 1, child.output())
+      assert.include(child.output(), "queueing from the system's own work items is refused from now on")
+      const exit = child.events.find((e) => e.event === "exit")
+      assert.isDefined(exit, child.output())
+    }
+  )
+})

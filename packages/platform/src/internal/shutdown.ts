@@ -9,7 +9,8 @@
  *
  *   begin ─┬─ drain fiber:   fire armed timers → freeze → drain non-freezable → thaw → drain freezable
  *          │                 (again while a handler re-armed or re-queued something)
- *          └─ referee fiber: the drain, or the deadline, whichever comes first → report → log → outcome
+ *          └─ referee fiber: the drain, or the deadline, whichever comes first → (past the deadline: seal the
+ *                            system, so no chain goes on) → report → log → outcome
  *
  * Field rules: every field below is read and written in one synchronous step (a `Effect.sync` or a signal
  * listener), with no `yield*` between a read and the write it decides.
@@ -210,8 +211,8 @@ const anyBusy = Effect.map(WorkqueueSystem.snapshot, (s) =>
  * freeze → drain non-freezable → thaw → drain freezable; every drain begins at once (closing outside queueing),
  * then the armed timers fire (their items are accepted by the draining queues and waited for). Repeated while a
  * handler re-armed or re-queued something, so on return nothing is armed, pending or running. Rounds stop once the
- * deadline passed (the referee reported): the drains in flight go on, but nothing is fired any more, so a handler
- * that re-arms itself forever cannot keep a background loop spinning.
+ * deadline passed (the referee reported): the drains in flight go on, but nothing is fired any more, and the
+ * referee sealed the system, so a handler that re-arms or re-queues itself forever is refused and its chain ends.
  */
 const drainSequence = (run: Run) =>
   Effect.gen(function* () {
@@ -283,7 +284,12 @@ export const begin = (deadlineMs: number): Effect.Effect<Run, never, WorkqueueSy
       Effect.gen(function* () {
         const done = yield* Effect.timeoutOption(Fiber.await(drain), deadlineMs)
         if (run.exiting) return
-        const report = yield* reportNow(run, Option.isSome(done) ? "drained" : "deadline")
+        // a drain that ended only after the deadline (a handler blocked the event loop across it, so the drain and
+        // the deadline's timer became ready in the same turn) is not "drained": the deadline passed first
+        const late = (yield* Clock.currentTimeMillis) - run.startedAt > deadlineMs
+        const outcome = Option.isSome(done) && !late ? "drained" : "deadline"
+        if (outcome === "deadline") yield* WorkqueueSystem.sealShutdown
+        const report = yield* reportNow(run, outcome)
         if (run.exiting) return
         run.report = report
         if (!report.drained) run.deadlineLogged = true
@@ -300,12 +306,15 @@ export const remainingMs = (run: Run): Effect.Effect<number> =>
   Effect.map(Clock.currentTimeMillis, (now) => Math.max(0, run.startedAt + run.deadlineMs - now))
 
 /**
- * Past the deadline with the shutdown not complete: log a deadline report unless one was logged already.
+ * Past the deadline with the shutdown not complete: seal the system (no more queueing, from its own items either:
+ * a chain that re-queues itself ends after its current run) and log a deadline report unless one was logged
+ * already.
  *
  * @internal
  */
 export const logDeadlineOnce = (run: Run): Effect.Effect<void, never, WorkqueueSystem.WorkqueueSystem> =>
   Effect.gen(function* () {
+    yield* WorkqueueSystem.sealShutdown
     if (run.deadlineLogged || run.exiting) return
     run.deadlineLogged = true
     const report = yield* reportNow(run, "deadline")
