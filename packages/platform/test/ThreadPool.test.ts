@@ -19,6 +19,7 @@ import {
   gate,
   hog,
   leftover,
+  parentPost,
   reverse,
   sleepy,
   spin,
@@ -62,6 +63,32 @@ describe("ThreadPool", () => {
         assert.strictEqual((defect as Error).name, "RangeError")
         assert.strictEqual((defect as Error).message, "not a TaskError")
         assert.strictEqual(ThreadPool.snapshotUnsafe(pool).stats.defects, 1)
+      }).pipe(Effect.scoped)
+    )
+
+    it.live("what a task posts on parentPort is ignored: no crash of the host, no forged result, no count", () =>
+      Effect.gen(function* () {
+        const pool = yield* ThreadPool.make({ threads: 2 })
+        // null and undefined crashed the main process (TypeError reading "id"); a forged Done was taken as the
+        // run's result and its negative CPU time counted
+        const modes = ["null", "undefined", "junk", "forge", "null", "forge"]
+        const results = yield* Effect.forEach(modes, (mode) => ThreadPool.run(pool, parentPost, mode), {
+          concurrency: "unbounded"
+        })
+        assert.deepStrictEqual(results, modes)
+        assert.deepStrictEqual(yield* ThreadPool.run(pool, echo, { n: 1, s: "after" }), { n: 1, s: "after" })
+        const stats = ThreadPool.snapshotUnsafe(pool).stats
+        assert.strictEqual(stats.runs, modes.length + 1)
+        assert.strictEqual(stats.succeeded, modes.length + 1)
+        assert.strictEqual(stats.defects + stats.crashed + stats.failed, 0)
+        assert.isAtLeast(stats.cpuTimeMs, 0)
+      }).pipe(Effect.scoped)
+    )
+
+    it.live("a task cannot reach the pool's private port: workerData holds only the shared counters", () =>
+      Effect.gen(function* () {
+        const pool = yield* ThreadPool.make({ threads: 1 })
+        assert.strictEqual(yield* ThreadPool.run(pool, parentPost, "peek"), "posted")
       }).pipe(Effect.scoped)
     )
 

@@ -126,3 +126,45 @@ export interface Done {
    */
   readonly leftover?: ReadonlyArray<string> | undefined
 }
+
+/** Every `Done` outcome; typed so that a new outcome in `Done` must be added here too (or `asDone` drops it). */
+const DONE_OUTCOMES: { readonly [K in Done["outcome"]]: true } = {
+  Success: true,
+  Failure: true,
+  Defect: true,
+  Interrupted: true,
+  TaskNotFound: true
+}
+
+/**
+ * A message from a thread's private port as a `Done`, or `undefined` unless it is one: an object with `_: "Done"`,
+ * an integer `id` >= 0, a known `outcome`, a finite `cpuUs` >= 0 and `leftover` absent or an array of strings.
+ * Reads each field once, and never throws (a getter or a `Proxy` cannot reach here through structured clone,
+ * but nothing is assumed).
+ *
+ * @internal
+ */
+export const asDone = (u: unknown): Done | undefined => {
+  try {
+    if (typeof u !== "object" || u === null) return undefined
+    const m = u as Record<string, unknown>
+    const { _: tag, id, outcome, value, cpuUs, leftover } = m
+    if (tag !== "Done") return undefined
+    if (typeof id !== "number" || !Number.isSafeInteger(id) || id < 0) return undefined
+    if (typeof outcome !== "string" || !Object.hasOwn(DONE_OUTCOMES, outcome)) return undefined
+    if (typeof cpuUs !== "number" || !Number.isFinite(cpuUs) || cpuUs < 0) return undefined
+    if (leftover !== undefined && !(Array.isArray(leftover) && leftover.every((x) => typeof x === "string"))) {
+      return undefined
+    }
+    return {
+      _: "Done",
+      id,
+      outcome: outcome as Done["outcome"],
+      value,
+      cpuUs,
+      ...(leftover !== undefined ? { leftover: leftover as ReadonlyArray<string> } : {})
+    }
+  } catch {
+    return undefined
+  }
+}

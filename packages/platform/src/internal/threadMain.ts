@@ -11,7 +11,7 @@ import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Schema from "effect/Schema"
-import { parentPort, receiveMessageOnPort, type TransferListItem, workerData } from "node:worker_threads"
+import { MessagePort, parentPort, receiveMessageOnPort, type TransferListItem, workerData } from "node:worker_threads"
 import { isThreadTask, type ThreadTask } from "../ThreadTask.ts"
 import {
   cloneableDefect,
@@ -29,9 +29,17 @@ if (parentPort === null) {
     "@effect-workqueue/platform/thread-entry is the entry of a ThreadPool's threads: it runs only in a worker thread (pass its URL to ThreadPool.make's entry option, do not import it)"
   )
 }
-const port = parentPort
+const data = workerData as { readonly posted: SharedArrayBuffer; port?: MessagePort }
+if (!(data.port instanceof MessagePort)) {
+  throw new Error("@effect-workqueue/platform/thread-entry: started without its pool's private port")
+}
+// the protocol's private channel (`Run` / `Abort` in, `Done` out), taken out of workerData before any task module
+// loads: a task sees `parentPort` and `workerData`, never this port, so it cannot forge a reply; what it posts on
+// `parentPort` is ignored by the pool
+const port: MessagePort = data.port
+delete data.port
 // shared with the pool (`SLOT_*`): it adds 1 to SLOT_POSTED after each message it posts (see `idleWait`)
-const posted = new Int32Array((workerData as { readonly posted: SharedArrayBuffer }).posted)
+const posted = new Int32Array(data.posted)
 let seen = 0 // the count of `posted` this thread has caught up with
 let waiting = false // inside idleWait's loop (a run that completes synchronously returns into it)
 
