@@ -16,7 +16,7 @@
  *
  * A boolean is one of `true`, `false`, `yes`, `no`, `on`, `off`, `1`, `0`, `y`, `n` (lower case; Effect's
  * `Config.Boolean`, the one boolean parser of the platform and its example). A decimal integer is digits only
- * (`1e3`, `0x10`, `1.0` and `10s` are refused). An empty variable counts as unset; anything else that does not
+ * (`1e3`, `0x10`, `1.0`, `+5` and `10s` are refused). An empty variable counts as unset; anything else that does not
  * parse fails the layer with a `NodeWorkqueueConfigError` that names the variable and the value.
  *
  * @since 0.1.0
@@ -175,7 +175,7 @@ const BOOLEAN_TEXT = "a boolean: true, false, yes, no, on, off, 1, 0, y or n"
 
 /**
  * A `Config` of a decimal integer in `min..max` (default `0..Number.MAX_SAFE_INTEGER`): digits only, so `1e3`,
- * `0x10`, `1.0`, `-0` and `10s` are refused with a `ConfigError` that says what was expected.
+ * `0x10`, `1.0`, `-0`, `+5` and `10s` are refused with a `ConfigError` that says what was expected.
  *
  * **When to use**: ports, counts and milliseconds read from the environment, where `Config.Int` (which reads
  * `1e3` as 1000) is too lenient.
@@ -202,7 +202,7 @@ export const configInteger = (
   const expected = rangeText(min, max)
   return Config.schema(
     Schema.String.pipe(
-      Schema.check(Schema.isPattern(/^\+?\d{1,16}$/, { expected })),
+      Schema.check(Schema.isPattern(/^\d{1,16}$/, { expected })),
       Schema.decodeTo(
         Schema.Number.pipe(Schema.check(Schema.isBetween({ minimum: min, maximum: max }, { expected }))),
         SchemaTransformation.numberFromString
