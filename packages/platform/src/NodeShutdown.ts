@@ -150,7 +150,8 @@ export const reportOf = (
 /**
  * The report as log text: one summary line, then one line per workqueue with work left and one per busy worker.
  * The summary says which outcome it was: drained (and how many armed items were fired early), the deadline
- * passed, or a second signal forced the exit.
+ * passed, or a second signal forced the exit. Every name (workqueue, worker, work item) goes through
+ * `NodeMonitor.escapeName`, so a name cannot drive the terminal; the `Report` itself keeps the names as they are.
  *
  * **Example** (A deadline report)
  *

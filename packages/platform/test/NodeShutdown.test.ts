@@ -10,7 +10,7 @@ import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as Scope from "effect/Scope"
 import { TestClock } from "effect/testing"
-import { NodeShutdown, NodeWorkqueue } from "../src/index.ts"
+import { NodeMonitor, NodeShutdown, NodeWorkqueue } from "../src/index.ts"
 import { systemLayer } from "./utils/system.ts"
 import { TestWorkqueue } from "@effect-workqueue/testing"
 
@@ -461,6 +461,32 @@ describe("NodeShutdown", () => {
         )
       })
   )
+
+  it.effect("the deadline warning and formatReport print every name escaped (NodeMonitor.escapeName)", () => {
+    const logs = captureLogs()
+    const evilWork = "job-\x1b]0;PWNED\x07\x1b[2J\u202eevil"
+    const evilWq = "q\x1b[5m"
+    return Effect.gen(function* () {
+      const wq = yield* Workqueue.make(evilWq, { flags: Workqueue.WQ_UNBOUND })
+      const release = yield* Deferred.make<void>()
+      yield* Workqueue.queue(wq, yield* Work.make(() => Deferred.await(release), { name: evilWork }))
+      yield* settle
+      yield* Effect.gen(function* () {
+        const fiber = yield* Effect.forkChild(NodeShutdown.drainAll({ deadlineMs: 100 }))
+        yield* TestClock.adjust(100)
+        const report = yield* Fiber.join(fiber)
+        assert.strictEqual(report.running[0]?.work, evilWork, "the report's data keeps the name as it is")
+        const text = NodeShutdown.formatReport(report)
+        const warning = logs.lines.find((line) => line.includes("deadline of 100 ms passed")) ?? ""
+        for (const printed of [text, warning]) {
+          // oxlint-disable-next-line no-control-regex -- no control or bidi character may reach the terminal
+          assert.notMatch(printed.replace(/\n/g, " "), /[\u0000-\u001f\u007f-\u009f\u202a-\u202e]/, printed)
+          assert.include(printed, `workqueue ${NodeMonitor.escapeName(evilWq)}: 1 running`)
+          assert.include(printed, `runs ${NodeMonitor.escapeName(evilWork)} for`)
+        }
+      }).pipe(Effect.ensuring(Deferred.succeed(release, undefined))) // the item ends either way: the scope's destroy waits for it
+    }).pipe(Effect.scoped, Effect.provide(systemLayer({ cpus: 1 }).pipe(Layer.provideMerge(logs.layer))))
+  })
 
   it.effect("formatReport: a forced exit says 'second signal', not 'deadline passed'", () =>
     Effect.sync(() => {

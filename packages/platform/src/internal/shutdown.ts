@@ -23,6 +23,7 @@ import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
+import { escapeName } from "../NodeMonitor.ts"
 import { liveWorkqueues } from "./system.ts"
 
 // ---------------------------------------------------------------------------
@@ -159,12 +160,16 @@ export const formatReport = (report: Report): string => {
         `here, not dropped${fired}`
   return [
     head + what,
+    // every name is the caller's (a workqueue, a work item): escaped, so it cannot drive the terminal
     ...report.workqueues.map(
-      (wq) => `  workqueue ${wq.name}: ${wq.running} running, ${wq.pending} pending, ${wq.armed} armed`
+      (wq) => `  workqueue ${escapeName(wq.name)}: ${wq.running} running, ${wq.pending} pending, ${wq.armed} armed`
     ),
     ...report.running
       .slice(0, MAX_WORKER_LINES)
-      .map((r) => `  ${r.worker}+${r.workqueue} runs ${r.work} for ${r.runningForMs} ms`),
+      .map(
+        (r) =>
+          `  ${escapeName(r.worker)}+${escapeName(r.workqueue)} runs ${escapeName(r.work)} for ${r.runningForMs} ms`
+      ),
     ...(report.running.length > MAX_WORKER_LINES
       ? [`  ... and ${report.running.length - MAX_WORKER_LINES} more busy worker(s) (counted above, in Report.running)`]
       : [])
@@ -181,7 +186,7 @@ export const logReport = (report: Report): Effect.Effect<void> =>
     : Effect.logWarning(formatReport(report)).pipe(
         Effect.annotateLogs({
           deadlineMs: report.deadlineMs,
-          workqueues: report.workqueues.map((wq) => wq.name).join(",")
+          workqueues: report.workqueues.map((wq) => escapeName(wq.name)).join(",")
         })
       )
 
