@@ -18,6 +18,7 @@ import {
   fib,
   gate,
   hog,
+  hostileThrow,
   leftover,
   parentPost,
   reverse,
@@ -90,6 +91,26 @@ describe("ThreadPool", () => {
         const pool = yield* ThreadPool.make({ threads: 1 })
         assert.strictEqual(yield* ThreadPool.run(pool, parentPost, "peek"), "posted")
       }).pipe(Effect.scoped)
+    )
+
+    it.live(
+      "a thrown or failed Proxy, revoked Proxy or unprintable object is a defect of the run; the thread lives",
+      () =>
+        Effect.gen(function* () {
+          const pool = yield* ThreadPool.make({ threads: 1 })
+          for (const kind of ["proxy", "revoked", "unprintable"]) {
+            for (const effect of [false, true]) {
+              const exit = yield* Effect.exit(ThreadPool.run(pool, hostileThrow, { kind, effect }))
+              assert.isTrue(Exit.hasDies(exit), `${kind}/${effect}`)
+              const defect = defectOf(exit)
+              // before: the thread died checking or printing the value, and the run was a Crashed ThreadPoolError
+              assert.isFalse(defect instanceof ThreadPool.ThreadPoolError, `${kind}/${effect}: ${String(defect)}`)
+            }
+          }
+          assert.deepStrictEqual(yield* ThreadPool.run(pool, echo, { n: 2, s: "b" }), { n: 2, s: "b" })
+          const stats = ThreadPool.snapshotUnsafe(pool).stats
+          assert.deepStrictEqual([stats.defects, stats.crashed, stats.spawned, stats.succeeded], [6, 0, 1, 1])
+        }).pipe(Effect.scoped)
     )
 
     it.live("binary data marked Transferable is moved both ways", () =>

@@ -56,22 +56,47 @@ export const decode = (schema: Codec, encoded: unknown): Exit.Exit<unknown, Sche
 
 /**
  * A defect as structured clone can carry it: an `Error` keeps its name, message and stack; other values that
- * cannot be cloned become their string.
+ * cannot be cloned become their string. Never throws: a thrown `Proxy` (whose traps throw, or revoked), an object
+ * whose `toString` / `Symbol.toPrimitive` throws or an `Error` with throwing getters becomes a description of
+ * what it is, so a task's strange throw is a defect of its run, never the death of its thread.
  *
  * @internal
  */
 export const cloneableDefect = (defect: unknown): unknown => {
-  if (defect instanceof Error) {
-    const error = new Error(defect.message)
-    error.name = defect.name
-    if (defect.stack !== undefined) error.stack = defect.stack
-    return error
+  try {
+    if (defect instanceof Error) {
+      const error = new Error(String(defect.message))
+      error.name = String(defect.name)
+      const stack = defect.stack
+      if (typeof stack === "string") error.stack = stack
+      return error
+    }
+  } catch {
+    return safeString(defect)
   }
   try {
     structuredClone(defect)
     return defect
   } catch {
-    return String(defect)
+    return safeString(defect)
+  }
+}
+
+/**
+ * `String(u)` that never throws: a value whose conversion throws (a `Proxy`, a throwing `toString` or
+ * `Symbol.toPrimitive`) is named by its type instead.
+ *
+ * @internal
+ */
+export const safeString = (u: unknown): string => {
+  try {
+    return String(u)
+  } catch {
+    try {
+      return `[unprintable ${typeof u}: ${Object.prototype.toString.call(u)}]`
+    } catch {
+      return `[unprintable ${typeof u}]`
+    }
   }
 }
 

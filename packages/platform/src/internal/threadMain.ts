@@ -15,6 +15,7 @@ import { MessagePort, parentPort, receiveMessageOnPort, type TransferListItem, w
 import { isThreadTask, type ThreadTask } from "../ThreadTask.ts"
 import {
   cloneableDefect,
+  safeString,
   decode,
   type Done,
   encode,
@@ -100,17 +101,28 @@ const load = async (module: string, name: string): Promise<ThreadTask<unknown, u
 const isThenable = (u: unknown): u is PromiseLike<unknown> =>
   typeof u === "object" && u !== null && typeof (u as { then?: unknown }).then === "function"
 
-const isFailure = (task: ThreadTask<unknown, unknown, unknown>, error: unknown): boolean =>
-  task.failure !== undefined && Schema.is(task.failure as Schema.Codec<unknown, unknown>)(error)
+// never throws: a schema check of a hostile value (a Proxy whose traps throw, a revoked one) is "not a failure"
+const isFailure = (task: ThreadTask<unknown, unknown, unknown>, error: unknown): boolean => {
+  try {
+    return task.failure !== undefined && Schema.is(task.failure as Schema.Codec<unknown, unknown>)(error)
+  } catch {
+    return false
+  }
+}
 
 // a failure value in a few words: its tag, its message, or its JSON
 const describe = (u: unknown): string => {
-  const tag = typeof u === "object" && u !== null && "_tag" in u ? String((u as { _tag: unknown })._tag) : undefined
+  let tag: string | undefined
+  try {
+    tag = typeof u === "object" && u !== null && "_tag" in u ? safeString((u as { _tag: unknown })._tag) : undefined
+  } catch {
+    tag = undefined
+  }
   let text: string
   try {
-    text = u instanceof Error && u.message !== "" ? u.message : (JSON.stringify(u) ?? String(u))
+    text = u instanceof Error && u.message !== "" ? String(u.message) : (JSON.stringify(u) ?? String(u))
   } catch {
-    text = String(u)
+    text = safeString(u)
   }
   if (text.length > 200) text = `${text.slice(0, 200)}…`
   return tag !== undefined ? `${tag} ${text}` : text
@@ -215,7 +227,15 @@ const run = async (msg: Extract<ToThread, { _: "Run" }>) => {
           ? Exit.fail(error)
           : Exit.die(error)
   }
-  finish(msg.id, task, exit, cpuStart, controller.signal.aborted)
+  try {
+    finish(msg.id, task, exit, cpuStart, controller.signal.aborted)
+  } catch (error) {
+    // the last line of defence: whatever the task threw or returned, its run ends with a defect, never the thread
+    const defect = new Error(
+      `ThreadTask "${task?.export ?? "?"}": its outcome could not be encoded (${safeString(cloneableDefect(error))})`
+    )
+    post({ _: "Done", id: msg.id, outcome: "Defect", value: defect, cpuUs: 0 })
+  }
   // a run that finished without yielding returns into idleWait's loop; one that finished later waits here
   if (!waiting) idleWait()
 }
