@@ -20,6 +20,7 @@ import {
   hog,
   hostileThrow,
   leftover,
+  leftoverUnref,
   parentPost,
   reverse,
   sleepy,
@@ -486,6 +487,26 @@ describe("ThreadPool", () => {
         // a run that leaves nothing keeps its thread
         assert.strictEqual(yield* ThreadPool.run(pool, sleepy, 1), 1)
         assert.strictEqual(ThreadPool.snapshotUnsafe(pool).stats.spawned, 2)
+      }).pipe(Effect.scoped)
+    )
+
+    it.live("an unref'd timer, interval or immediate left pending retires the thread too; the next run is safe", () =>
+      Effect.gen(function* () {
+        const exits: Array<string> = []
+        const pool = yield* ThreadPool.make({
+          threads: 1,
+          tracepoint: (tp) => {
+            if (tp._ === "thread_exit") exits.push(tp.reason)
+          }
+        })
+        for (const kind of ["timeout", "interval", "immediate"] as const) {
+          assert.strictEqual(yield* ThreadPool.run(pool, leftoverUnref, kind), kind)
+          // before: the unref'd work escaped the check and threw during this innocent run (Crashed, blamed on it)
+          assert.strictEqual(yield* ThreadPool.run(pool, sleepy, 20), 20)
+        }
+        const snap = ThreadPool.snapshotUnsafe(pool)
+        assert.deepStrictEqual([snap.stats.crashed, snap.stats.defects, snap.stats.spawned], [0, 0, 4])
+        assert.deepStrictEqual(exits, ["retired", "retired", "retired"])
       }).pipe(Effect.scoped)
     )
 

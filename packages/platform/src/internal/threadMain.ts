@@ -50,8 +50,28 @@ const modules = new Map<string, Promise<Record<string, unknown>>>() // module UR
 const locations = new Map<number, { readonly module: string; readonly export: string }>() // task number → where
 const tasks = new Map<number, ThreadTask<unknown, unknown, unknown>>() // task number → the loaded task
 
+// `process.getActiveResourcesInfo()` lists what keeps the event loop alive, so an unref'd timer escapes it (and then
+// fires, maybe crashing the thread, under the next run). Every `Timeout` and `Immediate` of this thread that is
+// unref'd is recorded here as it is unref'd (whichever API created it: global, node:timers), until it is destroyed
+// (fired or cleared: Node's `_destroyed`). Written by the patched `unref` and by `baselineNow` / `leftover`.
+const unrefd = new Set<{ readonly _destroyed?: boolean }>()
+for (const sample of [setTimeout(() => {}, 0), setImmediate(() => {})]) {
+  const proto = Object.getPrototypeOf(sample) as { unref: (this: object) => unknown }
+  const unref = proto.unref
+  proto.unref = function (this: object) {
+    unrefd.add(this)
+    return unref.call(this)
+  }
+  if ("close" in sample) clearTimeout(sample as ReturnType<typeof setTimeout>)
+  else clearImmediate(sample as ReturnType<typeof setImmediate>)
+}
+
 // the async resources (timers, handles) a run left behind: those beyond the ones there when it started
 let baseline: ReadonlyArray<string> = []
+const baselineNow = (): void => {
+  baseline = process.getActiveResourcesInfo()
+  unrefd.clear() // what was unref'd before (a task module's own import-time timers) is not the run's
+}
 const leftover = (): ReadonlyArray<string> | undefined => {
   const rest = [...baseline]
   const extra: Array<string> = []
@@ -59,6 +79,10 @@ const leftover = (): ReadonlyArray<string> | undefined => {
     const i = rest.indexOf(resource)
     if (i >= 0) rest.splice(i, 1)
     else extra.push(resource)
+  }
+  for (const timer of unrefd) {
+    if (timer._destroyed === true) unrefd.delete(timer)
+    else extra.push(`${(timer as object).constructor.name} (unref'd)`)
   }
   return extra.length > 0 ? extra : undefined
 }
@@ -196,7 +220,7 @@ const run = async (msg: Extract<ToThread, { _: "Run" }>) => {
   }
   try {
     // what the run leaves is measured against now: a task module's own import-time timers are not the run's
-    baseline = process.getActiveResourcesInfo()
+    baselineNow()
     const input = decode(task.input, msg.input)
     if (controller.signal.aborted) {
       exit = Exit.interrupt() // aborted before it began (the abort came with the run): not started at all
@@ -267,5 +291,5 @@ const idleWait = (): void => {
 }
 
 port.on("message", onMessage)
-baseline = process.getActiveResourcesInfo()
+baselineNow()
 idleWait()
