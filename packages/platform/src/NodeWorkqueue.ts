@@ -387,9 +387,10 @@ export const toSystemOptions = (resolved: ResolvedOptions): WorkqueueSystem.Opti
  * - a second signal logs the report and exits with 130 at once (`forceExitOnSecondSignal`); a third does
  *   nothing more.
  *
- * **Gotchas**: without a signal, a workqueue that your own layer created with `Workqueue.make` is destroyed when
- * *its* scope closes, before this layer's, and a destroy drains with no deadline: put `shutdownLayer()` above it
- * to drain it within the deadline first. A malformed `EFFECT_WORKQUEUE_*` variable fails the layer with
+ * **Gotchas**: the layers built on this one close before it: their resources are released (and a workqueue they
+ * made with `Workqueue.make` destroyed, draining with no deadline) while this layer's drain has not finished, or,
+ * after a signal, while it runs — a work item still running may find an app resource already closed. Put
+ * `shutdownLayer()` above your layers: its finaliser runs first and waits for the drain, within the deadline. A malformed `EFFECT_WORKQUEUE_*` variable fails the layer with
  * `NodeWorkqueueConfigError` naming it (runMain logs it and exits with 1).
  *
  * **Kernel**: `workqueue_init_early()` with the possible CPUs; the drain on power-off.

@@ -126,6 +126,29 @@ describe("NodeShutdown (integration: real processes, real signals)", () => {
     }
   )
 
+  it.each([
+    ["resource-above", "after"],
+    ["resource-below", "before"]
+  ])(
+    "layering %s: after SIGTERM the app's resources are released %s the drained jobs finish (the README table)",
+    async (layering, when) => {
+      // jobs of 3 s: the app's release after a signal takes milliseconds, so "before" holds on a loaded machine too
+      const child = run({
+        LAYERING: layering,
+        JOBS: "2",
+        JOB_MS: "3000",
+        EFFECT_WORKQUEUE_SHUTDOWN_DEADLINE_MS: "60000"
+      })
+      await child.waitForEvent("start")
+      child.process.kill("SIGTERM")
+      const { code } = await child.waitForExit()
+      assert.strictEqual(code, 130, child.output())
+      const order = child.events.filter((e) => e.event === "done" || e.event === "appClosed").map((e) => e.event)
+      // every accepted job ran in both layerings; only shutdownLayer above the app keeps its resources until then
+      assert.deepStrictEqual(order, when === "after" ? ["done", "done", "appClosed"] : ["appClosed", "done", "done"])
+    }
+  )
+
   it("outside runMain, a layer closing past its deadline leaves no handle behind: the process ends by itself", async () => {
     const child = run({ LAYERING: "outside", JOBS: "1", JOB_MS: "never", EFFECT_WORKQUEUE_SHUTDOWN_DEADLINE_MS: "200" })
     const { code, signal } = await child.waitForExit()
