@@ -67,6 +67,11 @@ export interface DurableWorkqueue<A> {
    * the current run has finished (completed, failed its last attempt or been cancelled), never beside it; a further
    * `queue` meanwhile returns false. **Kernel**: `queue_work()`, kernel/workqueue.c (PENDING is clear while the
    * work runs, so it is queued again).
+   *
+   * `item` is 1..36 characters of well-formed Unicode without NUL (U+0000), else `InvalidItem` and nothing is stored,
+   * on either storage: PostgreSQL would turn a lone surrogate into U+FFFD (merging distinct ids) and refuses NUL.
+   * The payload is stored as the JSON its `Schema` encodes, in which a lone surrogate or a NUL inside a string is an
+   * escape (`\ud800`, `\u0000`): the handler gets such strings back as queued, on both storages.
    */
   readonly queue: (item: string, payload: A) => Effect.Effect<boolean, DurableWorkqueueError>
   /**
@@ -330,6 +335,10 @@ export const layerPg = (options?: {
  * @since 0.1.0
  */
 export const make = <S extends Schema.Codec<any, any, never, never>>(options: {
+  /**
+   * The workqueue's name in the storage: 1..100 characters of well-formed Unicode without NUL (U+0000), else
+   * `InvalidName` (PostgreSQL would merge names that differ in a lone surrogate, and refuses NUL).
+   */
   readonly name: string
   readonly payload: S
   /**
@@ -349,6 +358,12 @@ export const make = <S extends Schema.Codec<any, any, never, never>>(options: {
       Effect.fail(new DurableWorkqueueError({ workqueue: String(name), reason, message, cause }))
     if (typeof name !== "string" || name.length === 0 || name.length > 100) {
       return yield* fail("InvalidName", "a durable workqueue name must be a string of 1..100 characters")
+    }
+    if (!storableText(name)) {
+      return yield* fail(
+        "InvalidName",
+        `a durable workqueue name must be well-formed Unicode without NUL (U+0000), got ${describe(name)}`
+      )
     }
     if (!Schema.isSchema(options.payload)) {
       return yield* fail("InvalidOptions", `payload must be a Schema, got ${describe(options.payload)}`)
@@ -392,9 +407,11 @@ export const make = <S extends Schema.Codec<any, any, never, never>>(options: {
     })
 
     const checkItem = (item: string) =>
-      typeof item === "string" && item.length > 0 && item.length <= 36
-        ? Effect.void
-        : fail("InvalidItem", `an item id must be a string of 1..36 characters, got ${describe(item)}`)
+      typeof item !== "string" || item.length === 0 || item.length > 36
+        ? fail("InvalidItem", `an item id must be a string of 1..36 characters, got ${describe(item)}`)
+        : !storableText(item)
+          ? fail("InvalidItem", `an item id must be well-formed Unicode without NUL (U+0000), got ${describe(item)}`)
+          : Effect.void
 
     const offer = (item: string, payload: S["Type"], delay: Duration.Duration | undefined) =>
       Effect.gen(function* () {
@@ -601,6 +618,13 @@ const maxInt32 = 2 ** 31 - 1
 
 /** The longest delay (100 years): the PostgreSQL store adds it to a `TIMESTAMP`, whose range it must not leave. */
 const maxDelay = Duration.days(36500)
+
+/**
+ * Whether PostgreSQL stores `text` as it is, so that the memory storage may accept it too (both storages accept the
+ * same): well-formed UTF-16 (a lone surrogate is encoded to UTF-8 as U+FFFD, which would merge distinct ids) and no
+ * NUL (a `text` column refuses U+0000).
+ */
+const storableText = (text: string): boolean => text.isWellFormed() && !text.includes("\u0000")
 
 const validDuration = (input: unknown): Duration.Duration | undefined => {
   // `Duration.fromInputUnsafe` reads NaN as zero
