@@ -500,7 +500,7 @@ export const make = <S extends Schema.Codec<any, any, never, never>>(options: {
             Effect.catchCause((cause) =>
               Cause.hasInterruptsOnly(cause)
                 ? Effect.succeed("SelfInterrupted" as const)
-                : Effect.failCause(cause as Cause.Cause<E>)
+                : Effect.failCause(storableFailure(cause as Cause.Cause<E>))
             ),
             Effect.raceFirst(cancelled)
           )
@@ -625,6 +625,28 @@ const maxDelay = Duration.days(36500)
  * NUL (a `text` column refuses U+0000).
  */
 const storableText = (text: string): boolean => text.isWellFormed() && !text.includes("\u0000")
+
+/**
+ * A handler failure as the store can record it. The PostgreSQL store writes `Cause.pretty` of the failure into a
+ * `text` column, which refuses NUL: that write failed, so the run was neither retried on the `retrySchedule` nor
+ * marked failed, but held until its lock expired (and its failure text was lost). A failure whose text holds NUL is
+ * replaced by a defect carrying that text with each NUL escaped as `\u0000`; any other failure passes unchanged. On
+ * both storages alike, so the logs read the same.
+ */
+const storableFailure = <E>(cause: Cause.Cause<E>): Cause.Cause<E> => {
+  let text: string
+  try {
+    text = Cause.pretty(cause)
+  } catch {
+    return cause
+  }
+  if (!text.includes("\u0000")) return cause
+  const error = new Error(
+    `the handler failed (NUL escaped as \\u0000, which PostgreSQL cannot store): ${text.replaceAll("\u0000", "\\u0000")}`
+  )
+  error.stack = error.message
+  return Cause.die(error)
+}
 
 const validDuration = (input: unknown): Duration.Duration | undefined => {
   // `Duration.fromInputUnsafe` reads NaN as zero

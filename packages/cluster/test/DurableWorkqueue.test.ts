@@ -711,6 +711,47 @@ describe.each(storages)("DurableWorkqueue on $label", (storage) => {
       )
   )
 
+  it.live(
+    "a handler failure whose text holds NUL is retried on the retrySchedule, not held until its claim lapses (PostgreSQL's failure text cannot hold NUL)",
+    () => {
+      // claims that never lapse within the test: each retry must come from the retrySchedule
+      const layer = (
+        storage.label === "postgresql"
+          ? pgLayer({ lockExpiration: "1 hour", lockRefreshInterval: "10 minutes" })
+          : storage.layer()
+      ) as Layer.Layer<DurableWorkqueue.Storage>
+      return Effect.gen(function* () {
+        const wq = yield* DurableWorkqueue.make({
+          name: uniqueName("nul-failure"),
+          payload: Payload,
+          maxAttempts: 3,
+          retrySchedule: Schedule.spaced("10 millis")
+        })
+        const attempts: Array<number> = []
+        yield* wq.run((_, run) =>
+          Effect.sync(() => void attempts.push(run.attempt)).pipe(
+            Effect.andThen(
+              run.attempt === 1
+                ? Effect.fail(new Error("bad\u0000byte"))
+                : run.attempt === 2
+                  ? Effect.die("defect \u0000 \ud800")
+                  : Effect.void
+            )
+          )
+        )
+        yield* wq.queue("a", { n: 1 })
+        yield* wq.flush.pipe(
+          // hang guard: without the escape the PostgreSQL run waits for its claim to lapse (an hour here)
+          Effect.timeoutOrElse({
+            duration: "120 seconds",
+            orElse: () => Effect.die(`the retries did not come (attempts so far: ${attempts.join(", ")})`)
+          })
+        )
+        assert.deepStrictEqual(attempts, [1, 2, 3])
+      }).pipe(Effect.scoped, Effect.provide(layer))
+    }
+  )
+
   it.live("bad input fails with a typed error naming the workqueue and the rule", () =>
     live(
       Effect.gen(function* () {
@@ -841,6 +882,29 @@ describe("DurableWorkqueue.layerPg", () => {
       yield* remote.destroy
       assert.isTrue(Exit.isSuccess(yield* Fiber.await(runner)))
     }).pipe(Effect.scoped)
+  )
+
+  it.live("a dead letter whose handler failure held NUL records the failure text, NUL escaped", () =>
+    Effect.gen(function* () {
+      const name = uniqueName("nul-dead-letter")
+      const sql = yield* SqlClient.SqlClient
+      const wq = yield* DurableWorkqueue.make({ name, payload: Payload, maxAttempts: 1 })
+      yield* wq.run(() => Effect.fail(new Error("bad\u0000byte")))
+      yield* wq.queue("a", { n: 1 })
+      yield* wq.flush.pipe(
+        // hang guard: without the escape the failed write leaves the run claimed until its lock lapses (an hour)
+        Effect.timeoutOrElse({ duration: "120 seconds", orElse: () => Effect.die("the failure was not recorded") })
+      )
+      const rows = yield* sql<{ state: string; last_failure: string | null }>`
+        SELECT state, last_failure FROM effect_workqueue WHERE queue_name = ${name}`
+      assert.strictEqual(rows.length, 1)
+      assert.strictEqual(rows[0]!.state, "failed")
+      assert.include(rows[0]!.last_failure ?? "", "bad\\u0000byte")
+    }).pipe(
+      Effect.scoped,
+      Effect.provide(pgLayer({ lockExpiration: "1 hour", lockRefreshInterval: "10 minutes" })),
+      Effect.orDie
+    )
   )
 
   it.live("cleanup deletes completed rows older than olderThan; pending and failed rows stay (default)", () =>
