@@ -161,8 +161,10 @@ export const layerMemory: Layer.Layer<Storage> = ledger.layerMemory
  * Storage in PostgreSQL through an `effect/sql` client (`@effect/sql-pg`'s `PgClient.layer`). Creates its tables
  * (`tableName`, default `effect_workqueue`, and `<tableName>_control`, `_leases`, `_cancels`, `_requeues`, with a trigger
  * `<tableName>_rearm`) on first use. With `@effect/sql-pg`'s `PgClient` it holds one connection that LISTENs on
- * `<tableName>_events`, so a cancel or a destroy in another process reaches this one at once. Timing
- * settings, with their trade-off:
+ * `<tableName>_events`, so a cancel or a destroy in another process reaches this one at once. The database should
+ * use the UTF8 encoding: on another (LATIN1, ...) a `queue` whose item id or payload holds a character the encoding
+ * lacks fails with `Storage` (nothing stored), where the memory storage accepts it. Timing settings, with their
+ * trade-off:
  *
  * - `pollInterval` (default 1 s): how often each runner process looks for items offered by other processes, for
  *   delayed items, for a free active slot, for cancels of its runs and for a destroy; an offer in the same process
