@@ -67,6 +67,11 @@ export interface DurableWorkqueue<A> {
    * the current run has finished (completed, failed its last attempt or been cancelled), never beside it; a further
    * `queue` meanwhile returns false. **Kernel**: `queue_work()`, kernel/workqueue.c (PENDING is clear while the
    * work runs, so it is queued again).
+   *
+   * `item` is 1..36 characters of well-formed Unicode without NUL (U+0000), else `InvalidItem` and nothing is stored,
+   * on either storage: PostgreSQL would turn a lone surrogate into U+FFFD (merging distinct ids) and refuses NUL.
+   * The payload is stored as the JSON its `Schema` encodes, in which a lone surrogate or a NUL inside a string is an
+   * escape (`\ud800`, `\u0000`): the handler gets such strings back as queued, on both storages.
    */
   readonly queue: (item: string, payload: A) => Effect.Effect<boolean, DurableWorkqueueError>
   /**
@@ -156,8 +161,10 @@ export const layerMemory: Layer.Layer<Storage> = ledger.layerMemory
  * Storage in PostgreSQL through an `effect/sql` client (`@effect/sql-pg`'s `PgClient.layer`). Creates its tables
  * (`tableName`, default `effect_workqueue`, and `<tableName>_control`, `_leases`, `_cancels`, `_requeues`, with a trigger
  * `<tableName>_rearm`) on first use. With `@effect/sql-pg`'s `PgClient` it holds one connection that LISTENs on
- * `<tableName>_events`, so a cancel or a destroy in another process reaches this one at once. Timing
- * settings, with their trade-off:
+ * `<tableName>_events`, so a cancel or a destroy in another process reaches this one at once. The database should
+ * use the UTF8 encoding: on another (LATIN1, ...) a `queue` whose item id or payload holds a character the encoding
+ * lacks fails with `Storage` (nothing stored), where the memory storage accepts it. Timing settings, with their
+ * trade-off:
  *
  * - `pollInterval` (default 1 s): how often each runner process looks for items offered by other processes, for
  *   delayed items, for a free active slot, for cancels of its runs and for a destroy; an offer in the same process
@@ -330,6 +337,10 @@ export const layerPg = (options?: {
  * @since 0.1.0
  */
 export const make = <S extends Schema.Codec<any, any, never, never>>(options: {
+  /**
+   * The workqueue's name in the storage: 1..100 characters of well-formed Unicode without NUL (U+0000), else
+   * `InvalidName` (PostgreSQL would merge names that differ in a lone surrogate, and refuses NUL).
+   */
   readonly name: string
   readonly payload: S
   /**
@@ -349,6 +360,12 @@ export const make = <S extends Schema.Codec<any, any, never, never>>(options: {
       Effect.fail(new DurableWorkqueueError({ workqueue: String(name), reason, message, cause }))
     if (typeof name !== "string" || name.length === 0 || name.length > 100) {
       return yield* fail("InvalidName", "a durable workqueue name must be a string of 1..100 characters")
+    }
+    if (!storableText(name)) {
+      return yield* fail(
+        "InvalidName",
+        `a durable workqueue name must be well-formed Unicode without NUL (U+0000), got ${describe(name)}`
+      )
     }
     if (!Schema.isSchema(options.payload)) {
       return yield* fail("InvalidOptions", `payload must be a Schema, got ${describe(options.payload)}`)
@@ -392,9 +409,11 @@ export const make = <S extends Schema.Codec<any, any, never, never>>(options: {
     })
 
     const checkItem = (item: string) =>
-      typeof item === "string" && item.length > 0 && item.length <= 36
-        ? Effect.void
-        : fail("InvalidItem", `an item id must be a string of 1..36 characters, got ${describe(item)}`)
+      typeof item !== "string" || item.length === 0 || item.length > 36
+        ? fail("InvalidItem", `an item id must be a string of 1..36 characters, got ${describe(item)}`)
+        : !storableText(item)
+          ? fail("InvalidItem", `an item id must be well-formed Unicode without NUL (U+0000), got ${describe(item)}`)
+          : Effect.void
 
     const offer = (item: string, payload: S["Type"], delay: Duration.Duration | undefined) =>
       Effect.gen(function* () {
@@ -483,7 +502,7 @@ export const make = <S extends Schema.Codec<any, any, never, never>>(options: {
             Effect.catchCause((cause) =>
               Cause.hasInterruptsOnly(cause)
                 ? Effect.succeed("SelfInterrupted" as const)
-                : Effect.failCause(cause as Cause.Cause<E>)
+                : Effect.failCause(storableFailure(cause as Cause.Cause<E>))
             ),
             Effect.raceFirst(cancelled)
           )
@@ -601,6 +620,35 @@ const maxInt32 = 2 ** 31 - 1
 
 /** The longest delay (100 years): the PostgreSQL store adds it to a `TIMESTAMP`, whose range it must not leave. */
 const maxDelay = Duration.days(36500)
+
+/**
+ * Whether PostgreSQL stores `text` as it is, so that the memory storage may accept it too (both storages accept the
+ * same): well-formed UTF-16 (a lone surrogate is encoded to UTF-8 as U+FFFD, which would merge distinct ids) and no
+ * NUL (a `text` column refuses U+0000).
+ */
+const storableText = (text: string): boolean => text.isWellFormed() && !text.includes("\u0000")
+
+/**
+ * A handler failure as the store can record it. The PostgreSQL store writes `Cause.pretty` of the failure into a
+ * `text` column, which refuses NUL: that write failed, so the run was neither retried on the `retrySchedule` nor
+ * marked failed, but held until its lock expired (and its failure text was lost). A failure whose text holds NUL is
+ * replaced by a defect carrying that text with each NUL escaped as `\u0000`; any other failure passes unchanged. On
+ * both storages alike, so the logs read the same.
+ */
+const storableFailure = <E>(cause: Cause.Cause<E>): Cause.Cause<E> => {
+  let text: string
+  try {
+    text = Cause.pretty(cause)
+  } catch {
+    return cause
+  }
+  if (!text.includes("\u0000")) return cause
+  const error = new Error(
+    `the handler failed (NUL escaped as \\u0000, which PostgreSQL cannot store): ${text.replaceAll("\u0000", "\\u0000")}`
+  )
+  error.stack = error.message
+  return Cause.die(error)
+}
 
 const validDuration = (input: unknown): Duration.Duration | undefined => {
   // `Duration.fromInputUnsafe` reads NaN as zero

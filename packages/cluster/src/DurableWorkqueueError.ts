@@ -20,8 +20,11 @@ const reasons = [
  * The rule that was broken.
  *
  * - `InvalidName`: a workqueue name that is not a non-empty string of at most 100 characters (the store's
- *   `queue_name` column).
- * - `InvalidItem`: an item id that is not a non-empty string of at most 36 characters (the store's `id` column).
+ *   `queue_name` column), or that is not well-formed Unicode or contains NUL (U+0000).
+ * - `InvalidItem`: an item id that is not a non-empty string of at most 36 characters (the store's `id` column), or
+ *   that is not well-formed Unicode (`String.prototype.isWellFormed`: no lone surrogate) or contains NUL (U+0000).
+ *   PostgreSQL cannot store those as given (a lone surrogate becomes U+FFFD, merging distinct ids; a NUL is refused),
+ *   so both storages refuse them up front.
  * - `InvalidDelay`: a delay that is not a non-negative duration of at most 36,500 days (100 years).
  * - `InvalidOptions`: `maxActive` or `maxAttempts` not in 1..2^31-1, `concurrency` not a positive integer, a
  *   `payload` that is not a `Schema`, a `retrySchedule` that is not a `Schedule`, a table name that is not a SQL

@@ -638,6 +638,120 @@ describe.each(storages)("DurableWorkqueue on $label", (storage) => {
     )
   )
 
+  it.live(
+    "item ids and names that PostgreSQL cannot store as given (lone surrogates, NUL) are refused with a typed error, on both storages alike",
+    () =>
+      live(
+        Effect.gen(function* () {
+          const name = uniqueName("unicode")
+          const wq = yield* DurableWorkqueue.make({ name, payload: Payload })
+          // PostgreSQL stores a lone surrogate as U+FFFD: "\ud800x", "\udfffx" and "\ufffdx" would be one id there
+          const refused = ["\ud800x", "\udfffx", "x\udc00", "\ud83d", "\u0000", "a\u0000b"]
+          const errors = yield* Effect.forEach(refused, (item) => Effect.flip(wq.queue(item, { n: 1 })))
+          errors.push(yield* Effect.flip(wq.queueDelayed("\ud800x", { n: 1 }, "1 hour")))
+          errors.push(yield* Effect.flip(wq.cancel("\ud800x")))
+          errors.push(yield* Effect.flip(wq.cancelSync("a\u0000b")))
+          for (const error of errors) {
+            assert.strictEqual(error.reason, "InvalidItem")
+            assert.strictEqual(error.workqueue, name)
+            assert.include(error.message, "well-formed Unicode without NUL")
+          }
+          // well-formed ids, U+FFFD and a surrogate pair among them, are distinct items and run as given
+          const accepted = ["\ufffdx", "\ud83d\ude00x", "x"]
+          const results = yield* Effect.forEach(accepted, (item, n) => wq.queue(item, { n }))
+          const seen: Array<string> = []
+          yield* wq.run((_, run) => Effect.sync(() => void seen.push(run.item)))
+          yield* wq.flush
+          assert.deepStrictEqual(results, [true, true, true])
+          assert.deepStrictEqual(seen.sort(), [...accepted].sort())
+          // names: two that differ in a lone surrogate would share one workqueue on PostgreSQL
+          for (const bad of ["\ud800", "\udfff", "q\u0000"]) {
+            const error = yield* Effect.flip(DurableWorkqueue.make({ name: bad, payload: Payload }))
+            assert.strictEqual(error.reason, "InvalidName")
+            assert.include(error.message, "well-formed Unicode without NUL")
+          }
+        })
+      )
+  )
+
+  it.live(
+    "payload strings with lone surrogates or NUL come back to the handler as queued, on both storages (stored as JSON escapes)",
+    () =>
+      live(
+        Effect.gen(function* () {
+          const Text = Schema.Struct({ s: Schema.String, k: Schema.Record(Schema.String, Schema.Number) })
+          const wq = yield* DurableWorkqueue.make({ name: uniqueName("payload-text"), payload: Text })
+          const texts = ["\ud800", "\udfffx", "\u0000", "a\u0000b", "\ufffd"]
+          const started = yield* Deferred.make<void>()
+          const release = yield* Deferred.make<void>()
+          const seen: Array<[string, string, ReadonlyArray<string>]> = []
+          yield* wq.run(
+            (payload, run) =>
+              Effect.gen(function* () {
+                seen.push([run.item, payload.s, Object.keys(payload.k)])
+                if (run.item === "held" && payload.s === "first") {
+                  yield* Deferred.succeed(started, undefined)
+                  yield* Deferred.await(release)
+                }
+              }),
+            { concurrency: 2 }
+          )
+          for (const [n, s] of texts.entries()) assert.strictEqual(yield* wq.queue(`t${n}`, { s, k: { [s]: n } }), true)
+          // and through the queue of a running item (kept aside until its run settles)
+          assert.strictEqual(yield* wq.queue("held", { s: "first", k: {} }), true)
+          yield* Deferred.await(started)
+          assert.strictEqual(yield* wq.queue("held", { s: "\ud800\u0000", k: { "\udfff": 1 } }), true)
+          yield* Deferred.succeed(release, undefined)
+          yield* wq.flush
+          const byItem = new Map(seen.map(([item, s, keys]) => [`${item}:${s}`, keys]))
+          for (const [n, s] of texts.entries()) assert.deepStrictEqual(byItem.get(`t${n}:${s}`), [s])
+          assert.deepStrictEqual(byItem.get("held:\ud800\u0000"), ["\udfff"])
+          assert.strictEqual(seen.length, texts.length + 2)
+        })
+      )
+  )
+
+  it.live(
+    "a handler failure whose text holds NUL is retried on the retrySchedule, not held until its claim lapses (PostgreSQL's failure text cannot hold NUL)",
+    () => {
+      // claims that never lapse within the test: each retry must come from the retrySchedule
+      const layer = (
+        storage.label === "postgresql"
+          ? pgLayer({ lockExpiration: "1 hour", lockRefreshInterval: "10 minutes" })
+          : storage.layer()
+      ) as Layer.Layer<DurableWorkqueue.Storage>
+      return Effect.gen(function* () {
+        const wq = yield* DurableWorkqueue.make({
+          name: uniqueName("nul-failure"),
+          payload: Payload,
+          maxAttempts: 3,
+          retrySchedule: Schedule.spaced("10 millis")
+        })
+        const attempts: Array<number> = []
+        yield* wq.run((_, run) =>
+          Effect.sync(() => void attempts.push(run.attempt)).pipe(
+            Effect.andThen(
+              run.attempt === 1
+                ? Effect.fail(new Error("bad\u0000byte"))
+                : run.attempt === 2
+                  ? Effect.die("defect \u0000 \ud800")
+                  : Effect.void
+            )
+          )
+        )
+        yield* wq.queue("a", { n: 1 })
+        yield* wq.flush.pipe(
+          // hang guard: without the escape the PostgreSQL run waits for its claim to lapse (an hour here)
+          Effect.timeoutOrElse({
+            duration: "120 seconds",
+            orElse: () => Effect.die(`the retries did not come (attempts so far: ${attempts.join(", ")})`)
+          })
+        )
+        assert.deepStrictEqual(attempts, [1, 2, 3])
+      }).pipe(Effect.scoped, Effect.provide(layer))
+    }
+  )
+
   it.live("bad input fails with a typed error naming the workqueue and the rule", () =>
     live(
       Effect.gen(function* () {
@@ -768,6 +882,29 @@ describe("DurableWorkqueue.layerPg", () => {
       yield* remote.destroy
       assert.isTrue(Exit.isSuccess(yield* Fiber.await(runner)))
     }).pipe(Effect.scoped)
+  )
+
+  it.live("a dead letter whose handler failure held NUL records the failure text, NUL escaped", () =>
+    Effect.gen(function* () {
+      const name = uniqueName("nul-dead-letter")
+      const sql = yield* SqlClient.SqlClient
+      const wq = yield* DurableWorkqueue.make({ name, payload: Payload, maxAttempts: 1 })
+      yield* wq.run(() => Effect.fail(new Error("bad\u0000byte")))
+      yield* wq.queue("a", { n: 1 })
+      yield* wq.flush.pipe(
+        // hang guard: without the escape the failed write leaves the run claimed until its lock lapses (an hour)
+        Effect.timeoutOrElse({ duration: "120 seconds", orElse: () => Effect.die("the failure was not recorded") })
+      )
+      const rows = yield* sql<{ state: string; last_failure: string | null }>`
+        SELECT state, last_failure FROM effect_workqueue WHERE queue_name = ${name}`
+      assert.strictEqual(rows.length, 1)
+      assert.strictEqual(rows[0]!.state, "failed")
+      assert.include(rows[0]!.last_failure ?? "", "bad\\u0000byte")
+    }).pipe(
+      Effect.scoped,
+      Effect.provide(pgLayer({ lockExpiration: "1 hour", lockRefreshInterval: "10 minutes" })),
+      Effect.orDie
+    )
   )
 
   it.live("cleanup deletes completed rows older than olderThan; pending and failed rows stay (default)", () =>

@@ -799,7 +799,8 @@ const settle = <A, E>(state: JobState<A, E>, exit: Exit.Exit<A, E>): Effect.Effe
       const next = stepped.value
       if (next === undefined) return finalFailure(state, exit)
       // a retry is delayed work on the same workqueue: a timer, not a sleep holding this worker
-      // (refused only on a workqueue being destroyed, where no timer may outlive it: the job then fails for good)
+      // (refused on a workqueue being destroyed, where no timer may outlive it, or on a system sealed past its
+      // shutdown deadline: the job then fails for good, with its dead letter)
       const requeued = Engine.queueDelayedWorkOn(
         WorkqueueInternal.toState(state.wq).system,
         undefined,

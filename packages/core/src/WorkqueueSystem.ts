@@ -427,6 +427,51 @@ export const beginShutdown: Effect.Effect<void, never, WorkqueueSystem> = Effect
   systemOf(service).shuttingDown = true
 })
 
+/**
+ * Seal the system's shutdown (its deadline passed): from now on, for the rest of the system's life, queueing and
+ * arming on any of its workqueues fails with `reason: "Draining"` for every caller, the system's own work items
+ * included. Items already accepted (running, pending, armed) are untouched; a running item is never interrupted.
+ * Implies `beginShutdown`. Idempotent. The first refusal of an own item per workqueue is logged once as a warning.
+ *
+ * **When to use**: the platform's shutdown calls it when its deadline passes, so that a work item re-queueing
+ * itself forever (chained work, a delayed item re-arming itself) ends after its current run: otherwise the drains
+ * and the system's close, which wait for chains, would never end and would keep the process alive.
+ *
+ * **Kernel**: none; `drain_workqueue()` only warns about a chain that never ends ("isn't complete after N
+ * tries") and keeps waiting, where a process past its shutdown deadline cannot wait forever.
+ *
+ * **Example** (A chain ends)
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Work, Workqueue, WorkqueueSystem } from "@effect-workqueue/core"
+ *
+ * const program = Effect.gen(function*() {
+ *   const wq = yield* Workqueue.make("jobs")
+ *   const reasons: Array<string> = []
+ *   const chain: Work.Work = yield* Work.make((self) =>
+ *     Effect.gen(function*() {
+ *       yield* WorkqueueSystem.sealShutdown
+ *       const error = yield* Effect.flip(Workqueue.queue(wq, self))
+ *       reasons.push(error.reason)
+ *     })
+ *   )
+ *   yield* Workqueue.queue(wq, chain)
+ *   yield* Workqueue.flush(wq)
+ *   return reasons
+ * })
+ * await Effect.runPromise(program.pipe(Effect.scoped, Effect.provide(WorkqueueSystem.layer()))) // => ["Draining"]
+ * ```
+ *
+ * @category configuration
+ * @since 0.1.0
+ */
+export const sealShutdown: Effect.Effect<void, never, WorkqueueSystem> = Effect.map(WorkqueueSystem, (service) => {
+  const sys = systemOf(service)
+  sys.shuttingDown = true
+  sys.sealed = true
+})
+
 // ---------------------------------------------------------------------------
 // freeze / thaw
 // ---------------------------------------------------------------------------

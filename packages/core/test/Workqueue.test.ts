@@ -492,6 +492,71 @@ describe("Workqueue", () => {
     )
 
     it.effect(
+      "sealShutdown ends a chain that re-queues itself forever: its own queueing fails with Draining (warned once), the drain ends",
+      () => {
+        const logs = makeLogCapture()
+        return Effect.gen(function* () {
+          const wq = yield* Workqueue.make("sealed")
+          let runs = 0
+          const refusals: Array<string> = []
+          const chain: Work.Work = yield* Work.make((self) =>
+            Effect.gen(function* () {
+              runs++
+              yield* Effect.sleep(10)
+              const queued = yield* Effect.result(Workqueue.queue(wq, self))
+              if (queued._tag === "Failure") refusals.push(`queue:${queued.failure.reason}`)
+            })
+          )
+          const outsider = yield* DelayedWork.make(() => Effect.void)
+          yield* Workqueue.queue(wq, chain)
+          const drainer = yield* Effect.forkChild(Workqueue.drain(wq))
+          for (let i = 0; i < 3; i++) {
+            yield* TestClock.adjust(10)
+            yield* settle()
+          }
+          assert.strictEqual(runs, 4, "the chain still runs while the drain waits")
+          assert.isUndefined(drainer.pollUnsafe())
+          yield* WorkqueueSystem.sealShutdown
+          yield* TestClock.adjust(10)
+          yield* settle()
+          assert.isDefined(drainer.pollUnsafe(), "the drain ended with the chain")
+          assert.strictEqual(runs, 4, "the run in progress finished; no new one started")
+          assert.deepStrictEqual(refusals, ["queue:Draining"])
+          // from outside: refused too (sealing implies beginShutdown)
+          assert.strictEqual((yield* Effect.flip(Workqueue.queueDelayed(wq, outsider, 0))).reason, "Draining")
+          const warnings = logs.lines.filter((l) => l.level === "Warn" && l.message.includes("shutdown deadline"))
+          assert.strictEqual(warnings.length, 1, logs.text())
+          assert.include(warnings[0]!.message, "workqueue sealed")
+        }).pipe(withSystemClosedOnSuccess({ cpus: 4 }), Effect.provide(logs.layer))
+      }
+    )
+
+    it.effect(
+      "sealShutdown: a delayed item re-arming itself from its handler (delay 0 or not) is refused; already armed items still fire",
+      () =>
+        Effect.gen(function* () {
+          const wq = yield* Workqueue.make("sealed")
+          const refusals: Array<string> = []
+          let runs = 0
+          const rearm: DelayedWork.DelayedWork = yield* DelayedWork.make((self) =>
+            Effect.gen(function* () {
+              runs++
+              const armed = yield* Effect.result(Workqueue.queueDelayed(wq, self, runs === 1 ? 0 : 5))
+              if (armed._tag === "Failure") refusals.push(armed.failure.reason)
+            })
+          )
+          yield* Workqueue.queueDelayed(wq, rearm, 10)
+          yield* WorkqueueSystem.sealShutdown
+          yield* TestClock.adjust(10)
+          yield* settle()
+          assert.strictEqual(runs, 1, "the item armed before the seal fired and ran")
+          assert.deepStrictEqual(refusals, ["Draining"])
+          assert.isFalse(yield* Work.pending(rearm))
+          yield* Workqueue.drain(wq)
+        }).pipe(withSystemClosedOnSuccess({ cpus: 4 }))
+    )
+
+    it.effect(
       "during drain a handler may queue another item on its own workqueue, not on a draining one it doesn't belong to (is_chained_work)",
       () =>
         Effect.gen(function* () {

@@ -225,8 +225,13 @@ const poolWorkerName = (pool: WorkqueueSystem.PoolSnapshot): string =>
  */
 export const formatDump = (snapshot: Snapshot): string => {
   const out: Array<string> = []
-  const idLen = Math.max(1, ...snapshot.pools.map((p) => String(p.id).length))
-  const refLen = Math.max(1, ...snapshot.pools.map((p) => String(p.refs).length))
+  // widths by a loop, not `Math.max(...spread)`: a spread of 200 000 pools overflows the call stack
+  let idLen = 1
+  let refLen = 1
+  for (const p of snapshot.pools) {
+    idLen = Math.max(idLen, String(p.id).length)
+    refLen = Math.max(refLen, String(p.refs).length)
+  }
 
   out.push("Worker Pools", "============")
   for (const pool of snapshot.pools) {

@@ -18,8 +18,9 @@
  *
  * all under one deadline on the `Clock`. A system shuts down once: the first `drainAll` starts the drain and
  * fixes the deadline; later ones (another layer's finaliser, a repeated signal) join it, get the same report,
- * and log nothing more. The drains run in a detached fiber: past the deadline they go on (queues stay closed to
- * outside work) while the report is logged.
+ * and log nothing more. The drains run in a detached fiber: past the deadline they go on while the report is
+ * logged, and the system is sealed (`WorkqueueSystem.sealShutdown`): no queueing at all any more, not even from
+ * its own work items, so a chain that re-queues itself ends after its current run.
  *
  * @since 0.1.0
  */
@@ -75,7 +76,8 @@ export interface RunningWork {
 
 /**
  * How a shutdown ended: `"drained"` (every workqueue empty, nothing armed, before the deadline), `"deadline"`
- * (the deadline passed first), `"signal"` (a second SIGINT/SIGTERM forced the exit first).
+ * (the deadline passed first; also a drain that ended only after it, when a handler blocked the event loop across
+ * it: the report then lists nothing left), `"signal"` (a second SIGINT/SIGTERM forced the exit first).
  *
  * @category models
  * @since 0.1.0
@@ -148,7 +150,8 @@ export const reportOf = (
 /**
  * The report as log text: one summary line, then one line per workqueue with work left and one per busy worker.
  * The summary says which outcome it was: drained (and how many armed items were fired early), the deadline
- * passed, or a second signal forced the exit.
+ * passed, or a second signal forced the exit. Every name (workqueue, worker, work item) goes through
+ * `NodeMonitor.escapeName`, so a name cannot drive the terminal; the `Report` itself keeps the names as they are.
  *
  * **Example** (A deadline report)
  *
@@ -181,14 +184,19 @@ export const formatReport = (report: Report): string => Shutdown.formatReport(re
  * items are fired at once (`Workqueue.fireArmed`) and waited for like any queued item, so a debounced item runs
  * within the deadline or is reported; the report counts them in `fired`. Freezable queues are frozen while the
  * others drain, then thawed and drained: their deferred work runs last. The drains run in a detached fiber; past
- * the deadline they go on in the background (the queues stay closed to outside work), and the effect returns the
- * report.
+ * the deadline they go on in the background and the effect returns the report. At the deadline the system is
+ * sealed (`WorkqueueSystem.sealShutdown`): queueing fails with `"Draining"` for every caller, the system's own
+ * work items included, so a chain that re-queues itself forever ends after its current run (one warning per
+ * workqueue) and the drains end.
  *
  * **Gotchas**: a `deadlineMs` that is not an integer >= 0 dies with a `RangeError` (a defect: it is a programming
  * error, as in `WorkqueueSystem.layer`). A system shuts down once. The first call starts the drain and fixes the deadline; a later call
  * (another layer's finaliser, a repeated signal) joins it and returns the same report without logging it again,
  * freezing again or draining again. A workqueue destroyed meanwhile (its scope closed) is simply skipped. This
- * cannot interrupt a running work item: the kernel never kills a work function either.
+ * cannot interrupt a running work item: the kernel never kills a work function either. `"drained"` means in time:
+ * a drain that ends after the deadline (a handler blocked the event loop across it; JavaScript has one thread, so
+ * the deadline's timer could not fire) is reported as `"deadline"` with nothing left, and the report is logged
+ * when the thread is free again, after the deadline.
  *
  * **Kernel**: `drain_workqueue()` of each workqueue plus `freeze_workqueues_begin()` / `thaw_workqueues()`, as a
  * `kernel_power_off()` would want them; the report is `show_all_workqueues()`.

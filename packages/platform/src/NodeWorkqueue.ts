@@ -16,7 +16,7 @@
  *
  * A boolean is one of `true`, `false`, `yes`, `no`, `on`, `off`, `1`, `0`, `y`, `n` (lower case; Effect's
  * `Config.Boolean`, the one boolean parser of the platform and its example). A decimal integer is digits only
- * (`1e3`, `0x10`, `1.0` and `10s` are refused). An empty variable counts as unset; anything else that does not
+ * (`1e3`, `0x10`, `1.0`, `+5` and `10s` are refused). An empty variable counts as unset; anything else that does not
  * parse fails the layer with a `NodeWorkqueueConfigError` that names the variable and the value.
  *
  * @since 0.1.0
@@ -175,7 +175,7 @@ const BOOLEAN_TEXT = "a boolean: true, false, yes, no, on, off, 1, 0, y or n"
 
 /**
  * A `Config` of a decimal integer in `min..max` (default `0..Number.MAX_SAFE_INTEGER`): digits only, so `1e3`,
- * `0x10`, `1.0`, `-0` and `10s` are refused with a `ConfigError` that says what was expected.
+ * `0x10`, `1.0`, `-0`, `+5` and `10s` are refused with a `ConfigError` that says what was expected.
  *
  * **When to use**: ports, counts and milliseconds read from the environment, where `Config.Int` (which reads
  * `1e3` as 1000) is too lenient.
@@ -202,7 +202,7 @@ export const configInteger = (
   const expected = rangeText(min, max)
   return Config.schema(
     Schema.String.pipe(
-      Schema.check(Schema.isPattern(/^\+?\d{1,16}$/, { expected })),
+      Schema.check(Schema.isPattern(/^\d{1,16}$/, { expected })),
       Schema.decodeTo(
         Schema.Number.pipe(Schema.check(Schema.isBetween({ minimum: min, maximum: max }, { expected }))),
         SchemaTransformation.numberFromString
@@ -376,18 +376,21 @@ export const toSystemOptions = (resolved: ResolvedOptions): WorkqueueSystem.Opti
  * and logs one report; then this layer closes the core system. The deadline counts from the shutdown's start and
  * bounds all of it:
  *
- * - past the deadline, the report of what is still running, pending or armed is logged and the core system is
- *   closed in the background (its close waits for running items); its own timers no longer keep the process
- *   alive, so outside `runMain` the process ends when your program does;
+ * - past the deadline, the report of what is still running, pending or armed is logged, the system is sealed
+ *   (`WorkqueueSystem.sealShutdown`: no more queueing, not even from its own work items, so a chain that re-queues
+ *   itself forever ends after its current run) and the core system is closed in the background (its close waits
+ *   for the items still running); its own timers no longer keep the process alive, so outside `runMain` the
+ *   process ends when your program does, unless a handler never returns and holds a timer or I/O of its own;
  * - after a signal, the process exits with 130 no later than the deadline, whichever layer is still waiting
  *   then (a workqueue your own layer owns and destroys, a slow HTTP client, ...): the report says what was
  *   left;
  * - a second signal logs the report and exits with 130 at once (`forceExitOnSecondSignal`); a third does
  *   nothing more.
  *
- * **Gotchas**: without a signal, a workqueue that your own layer created with `Workqueue.make` is destroyed when
- * *its* scope closes, before this layer's, and a destroy drains with no deadline: put `shutdownLayer()` above it
- * to drain it within the deadline first. A malformed `EFFECT_WORKQUEUE_*` variable fails the layer with
+ * **Gotchas**: the layers built on this one close before it: their resources are released (and a workqueue they
+ * made with `Workqueue.make` destroyed, draining with no deadline) while this layer's drain has not finished, or,
+ * after a signal, while it runs — a work item still running may find an app resource already closed. Put
+ * `shutdownLayer()` above your layers: its finaliser runs first and waits for the drain, within the deadline. A malformed `EFFECT_WORKQUEUE_*` variable fails the layer with
  * `NodeWorkqueueConfigError` naming it (runMain logs it and exits with 1).
  *
  * **Kernel**: `workqueue_init_early()` with the possible CPUs; the drain on power-off.

@@ -109,7 +109,8 @@ const ThreadTaskProto = {
  * `effect` modules and this module by their deep paths, not a barrel that loads servers or drivers). The task's
  * error type comes from `failure` alone: without it the error type is `never`, and a `run` returning an Effect
  * that can fail does not compile (give the `failure` schema). A failure the schema does not take arrives as a
- * defect whose message names the task and the value.
+ * defect whose message names the task and the value. The result is what `run` returns: the pool does not read
+ * the thread's `parentPort`, so a message a task posts there is dropped (it cannot stand for a result).
  *
  * **Kernel**: none — the kernel's work functions already run on real CPUs; this is how a handler body gets one.
  *

@@ -126,6 +126,29 @@ describe("NodeShutdown (integration: real processes, real signals)", () => {
     }
   )
 
+  it.each([
+    ["resource-above", "after"],
+    ["resource-below", "before"]
+  ])(
+    "layering %s: after SIGTERM the app's resources are released %s the drained jobs finish (the README table)",
+    async (layering, when) => {
+      // jobs of 3 s: the app's release after a signal takes milliseconds, so "before" holds on a loaded machine too
+      const child = run({
+        LAYERING: layering,
+        JOBS: "2",
+        JOB_MS: "3000",
+        EFFECT_WORKQUEUE_SHUTDOWN_DEADLINE_MS: "60000"
+      })
+      await child.waitForEvent("start")
+      child.process.kill("SIGTERM")
+      const { code } = await child.waitForExit()
+      assert.strictEqual(code, 130, child.output())
+      const order = child.events.filter((e) => e.event === "done" || e.event === "appClosed").map((e) => e.event)
+      // every accepted job ran in both layerings; only shutdownLayer above the app keeps its resources until then
+      assert.deepStrictEqual(order, when === "after" ? ["done", "done", "appClosed"] : ["appClosed", "done", "done"])
+    }
+  )
+
   it("outside runMain, a layer closing past its deadline leaves no handle behind: the process ends by itself", async () => {
     const child = run({ LAYERING: "outside", JOBS: "1", JOB_MS: "never", EFFECT_WORKQUEUE_SHUTDOWN_DEADLINE_MS: "200" })
     const { code, signal } = await child.waitForExit()
@@ -134,4 +157,26 @@ describe("NodeShutdown (integration: real processes, real signals)", () => {
     assert.include(child.output(), '{"event":"returned"}')
     assert.match(deadlineReport(child, 200)[0] ?? "", /1 accepted item\(s\) not finished/, child.output())
   })
+})
+
+describe("NodeShutdown (integration: a chain that re-queues itself forever, no signal)", () => {
+  const selfRequeue = path.join(import.meta.dirname, "fixtures", "selfRequeue.ts")
+
+  it.each(["sleep", "yield", "runMain", "rearm0"])(
+    "%s: past the deadline the system is sealed, the chain ends and the process ends by itself with 0",
+    async (mode) => {
+      const child = start(selfRequeue, { args: [mode] })
+      const { code, signal } = await child.waitForExit()
+      assert.strictEqual(signal, null, child.output())
+      assert.strictEqual(code, 0, child.output())
+      assert.isTrue(
+        child.events.some((e) => e.event === "returned"),
+        child.output()
+      )
+      assert.strictEqual(deadlineReport(child, 300).length, 1, child.output())
+      assert.include(child.output(), "queueing from the system's own work items is refused from now on")
+      const exit = child.events.find((e) => e.event === "exit")
+      assert.isDefined(exit, child.output())
+    }
+  )
 })

@@ -1,6 +1,7 @@
 import { DelayedWork, Work, Workqueue, WorkqueueSystem } from "@effect-workqueue/core"
 import { assert, describe, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -9,7 +10,7 @@ import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as Scope from "effect/Scope"
 import { TestClock } from "effect/testing"
-import { NodeShutdown, NodeWorkqueue } from "../src/index.ts"
+import { NodeMonitor, NodeShutdown, NodeWorkqueue } from "../src/index.ts"
 import { systemLayer } from "./utils/system.ts"
 import { TestWorkqueue } from "@effect-workqueue/testing"
 
@@ -180,6 +181,51 @@ describe("NodeShutdown", () => {
     }).pipe(Effect.provide(systemLayer({ cpus: 1 })))
   )
 
+  it.effect(
+    "a drain that ends only after the deadline is not 'drained': a handler that blocks the thread past it",
+    () =>
+      Effect.gen(function* () {
+        // The test clock with a jump: the handler moves "now" 120 s on without letting any timer fire, which is what a
+        // handler blocking the event loop across the deadline does (the deadline's timer cannot run before it
+        // returns). The drain then ends in the same turn as, or before, the deadline's timer.
+        const base = yield* Clock.Clock
+        let jumpMs = 0
+        const millis = () => base.currentTimeMillisUnsafe() + jumpMs
+        const nanos = () => base.currentTimeNanosUnsafe() + BigInt(jumpMs) * 1_000_000n
+        const jumpy: Clock.Clock = {
+          currentTimeMillisUnsafe: millis,
+          currentTimeMillis: Effect.sync(millis),
+          currentTimeNanosUnsafe: nanos,
+          currentTimeNanos: Effect.sync(nanos),
+          monotonicTimeNanosUnsafe: nanos,
+          monotonicTimeNanos: Effect.sync(nanos),
+          sleep: (duration) => base.sleep(duration)
+        }
+        const logs = captureLogs()
+        const report = yield* Effect.gen(function* () {
+          yield* WorkqueueSystem.schedule(
+            yield* Work.make(() =>
+              Effect.sync(() => {
+                jumpMs += 120_000
+              })
+            )
+          )
+          return yield* NodeShutdown.drainAll({ deadlineMs: 60_000 })
+        }).pipe(
+          Effect.provide(Layer.merge(systemLayer({ cpus: 1 }), logs.layer)),
+          Effect.provideService(Clock.Clock, jumpy)
+        )
+        assert.strictEqual(report.outcome, "deadline")
+        assert.isFalse(report.drained)
+        assert.isAbove(report.elapsedMs, 60_000)
+        assert.deepStrictEqual([report.workqueues, report.running], [[], []], "nothing was left: every item finished")
+        const lines = logs.lines.filter((line) => line.includes("workqueue shutdown"))
+        assert.deepStrictEqual(lines, [
+          "Warn workqueue shutdown: deadline of 60000 ms passed with every accepted item finished"
+        ])
+      })
+  )
+
   it.effect("for the whole shutdown every workqueue refuses outside work, idle ones too; handlers still chain", () =>
     Effect.gen(function* () {
       const scope = yield* Scope.make()
@@ -291,6 +337,51 @@ describe("NodeShutdown", () => {
     }).pipe(Effect.scoped, Effect.provide(systemLayer({ cpus: 1 })))
   )
 
+  it.effect(
+    "a work item that re-queues itself forever: past the deadline it is refused (sealed) and the drain ends",
+    () => {
+      const logs = captureLogs()
+      return Effect.gen(function* () {
+        let runs = 0
+        const refused: Array<string> = []
+        const chain: Work.Work = yield* Work.make(
+          (self) =>
+            Effect.gen(function* () {
+              runs++
+              yield* Effect.sleep(10)
+              const again = yield* Effect.result(WorkqueueSystem.schedule(self))
+              if (again._tag === "Failure") refused.push(again.failure.reason)
+            }),
+          { name: "chain" }
+        )
+        yield* WorkqueueSystem.schedule(chain)
+        const fiber = yield* Effect.forkChild(NodeShutdown.drainAll({ deadlineMs: 95 }))
+        for (let i = 0; i < 10; i++) {
+          yield* settle
+          yield* TestClock.adjust(10)
+        }
+        const report = yield* Fiber.join(fiber)
+        assert.strictEqual(report.outcome, "deadline")
+        assert.isAtLeast(runs, 9, "chained work flows until the deadline (a run every 10 ms)")
+        const atDeadline = runs
+        for (let i = 0; i < 5; i++) {
+          yield* settle
+          yield* TestClock.adjust(10)
+        }
+        assert.strictEqual(runs, atDeadline, "the run in progress at the deadline was the last")
+        assert.deepStrictEqual(refused, ["Draining"])
+        assert.isFalse(yield* Work.pending(chain))
+        const snapshot = yield* WorkqueueSystem.snapshot
+        const busy = snapshot.workqueues.some((wq) => wq.pwqs.some((pwq) => pwq.active + pwq.inactive > 0))
+        assert.isFalse(busy, "nothing left: the drains end")
+        assert.isTrue(
+          logs.lines.some((line) => line.includes("workqueue events: the shutdown deadline passed")),
+          logs.lines.join("\n")
+        )
+      }).pipe(Effect.provide(systemLayer({ cpus: 1 }).pipe(Layer.provideMerge(logs.layer))))
+    }
+  )
+
   it.effect("past the deadline an item armed after the drain's firing is reported as armed, not dropped", () =>
     Effect.gen(function* () {
       const logs = captureLogs()
@@ -370,6 +461,32 @@ describe("NodeShutdown", () => {
         )
       })
   )
+
+  it.effect("the deadline warning and formatReport print every name escaped (NodeMonitor.escapeName)", () => {
+    const logs = captureLogs()
+    const evilWork = "job-\x1b]0;PWNED\x07\x1b[2J\u202eevil"
+    const evilWq = "q\x1b[5m"
+    return Effect.gen(function* () {
+      const wq = yield* Workqueue.make(evilWq, { flags: Workqueue.WQ_UNBOUND })
+      const release = yield* Deferred.make<void>()
+      yield* Workqueue.queue(wq, yield* Work.make(() => Deferred.await(release), { name: evilWork }))
+      yield* settle
+      yield* Effect.gen(function* () {
+        const fiber = yield* Effect.forkChild(NodeShutdown.drainAll({ deadlineMs: 100 }))
+        yield* TestClock.adjust(100)
+        const report = yield* Fiber.join(fiber)
+        assert.strictEqual(report.running[0]?.work, evilWork, "the report's data keeps the name as it is")
+        const text = NodeShutdown.formatReport(report)
+        const warning = logs.lines.find((line) => line.includes("deadline of 100 ms passed")) ?? ""
+        for (const printed of [text, warning]) {
+          // oxlint-disable-next-line no-control-regex -- no control or bidi character may reach the terminal
+          assert.notMatch(printed.replace(/\n/g, " "), /[\u0000-\u001f\u007f-\u009f\u202a-\u202e]/, printed)
+          assert.include(printed, `workqueue ${NodeMonitor.escapeName(evilWq)}: 1 running`)
+          assert.include(printed, `runs ${NodeMonitor.escapeName(evilWork)} for`)
+        }
+      }).pipe(Effect.ensuring(Deferred.succeed(release, undefined))) // the item ends either way: the scope's destroy waits for it
+    }).pipe(Effect.scoped, Effect.provide(systemLayer({ cpus: 1 }).pipe(Layer.provideMerge(logs.layer))))
+  })
 
   it.effect("formatReport: a forced exit says 'second signal', not 'deadline passed'", () =>
     Effect.sync(() => {

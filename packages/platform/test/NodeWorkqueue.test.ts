@@ -65,12 +65,12 @@ describe("NodeWorkqueue", () => {
     })
   )
 
-  it.effect("configInteger refuses what Config.Int accepts loosely (1e3, 1.0), for PORT-like values", () =>
+  it.effect("configInteger refuses what Config.Int accepts loosely (1e3, 1.0, +5), for PORT-like values", () =>
     Effect.gen(function* () {
       const port = NodeWorkqueue.configInteger("PORT", { min: 0, max: 65535 })
       const parse = (value: string) => Effect.result(port.parse(ConfigProvider.fromEnv({ env: { PORT: value } })))
       assert.strictEqual((yield* parse("8080"))._tag, "Success")
-      for (const bad of ["1e3", "1.0", "-1", "65536", "80 80", "0x50"]) {
+      for (const bad of ["1e3", "1.0", "-1", "+5", "+0", "65536", "80 80", "0x50"]) {
         assert.strictEqual((yield* parse(bad))._tag, "Failure", bad)
       }
     })
@@ -99,6 +99,7 @@ describe("NodeWorkqueue", () => {
     ["EFFECT_WORKQUEUE_MONITOR_INTERVAL_MS", "1e3", "a decimal integer >= 0"],
     ["EFFECT_WORKQUEUE_CPUS", "0x10", "a decimal integer in 1..1024"],
     ["EFFECT_WORKQUEUE_CPUS", " 2", "a decimal integer in 1..1024"],
+    ["EFFECT_WORKQUEUE_CPUS", "+2", "a decimal integer in 1..1024"],
     ["EFFECT_WORKQUEUE_IDLE_TIMEOUT_MS", "99999999999999999999", "a decimal integer >= 0"],
     ["EFFECT_WORKQUEUE_POWER_EFFICIENT", "maybe", "a boolean: true, false, yes, no, on, off, 1, 0, y or n"],
     ["EFFECT_WORKQUEUE_POWER_EFFICIENT", "TRUE", "a boolean: true, false, yes, no, on, off, 1, 0, y or n"]

@@ -19,7 +19,10 @@ import {
   fib,
   gate,
   hog,
+  hostileThrow,
   leftover,
+  leftoverUnref,
+  parentPost,
   reverse,
   sleepy,
   spin,
@@ -65,6 +68,52 @@ describe("ThreadPool", () => {
         assert.strictEqual((defect as Error).message, "not a TaskError")
         assert.strictEqual(ThreadPool.snapshotUnsafe(pool).stats.defects, 1)
       }).pipe(Effect.scoped)
+    )
+
+    it.live("what a task posts on parentPort is ignored: no crash of the host, no forged result, no count", () =>
+      Effect.gen(function* () {
+        const pool = yield* ThreadPool.make({ threads: 2 })
+        // null and undefined crashed the main process (TypeError reading "id"); a forged Done was taken as the
+        // run's result and its negative CPU time counted
+        const modes = ["null", "undefined", "junk", "forge", "null", "forge"]
+        const results = yield* Effect.forEach(modes, (mode) => ThreadPool.run(pool, parentPost, mode), {
+          concurrency: "unbounded"
+        })
+        assert.deepStrictEqual(results, modes)
+        assert.deepStrictEqual(yield* ThreadPool.run(pool, echo, { n: 1, s: "after" }), { n: 1, s: "after" })
+        const stats = ThreadPool.snapshotUnsafe(pool).stats
+        assert.strictEqual(stats.runs, modes.length + 1)
+        assert.strictEqual(stats.succeeded, modes.length + 1)
+        assert.strictEqual(stats.defects + stats.crashed + stats.failed, 0)
+        assert.isAtLeast(stats.cpuTimeMs, 0)
+      }).pipe(Effect.scoped)
+    )
+
+    it.live("a task cannot reach the pool's private port: workerData holds only the shared counters", () =>
+      Effect.gen(function* () {
+        const pool = yield* ThreadPool.make({ threads: 1 })
+        assert.strictEqual(yield* ThreadPool.run(pool, parentPost, "peek"), "posted")
+      }).pipe(Effect.scoped)
+    )
+
+    it.live(
+      "a thrown or failed Proxy, revoked Proxy or unprintable object is a defect of the run; the thread lives",
+      () =>
+        Effect.gen(function* () {
+          const pool = yield* ThreadPool.make({ threads: 1 })
+          for (const kind of ["proxy", "revoked", "unprintable"]) {
+            for (const effect of [false, true]) {
+              const exit = yield* Effect.exit(ThreadPool.run(pool, hostileThrow, { kind, effect }))
+              assert.isTrue(Exit.hasDies(exit), `${kind}/${effect}`)
+              const defect = defectOf(exit)
+              // before: the thread died checking or printing the value, and the run was a Crashed ThreadPoolError
+              assert.isFalse(defect instanceof ThreadPool.ThreadPoolError, `${kind}/${effect}: ${String(defect)}`)
+            }
+          }
+          assert.deepStrictEqual(yield* ThreadPool.run(pool, echo, { n: 2, s: "b" }), { n: 2, s: "b" })
+          const stats = ThreadPool.snapshotUnsafe(pool).stats
+          assert.deepStrictEqual([stats.defects, stats.crashed, stats.spawned, stats.succeeded], [6, 0, 1, 1])
+        }).pipe(Effect.scoped)
     )
 
     it.live("binary data marked Transferable is moved both ways", () =>
@@ -473,6 +522,26 @@ describe("ThreadPool", () => {
         // a run that leaves nothing keeps its thread
         assert.strictEqual(yield* ThreadPool.run(pool, sleepy, 1), 1)
         assert.strictEqual(ThreadPool.snapshotUnsafe(pool).stats.spawned, 2)
+      }).pipe(Effect.scoped)
+    )
+
+    it.live("an unref'd timer, interval or immediate left pending retires the thread too; the next run is safe", () =>
+      Effect.gen(function* () {
+        const exits: Array<string> = []
+        const pool = yield* ThreadPool.make({
+          threads: 1,
+          tracepoint: (tp) => {
+            if (tp._ === "thread_exit") exits.push(tp.reason)
+          }
+        })
+        for (const kind of ["timeout", "interval", "immediate"] as const) {
+          assert.strictEqual(yield* ThreadPool.run(pool, leftoverUnref, kind), kind)
+          // before: the unref'd work escaped the check and threw during this innocent run (Crashed, blamed on it)
+          assert.strictEqual(yield* ThreadPool.run(pool, sleepy, 20), 20)
+        }
+        const snap = ThreadPool.snapshotUnsafe(pool)
+        assert.deepStrictEqual([snap.stats.crashed, snap.stats.defects, snap.stats.spawned], [0, 0, 4])
+        assert.deepStrictEqual(exits, ["retired", "retired", "retired"])
       }).pipe(Effect.scoped)
     )
 

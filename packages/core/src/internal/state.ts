@@ -430,6 +430,8 @@ export class System {
   closed = false // WQ: closeSystem has begun: no new workqueue (SystemClosed); its own are flushed, destroyed
   //   and outside queueing (not from one of this system's items) fails with Destroyed
   shuttingDown = false // WQ: set once by beginShutdown, never cleared: outside queueing fails with Draining
+  sealed = false // WQ: set once by sealShutdown (a shutdown past its deadline), never cleared: every queueing and
+  //   arming fails with Draining, from the system's own items too, so a chain that re-queues itself ends
   readonly scheduler: WorkqueueScheduler // I
   readonly clock: Clock.Clock // I
   /**

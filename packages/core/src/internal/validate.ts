@@ -18,6 +18,7 @@ import { WORK_PENDING } from "./workData.ts"
 
 /** Reject queueing on a destroyed wq, or from outside on a draining / destroying one (docs/KERNEL-MAPPING.md). */
 export const queueRejection = (wq: WorkqueueState): WorkqueueError.WorkqueueError | undefined => {
+  if (wq.system.sealed && wq.lifecycle !== "Destroyed") return sealedRejection(wq)
   switch (wq.lifecycle) {
     case "Open":
       return wq.system.closed || wq.system.shuttingDown ? outsideRejection(wq) : undefined
@@ -39,6 +40,28 @@ export const queueRejection = (wq: WorkqueueState): WorkqueueError.WorkqueueErro
             `cannot queue while ${wq.lifecycle === "Draining" ? "draining" : "being destroyed"} (only chained work allowed)`
           )
   }
+}
+
+/**
+ * A sealed system (its shutdown passed the deadline) takes no work at all, not even chained work: a chain that
+ * re-queues itself forever would keep the drain, the close and the process alive. The one side effect of this
+ * module: the first refusal per workqueue is logged (the kernel warns on a drain that never ends), so a chain cut
+ * here is seen even when its handler ignores the error.
+ */
+const sealedRejection = (wq: WorkqueueState): WorkqueueError.WorkqueueError => {
+  const own = callerWorker()?.currentPwq?.wq.system === wq.system
+  if (own) {
+    wq.system.warnOnce(
+      `sealed:${wq.name}`,
+      `workqueue ${wq.name}: the shutdown deadline passed; queueing from the system's own work items is refused ` +
+        `from now on (a chain that re-queues itself ends here)`
+    )
+  }
+  return WorkqueueError.make(
+    "Draining",
+    wq.name,
+    "cannot queue: the WorkqueueSystem's shutdown passed its deadline (no work is taken any more, not even from its own items)"
+  )
 }
 
 /** A closing or shutting-down system takes work from its own items only (the pipelines its close still drains). */

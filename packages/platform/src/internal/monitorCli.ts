@@ -52,8 +52,11 @@ export const USAGE = [
   "  --json          print the monitor rows as JSON lines instead of the table (wq_monitor.py -j)",
   "  REGEX           only the workqueues whose name matches one of them",
   "",
+  "Limits: an answer over --max-bytes is refused while it is read (before parsing); --dump refuses a snapshot",
+  "whose CPU -> pool table would exceed 4194304 cells (workqueues x (CPUs + 1)).",
+  "",
   "Exit codes: 0 on SIGINT/SIGTERM or after a one-shot print, 1 when the route cannot be read or its answer is",
-  "not a snapshot, 2 on bad arguments."
+  "not a snapshot (or too large to print), 2 on bad arguments."
 ].join("\n")
 
 /** A bad argument: exit 2 with `message`. `help`: print the usage and exit 0. @internal */
@@ -296,6 +299,15 @@ export interface Io {
   readonly err: (line: string) => void
 }
 
+/**
+ * The most cells (workqueues × (CPUs + 1)) of the dump's CPU -> pool table the command prints: 4 194 304, about
+ * 20 MB of text. Past it `--dump` exits 1 with a message: a 12 MB answer of 150 000 workqueues on 1024 CPUs would
+ * be a string of ~900 MB, past V8's limit ("Invalid string length" after seconds of work).
+ *
+ * @internal
+ */
+export const MAX_DUMP_CELLS = 4 * 1024 * 1024
+
 /** Sleep `ms`, or less if `stop` fires. */
 const pause = (ms: number, stop: AbortSignal): Promise<void> =>
   new Promise((resolve) => {
@@ -317,6 +329,14 @@ export const run = async (args: Args, io: Io, stop: AbortSignal): Promise<number
       const next = await fetchSnapshot(args, stop)
       if (next === undefined) return 0
       if (args.dump) {
+        // the dump's CPU -> pool table has a cell per workqueue and CPU: refuse what would not fit in a string
+        const cells = next.workqueues.length * (next.cpus + 1)
+        if (cells > MAX_DUMP_CELLS) {
+          throw new MonitorError(
+            `--dump: the answer has ${next.workqueues.length} workqueues on ${next.cpus} CPUs, ${cells} cells of ` +
+              `the CPU -> pool table, more than this command prints (${MAX_DUMP_CELLS}); the table view has no such limit`
+          )
+        }
         io.out(formatDump(next))
         return 0
       }

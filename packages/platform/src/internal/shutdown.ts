@@ -9,7 +9,8 @@
  *
  *   begin ─┬─ drain fiber:   fire armed timers → freeze → drain non-freezable → thaw → drain freezable
  *          │                 (again while a handler re-armed or re-queued something)
- *          └─ referee fiber: the drain, or the deadline, whichever comes first → report → log → outcome
+ *          └─ referee fiber: the drain, or the deadline, whichever comes first → (past the deadline: seal the
+ *                            system, so no chain goes on) → report → log → outcome
  *
  * Field rules: every field below is read and written in one synchronous step (a `Effect.sync` or a signal
  * listener), with no `yield*` between a read and the write it decides.
@@ -22,6 +23,7 @@ import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
+import { escapeName } from "../NodeMonitor.ts"
 import { liveWorkqueues } from "./system.ts"
 
 // ---------------------------------------------------------------------------
@@ -104,6 +106,9 @@ export const reportOf = (
   }
 ): Report => {
   const running: Array<Report["running"][number]> = []
+  // busy workers per workqueue name, counted in the same pass: linear in workers + workqueues (a filter of
+  // `running` per workqueue was quadratic, seconds for a service with thousands of workqueues at shutdown)
+  const runningPerWq = new Map<string, number>()
   for (const pool of snapshot.pools) {
     for (const w of pool.workers) {
       if (w.state === "idle" || w.workqueue === undefined) continue
@@ -113,6 +118,7 @@ export const reportOf = (
         workqueue: w.workqueue,
         runningForMs: Math.round(w.runningFor ?? 0)
       })
+      runningPerWq.set(w.workqueue, (runningPerWq.get(w.workqueue) ?? 0) + 1)
     }
   }
   const workqueues: Array<Report["workqueues"][number]> = []
@@ -123,10 +129,11 @@ export const reportOf = (
       active += pwq.active
       inactive += pwq.inactive
     }
-    const nRunning = running.filter((r) => r.workqueue === wq.name).length
+    const name = wq.name
+    const nRunning = runningPerWq.get(name) ?? 0
     const pending = Math.max(active - nRunning, 0) + inactive
     if (nRunning + pending + wq.armed === 0) continue
-    workqueues.push({ name: wq.name, running: nRunning, pending, armed: wq.armed })
+    workqueues.push({ name, running: nRunning, pending, armed: wq.armed })
   }
   const outcome = facts.outcome ?? (facts.drained ? "drained" : "deadline")
   return {
@@ -158,12 +165,16 @@ export const formatReport = (report: Report): string => {
         `here, not dropped${fired}`
   return [
     head + what,
+    // every name is the caller's (a workqueue, a work item): escaped, so it cannot drive the terminal
     ...report.workqueues.map(
-      (wq) => `  workqueue ${wq.name}: ${wq.running} running, ${wq.pending} pending, ${wq.armed} armed`
+      (wq) => `  workqueue ${escapeName(wq.name)}: ${wq.running} running, ${wq.pending} pending, ${wq.armed} armed`
     ),
     ...report.running
       .slice(0, MAX_WORKER_LINES)
-      .map((r) => `  ${r.worker}+${r.workqueue} runs ${r.work} for ${r.runningForMs} ms`),
+      .map(
+        (r) =>
+          `  ${escapeName(r.worker)}+${escapeName(r.workqueue)} runs ${escapeName(r.work)} for ${r.runningForMs} ms`
+      ),
     ...(report.running.length > MAX_WORKER_LINES
       ? [`  ... and ${report.running.length - MAX_WORKER_LINES} more busy worker(s) (counted above, in Report.running)`]
       : [])
@@ -180,7 +191,7 @@ export const logReport = (report: Report): Effect.Effect<void> =>
     : Effect.logWarning(formatReport(report)).pipe(
         Effect.annotateLogs({
           deadlineMs: report.deadlineMs,
-          workqueues: report.workqueues.map((wq) => wq.name).join(",")
+          workqueues: report.workqueues.map((wq) => escapeName(wq.name)).join(",")
         })
       )
 
@@ -210,8 +221,8 @@ const anyBusy = Effect.map(WorkqueueSystem.snapshot, (s) =>
  * freeze → drain non-freezable → thaw → drain freezable; every drain begins at once (closing outside queueing),
  * then the armed timers fire (their items are accepted by the draining queues and waited for). Repeated while a
  * handler re-armed or re-queued something, so on return nothing is armed, pending or running. Rounds stop once the
- * deadline passed (the referee reported): the drains in flight go on, but nothing is fired any more, so a handler
- * that re-arms itself forever cannot keep a background loop spinning.
+ * deadline passed (the referee reported): the drains in flight go on, but nothing is fired any more, and the
+ * referee sealed the system, so a handler that re-arms or re-queues itself forever is refused and its chain ends.
  */
 const drainSequence = (run: Run) =>
   Effect.gen(function* () {
@@ -283,7 +294,12 @@ export const begin = (deadlineMs: number): Effect.Effect<Run, never, WorkqueueSy
       Effect.gen(function* () {
         const done = yield* Effect.timeoutOption(Fiber.await(drain), deadlineMs)
         if (run.exiting) return
-        const report = yield* reportNow(run, Option.isSome(done) ? "drained" : "deadline")
+        // a drain that ended only after the deadline (a handler blocked the event loop across it, so the drain and
+        // the deadline's timer became ready in the same turn) is not "drained": the deadline passed first
+        const late = (yield* Clock.currentTimeMillis) - run.startedAt > deadlineMs
+        const outcome = Option.isSome(done) && !late ? "drained" : "deadline"
+        if (outcome === "deadline") yield* WorkqueueSystem.sealShutdown
+        const report = yield* reportNow(run, outcome)
         if (run.exiting) return
         run.report = report
         if (!report.drained) run.deadlineLogged = true
@@ -300,12 +316,15 @@ export const remainingMs = (run: Run): Effect.Effect<number> =>
   Effect.map(Clock.currentTimeMillis, (now) => Math.max(0, run.startedAt + run.deadlineMs - now))
 
 /**
- * Past the deadline with the shutdown not complete: log a deadline report unless one was logged already.
+ * Past the deadline with the shutdown not complete: seal the system (no more queueing, from its own items either:
+ * a chain that re-queues itself ends after its current run) and log a deadline report unless one was logged
+ * already.
  *
  * @internal
  */
 export const logDeadlineOnce = (run: Run): Effect.Effect<void, never, WorkqueueSystem.WorkqueueSystem> =>
   Effect.gen(function* () {
+    yield* WorkqueueSystem.sealShutdown
     if (run.deadlineLogged || run.exiting) return
     run.deadlineLogged = true
     const report = yield* reportNow(run, "deadline")

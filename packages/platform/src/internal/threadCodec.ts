@@ -56,22 +56,47 @@ export const decode = (schema: Codec, encoded: unknown): Exit.Exit<unknown, Sche
 
 /**
  * A defect as structured clone can carry it: an `Error` keeps its name, message and stack; other values that
- * cannot be cloned become their string.
+ * cannot be cloned become their string. Never throws: a thrown `Proxy` (whose traps throw, or revoked), an object
+ * whose `toString` / `Symbol.toPrimitive` throws or an `Error` with throwing getters becomes a description of
+ * what it is, so a task's strange throw is a defect of its run, never the death of its thread.
  *
  * @internal
  */
 export const cloneableDefect = (defect: unknown): unknown => {
-  if (defect instanceof Error) {
-    const error = new Error(defect.message)
-    error.name = defect.name
-    if (defect.stack !== undefined) error.stack = defect.stack
-    return error
+  try {
+    if (defect instanceof Error) {
+      const error = new Error(String(defect.message))
+      error.name = String(defect.name)
+      const stack = defect.stack
+      if (typeof stack === "string") error.stack = stack
+      return error
+    }
+  } catch {
+    return safeString(defect)
   }
   try {
     structuredClone(defect)
     return defect
   } catch {
-    return String(defect)
+    return safeString(defect)
+  }
+}
+
+/**
+ * `String(u)` that never throws: a value whose conversion throws (a `Proxy`, a throwing `toString` or
+ * `Symbol.toPrimitive`) is named by its type instead.
+ *
+ * @internal
+ */
+export const safeString = (u: unknown): string => {
+  try {
+    return String(u)
+  } catch {
+    try {
+      return `[unprintable ${typeof u}: ${Object.prototype.toString.call(u)}]`
+    } catch {
+      return `[unprintable ${typeof u}]`
+    }
   }
 }
 
@@ -126,4 +151,47 @@ export interface Done {
    * retires such a thread, so what they do later cannot crash the next run.
    */
   readonly leftover?: ReadonlyArray<string> | undefined
+}
+
+/** Every `Done` outcome; typed so that a new outcome in `Done` must be added here too (or `asDone` drops it). */
+const DONE_OUTCOMES: { readonly [K in Done["outcome"]]: true } = {
+  Success: true,
+  Failure: true,
+  Defect: true,
+  Interrupted: true,
+  TaskNotFound: true,
+  Decode: true
+}
+
+/**
+ * A message from a thread's private port as a `Done`, or `undefined` unless it is one: an object with `_: "Done"`,
+ * an integer `id` >= 0, a known `outcome`, a finite `cpuUs` >= 0 and `leftover` absent or an array of strings.
+ * Reads each field once, and never throws (a getter or a `Proxy` cannot reach here through structured clone,
+ * but nothing is assumed).
+ *
+ * @internal
+ */
+export const asDone = (u: unknown): Done | undefined => {
+  try {
+    if (typeof u !== "object" || u === null) return undefined
+    const m = u as Record<string, unknown>
+    const { _: tag, id, outcome, value, cpuUs, leftover } = m
+    if (tag !== "Done") return undefined
+    if (typeof id !== "number" || !Number.isSafeInteger(id) || id < 0) return undefined
+    if (typeof outcome !== "string" || !Object.hasOwn(DONE_OUTCOMES, outcome)) return undefined
+    if (typeof cpuUs !== "number" || !Number.isFinite(cpuUs) || cpuUs < 0) return undefined
+    if (leftover !== undefined && !(Array.isArray(leftover) && leftover.every((x) => typeof x === "string"))) {
+      return undefined
+    }
+    return {
+      _: "Done",
+      id,
+      outcome: outcome as Done["outcome"],
+      value,
+      cpuUs,
+      ...(leftover !== undefined ? { leftover: leftover as ReadonlyArray<string> } : {})
+    }
+  } catch {
+    return undefined
+  }
 }

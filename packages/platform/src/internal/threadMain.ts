@@ -11,10 +11,11 @@ import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Schema from "effect/Schema"
-import { parentPort, receiveMessageOnPort, type TransferListItem, workerData } from "node:worker_threads"
+import { MessagePort, parentPort, receiveMessageOnPort, type TransferListItem, workerData } from "node:worker_threads"
 import { isThreadTask, type ThreadTask } from "../ThreadTask.ts"
 import {
   cloneableDefect,
+  safeString,
   decode,
   type Done,
   encode,
@@ -29,9 +30,17 @@ if (parentPort === null) {
     "@effect-workqueue/platform/thread-entry is the entry of a ThreadPool's threads: it runs only in a worker thread (pass its URL to ThreadPool.make's entry option, do not import it)"
   )
 }
-const port = parentPort
+const data = workerData as { readonly posted: SharedArrayBuffer; port?: MessagePort }
+if (!(data.port instanceof MessagePort)) {
+  throw new Error("@effect-workqueue/platform/thread-entry: started without its pool's private port")
+}
+// the protocol's private channel (`Run` / `Abort` in, `Done` out), taken out of workerData before any task module
+// loads: a task sees `parentPort` and `workerData`, never this port, so it cannot forge a reply; what it posts on
+// `parentPort` is ignored by the pool
+const port: MessagePort = data.port
+delete data.port
 // shared with the pool (`SLOT_*`): it adds 1 to SLOT_POSTED after each message it posts (see `idleWait`)
-const posted = new Int32Array((workerData as { readonly posted: SharedArrayBuffer }).posted)
+const posted = new Int32Array(data.posted)
 let seen = 0 // the count of `posted` this thread has caught up with
 let waiting = false // inside idleWait's loop (a run that completes synchronously returns into it)
 
@@ -41,8 +50,28 @@ const modules = new Map<string, Promise<Record<string, unknown>>>() // module UR
 const locations = new Map<number, { readonly module: string; readonly export: string }>() // task number → where
 const tasks = new Map<number, ThreadTask<unknown, unknown, unknown>>() // task number → the loaded task
 
+// `process.getActiveResourcesInfo()` lists what keeps the event loop alive, so an unref'd timer escapes it (and then
+// fires, maybe crashing the thread, under the next run). Every `Timeout` and `Immediate` of this thread that is
+// unref'd is recorded here as it is unref'd (whichever API created it: global, node:timers), until it is destroyed
+// (fired or cleared: Node's `_destroyed`). Written by the patched `unref` and by `baselineNow` / `leftover`.
+const unrefd = new Set<{ readonly _destroyed?: boolean }>()
+for (const sample of [setTimeout(() => {}, 0), setImmediate(() => {})]) {
+  const proto = Object.getPrototypeOf(sample) as { unref: (this: object) => unknown }
+  const unref = proto.unref
+  proto.unref = function (this: object) {
+    unrefd.add(this)
+    return unref.call(this)
+  }
+  if ("close" in sample) clearTimeout(sample as ReturnType<typeof setTimeout>)
+  else clearImmediate(sample as ReturnType<typeof setImmediate>)
+}
+
 // the async resources (timers, handles) a run left behind: those beyond the ones there when it started
 let baseline: ReadonlyArray<string> = []
+const baselineNow = (): void => {
+  baseline = process.getActiveResourcesInfo()
+  unrefd.clear() // what was unref'd before (a task module's own import-time timers) is not the run's
+}
 const leftover = (): ReadonlyArray<string> | undefined => {
   const rest = [...baseline]
   const extra: Array<string> = []
@@ -50,6 +79,10 @@ const leftover = (): ReadonlyArray<string> | undefined => {
     const i = rest.indexOf(resource)
     if (i >= 0) rest.splice(i, 1)
     else extra.push(resource)
+  }
+  for (const timer of unrefd) {
+    if (timer._destroyed === true) unrefd.delete(timer)
+    else extra.push(`${(timer as object).constructor.name} (unref'd)`)
   }
   return extra.length > 0 ? extra : undefined
 }
@@ -92,17 +125,28 @@ const load = async (module: string, name: string): Promise<ThreadTask<unknown, u
 const isThenable = (u: unknown): u is PromiseLike<unknown> =>
   typeof u === "object" && u !== null && typeof (u as { then?: unknown }).then === "function"
 
-const isFailure = (task: ThreadTask<unknown, unknown, unknown>, error: unknown): boolean =>
-  task.failure !== undefined && Schema.is(task.failure as Schema.Codec<unknown, unknown>)(error)
+// never throws: a schema check of a hostile value (a Proxy whose traps throw, a revoked one) is "not a failure"
+const isFailure = (task: ThreadTask<unknown, unknown, unknown>, error: unknown): boolean => {
+  try {
+    return task.failure !== undefined && Schema.is(task.failure as Schema.Codec<unknown, unknown>)(error)
+  } catch {
+    return false
+  }
+}
 
 // a failure value in a few words: its tag, its message, or its JSON
 const describe = (u: unknown): string => {
-  const tag = typeof u === "object" && u !== null && "_tag" in u ? String((u as { _tag: unknown })._tag) : undefined
+  let tag: string | undefined
+  try {
+    tag = typeof u === "object" && u !== null && "_tag" in u ? safeString((u as { _tag: unknown })._tag) : undefined
+  } catch {
+    tag = undefined
+  }
   let text: string
   try {
-    text = u instanceof Error && u.message !== "" ? u.message : (JSON.stringify(u) ?? String(u))
+    text = u instanceof Error && u.message !== "" ? String(u.message) : (JSON.stringify(u) ?? String(u))
   } catch {
-    text = String(u)
+    text = safeString(u)
   }
   if (text.length > 200) text = `${text.slice(0, 200)}…`
   return tag !== undefined ? `${tag} ${text}` : text
@@ -188,7 +232,7 @@ const run = async (msg: Extract<ToThread, { _: "Run" }>) => {
   }
   try {
     // what the run leaves is measured against now: a task module's own import-time timers are not the run's
-    baseline = process.getActiveResourcesInfo()
+    baselineNow()
     const input = decode(task.input, msg.input)
     if (controller.signal.aborted) {
       exit = Exit.interrupt() // aborted before it began (the abort came with the run): not started at all
@@ -219,7 +263,15 @@ const run = async (msg: Extract<ToThread, { _: "Run" }>) => {
           ? Exit.fail(error)
           : Exit.die(error)
   }
-  finish(msg.id, task, exit, cpuStart, controller.signal.aborted)
+  try {
+    finish(msg.id, task, exit, cpuStart, controller.signal.aborted)
+  } catch (error) {
+    // the last line of defence: whatever the task threw or returned, its run ends with a defect, never the thread
+    const defect = new Error(
+      `ThreadTask "${task?.export ?? "?"}": its outcome could not be encoded (${safeString(cloneableDefect(error))})`
+    )
+    post({ _: "Done", id: msg.id, outcome: "Defect", value: defect, cpuUs: 0 })
+  }
   // a run that finished without yielding returns into idleWait's loop; one that finished later waits here
   if (!waiting) idleWait()
 }
@@ -251,5 +303,5 @@ const idleWait = (): void => {
 }
 
 port.on("message", onMessage)
-baseline = process.getActiveResourcesInfo()
+baselineNow()
 idleWait()

@@ -22,9 +22,16 @@
  *
  * @internal
  */
-import { type ResourceLimits, type TransferListItem, Worker } from "node:worker_threads"
+import {
+  MessageChannel,
+  type MessagePort,
+  type ResourceLimits,
+  receiveMessageOnPort,
+  type TransferListItem,
+  Worker
+} from "node:worker_threads"
 import type { ThreadTask } from "../ThreadTask.ts"
-import { type Done, SLOT_ENTERED, SLOT_POSTED, SLOT_RETURNED, type ToThread } from "./threadCodec.ts"
+import { asDone, type Done, SLOT_ENTERED, SLOT_POSTED, SLOT_RETURNED, type ToThread } from "./threadCodec.ts"
 
 // ---------------------------------------------------------------------------
 // structs
@@ -38,6 +45,12 @@ export interface Thread {
   readonly id: number // I
   readonly name: string // I: `<pool>/<id>`
   readonly worker: Worker // I
+  /**
+   * I: the pool's end of the thread's private channel: `Run` / `Abort` go out and `Done` comes back here, never
+   * on `parentPort`, which a task module can reach (what a task posts there is ignored). Unref'd: a busy thread
+   * keeps the process alive through `worker.ref()`.
+   */
+  readonly port: MessagePort
   /**
    * I: shared with the thread. Slot `POSTED`: +1 after each message (wakes its idle wait), written by the pool.
    * Slots `ENTERED` / `RETURNED`: the id of the last run whose task function the thread called / that returned
@@ -227,9 +240,13 @@ const createThread = (pool: PoolState): Thread => {
   const name = `${pool.name}/${id}`
   const posted = new Int32Array(new SharedArrayBuffer(3 * Int32Array.BYTES_PER_ELEMENT))
   posted[SLOT_ENTERED] = posted[SLOT_RETURNED] = -1
+  // the protocol's own channel, handed to the thread in workerData (whose entry removes it from there before any
+  // task module loads): a task can post on parentPort, never on this
+  const channel = new MessageChannel()
   const worker = new Worker(pool.entry, {
     name,
-    workerData: { posted: posted.buffer },
+    workerData: { posted: posted.buffer, port: channel.port2 },
+    transferList: [channel.port2],
     ...(pool.resourceLimits !== undefined ? { resourceLimits: pool.resourceLimits } : {})
   })
   let exitedResolve: () => void = () => {}
@@ -237,6 +254,7 @@ const createThread = (pool: PoolState): Thread => {
     id,
     name,
     worker,
+    port: channel.port1,
     posted,
     state: "Idle",
     run: undefined,
@@ -253,11 +271,22 @@ const createThread = (pool: PoolState): Thread => {
       exitedResolve = resolve
     })
   }
-  worker.on("message", (done: Done) => threadDone(pool, thread, done))
+  // only well-formed replies count; `parentPort` (the worker's own `message` event) is not listened to at all
+  thread.port.on("message", (msg: unknown) => receiveDone(pool, thread, msg))
+  thread.port.unref()
   worker.on("error", (error) => {
     thread.error = error
   })
   worker.on("exit", (code) => {
+    // replies the thread posted before it died are delivered first (Node drains parentPort the same way)
+    for (
+      let entry = receiveMessageOnPort(thread.port);
+      entry !== undefined;
+      entry = receiveMessageOnPort(thread.port)
+    ) {
+      receiveDone(pool, thread, entry.message)
+    }
+    thread.port.close()
     threadExited(pool, thread, code)
     exitedResolve()
   })
@@ -305,6 +334,12 @@ const countOutcome = (pool: PoolState, outcome: Outcome["_"] | Done["outcome"]):
     default:
       pool.stats.defects++
   }
+}
+
+// a message on the thread's private port: a well-formed `Done` (shape and types checked) or nothing
+const receiveDone = (pool: PoolState, thread: Thread, msg: unknown): void => {
+  const done = asDone(msg)
+  if (done !== undefined) threadDone(pool, thread, done)
 }
 
 // a `Done` from the thread: the thread is idle from now on
@@ -421,7 +456,7 @@ const isQueued = (pool: PoolState, run: Run): boolean =>
   run.thread === undefined && (pool.head === run || run.prev !== undefined)
 
 const post = (thread: Thread, msg: ToThread, transfer?: Array<TransferListItem>): void => {
-  thread.worker.postMessage(msg, transfer)
+  thread.port.postMessage(msg, transfer)
   Atomics.add(thread.posted, SLOT_POSTED, 1)
   Atomics.notify(thread.posted, SLOT_POSTED) // must follow the post: the thread reads the port after it wakes
 }

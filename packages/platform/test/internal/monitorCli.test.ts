@@ -7,7 +7,7 @@
 import { Work, Workqueue, WorkqueueSystem } from "@effect-workqueue/core"
 import { afterEach, assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import { type Args, parseArgs, run } from "../../src/internal/monitorCli.ts"
+import { type Args, MAX_DUMP_CELLS, parseArgs, run } from "../../src/internal/monitorCli.ts"
 import { endless, json, serve, silent, type TestServer, trickle } from "../utils/server.ts"
 import { systemLayer } from "../utils/system.ts"
 
@@ -188,6 +188,48 @@ describe("monitorCli", () => {
       const row = JSON.parse(c.out[0]!) as Record<string, unknown>
       for (const key of Object.keys(WorkqueueSystem.snapshotStatUnits)) assert.isNumber(row[key], key)
       assert.strictEqual(row.completed, 1)
+    })
+
+    it("--dump of 200 000 pools prints them all (no Math.max spread: it overflowed the call stack)", async () => {
+      const pools = Array.from({ length: 200_000 }, (_, id) => ({
+        id,
+        kind: "bh",
+        nice: 0,
+        refs: 0,
+        idle: 0,
+        workers: []
+      }))
+      const server = await track(json(() => ({ time: 1, cpus: 1, freezing: false, timers: 0, workqueues: [], pools })))
+      const c = capture()
+      assert.strictEqual(await run(args([server.url, "--dump"]), c.io, new AbortController().signal), 0, c.err.join())
+      const text = c.out.join("\n")
+      assert.include(text, "pool[199999] ref=0")
+      assert.include(text, "pool[000000] ref=0")
+    })
+
+    it("--dump refuses a snapshot whose CPU -> pool table is past its cell limit, with a message (exit 1)", async () => {
+      const n = Math.floor(MAX_DUMP_CELLS / 1025) + 1 // 1024 CPUs: one workqueue more than fits
+      const workqueues = Array.from({ length: n }, (_, i) => ({
+        name: `w${i}`,
+        flags: 0,
+        type: "percpu",
+        maxActive: 1,
+        state: "",
+        armed: 0,
+        queued: 0,
+        pending: 0,
+        pwqs: []
+      }))
+      const server = await track(
+        json(() => ({ time: 1, cpus: 1024, freezing: false, timers: 0, workqueues, pools: [] }))
+      )
+      const c = capture()
+      assert.strictEqual(await run(args([server.url, "--dump"]), c.io, new AbortController().signal), 1)
+      assert.match(c.err[0] ?? "", /--dump: the answer has \d+ workqueues on 1024 CPUs/)
+      assert.deepStrictEqual(c.out, [])
+      // the table view of the same answer is printed
+      const t = capture()
+      assert.strictEqual(await run(args([server.url, "-i", "0"]), t.io, new AbortController().signal), 0, t.err.join())
     })
 
     it("the token is sent as a bearer token", async () => {

@@ -2,7 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as internal from "../../src/internal/threadPool.ts"
-import { encode } from "../../src/internal/threadCodec.ts"
+import { asDone, encode } from "../../src/internal/threadCodec.ts"
 import { fib, gate } from "../fixtures/threadTasks.ts"
 import { makeGate } from "../utils/gate.ts"
 
@@ -31,7 +31,7 @@ describe("internal/threadPool", () => {
       const run = thread!.run!
       // the abort grace ran out and terminate() was called; in the same step the thread's Done arrives
       internal.threadTerminate(thread!)
-      thread!.worker.emit("message", { _: "Done", id: run.id, outcome: "Success", value: 1, cpuUs: 0 })
+      thread!.port.emit("message", { _: "Done", id: run.id, outcome: "Success", value: 1, cpuUs: 0 })
       const outcome = yield* Fiber.join(first) // the run settled with its Done
       assert.strictEqual(outcome._ === "Done" && outcome.outcome, "Success")
       // the next run goes to a new thread, not to the dying one
@@ -42,4 +42,39 @@ describe("internal/threadPool", () => {
       yield* Effect.promise(() => internal.close(pool))
     })
   )
+})
+
+describe("internal/threadCodec asDone", () => {
+  it("takes a well-formed Done and nothing else, without throwing", () => {
+    const ok = { _: "Done", id: 3, outcome: "Success", value: { any: "value" }, cpuUs: 12 } as const
+    assert.deepStrictEqual(asDone(ok), ok)
+    assert.deepStrictEqual(asDone({ ...ok, leftover: ["Timeout"] }), { ...ok, leftover: ["Timeout"] })
+    const revoked = Proxy.revocable({}, {})
+    revoked.revoke()
+    const bad: ReadonlyArray<unknown> = [
+      null,
+      undefined,
+      42,
+      "Done",
+      [ok],
+      { ...ok, _: "done" },
+      { ...ok, id: -1 },
+      { ...ok, id: 1.5 },
+      { ...ok, id: "3" },
+      { ...ok, outcome: "Forged" },
+      { ...ok, outcome: "toString" },
+      { ...ok, cpuUs: -1e12 },
+      { ...ok, cpuUs: Number.NaN },
+      { ...ok, cpuUs: Number.POSITIVE_INFINITY },
+      { ...ok, leftover: "Timeout" },
+      { ...ok, leftover: [1] },
+      revoked.proxy,
+      new Proxy(ok, {
+        get() {
+          throw new Error("trap")
+        }
+      })
+    ]
+    bad.forEach((u, i) => assert.isUndefined(asDone(u), `bad[${i}]`))
+  })
 })
