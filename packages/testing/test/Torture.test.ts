@@ -1,11 +1,12 @@
 /**
  * The CI slice of the torture test (torture/harness.ts; the long run is `npm run torture`): fixed seeds, a fixed
  * number of rounds and steps, under TestClock (exact: every timer fires at its expiry, 0 ms late) and under the live
- * clock (lateness bounded generously: a hang guard, not a speed budget). Each case runs alone; counts come from the
- * seed, never from time.
+ * clock (every timer fires, never early; how late is the machine's load, so it is recorded, not asserted: a 2 s
+ * bound was a speed assumption). Each case runs alone; counts come from the seed, never from time; each round ends
+ * on a logical condition (chains stopped, every timer fired, nothing owed), with real time only as a hang guard.
  *
  * Invariants checked: each successful queue runs exactly once, no item runs concurrently with itself, every armed
- * timer fires within its bound and none stays armed, tasks pending on the parent scheduler stay bounded (the
+ * timer fires (exactly on time under TestClock, never early live) and none stays armed, tasks pending on the parent scheduler stay bounded (the
  * ping-pong bursts of queue + flush), outside queueing is refused with Draining only while a drain runs, and every
  * round quiesces and closes. A failure prints the seed, the round, the step and the calls on the item concerned.
  * With a small op budget (`opsBeforeYield`) every fiber yields every few operations: the interleavings a loaded
@@ -64,11 +65,9 @@ describe("torture (CI slice)", () => {
   )
 
   for (const seed of [2, 4]) {
-    it.live(`seed ${seed}, live clock: 1 round of 150 random steps keeps every invariant (timers within 2 s)`, () =>
-      Effect.map(
-        Torture.run({ seed, rounds: 1, steps: 150, clock: "live", pingPong: 1_500, latenessMs: 2_000 }),
-        expectClean
-      )
+    it.live(
+      `seed ${seed}, live clock: 1 round of 150 random steps keeps every invariant (timers never early and always fire; lateness recorded, not bounded)`,
+      () => Effect.map(Torture.run({ seed, rounds: 1, steps: 150, clock: "live", pingPong: 1_500 }), expectClean)
     )
   }
 })

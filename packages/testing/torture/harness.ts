@@ -24,11 +24,22 @@
  *   (never more starts than owed) and at the end of each round (nothing owed is lost);
  * - **no self-concurrency**: an item never has two running instances (`process_one_work()` non-reentrance);
  * - **timers fire on time**: every armed timer fires (its `workqueue_queue_work` tracepoint) no earlier than its
- *   expiry and at most `latenessMs` after it (0 under TestClock: exact), and none is still armed at the end;
+ *   expiry and, under TestClock, exactly at it (`latenessMs`, default 0); none is still armed at the end. Under the
+ *   live clock the checks are "never early, always eventually": how late a timer fires there is the machine's load
+ *   (a loaded two-core machine fires 5 ms timers hundreds of ms late), so lateness is recorded
+ *   (`Report.maxLatenessMs`), not asserted, unless a caller sets `latenessMs` (a speed assumption: never in the
+ *   suite); a timer that never fires is still a violation, found by the quiescence wait below;
  * - **bounded scheduling**: tasks pending on the parent scheduler (the engine's pumps) stay under `maxParentPending`;
  * - **no stuck draining**: outside queueing is refused with `Draining` only while a drain or destroy is in progress;
  * - **frozen at birth**: a freezable workqueue made while the system is frozen runs nothing before the thaw;
- * - **quiescence**: at the end of each round, thawed and enabled, every workqueue flushes and the system closes.
+ * - **quiescence**: at the end of each round the handlers stop queueing (a chain of items that re-queue or re-arm
+ *   themselves would otherwise never end, and a check at any moment could race it: the live-clock finding of
+ *   seed 111, a timer re-armed 1 ms before the check reported as "still not fired"); then, thawed and enabled,
+ *   the round waits for a logical condition — every blocking call returned, every workqueue flushed, every armed
+ *   timer fired or cancelled, nothing owed or running — bounded only by a hang guard (`HANG_GUARD_MS` of real time
+ *   live, `HANG_GUARD_STEPS` clock steps under TestClock), never by a count of real-time steps. What is still
+ *   armed, owed or running when the guard ends is reported (a lost timer wake-up, lost work); a second flush of
+ *   every workqueue completes, and the system closes.
  *
  * The harness is not part of the package's public API: `packages/testing/test/Torture.test.ts` runs a short
  * fixed-seed slice in CI, `npm run torture` the long run (`torture/run.ts`).
@@ -57,7 +68,11 @@ export interface Options {
   readonly clock: "test" | "live"
   /** Cycles of each ping-pong burst (`queue` + `Work.flush`). */
   readonly pingPong?: number | undefined
-  /** Largest allowed lateness of a timer, in ms (0 under TestClock). */
+  /**
+   * Largest allowed lateness of a timer, in ms. Default: 0 under TestClock (exact), none under the live clock, whose
+   * lateness is the machine's load (recorded in `Report.maxLatenessMs`, not asserted). A bound on the live clock is
+   * a speed assumption: for a run on a quiet machine, never for the suite.
+   */
   readonly latenessMs?: number | undefined
   /** Largest allowed number of tasks pending on the parent scheduler at once. */
   readonly maxParentPending?: number | undefined
@@ -181,6 +196,13 @@ const WQ_KINDS: ReadonlyArray<{ readonly name: string; readonly flags: number; r
 ]
 const CPUS = 4
 const ITEMS_PER_WQ = 3
+/**
+ * The hang guards of the end-of-round waits: real time under the live clock (generous: a round's timers are at
+ * most 100 ms, and a loaded machine fires them at most a few hundred ms late), clock steps of 10 ms under TestClock.
+ * A guard only decides when to stop waiting for something that will never happen, and report it; never a budget.
+ */
+const HANG_GUARD_MS = 60_000
+const HANG_GUARD_STEPS = 100_000
 
 const silent = Layer.merge(Logger.layer([]), Layer.succeed(References.MinimumLogLevel, "None"))
 
@@ -188,11 +210,13 @@ const runRound = (options: Options, round: number, report: Report): Effect.Effec
   Effect.gen(function* () {
     const rng = makeRng(options.seed * 7919 + round)
     const live = options.clock === "live"
-    const latenessMs = options.latenessMs ?? (live ? 2_000 : 0)
+    const latenessMs = options.latenessMs ?? (live ? Infinity : 0)
     const maxParentPending = options.maxParentPending ?? 2_000
     const where = `seed ${options.seed} round ${round} (${options.clock} clock)`
     let step = 0
     let stopped = false
+    // set at the end of the steps: handlers no longer queue anything, so every chain ends (see the module doc)
+    let quiescing = false
     // the last calls, printed with a violation so it can be read (and replayed by seed)
     const history: Array<string> = []
     const note = (line: string): void => {
@@ -326,6 +350,7 @@ const runRound = (options: Options, round: number, report: Report): Effect.Effec
     // one queueing call chosen at random, as an Effect (from a test fiber or a handler)
     const queueCall = (item: Item, fromHandler: boolean): Effect.Effect<void> =>
       Effect.suspend(() => {
+        if (fromHandler && quiescing) return Effect.void
         const wq = item.home.wq
         const cpu = rng.int(CPUS)
         if (!item.delayed) {
@@ -661,30 +686,38 @@ const runRound = (options: Options, round: number, report: Report): Effect.Effec
     }
 
     // ---- quiescence and the end-of-round checks ----------------------------------------------------------------
+    // every chain ends: a handler that starts from now on queues nothing (the quiescence rule, see the module doc)
+    quiescing = true
     if (frozen) yield* provideSystem(WorkqueueSystem.thaw)
     for (const item of items) {
       for (; item.disabled > 0; item.disabled--) yield* Effect.orDie(Work.enable(item.work))
     }
     const allDone = () => forked.every((f) => f.pollUnsafe() !== undefined)
-    const flushAll = yield* Effect.forkDetach(
-      provideSystem(Effect.forEach(wqs, (e) => Effect.ignore(Workqueue.flush(e.wq)), { discard: true })),
-      { startImmediately: true }
+    const flushEvery = () =>
+      Effect.forkDetach(
+        provideSystem(Effect.forEach(wqs, (e) => Effect.ignore(Workqueue.flush(e.wq)), { discard: true })),
+        { startImmediately: true }
+      )
+    // wait for a logical condition, letting the clock run; bounded only by the hang guard (see the module doc)
+    const waitUntil = (done: () => boolean): Effect.Effect<void> =>
+      Effect.gen(function* () {
+        const began = performance.now()
+        for (let i = 0; !done(); i++) {
+          if (live ? performance.now() - began > HANG_GUARD_MS : i >= HANG_GUARD_STEPS) return
+          yield* turns(5)
+          yield* advance(live ? 5 : 10)
+        }
+      })
+    const flushAll = yield* flushEvery()
+    yield* waitUntil(
+      () =>
+        flushAll.pollUnsafe() !== undefined &&
+        allDone() &&
+        [...items, pp].every((i) => i.expected === undefined && i.owed === 0 && i.running === 0)
     )
-    const timersLeft = () => items.some((i) => i.expected !== undefined)
-    let waited = 0
-    const limit = live ? 20_000 : 1_000_000
-    while (waited < limit && (flushAll.pollUnsafe() === undefined || !allDone() || timersLeft())) {
-      yield* turns(5)
-      yield* advance(live ? 5 : 10)
-      waited += 10
-    }
-    // a second flush: items the timers queued while the first one ran
-    yield* advance(live ? 5 : 200)
-    const flushAgain = yield* Effect.forkDetach(
-      provideSystem(Effect.forEach(wqs, (e) => Effect.ignore(Workqueue.flush(e.wq)), { discard: true })),
-      { startImmediately: true }
-    )
-    for (let i = 0; i < 2_000 && flushAgain.pollUnsafe() === undefined; i++) yield* advance(live ? 5 : 10)
+    // a second flush: nothing is queued any more, so it completes at once
+    const flushAgain = yield* flushEvery()
+    yield* waitUntil(() => flushAgain.pollUnsafe() !== undefined)
     yield* turns(50)
     sample()
 
@@ -695,8 +728,9 @@ const runRound = (options: Options, round: number, report: Report): Effect.Effec
       violation(`${forked.filter((f) => f.pollUnsafe() === undefined).length} blocking call(s) never returned`)
     for (const item of [...items, pp]) {
       if (item.expected !== undefined) {
+        const t = now()
         violation(
-          `${item.name} (${item.home.name}): armed at ${item.armedAt} with expiry ${item.expected}, still not fired at ${now()} (lost timer wake-up?)`,
+          `${item.name} (${item.home.name}): armed at ${item.armedAt} with expiry ${item.expected}, still not fired at ${t}, ${t - item.expected} ms after its expiry (lost timer wake-up?)`,
           item
         )
       }
@@ -713,7 +747,7 @@ const runRound = (options: Options, round: number, report: Report): Effect.Effec
         startImmediately: true
       }
     )
-    for (let i = 0; i < 10_000 && close.pollUnsafe() === undefined; i++) yield* advance(live ? 1 : 10)
+    yield* waitUntil(() => close.pollUnsafe() !== undefined)
     if (close.pollUnsafe() === undefined) violation("closing the system did not complete")
     report.rounds++
     options.onRound?.(
