@@ -369,6 +369,71 @@ describe("WorkqueueMetrics", () => {
       )
     }
 
+    // how many items wait inactive on `name`'s pwqs, read synchronously (no worker has run yet)
+    const inactiveOn = (name: string) =>
+      Effect.map(WorkqueueSystem.snapshot, (snap) =>
+        snap.workqueues.find((w) => w.name === name)!.pwqs.reduce((n, p) => n + p.inactive, 0)
+      )
+
+    it.effect("the sink queues Y on X's queue_work and cancels X: Y takes a free slot, later items too", () => {
+      const { layer, once } = reacting()
+      return Effect.gen(function* () {
+        const wq = yield* Workqueue.make("w", { maxActive: 4 })
+        const ran: Array<string> = []
+        const make = (name: string) => Work.make(() => Effect.sync(() => ran.push(name)), { name })
+        const x = yield* make("x")
+        const y = yield* make("y")
+        const z = yield* make("z")
+        once("workqueue_queue_work", x, () => {
+          assert.isTrue(Workqueue.queueUnsafe(wq, y))
+          assert.isTrue(Work.cancelUnsafe(x))
+        })
+        assert.isTrue(yield* Workqueue.queue(wq, x))
+        // before the fix Y stayed inactive for good with all four slots free, and Z lined up behind it
+        assert.strictEqual(yield* inactiveOn("w"), 0)
+        assert.isTrue(yield* Workqueue.queue(wq, z))
+        assert.strictEqual(yield* inactiveOn("w"), 0)
+        yield* Workqueue.flush(wq)
+        assert.deepStrictEqual(ran, ["y", "z"])
+        yield* noHookErrors
+      }).pipe(Effect.provide(layer))
+    })
+
+    it.effect("the sink queues Y on X's queue_work (no cancel): both take a slot, max_active is kept", () => {
+      const { layer, once } = reacting()
+      return Effect.gen(function* () {
+        const wq = yield* Workqueue.make("w", { maxActive: 4 })
+        const ran: Array<string> = []
+        const make = (name: string) => Work.make(() => Effect.sync(() => ran.push(name)), { name })
+        const x = yield* make("x")
+        const y = yield* make("y")
+        once("workqueue_queue_work", x, () => assert.isTrue(Workqueue.queueUnsafe(wq, y)))
+        assert.isTrue(yield* Workqueue.queue(wq, x))
+        // before the fix Y waited inactive with three slots free until X ended (X waiting on Y deadlocked)
+        assert.strictEqual(yield* inactiveOn("w"), 0)
+        yield* Workqueue.flush(wq)
+        assert.sameMembers(ran, ["x", "y"])
+        yield* noHookErrors
+      }).pipe(Effect.provide(layer))
+    })
+
+    it.effect("ordered: the sink queues Y on X's queue_work: X then Y, one at a time", () => {
+      const { layer, once } = reacting()
+      return Effect.gen(function* () {
+        const wq = yield* Workqueue.makeOrdered("o")
+        const ran: Array<string> = []
+        const make = (name: string) => Work.make(() => Effect.sync(() => ran.push(name)), { name })
+        const x = yield* make("x")
+        const y = yield* make("y")
+        once("workqueue_queue_work", x, () => assert.isTrue(Workqueue.queueUnsafe(wq, y)))
+        assert.isTrue(yield* Workqueue.queue(wq, x))
+        assert.strictEqual(yield* inactiveOn("o"), 1)
+        yield* Workqueue.flush(wq)
+        assert.deepStrictEqual(ran, ["x", "y"])
+        yield* noHookErrors
+      }).pipe(Effect.provide(layer))
+    })
+
     it.effect(
       "a cancel whose freed slot activates the next item: the sink cancels that one too, the third runs",
       () => {

@@ -223,7 +223,14 @@ export const pwqDecNrActive = (sys: System, pwq: Pwq, kick = true): boolean => {
  * call back in, so it comes once the caller's own item is consistent.
  */
 export const pwqActivateFreed = (sys: System, pwq: Pwq, kick = true): boolean => {
+  // a loop, not one activation: each activation emits `workqueue_activate_work`, and a sink calling back in may
+  // free a further slot (cancelling what was just activated); the step ends with no free slot and an inactive
+  // item both present, the state the untraced path keeps. Untraced, the second try fails at once (slot full).
   const activated = pwqActivateFirstInactive(sys, pwq, kick)
+  if (activated)
+    while (pwqActivateFirstInactive(sys, pwq)) {
+      /* the next in line takes the next free slot */
+    }
   if (sys.freezing && pwq.nrActive === 0 && (pwq.wq.flags & WQ_FREEZABLE) !== 0) freezeCheck(sys)
   return activated
 }

@@ -108,7 +108,9 @@ export const insertQueued = (
   // traced: the sink sees the item queued, on its pwq's inactive list (the kernel emits this under pool->lock, a
   // state no caller can see; here the sink may call back in, so it sees a consistent one), then the activation
   // the untraced path makes directly: first in line with a slot free (`workqueue_activate_work` follows). The sink
-  // may have cancelled, re-queued or moved the item meanwhile: it is activated only if still first in line here.
+  // may have cancelled, re-queued or moved the item meanwhile, and queued others: whatever is first in line takes
+  // each free slot, in order, until none is free or nothing waits (`__queue_work()` activates whenever a slot is
+  // free and nothing waits before; activating only this item, only if first, left others waiting with slots free).
   work.data |= WORK_INACTIVE
   pwq.inactive.push(work)
   trace({
@@ -120,7 +122,9 @@ export const insertQueued = (
     cpu: pwq.pool.cpu,
     pool: pwq.pool.id
   })
-  if (pwq.inactive.head === work) pwqActivateFirstInactive(sys, pwq)
+  while (pwqActivateFirstInactive(sys, pwq)) {
+    /* the next in line takes the next free slot */
+  }
 }
 
 // ---------------------------------------------------------------------------
