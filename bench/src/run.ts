@@ -340,12 +340,14 @@ CPU time per job; "sync" = 1M fresh items through the Effect API at \`maxActive:
 - **Job items without a closure**: a job's item holds its state as the datum of one shared handler, as
   \`Work.makeWith\` does. 200k \`Job.submit\` in one \`runSync\`: heap growth while submitting 175.0 → 157.2 MB
   (−88 B per job); CPU 2,113 → 2,071 ns per job (noise).
-- **Arming reads the live Clock once per 10 ms.** Every arm read the Clock below the millisecond
+- **Arming read the live Clock once per 10 ms — reverted.** Every arm reads the Clock below the millisecond
   (\`System.fineNow\`), and Effect's live Clock builds several \`BigInt\`s per reading (about 130 ns against 35 for
-  \`performance.now()\`). Its nanoseconds run on the same monotonic clock as \`performance.now()\`, so between two
-  readings they are extrapolated; the anchor's \`performance.now()\` is read before the Clock, so the extrapolation
-  is never below the Clock and no timer fires early (\`TestClock\` and any other Clock are read every time). 500k
-  \`DelayedWork.make\` + \`queueDelayed\`: 1,170 → 1,033 ns CPU per item; live-clock torture runs found no violation.
+  \`performance.now()\`). Extrapolating one reading with \`performance.now()\` for 10 ms saved that (500k
+  \`DelayedWork.make\` + \`queueDelayed\`: 1,170 → 1,033 ns CPU per item), but a hostile review showed it fires early:
+  Effect's live Clock is \`Date.now()\` and re-anchors its nanoseconds when the wall clock steps, and an item armed
+  right after a +2 s step was armed in the old frame and started 17 ms after its 500 ms arm. Every arm reads the
+  Clock again (a test pins it); the full bench above ran with the extrapolation, so its scenario 3 and 7 rows carry
+  that 130 ns saving.
 - All of it against the tree before this pass: sync 422 → 314 ns CPU (−26%), suspend 1,572 → 1,413 ns (−10%),
   pending enqueue 482 → 445 ns and 208.1 → 192.0 B/job.
 - The headline cases at full size (\`bench/src/case.ts\`, one process per case, the tree before this pass and this

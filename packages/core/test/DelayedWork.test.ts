@@ -1,4 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
+import * as Clock from "effect/Clock"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
@@ -194,6 +196,36 @@ describe("DelayedWork", () => {
         assert.strictEqual(yield* armedOn("delayed"), 0)
         assert.isTrue(yield* DelayedWork.enable(dwork))
       }).pipe(Effect.provide(systemLayer({ cpus: 4 })))
+    )
+  })
+
+  describe("live clock", () => {
+    it.live(
+      "an item armed right after the wall clock stepped forward is never early by the Clock (live Clock re-anchors)",
+      () =>
+        Effect.gen(function* () {
+          // Effect's live Clock re-anchors its nanoseconds when the wall clock jumps by more than a second (an NTP
+          // step); an arm must read the Clock as it is then, not extrapolate an earlier reading in the old frame
+          const realNow = Date.now
+          let offset = 0
+          Date.now = () => realNow.call(Date) + offset
+          yield* Effect.addFinalizer(() => Effect.sync(() => (Date.now = realNow)))
+          const clock = yield* Clock.Clock
+          const wq = yield* Workqueue.make("stepped")
+          const prime = yield* DelayedWork.make(() => Effect.void)
+          const ran = yield* Deferred.make<number>()
+          const x = yield* DelayedWork.make(() => Deferred.succeed(ran, clock.currentTimeMillisUnsafe()))
+          const armedAt = yield* Effect.sync(() => {
+            Workqueue.queueDelayedUnsafe(wq, prime, "15 millis")
+            offset = 2_000
+            const at = clock.currentTimeMillisUnsafe()
+            Workqueue.queueDelayedUnsafe(wq, x, "500 millis")
+            return at
+          })
+          // not DelayedWork.flush: it fires an armed item at once (flush_delayed_work)
+          const started = yield* Deferred.await(ran)
+          assert.isAtLeast(started - armedAt, 500, `started ${started - armedAt} ms after its arm, delay 500 ms`)
+        }).pipe(Effect.scoped, Effect.provide(systemLayer()))
     )
   })
 
