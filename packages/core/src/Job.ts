@@ -830,8 +830,9 @@ const completeUnsafe = <A, E>(state: JobState<A, E>, exit: Exit.Exit<A, E>): voi
  * own**, not on the worker: the worker returns at once, so the handler holds no worker and no active slot (the
  * next item of an ordered workqueue starts while it runs). The job's result completes when the handler ends (so
  * when `Job.await` returns the failure, the letter has been handled), however it ends: done, failed (logged), or
- * interrupted by `Job.cancel` (which waits for it to stop) or by the system's close. The fiber is the system's
- * until it ends (`letterFibers`), so closing the system waits for it as it waits for running items.
+ * interrupted by `Job.cancel` (which waits for it to stop). The fiber is the system's until it ends
+ * (`letterFibers`): closing the system does not interrupt it but waits for it, as it waits for running items, so a
+ * handler that never ends holds the close until it is cancelled (docs/JOBS.md).
  */
 const finalFailure = <A, E>(state: JobState<A, E>, exit: Exit.Exit<A, E>): Effect.Effect<void> =>
   Effect.suspend(() => {
@@ -853,7 +854,7 @@ const finalFailure = <A, E>(state: JobState<A, E>, exit: Exit.Exit<A, E>): Effec
         run
       ),
       (failure) =>
-        Cause.hasInterruptsOnly(failure) // stopped by `cancel` or the system's close: not the handler's failure
+        Cause.hasInterruptsOnly(failure) // stopped by `cancel` (or interrupting itself): not the handler's failure
           ? Effect.void
           : Effect.logError(
               `job "${state.id}" on "${state.workqueue}": the dead-letter handler failed: ${Engine.describeFailure(failure)}`,
