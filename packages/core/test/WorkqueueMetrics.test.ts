@@ -9,7 +9,7 @@ import * as Option from "effect/Option"
 import { TestClock } from "effect/testing"
 import * as Tracer from "effect/Tracer"
 import { DelayedWork, Job, Work, Workqueue, WorkqueueMetrics, WorkqueueSystem } from "../src/index.ts"
-import { makeLogCapture, settle, systemLayer } from "./utils/recorder.ts"
+import { makeLogCapture, settle, systemLayer, withSystemClosedOnSuccess } from "./utils/recorder.ts"
 
 describe("WorkqueueMetrics", () => {
   it.effect("stats count started, completed, failed and defects per workqueue (wq_monitor.py, PWQ_STAT_*)", () =>
@@ -331,7 +331,11 @@ describe("WorkqueueMetrics", () => {
     // the sink reacts once, to the first event of `kind` on `work` (no try/catch: a throw would count in hookErrors)
     const reacting = () => {
       const hook: { on: ((tp: WorkqueueMetrics.Tracepoint) => void) | undefined } = { on: undefined }
-      const layer = systemLayer({ cpus: 2, tracepoint: (tp) => hook.on?.(tp) })
+      const options = { cpus: 2, tracepoint: (tp: WorkqueueMetrics.Tracepoint) => hook.on?.(tp) }
+      const layer = systemLayer(options)
+      // the system and every workqueue made in the body close only if the body succeeds: a failed assertion
+      // fails the test instead of hanging in the close of a workqueue it left stuck
+      const closedOnSuccess = withSystemClosedOnSuccess(options)
       const once = (kind: WorkqueueMetrics.Tracepoint["_tag"], work: Work.Work, react: () => void) => {
         hook.on = (tp) => {
           if (tp._tag !== kind || tp.work !== work) return
@@ -339,7 +343,7 @@ describe("WorkqueueMetrics", () => {
           react()
         }
       }
-      return { layer, once }
+      return { layer, once, closedOnSuccess }
     }
     const noHookErrors = Effect.map(WorkqueueSystem.snapshot, (snap) => assert.strictEqual(snap.hookErrors, 0))
 
@@ -376,7 +380,7 @@ describe("WorkqueueMetrics", () => {
       )
 
     it.effect("the sink queues Y on X's queue_work and cancels X: Y takes a free slot, later items too", () => {
-      const { layer, once } = reacting()
+      const { closedOnSuccess, once } = reacting()
       return Effect.gen(function* () {
         const wq = yield* Workqueue.make("w", { maxActive: 4 })
         const ran: Array<string> = []
@@ -396,11 +400,11 @@ describe("WorkqueueMetrics", () => {
         yield* Workqueue.flush(wq)
         assert.deepStrictEqual(ran, ["y", "z"])
         yield* noHookErrors
-      }).pipe(Effect.provide(layer))
+      }).pipe(closedOnSuccess)
     })
 
     it.effect("the sink queues Y on X's queue_work (no cancel): both take a slot, max_active is kept", () => {
-      const { layer, once } = reacting()
+      const { closedOnSuccess, once } = reacting()
       return Effect.gen(function* () {
         const wq = yield* Workqueue.make("w", { maxActive: 4 })
         const ran: Array<string> = []
@@ -414,11 +418,11 @@ describe("WorkqueueMetrics", () => {
         yield* Workqueue.flush(wq)
         assert.sameMembers(ran, ["x", "y"])
         yield* noHookErrors
-      }).pipe(Effect.provide(layer))
+      }).pipe(closedOnSuccess)
     })
 
     it.effect("ordered: the sink queues Y on X's queue_work: X then Y, one at a time", () => {
-      const { layer, once } = reacting()
+      const { closedOnSuccess, once } = reacting()
       return Effect.gen(function* () {
         const wq = yield* Workqueue.makeOrdered("o")
         const ran: Array<string> = []
@@ -431,7 +435,7 @@ describe("WorkqueueMetrics", () => {
         yield* Workqueue.flush(wq)
         assert.deepStrictEqual(ran, ["x", "y"])
         yield* noHookErrors
-      }).pipe(Effect.provide(layer))
+      }).pipe(closedOnSuccess)
     })
 
     it.effect(
