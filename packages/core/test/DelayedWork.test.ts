@@ -227,6 +227,41 @@ describe("DelayedWork", () => {
           assert.isAtLeast(started - armedAt, 500, `started ${started - armedAt} ms after its arm, delay 500 ms`)
         }).pipe(Effect.scoped, Effect.provide(systemLayer()))
     )
+    it.live("live Clock: 300 items armed at scattered sub-millisecond times for 1-3 ms never start early", () =>
+      Effect.gen(function* () {
+        // the fine reading decides arming and expiry (`fineClock.ts`); performance.now() is the same frame while the
+        // wall clock does not step, so each start is at least its delay after its arm
+        const wq = yield* Workqueue.make("fine", { maxActive: 512 })
+        const n = 300
+        const armed = new Float64Array(n)
+        const delays = new Float64Array(n)
+        const started = new Float64Array(n)
+        const all = yield* Deferred.make<void>()
+        let done = 0
+        for (let i = 0; i < n; i++) {
+          const item = yield* DelayedWork.make(() =>
+            Effect.sync(() => {
+              started[i] = performance.now()
+              if (++done === n) Deferred.doneUnsafe(all, Exit.void)
+            })
+          )
+          // spin a seeded fraction of a millisecond so arms land at every offset within the millisecond
+          const until = performance.now() + ((i * 37) % 100) / 100
+          while (performance.now() < until) {
+            /* spin */
+          }
+          delays[i] = 1 + (i % 3)
+          armed[i] = performance.now()
+          Workqueue.queueDelayedUnsafe(wq, item, delays[i]!)
+          if (i % 50 === 49) yield* Effect.sleep(0)
+        }
+        yield* Deferred.await(all)
+        for (let i = 0; i < n; i++) {
+          const elapsed = started[i]! - armed[i]!
+          assert.isAtLeast(elapsed, delays[i]!, `item ${i} started ${elapsed} ms after its arm, delay ${delays[i]} ms`)
+        }
+      }).pipe(Effect.scoped, Effect.provide(systemLayer()))
+    )
   })
 
   describe("modDelayed (mod_delayed_work_on in each state)", () => {

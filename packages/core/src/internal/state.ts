@@ -36,6 +36,7 @@ import * as Scheduler from "effect/Scheduler"
 import * as Tracer from "effect/Tracer"
 import type * as WorkqueueMetrics from "../WorkqueueMetrics.ts"
 import type * as WorkqueueSystem from "../WorkqueueSystem.ts"
+import { fineReader } from "./fineClock.ts"
 import { type Link, type List, type Node, WorkList } from "./list.ts"
 import { type SchedEntity, WorkqueueScheduler } from "./scheduler.ts"
 import { makeTimerNode, TimerBase, TimerFiber, type TimerNode } from "./timer.ts"
@@ -418,6 +419,7 @@ export class System {
   //   arming fails with Draining, from the system's own items too, so a chain that re-queues itself ends
   readonly scheduler: WorkqueueScheduler // I
   readonly clock: Clock.Clock // I
+  private readonly fineReader: () => number // I: `clock` below the millisecond (`fineClock.ts`)
   readonly baseCtx: Context.Context<never> // I: context of every worker fiber
   readonly timers: TimerBase // L
   readonly timerFiber: TimerFiber // I: fires `timers` (timer.ts)
@@ -449,6 +451,7 @@ export class System {
     this.scheduler = new WorkqueueScheduler(parent, options.cpuIntensiveSliceMs, this.options.cpuClock)
     this.scheduler.readClock = () => this.clock.currentTimeMillisUnsafe()
     this.clock = Context.get(ctx, Clock.Clock)
+    this.fineReader = fineReader(this.clock)
     this.timers = new TimerBase(this.clock.currentTimeMillisUnsafe())
     this.baseCtx = Context.add(Context.omit(Tracer.ParentSpan, CurrentCpu)(ctx), Scheduler.Scheduler, this.scheduler)
     this.timerFiber = new TimerFiber(
@@ -482,24 +485,9 @@ export class System {
     return this.clock.currentTimeMillisUnsafe()
   }
 
-  /**
-   * The Clock below a millisecond, for the timers: `now()` truncates, so a timer armed at 1000.9 for 2 ms
-   * (expiry 1002 from `now()`) would fire 1.1 ms later. The Clock's nanoseconds when they agree with its
-   * milliseconds to within one (Effect's live Clock anchors its nanoseconds on a truncated `Date.now()` and runs
-   * them on the monotonic clock, so they may trail it by up to a millisecond, but differences between two
-   * readings are exact; `TestClock` keeps both equal); else `now()` (a Clock whose nanoseconds say nothing).
-   */
+  /** The Clock below the millisecond, for the timers (`fineClock.ts`): arming and expiry are decided on it. */
   fineNow(): number {
-    // read on every call: an extrapolation between readings (one Clock read per 10 ms, ~130 ns saved per arm) armed
-    // timers in the old frame after Effect's live Clock re-anchored on a wall-clock step, so they fired early
-    return this.clockFine() ?? this.clock.currentTimeMillisUnsafe()
-  }
-
-  /** The Clock's nanoseconds, in ms, if they agree with its milliseconds to within one (see `fineNow`). */
-  private clockFine(): number | undefined {
-    const ms = this.clock.currentTimeMillisUnsafe()
-    const fine = Number(this.clock.currentTimeNanosUnsafe()) / 1e6
-    return Math.abs(fine - ms) < 1 ? fine : undefined
+    return this.fineReader()
   }
 
   /** The Clock, or inside a scheduler pump the pump's stamp (the same time, without a clock read). */

@@ -1,0 +1,59 @@
+/**
+ * The Clock below the millisecond, for the timers (`System.fineNow`).
+ *
+ * `Clock.currentTimeMillisUnsafe` truncates, so a timer armed at 1000.9 for 2 ms (expiry 1002 from the
+ * milliseconds) would fire 1.1 ms after it was armed. The timers arm and fire on a finer reading of the same Clock:
+ * one whose differences between two readings are exact while the Clock's milliseconds agree with it to within one.
+ *
+ * - Effect's live Clock (`Date.now()` milliseconds; nanoseconds anchored on a truncated `Date.now()` and run on the
+ *   monotonic clock): the same construction in plain numbers, `performance.now()` plus an origin taken from
+ *   `Date.now()`, re-anchored on the spot whenever a reading and `Date.now()` disagree by a millisecond or more
+ *   (the wall clock stepped). Reading the live Clock's nanoseconds instead builds several `BigInt`s per call
+ *   (measured in Node 24: about 180 ns for a fine reading through the Clock against about 95 ns here), and every
+ *   arm of delayed work takes one reading. Every reading reads `Date.now()`: an earlier design extrapolated one
+ *   reading for 10 ms and armed items in the old frame right after a wall-clock step, so they fired early.
+ * - Any other Clock (`TestClock`, a user's): its nanoseconds, when they agree with its milliseconds to within one,
+ *   else its milliseconds (a Clock whose nanoseconds say nothing).
+ *
+ * Field rule: `origin` is written only inside one call of the live reading (one synchronous step).
+ *
+ * @internal
+ */
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+
+/** Effect's own live Clock, as a fresh program gets it: its two reading methods identify the live Clock. */
+const live = Context.get(Context.empty(), Clock.Clock)
+const liveMillis = live.currentTimeMillisUnsafe
+const liveNanos = live.currentTimeNanosUnsafe
+
+/** Whether `clock` reads time as Effect's live Clock does (its methods, not overridden). @internal */
+export const isLiveClock = (clock: Clock.Clock): boolean =>
+  clock.currentTimeMillisUnsafe === liveMillis && clock.currentTimeNanosUnsafe === liveNanos
+
+let origin = Number.NaN // L: `Date.now()` minus `performance.now()` at the last anchoring (NaN: never anchored)
+
+/**
+ * The live Clock below the millisecond: within (t - 1, t] of the wall time t, and exact differences between two
+ * readings while the wall clock does not step (a step re-anchors, as the live Clock's nanoseconds do). @internal
+ */
+export const liveFineNow = (): number => {
+  const mono = performance.now()
+  const wall = Date.now()
+  const fine = origin + mono
+  // Date.now() truncates, so a reading in the current frame lies in (wall - 1, wall + 1); NaN (never anchored) and
+  // a stepped wall clock fall outside
+  if (fine > wall - 1 && fine < wall + 1) return fine
+  origin = wall - mono
+  return wall
+}
+
+/** A fine reading of `clock` (see the module doc); the live Clock gets `liveFineNow`. @internal */
+export const fineReader = (clock: Clock.Clock): (() => number) =>
+  isLiveClock(clock)
+    ? liveFineNow
+    : () => {
+        const ms = clock.currentTimeMillisUnsafe()
+        const fine = Number(clock.currentTimeNanosUnsafe()) / 1e6
+        return Math.abs(fine - ms) < 1 ? fine : ms
+      }

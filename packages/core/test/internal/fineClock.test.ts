@@ -1,0 +1,84 @@
+import { assert, describe, it } from "@effect/vitest"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import { TestClock } from "effect/testing"
+import { fineReader, isLiveClock, liveFineNow } from "../../src/internal/fineClock.ts"
+
+/** Replace `Date.now` with the real one plus `offset()` for the duration of `body`. */
+const withSteppedDateNow = <A>(offset: () => number, body: () => A): A => {
+  const realNow = Date.now
+  Date.now = () => realNow.call(Date) + offset()
+  try {
+    return body()
+  } finally {
+    Date.now = realNow
+  }
+}
+
+describe("internal/fineClock", () => {
+  it("isLiveClock: Effect's default Clock is live; TestClock and a Clock overriding a reading are not", () => {
+    const live = Context.get(Context.empty(), Clock.Clock)
+    assert.isTrue(isLiveClock(live))
+    const overridden: Clock.Clock = Object.assign(Object.create(live), { currentTimeMillisUnsafe: () => 5 })
+    assert.isFalse(isLiveClock(overridden))
+    const test = Effect.runSync(
+      Effect.gen(function* () {
+        return yield* Clock.Clock
+      }).pipe(Effect.provide(TestClock.layer()))
+    )
+    assert.isFalse(isLiveClock(test))
+  })
+
+  it("the live reading lies within a millisecond of Date.now() and never runs backwards without a step", () => {
+    let previous = liveFineNow()
+    for (let i = 0; i < 10_000; i++) {
+      const before = Date.now()
+      const fine = liveFineNow()
+      const after = Date.now()
+      assert.isTrue(fine > before - 1 && fine < after + 1, `reading ${fine} outside (${before - 1}, ${after + 1})`)
+      assert.isAtLeast(fine, previous)
+      previous = fine
+    }
+  })
+
+  it("differences between two live readings are the monotonic clock's (exact while the wall clock does not step)", () => {
+    liveFineNow() // anchored
+    const m0 = performance.now()
+    const f0 = liveFineNow()
+    const f1 = liveFineNow()
+    const m1 = performance.now()
+    assert.isAtMost(f1 - f0, m1 - m0 + 1e-6)
+    assert.isAtLeast(f1 - f0, 0)
+  })
+
+  it("a wall-clock step of any size re-anchors on the next reading: forward 2 s, forward 0.5 s, back 2 s", () => {
+    for (const step of [2_000, 500, -2_000, 1.5]) {
+      let offset = 0
+      withSteppedDateNow(
+        () => offset,
+        () => {
+          liveFineNow()
+          offset = step
+          const wall = Date.now()
+          const fine = liveFineNow()
+          assert.isTrue(fine > wall - 1 && fine < Date.now() + 1, `step ${step}: ${fine} not near ${wall}`)
+        }
+      )
+    }
+  })
+
+  it("another Clock: its nanoseconds when they agree with its milliseconds, else its milliseconds", () => {
+    const clock = (ms: number, nanos: bigint): Clock.Clock => ({
+      currentTimeMillisUnsafe: () => ms,
+      currentTimeNanosUnsafe: () => nanos,
+      currentTimeMillis: Effect.succeed(ms),
+      currentTimeNanos: Effect.succeed(nanos),
+      monotonicTimeNanosUnsafe: () => nanos,
+      monotonicTimeNanos: Effect.succeed(nanos),
+      sleep: () => Effect.void
+    })
+    assert.strictEqual(fineReader(clock(1000, 1_000_400_000n))(), 1000.4)
+    assert.strictEqual(fineReader(clock(1000, 0n))(), 1000)
+  })
+})
