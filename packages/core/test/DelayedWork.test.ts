@@ -264,6 +264,70 @@ describe("DelayedWork", () => {
     )
   })
 
+  describe("other Clocks: never early by their milliseconds, exact under TestClock at fractional times", () => {
+    it.effect(
+      "a user Clock with fractional ms and ms-resolution nanos: an item never starts early by the Clock's ms",
+      () =>
+        Effect.gen(function* () {
+          const tc = (yield* Clock.Clock) as unknown as TestClock.TestClock
+          const ms = () => tc.currentTimeMillisUnsafe()
+          // the same time, nanoseconds at millisecond resolution (e.g. derived from Date.now())
+          const nanos = () => BigInt(Math.floor(ms())) * 1_000_000n
+          const userClock: Clock.Clock = {
+            currentTimeMillisUnsafe: ms,
+            currentTimeMillis: Effect.sync(ms),
+            currentTimeNanosUnsafe: nanos,
+            currentTimeNanos: Effect.sync(nanos),
+            monotonicTimeNanosUnsafe: () => tc.monotonicTimeNanosUnsafe(),
+            monotonicTimeNanos: Effect.sync(() => tc.monotonicTimeNanosUnsafe()),
+            sleep: (d) => tc.sleep(d)
+          }
+          yield* Effect.gen(function* () {
+            const wq = yield* Workqueue.make("user-clock")
+            let startedA = -1
+            // B (due at 1) makes the timer fiber wake at 1 and then sleep whole ms to A's expiry
+            const b = yield* DelayedWork.make(() => Effect.void)
+            const a = yield* DelayedWork.make(() =>
+              Effect.sync(() => {
+                startedA = ms()
+              })
+            )
+            assert.isTrue(yield* Workqueue.queueDelayed(wq, b, 1))
+            yield* settle()
+            yield* tc.adjust("0.9 millis")
+            const armedA = ms() // 0.9
+            assert.isTrue(yield* Workqueue.queueDelayed(wq, a, 2))
+            for (let i = 0; i < 40 && startedA < 0; i++) {
+              yield* tc.adjust("0.1 millis")
+              yield* settle()
+            }
+            assert.isAtLeast(startedA, 0, "A never started")
+            // read through its nanoseconds (0 at 0.9), A would be due at 2 and start 1.1 ms after its arm
+            assert.isAtLeast(startedA - armedA, 2, `A armed at ${armedA} for 2 ms started at ${startedA}`)
+          }).pipe(Effect.provide(systemLayer()), Effect.provideService(Clock.Clock, userClock))
+        })
+    )
+
+    it.effect("TestClock at a fractional time: an item fires when the TestClock reaches its (whole-ms) expiry", () =>
+      Effect.gen(function* () {
+        const wq = yield* Workqueue.make("frac-testclock")
+        let started = -1
+        const a = yield* DelayedWork.make(() =>
+          Effect.map(Clock.currentTimeMillis, (t) => {
+            started = t
+          })
+        )
+        yield* TestClock.adjust("0.5 millis")
+        assert.isTrue(yield* Workqueue.queueDelayed(wq, a, 2)) // 0.5 + 2 rounded up: expiry 3
+        yield* settle()
+        yield* TestClock.adjust("2.5 millis") // the TestClock is now at 3
+        yield* settle()
+        // a sleep of whole ms rounded up (ceil(3 - 0.5) = 3 from 0.5) would fire A only at 3.5
+        assert.strictEqual(started, 3, `A (expiry 3) had not fired at TestClock 3 (started: ${started})`)
+      }).pipe(Effect.provide(systemLayer()))
+    )
+  })
+
   describe("modDelayed (mod_delayed_work_on in each state)", () => {
     it.effect("idle: arms at now + delay and returns false (mod_delayed_work_on)", () =>
       Effect.gen(function* () {

@@ -12,8 +12,12 @@
  *   (measured in Node 24: about 180 ns for a fine reading through the Clock against about 95 ns here), and every
  *   arm of delayed work takes one reading. Every reading reads `Date.now()`: an earlier design extrapolated one
  *   reading for 10 ms and armed items in the old frame right after a wall-clock step, so they fired early.
- * - Any other Clock (`TestClock`, a user's): its nanoseconds, when they agree with its milliseconds to within one,
- *   else its milliseconds (a Clock whose nanoseconds say nothing).
+ * - Any other Clock (`TestClock`, a user's): when its milliseconds are whole, its nanoseconds if they agree with them
+ *   to within one, else the milliseconds (a Clock whose nanoseconds say nothing); when its milliseconds have a
+ *   fraction (a `TestClock` after `adjust("0.9 millis")`), the milliseconds themselves. "Never early by the Clock's
+ *   milliseconds" needs both: a reading within 1 ms of whole milliseconds m gives an expiry (rounded up) of at least
+ *   m + delay, and it fires at a reading past it, whose whole milliseconds are past it too; against fractional
+ *   milliseconds a reading 0.9 ms behind them would start an item 0.9 ms early.
  *
  * Field rule: `origin` is written only inside one call of the live reading (one synchronous step).
  *
@@ -54,6 +58,7 @@ export const fineReader = (clock: Clock.Clock): (() => number) =>
     ? liveFineNow
     : () => {
         const ms = clock.currentTimeMillisUnsafe()
+        if (!Number.isInteger(ms)) return ms
         const fine = Number(clock.currentTimeNanosUnsafe()) / 1e6
         return Math.abs(fine - ms) < 1 ? fine : ms
       }

@@ -36,7 +36,7 @@ import * as Scheduler from "effect/Scheduler"
 import * as Tracer from "effect/Tracer"
 import type * as WorkqueueMetrics from "../WorkqueueMetrics.ts"
 import type * as WorkqueueSystem from "../WorkqueueSystem.ts"
-import { fineReader } from "./fineClock.ts"
+import { fineReader, isLiveClock } from "./fineClock.ts"
 import { type Link, type List, type Node, WorkList } from "./list.ts"
 import { type SchedEntity, WorkqueueScheduler } from "./scheduler.ts"
 import { makeTimerNode, TimerBase, TimerFiber, type TimerNode } from "./timer.ts"
@@ -459,6 +459,7 @@ export class System {
       this.scheduler,
       () => this.now(),
       () => this.fineNow(),
+      isLiveClock(this.clock),
       (message) => this.log("Error", message)
     )
     for (let cpu = 0; cpu < this.cpus; cpu++) {

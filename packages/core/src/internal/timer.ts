@@ -5,9 +5,10 @@
  * Expiries are whole milliseconds (our "jiffy" is 1 ms; a delay is rounded up, so a timer may fire late, never
  * early). "Never early" holds against the Clock below the millisecond (`System.fineNow`): delayed work is armed
  * at the fine arming time plus its delay, rounded up (`arm`), and the timer fiber fires what is due by the fine
- * time, so a timer armed at 1000.9 for 2 ms fires at 1003, not at 1002 (1.1 ms after it was armed). The fiber
- * sleeps whole milliseconds, rounded up, and looks again on every wake, so a sleep that ends early (Node's timers
- * run on a loop time truncated to the millisecond) only sleeps again. Timers with the same expiry share one bucket, an intrusive FIFO list, so they fire in arming order.
+ * time, so a timer armed at 1000.9 for 2 ms fires at 1003, not at 1002 (1.1 ms after it was armed). On the live
+ * Clock the fiber sleeps whole milliseconds, rounded up, and looks again on every wake, so a sleep that ends early
+ * (Node's timers run on a loop time truncated to the millisecond) only sleeps again; on any other Clock it sleeps
+ * exactly until the next expiry, so a `TestClock` at a fractional time fires an expiry when it reaches it. Timers with the same expiry share one bucket, an intrusive FIFO list, so they fire in arming order.
  * Distinct expiries live in a binary min-heap of numbers. Arming into an existing bucket is one `Map` lookup and a
  * list append, O(1); a new expiry adds one heap push, O(log buckets); cancel is an O(1) unlink. Nothing is
  * allocated per armed item: the node is the item itself.
@@ -223,6 +224,12 @@ export class TimerFiber {
   private readonly scheduler: WorkqueueScheduler // I
   private readonly now: () => number // I: the system Clock, ms (what `onTimer` is given)
   private readonly fineNow: () => number // I: the system Clock below the ms (what is due is decided on it)
+  /**
+   * I: sleeps are whole ms, rounded up (the live Clock: host timers have ms resolution); any other Clock (a
+   * `TestClock`, a user's) sleeps exactly until the next expiry, so at a fractional virtual time it still wakes
+   * when the Clock reaches the expiry, not up to 1 ms after.
+   */
+  private readonly wholeMsSleeps: boolean
   private readonly log: (message: string) => void // I: an error in the kernel's voice
   private fiber: Fiber.Fiber<unknown, unknown> | undefined = undefined // I (set by `start`)
   target = Infinity // L: the fiber looks at the structure again by this time (<= every armed expiry)
@@ -234,12 +241,14 @@ export class TimerFiber {
     scheduler: WorkqueueScheduler,
     now: () => number,
     fineNow: () => number,
+    wholeMsSleeps: boolean,
     log: (message: string) => void
   ) {
     this.timers = timers
     this.scheduler = scheduler
     this.now = now
     this.fineNow = fineNow
+    this.wholeMsSleeps = wholeMsSleeps
     this.log = log
     this.entity = {
       schedClass: ClassTimer,
@@ -299,8 +308,12 @@ export class TimerFiber {
           if (self.parked === wake) self.parked = undefined
         })
       })
-      // whole ms, rounded up: a sleep that still ends before `next` (the host's timer resolution) looks again
-      const wait = next === Infinity ? park : Effect.raceFirst(Effect.sleep(Math.ceil(next - fine)), park)
+      // live: whole ms, rounded up; a sleep that still ends before `next` (the host's timer resolution) looks again.
+      // Any other Clock: exactly until `next` (see `wholeMsSleeps`)
+      const wait =
+        next === Infinity
+          ? park
+          : Effect.raceFirst(Effect.sleep(self.wholeMsSleeps ? Math.ceil(next - fine) : next - fine), park)
       return Effect.flatMap(wait, () => loop)
     })
     const entity = this.entity

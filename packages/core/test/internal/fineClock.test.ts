@@ -80,5 +80,22 @@ describe("internal/fineClock", () => {
     })
     assert.strictEqual(fineReader(clock(1000, 1_000_400_000n))(), 1000.4)
     assert.strictEqual(fineReader(clock(1000, 0n))(), 1000)
+    // slightly behind whole milliseconds is still within one of them (never early: see the module doc)
+    assert.strictEqual(fineReader(clock(1000, 999_600_000n))(), 999.6)
+  })
+
+  it("another Clock at a fractional millisecond: its milliseconds, whatever its nanoseconds say", () => {
+    const clock = (ms: number, nanos: bigint): Clock.Clock => ({
+      currentTimeMillisUnsafe: () => ms,
+      currentTimeNanosUnsafe: () => nanos,
+      currentTimeMillis: Effect.succeed(ms),
+      currentTimeNanos: Effect.succeed(nanos),
+      monotonicTimeNanosUnsafe: () => nanos,
+      monotonicTimeNanos: Effect.succeed(nanos),
+      sleep: () => Effect.void
+    })
+    // nanoseconds truncated to the ms would read 0.9 ms behind the Clock's 1000.9 (an item would start early)
+    assert.strictEqual(fineReader(clock(1000.9, 1_000_000_000n))(), 1000.9)
+    assert.strictEqual(fineReader(clock(1000.9, 1_000_900_000n))(), 1000.9)
   })
 })
