@@ -354,6 +354,14 @@ CPU time per job; "sync" = 1M fresh items through the Effect API at \`maxActive:
   About 95 ns against 180 per reading; single runs of \`bench/src/case.ts\` alternating with the tree before it:
   scenario 3 arm 936–1,022 → 804–840 ns/item, scenario 7 (1M timers) 3.1–3.3 → 2.95–3.04 µs/item; lateness
   unchanged within noise.
+- **Workers of suspending items keep pace with their submitter**, kept: a pump counted every task against its
+  budget of 64, so 16 workers whose items suspend once (a task each) ran 64 items per pump while a fiber
+  submitting in a loop queued ~1000 per turn; 200k jobs all ended up pending (~68 MB of heap left at the end, each
+  pending item copied by the scavenger: the garbage-collection share of the profile). Now a task that ends an item
+  counts against the item budget (2048) instead, and a budget of sixteen fibers' operations bounds pumps of long
+  slices. Scenario 2, single runs of \`bench/src/case.ts\` alternating with the tree before it: 264k–289k → 675k–742k
+  items/s, heap left 65–70 → 8–9 MB (same run: \`Effect.forEach\` 691k, fastq promise 200k). Scenarios 1, 3 and 6
+  unchanged within noise; a \`queue\` + \`flush\` loop gives the event loop a turn every 64 cycles (was 32).
 - All of it against the tree before this pass: sync 422 → 314 ns CPU (−26%), suspend 1,572 → 1,413 ns (−10%),
   pending enqueue 482 → 445 ns and 208.1 → 192.0 B/job.
 - The headline cases at full size (\`bench/src/case.ts\`, one process per case, the tree before this pass and this

@@ -53,6 +53,8 @@ export interface SchedEntity {
    * busy with no task queued is known to have suspended.
    */
   onSlice(ms: number): void
+  /** The fiber whose tasks these are, if one: the operations of its slices count against a pump's budget. */
+  readonly fiber?: Fiber.Fiber<unknown, unknown> | undefined
 }
 
 /** Symbol under which a worker fiber carries its entity. @internal */
@@ -232,11 +234,18 @@ export class WorkqueueScheduler implements Scheduler.Scheduler {
     return ++this.itemsRun >= PUMP_BUDGET_ITEMS
   }
 
+  /**
+   * Fiber operations run by the tasks of this pump (L; reset by each pump): a task whose owner's fiber ran counts
+   * the operations of that slice (`currentOpCount`), any other task one. See `PUMP_BUDGET_OPS`.
+   */
+  private opsRun = 0
+
   /** Reads the system Clock (set by the engine). */
   readClock: () => number = () => 0
 
   /**
-   * A pump: run our tasks, best class first, until the queue is empty, `PUMP_BUDGET_TASKS` ran, or a
+   * A pump: run our tasks, best class first, until the queue is empty, `PUMP_BUDGET_TASKS` tasks ran that ended
+   * no item, `PUMP_BUDGET_ITEMS` work items ended, their slices spent `PUMP_BUDGET_OPS` operations, or a
    * time-sliced (CPU-intensive) slice ran. Running everything that is ready in one parent task means a chain of
    * wake-ups (a worker suspends, the next one starts) completes within one turn of the parent scheduler, which
    * is also what lets `TestClock.adjust` see it settle; the budget is a count, not a time, so the schedule is
@@ -246,10 +255,20 @@ export class WorkqueueScheduler implements Scheduler.Scheduler {
     // from here on a task scheduled by what this pump runs schedules the next pump
     this.pumpScheduled = false
     this.itemsRun = 0
+    this.opsRun = 0
     if (this.size > 0) this.stamp = this.readClock()
     this.lastEnd = -1
-    for (let n = 0; n < PUMP_BUDGET_TASKS && this.size > 0 && this.itemsRun < PUMP_BUDGET_ITEMS; n++) {
+    // a task that ended a work item is counted by the item budget, not the task budget (see `PUMP_BUDGET_TASKS`)
+    let tasks = 0
+    while (
+      tasks < PUMP_BUDGET_TASKS &&
+      this.size > 0 &&
+      this.itemsRun < PUMP_BUDGET_ITEMS &&
+      this.opsRun < PUMP_BUDGET_OPS
+    ) {
+      const items = this.itemsRun
       if (this.runBest()) break
+      if (!(this.itemsRun > items)) tasks++
     }
     // tasks left at the budget (or after a time slice) get one more pump, behind what the parent has queued
     if (this.size > 0 && !this.pumpScheduled) {
@@ -321,6 +340,7 @@ export class WorkqueueScheduler implements Scheduler.Scheduler {
         this.size--
         if (owner === undefined) {
           this.lastEnd = -1
+          this.opsRun++
           task()
           return false
         }
@@ -330,10 +350,21 @@ export class WorkqueueScheduler implements Scheduler.Scheduler {
         // one clock read per task: the end of the previous slice in this pump is the start of this one
         this.sliceMark = this.lastEnd >= 0 ? this.lastEnd : this.cpuClock()
         this.lastEnd = -1
+        // the owner's fiber restarts its op count when the task runs it (Effect's run loop sets it to 0 or 1): a mark
+        // of -1 still there afterwards means the task ran something else (a fork's start), and the count goes back
+        const fiber = owner.fiber as { currentOpCount: number } | undefined
+        const opsBefore = fiber === undefined ? 0 : fiber.currentOpCount
+        if (fiber !== undefined) fiber.currentOpCount = -1
         try {
           task()
         } finally {
           this.currentOwner = previous
+          if (fiber === undefined || fiber.currentOpCount < 0) {
+            if (fiber !== undefined) fiber.currentOpCount = opsBefore
+            this.opsRun++
+          } else {
+            this.opsRun += fiber.currentOpCount > 0 ? fiber.currentOpCount : 1
+          }
         }
         const intensive = owner.cpuIntensive
         const end = this.cpuClock()
@@ -358,8 +389,25 @@ export class WorkqueueScheduler implements Scheduler.Scheduler {
  */
 export const FAIR_STREAK = 87
 
-/** How many of our tasks one pump may run before the parent scheduler (and the event loop) gets a turn. */
-const PUMP_BUDGET_TASKS = 64
+/**
+ * How many of our tasks that end no work item one pump may run before the parent scheduler (and the event loop)
+ * gets a turn. A task that ends an item counts against `PUMP_BUDGET_ITEMS` instead: a worker whose items suspend
+ * once needs a task per item, and a fiber submitting in a loop queues up to `PUMP_BUDGET_ITEMS` items per turn, so
+ * the workers keep pace only if a pump can run as many such tasks. When every task counted here, 16 workers of
+ * suspending items ran 64 items per pump against the submitter's ~1000 per turn: the whole submission piled up
+ * pending (200k jobs: ~68 MB of heap left at the end, every pending item copied by the scavenger, 2.4× slower).
+ * Tasks that end nothing (a handler yielding in a loop, a waiter resumed) still give the parent a turn every 64.
+ * @internal
+ */
+export const PUMP_BUDGET_TASKS = 64
+
+/**
+ * How many fiber operations the tasks of one pump may run (`PUMP_BUDGET_OPS`): sixteen fibers' turns
+ * (`Scheduler.MaxOpsBeforeYield` is 2048 by default), what Effect's own scheduler would give sixteen worker
+ * fibers of their own in one of its batches. Tasks that are long slices (a handler computing, yielding at its
+ * operation budget) end the pump after about that much work, whatever the task count. @internal
+ */
+export const PUMP_BUDGET_OPS = 16 * 2048
 
 /**
  * How many work items may end within one pump (whatever number of tasks ran them) before the parent scheduler gets a

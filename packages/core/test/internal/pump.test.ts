@@ -154,6 +154,69 @@ describe("WorkqueueScheduler pumps (internal/scheduler.ts)", () => {
     { timeout: 120_000 }
   )
 
+  it.live(
+    "a submission loop does not run ahead of workers whose items suspend: a task that ends an item is not a task of the 64",
+    () =>
+      Effect.gen(function* () {
+        // each item suspends once, so each needs a run-queue task; the submitter queues ~1000 items per turn. With
+        // every task counted against the pump's 64, 16 workers ran 64 items per pump and nearly the whole
+        // submission piled up pending
+        const wq = yield* Workqueue.make("suspending", { unbound: true, concurrency: 16 })
+        let maxPending = 0
+        let ran = 0
+        for (let i = 0; i < 100_000; i++) {
+          yield* Workqueue.queue(
+            wq,
+            yield* Work.make(() =>
+              Effect.andThen(
+                Effect.yieldNow,
+                Effect.sync(() => void ran++)
+              )
+            )
+          )
+          const pending = Workqueue.pendingCountUnsafe(wq)
+          if (pending > maxPending) maxPending = pending
+        }
+        yield* Workqueue.flush(wq)
+        assert.strictEqual(ran, 100_000)
+        assert.isAtMost(maxPending, 4 * 2048, "most items pending at once during the loop")
+      }).pipe(Effect.scoped, Effect.provide(systemLayer({ cpus: 1, watchdogThresh: 0 }))),
+    { timeout: 120_000 }
+  )
+
+  it.live(
+    "items that each run a long slice still give the event loop a turn: a pump ends after sixteen fibers' operations",
+    () =>
+      Effect.gen(function* () {
+        // 2 000 items of ~1 000 operations each, none suspending: every task ends an item, so only the operation
+        // budget (16 x 2048) ends a pump before the item budget (2048 items, here all of them in one pump)
+        const wq = yield* Workqueue.make("long-slices", { unbound: true, concurrency: 16 })
+        const ITEMS = 2_000
+        let ran = 0
+        const counted = yield* countTurns(
+          Effect.gen(function* () {
+            for (let i = 0; i < ITEMS; i++) {
+              yield* Workqueue.queue(
+                wq,
+                yield* Work.make(() =>
+                  Effect.gen(function* () {
+                    for (let k = 0; k < 1_000; k++) yield* Effect.sync(() => k)
+                    ran++
+                  })
+                )
+              )
+            }
+            yield* Workqueue.flush(wq)
+          })
+        )
+        assert.strictEqual(ran, ITEMS)
+        // about 2 000 x 1 000 / 32 768 = 61 pumps; without the operation budget 1 or 2
+        assert.isAtLeast(counted.ticks, 30, `event-loop turns during ${ITEMS} long items`)
+        assert.isAtLeast(counted.fiberTurns, 30, `other fiber's turns during ${ITEMS} long items`)
+      }).pipe(Effect.scoped, Effect.provide(systemLayer({ cpus: 1, watchdogThresh: 0 }))),
+    { timeout: 120_000 }
+  )
+
   for (const flavour of ["Workqueue.flush", "Work.flush"] as const) {
     it.live(
       `pending pumps stay bounded over ${CYCLES} queue + ${flavour} cycles`,
