@@ -358,8 +358,8 @@ CPU time per job; "sync" = 1M fresh items through the Effect API at \`maxActive:
   budget of 64, so 16 workers whose items suspend once (a task each) ran 64 items per pump while a fiber
   submitting in a loop queued ~1000 per turn; 200k jobs all ended up pending (~68 MB of heap left at the end, each
   pending item copied by the scavenger: the garbage-collection share of the profile). Now a task that ends an item
-  counts against the item budget (2048) instead, and a budget of sixteen fibers' operations bounds pumps of long
-  slices. Scenario 2, single runs of \`bench/src/case.ts\` alternating with the tree before it: 264k–289k → 675k–742k
+  counts against the item budget (2048) instead, and a budget of sixteen fibers' operations (every fiber on the
+  scheduler, counted in its \`shouldYield\`) bounds pumps of long slices. Scenario 2, single runs of \`bench/src/case.ts\` alternating with the tree before it: 264k–289k → 675k–742k
   items/s, heap left 65–70 → 8–9 MB (same run: \`Effect.forEach\` 691k, fastq promise 200k). Scenarios 1, 3 and 6
   unchanged within noise; a \`queue\` + \`flush\` loop gives the event loop a turn every 64 cycles (was 32).
 - All of it against the tree before this pass: sync 422 → 314 ns CPU (−26%), suspend 1,572 → 1,413 ns (−10%),

@@ -53,8 +53,6 @@ export interface SchedEntity {
    * busy with no task queued is known to have suspended.
    */
   onSlice(ms: number): void
-  /** The fiber whose tasks these are, if one: the operations of its slices count against a pump's budget. */
-  readonly fiber?: Fiber.Fiber<unknown, unknown> | undefined
 }
 
 /** Symbol under which a worker fiber carries its entity. @internal */
@@ -128,6 +126,10 @@ export class WorkqueueScheduler implements Scheduler.Scheduler {
       slice.lastCheck = ops
       return this.cpuClock() - slice.start >= this.sliceMs
     }
+    // inside a pump, every operation of every fiber on this scheduler (workers, the fibers their handlers fork, a
+    // Job's attempt) counts against the pump's operation budget; once it is spent, whatever runs yields, so the
+    // pump ends and the parent gets a turn (see `PUMP_BUDGET_OPS`)
+    if (this.pumping > 0 && ++this.opsRun >= PUMP_BUDGET_OPS) return true
     return this.parent.shouldYield(fiber)
   }
 
@@ -235,10 +237,12 @@ export class WorkqueueScheduler implements Scheduler.Scheduler {
   }
 
   /**
-   * Fiber operations run by the tasks of this pump (L; reset by each pump): a task whose owner's fiber ran counts
-   * the operations of that slice (`currentOpCount`), any other task one. See `PUMP_BUDGET_OPS`.
+   * Fiber operations run in this pump (L; reset by each pump): one per task, plus one per operation of any fiber on
+   * this scheduler (counted in `shouldYield`, which Effect's run loop calls before each one). See `PUMP_BUDGET_OPS`.
    */
   private opsRun = 0
+  /** Pumps on the JS stack (L): operations are counted only inside one (a nested pump is a parent flush). */
+  private pumping = 0
 
   /** Reads the system Clock (set by the engine). */
   readClock: () => number = () => 0
@@ -260,15 +264,20 @@ export class WorkqueueScheduler implements Scheduler.Scheduler {
     this.lastEnd = -1
     // a task that ended a work item is counted by the item budget, not the task budget (see `PUMP_BUDGET_TASKS`)
     let tasks = 0
-    while (
-      tasks < PUMP_BUDGET_TASKS &&
-      this.size > 0 &&
-      this.itemsRun < PUMP_BUDGET_ITEMS &&
-      this.opsRun < PUMP_BUDGET_OPS
-    ) {
-      const items = this.itemsRun
-      if (this.runBest()) break
-      if (!(this.itemsRun > items)) tasks++
+    this.pumping++
+    try {
+      while (
+        tasks < PUMP_BUDGET_TASKS &&
+        this.size > 0 &&
+        this.itemsRun < PUMP_BUDGET_ITEMS &&
+        this.opsRun < PUMP_BUDGET_OPS
+      ) {
+        const items = this.itemsRun
+        if (this.runBest()) break
+        if (!(this.itemsRun > items)) tasks++
+      }
+    } finally {
+      this.pumping--
     }
     // tasks left at the budget (or after a time slice) get one more pump, behind what the parent has queued
     if (this.size > 0 && !this.pumpScheduled) {
@@ -350,21 +359,11 @@ export class WorkqueueScheduler implements Scheduler.Scheduler {
         // one clock read per task: the end of the previous slice in this pump is the start of this one
         this.sliceMark = this.lastEnd >= 0 ? this.lastEnd : this.cpuClock()
         this.lastEnd = -1
-        // the owner's fiber restarts its op count when the task runs it (Effect's run loop sets it to 0 or 1): a mark
-        // of -1 still there afterwards means the task ran something else (a fork's start), and the count goes back
-        const fiber = owner.fiber as { currentOpCount: number } | undefined
-        const opsBefore = fiber === undefined ? 0 : fiber.currentOpCount
-        if (fiber !== undefined) fiber.currentOpCount = -1
+        this.opsRun++
         try {
           task()
         } finally {
           this.currentOwner = previous
-          if (fiber === undefined || fiber.currentOpCount < 0) {
-            if (fiber !== undefined) fiber.currentOpCount = opsBefore
-            this.opsRun++
-          } else {
-            this.opsRun += fiber.currentOpCount > 0 ? fiber.currentOpCount : 1
-          }
         }
         const intensive = owner.cpuIntensive
         const end = this.cpuClock()
@@ -402,10 +401,13 @@ export const FAIR_STREAK = 87
 export const PUMP_BUDGET_TASKS = 64
 
 /**
- * How many fiber operations the tasks of one pump may run (`PUMP_BUDGET_OPS`): sixteen fibers' turns
- * (`Scheduler.MaxOpsBeforeYield` is 2048 by default), what Effect's own scheduler would give sixteen worker
- * fibers of their own in one of its batches. Tasks that are long slices (a handler computing, yielding at its
- * operation budget) end the pump after about that much work, whatever the task count. @internal
+ * How many fiber operations one pump may run: sixteen fibers' turns (`Scheduler.MaxOpsBeforeYield` is 2048 by
+ * default), what Effect's own scheduler would give sixteen fibers of their own in one of its batches. Every fiber on
+ * this scheduler counts, not only workers: a handler that forks a child and joins it, or a Job (its attempt is a
+ * child started inside the worker's slice), runs its work on another fiber, and the child's end resumes the worker
+ * inline, so counting the workers' operations alone let one pump run ~2048 such items of ~2000 operations each
+ * (about 1.5M operations, 3 event-loop turns for 4000 items; a hostile review found it). Once the budget is spent,
+ * the next operation of whatever runs yields (`shouldYield`), and the pump ends. @internal
  */
 export const PUMP_BUDGET_OPS = 16 * 2048
 

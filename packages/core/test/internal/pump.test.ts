@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Scheduler from "effect/Scheduler"
 import { Job, Work, Workqueue } from "../../src/index.ts"
@@ -275,4 +276,81 @@ describe("WorkqueueScheduler pumps (internal/scheduler.ts)", () => {
       }).pipe(Effect.provide(systemLayer({ cpus: 1, watchdogThresh: 0 }))),
     { timeout: 120_000 }
   )
+})
+
+/**
+ * Work that runs on another fiber than the worker's: a handler that forks a child and joins it, or a Job (its attempt
+ * is a child started inside the worker's slice). The child's end resumes the worker inline, which ends the item, so
+ * the task counts against the item budget; the child's operations must count against the pump's operation budget,
+ * or one pump runs up to 2048 such items of ~2000 operations each before the event loop gets a turn.
+ * Counted, not timed: event-loop turns (a setImmediate chain) against the operations the children ran.
+ */
+let ops = 0
+const heavy = (n: number) =>
+  Effect.gen(function* () {
+    for (let k = 0; k < n; k++) yield* Effect.sync(() => void ops++)
+  })
+
+const measure = <E, R>(body: Effect.Effect<void, E, R>) =>
+  Effect.gen(function* () {
+    let ticks = 0
+    let stop = false
+    let last = ops
+    let maxBetween = 0
+    const tick = () => {
+      ticks++
+      if (ops - last > maxBetween) maxBetween = ops - last
+      last = ops
+      if (!stop) setImmediate(tick)
+    }
+    setImmediate(tick)
+    const ops0 = ops
+    yield* body
+    stop = true
+    if (ops - last > maxBetween) maxBetween = ops - last
+    return { ticks, maxBetween, total: ops - ops0 }
+  })
+
+const ITEMS = 4_000
+const OPS = 1_500
+/** Sixteen fibers' operations (the pump's operation budget), with room for a pump's overshoot: 8 x 2048 x 16. */
+const MAX_OPS_BETWEEN_TURNS = 8 * 16 * 2048
+
+describe("WorkqueueScheduler pumps: operations of fibers other than the workers (internal/scheduler.ts)", () => {
+  for (const flavour of ["fork + join", "Job.submit"] as const) {
+    it.live(
+      `items whose work runs on a child fiber (${flavour}) still give the event loop a turn every few pump budgets of operations`,
+      () =>
+        Effect.gen(function* () {
+          const wq = yield* Workqueue.make("hostile", { unbound: true, concurrency: 16 })
+          const m = yield* measure(
+            Effect.gen(function* () {
+              if (flavour === "Job.submit") {
+                const jobs = []
+                for (let i = 0; i < ITEMS; i++) jobs.push(yield* Job.submit(wq, heavy(OPS)))
+                for (const j of jobs) yield* Job.join(j)
+              } else {
+                for (let i = 0; i < ITEMS; i++) {
+                  yield* Workqueue.queue(
+                    wq,
+                    yield* Work.make(() => Effect.flatMap(Effect.forkChild(heavy(OPS)), Fiber.join))
+                  )
+                }
+                yield* Workqueue.flush(wq)
+              }
+            })
+          )
+          assert.strictEqual(m.total, ITEMS * OPS)
+          // the same items run inline (no child) get ~180 turns, at most ~57k operations apart; counting only the
+          // workers' operations gave these 3 to 9 turns, ~1.5M operations apart
+          assert.isAtMost(
+            m.maxBetween,
+            MAX_OPS_BETWEEN_TURNS,
+            `most child operations between two event-loop turns (turns: ${m.ticks})`
+          )
+          assert.isAtLeast(m.ticks, 20, "event-loop turns during 6M operations")
+        }).pipe(Effect.scoped, Effect.provide(systemLayer({ cpus: 1, watchdogThresh: 0 }))),
+      { timeout: 120_000 }
+    )
+  }
 })
