@@ -16,6 +16,17 @@ const withSteppedDateNow = <A>(offset: () => number, body: () => A): A => {
   }
 }
 
+/** A Clock that always reads `ms` milliseconds and `nanos` nanoseconds. */
+const fixedClock = (ms: number, nanos: bigint): Clock.Clock => ({
+  currentTimeMillisUnsafe: () => ms,
+  currentTimeNanosUnsafe: () => nanos,
+  currentTimeMillis: Effect.succeed(ms),
+  currentTimeNanos: Effect.succeed(nanos),
+  monotonicTimeNanosUnsafe: () => nanos,
+  monotonicTimeNanos: Effect.succeed(nanos),
+  sleep: () => Effect.void
+})
+
 describe("internal/fineClock", () => {
   it("isLiveClock: Effect's default Clock is live; TestClock and a Clock overriding a reading are not", () => {
     const live = Context.get(Context.empty(), Clock.Clock)
@@ -69,33 +80,15 @@ describe("internal/fineClock", () => {
   })
 
   it("another Clock: its nanoseconds when they agree with its milliseconds, else its milliseconds", () => {
-    const clock = (ms: number, nanos: bigint): Clock.Clock => ({
-      currentTimeMillisUnsafe: () => ms,
-      currentTimeNanosUnsafe: () => nanos,
-      currentTimeMillis: Effect.succeed(ms),
-      currentTimeNanos: Effect.succeed(nanos),
-      monotonicTimeNanosUnsafe: () => nanos,
-      monotonicTimeNanos: Effect.succeed(nanos),
-      sleep: () => Effect.void
-    })
-    assert.strictEqual(fineReader(clock(1000, 1_000_400_000n))(), 1000.4)
-    assert.strictEqual(fineReader(clock(1000, 0n))(), 1000)
+    assert.strictEqual(fineReader(fixedClock(1000, 1_000_400_000n))(), 1000.4)
+    assert.strictEqual(fineReader(fixedClock(1000, 0n))(), 1000)
     // slightly behind whole milliseconds is still within one of them (never early: see the module doc)
-    assert.strictEqual(fineReader(clock(1000, 999_600_000n))(), 999.6)
+    assert.strictEqual(fineReader(fixedClock(1000, 999_600_000n))(), 999.6)
   })
 
   it("another Clock at a fractional millisecond: its milliseconds, whatever its nanoseconds say", () => {
-    const clock = (ms: number, nanos: bigint): Clock.Clock => ({
-      currentTimeMillisUnsafe: () => ms,
-      currentTimeNanosUnsafe: () => nanos,
-      currentTimeMillis: Effect.succeed(ms),
-      currentTimeNanos: Effect.succeed(nanos),
-      monotonicTimeNanosUnsafe: () => nanos,
-      monotonicTimeNanos: Effect.succeed(nanos),
-      sleep: () => Effect.void
-    })
     // nanoseconds truncated to the ms would read 0.9 ms behind the Clock's 1000.9 (an item would start early)
-    assert.strictEqual(fineReader(clock(1000.9, 1_000_000_000n))(), 1000.9)
-    assert.strictEqual(fineReader(clock(1000.9, 1_000_900_000n))(), 1000.9)
+    assert.strictEqual(fineReader(fixedClock(1000.9, 1_000_000_000n))(), 1000.9)
+    assert.strictEqual(fineReader(fixedClock(1000.9, 1_000_900_000n))(), 1000.9)
   })
 })

@@ -133,57 +133,36 @@ describe("WorkqueueScheduler pumps (internal/scheduler.ts)", () => {
     )
   }
 
-  it.live(
-    "a submission loop does not run ahead of its workers: pending items stay within a pump's item budget or two",
-    () =>
-      Effect.gen(function* () {
-        // a fiber queueing fresh items in a loop spends an operation or more per item and yields every 2048
-        // operations; the workers run as many items per pump, so the backlog stays bounded (with a 64-item budget
-        // it grew to nearly the whole submission: ~93 000 of 100 000)
-        const wq = yield* Workqueue.make("submitter", { unbound: true, concurrency: 1 })
-        let maxPending = 0
-        let ran = 0
-        for (let i = 0; i < 100_000; i++) {
-          yield* Workqueue.queue(wq, yield* Work.make(() => Effect.sync(() => void ran++)))
-          const pending = Workqueue.pendingCountUnsafe(wq)
-          if (pending > maxPending) maxPending = pending
-        }
-        yield* Workqueue.flush(wq)
-        assert.strictEqual(ran, 100_000)
-        assert.isAtMost(maxPending, 4 * 2048, "most items pending at once during the loop")
-      }).pipe(Effect.scoped, Effect.provide(systemLayer({ cpus: 1, watchdogThresh: 0 }))),
-    { timeout: 120_000 }
-  )
-
-  it.live(
-    "a submission loop does not run ahead of workers whose items suspend: a task that ends an item is not a task of the 64",
-    () =>
-      Effect.gen(function* () {
-        // each item suspends once, so each needs a run-queue task; the submitter queues ~1000 items per turn. With
-        // every task counted against the pump's 64, 16 workers ran 64 items per pump and nearly the whole
-        // submission piled up pending
-        const wq = yield* Workqueue.make("suspending", { unbound: true, concurrency: 16 })
-        let maxPending = 0
-        let ran = 0
-        for (let i = 0; i < 100_000; i++) {
-          yield* Workqueue.queue(
-            wq,
-            yield* Work.make(() =>
-              Effect.andThen(
-                Effect.yieldNow,
-                Effect.sync(() => void ran++)
-              )
-            )
-          )
-          const pending = Workqueue.pendingCountUnsafe(wq)
-          if (pending > maxPending) maxPending = pending
-        }
-        yield* Workqueue.flush(wq)
-        assert.strictEqual(ran, 100_000)
-        assert.isAtMost(maxPending, 4 * 2048, "most items pending at once during the loop")
-      }).pipe(Effect.scoped, Effect.provide(systemLayer({ cpus: 1, watchdogThresh: 0 }))),
-    { timeout: 120_000 }
-  )
+  for (const kind of ["synchronous", "suspending"] as const) {
+    it.live(
+      `a submission loop does not run ahead of workers whose items are ${kind}: pending items stay within a pump's item budget or two`,
+      () =>
+        Effect.gen(function* () {
+          // a fiber queueing fresh items in a loop spends an operation or more per item and yields every 2048
+          // operations; the workers run as many items per pump, so the backlog stays bounded (with a 64-item budget
+          // it grew to nearly the whole submission: ~93 000 of 100 000). A suspending item needs a run-queue task;
+          // a task that ends an item counts against the item budget, not the 64 tasks (counted against the 64, 16
+          // workers ran 64 items per pump against the submitter's ~1000 per turn)
+          const wq = yield* Workqueue.make(`submitter-${kind}`, {
+            unbound: true,
+            concurrency: kind === "synchronous" ? 1 : 16
+          })
+          let maxPending = 0
+          let ran = 0
+          const body = Effect.sync(() => void ran++)
+          const handler = kind === "synchronous" ? () => body : () => Effect.andThen(Effect.yieldNow, body)
+          for (let i = 0; i < 100_000; i++) {
+            yield* Workqueue.queue(wq, yield* Work.make(handler))
+            const pending = Workqueue.pendingCountUnsafe(wq)
+            if (pending > maxPending) maxPending = pending
+          }
+          yield* Workqueue.flush(wq)
+          assert.strictEqual(ran, 100_000)
+          assert.isAtMost(maxPending, 4 * 2048, "most items pending at once during the loop")
+        }).pipe(Effect.scoped, Effect.provide(systemLayer({ cpus: 1, watchdogThresh: 0 }))),
+      { timeout: 120_000 }
+    )
+  }
 
   it.live(
     "items that each run a long slice still give the event loop a turn: a pump ends after sixteen fibers' operations",
