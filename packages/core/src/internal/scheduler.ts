@@ -127,9 +127,11 @@ export class WorkqueueScheduler implements Scheduler.Scheduler {
       return this.cpuClock() - slice.start >= this.sliceMs
     }
     // inside a pump, every operation of every fiber on this scheduler (workers, the fibers their handlers fork, a
-    // Job's attempt) counts against the pump's operation budget; once it is spent, whatever runs yields, so the
-    // pump ends and the parent gets a turn (see `PUMP_BUDGET_OPS`)
-    if (this.pumping > 0 && ++this.opsRun >= PUMP_BUDGET_OPS) return true
+    // Job's attempt) counts against the pump's operation budget (see `PUMP_BUDGET_OPS`). Counted only: the pump
+    // ends at a task or item boundary, never by making an arbitrary fiber yield here — a fiber that a handler runs
+    // synchronously (`Effect.runSyncExit` with the handler's services, as `Job.submitUnsafe` does for a retry
+    // schedule's first step) would then flush the parent from inside the pump (a hostile review hung it so)
+    if (this.pumping > 0) this.opsRun++
     return this.parent.shouldYield(fiber)
   }
 
@@ -228,12 +230,13 @@ export class WorkqueueScheduler implements Scheduler.Scheduler {
   private itemsRun = 0
 
   /**
-   * An item ended on a worker: true when the pump's item budget is spent, and the worker must go back through the
-   * run queue (`Effect.yieldNow`) before its next item, so the pump ends and the parent (the event loop: timers,
-   * I/O, other fibers) gets a turn. Counted, not timed: the schedule stays deterministic.
+   * An item ended on a worker: true when the pump's item budget is spent, or inside a pump its operation budget,
+   * and the worker must go back through the run queue (`Effect.yieldNow`) before its next item, so the pump ends
+   * and the parent (the event loop: timers, I/O, other fibers) gets a turn. Counted, not timed: the schedule stays
+   * deterministic.
    */
   itemDone(): boolean {
-    return ++this.itemsRun >= PUMP_BUDGET_ITEMS
+    return ++this.itemsRun >= PUMP_BUDGET_ITEMS || (this.pumping > 0 && this.opsRun >= PUMP_BUDGET_OPS)
   }
 
   /**
@@ -403,11 +406,12 @@ export const PUMP_BUDGET_TASKS = 64
 /**
  * How many fiber operations one pump may run: sixteen fibers' turns (`Scheduler.MaxOpsBeforeYield` is 2048 by
  * default), what Effect's own scheduler would give sixteen fibers of their own in one of its batches. Every fiber on
- * this scheduler counts, not only workers: a handler that forks a child and joins it, or a Job (its attempt is a
- * child started inside the worker's slice), runs its work on another fiber, and the child's end resumes the worker
- * inline, so counting the workers' operations alone let one pump run ~2048 such items of ~2000 operations each
- * (about 1.5M operations, 3 event-loop turns for 4000 items; a hostile review found it). Once the budget is spent,
- * the next operation of whatever runs yields (`shouldYield`), and the pump ends. @internal
+ * this scheduler counts, not only workers (`shouldYield` counts each operation): a handler that forks a child and
+ * joins it, or a Job (its attempt is a child started inside the worker's slice), runs its work on another fiber,
+ * and the child's end resumes the worker inline, so counting the workers' operations alone let one pump run ~2048
+ * such items of ~2000 operations each (about 1.5M operations, 3 event-loop turns for 4000 items; a hostile review
+ * found it). Once the budget is spent the pump ends after the task that is running, and a worker ending an item
+ * in it goes back through the run queue (`itemDone`) instead of starting the next one inline. @internal
  */
 export const PUMP_BUDGET_OPS = 16 * 2048
 

@@ -3,6 +3,7 @@ import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
+import * as Schedule from "effect/Schedule"
 import * as Scheduler from "effect/Scheduler"
 import { Job, Work, Workqueue } from "../../src/index.ts"
 import { systemLayer } from "../utils/recorder.ts"
@@ -332,4 +333,111 @@ describe("WorkqueueScheduler pumps: operations of fibers other than the workers 
       { timeout: 120_000 }
     )
   }
+})
+
+/**
+ * A parent scheduler like Effect's default (batches by priority on setImmediate, `flush` runs tasks until none is
+ * left) except that one `flush` gives up after `FLUSH_GUARD` batches and counts it as a runaway. With Effect's own
+ * `MixedScheduler` the runaway below never ends: the process spins in one synchronous `flush` forever, so a
+ * test written against it would hang the suite instead of failing.
+ */
+const FLUSH_GUARD = 10_000
+const guardedScheduler = () => {
+  const stats = { flushes: 0, runaways: 0, maxBatches: 0 }
+  const scheduler: Scheduler.Scheduler = {
+    executionMode: "async",
+    shouldYield: (fiber) => fiber.currentOpCount >= 2048,
+    makeDispatcher() {
+      let buckets: Array<[number, Array<() => void>]> = []
+      let armed = false
+      const runBatch = () => {
+        const batch = buckets
+        buckets = []
+        for (const [, tasks] of batch) for (const task of tasks) task()
+      }
+      return {
+        scheduleTask(task, priority) {
+          let i = 0
+          while (i < buckets.length && buckets[i]![0] < priority) i++
+          if (i < buckets.length && buckets[i]![0] === priority) buckets[i]![1].push(task)
+          else buckets.splice(i, 0, [priority, [task]])
+          if (!armed) {
+            armed = true
+            setImmediate(() => {
+              armed = false
+              runBatch()
+            })
+          }
+        },
+        flush() {
+          stats.flushes++
+          let n = 0
+          while (buckets.length > 0) {
+            if (++n > FLUSH_GUARD) {
+              stats.runaways++
+              return
+            }
+            runBatch()
+          }
+          if (n > stats.maxBatches) stats.maxBatches = n
+        }
+      }
+    }
+  }
+  return { stats, layer: Layer.succeed(Scheduler.Scheduler, scheduler) }
+}
+
+describe("WorkqueueScheduler pumps never make a fiber run synchronously inside them yield (internal/scheduler.ts)", () => {
+  it.live(
+    "Job.submitUnsafe with a retrySchedule, called in a batch from a handler, returns: its synchronous first step does not flush the parent scheduler into a pump that never ends",
+    () => {
+      const guarded = guardedScheduler()
+      return Effect.gen(function* () {
+        const fan = yield* Workqueue.make("fan")
+        const jobs = yield* Workqueue.make("jobs")
+        let submitted = 0
+        let ran = 0
+        const errors: Array<string> = []
+        // a handler that hands a batch of jobs off from one synchronous callback (an event fan-out): each
+        // submitUnsafe builds the first step of its retrySchedule in Effect.runSyncExit, in the system's context.
+        // If spending the pump's operation budget (16 x 2048) made shouldYield return true for the step's fiber
+        // (as it once did), that fiber would yield onto the workqueue scheduler; runSyncExit flushes that fiber's
+        // dispatcher, i.e. the parent's, and the parent's flush runs a nested pump and then a pool probe that sees
+        // the fan worker (on the stack, busy) as runnable with the jobs pending on its pool, and asks for another
+        // probe, forever. The pump's operation budget therefore only counts in shouldYield; it ends the pump at task
+        // and item boundaries.
+        const fanWork = yield* Work.make(() =>
+          Effect.sync(() => {
+            for (let i = 0; i < 20_000; i++) {
+              try {
+                Job.submitUnsafe(
+                  jobs,
+                  Effect.sync(() => void ran++),
+                  { retrySchedule: Schedule.recurs(2) }
+                )
+                submitted++
+              } catch (e) {
+                if (errors.length < 3) errors.push(String(e))
+              }
+            }
+          })
+        )
+        yield* Workqueue.queue(fan, fanWork)
+        yield* Workqueue.flush(fan)
+        yield* Workqueue.flush(jobs)
+        assert.deepStrictEqual(errors, [], "submitUnsafe threw")
+        assert.strictEqual(
+          guarded.stats.runaways,
+          0,
+          `a synchronous parent flush ran ${FLUSH_GUARD}+ batches (flushes: ${guarded.stats.flushes}); with Effect's MixedScheduler it never returns`
+        )
+        assert.strictEqual(submitted, 20_000)
+        assert.strictEqual(ran, 20_000)
+      }).pipe(
+        Effect.scoped,
+        Effect.provide(systemLayer({ cpus: 1, watchdogThresh: 0 }).pipe(Layer.provide(guarded.layer)))
+      )
+    },
+    { timeout: 120_000 }
+  )
 })
