@@ -373,13 +373,29 @@ const poolProbe = (sys: System, pool: Pool): void => {
   pool.probeRequested = false
   const running = Fiber.getCurrent()
   let runnable = false
+  let onStack = false
   for (const worker of pool.workers) {
     if (worker.state !== "Busy" || worker.current === undefined || worker.sleeping) continue
-    if (worker.nrQueuedTasks > 0 || worker.fiber === running) {
+    if (worker.nrQueuedTasks > 0) {
       runnable = true
       continue
     }
+    if (worker.fiber === running) {
+      onStack = true
+      continue
+    }
     workerSleeping(sys, worker)
+  }
+  if (onStack && !runnable) {
+    // a probe sees a worker on the JS stack only inside a synchronous flush of the parent scheduler under that
+    // worker's slice (a handler running an effect longer than a fiber's slice synchronously in its own services,
+    // `Effect.runSyncExit`): a probe requested now, by this one or by `kickPool`, would run inside that same flush,
+    // and so on forever (the process hung). Look again once the stack has unwound
+    pool.probeRequested = true
+    kickPool(sys, pool)
+    pool.probeRequested = false
+    if (pool.worklist.length > 0) queueMicrotask(() => poolRequestProbe(sys, pool))
+    return
   }
   kickPool(sys, pool)
   if (runnable && pool.worklist.length > 0) poolRequestProbe(sys, pool)

@@ -440,4 +440,42 @@ describe("WorkqueueScheduler pumps never make a fiber run synchronously inside t
     },
     { timeout: 120_000 }
   )
+  it.live(
+    "a handler running an effect longer than a fiber's slice synchronously in its own services returns, with items pending on its pool",
+    () => {
+      const guarded = guardedScheduler()
+      return Effect.gen(function* () {
+        // Effect.runSyncExit(Effect.provideContext(e, services)) inside a handler: e runs on the workqueue
+        // scheduler, yields at its own 2048-operation budget, and runSyncExit flushes the parent from inside the
+        // worker's slice. A pool probe in that flush saw the worker (on the stack) running with items pending and
+        // asked for another probe, which ran in the same flush, forever
+        const wq = yield* Workqueue.make("sync-in-handler")
+        let ran = 0
+        let exitTag = "none"
+        const long = Effect.gen(function* () {
+          for (let k = 0; k < 5_000; k++) yield* Effect.sync(() => k)
+          return "long"
+        })
+        const before = []
+        for (let i = 0; i < 100; i++) before.push(yield* Work.make(() => Effect.sync(() => void ran++)))
+        const runsSync = yield* Work.make(() =>
+          Effect.gen(function* () {
+            const services = yield* Effect.context<never>()
+            exitTag = Effect.runSyncExit(Effect.provideContext(long, services))._tag
+          })
+        )
+        for (const work of before) yield* Workqueue.queue(wq, work)
+        yield* Workqueue.queue(wq, runsSync)
+        for (let i = 0; i < 100; i++) yield* Workqueue.queue(wq, yield* Work.make(() => Effect.sync(() => void ran++)))
+        yield* Workqueue.flush(wq)
+        assert.strictEqual(guarded.stats.runaways, 0, "a synchronous parent flush that never ended")
+        assert.strictEqual(exitTag, "Success")
+        assert.strictEqual(ran, 200)
+      }).pipe(
+        Effect.scoped,
+        Effect.provide(systemLayer({ cpus: 1, watchdogThresh: 0 }).pipe(Layer.provide(guarded.layer)))
+      )
+    },
+    { timeout: 120_000 }
+  )
 })
