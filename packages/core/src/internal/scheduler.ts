@@ -350,9 +350,9 @@ export class WorkqueueScheduler implements Scheduler.Scheduler {
           b.head = 0
         }
         this.size--
+        this.opsRun++ // every task counts one, whatever fiber operations it runs besides
         if (owner === undefined) {
           this.lastEnd = -1
-          this.opsRun++
           task()
           return false
         }
@@ -362,7 +362,6 @@ export class WorkqueueScheduler implements Scheduler.Scheduler {
         // one clock read per task: the end of the previous slice in this pump is the start of this one
         this.sliceMark = this.lastEnd >= 0 ? this.lastEnd : this.cpuClock()
         this.lastEnd = -1
-        this.opsRun++
         try {
           task()
         } finally {
