@@ -346,8 +346,8 @@ CPU time per job; "sync" = 1M fresh items through the Effect API at \`maxActive:
   \`DelayedWork.make\` + \`queueDelayed\`: 1,170 → 1,033 ns CPU per item), but a hostile review showed it fires early:
   Effect's live Clock is \`Date.now()\` and re-anchors its nanoseconds when the wall clock steps, and an item armed
   right after a +2 s step was armed in the old frame and started 17 ms after its 500 ms arm. Every arm reads the
-  Clock again (a test pins it); the full bench above ran with the extrapolation, so its scenario 3 and 7 rows carry
-  that 130 ns saving.
+  Clock again (a test pins it); the full run at 6876b02 had the extrapolation, the one above has the plain-number
+  reading below instead.
 - **Reading the live Clock in plain numbers**, kept: for Effect's live Clock the fine reading is \`performance.now()\`
   plus an origin from \`Date.now()\`, checked against \`Date.now()\` on every reading and re-anchored when they
   disagree by a millisecond (a wall-clock step), so it stays correct where the extrapolation was not; no \`BigInt\`s.
