@@ -326,6 +326,50 @@ describe("DelayedWork", () => {
         assert.strictEqual(started, 3, `A (expiry 3) had not fired at TestClock 3 (started: ${started})`)
       }).pipe(Effect.provide(systemLayer()))
     )
+
+    it.effect("TestClock at a floating-point sum (0.1 + 0.2 + 2.3): an item due at 4 fires at 4, not never", () =>
+      Effect.gen(function* () {
+        const wq = yield* Workqueue.make("float-testclock")
+        let started = -1
+        const a = yield* DelayedWork.make(() =>
+          Effect.map(Clock.currentTimeMillis, (t) => {
+            started = t
+          })
+        )
+        yield* TestClock.adjust("0.1 millis")
+        yield* TestClock.adjust("0.2 millis")
+        yield* TestClock.adjust("2.3 millis")
+        const armedAt = yield* Clock.currentTimeMillis // 2.5999999999999996, not 2.6
+        assert.isTrue(yield* Workqueue.queueDelayed(wq, a, 1)) // expiry ceil(3.5999999999999996) = 4
+        // a sleep of exactly `4 - armedAt` summed back by the TestClock lands an ulp short of 4: nothing was due, the
+        // next sleep was 0 ns, and the timer fiber slept 0 ns at 3.9999999999999996 until `adjust` gave up on it
+        yield* TestClock.adjust("5 millis")
+        yield* settle()
+        assert.isFalse(yield* DelayedWork.pending(a), `armed at ${armedAt}, still pending at 7.6`)
+        assert.isAtLeast(started, 4, `started at ${started}: early`)
+        assert.isBelow(started, 4 + 1e-5, `started at ${started}, not at its expiry 4`)
+      }).pipe(Effect.provide(systemLayer()))
+    )
+
+    it.effect(
+      "TestClock set to a time whose distance to the expiry is not whole nanoseconds: fires at the expiry",
+      () =>
+        Effect.gen(function* () {
+          const wq = yield* Workqueue.make("ns-testclock")
+          let started = -1
+          const a = yield* DelayedWork.make(() =>
+            Effect.map(Clock.currentTimeMillis, (t) => {
+              started = t
+            })
+          )
+          yield* TestClock.setTime(34.362404823303223)
+          assert.isTrue(yield* Workqueue.queueDelayed(wq, a, 2)) // expiry 37
+          yield* TestClock.adjust("10 millis")
+          yield* settle()
+          assert.isAtLeast(started, 37, `started at ${started}: early or never`)
+          assert.isBelow(started, 37 + 1e-5, `started at ${started}, not at its expiry 37`)
+        }).pipe(Effect.provide(systemLayer()))
+    )
   })
 
   describe("modDelayed (mod_delayed_work_on in each state)", () => {

@@ -30,6 +30,7 @@
  * @internal
  */
 import type * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import { List, type Node } from "./list.ts"
@@ -217,6 +218,21 @@ export const makeTimerNode = (onTimer: (now: number) => void): TimerNode => ({
 // the timer fiber: one fiber sleeping on the Clock until the earliest expiry
 // ---------------------------------------------------------------------------
 
+/**
+ * A sleep on a Clock other than the live one, from `fine` to at least `next` (> `fine`): whole nanoseconds (a
+ * `Duration`'s resolution), the nearest, grown until `fine` plus it, summed in floating point as `TestClock`
+ * sums a sleep, reaches `next`. `next - fine` sent as it is came back from the sum an ulp short of `next` (a
+ * `TestClock` at 2.5999999999999996 sleeping 1.4 ms woke at 3.9999999999999996): nothing was due, the next sleep
+ * rounded to 0 ns, and the fiber slept 0 ns at the same virtual time until `TestClock.adjust` gave up on it.
+ * Never 0, and at a virtual time whose ulp is above 1 ns (a `TestClock` set to epoch milliseconds) the growth
+ * doubles, so it ends in a few steps. @internal
+ */
+export const sleepUntil = (fine: number, next: number): Duration.Duration => {
+  let ns = Math.max(1, Math.round((next - fine) * 1e6))
+  for (let grow = 1; fine + ns / 1e6 < next; grow *= 2) ns += grow
+  return Duration.nanos(BigInt(ns))
+}
+
 /** The one fiber that fires a system's `TimerBase` (`run_timer_softirq()`), and the kicks that wake it. @internal */
 export class TimerFiber {
   readonly timers: TimerBase // I
@@ -313,7 +329,7 @@ export class TimerFiber {
       const wait =
         next === Infinity
           ? park
-          : Effect.raceFirst(Effect.sleep(self.wholeMsSleeps ? Math.ceil(next - fine) : next - fine), park)
+          : Effect.raceFirst(Effect.sleep(self.wholeMsSleeps ? Math.ceil(next - fine) : sleepUntil(fine, next)), park)
       return Effect.flatMap(wait, () => loop)
     })
     const entity = this.entity

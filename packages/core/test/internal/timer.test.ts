@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
-import { TimerBase, type TimerNode } from "../../src/internal/timer.ts"
+import * as Duration from "effect/Duration"
+import { sleepUntil, TimerBase, type TimerNode } from "../../src/internal/timer.ts"
 
 interface Timer extends TimerNode {
   readonly id: string
@@ -183,5 +184,33 @@ describe("internal/timer", () => {
     base.cancel(a)
     assert.isFalse(base.arm(timer("c", fired), 60), "60 is not earlier than 50")
     assert.isTrue(base.arm(timer("d", fired), 20))
+  })
+})
+
+describe("sleepUntil (the timer fiber's sleep on a Clock other than the live one)", () => {
+  // a TestClock ends a sleep at `now + Duration.toMillis(d)`, summed in floating point
+  const wakesAt = (fine: number, next: number) => fine + Duration.toMillis(sleepUntil(fine, next))
+
+  it("ends at or after the expiry, summed as the TestClock sums it, for float times and sub-ns distances", () => {
+    const cases: Array<[number, number]> = [
+      [2.5999999999999996, 4], // 0.1 + 0.2 + 2.3: `4 - fine` as it is comes back as 3.9999999999999996
+      [3.9999999999999996, 4], // an ulp short: a distance that rounds to 0 ns
+      [34.362404823303223, 37],
+      [0.1 + 0.2, 1],
+      [1_733_000_000_000.3, 1_733_000_000_001], // epoch-sized: an ulp of 0.24 us, far above 1 ns
+      [1_733_000_000_000.99, 1_733_000_000_001]
+    ]
+    for (const [fine, next] of cases) {
+      const at = wakesAt(fine, next)
+      assert.isAtLeast(at, next, `from ${fine} to ${next}: wakes at ${at}, short of the expiry`)
+      assert.isAbove(at, fine, `from ${fine} to ${next}: a sleep that does not move the clock`)
+    }
+  })
+
+  it("is exact when the distance is whole nanoseconds, and late by at most a few nanoseconds otherwise", () => {
+    assert.strictEqual(wakesAt(0.5, 3), 3)
+    assert.strictEqual(Duration.toNanosUnsafe(sleepUntil(0.5, 3)), 2_500_000n)
+    assert.isBelow(wakesAt(2.5999999999999996, 4) - 4, 1e-5)
+    assert.isBelow(wakesAt(34.362404823303223, 37) - 37, 1e-5)
   })
 })
