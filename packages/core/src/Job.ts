@@ -464,11 +464,11 @@ const prepare = (
     return invalidOption(workqueue, `id must be a string, got ${Engine.show(o.id)}`)
   }
   if (o.delay !== undefined && Number.isNaN(WorkqueueInternal.toMillis(o.delay))) {
-    return makeError("InvalidDelay", workqueue, `job delay ${Engine.show(o.delay)} is not a duration`)
+    return makeError("InvalidDelay", workqueue, `job delay ${WorkqueueInternal.showDelay(o.delay)} is not a duration`)
   }
   const timeoutMs = o.timeout === undefined ? Infinity : WorkqueueInternal.toMillis(o.timeout)
   if (!(timeoutMs > 0)) {
-    return invalidOption(workqueue, `timeout ${Engine.show(o.timeout)} is not a duration > 0`)
+    return invalidOption(workqueue, `timeout ${WorkqueueInternal.showDelay(o.timeout)} is not a duration > 0`)
   }
   if (o.retrySchedule !== undefined && !isScheduleSafe(o.retrySchedule)) {
     return invalidOption(workqueue, `retrySchedule must be a Schedule, got ${Engine.show(o.retrySchedule)}`)

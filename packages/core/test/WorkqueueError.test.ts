@@ -173,6 +173,36 @@ describe("WorkqueueError", () => {
     }).pipe(Effect.provide(systemLayer({ cpus: 4 })))
   )
 
+  it.effect("a duration object or pair with a NaN in it fails with InvalidDelay, never a shorter delay", () =>
+    Effect.gen(function* () {
+      const wq = yield* Workqueue.make("nan-fields")
+      const dwork = yield* DelayedWork.make(() => Effect.void)
+      // Effect skips a NaN field and reads a pair with a NaN as 0: `{ seconds: NaN }` ran at once, and
+      // `{ seconds: 1, milliseconds: NaN }` as 1 s
+      const cases: Array<[Duration.Input, string]> = [
+        [{ seconds: Number.NaN }, "{ seconds: NaN }"],
+        [{ seconds: 1, milliseconds: Number.NaN }, "{ seconds: 1, milliseconds: NaN }"],
+        [[Number.NaN, 0], "[NaN, 0]"],
+        [[1, Number.NaN], "[1, NaN]"]
+      ]
+      for (const [delay, shown] of cases) {
+        for (const e of [
+          yield* Effect.flip(Workqueue.queueDelayed(wq, dwork, delay)),
+          yield* Effect.flip(Workqueue.modDelayed(wq, dwork, delay)),
+          yield* Effect.flip(Job.submit(wq, Effect.void, { delay }))
+        ]) {
+          assertRule(e, "InvalidDelay", "nan-fields")
+          assert.include(e.message, shown)
+        }
+        assert.throws(() => Workqueue.queueDelayedUnsafe(wq, dwork, delay), /InvalidDelay|not a finite duration/)
+      }
+      assert.isFalse(yield* DelayedWork.pending(dwork))
+      // the same fields without the NaN are durations
+      assert.isTrue(yield* Workqueue.queueDelayed(wq, dwork, { seconds: 1 }))
+      assert.isTrue(yield* DelayedWork.cancel(dwork))
+    }).pipe(Effect.provide(systemLayer({ cpus: 4 })))
+  )
+
   describe("Deadlock", () => {
     it.effect(
       "a handler flushing, draining or destroying its own workqueue fails with Deadlock (flush_workqueue, lockdep)",

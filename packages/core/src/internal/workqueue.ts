@@ -179,14 +179,16 @@ const DURATION_FIELDS = [
 
 /**
  * Whether an object given as a delay is a `Duration.DurationObject`: Effect reads any object without those fields
- * (`{}`, a work item, a workqueue) as 0; here it is not a duration at all (`InvalidDelay`), never a silent 0.
+ * (`{}`, a work item, a workqueue) as 0, and skips a field that is NaN; here neither is a duration at all
+ * (`InvalidDelay`), never a silent 0 or a silently shorter delay.
  */
 const isDurationObject = (o: object): boolean => {
   let fields = 0
   for (const key of DURATION_FIELDS) {
     const v = (o as Record<string, unknown>)[key]
     if (v === undefined) continue
-    if (typeof v !== "number") return false
+    // NaN too: Effect skips a NaN field (`{ seconds: NaN }` would be 0, `{ seconds: 1, milliseconds: NaN }` 1 s)
+    if (typeof v !== "number" || Number.isNaN(v)) return false
     fields++
   }
   return fields > 0
@@ -205,6 +207,8 @@ export const toMillis = (delay: Duration.Input): number => {
     ) {
       return Number.NaN
     }
+    // Effect reads a `[seconds, nanos]` pair with a NaN in it as 0
+    if (Array.isArray(delay) && (Number.isNaN(delay[0]) || Number.isNaN(delay[1]))) return Number.NaN
     return Duration.toMillis(Duration.fromInputUnsafe(delay))
   } catch {
     // not a duration, or a value whose getters or traps throw (a hostile `Proxy`): refused, never a defect
@@ -228,9 +232,31 @@ export const queueDelayedResult = (
   const result = f(state.system, cpu, state, dwork as unknown as DelayedWorkState, toMillis(delay))
   // the refusal names the delay the caller gave ("soon"), not the NaN it converted to
   return typeof result !== "boolean" && result.reason === "InvalidDelay"
-    ? WorkqueueError.make("InvalidDelay", state.name, `delay ${Engine.show(delay)} is not a finite duration`)
+    ? WorkqueueError.make("InvalidDelay", state.name, `delay ${showDelay(delay)} is not a finite duration`)
     : result
 }
+
+/**
+ * A refused delay as the caller wrote it: a plain object or an array by its own fields (`{ seconds: NaN }`,
+ * `[1, NaN]`: what was wrong is in the message), anything else as `show` prints it; a field whose getter or
+ * trap throws falls back to `show`.
+ */
+export const showDelay = (delay: unknown): string => {
+  try {
+    if (Array.isArray(delay) && delay.length <= 8) return `[${delay.map(showField).join(", ")}]`
+    if (typeof delay === "object" && delay !== null && Object.getPrototypeOf(delay) === Object.prototype) {
+      const keys = Object.keys(delay)
+      if (keys.length > 0 && keys.length <= 8) {
+        return `{ ${keys.map((k) => `${k}: ${showField((delay as Record<string, unknown>)[k])}`).join(", ")} }`
+      }
+    }
+  } catch {
+    // a hostile value: printed the safe way below
+  }
+  return Engine.show(delay)
+}
+
+const showField = (v: unknown): string => (typeof v === "number" ? String(v) : Engine.show(v))
 
 export const isQueueFull = (result: Engine.QueueResult): boolean =>
   typeof result !== "boolean" && result.reason === "QueueFull"
