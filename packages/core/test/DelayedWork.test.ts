@@ -227,6 +227,50 @@ describe("DelayedWork", () => {
           assert.isAtLeast(started - armedAt, 500, `started ${started - armedAt} ms after its arm, delay 500 ms`)
         }).pipe(Effect.scoped, Effect.provide(systemLayer()))
     )
+    it.live("a wall-clock step forward does not fire delayed work armed before it: a delay counts elapsed time", () =>
+      Effect.gen(function* () {
+        // before: the expiry stayed in the old frame; after a +400 ms step, arming another item woke the timer
+        // fiber, which read the new frame and slept only what was left in it: the 600 ms item ran ~400 ms early.
+        // Effect.sleep and the kernel's jiffies do not move with the wall clock either
+        const realNow = Date.now
+        let offset = 0
+        Date.now = () => realNow.call(Date) + offset
+        yield* Effect.addFinalizer(() => Effect.sync(() => (Date.now = realNow)))
+        const wq = yield* Workqueue.make("step-forward")
+        const ran = yield* Deferred.make<number>()
+        const x = yield* DelayedWork.make(() => Deferred.succeed(ran, performance.now()))
+        const armedAt = performance.now()
+        Workqueue.queueDelayedUnsafe(wq, x, "600 millis")
+        yield* Effect.sleep("20 millis")
+        offset = 400
+        // an earlier expiry than x's in either frame: the timer fiber wakes and reads the new frame
+        Workqueue.queueDelayedUnsafe(wq, yield* DelayedWork.make(() => Effect.void), "10 millis")
+        const started = yield* Deferred.await(ran)
+        assert.isAtLeast(started - armedAt, 600, `started ${started - armedAt} ms after its arm, delay 600 ms`)
+      }).pipe(Effect.scoped, Effect.provide(systemLayer()))
+    )
+
+    it.live("a wall-clock step back does not hold delayed work armed before it for the step", () =>
+      Effect.gen(function* () {
+        // before: a 100 ms item armed before a -60 s step ran 60 s late (the hang guard below fails it)
+        const realNow = Date.now
+        let offset = 0
+        Date.now = () => realNow.call(Date) + offset
+        yield* Effect.addFinalizer(() => Effect.sync(() => (Date.now = realNow)))
+        const wq = yield* Workqueue.make("step-back")
+        const ran = yield* Deferred.make<number>()
+        const x = yield* DelayedWork.make(() => Deferred.succeed(ran, performance.now()))
+        const armedAt = performance.now()
+        Workqueue.queueDelayedUnsafe(wq, x, "100 millis")
+        yield* Effect.sleep("20 millis")
+        offset = -60_000
+        Workqueue.queueDelayedUnsafe(wq, yield* DelayedWork.make(() => Effect.void), "10 millis")
+        // a generous hang guard, not a budget: the item is due 80 ms from here
+        const started = yield* Deferred.await(ran).pipe(Effect.timeout("20 seconds"))
+        assert.isAtLeast(started - armedAt, 100, `started ${started - armedAt} ms after its arm, delay 100 ms`)
+      }).pipe(Effect.scoped, Effect.provide(systemLayer()))
+    )
+
     it.live("live Clock: 300 items armed at scattered sub-millisecond times for 1-3 ms never start early", () =>
       Effect.gen(function* () {
         // the fine reading decides arming and expiry (`fineClock.ts`); performance.now() is the same frame while the

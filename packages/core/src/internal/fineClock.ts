@@ -19,6 +19,12 @@
  *   m + delay, and it fires at a reading past it, whose whole milliseconds are past it too; against fractional
  *   milliseconds a reading 0.9 ms behind them would start an item 0.9 ms early.
  *
+ * A re-anchoring moves the frame of every later reading by the step. Expiries armed before it are in the old
+ * frame: each system shifts its armed timers by the step, rounded up, when its next reading sees the origin moved
+ * (`System.fineNow`), so a delay keeps the time it had left, as the kernel's jiffies and `Effect.sleep` (host
+ * timers, monotonic) keep it — a wall clock stepped forward an hour does not fire an hour of delayed work at once,
+ * nor does one stepped back hold it for an hour.
+ *
  * Field rule: `origin` is written only inside one call of the live reading (one synchronous step).
  *
  * @internal
@@ -51,6 +57,13 @@ export const liveFineNow = (): number => {
   origin = wall - mono
   return wall
 }
+
+/**
+ * The origin of the live readings now (NaN before the first): it changes exactly when a reading re-anchors (the
+ * wall clock stepped), by the step. A system's timers hold expiries in this frame and follow it (`System.fineNow`).
+ * @internal
+ */
+export const liveOrigin = (): number => origin
 
 /** A fine reading of `clock` (see the module doc); the live Clock gets `liveFineNow`. @internal */
 export const fineReader = (clock: Clock.Clock): (() => number) =>

@@ -36,7 +36,7 @@ import * as Scheduler from "effect/Scheduler"
 import * as Tracer from "effect/Tracer"
 import type * as WorkqueueMetrics from "../WorkqueueMetrics.ts"
 import type * as WorkqueueSystem from "../WorkqueueSystem.ts"
-import { fineReader, isLiveClock } from "./fineClock.ts"
+import { fineReader, isLiveClock, liveOrigin } from "./fineClock.ts"
 import { type Link, type List, type Node, WorkList } from "./list.ts"
 import { type SchedEntity, WorkqueueScheduler } from "./scheduler.ts"
 import { makeTimerNode, TimerBase, TimerFiber, type TimerNode } from "./timer.ts"
@@ -420,6 +420,12 @@ export class System {
   readonly scheduler: WorkqueueScheduler // I
   readonly clock: Clock.Clock // I
   private readonly fineReader: () => number // I: `clock` below the millisecond (`fineClock.ts`)
+  private readonly liveClock: boolean // I: `clock` is Effect's live Clock (`isLiveClock`)
+  /**
+   * L: the live readings' origin the armed timers are in (NaN: no reading yet); `fineNow` moves the timers when the
+   * origin moved (a wall-clock step), in the step that reads it.
+   */
+  private timersOrigin = Number.NaN
   readonly baseCtx: Context.Context<never> // I: context of every worker fiber
   readonly timers: TimerBase // L
   readonly timerFiber: TimerFiber // I: fires `timers` (timer.ts)
@@ -452,6 +458,7 @@ export class System {
     this.scheduler.readClock = () => this.clock.currentTimeMillisUnsafe()
     this.clock = Context.get(ctx, Clock.Clock)
     this.fineReader = fineReader(this.clock)
+    this.liveClock = isLiveClock(this.clock)
     this.timers = new TimerBase(this.clock.currentTimeMillisUnsafe())
     this.baseCtx = Context.add(Context.omit(Tracer.ParentSpan, CurrentCpu)(ctx), Scheduler.Scheduler, this.scheduler)
     this.timerFiber = new TimerFiber(
@@ -459,7 +466,7 @@ export class System {
       this.scheduler,
       () => this.now(),
       () => this.fineNow(),
-      isLiveClock(this.clock),
+      this.liveClock,
       (message) => this.log("Error", message)
     )
     for (let cpu = 0; cpu < this.cpus; cpu++) {
@@ -486,9 +493,23 @@ export class System {
     return this.clock.currentTimeMillisUnsafe()
   }
 
-  /** The Clock below the millisecond, for the timers (`fineClock.ts`): arming and expiry are decided on it. */
+  /**
+   * The Clock below the millisecond, for the timers (`fineClock.ts`): arming and expiry are decided on it. On the
+   * live Clock a reading that re-anchored (the wall clock stepped since the timers' last reading, here or in another
+   * system) first moves the armed timers by the step (`TimerFiber.shift`): a delay counts the time that passes,
+   * not the wall clock's jumps. The first reading only records the frame: timers armed before it used the Clock's
+   * milliseconds, which a reading agrees with to within one.
+   */
   fineNow(): number {
-    return this.fineReader()
+    const fine = this.fineReader()
+    if (this.liveClock) {
+      const origin = liveOrigin()
+      if (origin !== this.timersOrigin) {
+        if (!Number.isNaN(this.timersOrigin)) this.timerFiber.shift(origin - this.timersOrigin)
+        this.timersOrigin = origin
+      }
+    }
+    return fine
   }
 
   /** The Clock, or inside a scheduler pump the pump's stamp (the same time, without a clock read). */

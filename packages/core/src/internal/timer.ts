@@ -53,9 +53,18 @@ export class TimerBase {
    * integers (V8 Smis) for ~12 days: an absolute Date.now()-sized number would be a heap-allocated double in every
    * armed item, and the old-to-young pointer it creates makes every scavenge slower (measured: arm 978 -> ... ns).
    */
-  readonly base: number
+  base: number // L: a whole ms; moved only by `shift`
   constructor(base: number) {
     this.base = base
+  }
+
+  /**
+   * The frame of the times given to `arm` and `expire` moved by `delta` ms (a whole number: the live Clock's
+   * wall clock stepped, rounded up): every armed expiry moves with it, so each keeps the time it had left. O(1):
+   * expiries are relative to `base`.
+   */
+  shift(delta: number): void {
+    this.base += delta
   }
   private readonly buckets = new Map<number, TimerBucket>() // L
   private readonly heap: Array<number> = [] // L: min-heap of expiries: every live bucket's, plus dead entries
@@ -352,6 +361,18 @@ export class TimerFiber {
         this.scheduler.scheduleTask(this.kick, 0, this.entity)
       }
     }
+  }
+
+  /**
+   * The frame of `fineNow` moved by `delta` (a wall-clock step on the live Clock): shift every armed expiry by
+   * `delta` rounded up (never early), and `target` with them (I1 and I2 hold in the new frame: the fiber's sleep
+   * is a host timer, which the step does not move). Called inside the reading that saw the step, before anything
+   * is armed or fired on it.
+   */
+  shift(delta: number): void {
+    const whole = Math.ceil(delta)
+    this.timers.shift(whole)
+    this.target += whole
   }
 
   /** The kick task: resume the wait registered now, if any (I2). */

@@ -38,6 +38,22 @@ describe("internal/timer", () => {
     assert.strictEqual(base.nextExpiry(), 40)
   })
 
+  it("shift moves every armed expiry with the frame, and later arms are in the new frame", () => {
+    const base = new TimerBase(100)
+    const fired: Array<string> = []
+    base.arm(timer("a150", fired), 150)
+    base.arm(timer("b200", fired), 200)
+    base.shift(1_000) // the wall clock stepped forward a second: 50 ms left is 50 ms left
+    assert.strictEqual(base.nextExpiry(), 1_150)
+    assert.deepStrictEqual(fireDue(base, 1_149), [], "never early in the new frame")
+    base.arm(timer("c1170", fired), 1_170)
+    assert.deepStrictEqual(fireDue(base, 1_200), ["a150", "c1170", "b200"])
+    base.arm(timer("d", fired), 1_300)
+    base.shift(-2_000) // stepped back: not held for the step
+    assert.strictEqual(base.nextExpiry(), -700)
+    assert.deepStrictEqual(fireDue(base, -700), ["d"])
+  })
+
   it("arm reports whether the timer is the new earliest expiry (add_timer)", () => {
     const base = new TimerBase(0)
     const fired: Array<string> = []
