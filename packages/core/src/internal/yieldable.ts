@@ -10,8 +10,9 @@
  * is yielded as `Effect.fail` and fails the generator as before.
  *
  * What the run loop would have done per step is kept: the step counts as one operation on the fiber
- * (`currentOpCount`), and when the fiber's scheduler says it is time to yield (`Scheduler.shouldYield`), the
- * step goes the ordinary way, so the run loop yields there as it would have. With a tracer that wraps every
+ * (`currentOpCount`), and when the fiber's scheduler says it is time to yield (`Scheduler.shouldYield`), or an
+ * interrupt arrived during the current synchronous step (the run loop's deferred interrupt), the step goes the
+ * ordinary way, so the run loop yields or fails there as it would have. With a tracer that wraps every
  * operation (`cache.tracerContext`), or outside a fiber, every step goes the ordinary way.
  *
  * The effect values are allocation-light: one object per call holding the step's arguments (no closure); the
@@ -64,6 +65,10 @@ const fastFiber = (): Fiber.Fiber<unknown, unknown> | undefined => {
   if (fiber === undefined) return undefined
   const cache = fiber.cache
   if (cache.tracerContext !== undefined) return undefined
+  // an interrupt that arrived during this synchronous step (the fiber interrupted itself, or a fiber it resumed
+  // inline did): the run loop fails the fiber before its next operation; the ordinary way lets it, so the step
+  // does not run (Effect's run loop reads this flag first thing per operation)
+  if ((fiber as unknown as { _deferredInterrupt?: boolean })._deferredInterrupt === true) return undefined
   ;(fiber as { currentOpCount: number }).currentOpCount++
   if (!cache.preventYield && cache.scheduler.shouldYield(fiber)) return undefined
   return fiber

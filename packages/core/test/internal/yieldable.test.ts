@@ -128,6 +128,37 @@ describe("yieldable submission (Work.make, DelayedWork.make, Workqueue.queue, qu
     )
   )
 
+  it.effect("an interrupt that arrived in the current synchronous step stops the fiber before the step runs", () =>
+    withSystem(
+      Effect.gen(function* () {
+        const wq = yield* Workqueue.make("interrupted-step")
+        let ran = 0
+        const w = yield* Work.make(() =>
+          Effect.sync(() => {
+            ran++
+          })
+        )
+        const made: Array<unknown> = []
+        const fiber = yield* Effect.forkChild(
+          Effect.gen(function* () {
+            yield* Effect.yieldNow
+            // as a fiber resumed inline by this one could: the run loop fails it before its next operation
+            Fiber.getCurrent()!.interruptUnsafe()
+            made.push(yield* Work.make(() => Effect.void))
+            return yield* Workqueue.queue(wq, w)
+          })
+        )
+        const exit = yield* Fiber.await(fiber)
+        yield* Workqueue.flush(wq)
+        assert.isTrue(Exit.hasInterrupts(exit))
+        // before: the in-step path ran both steps, the item was queued and ran, and the caller saw an interrupt
+        assert.deepStrictEqual(made, [], "Work.make ran after the interrupt")
+        assert.strictEqual(ran, 0, "the item was queued by an interrupted fiber")
+        assert.isFalse(yield* Work.pending(w))
+      })
+    )
+  )
+
   it("outside a fiber, yield* hands the effect itself to the driver (the ordinary way)", () => {
     const make = Work.make(() => Effect.void)
     const iterator = make[Symbol.iterator]()
