@@ -12,7 +12,9 @@
  * What the run loop would have done per step is kept: the step counts as one operation on the fiber
  * (`currentOpCount`), and when the fiber's scheduler says it is time to yield (`Scheduler.shouldYield`), or an
  * interrupt arrived during the current synchronous step (the run loop's deferred interrupt), the step goes the
- * ordinary way, so the run loop yields or fails there as it would have. With a tracer that wraps every
+ * ordinary way, so the run loop yields or fails there as it would have; an interrupt the step itself brings (a
+ * tracepoint sink interrupting the caller) hands the run loop the step's result, which then fails the fiber
+ * before the generator goes on, as after the ordinary step. With a tracer that wraps every
  * operation (`cache.tracerContext`), or outside a fiber, every step goes the ordinary way.
  *
  * The effect values are allocation-light: one object per call holding the step's arguments (no closure); the
@@ -68,11 +70,18 @@ const fastFiber = (): Fiber.Fiber<unknown, unknown> | undefined => {
   // an interrupt that arrived during this synchronous step (the fiber interrupted itself, or a fiber it resumed
   // inline did): the run loop fails the fiber before its next operation; the ordinary way lets it, so the step
   // does not run (Effect's run loop reads this flag first thing per operation)
-  if ((fiber as unknown as { _deferredInterrupt?: boolean })._deferredInterrupt === true) return undefined
+  if (interruptArrived(fiber)) return undefined
   ;(fiber as { currentOpCount: number }).currentOpCount++
   if (!cache.preventYield && cache.scheduler.shouldYield(fiber)) return undefined
   return fiber
 }
+
+/**
+ * Whether an interrupt reached `fiber` during its current synchronous step (Effect's run loop reads this flag first
+ * thing per operation, and fails the fiber instead of running the operation).
+ */
+const interruptArrived = (fiber: Fiber.Fiber<unknown, unknown>): boolean =>
+  (fiber as unknown as { _deferredInterrupt?: boolean })._deferredInterrupt === true
 
 interface StepFields {
   step: (fiber: Fiber.Fiber<unknown, unknown>, x: unknown, y: unknown, z: unknown) => unknown
@@ -158,7 +167,11 @@ const SucceedCtor =
     : makeCtor(succeedShape, evaluateSucceed, function (this: StepFields) {
         const fiber = fastFiber()
         if (fiber === undefined) return new SingleShotGen(this) as any
-        return new Done(this.step(fiber, this.x, this.y, this.z))
+        const value = this.step(fiber, this.x, this.y, this.z)
+        // interrupted by the step itself (a tracepoint sink, a waiter resumed inline): hand the run loop the result,
+        // which fails the fiber before it, as after the ordinary step — the generator does not go on. Not an
+        // `Exit`: Effect's generator driver feeds a yielded Exit straight back into the generator
+        return interruptArrived(fiber) ? (new SingleShotGen(Effect.sync(() => value)) as any) : new Done(value)
       })
 
 const ResultCtor =
@@ -168,6 +181,7 @@ const ResultCtor =
         const fiber = fastFiber()
         if (fiber === undefined) return new SingleShotGen(this) as any
         const result = this.step(fiber, this.x, this.y, this.z)
+        if (interruptArrived(fiber)) return new SingleShotGen(Effect.suspend(() => unwrap(result))) as any
         return result === true
           ? doneTrue
           : result === false

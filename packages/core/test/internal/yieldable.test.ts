@@ -159,6 +159,49 @@ describe("yieldable submission (Work.make, DelayedWork.make, Workqueue.queue, qu
     )
   )
 
+  it.effect("an interrupt the step itself brings (a tracepoint sink) stops the generator at that yield*", () => {
+    let onQueue: (() => void) | undefined
+    return Effect.gen(function* () {
+      const wq = yield* Workqueue.make("interrupted-in-step")
+      let ran = 0
+      let after = 0
+      const handler = () =>
+        Effect.sync(() => {
+          ran++
+        })
+      const fiber = yield* Effect.forkChild(
+        Effect.gen(function* () {
+          yield* Effect.yieldNow
+          const me = Fiber.getCurrent()!
+          const first = yield* Work.make(handler)
+          const second = yield* Work.make(handler)
+          onQueue = () => {
+            onQueue = undefined
+            me.interruptUnsafe()
+          }
+          yield* Workqueue.queue(wq, first)
+          // before: the generator went on synchronously past the yield*, queueing a second item
+          after++
+          Workqueue.queueUnsafe(wq, second)
+        })
+      )
+      const exit = yield* Fiber.await(fiber)
+      yield* Workqueue.flush(wq)
+      assert.isTrue(Exit.hasInterrupts(exit))
+      assert.strictEqual(after, 0, "the generator ran past the interrupted step")
+      assert.strictEqual(ran, 1, "only the item of the interrupted step was queued (as on the ordinary path)")
+    }).pipe(
+      Effect.scoped,
+      Effect.provide(
+        systemLayer({
+          tracepoint: (event) => {
+            if (event._tag === "workqueue_queue_work") onQueue?.()
+          }
+        })
+      )
+    )
+  })
+
   it("outside a fiber, yield* hands the effect itself to the driver (the ordinary way)", () => {
     const make = Work.make(() => Effect.void)
     const iterator = make[Symbol.iterator]()
