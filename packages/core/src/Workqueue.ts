@@ -501,9 +501,11 @@ export const queueOnUnsafe = (wq: Workqueue, cpu: number, work: Work.Work): bool
  * Queue `dwork` after `delay` (`queue_delayed_work()`): `false` if already pending — armed or queued — and then
  * the old expiry is kept even if the new delay is shorter. A delay of 0 queues at once, without a timer. The
  * timer is on the system `Clock`, in whole milliseconds (the kernel's jiffies): a fractional delay is rounded up,
- * and so is the expiry (now + delay), so an item is never early; under `TestClock` it is queued exactly when the
- * clock reaches that expiry. A NaN or infinite delay (a `Duration` object or `[seconds, nanos]` pair with a NaN
- * field included) fails with `reason: "InvalidDelay"`; a negative one counts as 0.
+ * and so is the expiry (now + delay), so an item is never early; under `TestClock` it is queued when the clock
+ * reaches that expiry (a few nanoseconds after it at worst: the timer's sleeps are whole nanoseconds). On the live
+ * Clock a delay counts elapsed time: a wall-clock step neither fires it early nor holds it. A NaN or infinite
+ * delay fails with `reason: "InvalidDelay"` — a `Duration` object or `[seconds, nanos]` pair too, when a field is
+ * NaN, missing from the pair, or the fields add up to NaN (Effect would read those as 0); a negative one counts as 0.
  *
  * **Kernel**: `queue_delayed_work()` → `queue_delayed_work_on(WORK_CPU_UNBOUND)`, kernel/workqueue.c. Expiry
  * re-enters the ordinary queueing path (non-reentrance, max_active, freezing apply at firing time).

@@ -183,7 +183,15 @@ describe("WorkqueueError", () => {
         [{ seconds: Number.NaN }, "{ seconds: NaN }"],
         [{ seconds: 1, milliseconds: Number.NaN }, "{ seconds: 1, milliseconds: NaN }"],
         [[Number.NaN, 0], "[NaN, 0]"],
-        [[1, Number.NaN], "[1, NaN]"]
+        [[1, Number.NaN], "[1, NaN]"],
+        // every field a number, the total NaN: Effect reads it as 0
+        [{ seconds: Infinity, milliseconds: -Infinity }, "{ seconds: Infinity, milliseconds: -Infinity }"],
+        [{ weeks: 1e304, hours: -1e304 }, "{ weeks: 1e+304, hours: -1e+304 }"],
+        [[Infinity, -Infinity], "[Infinity, -Infinity]"],
+        // holes: Effect's check skips them, and its total is NaN, read as 0
+        // oxlint-disable-next-line no-sparse-arrays
+        [[, 1] as unknown as Duration.Input, "[, 1]"],
+        [new Array(2) as unknown as Duration.Input, "[, ]"]
       ]
       for (const [delay, shown] of cases) {
         for (const e of [
@@ -199,6 +207,16 @@ describe("WorkqueueError", () => {
       assert.isFalse(yield* DelayedWork.pending(dwork))
       // the same fields without the NaN are durations
       assert.isTrue(yield* Workqueue.queueDelayed(wq, dwork, { seconds: 1 }))
+      assert.isTrue(yield* DelayedWork.cancel(dwork))
+      // a field is read once: a getter that would say NaN the second time is the duration it said the first
+      let reads = 0
+      const fickle = {
+        get seconds() {
+          return ++reads === 1 ? 1 : Number.NaN
+        }
+      }
+      assert.isTrue(yield* Workqueue.queueDelayed(wq, dwork, fickle))
+      assert.strictEqual(reads, 1)
       assert.isTrue(yield* DelayedWork.cancel(dwork))
     }).pipe(Effect.provide(systemLayer({ cpus: 4 })))
   )

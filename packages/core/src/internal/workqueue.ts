@@ -165,51 +165,61 @@ export const queueOnResult = (
   return Engine.queueWorkOn(state.system, cpu, state, work as any)
 }
 
-/** The fields of a `Duration.DurationObject`: an object delay must have one, each a number. */
-const DURATION_FIELDS = [
-  "weeks",
-  "days",
-  "hours",
-  "minutes",
-  "seconds",
-  "milliseconds",
-  "microseconds",
-  "nanoseconds"
-] as const
+/** The fields of a `Duration.DurationObject` with their ms: an object delay must have one, each a number. */
+const DURATION_FIELDS: ReadonlyArray<readonly [string, number]> = [
+  ["weeks", 604_800_000],
+  ["days", 86_400_000],
+  ["hours", 3_600_000],
+  ["minutes", 60_000],
+  ["seconds", 1_000],
+  ["milliseconds", 1],
+  ["microseconds", 1e-3],
+  ["nanoseconds", 1e-6]
+]
 
 /**
- * Whether an object given as a delay is a `Duration.DurationObject`: Effect reads any object without those fields
- * (`{}`, a work item, a workqueue) as 0, and skips a field that is NaN; here neither is a duration at all
- * (`InvalidDelay`), never a silent 0 or a silently shorter delay.
+ * An object given as a delay, as a `Duration.DurationObject` read once (a getter is called once; the copy is what
+ * Effect converts), or undefined when it is not a duration at all: no duration field (Effect reads `{}`, a work
+ * item, a workqueue as 0), a field that is not a number, or fields whose total is NaN (`{ seconds: NaN }`, or
+ * `{ seconds: Infinity, milliseconds: -Infinity }`: Effect skips a NaN field and reads a NaN total as 0). Never a
+ * silent 0 or a silently shorter delay: `InvalidDelay`.
  */
-const isDurationObject = (o: object): boolean => {
+const durationObject = (o: object): Duration.DurationObject | undefined => {
+  const copy: Record<string, number> = {}
   let fields = 0
-  for (const key of DURATION_FIELDS) {
+  let total = 0
+  for (const [key, ms] of DURATION_FIELDS) {
     const v = (o as Record<string, unknown>)[key]
     if (v === undefined) continue
-    // NaN too: Effect skips a NaN field (`{ seconds: NaN }` would be 0, `{ seconds: 1, milliseconds: NaN }` 1 s)
-    if (typeof v !== "number" || Number.isNaN(v)) return false
+    if (typeof v !== "number") return undefined
+    copy[key] = v
+    total += v * ms
     fields++
   }
-  return fields > 0
+  return fields > 0 && !Number.isNaN(total) ? copy : undefined
+}
+
+/**
+ * A `[seconds, nanos]` pair read once, or undefined when it is not one Effect reads as written: a hole (sparse,
+ * `new Array(2)`), a NaN, or a NaN total (`[Infinity, -Infinity]`) — Effect reads those as 0.
+ */
+const durationPair = (a: ReadonlyArray<unknown>): readonly [number, number] | undefined => {
+  if (a.length !== 2 || !(0 in a) || !(1 in a)) return undefined
+  const seconds = a[0]
+  const nanos = a[1]
+  if (typeof seconds !== "number" || typeof nanos !== "number") return undefined
+  return Number.isNaN(seconds * 1e3 + nanos / 1e6) ? undefined : [seconds, nanos]
 }
 
 /** A delay in ms: `NaN` for what is not a duration (then refused with `InvalidDelay`). */
 export const toMillis = (delay: Duration.Input): number => {
   if (typeof delay === "number") return delay
   try {
-    if (
-      typeof delay === "object" &&
-      delay !== null &&
-      !Array.isArray(delay) &&
-      !Duration.isDuration(delay) &&
-      !isDurationObject(delay)
-    ) {
-      return Number.NaN
-    }
-    // Effect reads a `[seconds, nanos]` pair with a NaN in it as 0
-    if (Array.isArray(delay) && (Number.isNaN(delay[0]) || Number.isNaN(delay[1]))) return Number.NaN
-    return Duration.toMillis(Duration.fromInputUnsafe(delay))
+    let input: Duration.Input | undefined = delay
+    if (Array.isArray(delay)) input = durationPair(delay)
+    else if (typeof delay === "object" && delay !== null && !Duration.isDuration(delay)) input = durationObject(delay)
+    if (input === undefined) return Number.NaN
+    return Duration.toMillis(Duration.fromInputUnsafe(input))
   } catch {
     // not a duration, or a value whose getters or traps throw (a hostile `Proxy`): refused, never a defect
     return Number.NaN
