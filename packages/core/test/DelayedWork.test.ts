@@ -271,6 +271,35 @@ describe("DelayedWork", () => {
       }).pipe(Effect.scoped, Effect.provide(systemLayer()))
     )
 
+    it.live(
+      "a wall clock jittering back and forth moves no expiry: each step is followed exactly, not rounded up",
+      () =>
+        Effect.gen(function* () {
+          // every reading that disagrees with Date.now() by a ms re-anchors; the steps between two origins carry the
+          // monotonic clock's fraction, and rounding each one up moved the expiry later with every flip
+          const realNow = Date.now
+          let offset = 0
+          Date.now = () => realNow.call(Date) + offset
+          yield* Effect.addFinalizer(() => Effect.sync(() => (Date.now = realNow)))
+          const wq = yield* Workqueue.make("jitter")
+          const x = yield* DelayedWork.make(() => Effect.void)
+          const probe = yield* DelayedWork.make(() => Effect.void)
+          Workqueue.queueDelayedUnsafe(wq, x, "60 seconds")
+          const expiresOf = () => (x as unknown as { toJSON(): { expires: number } }).toJSON().expires
+          const before = expiresOf()
+          for (let i = 0; i < 2_000; i++) {
+            offset = i % 2 === 0 ? 3 : 0
+            // each arm reads the Clock: the system sees every step
+            Workqueue.queueDelayedUnsafe(wq, probe, "1 second")
+            DelayedWork.cancelUnsafe(probe)
+          }
+          offset = 0
+          const after = expiresOf()
+          assert.isAtMost(Math.abs(after - before), 2, `expiry moved from ${before} to ${after} over 2000 flips`)
+          assert.isTrue(DelayedWork.cancelUnsafe(x))
+        }).pipe(Effect.scoped, Effect.provide(systemLayer()))
+    )
+
     it.live("live Clock: 300 items armed at scattered sub-millisecond times for 1-3 ms never start early", () =>
       Effect.gen(function* () {
         // the fine reading decides arming and expiry (`fineClock.ts`); performance.now() is the same frame while the
@@ -393,6 +422,27 @@ describe("DelayedWork", () => {
         assert.isAtLeast(started, 4, `started at ${started}: early`)
         assert.isBelow(started, 4 + 1e-5, `started at ${started}, not at its expiry 4`)
       }).pipe(Effect.provide(systemLayer()))
+    )
+
+    it.effect("a delay too large for whole nanoseconds does not stop the timer fiber: later items still fire", () =>
+      Effect.gen(function* () {
+        const wq = yield* Workqueue.make("huge-delay")
+        let ran = 0
+        const huge = yield* DelayedWork.make(() => Effect.void)
+        const small = yield* DelayedWork.make(() =>
+          Effect.sync(() => {
+            ran++
+          })
+        )
+        // the earliest expiry (the watchdog is off): the fiber's sleep toward it was BigInt(Infinity) ns and it died
+        assert.isTrue(yield* Workqueue.queueDelayed(wq, huge, 1e303))
+        yield* settle()
+        assert.isTrue(yield* Workqueue.queueDelayed(wq, small, 10))
+        yield* TestClock.adjust("10 millis")
+        yield* settle()
+        assert.strictEqual(ran, 1, "an item armed after the huge one never ran")
+        assert.isTrue(yield* DelayedWork.cancel(huge))
+      }).pipe(Effect.provide(systemLayer({ watchdogThresh: 0 })))
     )
 
     it.effect(

@@ -123,6 +123,40 @@ describe("WorkqueueMetrics", () => {
     )
   })
 
+  it.live("the watchdog measures elapsed time: a wall-clock step neither inflates a lockup nor silences it", () => {
+    const logs = makeLogCapture()
+    const reports = () => logs.lines.filter((l) => l.message.includes("BUG: workqueue lockup"))
+    // polls the live clock until the nth report; the bound is a hang guard (the threshold is 100 ms)
+    const untilReports = (n: number) =>
+      Effect.gen(function* () {
+        while (reports().length < n) yield* Effect.sleep("20 millis")
+      }).pipe(Effect.timeout("20 seconds"))
+    return Effect.gen(function* () {
+      const realNow = Date.now
+      let offset = 0
+      Date.now = () => realNow.call(Date) + offset
+      yield* Effect.addFinalizer(() => Effect.sync(() => (Date.now = realNow)))
+      const wq = yield* Workqueue.make("stepped-lockup")
+      const gate = yield* Deferred.make<void>()
+      yield* Effect.gen(function* () {
+        yield* Workqueue.queueOn(wq, 0, yield* Work.make(() => Deferred.await(gate), { name: "blocker" }))
+        yield* Workqueue.queueOn(wq, 0, yield* Work.make(() => Effect.void, { name: "starved" }))
+        yield* untilReports(1)
+        offset = 3_600_000 // an hour forward: before, the next report said "stuck for 3600s" after 0.1 s more
+        yield* untilReports(2)
+        assert.include(reports()[1]!.message, "stuck for 0s", reports()[1]!.message)
+        offset = 0 // and back: before, the watchdog was silent for the hour (the hang guard failed it)
+        yield* untilReports(3)
+        assert.include(reports()[2]!.message, "stuck for 0s", reports()[2]!.message)
+      }).pipe(Effect.ensuring(Deferred.succeed(gate, undefined)))
+      yield* Workqueue.flush(wq)
+    }).pipe(
+      Effect.scoped,
+      Effect.provide(systemLayer({ cpus: 1, maxWorkersPerPool: 1, watchdogThresh: 100 })),
+      Effect.provide(logs.layer)
+    )
+  })
+
   it.effect("the watchdog reports a pool that makes no progress for the threshold (wq_watchdog_timer_fn)", () => {
     const logs = makeLogCapture()
     return Effect.gen(function* () {

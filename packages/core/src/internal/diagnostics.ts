@@ -36,13 +36,16 @@ export const wqCpuIntensiveReport = (sys: System, name: string, wqName: string):
  */
 export const wqWatchdogTimerFn = (sys: System, now: number): void => {
   const thresh = sys.options.watchdogThresh
+  // how long a pool made no progress is elapsed time (the kernel's jiffies), not the wall clock's: a step forward
+  // reported "stuck for 3600s" after 0.3 s, a step back silenced a real lockup for the step (hostile review)
+  const mono = sys.monoNow()
   for (const pool of sys.pools) {
     if (pool.worklist.length === 0 || pool.progress !== pool.wdProgress) {
       pool.wdProgress = pool.progress
-      pool.wdSince = now
+      pool.wdSince = mono
       continue
     }
-    const stuck = now - pool.wdSince
+    const stuck = mono - pool.wdSince
     if (stuck >= thresh) {
       sys.log(
         "Error",
@@ -51,7 +54,7 @@ export const wqWatchdogTimerFn = (sys: System, now: number): void => {
           pool: pool.id
         }
       )
-      pool.wdSince = now
+      pool.wdSince = mono
     }
   }
   sys.timerFiber.arm(sys.watchdogTimer, now + thresh)
@@ -87,10 +90,11 @@ export const showWorkqueueState = (sys: System, now: number): string => {
       if (inactive.length > 0) lines.push(`    inactive: ${inactive.join(" ")}`)
     }
   }
+  const mono = sys.monoNow()
   for (const pool of sys.pools) {
     if (pool.worklist.length === 0 && [...pool.workers].every((w) => w.current === undefined)) continue
     lines.push(
-      `pool ${poolDesc(pool)} hung=${Math.round((now - pool.wdSince) / 1000)}s workers=${pool.workers.size} idle: ${pool.idle.map((w) => w.name).join(" ")}`
+      `pool ${poolDesc(pool)} hung=${Math.round((mono - pool.wdSince) / 1000)}s workers=${pool.workers.size} idle: ${pool.idle.map((w) => w.name).join(" ")}`
     )
   }
   return lines.join("\n")

@@ -20,7 +20,7 @@
  *   milliseconds a reading 0.9 ms behind them would start an item 0.9 ms early.
  *
  * A re-anchoring moves the frame of every later reading by the step. Expiries armed before it are in the old
- * frame: each system shifts its armed timers by the step, rounded up, when its next reading sees the origin moved
+ * frame: each system shifts its armed timers by the step, exactly, when its next reading sees the origin moved
  * (`System.fineNow`), so a delay keeps the time it had left, as the kernel's jiffies and `Effect.sleep` (host
  * timers, monotonic) keep it — a wall clock stepped forward an hour does not fire an hour of delayed work at once,
  * nor does one stepped back hold it for an hour.

@@ -232,7 +232,8 @@ export interface Pool {
   readonly maydays: Array<Pwq> // L: pwqs asking for their rescuer
   refs: number // L: pwqs using this pool (wq_dump.py "ref")
   wdProgress: number // L: the progress counter the watchdog saw last
-  wdSince: number // L: ms on the Clock since which the watchdog saw no progress
+  wdSince: number // L: `System.monoNow` since which the watchdog saw no progress (elapsed time: a wall-clock step
+  //   neither reports a lockup nor hides one)
 }
 
 /** Worker lifecycle, as a tagged union rather than booleans. @internal */
@@ -426,6 +427,8 @@ export class System {
    * origin moved (a wall-clock step), in the step that reads it.
    */
   private timersOrigin = Number.NaN
+  /** L: the sum of the wall-clock steps `fineNow` has shifted the timers by (0 on any Clock but the live one). */
+  private steps = 0
   readonly baseCtx: Context.Context<never> // I: context of every worker fiber
   readonly timers: TimerBase // L
   readonly timerFiber: TimerFiber // I: fires `timers` (timer.ts)
@@ -505,11 +508,24 @@ export class System {
     if (this.liveClock) {
       const origin = liveOrigin()
       if (origin !== this.timersOrigin) {
-        if (!Number.isNaN(this.timersOrigin)) this.timerFiber.shift(origin - this.timersOrigin)
+        if (!Number.isNaN(this.timersOrigin)) {
+          this.timerFiber.shift(origin - this.timersOrigin)
+          this.steps += origin - this.timersOrigin
+        }
         this.timersOrigin = origin
       }
     }
     return fine
+  }
+
+  /**
+   * Elapsed time in ms, for what measures how long something lasted across timer expiries (the lockup watchdog):
+   * the fine reading without the wall-clock steps it shifted the timers by — the live Clock's monotonic time, any
+   * other Clock's own time (a `TestClock`'s, exactly).
+   */
+  monoNow(): number {
+    const fine = this.fineNow()
+    return fine - this.steps
   }
 
   /** The Clock, or inside a scheduler pump the pump's stamp (the same time, without a clock read). */

@@ -53,15 +53,19 @@ export class TimerBase {
    * integers (V8 Smis) for ~12 days: an absolute Date.now()-sized number would be a heap-allocated double in every
    * armed item, and the old-to-young pointer it creates makes every scavenge slower (measured: arm 978 -> ... ns).
    */
-  base: number // L: a whole ms; moved only by `shift`
+  /**
+   * L: a whole ms when the system starts; moved only by `shift` (the live Clock's wall clock stepped), exactly, so
+   * it then carries the steps' fraction: expiries stay whole ms after it, each rounded up from its arming time.
+   */
+  base: number
   constructor(base: number) {
-    this.base = base
+    this.base = Math.floor(base)
   }
 
   /**
-   * The frame of the times given to `arm` and `expire` moved by `delta` ms (a whole number: the live Clock's
-   * wall clock stepped, rounded up): every armed expiry moves with it, so each keeps the time it had left. O(1):
-   * expiries are relative to `base`.
+   * The frame of the times given to `arm` and `expire` moved by `delta` ms (the live Clock's wall clock stepped):
+   * every armed expiry moves with it, exactly, so each keeps the time it had left and steps that cancel out
+   * (jitter) cost nothing. O(1): expiries are relative to `base`.
    */
   shift(delta: number): void {
     this.base += delta
@@ -76,7 +80,7 @@ export class TimerBase {
    * earliest expiry.
    */
   arm(node: TimerNode, absolute: number): boolean {
-    const expires = Math.ceil(absolute - this.base) // base is a whole ms: the same as rounding `absolute` up
+    const expires = Math.ceil(absolute - this.base) // whole ms after `base`, rounded up: never early
     node.expires = expires
     let bucket = this.buckets.get(expires)
     let earliest = false
@@ -237,7 +241,11 @@ export const makeTimerNode = (onTimer: (now: number) => void): TimerNode => ({
  * doubles, so it ends in a few steps. @internal
  */
 export const sleepUntil = (fine: number, next: number): Duration.Duration => {
-  let ns = Math.max(1, Math.round((next - fine) * 1e6))
+  const ms = next - fine
+  // beyond ~31 years nanoseconds add nothing, and past ~1e302 ms they are not finite: whole ms, rounded up (a sum
+  // that still falls an ulp short only sleeps again, by at least that ulp)
+  if (ms > 1e12) return Duration.millis(Math.ceil(ms))
+  let ns = Math.max(1, Math.round(ms * 1e6))
   for (let grow = 1; fine + ns / 1e6 < next; grow *= 2) ns += grow
   return Duration.nanos(BigInt(ns))
 }
@@ -365,14 +373,12 @@ export class TimerFiber {
 
   /**
    * The frame of `fineNow` moved by `delta` (a wall-clock step on the live Clock): shift every armed expiry by
-   * `delta` rounded up (never early), and `target` with them (I1 and I2 hold in the new frame: the fiber's sleep
-   * is a host timer, which the step does not move). Called inside the reading that saw the step, before anything
-   * is armed or fired on it.
+   * `delta`, and `target` with them (I1 and I2 hold in the new frame: the fiber's sleep is a host timer, which the
+   * step does not move). Called inside the reading that saw the step, before anything is armed or fired on it.
    */
   shift(delta: number): void {
-    const whole = Math.ceil(delta)
-    this.timers.shift(whole)
-    this.target += whole
+    this.timers.shift(delta)
+    this.target += delta
   }
 
   /** The kick task: resume the wait registered now, if any (I2). */

@@ -195,6 +195,15 @@ export const withItem = <A, E>(
           : f(work)
   )
 
+/**
+ * An armed item's expiry on the system's Clock now: read the Clock first, so a wall-clock step that system has not
+ * seen yet moves its timers before the expiry is reported (`System.fineNow`).
+ */
+const armedExpiry = (sys: System, dwork: DelayedWorkState): number => {
+  sys.fineNow()
+  return sys.timers.expiresOf(dwork)
+}
+
 const DelayedWorkProto = Object.create(
   WorkProto,
   Object.getOwnPropertyDescriptors({
@@ -208,7 +217,7 @@ const DelayedWorkProto = Object.create(
         _id: "DelayedWork",
         name: this.name,
         state: describe(this),
-        expires: this.timerWq !== undefined ? this.timerWq.system.timers.expiresOf(this) : undefined
+        expires: this.timerWq !== undefined ? armedExpiry(this.timerWq.system, this) : undefined
       }
     },
     toString(this: DelayedWorkState) {

@@ -54,6 +54,27 @@ describe("internal/timer", () => {
     assert.deepStrictEqual(fireDue(base, -700), ["d"])
   })
 
+  it("shift is exact: steps that cancel out (jitter) move nothing, however many", () => {
+    const base = new TimerBase(0)
+    const fired: Array<string> = []
+    base.arm(timer("a", fired), 1_000)
+    // rounding each step up cost ~0.5 ms per step: 1000 jittering steps made a 1 s delay ~0.2-0.5 s late
+    for (let i = 0; i < 1_000; i++) {
+      base.shift(1.37)
+      base.shift(-1.37)
+    }
+    assert.approximately(base.nextExpiry()!, 1_000, 1e-9)
+    assert.deepStrictEqual(fireDue(base, 999.99), [])
+    assert.deepStrictEqual(fireDue(base, 1_000 + 1e-9), ["a"])
+  })
+
+  it("the epoch is a whole ms: expiries are whole ms on a Clock built at a fractional time", () => {
+    const base = new TimerBase(0.5)
+    const fired: Array<string> = []
+    base.arm(timer("a", fired), 0.5 + 1) // armed at 0.5 for 1 ms: due at 2 (was 1.5 on a 0.5 + k grid)
+    assert.strictEqual(base.nextExpiry(), 2)
+  })
+
   it("arm reports whether the timer is the new earliest expiry (add_timer)", () => {
     const base = new TimerBase(0)
     const fired: Array<string> = []
@@ -220,6 +241,18 @@ describe("sleepUntil (the timer fiber's sleep on a Clock other than the live one
       const at = wakesAt(fine, next)
       assert.isAtLeast(at, next, `from ${fine} to ${next}: wakes at ${at}, short of the expiry`)
       assert.isAbove(at, fine, `from ${fine} to ${next}: a sleep that does not move the clock`)
+    }
+  })
+
+  it("a distance too large for whole nanoseconds sleeps whole ms (was BigInt(Infinity): the timer fiber died)", () => {
+    for (const [fine, next] of [
+      [0, 1e303],
+      [5, 1e20],
+      [1_733_000_000_000, 1e300]
+    ] as Array<[number, number]>) {
+      const d = sleepUntil(fine, next)
+      assert.isTrue(Number.isFinite(Duration.toMillis(d)), `from ${fine} to ${next}`)
+      assert.isAtLeast(wakesAt(fine, next), next)
     }
   })
 
