@@ -173,6 +173,25 @@ describe("WorkqueueError", () => {
     }).pipe(Effect.provide(systemLayer({ cpus: 4 })))
   )
 
+  it.effect("a refused value is shown short: a 1 MB string or key is cut, a function by its name, not its source", () =>
+    Effect.gen(function* () {
+      const wq = yield* Workqueue.make("short-messages")
+      const dwork = yield* DelayedWork.make(() => Effect.void)
+      const huge = "z".repeat(1_000_000)
+      const secret = function leak() {
+        return "source text"
+      }
+      for (const delay of [huge, { [huge]: Number.NaN }, { seconds: secret }, secret] as Array<unknown>) {
+        const e = yield* Effect.flip(Workqueue.queueDelayed(wq, dwork, delay as Duration.Input))
+        assertRule(e, "InvalidDelay", "short-messages")
+        assert.isBelow(e.message.length, 400, `a ${e.message.length}-character message`)
+        assert.notInclude(e.message, "source text")
+      }
+      const e = yield* Effect.flip(Workqueue.queueDelayed(wq, dwork, secret as unknown as Duration.Input))
+      assert.include(e.message, "function leak")
+    }).pipe(Effect.provide(systemLayer({ cpus: 1 })))
+  )
+
   it.effect("a duration object or pair with a NaN in it fails with InvalidDelay, never a shorter delay", () =>
     Effect.gen(function* () {
       const wq = yield* Workqueue.make("nan-fields")

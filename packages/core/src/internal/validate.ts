@@ -208,11 +208,20 @@ const KINDS: ReadonlyArray<readonly [marker: string, kind: string, nameField: st
  * A work item, a workqueue or a job is shown by kind and name (`Workqueue("events")`), never `[object Object]`.
  * @internal
  */
-export const show = (u: unknown): string => {
+export const show = (u: unknown): string => clip(showWhole(u))
+
+/** At most `SHOW_MAX` characters of a caller's value go into a message (a 1 MB string, a function's source). */
+const SHOW_MAX = 120
+
+/** `s`, cut to `SHOW_MAX` characters with an ellipsis. @internal */
+export const clip = (s: string): string => (s.length <= SHOW_MAX ? s : `${s.slice(0, SHOW_MAX - 1)}…`)
+
+const showWhole = (u: unknown): string => {
   if (typeof u === "string") return JSON.stringify(u)
   if (typeof u === "bigint") return `${u}n`
   try {
     if (typeof u === "symbol") return u.toString()
+    if (typeof u === "function") return u.name === "" ? "a function" : `function ${u.name}`
     if (isEffectSafe(u)) return "an Effect"
     if (typeof u === "object" && u !== null) {
       for (const [marker, kind, field] of KINDS) {

@@ -253,11 +253,13 @@ export const queueDelayedResult = (
  */
 export const showDelay = (delay: unknown): string => {
   try {
-    if (Array.isArray(delay) && delay.length <= 8) return `[${delay.map(showField).join(", ")}]`
+    if (Array.isArray(delay) && delay.length <= 8) return Engine.clip(`[${delay.map(showField).join(", ")}]`)
     if (typeof delay === "object" && delay !== null && Object.getPrototypeOf(delay) === Object.prototype) {
       const keys = Object.keys(delay)
       if (keys.length > 0 && keys.length <= 8) {
-        return `{ ${keys.map((k) => `${k}: ${showField((delay as Record<string, unknown>)[k])}`).join(", ")} }`
+        return Engine.clip(
+          `{ ${keys.map((k) => `${Engine.clip(k)}: ${showField((delay as Record<string, unknown>)[k])}`).join(", ")} }`
+        )
       }
     }
   } catch {
