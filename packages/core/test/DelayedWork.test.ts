@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -249,6 +250,105 @@ describe("DelayedWork", () => {
         assert.isAtLeast(started - armedAt, 600, `started ${started - armedAt} ms after its arm, delay 600 ms`)
       }).pipe(Effect.scoped, Effect.provide(systemLayer()))
     )
+
+    it.live("a Date.now that returns NaN or Infinity for a while breaks no timer: items armed then and after run", () =>
+      Effect.gen(function* () {
+        // before: one NaN reading made the timers' epoch NaN for good (nothing armed ever ran again)
+        const realNow = Date.now
+        yield* Effect.addFinalizer(() => Effect.sync(() => (Date.now = realNow)))
+        const wq = yield* Workqueue.make("broken-date-now")
+        const ran: Array<string> = []
+        const all = yield* Deferred.make<void>()
+        const item = (name: string) =>
+          DelayedWork.make(() =>
+            Effect.sync(() => {
+              ran.push(name)
+              if (ran.length === 3) Deferred.doneUnsafe(all, Exit.void)
+            })
+          )
+        const a = yield* item("a")
+        const b = yield* item("b")
+        const c = yield* item("c")
+        Date.now = () => Number.NaN
+        Workqueue.queueDelayedUnsafe(wq, a, "30 millis")
+        yield* Effect.sleep("5 millis")
+        Date.now = () => Infinity
+        Workqueue.queueDelayedUnsafe(wq, b, "30 millis")
+        yield* Effect.sleep("5 millis")
+        Date.now = realNow
+        Workqueue.queueDelayedUnsafe(wq, c, "30 millis")
+        // a generous hang guard, not a budget
+        yield* Deferred.await(all).pipe(Effect.timeout("20 seconds"))
+        assert.sameMembers(ran, ["a", "b", "c"])
+      }).pipe(Effect.scoped, Effect.provide(systemLayer()))
+    )
+
+    it.live("a Clock that throws while the pump starts does not throw out of the event loop's callback", () => {
+      let broken = false
+      const base = Context.get(Context.empty(), Clock.Clock)
+      const throwing = () => {
+        if (broken) throw new Error("broken Clock")
+      }
+      return Effect.gen(function* () {
+        const wq = yield* Workqueue.make("throwing-clock-pump")
+        const ran = yield* Deferred.make<void>()
+        const x = yield* Work.make(() => Deferred.succeed(ran, undefined))
+        broken = true
+        // the pump that runs x reads the Clock for its stamp on the parent scheduler's turn, outside any fiber:
+        // before, the throw left that callback and ended the process
+        Workqueue.queueUnsafe(wq, x)
+        yield* Deferred.await(ran).pipe(Effect.ensuring(Effect.sync(() => (broken = false))))
+      }).pipe(
+        Effect.provide(systemLayer({ watchdogThresh: 0 })),
+        Effect.provideService(Clock.Clock, {
+          ...base,
+          currentTimeMillisUnsafe: () => {
+            throwing()
+            return base.currentTimeMillisUnsafe()
+          },
+          currentTimeNanosUnsafe: () => {
+            throwing()
+            return base.currentTimeNanosUnsafe()
+          }
+        })
+      )
+    })
+
+    it.effect("a Clock that throws while an item is armed leaves the item as it was, not PENDING with no timer", () => {
+      let broken = false
+      const base = Context.get(Context.empty(), Clock.Clock)
+      return Effect.gen(function* () {
+        const wq = yield* Workqueue.make("throwing-clock")
+        let ran = 0
+        const x = yield* DelayedWork.make(() =>
+          Effect.sync(() => {
+            ran++
+          })
+        )
+        broken = true
+        const exit = yield* Effect.exit(Workqueue.queueDelayed(wq, x, 10))
+        broken = false
+        assert.isTrue(Exit.isFailure(exit), "the Clock's throw is the caller's defect")
+        // before: PENDING was taken before the Clock was read, so the item was "armed" with no timer, for good
+        assert.isFalse(yield* DelayedWork.pending(x))
+        assert.isTrue(yield* Workqueue.queueDelayed(wq, x, 10))
+        yield* DelayedWork.flush(x)
+        assert.strictEqual(ran, 1)
+      }).pipe(
+        Effect.provide(systemLayer({ watchdogThresh: 0 })),
+        Effect.provideService(Clock.Clock, {
+          ...base,
+          currentTimeMillisUnsafe: () => {
+            if (broken) throw new Error("broken Clock")
+            return base.currentTimeMillisUnsafe()
+          },
+          currentTimeNanosUnsafe: () => {
+            if (broken) throw new Error("broken Clock")
+            return base.currentTimeNanosUnsafe()
+          }
+        })
+      )
+    })
 
     it.live("a wall-clock step back does not hold delayed work armed before it for the step", () =>
       Effect.gen(function* () {

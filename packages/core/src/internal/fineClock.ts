@@ -49,13 +49,28 @@ let origin = Number.NaN // L: `Date.now()` minus `performance.now()` at the last
  */
 export const liveFineNow = (): number => {
   const mono = performance.now()
-  const wall = Date.now()
+  const wall = wallNow()
   const fine = origin + mono
   // Date.now() truncates, so a reading in the current frame lies in (wall - 1, wall + 1); NaN (never anchored) and
   // a stepped wall clock fall outside
   if (fine > wall - 1 && fine < wall + 1) return fine
+  if (!Number.isFinite(wall)) {
+    // a broken wall reading (a patched `Date.now` that returned NaN, Infinity or threw) is no step: the frame stays,
+    // or, never anchored, starts from the process's own wall time of the monotonic clock's zero
+    if (Number.isNaN(origin)) origin = performance.timeOrigin
+    return origin + mono
+  }
   origin = wall - mono
   return wall
+}
+
+/** `Date.now()` as a number, NaN if it throws or is not one (a hostile patch): never throws. */
+const wallNow = (): number => {
+  try {
+    return Number(Date.now())
+  } catch {
+    return Number.NaN
+  }
 }
 
 /**

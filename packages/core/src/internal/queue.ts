@@ -131,8 +131,19 @@ export const insertQueued = (
 // delayed work (queue_delayed_work_on, mod_delayed_work_on, flush_delayed_work)
 // ---------------------------------------------------------------------------
 
-/** `__queue_delayed_work()` with PENDING owned: delay 0 queues now, else arm the timer. */
-const armDelayed = (sys: System, cpu: number | undefined, wq: WorkqueueState, dwork: DelayedWorkState, ms: number) => {
+/**
+ * `__queue_delayed_work()` with PENDING owned: delay 0 queues now, else arm the timer at `at` — the fine arming
+ * time plus the delay, read by the caller before it took any state (a Clock that throws leaves the item as it was,
+ * not PENDING with no timer).
+ */
+const armDelayed = (
+  sys: System,
+  cpu: number | undefined,
+  wq: WorkqueueState,
+  dwork: DelayedWorkState,
+  ms: number,
+  at: number
+) => {
   if (ms === 0) {
     insertQueued(sys, cpu, wq, dwork)
     return
@@ -140,8 +151,11 @@ const armDelayed = (sys: System, cpu: number | undefined, wq: WorkqueueState, dw
   workSetCpu(dwork, cpu ?? (wq.unbound ? -1 : currentCpuUnsafe()))
   wqTimerLink(wq, dwork)
   // from the Clock below the millisecond: the expiry rounds up from the real arming time, so never early
-  sys.timerFiber.arm(dwork, sys.fineNow() + ms)
+  sys.timerFiber.arm(dwork, at)
 }
+
+/** When an item armed now for `ms` is due (fine Clock), or 0 for a delay of 0 (queued now, no Clock read). */
+const armingAt = (sys: System, ms: number): number => (ms === 0 ? 0 : sys.fineNow() + ms)
 
 /** `delayed_work_timer_fn()`: expiry re-enters the ordinary queueing path (drain/destroy: accepted,
  * docs/KERNEL-MAPPING.md). */
@@ -167,9 +181,10 @@ export const queueDelayedWorkOn = (
   const refused = armRefusal(wq, ms)
   if (refused !== undefined) return refused
   if (bounded && wqPendingFull(wq)) return queueFull(wq)
+  const at = armingAt(sys, ms)
   dwork.system = sys
   dwork.data |= WORK_PENDING
-  armDelayed(sys, cpu, wq, dwork, ms)
+  armDelayed(sys, cpu, wq, dwork, ms, at)
   return true
 }
 
@@ -193,12 +208,13 @@ export const modDelayedWorkOn = (
   // re-arming an item already pending on this same workqueue adds nothing; an item new here (idle, or pending on
   // another workqueue and moved) meets this workqueue's bound
   if (!pendingOn(sys, wq, dwork) && wqPendingFull(wq)) return queueFull(wq)
+  const at = armingAt(sys, ms)
   dwork.system = sys
   // the slot a grabbed active instance frees is handed on last, once the item is armed again: that activation
   // emits `workqueue_activate_work`, and a sink calling back in must find this item in a consistent state
   const grabbed = grabPendingHoldSlot(sys, dwork)
   dwork.data |= WORK_PENDING
-  armDelayed(sys, cpu, wq, dwork, ms)
+  armDelayed(sys, cpu, wq, dwork, ms, at)
   if (typeof grabbed === "object") pwqActivateFreed(sys, grabbed)
   return grabbed !== false
 }

@@ -251,6 +251,19 @@ export class WorkqueueScheduler implements Scheduler.Scheduler {
   readClock: () => number = () => 0
 
   /**
+   * `readClock` for the pump's stamp, which runs on the parent scheduler's turn outside any fiber: a Clock that
+   * throws (a patched `Date.now`) keeps the last stamp instead of throwing out of the event loop's callback, which
+   * ended the process.
+   */
+  private safeClock(): number {
+    try {
+      return this.readClock()
+    } catch {
+      return this.stamp
+    }
+  }
+
+  /**
    * A pump: run our tasks, best class first, until the queue is empty, `PUMP_BUDGET_TASKS` tasks ran that ended
    * no item, `PUMP_BUDGET_ITEMS` work items ended, their slices spent `PUMP_BUDGET_OPS` operations, or a
    * time-sliced (CPU-intensive) slice ran. Running everything that is ready in one parent task means a chain of
@@ -263,7 +276,7 @@ export class WorkqueueScheduler implements Scheduler.Scheduler {
     this.pumpScheduled = false
     this.itemsRun = 0
     this.opsRun = 0
-    if (this.size > 0) this.stamp = this.readClock()
+    if (this.size > 0) this.stamp = this.safeClock()
     this.lastEnd = -1
     // a task that ended a work item is counted by the item budget, not the task budget (see `PUMP_BUDGET_TASKS`)
     let tasks = 0

@@ -508,9 +508,12 @@ export class System {
     if (this.liveClock) {
       const origin = liveOrigin()
       if (origin !== this.timersOrigin) {
-        if (!Number.isNaN(this.timersOrigin)) {
-          this.timerFiber.shift(origin - this.timersOrigin)
-          this.steps += origin - this.timersOrigin
+        const step = origin - this.timersOrigin
+        // NaN before the first reading; never NaN or infinite after it (`liveFineNow` keeps the frame on a broken
+        // wall reading), and a broken step must not poison the timers' epoch for good
+        if (Number.isFinite(step)) {
+          this.timerFiber.shift(step)
+          this.steps += step
         }
         this.timersOrigin = origin
       }

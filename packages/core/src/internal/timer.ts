@@ -321,7 +321,10 @@ export class TimerFiber {
     const loop: Effect.Effect<void> = Effect.suspend(() => {
       // due by the fine time (an expiry is whole ms, so `now` is past it too); see the module doc
       const fine = self.fineNow()
-      const now = Math.max(self.now(), Math.floor(fine))
+      // the Clock's ms as the callbacks' time, never behind the fine reading; a Clock that throws or gives NaN (a
+      // patched `Date.now`) gives the fine reading's ms instead of killing the fiber, and with it every timer
+      const ms = self.clockMs()
+      const now = ms >= Math.floor(fine) ? ms : Math.floor(fine)
       self.timers.expire(fine, (node) => {
         try {
           node.onTimer(now)
@@ -379,6 +382,15 @@ export class TimerFiber {
   shift(delta: number): void {
     this.timers.shift(delta)
     this.target += delta
+  }
+
+  /** `now()`, or NaN if it throws. */
+  private clockMs(): number {
+    try {
+      return this.now()
+    } catch {
+      return Number.NaN
+    }
   }
 
   /** The kick task: resume the wait registered now, if any (I2). */

@@ -3,7 +3,7 @@ import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import { TestClock } from "effect/testing"
-import { fineReader, isLiveClock, liveFineNow } from "../../src/internal/fineClock.ts"
+import { fineReader, isLiveClock, liveFineNow, liveOrigin } from "../../src/internal/fineClock.ts"
 
 /** Replace `Date.now` with the real one plus `offset()` for the duration of `body`. */
 const withSteppedDateNow = <A>(offset: () => number, body: () => A): A => {
@@ -28,6 +28,32 @@ const fixedClock = (ms: number, nanos: bigint): Clock.Clock => ({
 })
 
 describe("internal/fineClock", () => {
+  it("a broken wall reading (NaN, Infinity, a throw) is no step: the frame stays, every reading finite", () => {
+    liveFineNow()
+    const origin = liveOrigin()
+    const realNow = Date.now
+    for (const broken of [
+      () => Number.NaN,
+      () => Infinity,
+      () => -Infinity,
+      (): number => {
+        throw new Error("broken Date.now")
+      }
+    ]) {
+      Date.now = broken
+      try {
+        const fine = liveFineNow()
+        assert.isTrue(Number.isFinite(fine), `a reading of ${fine}`)
+        // before: origin became NaN (or infinite), and every system's timers shifted by it for good
+        assert.strictEqual(liveOrigin(), origin)
+      } finally {
+        Date.now = realNow
+      }
+    }
+    const fine = liveFineNow()
+    assert.isBelow(Math.abs(fine - Date.now()), 1)
+  })
+
   it("isLiveClock: Effect's default Clock is live; TestClock and a Clock overriding a reading are not", () => {
     const live = Context.get(Context.empty(), Clock.Clock)
     assert.isTrue(isLiveClock(live))
