@@ -119,6 +119,8 @@ export interface Options<E> {
   /**
    * Interrupt an attempt that runs longer than this; it then fails with `Cause.TimeoutError` (retried like any
    * typed failure) and is counted in `workqueue_job_timeouts`. Only an attempt that yields can be interrupted.
+   * An infinite duration (`Duration.infinity`, `"Infinity"`) is no timeout, as leaving it out; one that is not a
+   * duration > 0 fails with `reason: "InvalidOptions"`.
    */
   readonly timeout?: Duration.Input | undefined
   /**
