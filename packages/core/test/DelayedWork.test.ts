@@ -9,7 +9,14 @@ import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
 import { TestClock } from "effect/testing"
 import { DelayedWork, Work, Workqueue, WorkqueueSystem } from "../src/index.ts"
-import { makeGate, makeRecorder, settle, systemLayer, withSystemClosedOnSuccess } from "./utils/recorder.ts"
+import {
+  makeGate,
+  makeRecorder,
+  settle,
+  steppedDateNow,
+  systemLayer,
+  withSystemClosedOnSuccess
+} from "./utils/recorder.ts"
 
 /** Delayed items armed for the workqueue `name` (its timers in the system's timer structure). */
 const armedOn = (name: string) =>
@@ -17,6 +24,28 @@ const armedOn = (name: string) =>
 
 /** Every armed timer of the system (delayed items, plus the system's own: watchdog, culling, maydays). */
 const timers = Effect.map(WorkqueueSystem.snapshot, (s) => s.timers)
+
+/** Effect's live Clock, except that its readings throw while `setBroken(true)` holds (a patched `Date.now`). */
+const breakableClock = (): { readonly clock: Clock.Clock; readonly setBroken: (broken: boolean) => void } => {
+  const base = Context.get(Context.empty(), Clock.Clock)
+  let broken = false
+  const reading =
+    <A>(read: () => A) =>
+    (): A => {
+      if (broken) throw new Error("broken Clock")
+      return read()
+    }
+  return {
+    clock: {
+      ...base,
+      currentTimeMillisUnsafe: reading(() => base.currentTimeMillisUnsafe()),
+      currentTimeNanosUnsafe: reading(() => base.currentTimeNanosUnsafe())
+    },
+    setBroken: (b) => {
+      broken = b
+    }
+  }
+}
 
 describe("DelayedWork", () => {
   describe("queueDelayed", () => {
@@ -207,10 +236,7 @@ describe("DelayedWork", () => {
         Effect.gen(function* () {
           // Effect's live Clock re-anchors its nanoseconds when the wall clock jumps by more than a second (an NTP
           // step); an arm must read the Clock as it is then, not extrapolate an earlier reading in the old frame
-          const realNow = Date.now
-          let offset = 0
-          Date.now = () => realNow.call(Date) + offset
-          yield* Effect.addFinalizer(() => Effect.sync(() => (Date.now = realNow)))
+          const step = yield* steppedDateNow
           const clock = yield* Clock.Clock
           const wq = yield* Workqueue.make("stepped")
           const prime = yield* DelayedWork.make(() => Effect.void)
@@ -218,7 +244,7 @@ describe("DelayedWork", () => {
           const x = yield* DelayedWork.make(() => Deferred.succeed(ran, clock.currentTimeMillisUnsafe()))
           const armedAt = yield* Effect.sync(() => {
             Workqueue.queueDelayedUnsafe(wq, prime, "15 millis")
-            offset = 2_000
+            step(2_000)
             const at = clock.currentTimeMillisUnsafe()
             Workqueue.queueDelayedUnsafe(wq, x, "500 millis")
             return at
@@ -233,17 +259,14 @@ describe("DelayedWork", () => {
         // before: the expiry stayed in the old frame; after a +400 ms step, arming another item woke the timer
         // fiber, which read the new frame and slept only what was left in it: the 600 ms item ran ~400 ms early.
         // Effect.sleep and the kernel's jiffies do not move with the wall clock either
-        const realNow = Date.now
-        let offset = 0
-        Date.now = () => realNow.call(Date) + offset
-        yield* Effect.addFinalizer(() => Effect.sync(() => (Date.now = realNow)))
+        const step = yield* steppedDateNow
         const wq = yield* Workqueue.make("step-forward")
         const ran = yield* Deferred.make<number>()
         const x = yield* DelayedWork.make(() => Deferred.succeed(ran, performance.now()))
         const armedAt = performance.now()
         Workqueue.queueDelayedUnsafe(wq, x, "600 millis")
         yield* Effect.sleep("20 millis")
-        offset = 400
+        step(400)
         // an earlier expiry than x's in either frame: the timer fiber wakes and reads the new frame
         Workqueue.queueDelayedUnsafe(wq, yield* DelayedWork.make(() => Effect.void), "10 millis")
         const started = yield* Deferred.await(ran)
@@ -254,8 +277,7 @@ describe("DelayedWork", () => {
     it.live("a Date.now that returns NaN or Infinity for a while breaks no timer: items armed then and after run", () =>
       Effect.gen(function* () {
         // before: one NaN reading made the timers' epoch NaN for good (nothing armed ever ran again)
-        const realNow = Date.now
-        yield* Effect.addFinalizer(() => Effect.sync(() => (Date.now = realNow)))
+        const step = yield* steppedDateNow
         const wq = yield* Workqueue.make("broken-date-now")
         const ran: Array<string> = []
         const all = yield* Deferred.make<void>()
@@ -269,13 +291,13 @@ describe("DelayedWork", () => {
         const a = yield* item("a")
         const b = yield* item("b")
         const c = yield* item("c")
-        Date.now = () => Number.NaN
+        step(Number.NaN)
         Workqueue.queueDelayedUnsafe(wq, a, "30 millis")
         yield* Effect.sleep("5 millis")
-        Date.now = () => Infinity
+        step(Infinity)
         Workqueue.queueDelayedUnsafe(wq, b, "30 millis")
         yield* Effect.sleep("5 millis")
-        Date.now = realNow
+        step(0)
         Workqueue.queueDelayedUnsafe(wq, c, "30 millis")
         // a generous hang guard, not a budget
         yield* Deferred.await(all).pipe(Effect.timeout("20 seconds"))
@@ -284,39 +306,21 @@ describe("DelayedWork", () => {
     )
 
     it.live("a Clock that throws while the pump starts does not throw out of the event loop's callback", () => {
-      let broken = false
-      const base = Context.get(Context.empty(), Clock.Clock)
-      const throwing = () => {
-        if (broken) throw new Error("broken Clock")
-      }
+      const { clock, setBroken } = breakableClock()
       return Effect.gen(function* () {
         const wq = yield* Workqueue.make("throwing-clock-pump")
         const ran = yield* Deferred.make<void>()
         const x = yield* Work.make(() => Deferred.succeed(ran, undefined))
-        broken = true
+        setBroken(true)
         // the pump that runs x reads the Clock for its stamp on the parent scheduler's turn, outside any fiber:
         // before, the throw left that callback and ended the process
         Workqueue.queueUnsafe(wq, x)
-        yield* Deferred.await(ran).pipe(Effect.ensuring(Effect.sync(() => (broken = false))))
-      }).pipe(
-        Effect.provide(systemLayer({ watchdogThresh: 0 })),
-        Effect.provideService(Clock.Clock, {
-          ...base,
-          currentTimeMillisUnsafe: () => {
-            throwing()
-            return base.currentTimeMillisUnsafe()
-          },
-          currentTimeNanosUnsafe: () => {
-            throwing()
-            return base.currentTimeNanosUnsafe()
-          }
-        })
-      )
+        yield* Deferred.await(ran).pipe(Effect.ensuring(Effect.sync(() => setBroken(false))))
+      }).pipe(Effect.provide(systemLayer({ watchdogThresh: 0 })), Effect.provideService(Clock.Clock, clock))
     })
 
     it.effect("a Clock that throws while an item is armed leaves the item as it was, not PENDING with no timer", () => {
-      let broken = false
-      const base = Context.get(Context.empty(), Clock.Clock)
+      const { clock, setBroken } = breakableClock()
       return Effect.gen(function* () {
         const wq = yield* Workqueue.make("throwing-clock")
         let ran = 0
@@ -325,45 +329,29 @@ describe("DelayedWork", () => {
             ran++
           })
         )
-        broken = true
+        setBroken(true)
         const exit = yield* Effect.exit(Workqueue.queueDelayed(wq, x, 10))
-        broken = false
+        setBroken(false)
         assert.isTrue(Exit.isFailure(exit), "the Clock's throw is the caller's defect")
         // before: PENDING was taken before the Clock was read, so the item was "armed" with no timer, for good
         assert.isFalse(yield* DelayedWork.pending(x))
         assert.isTrue(yield* Workqueue.queueDelayed(wq, x, 10))
         yield* DelayedWork.flush(x)
         assert.strictEqual(ran, 1)
-      }).pipe(
-        Effect.provide(systemLayer({ watchdogThresh: 0 })),
-        Effect.provideService(Clock.Clock, {
-          ...base,
-          currentTimeMillisUnsafe: () => {
-            if (broken) throw new Error("broken Clock")
-            return base.currentTimeMillisUnsafe()
-          },
-          currentTimeNanosUnsafe: () => {
-            if (broken) throw new Error("broken Clock")
-            return base.currentTimeNanosUnsafe()
-          }
-        })
-      )
+      }).pipe(Effect.provide(systemLayer({ watchdogThresh: 0 })), Effect.provideService(Clock.Clock, clock))
     })
 
     it.live("a wall-clock step back does not hold delayed work armed before it for the step", () =>
       Effect.gen(function* () {
         // before: a 100 ms item armed before a -60 s step ran 60 s late (the hang guard below fails it)
-        const realNow = Date.now
-        let offset = 0
-        Date.now = () => realNow.call(Date) + offset
-        yield* Effect.addFinalizer(() => Effect.sync(() => (Date.now = realNow)))
+        const step = yield* steppedDateNow
         const wq = yield* Workqueue.make("step-back")
         const ran = yield* Deferred.make<number>()
         const x = yield* DelayedWork.make(() => Deferred.succeed(ran, performance.now()))
         const armedAt = performance.now()
         Workqueue.queueDelayedUnsafe(wq, x, "100 millis")
         yield* Effect.sleep("20 millis")
-        offset = -60_000
+        step(-60_000)
         Workqueue.queueDelayedUnsafe(wq, yield* DelayedWork.make(() => Effect.void), "10 millis")
         // a generous hang guard, not a budget: the item is due 80 ms from here
         const started = yield* Deferred.await(ran).pipe(Effect.timeout("20 seconds"))
@@ -377,10 +365,7 @@ describe("DelayedWork", () => {
         Effect.gen(function* () {
           // every reading that disagrees with Date.now() by a ms re-anchors; the steps between two origins carry the
           // monotonic clock's fraction, and rounding each one up moved the expiry later with every flip
-          const realNow = Date.now
-          let offset = 0
-          Date.now = () => realNow.call(Date) + offset
-          yield* Effect.addFinalizer(() => Effect.sync(() => (Date.now = realNow)))
+          const step = yield* steppedDateNow
           const wq = yield* Workqueue.make("jitter")
           const x = yield* DelayedWork.make(() => Effect.void)
           const probe = yield* DelayedWork.make(() => Effect.void)
@@ -388,12 +373,12 @@ describe("DelayedWork", () => {
           const expiresOf = () => (x as unknown as { toJSON(): { expires: number } }).toJSON().expires
           const before = expiresOf()
           for (let i = 0; i < 2_000; i++) {
-            offset = i % 2 === 0 ? 3 : 0
+            step(i % 2 === 0 ? 3 : 0)
             // each arm reads the Clock: the system sees every step
             Workqueue.queueDelayedUnsafe(wq, probe, "1 second")
             DelayedWork.cancelUnsafe(probe)
           }
-          offset = 0
+          step(0)
           const after = expiresOf()
           assert.isAtMost(Math.abs(after - before), 2, `expiry moved from ${before} to ${after} over 2000 flips`)
           assert.isTrue(DelayedWork.cancelUnsafe(x))

@@ -9,7 +9,7 @@ import * as Option from "effect/Option"
 import { TestClock } from "effect/testing"
 import * as Tracer from "effect/Tracer"
 import { DelayedWork, Job, Work, Workqueue, WorkqueueMetrics, WorkqueueSystem } from "../src/index.ts"
-import { makeLogCapture, settle, systemLayer, withSystemClosedOnSuccess } from "./utils/recorder.ts"
+import { makeLogCapture, settle, steppedDateNow, systemLayer, withSystemClosedOnSuccess } from "./utils/recorder.ts"
 
 describe("WorkqueueMetrics", () => {
   it.effect("stats count started, completed, failed and defects per workqueue (wq_monitor.py, PWQ_STAT_*)", () =>
@@ -132,20 +132,17 @@ describe("WorkqueueMetrics", () => {
         while (reports().length < n) yield* Effect.sleep("20 millis")
       }).pipe(Effect.timeout("20 seconds"))
     return Effect.gen(function* () {
-      const realNow = Date.now
-      let offset = 0
-      Date.now = () => realNow.call(Date) + offset
-      yield* Effect.addFinalizer(() => Effect.sync(() => (Date.now = realNow)))
+      const step = yield* steppedDateNow
       const wq = yield* Workqueue.make("stepped-lockup")
       const gate = yield* Deferred.make<void>()
       yield* Effect.gen(function* () {
         yield* Workqueue.queueOn(wq, 0, yield* Work.make(() => Deferred.await(gate), { name: "blocker" }))
         yield* Workqueue.queueOn(wq, 0, yield* Work.make(() => Effect.void, { name: "starved" }))
         yield* untilReports(1)
-        offset = 3_600_000 // an hour forward: before, the next report said "stuck for 3600s" after 0.1 s more
+        step(3_600_000) // an hour forward: before, the next report said "stuck for 3600s" after 0.1 s more
         yield* untilReports(2)
         assert.include(reports()[1]!.message, "stuck for 0s", reports()[1]!.message)
-        offset = 0 // and back: before, the watchdog was silent for the hour (the hang guard failed it)
+        step(0) // and back: before, the watchdog was silent for the hour (the hang guard failed it)
         yield* untilReports(3)
         assert.include(reports()[2]!.message, "stuck for 0s", reports()[2]!.message)
       }).pipe(Effect.ensuring(Deferred.succeed(gate, undefined)))

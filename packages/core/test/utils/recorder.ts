@@ -160,3 +160,17 @@ export const withSystemClosedOnSuccess =
       yield* Scope.close(scope, Exit.void)
       return a
     })
+
+/**
+ * The wall clock, steppable: `Date.now` becomes the real one plus the offset last given to the returned function
+ * (an NTP step; `NaN` or `Infinity` for a broken reading) until the scope closes, when the real one is back.
+ */
+export const steppedDateNow: Effect.Effect<(offset: number) => void, never, Scope.Scope> = Effect.gen(function* () {
+  const realNow = Date.now
+  let offset = 0
+  Date.now = () => realNow.call(Date) + offset
+  yield* Effect.addFinalizer(() => Effect.sync(() => (Date.now = realNow)))
+  return (to: number) => {
+    offset = to
+  }
+})
