@@ -49,13 +49,11 @@ export class TimerBucket extends List<TimerNode> {}
 /** @internal */
 export class TimerBase {
   /**
-   * Expiries are stored relative to this epoch (the Clock when the system started), so they stay small
-   * integers (V8 Smis) for ~12 days: an absolute Date.now()-sized number would be a heap-allocated double in every
-   * armed item, and the old-to-young pointer it creates makes every scavenge slower (measured: arm 978 -> ... ns).
-   */
-  /**
-   * L: a whole ms when the system starts; moved only by `shift` (the live Clock's wall clock stepped), exactly, so
-   * it then carries the steps' fraction: expiries stay whole ms after it, each rounded up from its arming time.
+   * L: expiries are stored relative to this epoch (the Clock when the system started, floored to a whole ms), so
+   * they stay small integers (V8 Smis) for ~12 days: an absolute Date.now()-sized number would be a heap-allocated
+   * double in every armed item, and the old-to-young pointer it creates makes every scavenge slower (measured: arm
+   * 978 -> ... ns). Moved only by `shift` (the live Clock's wall clock stepped), exactly, so it then carries the
+   * steps' fraction: expiries stay whole ms after it, each rounded up from its arming time.
    */
   base: number
   constructor(base: number) {
